@@ -1,0 +1,1 @@
+export { KeypinError } from "./errors.js";
