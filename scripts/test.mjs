@@ -21,7 +21,7 @@ function walk(dir, out) {
 }
 
 const isInterop = (file) => file.split(sep).includes("interop");
-const files = walk("packages", [])
+const files = [...walk("packages", []), ...walk("test", [])]
   .filter((f) => isInterop(f) === interop)
   .filter((f) => filters.length === 0 || filters.some((p) => f.startsWith(p.replace(/\/$/, ""))))
   .sort();
