@@ -1,0 +1,201 @@
+// Test PKI for the benchmarks: a root CA, an intermediate CA and a leaf, made with the openssl CLI
+// (an outside tool, so the material does not depend on the code being measured).
+import { execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export type KeyKind = "rsa2048" | "p256";
+
+export interface Chain {
+  kind: KeyKind;
+  dir: string;
+  rootPem: string;
+  intermediatePem: string;
+  leafPem: string;
+  leafKeyPem: string;
+  /** DER of leaf, intermediate, root (the verified path, leaf first). */
+  der: { leaf: Buffer; intermediate: Buffer; root: Buffer };
+  /** Paths of the PEM files. */
+  files: { root: string; intermediate: string; leaf: string; leafKey: string; served: string };
+}
+
+function openssl(args: string[], cwd: string): void {
+  execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
+}
+
+function keyArgs(kind: KeyKind): string[] {
+  return kind === "rsa2048"
+    ? ["-newkey", "rsa:2048"]
+    : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+}
+
+function toDer(pem: string): Buffer {
+  return Buffer.from(new X509Certificate(pem).raw);
+}
+
+/**
+ * Makes root → intermediate → leaf in `dir` (which must exist). The leaf names `hosts` (DNS SANs,
+ * wildcards allowed). Files: root.pem, intermediate.pem, leaf.pem, leaf.key, served.pem (leaf + intermediate).
+ */
+export function makeChain(dir: string, kind: KeyKind, hosts: string[]): Chain {
+  const ext = join(dir, "ext.cnf");
+  writeFileSync(
+    ext,
+    [
+      "[ca]",
+      "basicConstraints=critical,CA:TRUE",
+      "keyUsage=critical,keyCertSign,cRLSign",
+      "subjectKeyIdentifier=hash",
+      "[leaf]",
+      "basicConstraints=critical,CA:FALSE",
+      "keyUsage=critical,digitalSignature" + (kind === "rsa2048" ? ",keyEncipherment" : ""),
+      "extendedKeyUsage=serverAuth",
+      "subjectKeyIdentifier=hash",
+      "authorityKeyIdentifier=keyid",
+      `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(",")}`,
+      "",
+    ].join("\n"),
+  );
+  const days = ["-days", "30"];
+  openssl(
+    [
+      "req",
+      "-x509",
+      ...keyArgs(kind),
+      "-nodes",
+      "-keyout",
+      "root.key",
+      "-out",
+      "root.pem",
+      "-subj",
+      `/CN=keypin bench root ${kind}/O=keypin bench`,
+      ...days,
+      "-config",
+      "/dev/null",
+      "-addext",
+      "subjectKeyIdentifier=hash",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ],
+    dir,
+  );
+  openssl(
+    [
+      "req",
+      "-new",
+      ...keyArgs(kind),
+      "-nodes",
+      "-keyout",
+      "intermediate.key",
+      "-out",
+      "intermediate.csr",
+      "-subj",
+      `/CN=keypin bench intermediate ${kind}/O=keypin bench`,
+    ],
+    dir,
+  );
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      "intermediate.csr",
+      "-CA",
+      "root.pem",
+      "-CAkey",
+      "root.key",
+      "-CAcreateserial",
+      "-out",
+      "intermediate.pem",
+      ...days,
+      "-extfile",
+      ext,
+      "-extensions",
+      "ca",
+    ],
+    dir,
+  );
+  openssl(
+    [
+      "req",
+      "-new",
+      ...keyArgs(kind),
+      "-nodes",
+      "-keyout",
+      "leaf.key",
+      "-out",
+      "leaf.csr",
+      "-subj",
+      `/CN=${hosts[0]}/O=keypin bench`,
+    ],
+    dir,
+  );
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      "leaf.csr",
+      "-CA",
+      "intermediate.pem",
+      "-CAkey",
+      "intermediate.key",
+      "-CAcreateserial",
+      "-out",
+      "leaf.pem",
+      ...days,
+      "-extfile",
+      ext,
+      "-extensions",
+      "leaf",
+    ],
+    dir,
+  );
+  writeFileSync(
+    join(dir, "served.pem"),
+    readFileSync(join(dir, "leaf.pem"), "utf8") + readFileSync(join(dir, "intermediate.pem"), "utf8"),
+  );
+  return loadChain(dir, kind);
+}
+
+/** The pin of a PEM certificate, computed by the openssl CLI (the oracle, independent of keypin). */
+export function opensslPin(certFile: string): string {
+  const out = execFileSync(
+    "sh",
+    [
+      "-c",
+      'openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64',
+      "sh",
+      certFile,
+    ],
+    { encoding: "utf8" },
+  );
+  return `sha256/${out.trim()}`;
+}
+
+/** Reads a chain made earlier by `makeChain` in `dir`. */
+export function loadChain(dir: string, kind: KeyKind): Chain {
+  const read = (name: string) => readFileSync(join(dir, name), "utf8");
+  const rootPem = read("root.pem");
+  const intermediatePem = read("intermediate.pem");
+  const leafPem = read("leaf.pem");
+  return {
+    kind,
+    dir,
+    rootPem,
+    intermediatePem,
+    leafPem,
+    leafKeyPem: read("leaf.key"),
+    der: { leaf: toDer(leafPem), intermediate: toDer(intermediatePem), root: toDer(rootPem) },
+    files: {
+      root: join(dir, "root.pem"),
+      intermediate: join(dir, "intermediate.pem"),
+      leaf: join(dir, "leaf.pem"),
+      leafKey: join(dir, "leaf.key"),
+      served: join(dir, "served.pem"),
+    },
+  };
+}

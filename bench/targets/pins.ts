@@ -1,0 +1,187 @@
+// Target 3: pins per second from certificate DER.
+//   @keypin/core   parseCertificate(der).spki → computePin(spki, sha256)
+//   node:crypto    new X509Certificate(der).publicKey.export({ type: "spki", format: "der" }) → SHA-256
+//   @peculiar/x509 new X509Certificate(der).publicKey.getThumbprint("SHA-256") with Node's webcrypto
+//   floor          SHA-256 of the SPKI bytes alone (createHash), the least any pin can cost
+// Every side's pins are first checked against the openssl CLI's (the oracle); a wrong pin breaks the run.
+import { createHash, webcrypto, X509Certificate } from "node:crypto";
+import { join } from "node:path";
+import * as x509 from "@peculiar/x509";
+import { loadCore, loadNode, missingReason, type Sha256 } from "../lib/keypin-api.js";
+import { loadChain, opensslPin } from "../lib/pki.js";
+import { alternate, pairedRatios, summarize } from "../lib/stats.js";
+import { type BenchContext, judge, type TargetResult } from "../lib/types.js";
+
+type PinFn = (der: Uint8Array) => string | Uint8Array | Promise<string>;
+
+const nodeSha256: Sha256 = (data) => createHash("sha256").update(data).digest();
+
+function nodeCryptoPin(der: Uint8Array): string {
+  const spki = new X509Certificate(der).publicKey.export({ type: "spki", format: "der" });
+  return `sha256/${createHash("sha256").update(spki).digest("base64")}`;
+}
+
+async function peculiarPin(der: Uint8Array): Promise<string> {
+  const cert = new x509.X509Certificate(der);
+  const thumbprint = await cert.publicKey.getThumbprint("SHA-256");
+  return `sha256/${Buffer.from(thumbprint).toString("base64")}`;
+}
+
+/** Picks a batch size that takes about `targetMs`, so each round is long enough to time well. */
+async function calibrate(fn: PinFn, inputs: Uint8Array[], targetMs: number): Promise<number> {
+  let n = 16;
+  for (;;) {
+    const start = performance.now();
+    for (let i = 0; i < n; i++) await fn(inputs[i % inputs.length]!);
+    const ms = performance.now() - start;
+    if (ms >= targetMs / 4 || n >= 1 << 22)
+      return Math.max(16, Math.round((n * targetMs) / Math.max(ms, 0.001)));
+    n *= 4;
+  }
+}
+
+function rateSide(name: string, fn: PinFn, inputs: Uint8Array[], batch: number, isAsync: boolean) {
+  return {
+    name,
+    run: async () => {
+      const start = performance.now();
+      if (isAsync) {
+        for (let i = 0; i < batch; i++) await fn(inputs[i % inputs.length]!);
+      } else {
+        let sink = 0;
+        for (let i = 0; i < batch; i++)
+          sink += (fn(inputs[i % inputs.length]!) as string | Uint8Array).length;
+        if (sink === 0) throw new Error("no pins computed");
+      }
+      return (batch * 1000) / (performance.now() - start);
+    },
+  };
+}
+
+export async function run(ctx: BenchContext): Promise<TargetResult[]> {
+  const chains = (["rsa2048", "p256"] as const).map((kind) => loadChain(join(ctx.dir, kind), kind));
+  const inputs: Uint8Array[] = [];
+  const expected: string[] = [];
+  for (const chain of chains) {
+    for (const which of ["leaf", "intermediate", "root"] as const) {
+      inputs.push(chain.der[which]);
+      expected.push(opensslPin(chain.files[which]));
+    }
+  }
+  const spkis = inputs.map((der) =>
+    new X509Certificate(der).publicKey.export({ type: "spki", format: "der" }),
+  );
+  const floor: PinFn = (spki) => nodeSha256(spki);
+
+  const core = await loadCore();
+  const node = await loadNode();
+  const coreMissing = missingReason("@keypin/core", core, ["parseCertificate", "computePin"]);
+  const notes: string[] = [
+    "inputs: leaf, intermediate and root of an RSA-2048 and a P-256 chain, in turn; pins checked against openssl first",
+    "@peculiar/x509 1.14.3 hashes through Node's webcrypto (crypto.subtle.digest, a promise per pin)",
+    "floor: createHash('sha256') over the SPKI bytes, with no parsing and no base64",
+  ];
+  const sha256 = node.api.sha256 ?? nodeSha256;
+  notes.push(
+    node.api.sha256
+      ? "core hashes with @keypin/node's sha256 adapter"
+      : "core hashes with a local node:crypto adapter",
+  );
+
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  const sides: { name: string; fn: PinFn; async: boolean; inputs: Uint8Array[] }[] = [
+    { name: "node:crypto path", fn: nodeCryptoPin, async: false, inputs },
+    { name: "@peculiar/x509", fn: peculiarPin, async: true, inputs },
+    { name: "floor: SHA-256 of SPKI", fn: floor, async: false, inputs: spkis },
+  ];
+  if (!coreMissing) {
+    const { parseCertificate, computePin } = core.api as Required<typeof core.api>;
+    sides.push({
+      name: "@keypin/core",
+      fn: (der) => computePin(parseCertificate(der).spki, sha256),
+      async: false,
+      inputs,
+    });
+  }
+
+  // Oracle check: every side must produce openssl's pins.
+  for (const side of sides) {
+    if (side.name.startsWith("floor")) continue;
+    for (let i = 0; i < inputs.length; i++) {
+      const pin = await side.fn(inputs[i]!);
+      if (pin !== expected[i])
+        throw new Error(`${side.name} computed ${pin}, openssl says ${expected[i]} (input ${i})`);
+    }
+  }
+
+  const targetMs = ctx.quick ? 60 : 200;
+  const timed = [];
+  for (const side of sides) {
+    const batch = await calibrate(side.fn, side.inputs, targetMs);
+    timed.push(rateSide(side.name, side.fn, side.inputs, batch, side.async));
+  }
+  const values = await alternate(timed, ctx.quick ? 3 : 9, 1);
+  const summary = (name: string) => ({ ...summarize(values.get(name)!), unit: "pins/s" });
+  const sidesOut = Object.fromEntries(sides.map((s) => [s.name, summary(s.name)]));
+
+  const title = "pin computation from certificate DER";
+  if (coreMissing) {
+    return [
+      {
+        target: 3,
+        id: "3-core-vs-node-crypto",
+        title,
+        status: "not-measured",
+        metric: "core / node:crypto path (pins/s)",
+        threshold: "≥ 50",
+        sides: sidesOut,
+        notes,
+        reason: coreMissing,
+      },
+      {
+        target: 3,
+        id: "3-floor-vs-core",
+        title,
+        status: "not-measured",
+        metric: "floor / core (pins/s)",
+        threshold: "≤ 1.5",
+        reason: coreMissing,
+      },
+    ];
+  }
+  const coreRate = summarize(values.get("@keypin/core")!).median;
+  const nodeRate = summarize(values.get("node:crypto path")!).median;
+  const peculiarRate = summarize(values.get("@peculiar/x509")!).median;
+  const floorRate = summarize(values.get("floor: SHA-256 of SPKI")!).median;
+  const vsNode = coreRate / nodeRate;
+  const vsFloor = floorRate / coreRate;
+  const pairedNode = pairedRatios(values.get("node:crypto path")!, values.get("@keypin/core")!);
+  const pairedFloor = pairedRatios(values.get("@keypin/core")!, values.get("floor: SHA-256 of SPKI")!);
+  return [
+    {
+      target: 3,
+      id: "3-core-vs-node-crypto",
+      title,
+      status: judge(vsNode, ">=", 50),
+      metric: "core / node:crypto path (pins/s)",
+      value: vsNode,
+      threshold: "≥ 50",
+      sides: sidesOut,
+      notes: [
+        ...notes,
+        `per-round ratio core/node:crypto ${pairedNode.min.toFixed(1)}–${pairedNode.max.toFixed(1)}`,
+        `core / @peculiar/x509: ${(coreRate / peculiarRate).toFixed(1)}×`,
+      ],
+    },
+    {
+      target: 3,
+      id: "3-floor-vs-core",
+      title,
+      status: judge(vsFloor, "<=", 1.5),
+      metric: "floor / core (pins/s)",
+      value: vsFloor,
+      threshold: "≤ 1.5",
+      notes: [`per-round ratio floor/core ${pairedFloor.min.toFixed(2)}–${pairedFloor.max.toFixed(2)}`],
+    },
+  ];
+}
