@@ -1,1 +1,33 @@
-export { KeypinError } from "./errors.js";
+// @keypin/core: the public API. Pure and synchronous: no runtime dependencies, no node: imports.
+
+export { KeypinError, KeypinParseError, PolicyError } from "./errors.js";
+export { findDomainPolicy, normalizeHost } from "./host.js";
+export { decodePem, encodePem, type PemBlock } from "./pem.js";
+export { computePin, formatHpkpPin, parsePin, pinToBase64 } from "./pin.js";
+export { lintPolicy, parsePolicy, validatePolicy } from "./policy.js";
+export { buildPinFailureReport, reportDedupeKey, TRUSTKIT_VALIDATION_RESULT } from "./report.js";
+export { policySchema } from "./schema.js";
+export type {
+  ChainEntry,
+  DomainPolicy,
+  DomainPolicyInput,
+  LintFinding,
+  Pin,
+  PinFailureReport,
+  PinnedKey,
+  PinRole,
+  PinVerdict,
+  Policy,
+  PolicyFile,
+  PolicyProblem,
+  PolicyValidation,
+  Sha256,
+} from "./types.js";
+export { evaluateChain } from "./verdict.js";
+export {
+  type CertificateInfo,
+  type KeyMaterial,
+  parseCertificate,
+  parseSpki,
+  readKeyMaterial,
+} from "./x509.js";

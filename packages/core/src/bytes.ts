@@ -1,0 +1,145 @@
+// Small byte helpers. @keypin/core runs where Buffer, TextDecoder and atob may not exist,
+// so base64, hex and UTF-8 are done here by hand.
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const DECODE = new Int16Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+
+/** Standard base64 (RFC 4648 §4) with `=` padding. */
+export function encodeBase64(bytes: Uint8Array): string {
+  let out = "";
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!;
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = bytes[i]! << 16;
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + "==";
+  } else if (rest === 2) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + "=";
+  }
+  return out;
+}
+
+/** Why a base64 text could not be decoded; `index` is the offending character's index. */
+export interface Base64Failure {
+  index: number;
+  reason: string;
+}
+
+/**
+ * Strict standard base64: only `A–Z a–z 0–9 + /`, padding `=` only at the end and only to a multiple of
+ * four characters. Returns the bytes, or why not. Whitespace must be removed by the caller.
+ */
+export function decodeBase64(text: string): Uint8Array | Base64Failure {
+  let end = text.length;
+  let pad = 0;
+  while (end > 0 && text.charCodeAt(end - 1) === 61 /* = */) {
+    end--;
+    pad++;
+  }
+  if (pad > 2) return { index: end, reason: "has more than two '=' padding characters" };
+  if ((end + pad) % 4 !== 0) {
+    return {
+      index: text.length,
+      reason: `has ${end + pad} characters, not a multiple of 4 (missing '=' padding?)`,
+    };
+  }
+  if (pad > 0 && end % 4 === 1) return { index: end, reason: "has a malformed last group" };
+  const out = new Uint8Array(Math.floor((end * 3) / 4));
+  let acc = 0;
+  let bits = 0;
+  let o = 0;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    const v = c < 128 ? DECODE[c]! : -1;
+    if (v < 0) {
+      const ch = text[i]!;
+      const what =
+        ch === "-" || ch === "_"
+          ? `has the base64url character '${ch}'; use standard base64 ('+' and '/')`
+          : ch === "="
+            ? "has '=' before the end"
+            : `has the character ${JSON.stringify(ch)}, which is not base64`;
+      return { index: i, reason: what };
+    }
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >> bits) & 0xff;
+    }
+  }
+  return out.subarray(0, o);
+}
+
+const HEX = "0123456789abcdef";
+
+/** Lowercase hex, no separators. */
+export function encodeHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += HEX[b >> 4]! + HEX[b & 15]!;
+  return out;
+}
+
+/** UTF-8 to string; invalid sequences become U+FFFD. */
+export function decodeUtf8(bytes: Uint8Array): string {
+  let out = "";
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    let cp = 0xfffd;
+    let need = 0;
+    let min = 0;
+    if (b < 0x80) {
+      cp = b;
+    } else if (b >= 0xc2 && b < 0xe0) {
+      cp = b & 0x1f;
+      need = 1;
+      min = 0x80;
+    } else if (b >= 0xe0 && b < 0xf0) {
+      cp = b & 0x0f;
+      need = 2;
+      min = 0x800;
+    } else if (b >= 0xf0 && b < 0xf5) {
+      cp = b & 0x07;
+      need = 3;
+      min = 0x10000;
+    } else {
+      out += "\ufffd";
+      i++;
+      continue;
+    }
+    let j = 1;
+    for (; j <= need; j++) {
+      const c = bytes[i + j];
+      if (c === undefined || (c & 0xc0) !== 0x80) break;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (j <= need || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      out += "\ufffd";
+      i += j === 1 ? 1 : j;
+      continue;
+    }
+    out += String.fromCodePoint(cp);
+    i += need + 1;
+  }
+  return out;
+}
+
+/** Latin-1 / ASCII bytes to string (one character per byte). */
+export function decodeLatin1(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += String.fromCharCode(b);
+  return out;
+}
+
+/** True when both arrays hold the same bytes. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

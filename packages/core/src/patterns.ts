@@ -1,0 +1,42 @@
+// The regular expressions of the policy syntax, shared by the JSON Schema (policySchema) and the
+// validator (validatePolicy) so that both accept exactly the same documents.
+
+const label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+/** A DNS host name (LDH labels of 1–63 characters, optional trailing dot) whose last label is not all digits. */
+export const HOSTNAME_PATTERN = `^(?=.{1,253}\\.?$)(?:${label}\\.)*(?![0-9]+\\.?$)${label}\\.?$`;
+
+const octet = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
+const ipv4 = `${octet}(?:\\.${octet}){3}`;
+/** Dotted-quad IPv4 without leading zeros. */
+export const IPV4_PATTERN = `^${ipv4}$`;
+
+const h16 = "[0-9A-Fa-f]{1,4}";
+const ls32 = `(?:${h16}:${h16}|${ipv4})`;
+const rep = (n: number) => (n === 0 ? "" : `(?:${h16}:){${n}}`);
+const upTo = (n: number) => (n < 0 ? "" : `(?:(?:${h16}:){0,${n}}${h16})?`);
+const ipv6 = [
+  `${rep(6)}${ls32}`,
+  `::${rep(5)}${ls32}`,
+  `${upTo(0)}::${rep(4)}${ls32}`,
+  `${upTo(1)}::${rep(3)}${ls32}`,
+  `${upTo(2)}::${rep(2)}${ls32}`,
+  `${upTo(3)}::${h16}:${ls32}`,
+  `${upTo(4)}::${ls32}`,
+  `${upTo(5)}::${h16}`,
+  `${upTo(6)}::`,
+]
+  .map((alt) => `(?:${alt})`)
+  .join("|");
+/** RFC 3986 IPv6address, optionally in brackets. */
+export const IPV6_PATTERN = `^(?:${ipv6}|\\[(?:${ipv6})\\])$`;
+
+const b64 = "[A-Za-z0-9+/]{43}=";
+/** A 32-byte pin as `sha256/<b64>`, `pin-sha256="<b64>"` or bare base64. */
+export const PIN_PATTERN = `^(?:sha256/${b64}|pin-sha256="${b64}"|${b64})$`;
+
+/** yyyy-MM-dd, a real calendar date (leap years included). */
+export const DATE_PATTERN =
+  "^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)$";
+
+/** An http(s) URL without spaces. */
+export const REPORT_URI_PATTERN = "^https?://[^\\s/?#]+[^\\s]*$";

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { describe, it } from "node:test";
+import { KeypinError } from "./errors.js";
+import { computePin, formatHpkpPin, parsePin, pinToBase64 } from "./pin.js";
+
+const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
+const b64 = sha256(new Uint8Array([1, 2, 3]));
+const bare = Buffer.from(b64).toString("base64");
+const canonical = `sha256/${bare}` as const;
+
+function pinError(text: string): KeypinError {
+  try {
+    parsePin(text);
+  } catch (e) {
+    assert.ok(e instanceof KeypinError);
+    assert.equal(e.code, "ERR_KEYPIN_PIN_FORMAT");
+    return e;
+  }
+  assert.fail(`parsePin accepted ${text}`);
+}
+
+describe("parsePin", () => {
+  it("accepts OkHttp's sha256/ form, HPKP's pin-sha256 form and bare base64 as the same pin", () => {
+    assert.equal(parsePin(canonical), canonical);
+    assert.equal(parsePin(`pin-sha256="${bare}"`), canonical);
+    assert.equal(parsePin(bare), canonical);
+    assert.equal(parsePin(`  ${canonical}\n`), canonical);
+  });
+
+  it("refuses a hex digest and says it is hex", () => {
+    const hex = Buffer.from(b64).toString("hex");
+    assert.match(pinError(hex).message, /is hex \(64 hex digits\)/);
+    assert.match(pinError(`sha256/${hex}`).message, /is hex/);
+    const colons = hex.toUpperCase().match(/../g)!.join(":");
+    assert.match(pinError(colons).message, /is hex/);
+  });
+
+  it("refuses base64url and names the offending character", () => {
+    const url = Buffer.from(b64).toString("base64url");
+    const padded = url.length % 4 === 0 ? url : `${url}${"=".repeat(4 - (url.length % 4))}`;
+    const withUrlChars = padded.includes("-") || padded.includes("_") ? padded : `-${padded.slice(1)}`;
+    assert.match(pinError(`sha256/${withUrlChars}`).message, /base64url/);
+  });
+
+  it("refuses SHA-1 pins in both spellings", () => {
+    const sha1 = Buffer.from(createHash("sha1").update("x").digest()).toString("base64");
+    assert.match(pinError(`sha1/${sha1}`).message, /SHA-1 pins are not supported/);
+    assert.match(pinError(`pin-sha1="${sha1}"`).message, /SHA-1 pins are not supported/);
+    assert.match(pinError(sha1).message, /20 bytes is a SHA-1 hash/);
+  });
+
+  it("refuses base64 that does not decode to 32 bytes and says how many it found", () => {
+    assert.match(pinError(`sha256/${Buffer.alloc(31).toString("base64")}`).message, /decodes to 31 bytes/);
+    assert.match(pinError(`sha256/${Buffer.alloc(33).toString("base64")}`).message, /decodes to 33 bytes/);
+    assert.match(pinError(`sha256/${bare.slice(0, -1)}`).message, /multiple of 4/);
+    assert.match(pinError("sha256/").message, /is empty/);
+  });
+});
+
+describe("pin formatting", () => {
+  it("computes sha256/ of the given bytes with the injected hash", () => {
+    const spki = new Uint8Array([48, 0]);
+    assert.equal(computePin(spki, sha256), `sha256/${createHash("sha256").update(spki).digest("base64")}`);
+  });
+
+  it("refuses a hash function that does not return 32 bytes", () => {
+    assert.throws(() => computePin(new Uint8Array(1), () => new Uint8Array(20)), { code: "ERR_KEYPIN_HASH" });
+  });
+
+  it("gives the bare base64 and the HPKP form of a pin", () => {
+    assert.equal(pinToBase64(canonical), bare);
+    assert.equal(formatHpkpPin(canonical), `pin-sha256="${bare}"`);
+  });
+});

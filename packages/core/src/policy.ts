@@ -1,0 +1,429 @@
+import { PolicyError } from "./errors.js";
+import { isIpAddress, normalizeHost } from "./host.js";
+import {
+  DATE_PATTERN,
+  HOSTNAME_PATTERN,
+  IPV4_PATTERN,
+  IPV6_PATTERN,
+  PIN_PATTERN,
+  REPORT_URI_PATTERN,
+} from "./patterns.js";
+import { parsePin } from "./pin.js";
+import type {
+  DomainPolicy,
+  LintFinding,
+  PinnedKey,
+  PinRole,
+  Policy,
+  PolicyProblem,
+  PolicyValidation,
+} from "./types.js";
+
+const HOSTNAME = new RegExp(HOSTNAME_PATTERN, "u");
+const IPV4 = new RegExp(IPV4_PATTERN, "u");
+const IPV6 = new RegExp(IPV6_PATTERN, "u");
+const PIN = new RegExp(PIN_PATTERN, "u");
+const DATE = new RegExp(DATE_PATTERN, "u");
+const REPORT_URI = new RegExp(REPORT_URI_PATTERN, "u");
+
+const TOP_FIELDS = ["$schema", "domains"];
+const DOMAIN_FIELDS = ["includeSubdomains", "pins", "expires", "mode", "reportUris"];
+const PIN_FIELDS = ["pin", "role", "label"];
+const ROLES: readonly PinRole[] = ["leaf", "intermediate", "root", "backup"];
+
+/** A JSON Pointer (RFC 6901) from path segments. */
+export function jsonPointer(...segments: (string | number)[]): string {
+  return segments.map((s) => `/${String(s).replace(/~/g, "~0").replace(/\//g, "~1")}`).join("");
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "string")
+    return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v)}`;
+  if (typeof v === "object") return "an object";
+  return `${typeof v} ${String(v)}`;
+}
+
+function closest(name: string, options: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestScore = Number.POSITIVE_INFINITY;
+  for (const o of options) {
+    const d = editDistance(lower, o.toLowerCase());
+    if (d < bestScore) {
+      bestScore = d;
+      best = o;
+    }
+  }
+  return bestScore <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 3) return 99;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+function unknownFields(
+  value: Record<string, unknown>,
+  allowed: readonly string[],
+  path: (string | number)[],
+  problems: PolicyProblem[],
+): void {
+  for (const key of Object.keys(value)) {
+    if (allowed.includes(key)) continue;
+    const hint = closest(key, allowed);
+    problems.push({
+      path: jsonPointer(...path, key),
+      message: `unknown field "${key}"${hint ? `: did you mean "${hint}"?` : ""} Allowed: ${allowed.join(", ")}. Unknown fields are errors so that a typo never weakens pinning.`,
+    });
+  }
+}
+
+/** Why a domain key is not acceptable, or undefined when it is. */
+function domainKeyProblem(key: string): string | undefined {
+  if (HOSTNAME.test(key) || IPV4.test(key) || IPV6.test(key)) return undefined;
+  if (/[^\u0000-\u007f]/.test(key)) {
+    return `"${key}" is not ASCII: write the internationalized name in its xn-- (punycode) form, e.g. "bücher.example" as "xn--bcher-kva.example" (keypin's Node tools can convert it)`;
+  }
+  if (key.includes("*")) {
+    return `"${key}" has a wildcard; wildcards are not allowed: use the parent domain with "includeSubdomains": true`;
+  }
+  if (key === "") return "the domain name is empty";
+  if (/[:/]/.test(key) && /^[a-z]+:\/\//i.test(key)) return `"${key}" is a URL; use only its host name`;
+  if (/:\d+$/.test(key) && !key.includes("::")) return `"${key}" has a port; use only the host name`;
+  if (/^[0-9.]+$/.test(key))
+    return `"${key}" is not a valid IPv4 address (four numbers 0–255 without leading zeros)`;
+  if (key.includes(":")) return `"${key}" is not a valid IPv6 address`;
+  return `"${key}" is not a valid host name (labels of letters, digits and hyphens, 1–63 characters, not starting or ending with a hyphen; the last label not all digits; 253 characters at most)`;
+}
+
+/** yyyy-MM-dd → the first millisecond after that UTC day. */
+export function endOfDay(expires: string): number {
+  const [y, m, d] = expires.split("-").map(Number) as [number, number, number];
+  return Date.UTC(y, m - 1, d + 1);
+}
+
+/**
+ * Validates an already-parsed keypin.json value (e.g. from `JSON.parse`) and normalizes it. Reports
+ * every problem with its JSON Pointer; unknown fields are errors. On success, also returns the lint
+ * warnings of {@link lintPolicy}. Never throws.
+ *
+ * @example
+ * ```ts
+ * const result = validatePolicy(JSON.parse(text));
+ * if (!result.ok) for (const p of result.problems) console.error(`${p.path}: ${p.message}`);
+ * else for (const w of result.warnings) console.warn(w.message);
+ * ```
+ */
+export function validatePolicy(value: unknown, options?: { now?: Date }): PolicyValidation {
+  const problems: PolicyProblem[] = [];
+  const domains: DomainPolicy[] = [];
+  if (!isPlainObject(value)) {
+    return {
+      ok: false,
+      problems: [
+        { path: "", message: `a keypin policy is a JSON object with "domains"; found ${describe(value)}` },
+      ],
+    };
+  }
+  unknownFields(value, TOP_FIELDS, [], problems);
+  if ("$schema" in value && typeof value.$schema !== "string") {
+    problems.push({
+      path: "/$schema",
+      message: `"$schema" must be a string; found ${describe(value.$schema)}`,
+    });
+  }
+  if (!("domains" in value)) {
+    problems.push({ path: "", message: `missing "domains": an object mapping host names to their pins` });
+  } else if (!isPlainObject(value.domains)) {
+    problems.push({
+      path: "/domains",
+      message: `"domains" must be an object mapping host names to pins; found ${describe(value.domains)}`,
+    });
+  } else {
+    const entries = Object.entries(value.domains);
+    if (entries.length === 0) {
+      problems.push({ path: "/domains", message: `"domains" is empty: add at least one host with its pins` });
+    }
+    for (const [key, entry] of entries) {
+      const d = validateDomain(key, entry, problems);
+      if (d) domains.push(d);
+    }
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  const policy: Policy = { domains };
+  return { ok: true, policy, warnings: lintPolicy(policy, options) };
+}
+
+function validateDomain(key: string, entry: unknown, problems: PolicyProblem[]): DomainPolicy | undefined {
+  const base = ["domains", key];
+  const before = problems.length;
+  const keyProblem = domainKeyProblem(key);
+  if (keyProblem) problems.push({ path: jsonPointer(...base), message: keyProblem });
+  if (!isPlainObject(entry)) {
+    problems.push({
+      path: jsonPointer(...base),
+      message: `a domain entry must be an object with "pins"; found ${describe(entry)}`,
+    });
+    return undefined;
+  }
+  unknownFields(entry, DOMAIN_FIELDS, base, problems);
+  let includeSubdomains = false;
+  if ("includeSubdomains" in entry) {
+    if (typeof entry.includeSubdomains === "boolean") includeSubdomains = entry.includeSubdomains;
+    else {
+      problems.push({
+        path: jsonPointer(...base, "includeSubdomains"),
+        message: `"includeSubdomains" must be true or false; found ${describe(entry.includeSubdomains)}`,
+      });
+    }
+  }
+  const pins: PinnedKey[] = [];
+  if (!("pins" in entry)) {
+    problems.push({
+      path: jsonPointer(...base),
+      message: `missing "pins": a list of at least one sha256/ pin`,
+    });
+  } else if (!Array.isArray(entry.pins)) {
+    problems.push({
+      path: jsonPointer(...base, "pins"),
+      message: `"pins" must be an array; found ${describe(entry.pins)}`,
+    });
+  } else {
+    if (entry.pins.length === 0) {
+      problems.push({
+        path: jsonPointer(...base, "pins"),
+        message: `"pins" is empty: list at least one pin (two when enforcing, one a backup)`,
+      });
+    }
+    entry.pins.forEach((item: unknown, i: number) => {
+      const p = validatePinItem(item, [...base, "pins", i], problems);
+      if (p) pins.push(p);
+    });
+  }
+  let expires: string | undefined;
+  if ("expires" in entry) {
+    const path = jsonPointer(...base, "expires");
+    if (typeof entry.expires !== "string") {
+      problems.push({
+        path,
+        message: `"expires" must be a date string yyyy-MM-dd; found ${describe(entry.expires)}`,
+      });
+    } else if (!DATE.test(entry.expires)) {
+      problems.push({
+        path,
+        message: `"expires" is ${JSON.stringify(entry.expires)}: expected a real calendar date as yyyy-MM-dd (UTC), e.g. "2027-06-30"`,
+      });
+    } else expires = entry.expires;
+  }
+  let mode: "enforce" | "report-only" = "enforce";
+  if ("mode" in entry) {
+    if (entry.mode === "enforce" || entry.mode === "report-only") mode = entry.mode;
+    else {
+      problems.push({
+        path: jsonPointer(...base, "mode"),
+        message: `"mode" must be "enforce" or "report-only"; found ${describe(entry.mode)}`,
+      });
+    }
+  }
+  const reportUris: string[] = [];
+  if ("reportUris" in entry) {
+    if (!Array.isArray(entry.reportUris)) {
+      problems.push({
+        path: jsonPointer(...base, "reportUris"),
+        message: `"reportUris" must be an array of https:// URLs; found ${describe(entry.reportUris)}`,
+      });
+    } else {
+      entry.reportUris.forEach((uri: unknown, i: number) => {
+        if (typeof uri === "string" && REPORT_URI.test(uri)) reportUris.push(uri);
+        else {
+          problems.push({
+            path: jsonPointer(...base, "reportUris", i),
+            message: `a report URI must be an http:// or https:// URL without spaces; found ${describe(uri)}`,
+          });
+        }
+      });
+    }
+  }
+  if (problems.length > before) return undefined;
+  const domain: DomainPolicy = { domain: normalizeHost(key), includeSubdomains, pins, mode, reportUris, key };
+  if (expires !== undefined) domain.expires = expires;
+  return domain;
+}
+
+function validatePinText(
+  value: unknown,
+  path: string,
+  problems: PolicyProblem[],
+): PinnedKey["pin"] | undefined {
+  if (typeof value !== "string") {
+    problems.push({
+      path,
+      message: `a pin must be a string like "sha256/<base64>"; found ${describe(value)}`,
+    });
+    return undefined;
+  }
+  let reason: string | undefined;
+  try {
+    const pin = parsePin(value);
+    if (PIN.test(value)) return pin;
+    reason = `pin ${JSON.stringify(value)} must be written exactly as "sha256/<base64>" (no spaces or other spellings); its canonical form is "${pin}"`;
+  } catch (e) {
+    reason = e instanceof Error ? e.message : String(e);
+  }
+  problems.push({ path, message: reason });
+  return undefined;
+}
+
+function validatePinItem(
+  item: unknown,
+  path: (string | number)[],
+  problems: PolicyProblem[],
+): PinnedKey | undefined {
+  if (!isPlainObject(item)) {
+    const pin = validatePinText(item, jsonPointer(...path), problems);
+    return pin ? { pin } : undefined;
+  }
+  const before = problems.length;
+  unknownFields(item, PIN_FIELDS, path, problems);
+  let pin: PinnedKey["pin"] | undefined;
+  if (!("pin" in item))
+    problems.push({ path: jsonPointer(...path), message: `missing "pin" in the pin object` });
+  else pin = validatePinText(item.pin, jsonPointer(...path, "pin"), problems);
+  const result: Partial<PinnedKey> = {};
+  if ("role" in item) {
+    if (ROLES.includes(item.role as PinRole)) result.role = item.role as PinRole;
+    else {
+      problems.push({
+        path: jsonPointer(...path, "role"),
+        message: `"role" must be one of ${ROLES.map((r) => `"${r}"`).join(", ")}; found ${describe(item.role)}`,
+      });
+    }
+  }
+  if ("label" in item) {
+    if (typeof item.label === "string") result.label = item.label;
+    else
+      problems.push({
+        path: jsonPointer(...path, "label"),
+        message: `"label" must be a string; found ${describe(item.label)}`,
+      });
+  }
+  if (problems.length > before || !pin) return undefined;
+  return { pin, ...result };
+}
+
+/**
+ * Like {@link validatePolicy}, but throws a {@link PolicyError} listing every problem.
+ *
+ * @example
+ * ```ts
+ * const { policy, warnings } = parsePolicy(JSON.parse(readFileSync("keypin.json", "utf8")));
+ * ```
+ */
+export function parsePolicy(
+  value: unknown,
+  options?: { now?: Date },
+): { policy: Policy; warnings: LintFinding[] } {
+  const result = validatePolicy(value, options);
+  if (!result.ok) throw new PolicyError(result.problems);
+  return { policy: result.policy, warnings: result.warnings };
+}
+
+function isExpired(d: DomainPolicy, now: Date): boolean {
+  return d.expires !== undefined && now.getTime() >= endOfDay(d.expires);
+}
+
+/**
+ * Risky but valid settings: `too-few-pins` (an enforced domain with fewer than two pins), `no-backup-pin`
+ * (no pin has role `backup`), `expired` (`expires` has passed: the domain is no longer pinned),
+ * `duplicate-domain` (two keys name the same host, e.g. differing in case or a trailing dot; the first
+ * wins), `weaker-subdomain` (a more specific entry is expired or report-only under an enforced parent
+ * with `includeSubdomains`, so it switches pinning off or down for its hosts).
+ *
+ * @example
+ * ```ts
+ * for (const f of lintPolicy(policy, { now: new Date() })) console.warn(`${f.code} at ${f.path}: ${f.message}`);
+ * ```
+ */
+export function lintPolicy(policy: Policy, options?: { now?: Date }): LintFinding[] {
+  const now = options?.now ?? new Date();
+  const findings: LintFinding[] = [];
+  const seen = new Map<string, DomainPolicy>();
+  for (const d of policy.domains) {
+    const key = d.key ?? d.domain;
+    const path = jsonPointer("domains", key);
+    const canonical = normalizeHost(d.domain);
+    const first = seen.get(canonical);
+    if (first) {
+      findings.push({
+        code: "duplicate-domain",
+        path,
+        domain: canonical,
+        message: `"${key}" is the same host as "${first.key ?? first.domain}" (host names compare case-insensitively, without a trailing dot); only the first entry is used: merge them`,
+      });
+      continue;
+    }
+    seen.set(canonical, d);
+    const expired = isExpired(d, now);
+    if (expired) {
+      findings.push({
+        code: "expired",
+        path: jsonPointer("domains", key, "expires"),
+        domain: canonical,
+        message: `the pins of "${key}" expired at the end of ${d.expires} (UTC): the domain is NOT pinned any more. Update the pins and move "expires" forward`,
+      });
+    }
+    if (d.mode === "enforce" && d.pins.length < 2) {
+      findings.push({
+        code: "too-few-pins",
+        path: jsonPointer("domains", key, "pins"),
+        domain: canonical,
+        message: `"${key}" enforces ${d.pins.length} pin; enforce at least two (the current key and a backup) or a key rotation locks every installed app out (TrustKit refuses fewer than two)`,
+      });
+    }
+    if (!d.pins.some((p) => p.role === "backup")) {
+      findings.push({
+        code: "no-backup-pin",
+        path: jsonPointer("domains", key, "pins"),
+        domain: canonical,
+        message: `"${key}" has no pin with "role": "backup": add the pin of a key you keep offline (not in the current chain) so you can rotate keys without locking apps out`,
+      });
+    }
+  }
+  const unique = [...seen.entries()];
+  for (const [canonical, d] of unique) {
+    if (isIpAddress(canonical)) continue;
+    const weakness = isExpired(d, now) ? "expired" : d.mode === "report-only" ? "report-only" : undefined;
+    if (!weakness) continue;
+    let rest = canonical;
+    for (let dot = rest.indexOf("."); dot >= 0; dot = rest.indexOf(".")) {
+      rest = rest.slice(dot + 1);
+      const parent = seen.get(rest);
+      if (!parent?.includeSubdomains) continue;
+      if (parent.mode === "enforce" && !isExpired(parent, now)) {
+        const key = d.key ?? d.domain;
+        findings.push({
+          code: "weaker-subdomain",
+          path: jsonPointer("domains", key),
+          domain: canonical,
+          message: `"${key}" is ${weakness} while its parent "${parent.key ?? parent.domain}" enforces pins with includeSubdomains; the more specific entry wins, so "${key}"${d.includeSubdomains ? " and its subdomains" : ""} ${weakness === "expired" ? "are not pinned at all" : "only report mismatches"}`,
+        });
+      }
+      break;
+    }
+  }
+  return findings;
+}

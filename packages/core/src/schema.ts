@@ -1,0 +1,93 @@
+import {
+  DATE_PATTERN,
+  HOSTNAME_PATTERN,
+  IPV4_PATTERN,
+  IPV6_PATTERN,
+  PIN_PATTERN,
+  REPORT_URI_PATTERN,
+} from "./patterns.js";
+
+/**
+ * The JSON Schema (draft 2020-12) of keypin.json, the same content as the `keypin.schema.json` file
+ * shipped in this package (`"$schema": "./node_modules/@keypin/core/keypin.schema.json"` gives editors
+ * completion). It accepts exactly the documents {@link validatePolicy} accepts.
+ *
+ * @example
+ * ```ts
+ * import Ajv2020 from "ajv/dist/2020.js";
+ * const valid = new Ajv2020().compile(policySchema)(json);
+ * ```
+ */
+export const policySchema: Record<string, unknown> = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://keypin.dev/keypin.schema.json",
+  title: "keypin policy",
+  description: "SSL public-key pins per domain. See @keypin/core.",
+  type: "object",
+  additionalProperties: false,
+  required: ["domains"],
+  properties: {
+    $schema: { type: "string", description: "Path or URL of this schema, for editors." },
+    domains: {
+      type: "object",
+      description:
+        "Pins per host name or IP address. No wildcards: use includeSubdomains. Internationalized names in their xn-- (punycode) form.",
+      minProperties: 1,
+      propertyNames: {
+        anyOf: [{ pattern: HOSTNAME_PATTERN }, { pattern: IPV4_PATTERN }, { pattern: IPV6_PATTERN }],
+      },
+      additionalProperties: { $ref: "#/$defs/domain" },
+    },
+  },
+  $defs: {
+    domain: {
+      type: "object",
+      additionalProperties: false,
+      required: ["pins"],
+      properties: {
+        includeSubdomains: {
+          type: "boolean",
+          default: false,
+          description: "Also pin every subdomain, at any depth, that has no more specific entry.",
+        },
+        pins: {
+          type: "array",
+          minItems: 1,
+          description: "SHA-256 SPKI pins. Include a backup key that is not in the current chain.",
+          items: {
+            anyOf: [
+              { $ref: "#/$defs/pin" },
+              {
+                type: "object",
+                additionalProperties: false,
+                required: ["pin"],
+                properties: {
+                  pin: { $ref: "#/$defs/pin" },
+                  role: { enum: ["leaf", "intermediate", "root", "backup"] },
+                  label: { type: "string" },
+                },
+              },
+            ],
+          },
+        },
+        expires: {
+          type: "string",
+          pattern: DATE_PATTERN,
+          description:
+            "yyyy-MM-dd (UTC). Pins hold through the end of that day; after it the domain is NOT pinned.",
+        },
+        mode: { enum: ["enforce", "report-only"], default: "enforce" },
+        reportUris: {
+          type: "array",
+          items: { type: "string", pattern: REPORT_URI_PATTERN },
+          description: "Where pin-failure reports (RFC 7469 + TrustKit fields) are sent.",
+        },
+      },
+    },
+    pin: {
+      type: "string",
+      pattern: PIN_PATTERN,
+      description: 'sha256/<base64 of 32 bytes>, pin-sha256="<base64>" or the bare base64.',
+    },
+  },
+};
