@@ -2,7 +2,15 @@
  * The CLI's errors: each carries the exit code it ends the process with.
  * `main.ts` is the one place where they become a line on stderr and an exit code.
  */
+
+/**
+ * An error that ends the command with a chosen exit code and one line on stderr.
+ *
+ * @example
+ * throw new CliError("policy.json: not found", 2);
+ */
 export class CliError extends Error {
+  /** 1: the command ran and found a failure; 2: usage or input error. */
   readonly exitCode: 1 | 2;
 
   constructor(message: string, exitCode: 1 | 2, options?: { cause?: unknown }) {
@@ -12,16 +20,85 @@ export class CliError extends Error {
   }
 }
 
-/** Exit 2: an unknown command or flag, an unreadable or invalid file, an invalid policy. */
+/**
+ * Exit 2: an unknown command or flag, an unreadable or invalid file, an invalid policy.
+ * Nothing has been written to stdout when it is thrown.
+ *
+ * @example
+ * throw new UsageError("unknown option --frobnicate for `keypin hash` (see `keypin help hash`)");
+ */
 export class UsageError extends CliError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 2, options);
   }
 }
 
-/** Exit 1: the command ran and found a failure (pin mismatch, untrusted chain, unreachable host). */
+/**
+ * Exit 1: the command ran and found a failure (pin mismatch, untrusted chain, unreachable host).
+ *
+ * @example
+ * throw new FailureError("api.example.com:443: connection refused");
+ */
 export class FailureError extends CliError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 1, options);
   }
+}
+
+/**
+ * Codes of `KeypinError`s that describe what the network did (exit 1); any other `KeypinError`
+ * describes bad input (exit 2).
+ */
+const failureCodes = new Set([
+  "ERR_KEYPIN_CONNECT",
+  "ERR_KEYPIN_TIMEOUT",
+  "ERR_KEYPIN_NOT_TLS",
+  "ERR_KEYPIN_PROXY",
+  "ERR_KEYPIN_PIN_MISMATCH",
+  "ERR_KEYPIN_UNTRUSTED_CHAIN",
+  "ERR_KEYPIN_TLS",
+]);
+
+/**
+ * The exit code an error ends the process with: a `CliError` says so itself; a `KeypinError`
+ * (anything with a string `code` starting `ERR_KEYPIN_`) is 1 for network outcomes and 2 for input
+ * errors; anything else is an unexpected failure (1).
+ *
+ * @example
+ * exitCodeOf(new UsageError("bad flag")); // 2
+ */
+export function exitCodeOf(error: unknown): 1 | 2 {
+  if (error instanceof CliError) return error.exitCode;
+  const code = codeOf(error);
+  if (code?.startsWith("ERR_KEYPIN_")) return failureCodes.has(code) ? 1 : 2;
+  return 1;
+}
+
+/**
+ * The `code` property of an error, when it has a string one (Node's `ENOENT`, keypin's `ERR_KEYPIN_…`).
+ *
+ * @example
+ * codeOf(Object.assign(new Error("x"), { code: "ENOENT" })); // "ENOENT"
+ */
+export function codeOf(error: unknown): string | undefined {
+  if (typeof error === "object" && error !== null && "code" in error) {
+    const code = (error as { code: unknown }).code;
+    if (typeof code === "string") return code;
+  }
+  return undefined;
+}
+
+/**
+ * The error's message as a single line (multi-line messages are joined with "; ").
+ *
+ * @example
+ * oneLine(new Error("a\nb")); // "a; b"
+ */
+export function oneLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0)
+    .join("; ");
 }

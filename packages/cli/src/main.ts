@@ -1,43 +1,203 @@
-import { type CommandDef, renderUsage, runCommand } from "citty";
-import { CliError } from "./errors.js";
+import type { ArgsDef, CommandDef } from "citty";
+import { helpHint, parseArgs } from "./args.js";
+import { CliError, codeOf, exitCodeOf, FailureError, oneLine, UsageError } from "./errors.js";
+import { colorsFor, disableColors } from "./output.js";
 
 /**
- * Each command lives in `commands/<name>.ts` and is loaded only when it runs,
- * so `keypin hash` does not pay for the lab's or the exporters' imports.
+ * The commands, with the one line the top-level help shows. Each lives in `commands/<name>.ts` and
+ * is imported only when it runs, so `keypin hash` does not pay for TLS, undici or the lab.
+ * `export` and `lab` are written with citty's `defineCommand` by their own packages' engineers.
  */
-const commands: Record<string, () => Promise<CommandDef>> = {};
+const commands = {
+  inspect: "connect to a server; show its served and verified chains, pins, advice and warnings",
+  hash: "print the pins of certificates, public keys, private keys and CSRs (files or stdin)",
+  backup: "make an offline backup key pair and its CSR, and print the backup pin",
+  init: "inspect hosts and write a keypin.json policy with roles and a backup pin",
+  check: "connect to every pinned host as a device would; report ok, pin-mismatch, untrusted, error",
+  export: "turn keypin.json into Android, iOS, TrustKit, OkHttp, React Native and Node configuration",
+  lab: "run the MITM lab: watch pinning stop an intercepting proxy, live",
+} as const;
 
-async function root(): Promise<CommandDef> {
+type CommandName = keyof typeof commands;
+
+function isCommandName(name: string): name is CommandName {
+  return Object.hasOwn(commands, name);
+}
+
+/** Loads one command module; a command that is not built (yet) is a clear failure, not a crash. */
+async function loadCommand(name: CommandName): Promise<CommandDef> {
+  let mod: { default?: CommandDef };
+  try {
+    mod = (await import(`./commands/${name}.js`)) as { default?: CommandDef };
+  } catch (error) {
+    const missing =
+      codeOf(error) === "ERR_MODULE_NOT_FOUND" &&
+      String((error as Error).message).includes(`commands/${name}.js`);
+    if (missing) {
+      throw new FailureError(
+        `\`keypin ${name}\` is not in this build (commands/${name}.js is missing): update keypin, or run \`npm run build\` in the keypin repository`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  if (!mod.default || typeof mod.default !== "object") {
+    throw new FailureError(
+      `\`keypin ${name}\` is broken in this build: commands/${name}.js has no default command`,
+    );
+  }
+  return mod.default;
+}
+
+async function readVersion(): Promise<string> {
   const { readFileSync } = await import("node:fs");
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
     version: string;
-    description: string;
   };
-  return {
-    meta: { name: "keypin", version: pkg.version, description: pkg.description },
-    subCommands: Object.fromEntries(Object.entries(commands).map(([name, load]) => [name, () => load()])),
-  };
+  return pkg.version;
 }
 
-/** Runs the CLI with `argv` (without `node` and the script path). The one place errors become exit codes. */
-export async function main(argv: string[]): Promise<void> {
-  const debug = argv.includes("--debug");
+function closest(name: string, candidates: readonly string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = row[0]!;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const tmp = row[j]!;
+        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = tmp;
+      }
+    }
+    return row[b.length]!;
+  };
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const d = distance(name, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function unknownCommand(name: string): UsageError {
+  const names = [...Object.keys(commands), "help"];
+  const suggestion = closest(name, names);
+  return new UsageError(
+    `unknown command "${name}"${suggestion ? ` (did you mean \`keypin ${suggestion}\`?)` : ""}; commands: ${names.join(", ")}`,
+  );
+}
+
+async function resolveValue<T>(
+  value: T | Promise<T> | (() => T) | (() => Promise<T>) | undefined,
+): Promise<T | undefined> {
+  return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
+}
+
+/**
+ * Runs a citty command with strict argument parsing (unknown options are usage errors),
+ * then its `setup`, sub-command or `run`, and `cleanup`.
+ */
+async function runDef(cmd: CommandDef, argv: string[], commandName: string): Promise<void> {
+  const help = argv.indexOf("--") === -1 ? argv : argv.slice(0, argv.indexOf("--"));
+  if (help.includes("--help") || help.includes("-h")) {
+    const { renderCommandHelp } = await import("./usage.js");
+    process.stdout.write(
+      await renderCommandHelp(commandName.replace(/^keypin /, ""), cmd, colorsFor(process.stdout)),
+    );
+    return;
+  }
+  const subCommands = (await resolveValue(cmd.subCommands)) as Record<string, CommandDef> | undefined;
+  if (subCommands && Object.keys(subCommands).length > 0) {
+    const index = argv.findIndex((a) => !a.startsWith("-"));
+    const subName = index === -1 ? undefined : argv[index];
+    if (subName !== undefined) {
+      const sub = Object.hasOwn(subCommands, subName) ? await resolveValue(subCommands[subName]) : undefined;
+      if (!sub) {
+        throw new UsageError(
+          `unknown command "${subName}" for \`${commandName}\`; commands: ${Object.keys(subCommands).join(", ")}`,
+        );
+      }
+      return runDef(sub, [...argv.slice(0, index), ...argv.slice(index + 1)], `${commandName} ${subName}`);
+    }
+    if (!cmd.run)
+      throw new UsageError(`\`${commandName}\` needs a command (see \`${helpHint(commandName)}\`)`);
+  }
+  const defs = ((await resolveValue(cmd.args)) ?? {}) as ArgsDef;
+  const args = parseArgs(argv, defs, commandName);
+  const context = { rawArgs: argv, args: args as never, cmd };
+  if (cmd.setup) await cmd.setup(context);
   try {
-    const cmd = await root();
-    if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h") {
-      process.stdout.write(`${await renderUsage(cmd)}\n`);
-      return;
-    }
-    if (argv[0] === "--version" || argv[0] === "-v") {
-      process.stdout.write(`${(cmd.meta as { version: string }).version}\n`);
-      return;
-    }
-    await runCommand(cmd, { rawArgs: argv });
+    if (cmd.run) await cmd.run(context);
+  } finally {
+    if (cmd.cleanup) await cmd.cleanup(context);
+  }
+}
+
+/**
+ * Runs the CLI with `argv` (without `node` and the script path). This is the one place errors become a
+ * line on stderr (`keypin: …`, with the stack only under `--debug`) and an exit code:
+ * 0 done, 1 a failure was found, 2 usage or input error (nothing on stdout then).
+ *
+ * @example
+ * await main(["hash", "cert.pem"]);
+ */
+export async function main(argv: readonly string[]): Promise<void> {
+  const end = argv.indexOf("--");
+  const options = end === -1 ? [...argv] : argv.slice(0, end);
+  const rest = end === -1 ? [] : argv.slice(end);
+  const debug = options.includes("--debug");
+  if (options.includes("--no-color")) disableColors();
+  const args = [...options.filter((a) => a !== "--debug" && a !== "--no-color"), ...rest];
+  process.stdout.on("error", (error) => {
+    // `keypin … | head` closes the pipe early: that is not an error worth a stack.
+    if (codeOf(error) !== "EPIPE") throw error;
+  });
+  try {
+    await dispatch(args);
   } catch (error) {
-    const exitCode = error instanceof CliError ? error.exitCode : 2;
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`keypin: ${message}\n`);
+    const exitCode = exitCodeOf(error);
+    const known = error instanceof CliError || codeOf(error)?.startsWith("ERR_KEYPIN_");
+    const message = oneLine(error);
+    const hint =
+      known || debug ? "" : " (this looks like a bug in keypin; run again with --debug for the stack)";
+    const c = colorsFor(process.stderr);
+    process.stderr.write(`${c.red("keypin:")} ${message}${hint}\n`);
     if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     process.exitCode = exitCode;
   }
+}
+
+async function dispatch(args: string[]): Promise<void> {
+  const first = args[0];
+  if (first === undefined || first === "--help" || first === "-h") {
+    const { renderRootHelp } = await import("./usage.js");
+    process.stdout.write(
+      renderRootHelp(await readVersion(), Object.entries(commands), colorsFor(process.stdout)),
+    );
+    return;
+  }
+  if (first === "--version" || first === "-v" || first === "-V") {
+    if (args.length > 1) throw new UsageError(`\`keypin ${first}\` takes no arguments (got "${args[1]}")`);
+    process.stdout.write(`${await readVersion()}\n`);
+    return;
+  }
+  if (first.startsWith("-")) {
+    throw new UsageError(
+      `unknown option ${first.split("=")[0]} (options go after the command; see \`keypin --help\`)`,
+    );
+  }
+  if (first === "help") {
+    const target = args[1];
+    if (target === undefined) return dispatch(["--help"]);
+    if (!isCommandName(target)) throw unknownCommand(target);
+    if (args.length > 2)
+      throw new UsageError(`\`keypin help\` takes one command name (got "${args.slice(2).join(" ")}")`);
+    return runDef(await loadCommand(target), ["--help"], `keypin ${target}`);
+  }
+  if (!isCommandName(first)) throw unknownCommand(first);
+  await runDef(await loadCommand(first), args.slice(1), `keypin ${first}`);
 }

@@ -1,0 +1,158 @@
+import { computePin, type KeyMaterial, type Pin, parseSpki, readKeyMaterial } from "@keypin/core";
+import { singleString } from "../args.js";
+import { defineCommand } from "../command.js";
+import { codeOf, UsageError } from "../errors.js";
+import { sha256, spkiOfPrivateKeyDer } from "../lib/crypto.js";
+import { readInput, readPassphraseFile } from "../lib/read-input.js";
+import { colorsFor, formatTable, printJson, printLines } from "../output.js";
+
+/** One line of `keypin hash --json`. */
+export interface HashEntry {
+  /** The file as given, `-` for stdin. */
+  file: string;
+  /** Position of the entry in the file (0 for the first PEM block, or for DER). */
+  index: number;
+  kind: KeyMaterial["kind"];
+  /** Certificate or CSR subject. */
+  subject?: string;
+  keyType: string;
+  pin: Pin;
+}
+
+const expected = "certificate, public key, private key or CSR in PEM or DER";
+
+/**
+ * The pins of every certificate, public key, private key and CSR in one input.
+ * Private keys are turned into their public half with node:crypto; an encrypted one needs a passphrase.
+ *
+ * @example
+ * hashInput("cert.pem", readFileSync("cert.pem")); // [{ file: "cert.pem", index: 0, kind: "certificate", … }]
+ */
+export function hashInput(file: string, bytes: Uint8Array, passphrase?: string): HashEntry[] {
+  const name = file === "-" ? "stdin" : file;
+  let materials: KeyMaterial[];
+  try {
+    materials = readKeyMaterial(bytes);
+  } catch (error) {
+    const offset = (error as { offset?: unknown }).offset;
+    const message = error instanceof Error ? error.message : String(error);
+    const where =
+      typeof offset === "number" && !/\b(byte|line)\b/.test(message) ? ` (at byte ${offset})` : "";
+    throw new UsageError(`${name}: ${message}${where}; expected a ${expected}`, { cause: error });
+  }
+  if (materials.length === 0) throw new UsageError(`${name}: no key material found; expected a ${expected}`);
+  return materials.map((material): HashEntry => {
+    switch (material.kind) {
+      case "certificate":
+        return {
+          file,
+          index: material.index,
+          kind: material.kind,
+          subject: material.certificate.subject,
+          keyType: material.keyType,
+          pin: computePin(material.spki, sha256),
+        };
+      case "csr":
+        return {
+          file,
+          index: material.index,
+          kind: material.kind,
+          subject: material.subject,
+          keyType: material.keyType,
+          pin: computePin(material.spki, sha256),
+        };
+      case "public-key":
+        return {
+          file,
+          index: material.index,
+          kind: material.kind,
+          keyType: material.keyType,
+          pin: computePin(material.spki, sha256),
+        };
+      case "private-key": {
+        if (material.encrypted && passphrase === undefined) {
+          throw new UsageError(
+            `${name}: entry ${material.index} is an encrypted private key; pass --passphrase-file FILE, or hash its certificate or public key instead`,
+          );
+        }
+        let spki: Uint8Array;
+        try {
+          spki = spkiOfPrivateKeyDer(material.der, { encrypted: material.encrypted, passphrase });
+        } catch (error) {
+          const reason =
+            material.encrypted && /decrypt|bad decrypt|passphrase/i.test(String((error as Error).message))
+              ? "the passphrase does not decrypt it"
+              : `node:crypto cannot read it (${codeOf(error) ?? "unsupported key"})`;
+          throw new UsageError(`${name}: entry ${material.index} is a private key that ${reason}`, {
+            cause: error,
+          });
+        }
+        return {
+          file,
+          index: material.index,
+          kind: material.kind,
+          keyType: parseSpki(spki).keyType,
+          pin: computePin(spki, sha256),
+        };
+      }
+      default: {
+        const never: never = material;
+        throw new Error(`unexpected key material ${JSON.stringify(never)}`);
+      }
+    }
+  });
+}
+
+export default defineCommand({
+  meta: {
+    name: "hash",
+    description: "print the pins (sha256/base64 of the SubjectPublicKeyInfo) of certificates, keys and CSRs",
+  },
+  usage: "[options] <file…|->",
+  args: {
+    json: {
+      type: "boolean",
+      description: "print one JSON array: [{ file, index, kind, subject?, keyType, pin }]",
+    },
+    "passphrase-file": {
+      type: "string",
+      valueHint: "FILE",
+      description: "passphrase (first line of FILE) for encrypted private keys",
+    },
+  },
+  exitCodes: {
+    0: "every input was read and hashed",
+    2: "a file is missing, empty, not PEM/DER, truncated, or an encrypted key without --passphrase-file",
+  },
+  examples: [
+    "keypin hash server.crt",
+    "keypin hash chain.pem backup.key.pem backup.csr",
+    "openssl s_client -connect example.com:443 -showcerts </dev/null | keypin hash -",
+  ],
+  run({ args }) {
+    const files = args._;
+    if (files.length === 0) {
+      throw new UsageError("`keypin hash` needs at least one file, or - for stdin (see `keypin help hash`)");
+    }
+    if (files.filter((f) => f === "-").length > 1)
+      throw new UsageError("`keypin hash` reads stdin (-) only once");
+    const passphraseFile = singleString(args["passphrase-file"], "--passphrase-file", "keypin hash");
+    const passphrase = passphraseFile === undefined ? undefined : readPassphraseFile(passphraseFile);
+    const entries = files.flatMap((file) => hashInput(file, readInput(file, expected), passphrase));
+    if (args.json) {
+      printJson(entries);
+      return;
+    }
+    const c = colorsFor(process.stdout);
+    const rows = entries.map((e) => [
+      c.dim(
+        `${e.file === "-" ? "stdin" : e.file}${entries.filter((x) => x.file === e.file).length > 1 ? `#${e.index}` : ""}`,
+      ),
+      e.kind,
+      e.keyType,
+      c.green(e.pin),
+      e.subject ?? "",
+    ]);
+    printLines(formatTable(rows));
+  },
+});

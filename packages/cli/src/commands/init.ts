@@ -1,0 +1,237 @@
+import { existsSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
+import { computePin, normalizeHost, type Pin, type PolicyFile, validatePolicy } from "@keypin/core";
+import { singleString } from "../args.js";
+import { defineCommand } from "../command.js";
+import { FailureError, oneLine, UsageError } from "../errors.js";
+import { type BackupKeyResult, createBackupKey } from "../lib/backup-key.js";
+import { formatTarget, inspectHost } from "../lib/connect.js";
+import { sha256 } from "../lib/crypto.js";
+import { networkArgs, parseHostPort, readNetworkOptions } from "../lib/network-options.js";
+import { mapConcurrent } from "../lib/pool.js";
+import { type ProposedPin, proposeDomain, proposePins } from "../lib/propose.js";
+import { describeFsError, readInput } from "../lib/read-input.js";
+import { colorsFor, formatTable, printJson, printLines } from "../output.js";
+import { describeBackup } from "./backup.js";
+import { hashInput } from "./hash.js";
+
+/** Where the `$schema` of a written keypin.json points (the schema ships in @keypin/core). */
+export const schemaReference = "./node_modules/@keypin/core/keypin.schema.json";
+
+type BackupSource = { kind: "file"; path: string } | { kind: "generate"; dir: string };
+
+/**
+ * The pin of a backup key given as a file (certificate, public key, private key or CSR); the file must
+ * hold exactly one key.
+ *
+ * @example
+ * backupPinFromFile("backup.csr.pem"); // "sha256/…"
+ */
+export function backupPinFromFile(path: string): Pin {
+  const entries = hashInput(path, readInput(path, "backup key, CSR or certificate (PEM or DER)"));
+  const pins = [...new Set(entries.map((e) => e.pin))];
+  if (pins.length !== 1) {
+    throw new UsageError(
+      `--backup ${path}: holds ${pins.length} different keys; give a file with the one backup key`,
+    );
+  }
+  return pins[0]!;
+}
+
+async function askForBackup(defaultDir: string): Promise<BackupSource> {
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    process.stderr.write(
+      "A policy needs a backup pin: a key that is on no server, kept offline, to roll to when the live key is lost.\n",
+    );
+    const closed = new Promise<never>((_, reject) =>
+      rl.once("close", () => reject(new UsageError("init cancelled: no backup key chosen"))),
+    );
+    const answer = (
+      await Promise.race([
+        rl.question(
+          `Generate one in ${defaultDir}/ [Y], use a key/CSR/certificate file (type its path), or quit [q]? `,
+        ),
+        closed,
+      ])
+    ).trim();
+    if (answer === "" || /^y(es)?$/i.test(answer)) return { kind: "generate", dir: defaultDir };
+    if (/^(q|quit|n|no)$/i.test(answer)) throw new UsageError("init cancelled: no backup key chosen");
+    return { kind: "file", path: answer };
+  } finally {
+    rl.close();
+  }
+}
+
+export default defineCommand({
+  meta: {
+    name: "init",
+    description: "inspect hosts and write a keypin.json policy with roles and a backup pin",
+  },
+  usage: "[options] <host[:port]…>",
+  args: {
+    backup: {
+      type: "string",
+      valueHint: "FILE",
+      description: "the backup key: its CSR, certificate, public or private key",
+    },
+    "generate-backup": {
+      type: "string",
+      valueHint: "DIR",
+      description: "make a backup key pair and CSR in DIR (as `keypin backup --out DIR`)",
+    },
+    out: {
+      type: "string",
+      valueHint: "FILE",
+      description: "where to write the policy",
+      default: "keypin.json",
+    },
+    force: { type: "boolean", description: "overwrite an existing policy file" },
+    "include-subdomains": { type: "boolean", description: "pin the hosts' subdomains too" },
+    json: { type: "boolean", description: "print one JSON object: { file, policy, warnings }" },
+    ...networkArgs,
+  },
+  exitCodes: {
+    0: "the policy was written",
+    1: "a host could not be reached over TLS, or its chain is not trusted (no pins are taken from it)",
+    2: "bad option, the policy file exists (without --force), no backup key and no terminal to ask on, a bad backup file",
+  },
+  examples: [
+    "keypin init api.myapp.com --generate-backup ~/keypin-backup",
+    "keypin init api.myapp.com cdn.myapp.com --backup backup.csr.pem --out app/keypin.json",
+  ],
+  async run({ args }) {
+    const command = "keypin init";
+    if (args._.length === 0)
+      throw new UsageError(`\`${command}\` needs at least one host (see \`keypin help init\`)`);
+    const targets = args._.map((h) => parseHostPort(h));
+    const out = singleString(args.out, "--out", command) ?? "keypin.json";
+    const force = args.force === true;
+    if (!force && existsSync(out)) {
+      throw new UsageError(`${out} already exists; keypin init never overwrites it without --force`);
+    }
+    const backupFile = singleString(args.backup, "--backup", command);
+    const generateDir = singleString(args["generate-backup"], "--generate-backup", command);
+    if (backupFile !== undefined && generateDir !== undefined) {
+      throw new UsageError("give either --backup FILE or --generate-backup DIR, not both");
+    }
+    const net = readNetworkOptions(args, command);
+    let source: BackupSource;
+    if (backupFile !== undefined) source = { kind: "file", path: backupFile };
+    else if (generateDir !== undefined) source = { kind: "generate", dir: generateDir };
+    else if (process.stdin.isTTY === true && process.stderr.isTTY === true)
+      source = await askForBackup("keypin-backup");
+    else {
+      throw new UsageError(
+        "init needs a backup pin and there is no terminal to ask on: pass --backup FILE (a key, CSR or certificate) or --generate-backup DIR",
+      );
+    }
+    // Read a given backup before connecting, so a bad file fails fast (exit 2).
+    let backupPin: Pin | undefined = source.kind === "file" ? backupPinFromFile(source.path) : undefined;
+
+    const inspections = await mapConcurrent(targets, 8, async (target) => {
+      try {
+        return { target, inspection: await inspectHost(target, net) };
+      } catch (error) {
+        if (error instanceof FailureError) return { target, error: oneLine(error) };
+        throw error;
+      }
+    });
+    const problems: string[] = [];
+    for (const item of inspections) {
+      if ("error" in item) problems.push(item.error ?? "");
+      else if (!item.inspection.trusted || !item.inspection.verified || item.inspection.hostnameError) {
+        const why = item.inspection.hostnameError ?? item.inspection.authorizationError ?? "no verified path";
+        problems.push(
+          `${formatTarget(item.target)}: the chain is not trusted (${why}); no pins are taken from it (add its CA with --ca if it is private)`,
+        );
+      }
+    }
+    if (problems.length > 0) throw new FailureError(problems.join("; "));
+
+    let generated: BackupKeyResult | undefined;
+    if (source.kind === "generate") {
+      const first = targets[0]!.host;
+      generated = await createBackupKey({
+        dir: source.dir,
+        name: "keypin-backup",
+        algorithm: "ec-p256",
+        subject: `CN=${first}`,
+        dnsNames: [...new Set(targets.map((t) => t.host))].filter(
+          (h) => !h.includes(":") && !/^[0-9.]+$/.test(h),
+        ),
+      });
+      backupPin = generated.pin;
+    }
+    const backupLabel = generated
+      ? `offline backup key (${basename(generated.keyFile)}); keep it off every server`
+      : `offline backup key (${basename(backupFile ?? "")})`;
+
+    const file: PolicyFile = { $schema: schemaReference, domains: {} };
+    const proposals = new Map<string, ProposedPin[]>();
+    for (const item of inspections) {
+      if ("error" in item || !item.inspection.verified) continue;
+      const domain = normalizeHost(net.servername ?? item.target.host);
+      const livePins = new Set(
+        [...item.inspection.served, ...item.inspection.verified].map((cert) => computePin(cert.spki, sha256)),
+      );
+      if (livePins.has(backupPin!)) {
+        throw new UsageError(
+          `--backup ${backupFile}: that key is in the live chain of ${formatTarget(item.target)}; a backup must be a key that is on no server`,
+        );
+      }
+      const pins = proposePins(item.inspection.verified, { pin: backupPin!, label: backupLabel });
+      const previous = proposals.get(domain);
+      proposals.set(
+        domain,
+        previous ? [...previous, ...pins.filter((p) => !previous.some((q) => q.pin === p.pin))] : pins,
+      );
+    }
+    for (const [domain, pins] of proposals) {
+      file.domains[domain] = proposeDomain(pins, { includeSubdomains: args["include-subdomains"] === true });
+    }
+    const validation = validatePolicy(file);
+    if (!validation.ok) {
+      throw new Error(
+        `init built an invalid policy: ${validation.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
+      );
+    }
+    try {
+      writeFileSync(out, `${JSON.stringify(file, null, 2)}\n`, { flag: force ? "w" : "wx" });
+    } catch (error) {
+      throw new UsageError(`${out}: cannot write the policy: ${describeFsError(error)}`, { cause: error });
+    }
+    const warnings = validation.warnings;
+    if (args.json) {
+      printJson({ file: out, policy: file, warnings, ...(generated ? { backup: generated } : {}) });
+      return;
+    }
+    const c = colorsFor(process.stdout);
+    const lines = [c.green(`Wrote ${out}`), ""];
+    for (const [domain, pins] of proposals) {
+      lines.push(
+        c.bold(domain),
+        ...formatTable(
+          pins.map((p) => [c.cyan(p.role), c.green(p.pin), c.dim(p.label)]),
+          "  ",
+        ),
+        "",
+      );
+    }
+    if (warnings.length > 0) {
+      lines.push(
+        c.bold("Warnings"),
+        ...warnings.map((w) => `  ${c.yellow("!")} ${w.message} ${c.dim(`[${w.code}]`)}`),
+        "",
+      );
+    }
+    if (generated) lines.push(...describeBackup(generated, c), "");
+    lines.push(
+      c.bold("Next:"),
+      `  keypin check --policy ${out}     in CI, so a server change that would lock apps out fails the build`,
+      `  keypin export --policy ${out} …  to generate the Android, iOS, OkHttp and React Native configuration`,
+    );
+    printLines(lines);
+  },
+});

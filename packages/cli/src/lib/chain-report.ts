@@ -1,0 +1,211 @@
+import { type CertificateInfo, computePin, type Pin } from "@keypin/core";
+import { findRotatingFamily } from "./ca-families.js";
+import { sha256 } from "./crypto.js";
+
+/** Role of a certificate: on the verified path (`leaf`, `intermediate`, `root`), or served but not on it (`extra`). */
+export type CertificateRole = "leaf" | "intermediate" | "root" | "extra";
+
+/** One certificate as `inspect` shows it (and prints with `--json`). */
+export interface ChainCertificate {
+  subject: string;
+  issuer: string;
+  notBefore: string;
+  notAfter: string;
+  /** Whole days until notAfter (negative once expired). */
+  daysLeft: number;
+  keyType: string;
+  role: CertificateRole;
+  pin: Pin;
+}
+
+/** A warning with a stable code. */
+export interface Warning {
+  code:
+    | "untrusted"
+    | "hostname-mismatch"
+    | "self-signed"
+    | "expired"
+    | "expires-soon"
+    | "rotates-intermediates"
+    | "extra-certificates";
+  message: string;
+}
+
+/** What `inspect` reports (its `--json` document). */
+export interface InspectReport {
+  host: string;
+  port: number;
+  servername: string;
+  trusted: boolean;
+  chain: ChainCertificate[];
+  verifiedChain: ChainCertificate[];
+  warnings: Warning[];
+  advice: string[];
+}
+
+/** The parts of `@keypin/node`'s `TlsInspection` the report needs. */
+export interface InspectionInput {
+  host: string;
+  port: number;
+  servername: string;
+  served: CertificateInfo[];
+  verified: CertificateInfo[] | undefined;
+  trusted: boolean;
+  authorizationError?: string;
+  hostnameError?: string;
+}
+
+/** Certificates that expire within this many days get a warning. */
+export const expiresSoonDays = 30;
+
+const dayMs = 86_400_000;
+
+function sameCertificate(a: CertificateInfo, b: CertificateInfo): boolean {
+  if (a.der.length !== b.der.length) return false;
+  for (let i = 0; i < a.der.length; i++) if (a.der[i] !== b.der[i]) return false;
+  return true;
+}
+
+function isSelfIssued(cert: CertificateInfo): boolean {
+  return cert.subject === cert.issuer;
+}
+
+/**
+ * The role of each certificate on a verified path (leaf first, anchor last).
+ *
+ * @example
+ * verifiedRoles(3); // ["leaf", "intermediate", "root"]
+ */
+export function verifiedRoles(length: number): CertificateRole[] {
+  return Array.from({ length }, (_, i) => (i === 0 ? "leaf" : i === length - 1 ? "root" : "intermediate"));
+}
+
+function describe(cert: CertificateInfo, role: CertificateRole, now: Date): ChainCertificate {
+  return {
+    subject: cert.subject,
+    issuer: cert.issuer,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    daysLeft: Math.floor((cert.notAfter.getTime() - now.getTime()) / dayMs),
+    keyType: cert.keyType,
+    role,
+    pin: computePin(cert.spki, sha256),
+  };
+}
+
+function commonName(dn: string): string {
+  const match = /(?:^|,\s*)CN=((?:\\.|[^,])*)/.exec(dn);
+  return match?.[1] ?? dn;
+}
+
+/**
+ * Builds the inspect report: roles (served certificates not on the verified path are `extra`),
+ * validity, pins, warnings and advice on a robust pin set.
+ *
+ * @example
+ * const report = buildInspectReport(await inspectTls({ host, port }));
+ */
+export function buildInspectReport(input: InspectionInput, now: Date = new Date()): InspectReport {
+  const verified = input.verified ?? [];
+  const roles = verifiedRoles(verified.length);
+  const verifiedChain = verified.map((cert, i) => describe(cert, roles[i]!, now));
+  const chain = input.served.map((cert, i) => {
+    const position = verified.findIndex((v) => sameCertificate(v, cert));
+    if (position !== -1) return describe(cert, roles[position]!, now);
+    if (input.verified !== undefined) return describe(cert, "extra", now);
+    // No verified path: the best guess from the certificates themselves.
+    return describe(cert, i === 0 ? "leaf" : cert.isCA && isSelfIssued(cert) ? "root" : "intermediate", now);
+  });
+  const warnings: Warning[] = [];
+  if (!input.trusted) {
+    warnings.push({
+      code: "untrusted",
+      message: `the chain is not trusted${input.authorizationError ? ` (${input.authorizationError})` : ""}: a device would refuse it, and pins taken from it may be an interceptor's; add the right CA with --ca if this is a private CA`,
+    });
+  }
+  if (input.hostnameError) {
+    warnings.push({
+      code: "hostname-mismatch",
+      message: `the certificate is not valid for ${input.servername}: ${input.hostnameError}`,
+    });
+  }
+  const leaf = input.served[0];
+  if (leaf && isSelfIssued(leaf) && (verified.length <= 1 || input.served.length === 1)) {
+    warnings.push({
+      code: "self-signed",
+      message: `the leaf ${leaf.subject} is self-signed: only a device told to trust it (--ca) accepts it`,
+    });
+  }
+  for (const cert of verified.length > 0 ? verifiedChain : chain.slice(0, 1)) {
+    if (cert.daysLeft < 0) {
+      warnings.push({
+        code: "expired",
+        message: `${cert.role} ${cert.subject} expired on ${cert.notAfter.slice(0, 10)}`,
+      });
+    } else if (cert.daysLeft < expiresSoonDays) {
+      warnings.push({
+        code: "expires-soon",
+        message: `${cert.role} ${cert.subject} expires in ${cert.daysLeft} days (${cert.notAfter.slice(0, 10)}): if the renewal makes a new key, its pin changes`,
+      });
+    }
+  }
+  const issuer = verified[1] ?? input.served[1];
+  const family = leaf ? findRotatingFamily(leaf.issuer) : undefined;
+  if (family) {
+    warnings.push({
+      code: "rotates-intermediates",
+      message: `${family.name} issues from several interchangeable intermediates (${family.intermediateNames}) and may pick another at any renewal: do not pin ${commonName(leaf!.issuer)}; pin the family's roots (${family.roots.join(", ")}) or keys you control`,
+    });
+  }
+  const extras = chain.filter((c) => c.role === "extra");
+  if (extras.length > 0) {
+    warnings.push({
+      code: "extra-certificates",
+      message: `the server sends ${extras.length} certificate(s) that are not on the verified path (${extras.map((e) => e.subject).join("; ")}): never pin them, a device ignores them`,
+    });
+  }
+  const advice = buildAdvice(
+    verifiedChain.length > 0 ? verifiedChain : chain,
+    family?.roots,
+    issuer !== undefined,
+  );
+  return {
+    host: input.host,
+    port: input.port,
+    servername: input.servername,
+    trusted: input.trusted,
+    chain,
+    verifiedChain,
+    warnings,
+    advice,
+  };
+}
+
+function buildAdvice(
+  path: ChainCertificate[],
+  familyRoots: string[] | undefined,
+  hasIssuer: boolean,
+): string[] {
+  const leaf = path[0];
+  if (!leaf) return [];
+  const advice = [
+    `A robust pin set has a key you control plus an offline backup key, or a CA family rather than one intermediate.`,
+    `Your key: pin the leaf key ${leaf.pin} only if renewals keep that key (certbot --reuse-key, or a CSR made from the same key); by default a renewal makes a new key and every installed app is locked out.`,
+    "Backup: make one with `keypin backup` and keep the key offline; every policy needs a pin that is not in the live chain.",
+  ];
+  const root = path.length > 1 ? path[path.length - 1] : undefined;
+  const intermediate = path.length > 2 ? path[1] : undefined;
+  if (familyRoots && root) {
+    advice.push(
+      `CA family: pin the root ${root.subject} (${root.pin}) and the family's other roots (${familyRoots.filter((r) => r !== commonName(root.subject)).join(", ") || "none"}), not the intermediate.`,
+    );
+  } else if (intermediate) {
+    advice.push(
+      `CA: the intermediate ${intermediate.subject} (${intermediate.pin}) survives leaf renewals for as long as the CA issues from it; its root ${root?.subject ?? ""} lasts longer but trusts more.`,
+    );
+  } else if (root && hasIssuer) {
+    advice.push(`CA: the root ${root.subject} (${root.pin}) issues the leaf directly.`);
+  }
+  advice.push("`keypin init <host> --generate-backup DIR` writes this as keypin.json.");
+  return advice;
+}

@@ -1,0 +1,28 @@
+import type { LintFinding, Policy, PolicyProblem } from "@keypin/core";
+import { loadPolicyFile } from "@keypin/node";
+import { UsageError } from "../errors.js";
+import { readInput } from "./read-input.js";
+
+/**
+ * Loads and validates a keypin.json with `@keypin/node`'s loader. Every problem (missing or empty file,
+ * JSON syntax with line and column, duplicate keys, unknown fields, bad pins, with their JSON paths) is
+ * a `UsageError` (exit 2) on one line that names the file.
+ *
+ * @example
+ * const { policy, warnings } = await readPolicy("keypin.json");
+ */
+export async function readPolicy(path: string): Promise<{ policy: Policy; warnings: LintFinding[] }> {
+  readInput(path, "keypin.json policy (see `keypin init`)");
+  try {
+    return await loadPolicyFile(path);
+  } catch (error) {
+    const problems = (error as { problems?: PolicyProblem[] }).problems;
+    const message =
+      Array.isArray(problems) && problems.length > 0
+        ? problems.map((p) => `${p.path || "/"}: ${p.message}`).join("; ")
+        : error instanceof Error
+          ? error.message
+          : String(error);
+    throw new UsageError(message.includes(path) ? message : `${path}: ${message}`, { cause: error });
+  }
+}

@@ -1,0 +1,75 @@
+import type { CertificateInfo, DomainPolicyInput, Pin, PinRole } from "@keypin/core";
+import { computePin } from "@keypin/core";
+import { findRotatingFamily, parseDistinguishedName } from "./ca-families.js";
+import { sha256 } from "./crypto.js";
+
+/** A pin as `init` writes it. */
+export interface ProposedPin {
+  pin: Pin;
+  role: PinRole;
+  label: string;
+}
+
+function cn(subject: string): string {
+  return parseDistinguishedName(subject).get("CN") ?? subject;
+}
+
+/**
+ * The pins `init` proposes for a host from its signature-verified path (leaf first, anchor last):
+ * the leaf key (a key you control), the CA (the roots for a family that rotates intermediates, otherwise
+ * the issuing intermediate, or the root when the root issues the leaf), and the backup.
+ *
+ * @example
+ * proposePins(inspection.verified, { pin: backupPin, label: "offline backup key" });
+ */
+export function proposePins(
+  verified: readonly CertificateInfo[],
+  backup: { pin: Pin; label: string },
+): ProposedPin[] {
+  const pins: ProposedPin[] = [];
+  const leaf = verified[0];
+  if (!leaf) throw new Error("proposePins needs a verified path");
+  const pinOf = (cert: CertificateInfo) => computePin(cert.spki, sha256);
+  pins.push({
+    pin: pinOf(leaf),
+    role: "leaf",
+    label: `leaf key of ${cn(leaf.subject)}: renewals must reuse this key`,
+  });
+  const family = findRotatingFamily(leaf.issuer);
+  const root = verified.length > 1 ? verified[verified.length - 1] : undefined;
+  const intermediate = verified.length > 2 ? verified[1] : undefined;
+  if (family && root) {
+    pins.push({
+      pin: pinOf(root),
+      role: "root",
+      label: `${cn(root.subject)}: ${family.name} rotates its intermediates, so the root is pinned`,
+    });
+  } else if (intermediate) {
+    pins.push({
+      pin: pinOf(intermediate),
+      role: "intermediate",
+      label: `issuing CA ${cn(intermediate.subject)}`,
+    });
+  } else if (root) {
+    pins.push({ pin: pinOf(root), role: "root", label: `CA ${cn(root.subject)}` });
+  }
+  pins.push({ pin: backup.pin, role: "backup", label: backup.label });
+  const unique = new Map<Pin, ProposedPin>();
+  for (const p of pins) if (!unique.has(p.pin)) unique.set(p.pin, p);
+  return [...unique.values()];
+}
+
+/**
+ * A domain entry for keypin.json from proposed pins.
+ *
+ * @example
+ * const entry = proposeDomain(pins, { includeSubdomains: false });
+ */
+export function proposeDomain(
+  pins: readonly ProposedPin[],
+  options: { includeSubdomains: boolean },
+): DomainPolicyInput {
+  const entry: DomainPolicyInput = { pins: pins.map((p) => ({ pin: p.pin, role: p.role, label: p.label })) };
+  if (options.includeSubdomains) entry.includeSubdomains = true;
+  return entry;
+}

@@ -1,0 +1,94 @@
+import picocolors from "picocolors";
+
+/** Picocolors' formatters (colored, or plain identity functions). */
+export type Colors = ReturnType<typeof picocolors.createColors>;
+
+let colorOverride: boolean | undefined;
+
+/**
+ * Turns colors off for the rest of the process (`--no-color`), whatever the terminal says.
+ *
+ * @example
+ * disableColors();
+ */
+export function disableColors(): void {
+  colorOverride = false;
+}
+
+/**
+ * Colors for a stream: on only when it is a terminal, `NO_COLOR` is unset (or empty) and `TERM` is not
+ * `dumb`; `FORCE_COLOR` (non-empty, not "0") turns them on anyway; `--no-color` turns them off.
+ *
+ * @example
+ * const c = colorsFor(process.stdout);
+ * process.stdout.write(c.green("ok") + "\n");
+ */
+export function colorsFor(stream: { isTTY?: boolean }): Colors {
+  return picocolors.createColors(colorsEnabled(stream));
+}
+
+function colorsEnabled(stream: { isTTY?: boolean }): boolean {
+  if (colorOverride !== undefined) return colorOverride;
+  const env = process.env;
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR && env.FORCE_COLOR !== "0") return true;
+  return stream.isTTY === true && env.TERM !== "dumb";
+}
+
+const ansi = /\u001b\[[0-9;]*m/g;
+
+/**
+ * The width of a string as shown on a terminal (ANSI color codes take no room).
+ *
+ * @example
+ * visibleLength("\u001b[32mok\u001b[39m"); // 2
+ */
+export function visibleLength(text: string): number {
+  return text.replace(ansi, "").length;
+}
+
+/**
+ * Lines with aligned columns: every column but the last is padded to its widest cell.
+ *
+ * @example
+ * formatTable([["leaf", "CN=a"], ["intermediate", "CN=b"]], "  ");
+ * // ["  leaf          CN=a", "  intermediate  CN=b"]
+ */
+export function formatTable(rows: readonly (readonly string[])[], indent = ""): string[] {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell));
+    });
+  }
+  return rows.map(
+    (row) =>
+      indent +
+      row
+        .map((cell, i) =>
+          i === row.length - 1 ? cell : cell + " ".repeat((widths[i] ?? 0) - visibleLength(cell)),
+        )
+        .join("  ")
+        .trimEnd(),
+  );
+}
+
+/**
+ * Writes exactly one JSON document (and a newline) to stdout.
+ *
+ * @example
+ * printJson({ ok: true });
+ */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Writes lines to stdout.
+ *
+ * @example
+ * printLines(["one", "two"]);
+ */
+export function printLines(lines: readonly string[]): void {
+  if (lines.length > 0) process.stdout.write(`${lines.join("\n")}\n`);
+}
