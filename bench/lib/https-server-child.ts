@@ -15,7 +15,8 @@ interface ListenerConfig {
 }
 
 const configs = JSON.parse(process.env["KEYPIN_BENCH_SERVERS"] ?? "[]") as ListenerConfig[];
-const stats = { connections: 0, resumed: 0, requests: 0 };
+const stats = { connections: 0, resumed: 0, requests: 0, servernames: 0 };
+const names = new Set<string>();
 const servers: Server[] = [];
 const ports: Record<string, number> = {};
 
@@ -38,6 +39,11 @@ for (const config of configs) {
   server.on("secureConnection", (socket: TLSSocket) => {
     stats.connections++;
     if (socket.isSessionReused()) stats.resumed++;
+    const name = (socket as TLSSocket & { servername?: string | false }).servername;
+    if (typeof name === "string" && !names.has(name)) {
+      names.add(name);
+      stats.servernames = names.size;
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   ports[config.name] = (server.address() as AddressInfo).port;

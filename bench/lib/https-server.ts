@@ -6,6 +6,8 @@ export interface ServerStats {
   connections: number;
   resumed: number;
   requests: number;
+  /** Distinct TLS server names (SNI) seen since the server started. */
+  servernames: number;
 }
 
 export interface HttpsServers {

@@ -1,5 +1,137 @@
-import type { BenchContext, TargetResult } from "../lib/types.js";
+// Targets 1 and 2: pinned clients against plain ones with the same trust, same process, alternating.
+//   1  new connections: the server answers "Connection: close" and refuses session resumption, so every
+//      request is a new TCP connection and a full TLS handshake (checked with the server's counters).
+//   2  keep-alive: the same clients reuse their connections; only requests are measured.
+// For RSA-2048 and ECDSA P-256 chains (root → intermediate → leaf; the server sends leaf + intermediate).
+// The HTTPS server runs in its own process, so the measured process holds only the clients.
+import { join } from "node:path";
+import {
+  type Client,
+  type Family,
+  pinnedClient,
+  plainClient,
+  policyFor,
+  wrongPolicy,
+} from "../lib/clients.js";
+import { startHttpsServers } from "../lib/https-server.js";
+import { loadNode, missingReason, type NodeApi } from "../lib/keypin-api.js";
+import { type Chain, type KeyKind, loadChain } from "../lib/pki.js";
+import { alternate, drive, pairedRatios, summarize } from "../lib/stats.js";
+import { type BenchContext, judge, type TargetResult } from "../lib/types.js";
 
-export async function run(_ctx: BenchContext): Promise<TargetResult[]> {
-  return [];
+const CONCURRENCY = 4;
+const KIND_LABEL: Record<KeyKind, string> = { rsa2048: "RSA-2048", p256: "ECDSA P-256" };
+
+/** A pinned client must refuse a server whose verified chain carries none of its pins. */
+async function provePinningIsOn(
+  node: Pick<NodeApi, "createPinnedDispatcher" | "createPinnedAgent">,
+  family: Family,
+  chain: Chain,
+  port: number,
+): Promise<string> {
+  const client = pinnedClient(node, family, chain, port, false, wrongPolicy());
+  try {
+    await client.get("/close");
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+    return code ?? (error as Error).message;
+  } finally {
+    await client.close();
+  }
+  throw new Error(`the pinned ${family} client accepted a server whose chain has none of its pins`);
+}
+
+export async function run(ctx: BenchContext): Promise<TargetResult[]> {
+  const node = await loadNode();
+  const results: TargetResult[] = [];
+  const kinds = ["rsa2048", "p256"] as const;
+  const chains = Object.fromEntries(kinds.map((k) => [k, loadChain(join(ctx.dir, k), k)])) as Record<
+    KeyKind,
+    Chain
+  >;
+  const servers = await startHttpsServers(
+    kinds.map((k) => ({ name: k, keyFile: chains[k].files.leafKey, certFile: chains[k].files.served })),
+  );
+  const rounds = ctx.quick ? 3 : 9;
+  try {
+    for (const mode of ["close", "keep-alive"] as const) {
+      const target = mode === "close" ? 1 : 2;
+      const threshold = mode === "close" ? 0.97 : 0.99;
+      const perRound = mode === "close" ? (ctx.quick ? 40 : 160) : ctx.quick ? 300 : 2500;
+      const unit = mode === "close" ? "conn/s" : "req/s";
+      const path = mode === "close" ? "/close" : "/keep-alive";
+      for (const family of ["undici", "https"] as const) {
+        const fn = family === "undici" ? "createPinnedDispatcher" : "createPinnedAgent";
+        const pinnedName = family === "undici" ? "createPinnedDispatcher" : "createPinnedAgent";
+        const plainName = family === "undici" ? "undici Agent" : "https.Agent";
+        for (const kind of kinds) {
+          const base = {
+            target,
+            id: `${target}-${family}-${kind}`,
+            title: `${mode === "close" ? "new connections" : "keep-alive requests"}, ${pinnedName} vs ${plainName}, ${KIND_LABEL[kind]}`,
+            metric: `throughput pinned/plain (${unit})`,
+            threshold: `≥ ${threshold}`,
+          };
+          const reason = missingReason("@keypin/node", node, [fn]);
+          if (reason) {
+            results.push({ ...base, status: "not-measured", reason });
+            continue;
+          }
+          const api = node.api as NodeApi;
+          const chain = chains[kind];
+          const port = servers.ports[kind]!;
+          const refusal = await provePinningIsOn(api, family, chain, port);
+          const before = await servers.stats();
+          const clients: Record<string, Client> = {
+            plain: plainClient(family, chain, port, mode === "keep-alive"),
+            pinned: pinnedClient(api, family, chain, port, mode === "keep-alive", policyFor(chain)),
+          };
+          let values: Map<string, number[]>;
+          try {
+            values = await alternate(
+              Object.entries(clients).map(([name, client]) => ({
+                name,
+                run: async () =>
+                  (perRound * 1000) / (await drive(perRound, CONCURRENCY, () => client.get(path))),
+              })),
+              rounds,
+              1,
+            );
+          } finally {
+            for (const client of Object.values(clients)) await client.close();
+          }
+          const after = await servers.stats();
+          const requests = after.requests - before.requests;
+          const connections = after.connections - before.connections;
+          const expected = 2 * perRound * (rounds + 1);
+          if (requests !== expected) throw new Error(`server saw ${requests} requests, expected ${expected}`);
+          if (after.resumed !== before.resumed)
+            throw new Error("a TLS session was resumed; the server should refuse");
+          if (mode === "close" && connections !== expected) {
+            throw new Error(
+              `server saw ${connections} connections for ${expected} requests; some were reused`,
+            );
+          }
+          const plain = summarize(values.get("plain")!);
+          const pinned = summarize(values.get("pinned")!);
+          const ratio = pinned.median / plain.median;
+          const paired = pairedRatios(values.get("plain")!, values.get("pinned")!);
+          results.push({
+            ...base,
+            status: judge(ratio, ">=", threshold),
+            value: ratio,
+            sides: { [plainName]: { ...plain, unit }, [pinnedName]: { ...pinned, unit } },
+            notes: [
+              `per-round ratio ${paired.min.toFixed(3)}–${paired.max.toFixed(3)} (IQR ${paired.q1.toFixed(3)}–${paired.q3.toFixed(3)})`,
+              `${perRound} requests per round, ${CONCURRENCY} in flight; server saw ${connections} connections for ${requests} requests, 0 resumed`,
+              `a pinned client with wrong pins was refused first (${refusal})`,
+            ],
+          });
+        }
+      }
+    }
+  } finally {
+    await servers.close();
+  }
+  return results;
 }

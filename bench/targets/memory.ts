@@ -1,5 +1,117 @@
+// Target 7: resident memory across 10,000 pinned handshakes (new connections, full handshakes) through
+// one long-lived createPinnedDispatcher, sampled every 250 handshakes after a forced GC (the child runs
+// with --expose-gc). The slope (least squares, KiB per 1,000 handshakes) is fitted after the first 20%
+// (caches filling, JIT). A plain undici Agent does the same run afterwards as a control.
+import { join } from "node:path";
+import { type Client, pinnedClient, plainClient } from "../lib/clients.js";
+import { startHttpsServers } from "../lib/https-server.js";
+import { loadNode, missingReason, type NodeApi } from "../lib/keypin-api.js";
+import { loadChain } from "../lib/pki.js";
+import { drive, type Fit, leastSquares } from "../lib/stats.js";
 import type { BenchContext, TargetResult } from "../lib/types.js";
 
-export async function run(_ctx: BenchContext): Promise<TargetResult[]> {
-  return [];
+/** Growth we call a trend: a slope this steep (≈10 bytes per handshake) AND clearly above the noise. */
+const GROWTH_KIB_PER_1000 = 10;
+
+interface Samples {
+  handshakes: number[];
+  rssKiB: number[];
+  heapKiB: number[];
+}
+
+async function sampleRun(client: Client, total: number, every: number): Promise<Samples> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error("the memory bench needs --expose-gc");
+  const samples: Samples = { handshakes: [], rssKiB: [], heapKiB: [] };
+  const take = (n: number) => {
+    gc();
+    gc();
+    const m = process.memoryUsage();
+    samples.handshakes.push(n);
+    samples.rssKiB.push(m.rss / 1024);
+    samples.heapKiB.push(m.heapUsed / 1024);
+  };
+  take(0);
+  for (let done = 0; done < total; done += every) {
+    await drive(every, 4, () => client.get("/close"));
+    take(done + every);
+  }
+  return samples;
+}
+
+function fitAfterWarmup(samples: Samples, series: number[]): Fit {
+  const start = Math.floor(samples.handshakes.length * 0.2);
+  return leastSquares(
+    samples.handshakes.slice(start).map((n) => n / 1000),
+    series.slice(start),
+  );
+}
+
+const growing = (fit: Fit) => fit.slope > GROWTH_KIB_PER_1000 && fit.slope > 3 * fit.slopeStdErr;
+const describe = (fit: Fit) =>
+  `${fit.slope.toFixed(1)} ± ${fit.slopeStdErr.toFixed(1)} KiB per 1,000 handshakes`;
+
+export async function run(ctx: BenchContext): Promise<TargetResult[]> {
+  const total = ctx.quick ? 1000 : 10_000;
+  const every = ctx.quick ? 100 : 250;
+  const base = {
+    target: 7,
+    id: "7-memory",
+    title: `memory across ${total.toLocaleString("en")} pinned handshakes (createPinnedDispatcher, P-256)`,
+    metric: "RSS slope (KiB/1,000 handshakes)",
+    threshold: "no growth trend",
+  };
+  const node = await loadNode();
+  const reason = missingReason("@keypin/node", node, ["createPinnedDispatcher"]);
+  if (reason) return [{ ...base, status: "not-measured", reason }];
+  const api = node.api as NodeApi;
+  const chain = loadChain(join(ctx.dir, "p256"), "p256");
+  const servers = await startHttpsServers([
+    { name: "p256", keyFile: chain.files.leafKey, certFile: chain.files.served },
+  ]);
+  const port = servers.ports["p256"]!;
+  let pinned: Samples;
+  let plain: Samples;
+  try {
+    const pinnedC = pinnedClient(api, "undici", chain, port, false);
+    try {
+      pinned = await sampleRun(pinnedC, total, every);
+    } finally {
+      await pinnedC.close();
+    }
+    const plainC = plainClient("undici", chain, port, false);
+    try {
+      plain = await sampleRun(plainC, total, every);
+    } finally {
+      await plainC.close();
+    }
+    const stats = await servers.stats();
+    if (stats.connections !== 2 * total || stats.resumed !== 0) {
+      throw new Error(
+        `server saw ${stats.connections} connections (${stats.resumed} resumed), expected ${2 * total} full handshakes`,
+      );
+    }
+  } finally {
+    await servers.close();
+  }
+  const rss = fitAfterWarmup(pinned, pinned.rssKiB);
+  const heap = fitAfterWarmup(pinned, pinned.heapKiB);
+  const plainRss = fitAfterWarmup(plain, plain.rssKiB);
+  const plainHeap = fitAfterWarmup(plain, plain.heapKiB);
+  const growth = growing(rss) || growing(heap);
+  const mib = (kib: number | undefined) => `${((kib ?? 0) / 1024).toFixed(1)} MiB`;
+  return [
+    {
+      ...base,
+      status: growth ? "missed" : "met",
+      value: rss.slope,
+      notes: [
+        `pinned: RSS ${describe(rss)} (R² ${rss.r2.toFixed(2)}); heapUsed ${describe(heap)}`,
+        `pinned: RSS ${mib(pinned.rssKiB[0])} at start, ${mib(pinned.rssKiB.at(-1))} after ${total}; heapUsed ${mib(pinned.heapKiB[0])} → ${mib(pinned.heapKiB.at(-1))}`,
+        `control (plain undici Agent, same run length): RSS ${describe(plainRss)}; heapUsed ${describe(plainHeap)}`,
+        `"growth" means a slope above ${GROWTH_KIB_PER_1000} KiB per 1,000 handshakes and above 3 standard errors, in RSS or heapUsed; samples every ${every} handshakes after gc(), fitted after the first 20%`,
+        growth ? "verdict: memory GROWS with handshakes" : "verdict: no growth trend",
+      ],
+    },
+  ];
 }
