@@ -31,6 +31,15 @@ const BEGIN = /-----BEGIN ([^\r\n-]*(?:-[^\r\n-]+)*)-----/g;
  */
 export function decodePem(text: string): PemBlock[] {
   const blocks: PemBlock[] = [];
+  // Line numbers are counted incrementally so that a bundle of many blocks stays linear.
+  let countedTo = 0;
+  let countedLine = 1;
+  const lineOf = (_text: string, offset: number): number => {
+    if (offset < countedTo) return lineAt(text, offset);
+    for (let i = countedTo; i < offset; i++) if (text.charCodeAt(i) === 10) countedLine++;
+    countedTo = offset;
+    return countedLine;
+  };
   BEGIN.lastIndex = 0;
   let match: RegExpExecArray | null = BEGIN.exec(text);
   while (match !== null) {
@@ -84,23 +93,31 @@ function decodeBody(body: string, bodyStart: number, label: string, line: number
     }
     if (sawHeader) start = consumed;
   }
-  let compact = "";
-  const positions: number[] = [];
-  for (let i = start; i < body.length; i++) {
-    const c = body[i]!;
-    if (c === " " || c === "\t" || c === "\r" || c === "\n") continue;
-    compact += c;
-    positions.push(bodyStart + i);
-  }
+  const rest = body.slice(start);
+  const compact = rest.replace(/[ \t\r\n]+/g, "");
   if (compact.length === 0)
     throw new KeypinParseError(`PEM block "${label}" at line ${line} is empty`, bodyStart);
   const decoded = decodeBase64(compact);
   if (decoded instanceof Uint8Array) return decoded;
-  const at = positions[decoded.index] ?? bodyStart + body.length;
-  throw new KeypinParseError(`PEM block "${label}" at line ${line}: its base64 ${decoded.reason}`, at);
+  throw new KeypinParseError(
+    `PEM block "${label}" at line ${line}: its base64 ${decoded.reason}`,
+    bodyStart + start + textIndexOf(rest, decoded.index),
+  );
 }
 
-function lineOf(text: string, offset: number): number {
+/** The index in `text` of the n-th character that is not whitespace (or text.length). */
+function textIndexOf(text: string, n: number): number {
+  let seen = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === " " || c === "\t" || c === "\r" || c === "\n") continue;
+    if (seen === n) return i;
+    seen++;
+  }
+  return text.length;
+}
+
+function lineAt(text: string, offset: number): number {
   let line = 1;
   for (let i = 0; i < offset; i++) if (text.charCodeAt(i) === 10) line++;
   return line;

@@ -20,7 +20,6 @@ import {
  */
 export const policySchema: Record<string, unknown> = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
-  $id: "https://keypin.dev/keypin.schema.json",
   title: "keypin policy",
   description: "SSL public-key pins per domain. See @keypin/core.",
   type: "object",
@@ -34,6 +33,7 @@ export const policySchema: Record<string, unknown> = {
         "Pins per host name or IP address. No wildcards: use includeSubdomains. Internationalized names in their xn-- (punycode) form.",
       minProperties: 1,
       propertyNames: {
+        type: "string",
         anyOf: [{ pattern: HOSTNAME_PATTERN }, { pattern: IPV4_PATTERN }, { pattern: IPV6_PATTERN }],
       },
       additionalProperties: { $ref: "#/$defs/domain" },
