@@ -36,8 +36,15 @@ export function hashInput(file: string, bytes: Uint8Array, passphrase?: string):
   } catch (error) {
     const offset = (error as { offset?: unknown }).offset;
     const message = error instanceof Error ? error.message : String(error);
+    if (looksLikeText(bytes) && !new TextDecoder().decode(bytes).includes("-----BEGIN")) {
+      throw new UsageError(`${name}: neither PEM (no "-----BEGIN" line) nor DER; expected a ${expected}`, {
+        cause: error,
+      });
+    }
     const where =
-      typeof offset === "number" && !/\b(byte|line)\b/.test(message) ? ` (at byte ${offset})` : "";
+      typeof offset === "number" && offset > 0 && !/\b(byte|line)\b/.test(message)
+        ? ` (at byte ${offset})`
+        : "";
     throw new UsageError(`${name}: ${message}${where}; expected a ${expected}`, { cause: error });
   }
   if (materials.length === 0) throw new UsageError(`${name}: no key material found; expected a ${expected}`);
@@ -156,3 +163,8 @@ export default defineCommand({
     printLines(formatTable(rows));
   },
 });
+
+function looksLikeText(bytes: Uint8Array): boolean {
+  const sample = bytes.subarray(0, 512);
+  return sample.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127));
+}

@@ -1,0 +1,184 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { readKeyMaterial } from "@keypin/core";
+import { type ExportFormat, exportFormats, exportPolicy } from "@keypin/export";
+import { singleString } from "../args.js";
+import { defineCommand } from "../command.js";
+import { codeOf, FailureError, UsageError } from "../errors.js";
+import { readPolicy } from "../lib/policy-file.js";
+import { describeFsError, readInput } from "../lib/read-input.js";
+import { colorsFor } from "../output.js";
+
+const name = "keypin export";
+
+function isFormat(value: string): value is ExportFormat {
+  return (exportFormats as readonly string[]).includes(value);
+}
+
+/** Where two texts first differ, by line (1-based), with both lines. */
+function firstDifference(
+  expected: string,
+  actual: string,
+): { line: number; expected: string; actual: string } {
+  const a = expected.split("\n");
+  const b = actual.split("\n");
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (a[i] !== b[i])
+      return { line: i + 1, expected: a[i] ?? "(end of file)", actual: b[i] ?? "(end of file)" };
+  }
+  return { line: a.length, expected: "", actual: "" };
+}
+
+function shorten(text: string): string {
+  const oneLine = JSON.stringify(text);
+  return oneLine.length > 90 ? `${oneLine.slice(0, 87)}..."` : oneLine;
+}
+
+/** Checks that the debug proxy CA is a certificate Android can load (PEM or DER), before naming it in the XML. */
+function checkDebugProxyCa(path: string): void {
+  const bytes = readInput(path, "CA certificate (PEM or DER) for --debug-proxy-ca");
+  let kinds: string[];
+  try {
+    kinds = readKeyMaterial(bytes).map((m) => m.kind);
+  } catch (error) {
+    throw new UsageError(
+      `${path}: ${error instanceof Error ? error.message : String(error)}; --debug-proxy-ca expects the proxy's CA certificate (PEM or DER)`,
+      { cause: error },
+    );
+  }
+  if (!kinds.includes("certificate")) {
+    throw new UsageError(
+      `${path}: no certificate found (found ${kinds.join(", ") || "nothing"}); --debug-proxy-ca expects the proxy's CA certificate (PEM or DER)`,
+    );
+  }
+}
+
+export default defineCommand({
+  meta: {
+    name: "export",
+    description: "turn keypin.json into Android, iOS, TrustKit, OkHttp, React Native and Node configuration",
+  },
+  usage: "--format <format> [--policy keypin.json] [--out FILE] [--allow-lossy] [--check]",
+  examples: [
+    "keypin export --format android-nsc --out app/src/main/res/xml/network_security_config.xml",
+    "keypin export --format ios-ats > pinning.plist",
+    "keypin export --format okhttp-kotlin --package com.myapp.net --out app/src/main/java/com/myapp/net/PinningConfig.kt",
+    "keypin export --check --format android-nsc --out app/src/main/res/xml/network_security_config.xml   # in CI",
+  ],
+  exitCodes: {
+    0: "written (or, with --check, FILE is what the policy generates)",
+    1: "--check: FILE differs from what the policy generates today (or is missing)",
+    2: "bad input: unknown format, invalid policy, or a policy the platform cannot express without --allow-lossy",
+  },
+  args: {
+    format: {
+      type: "string",
+      alias: "f",
+      description: `one of ${exportFormats.join(", ")}`,
+      required: true,
+    },
+    policy: { type: "string", alias: "p", description: "the policy file", default: "keypin.json" },
+    out: {
+      type: "string",
+      alias: "o",
+      description: "write to FILE instead of stdout (with --check: the file to compare)",
+    },
+    "allow-lossy": {
+      type: "boolean",
+      alias: "L",
+      description:
+        "write even when the platform cannot express the policy exactly; every difference is listed in the file and on stderr (dangerous: read them)",
+    },
+    "debug-proxy-ca": {
+      type: "string",
+      alias: "d",
+      description:
+        "android-nsc: trust this proxy CA in debug builds only (debug-overrides), e.g. Charles or mitmproxy",
+    },
+    package: {
+      type: "string",
+      alias: "P",
+      description: "okhttp-kotlin/okhttp-java: the package line to write",
+    },
+    check: {
+      type: "boolean",
+      description: "do not write: exit 1 when --out FILE differs from what the policy generates today",
+    },
+  },
+  async run({ args }) {
+    const a = args as Record<string, string | boolean | string[] | undefined>;
+    const format = singleString(a.format, "--format", name)!;
+    if (!isFormat(format)) {
+      throw new UsageError(
+        `unknown format "${format}" for \`${name}\`; formats: ${exportFormats.join(", ")}`,
+      );
+    }
+    const source = singleString(a.policy, "--policy", name) ?? "keypin.json";
+    const out = singleString(a.out, "--out", name);
+    const debugProxyCa = singleString(a["debug-proxy-ca"], "--debug-proxy-ca", name);
+    const packageName = singleString(a.package, "--package", name);
+    const check = a.check === true;
+    const allowLossy = a["allow-lossy"] === true;
+    if (check && out === undefined) {
+      throw new UsageError(
+        `\`${name} --check\` needs --out FILE: the generated file to compare with the policy`,
+      );
+    }
+    if (debugProxyCa !== undefined) {
+      if (format !== "android-nsc") {
+        throw new UsageError(`--debug-proxy-ca only applies to --format android-nsc (got ${format})`);
+      }
+      checkDebugProxyCa(debugProxyCa);
+    }
+    if (packageName !== undefined && format !== "okhttp-kotlin" && format !== "okhttp-java") {
+      throw new UsageError(`--package only applies to okhttp-kotlin and okhttp-java (got ${format})`);
+    }
+
+    const { policy, warnings } = await readPolicy(source);
+    const result = exportPolicy(policy, format, { allowLossy, source, out, debugProxyCa, packageName });
+
+    const c = colorsFor(process.stderr);
+    const err = (line: string) => process.stderr.write(`${line}\n`);
+    for (const w of warnings) err(`${c.yellow("warning:")} ${source}${w.path}: ${w.message}`);
+    for (const d of result.differences) err(`${c.yellow("difference (--allow-lossy):")} ${d}`);
+
+    if (check) {
+      const file = out!;
+      let actual: string;
+      try {
+        actual = readFileSync(file, "utf8");
+      } catch (error) {
+        throw new FailureError(
+          `${file}: ${describeFsError(error)}, so it is not what ${source} generates; run the same command without --check to write it`,
+          { cause: error },
+        );
+      }
+      if (actual !== result.content) {
+        const at = firstDifference(result.content, actual);
+        throw new FailureError(
+          `${file} is not what ${source} generates today: first difference at line ${at.line}: expected ${shorten(at.expected)}, found ${shorten(at.actual)}; regenerate with the same command without --check`,
+        );
+      }
+      process.stdout.write(`${file} is up to date with ${source}\n`);
+      return;
+    }
+
+    for (const note of result.notes) err(`${c.dim("note:")} ${note}`);
+    if (out === undefined) {
+      process.stdout.write(result.content);
+      return;
+    }
+    try {
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, result.content);
+    } catch (error) {
+      throw new UsageError(
+        `${out}: ${describeFsError(error)} (code ${codeOf(error) ?? "unknown"}); cannot write the export`,
+        {
+          cause: error,
+        },
+      );
+    }
+    err(`wrote ${out} (${format}, from ${source})`);
+  },
+});

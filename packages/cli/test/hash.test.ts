@@ -1,0 +1,273 @@
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  generateKey,
+  hasStack,
+  type KeyKind,
+  makeTempDir,
+  openssl,
+  opensslPinOfCertificate,
+  opensslPinOfPublicKey,
+  runCli,
+} from "./helpers.js";
+
+const kinds: KeyKind[] = ["rsa-2048", "ec-p256", "ec-p384", "ec-p521", "ed25519", "ed448"];
+const keyTypes: Record<KeyKind, string> = {
+  "rsa-2048": "RSA-2048",
+  "ec-p256": "EC-P256",
+  "ec-p384": "EC-P384",
+  "ec-p521": "EC-P521",
+  ed25519: "Ed25519",
+  ed448: "Ed448",
+};
+
+interface Material {
+  kind: KeyKind;
+  /** The openssl oracle's pin of this key. */
+  pin: string;
+  files: Record<string, string>;
+}
+
+interface HashJson {
+  file: string;
+  index: number;
+  kind: string;
+  subject?: string;
+  keyType: string;
+  pin: string;
+}
+
+describe("keypin hash", () => {
+  const tmp = makeTempDir();
+  const materials: Material[] = [];
+  let bundle = "";
+
+  before(() => {
+    for (const kind of kinds) {
+      const d = (name: string) => join(tmp.dir, `${kind}-${name}`);
+      const key = generateKey(d("key.pem"), kind);
+      const pub = d("pub.pem");
+      openssl(["pkey", "-in", key, "-pubout", "-out", pub]);
+      openssl(["pkey", "-in", key, "-pubout", "-outform", "der", "-out", d("pub.der")]);
+      openssl(["pkey", "-in", key, "-outform", "der", "-out", d("key.der")]);
+      openssl([
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        key,
+        "-subj",
+        `/CN=${kind}.test/O=Hash Test`,
+        "-days",
+        "30",
+        "-out",
+        d("cert.pem"),
+      ]);
+      openssl(["x509", "-in", d("cert.pem"), "-outform", "der", "-out", d("cert.der")]);
+      openssl(["req", "-new", "-key", key, "-subj", `/CN=${kind}.csr`, "-out", d("csr.pem")]);
+      openssl(["req", "-in", d("csr.pem"), "-outform", "der", "-out", d("csr.der")]);
+      const files: Record<string, string> = {
+        "cert PEM": d("cert.pem"),
+        "cert DER": d("cert.der"),
+        "public key PEM": pub,
+        "public key DER": d("pub.der"),
+        "private key PEM (PKCS#8)": key,
+        "private key DER (PKCS#8)": d("key.der"),
+        "CSR PEM": d("csr.pem"),
+        "CSR DER": d("csr.der"),
+      };
+      if (kind === "rsa-2048") {
+        openssl(["rsa", "-in", key, "-traditional", "-out", d("key-pkcs1.pem")]);
+        files["private key PEM (PKCS#1)"] = d("key-pkcs1.pem");
+      }
+      if (kind.startsWith("ec-")) {
+        openssl(["ec", "-in", key, "-out", d("key-sec1.pem")]);
+        files["private key PEM (SEC1)"] = d("key-sec1.pem");
+      }
+      const pin = opensslPinOfPublicKey(readFileSync(pub));
+      assert.equal(opensslPinOfCertificate(readFileSync(d("cert.pem"))), pin);
+      materials.push({ kind, pin, files });
+      bundle += readFileSync(d("cert.pem"), "utf8");
+    }
+    writeFileSync(join(tmp.dir, "bundle.pem"), bundle);
+  });
+
+  after(() => tmp.remove());
+
+  it("agrees with openssl for every key type and every input kind", async () => {
+    const files = materials.flatMap((m) => Object.values(m.files));
+    const result = await runCli(["hash", "--json", ...files]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, "");
+    const entries = JSON.parse(result.stdout) as HashJson[];
+    assert.equal(entries.length, files.length);
+    for (const material of materials) {
+      for (const [label, file] of Object.entries(material.files)) {
+        const entry = entries.find((e) => e.file === file);
+        assert.ok(entry, `no entry for ${label} of ${material.kind}`);
+        assert.equal(entry.pin, material.pin, `${label} of ${material.kind}`);
+        assert.equal(entry.keyType, keyTypes[material.kind], `${label} of ${material.kind}`);
+        const expectedKind = label.startsWith("cert")
+          ? "certificate"
+          : label.startsWith("public")
+            ? "public-key"
+            : label.startsWith("private")
+              ? "private-key"
+              : "csr";
+        assert.equal(entry.kind, expectedKind, `${label} of ${material.kind}`);
+      }
+    }
+  });
+
+  it("gives one entry per certificate of a PEM bundle, in order, with subjects", async () => {
+    const result = await runCli(["hash", "--json", join(tmp.dir, "bundle.pem")]);
+    assert.equal(result.code, 0, result.stderr);
+    const entries = JSON.parse(result.stdout) as HashJson[];
+    assert.deepEqual(
+      entries.map((e) => [e.index, e.kind, e.pin]),
+      materials.map((m, i) => [i, "certificate", m.pin]),
+    );
+    assert.match(entries[0]!.subject ?? "", /CN=rsa-2048\.test/);
+  });
+
+  it("reads stdin for - and reports the file as -", async () => {
+    const result = await runCli(["hash", "--json", "-"], { input: bundle });
+    assert.equal(result.code, 0, result.stderr);
+    const entries = JSON.parse(result.stdout) as HashJson[];
+    assert.equal(entries.length, materials.length);
+    assert.ok(entries.every((e) => e.file === "-"));
+    assert.deepEqual(
+      entries.map((e) => e.pin),
+      materials.map((m) => m.pin),
+    );
+  });
+
+  it("prints aligned human output with the pins openssl computes", async () => {
+    const ec = materials.find((m) => m.kind === "ec-p256")!;
+    const result = await runCli(["hash", ec.files["cert PEM"]!, ec.files["CSR PEM"]!]);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 2);
+    assert.ok(lines.every((line) => line.includes(ec.pin)));
+    assert.equal(lines[0]!.indexOf(ec.pin), lines[1]!.indexOf(ec.pin), "pin columns align");
+    assert.doesNotMatch(
+      result.stdout,
+      /\u001b\[/,
+      "no color codes when NO_COLOR is set and stdout is a pipe",
+    );
+  });
+
+  it("hashes an encrypted private key only with --passphrase-file, and says so without it", async () => {
+    const ec = materials.find((m) => m.kind === "ec-p384")!;
+    const encrypted = join(tmp.dir, "encrypted.pem");
+    const passFile = join(tmp.dir, "pass.txt");
+    writeFileSync(passFile, "correct horse\n");
+    openssl([
+      "pkcs8",
+      "-topk8",
+      "-in",
+      ec.files["private key PEM (PKCS#8)"]!,
+      "-v2",
+      "aes-256-cbc",
+      "-passout",
+      `file:${passFile}`,
+      "-out",
+      encrypted,
+    ]);
+    const refused = await runCli(["hash", encrypted]);
+    assert.equal(refused.code, 2);
+    assert.equal(refused.stdout, "");
+    assert.match(refused.stderr, /^keypin: .*encrypted\.pem.*encrypted private key.*--passphrase-file/);
+    assert.equal(refused.stderr.trimEnd().split("\n").length, 1);
+    const accepted = await runCli(["hash", "--json", "--passphrase-file", passFile, encrypted]);
+    assert.equal(accepted.code, 0, accepted.stderr);
+    assert.equal((JSON.parse(accepted.stdout) as HashJson[])[0]!.pin, ec.pin);
+    writeFileSync(join(tmp.dir, "wrong.txt"), "wrong\n");
+    const wrong = await runCli(["hash", "--passphrase-file", join(tmp.dir, "wrong.txt"), encrypted]);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /passphrase does not decrypt/);
+  });
+
+  describe("refuses bad input with one line on stderr, exit 2 and nothing on stdout", () => {
+    const cases: [string, () => string | { input: string }, RegExp][] = [
+      ["a missing file", () => join(tmp.dir, "nope.pem"), /nope\.pem: no such file/],
+      ["an empty file", () => write("empty.pem", ""), /empty\.pem: the file is empty/],
+      ["garbage", () => write("garbage.pem", "this is not a certificate\n"), /garbage\.pem: /],
+      [
+        "a truncated PEM",
+        () => {
+          const pem = readFileSync(materials[0]!.files["cert PEM"]!, "utf8");
+          return write("truncated.pem", pem.slice(0, Math.floor(pem.length / 2)));
+        },
+        /truncated\.pem: /,
+      ],
+      [
+        "a PEM with bad base64",
+        () => {
+          const lines = readFileSync(materials[1]!.files["cert PEM"]!, "utf8").split("\n");
+          lines[2] = `${lines[2]!.slice(0, 10)}!!!*${lines[2]!.slice(14)}`;
+          return write("bad-base64.pem", lines.join("\n"));
+        },
+        /bad-base64\.pem: /,
+      ],
+      [
+        "a PEM of the wrong type",
+        () =>
+          write(
+            "dh.pem",
+            openssl([
+              "genpkey",
+              "-genparam",
+              "-algorithm",
+              "DH",
+              "-pkeyopt",
+              "dh_paramgen_prime_len:512",
+            ]).toString(),
+          ),
+        /dh\.pem: /,
+      ],
+      [
+        "a truncated DER certificate",
+        () => {
+          const der = readFileSync(materials[1]!.files["cert DER"]!);
+          return write("truncated.der", der.subarray(0, der.length - 20));
+        },
+        /truncated\.der: /,
+      ],
+      ["a directory", () => tmp.dir, /is a directory/],
+      ["empty stdin", () => ({ input: "" }), /stdin: the file is empty/],
+    ];
+    const write = (name: string, content: string | Uint8Array) => {
+      const path = join(tmp.dir, name);
+      writeFileSync(path, content);
+      return path;
+    };
+    for (const [name, make, pattern] of cases) {
+      it(`refuses ${name}`, async () => {
+        const input = make();
+        const result =
+          typeof input === "string"
+            ? await runCli(["hash", input])
+            : await runCli(["hash", "-"], { input: input.input });
+        assert.equal(result.code, 2, `exit code for ${name}: ${result.stderr}`);
+        assert.equal(result.stdout, "");
+        assert.match(result.stderr, /^keypin: /);
+        assert.match(result.stderr, pattern);
+        assert.equal(result.stderr.trimEnd().split("\n").length, 1, `one line: ${result.stderr}`);
+        assert.ok(!hasStack(result.stderr));
+      });
+    }
+    it("writes nothing on stdout with --json when one of several files is bad", async () => {
+      const result = await runCli([
+        "hash",
+        "--json",
+        materials[0]!.files["cert PEM"]!,
+        join(tmp.dir, "missing.der"),
+      ]);
+      assert.equal(result.code, 2);
+      assert.equal(result.stdout, "");
+    });
+  });
+});
