@@ -164,11 +164,12 @@ export function buildInspectReport(input: InspectionInput, now: Date = new Date(
       message: `the server sends ${extras.length} certificate(s) that are not on the verified path (${extras.map((e) => e.subject).join("; ")}): never pin them, a device ignores them`,
     });
   }
-  const advice = buildAdvice(
-    verifiedChain.length > 0 ? verifiedChain : chain,
-    family?.roots,
-    issuer !== undefined,
-  );
+  const advice =
+    verifiedChain.length > 0 && input.trusted
+      ? buildAdvice(verifiedChain, family?.roots, issuer !== undefined)
+      : [
+          "No pin advice for an untrusted chain: pins taken from it could be an interceptor's. Fix the trust first (the right --ca for a private CA, or the server's chain).",
+        ];
   return {
     host: input.host,
     port: input.port,
