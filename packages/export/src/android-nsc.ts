@@ -1,0 +1,111 @@
+// Android Network Security Config: res/xml/network_security_config.xml
+import type { Policy } from "@keypin/core";
+import { pinToBase64 } from "@keypin/core";
+import { create } from "xmlbuilder2";
+import { describePin, headerLines, nextDay, pointerOf, sanitizeCommentText, settleLosses } from "./common.js";
+import { ExportOptionError } from "./errors.js";
+import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
+
+const platform = "Android Network Security Config";
+
+/** The manifest attribute that makes Android read the generated file. */
+export const androidManifestAttribute = 'android:networkSecurityConfig="@xml/network_security_config"';
+
+/**
+ * The `@raw/` resource name Android will accept for a file: lowercase letters, digits and `_`, not
+ * starting with a digit, without the extension.
+ */
+export function rawResourceName(path: string): string {
+  const base = path.split(/[\\/]/).pop() ?? "";
+  const stem = base.includes(".") ? base.slice(0, base.lastIndexOf(".")) : base;
+  let name = stem.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+  if (name === "" || /^_+$/.test(name)) name = "debug_proxy_ca";
+  if (/^[0-9]/.test(name)) name = `ca_${name}`;
+  return name;
+}
+
+export function exportAndroidNsc(policy: Policy, options: ExportOptions): ExportResult {
+  const losses: ExportLoss[] = [];
+  const notes: string[] = [
+    `Save as app/src/main/res/xml/network_security_config.xml and reference it from AndroidManifest.xml: <application ${androidManifestAttribute} ...>.`,
+    "Android reads this file on Android 7.0 (API 24) and later; older versions ignore it and do not pin.",
+  ];
+
+  for (const d of policy.domains) {
+    if (d.mode === "report-only") {
+      losses.push({
+        domain: d.domain,
+        path: pointerOf(d, "mode"),
+        platform,
+        problem: "Android has no report-only mode (a pin-set always blocks on mismatch).",
+        consequence:
+          "Written as a domain-config without a pin-set: the domain is left unpinned (never blocked) and no report is sent.",
+        blocking: false,
+      });
+    } else if (d.reportUris.length > 0) {
+      losses.push({
+        domain: d.domain,
+        path: pointerOf(d, "reportUris"),
+        platform,
+        problem: "Android sends no pin-failure reports.",
+        consequence: "Dropped: failures block the connection and nothing is reported.",
+        blocking: false,
+      });
+    }
+  }
+  if (policy.domains.some((d) => d.expires !== undefined && d.mode === "enforce")) {
+    notes.push(
+      "Each pin-set expiration is the day after keypin's expires: keypin pins through the end of that day (UTC), and Android stops enforcing at midnight starting the expiration date, in the device's time zone, so the switch-off can move by the device's UTC offset (up to 14 hours). After it, the domain is not pinned.",
+    );
+  }
+  let rawName: string | undefined;
+  if (options.debugProxyCa !== undefined) {
+    rawName = rawResourceName(options.debugProxyCa);
+    const ext = options.debugProxyCa.includes(".")
+      ? options.debugProxyCa.slice(options.debugProxyCa.lastIndexOf("."))
+      : "";
+    notes.push(
+      `debug-overrides trusts @raw/${rawName} and lets it override the pins, in debuggable builds only (android:debuggable, i.e. debug builds). Copy ${options.debugProxyCa} to app/src/main/res/raw/${rawName}${ext.toLowerCase()} (PEM or DER). Release builds ignore it.`,
+    );
+  }
+
+  const differences = settleLosses("android-nsc", platform, losses, options);
+  const doc = create({ version: "1.0", encoding: "utf-8" });
+  doc.com(
+    `\n${headerLines("android-nsc", options, notes, differences, true)
+      .map((l) => (l === "" ? "" : `    ${l}`))
+      .join("\n")}\n`,
+  );
+  const root = doc.ele("network-security-config");
+  for (const d of policy.domains) {
+    const config = root.ele("domain-config");
+    config.ele("domain", { includeSubdomains: d.includeSubdomains ? "true" : "false" }).txt(d.domain);
+    if (d.mode === "report-only") {
+      config.com(" report-only in the policy: no pin-set, so this domain is not pinned ");
+      continue;
+    }
+    const pinSet = config.ele("pin-set", d.expires !== undefined ? { expiration: nextDay(d.expires) } : {});
+    for (const key of d.pins) {
+      const text = describePin(key);
+      if (text !== undefined) pinSet.com(` ${sanitizeCommentText(text, true)} `);
+      pinSet.ele("pin", { digest: "SHA-256" }).txt(pinToBase64(key.pin));
+    }
+  }
+  if (rawName !== undefined) {
+    root
+      .ele("debug-overrides")
+      .ele("trust-anchors")
+      .ele("certificates", { src: `@raw/${rawName}`, overridePins: "true" });
+  }
+  const content = `${doc.end({ prettyPrint: true, indent: "    ", headless: false })}\n`;
+  return { content, differences, notes };
+}
+
+/** Refuses `debugProxyCa` outside android-nsc. */
+export function assertNoDebugProxyCa(format: string, options: ExportOptions): void {
+  if (options.debugProxyCa !== undefined) {
+    throw new ExportOptionError(
+      `--debug-proxy-ca only applies to android-nsc (got format ${format}). Remove it, or export android-nsc.`,
+    );
+  }
+}

@@ -1,0 +1,174 @@
+// iOS App Transport Security: the Info.plist NSAppTransportSecurity/NSPinnedDomains fragment.
+import type { DomainPolicy, Policy } from "@keypin/core";
+import { pinToBase64 } from "@keypin/core";
+import { build } from "plist";
+import { headerLines, labelsBelow, pointerOf, settleLosses } from "./common.js";
+import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
+
+const platform = "iOS App Transport Security (NSPinnedDomains)";
+
+/**
+ * One `NSPinnedDomains` entry, as Apple documents it.
+ *
+ * @example
+ * ```ts
+ * const entry: AtsPinnedDomain = { NSIncludesSubdomains: false, NSPinnedLeafIdentities: [{ "SPKI-SHA256-BASE64": "…" }] };
+ * ```
+ */
+export interface AtsPinnedDomain {
+  NSIncludesSubdomains: boolean;
+  NSPinnedLeafIdentities?: { "SPKI-SHA256-BASE64": string }[];
+  NSPinnedCAIdentities?: { "SPKI-SHA256-BASE64": string }[];
+}
+
+/**
+ * The `NSPinnedDomains` dictionary for a policy, with the same faithful-or-loud rules as
+ * `exportPolicy(policy, "ios-ats")`. The Expo plugin merges it into the app's Info.plist.
+ *
+ * @example
+ * ```ts
+ * const { pinnedDomains, differences } = buildAtsPinnedDomains(policy, { allowLossy: false });
+ * infoPlist.NSAppTransportSecurity = { ...infoPlist.NSAppTransportSecurity, NSPinnedDomains: pinnedDomains };
+ * ```
+ */
+export function buildAtsPinnedDomains(
+  policy: Policy,
+  options: ExportOptions = {},
+): { pinnedDomains: Record<string, AtsPinnedDomain>; differences: string[]; notes: string[] } {
+  const losses: ExportLoss[] = [];
+  const notes = [
+    "Merge into the app's Info.plist under NSAppTransportSecurity (keep its other keys). NSPinnedDomains needs iOS 14 or later; earlier versions ignore it and do not pin.",
+    "ATS pins apply to URLSession and the system's networking; WKWebView does not apply NSPinnedDomains.",
+  ];
+  const pinnedDomains: Record<string, AtsPinnedDomain> = {};
+  const omitted: DomainPolicy[] = [];
+
+  for (const d of policy.domains) {
+    if (d.mode === "report-only") {
+      losses.push({
+        domain: d.domain,
+        path: pointerOf(d, "mode"),
+        platform,
+        problem:
+          "ATS has no report-only mode (a pinned domain always blocks on mismatch) and sends no reports.",
+        consequence:
+          "Left out of NSPinnedDomains: the domain is not pinned (never blocked) and no report is sent.",
+        blocking: false,
+      });
+      omitted.push(d);
+      continue;
+    }
+    if (d.expires !== undefined) {
+      losses.push({
+        domain: d.domain,
+        path: pointerOf(d, "expires"),
+        platform,
+        problem: "ATS pins have no expiry.",
+        consequence: `Written without it: these pins hold until the app is updated, not only through ${d.expires}.`,
+        blocking: false,
+      });
+    }
+    if (d.reportUris.length > 0) {
+      losses.push({
+        domain: d.domain,
+        path: pointerOf(d, "reportUris"),
+        platform,
+        problem: "ATS sends no pin-failure reports.",
+        consequence: "Dropped: failures block the connection and nothing is reported.",
+        blocking: false,
+      });
+    }
+    if (d.includeSubdomains) {
+      losses.push({
+        domain: d.domain,
+        path: pointerOf(d, "includeSubdomains"),
+        platform,
+        problem: `NSIncludesSubdomains covers one more label only (x.${d.domain}), where keypin covers subdomains at any depth.`,
+        consequence: `Written as NSIncludesSubdomains: hosts two or more labels below (a.b.${d.domain}) are not pinned.`,
+        blocking: false,
+      });
+    }
+    const leaf: string[] = [];
+    const ca: string[] = [];
+    d.pins.forEach((key, index) => {
+      switch (key.role) {
+        case "leaf":
+        case "backup":
+          leaf.push(pinToBase64(key.pin));
+          break;
+        case "intermediate":
+        case "root":
+          ca.push(pinToBase64(key.pin));
+          break;
+        case undefined:
+          losses.push({
+            domain: d.domain,
+            path: pointerOf(d, "pins", index),
+            platform,
+            problem:
+              "this pin has no role, and ATS must know whether a key is a leaf key (NSPinnedLeafIdentities) or a CA key (NSPinnedCAIdentities). Give it a role in the policy.",
+            consequence: "Left out: a chain carrying only this key is refused.",
+            blocking: false,
+          });
+          break;
+        default: {
+          const never: never = key.role;
+          throw new Error(`unknown role ${String(never)}`);
+        }
+      }
+    });
+    if (leaf.length > 0 && ca.length > 0) {
+      losses.push({
+        domain: d.domain,
+        path: pointerOf(d, "pins"),
+        platform,
+        problem:
+          "this domain pins both leaf keys and CA keys; with both, ATS requires a match in each category, where keypin accepts any one pin.",
+        consequence:
+          "Written with both categories: a chain must now carry one of the leaf/backup keys AND one of the intermediate/root keys.",
+        blocking: false,
+      });
+    }
+    if (leaf.length === 0 && ca.length === 0) {
+      omitted.push(d);
+      continue;
+    }
+    const entry: AtsPinnedDomain = { NSIncludesSubdomains: d.includeSubdomains };
+    if (leaf.length > 0) entry.NSPinnedLeafIdentities = leaf.map((b) => ({ "SPKI-SHA256-BASE64": b }));
+    if (ca.length > 0) entry.NSPinnedCAIdentities = ca.map((b) => ({ "SPKI-SHA256-BASE64": b }));
+    pinnedDomains[d.domain] = entry;
+  }
+
+  // A domain left out must not fall under a parent entry's NSIncludesSubdomains (one label): the parent's
+  // pins would then block it, where the policy never blocks it.
+  for (const d of omitted) {
+    for (const [parent, entry] of Object.entries(pinnedDomains)) {
+      if (entry.NSIncludesSubdomains && labelsBelow(d.domain, parent) === 1) {
+        losses.push({
+          domain: d.domain,
+          path: pointerOf(d),
+          platform,
+          problem: `ATS cannot leave ${d.domain} unpinned while ${parent} has NSIncludesSubdomains: ${parent}'s pins would block it.`,
+          consequence: "Not writable.",
+          blocking: true,
+        });
+      }
+    }
+  }
+
+  const differences = settleLosses("ios-ats", platform, losses, options);
+  return { pinnedDomains, differences, notes };
+}
+
+export function exportIosAts(policy: Policy, options: ExportOptions): ExportResult {
+  const { pinnedDomains, differences, notes } = buildAtsPinnedDomains(policy, options);
+  const xml = build({ NSAppTransportSecurity: { NSPinnedDomains: pinnedDomains } } as never, {
+    indent: "  ",
+  });
+  const header = headerLines("ios-ats", options, notes, differences, true)
+    .map((l) => (l === "" ? "" : `  ${l}`))
+    .join("\n");
+  const [declaration, ...rest] = xml.split("\n");
+  const content = `${[declaration, `<!--\n${header}\n-->`, ...rest].join("\n").trimEnd()}\n`;
+  return { content, differences, notes };
+}

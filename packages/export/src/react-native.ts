@@ -1,0 +1,102 @@
+// React Native: a TypeScript module calling react-native-ssl-public-key-pinning's initializeSslPinning.
+import type { DomainPolicy, Policy } from "@keypin/core";
+import { pinToBase64 } from "@keypin/core";
+import {
+  headerLines,
+  nextDay,
+  pointerOf,
+  settleLosses,
+  slashComment,
+  stringLiteral,
+  trailingComment,
+} from "./common.js";
+import { okhttpOverlapLosses } from "./okhttp.js";
+import { nestedSubdomainLosses } from "./trustkit.js";
+import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
+
+const platform = "react-native-ssl-public-key-pinning (TrustKit on iOS, OkHttp on Android)";
+
+export function exportReactNative(policy: Policy, options: ExportOptions): ExportResult {
+  const losses: ExportLoss[] = [];
+  const exported: DomainPolicy[] = [];
+  const omitted: DomainPolicy[] = [];
+  for (const d of policy.domains) {
+    if (d.mode === "report-only") {
+      losses.push({
+        domain: d.domain,
+        path: pointerOf(d, "mode"),
+        platform,
+        problem: "the library has no report-only mode (a pinned domain always blocks on mismatch).",
+        consequence:
+          "Left out of initializeSslPinning: the domain is not pinned (never blocked) and no report is sent.",
+        blocking: false,
+      });
+      omitted.push(d);
+      continue;
+    }
+    const distinct = new Set(d.pins.map((p) => p.pin)).size;
+    if (distinct < 2) {
+      losses.push({
+        domain: d.domain,
+        path: pointerOf(d, "pins"),
+        platform,
+        problem: `on iOS the library runs TrustKit, which refuses an enforced domain with fewer than two pins (${distinct} here); add a backup pin.`,
+        consequence: "Left out of initializeSslPinning: the domain is not pinned on either platform.",
+        blocking: false,
+      });
+      omitted.push(d);
+      continue;
+    }
+    exported.push(d);
+    if (d.reportUris.length > 0) {
+      losses.push({
+        domain: d.domain,
+        path: pointerOf(d, "reportUris"),
+        platform,
+        problem:
+          "the library sends no pin-failure reports (it only calls addSslPinningErrorListener's callback).",
+        consequence: "Dropped: failures block the request and nothing is sent to the report URIs.",
+        blocking: false,
+      });
+    }
+  }
+  losses.push(...okhttpOverlapLosses(exported, omitted, `${platform}, on Android`));
+  losses.push(...nestedSubdomainLosses({ domains: exported }, `${platform}, on iOS`));
+  const notes = [
+    "Call initializePinning() once at start-up, before the first request. It needs the native module: under Expo, a development build (not Expo Go); check isSslPinningAvailable() first if the app may run in Expo Go.",
+    "addSslPinningErrorListener(callback) tells you about failures; pins apply to fetch/XMLHttpRequest (and libraries built on them), not to WebViews.",
+  ];
+  if (exported.some((d) => d.expires !== undefined)) {
+    notes.push(
+      "Each expirationDate is the day after keypin's expires: the library stops enforcing at midnight UTC starting that date, which is when keypin's last pinned day ends. On Android it checks the date only when initializeSslPinning runs.",
+    );
+  }
+  const differences = settleLosses("react-native", platform, losses, options);
+
+  const lines = [
+    slashComment(headerLines("react-native", options, notes, differences, false)),
+    'import { initializeSslPinning, type PinningOptions } from "react-native-ssl-public-key-pinning";',
+    "",
+    "/** The pins of the policy, in react-native-ssl-public-key-pinning's format. */",
+    "export const sslPinningOptions: PinningOptions = {",
+  ];
+  for (const d of exported) {
+    lines.push(`  ${stringLiteral(d.domain)}: {`);
+    lines.push(`    includeSubdomains: ${d.includeSubdomains},`);
+    lines.push("    publicKeyHashes: [");
+    for (const key of d.pins)
+      lines.push(`      ${stringLiteral(pinToBase64(key.pin))},${trailingComment(key)}`);
+    lines.push("    ],");
+    if (d.expires !== undefined) lines.push(`    expirationDate: ${stringLiteral(nextDay(d.expires))},`);
+    lines.push("  },");
+  }
+  lines.push(
+    "};",
+    "",
+    "/** Turns pinning on. Call once at start-up, before the first request. */",
+    "export function initializePinning(): Promise<void> {",
+    "  return initializeSslPinning(sslPinningOptions);",
+    "}",
+  );
+  return { content: `${lines.join("\n")}\n`, differences, notes };
+}
