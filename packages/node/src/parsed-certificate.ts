@@ -1,0 +1,55 @@
+import { X509Certificate } from "node:crypto";
+import { type CertificateInfo, computePin, type Pin, parseCertificate } from "@keypin/core";
+import { BoundedCache } from "./bounded-cache.js";
+import { sha256 } from "./sha256.js";
+
+/** A certificate seen by this process, parsed once: Node's view (for signatures) and core's (for the SPKI). */
+export interface ParsedCertificate {
+  /** The exact DER bytes. */
+  der: Uint8Array;
+  /** base64 of the exact DER bytes: the identity every cache here uses. */
+  key: string;
+  x509: X509Certificate;
+  /** Lowercased subject, only to find candidate issuers quickly (signatures decide). */
+  subjectName: string;
+  /** Lowercased issuer name, same purpose. */
+  issuerName: string;
+}
+
+const parsed = new BoundedCache<ParsedCertificate>(4096);
+const described = new BoundedCache<{ info: CertificateInfo; pin: Pin }>(4096);
+
+export function derKey(der: Uint8Array): string {
+  return Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
+}
+
+/** Parses DER with node:crypto, cached by the exact bytes. Throws on bytes that are not a certificate. */
+export function parseX509(der: Uint8Array): ParsedCertificate {
+  const key = derKey(der);
+  const hit = parsed.get(key);
+  if (hit) return hit;
+  const x509 = new X509Certificate(der);
+  const entry: ParsedCertificate = {
+    der: new Uint8Array(der),
+    key,
+    x509,
+    subjectName: x509.subject.toLowerCase(),
+    issuerName: x509.issuer.toLowerCase(),
+  };
+  parsed.set(key, entry);
+  return entry;
+}
+
+/**
+ * Core's description of a certificate and the pin of its SPKI, taken from the certificate's DER by
+ * @keypin/core (never from Node's `pubkey`, which is the raw point for EC keys). Cached by the exact bytes.
+ */
+export function describeCertificate(der: Uint8Array): { info: CertificateInfo; pin: Pin } {
+  const key = derKey(der);
+  const hit = described.get(key);
+  if (hit) return hit;
+  const info = parseCertificate(der);
+  const entry = { info, pin: computePin(info.spki, sha256) };
+  described.set(key, entry);
+  return entry;
+}

@@ -1,0 +1,20 @@
+import type { DetailedPeerCertificate, PeerCertificate } from "node:tls";
+
+/**
+ * The certificates Node reports for a peer, leaf first, following `issuerCertificate`: the served certificates that
+ * link by name, plus the root Node found in its store. These are only *candidates*: Node links them without
+ * checking signatures, so nothing here is trusted until `buildVerifiedPath` has verified it.
+ */
+export function peerChainOf(cert: PeerCertificate | DetailedPeerCertificate | undefined): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const seen = new Set<string>();
+  let current = cert as DetailedPeerCertificate | undefined;
+  while (current?.raw && out.length < 32) {
+    const key = current.raw.toString("base64");
+    if (seen.has(key)) break;
+    seen.add(key);
+    out.push(new Uint8Array(current.raw));
+    current = current.issuerCertificate;
+  }
+  return out;
+}

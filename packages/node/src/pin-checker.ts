@@ -1,0 +1,221 @@
+import {
+  checkServerIdentity as checkHostname,
+  createSecureContext,
+  type PeerCertificate,
+  type SecureContext,
+} from "node:tls";
+import {
+  buildPinFailureReport,
+  type ChainEntry,
+  evaluateChain,
+  findDomainPolicy,
+  KeypinError,
+  type PinFailureReport,
+  type Policy,
+  type PolicyFile,
+  parsePolicy,
+} from "@keypin/core";
+import { PinMismatchError, UntrustedChainError } from "./errors.js";
+import { describeCertificate } from "./parsed-certificate.js";
+import { peerChainOf } from "./peer-chain.js";
+import { loadPolicyFileSync } from "./policy-file.js";
+import { ReportSender } from "./report-sender.js";
+import { resolveTrustAnchors, type TrustAnchors } from "./trust-anchors.js";
+import { buildVerifiedPath, type HopCache } from "./verified-path.js";
+
+/**
+ * Options shared by every pinned client.
+ *
+ * @example
+ * const options: PinningOptions = {
+ *   policy: "keypin.json",
+ *   onReport: (report) => console.warn("pin failure", report.hostname),
+ * };
+ */
+export interface PinningOptions {
+  /** A keypin.json object, a normalized policy (from `parsePolicy`), or the path of a keypin.json. */
+  policy: PolicyFile | Policy | string;
+  /** Extra trust anchors (PEM), trusted on top of the bundled roots and NODE_EXTRA_CA_CERTS. */
+  ca?: string | string[];
+  /** Trust only `ca` (the bundled roots and NODE_EXTRA_CA_CERTS are not trusted). */
+  caOnly?: boolean;
+  /** An HTTP CONNECT proxy URL (undici dispatcher only). Pins apply to the origin, never to the proxy. */
+  proxy?: string;
+  /**
+   * Extra options for the TLS connection, passed through (`lookup`, `timeout`, `servername`, `minVersion`,
+   * client `cert`/`key`, undici connector options …). Options that would switch validation off
+   * (`rejectUnauthorized: false`, `checkServerIdentity`, `secureContext`, `ca`) are refused.
+   */
+  connect?: Record<string, unknown>;
+  /** Called (in the background) with every pin failure report, enforced or report-only, rate-limited like sending. */
+  onReport?: (report: PinFailureReport) => void;
+  /** Called with warnings (an expired pin set, a report that could not be sent). Default: `process.emitWarning`. */
+  onWarning?: (message: string) => void;
+  /** Report sending: `send: false` only hands reports to `onReport`; `now` is the clock of the 24-hour limit. */
+  reporting?: { send?: boolean; now?: () => number };
+}
+
+const REFUSED_CONNECT_OPTIONS: Record<string, string> = {
+  checkServerIdentity:
+    "keypin runs Node's hostname check and then the pin check; a replacement could skip both",
+  secureContext: "keypin builds the secure context from its trust anchors; give extra anchors in `ca`",
+  ca: "give extra anchors in the top-level `ca` option (with `caOnly` to trust only them)",
+};
+
+function resolvePolicy(policy: PinningOptions["policy"]): Policy {
+  if (typeof policy === "string") return loadPolicyFileSync(policy).policy;
+  if (Array.isArray((policy as { domains?: unknown }).domains)) return policy as Policy;
+  return parsePolicy(policy).policy;
+}
+
+function defaultWarning(message: string): void {
+  process.emitWarning(message, { code: "KEYPIN_WARNING" });
+}
+
+/** `this` inside checkServerIdentity is the options object Node's tls.connect normalized. */
+function portOf(options: unknown): number {
+  const port = Number((options as { port?: unknown } | undefined)?.port);
+  return Number.isInteger(port) && port > 0 && port < 65536 ? port : 443;
+}
+
+/**
+ * The pin check shared by every client: one per dispatcher/agent/options object, holding the policy, the
+ * anchors, the secure context (built once) and the report state.
+ */
+export class PinChecker {
+  readonly policy: Policy;
+  readonly trust: TrustAnchors;
+  readonly secureContext: SecureContext;
+  readonly connect: Record<string, unknown>;
+  readonly hopCache: HopCache | undefined;
+  readonly #warn: (message: string) => void;
+  readonly #reports: ReportSender;
+  readonly #warnedExpired = new Set<string>();
+
+  /**
+   * The `checkServerIdentity` given to tls.connect: Node's own hostname check, then the pins. Node calls it when a
+   * full handshake has completed and OpenSSL accepted the chain, before the socket reaches the HTTP client; an
+   * Error returned here destroys the socket before any application byte is written.
+   */
+  readonly checkServerIdentity: (hostname: string, cert: PeerCertificate) => Error | undefined;
+
+  constructor(options: PinningOptions, internal: { hopCache?: HopCache } = {}) {
+    this.#warn = options.onWarning ?? defaultWarning;
+    this.connect = { ...(options.connect ?? {}) };
+    if (this.connect["rejectUnauthorized"] === false) {
+      throw new KeypinError(
+        "ERR_KEYPIN_OPTIONS",
+        "`connect.rejectUnauthorized: false` would switch certificate validation off, and Node then ignores " +
+          "the pin check too. Pinning adds to validation; to trust a private CA, give it in `ca`.",
+      );
+    }
+    for (const [name, why] of Object.entries(REFUSED_CONNECT_OPTIONS)) {
+      if (this.connect[name] !== undefined) {
+        throw new KeypinError("ERR_KEYPIN_OPTIONS", `\`connect.${name}\` is not accepted: ${why}.`);
+      }
+    }
+    this.policy = resolvePolicy(options.policy);
+    this.trust = resolveTrustAnchors({ ca: options.ca, caOnly: options.caOnly }, this.#warn);
+    this.secureContext = createSecureContext({
+      ...this.connect,
+      ...(this.trust.contextCa ? { ca: this.trust.contextCa } : {}),
+    });
+    this.hopCache = internal.hopCache;
+    this.#reports = new ReportSender({
+      onReport: options.onReport,
+      onWarning: this.#warn,
+      send: options.reporting?.send,
+      now: options.reporting?.now,
+    });
+    const checker = this;
+    this.checkServerIdentity = function keypinCheckServerIdentity(this: unknown, hostname, cert) {
+      const hostnameError = checkHostname(hostname, cert);
+      if (hostnameError) return hostnameError;
+      return checker.checkPins(hostname, portOf(this), cert);
+    };
+  }
+
+  /** Options to spread into tls.connect (or an agent): validation on, the pin check, the shared secure context. */
+  tlsOptions(): Record<string, unknown> {
+    return {
+      ...this.connect,
+      rejectUnauthorized: true,
+      secureContext: this.secureContext,
+      checkServerIdentity: this.checkServerIdentity,
+    };
+  }
+
+  /** The pin verdict for a completed handshake, as an Error to fail it with, or undefined to let it go on. */
+  checkPins(hostname: string, port: number, cert: PeerCertificate): Error | undefined {
+    const domainPolicy = findDomainPolicy(this.policy, hostname);
+    if (!domainPolicy) return undefined;
+    const served = peerChainOf(cert);
+    const path = buildVerifiedPath(
+      served,
+      this.trust.anchors,
+      this.hopCache ? { hopCache: this.hopCache } : {},
+    );
+    const chain: ChainEntry[] = (path ?? []).map((der) => {
+      const { info, pin } = describeCertificate(der);
+      return { subject: info.subject, pin };
+    });
+    const verdict = evaluateChain({ policy: this.policy, host: hostname, chain });
+    switch (verdict.verdict) {
+      case "pinned":
+        return undefined;
+      case "not-pinned":
+        if (verdict.reason === "expired")
+          this.#warnExpired(verdict.domain ?? domainPolicy.domain, domainPolicy.expires);
+        return undefined;
+      case "mismatch": {
+        if (!path) {
+          if (!verdict.enforced) {
+            this.#warn(
+              `keypin: no verified path for ${hostname}:${port}; report-only, so the connection goes on.`,
+            );
+            return undefined;
+          }
+          return new UntrustedChainError({
+            host: hostname,
+            port,
+            served: served.map((der) => describeCertificate(der).info.subject),
+          });
+        }
+        const report = buildPinFailureReport({
+          verdict,
+          domainPolicy,
+          port,
+          servedChain: served,
+          validatedChain: path,
+        });
+        const wantsReport = domainPolicy.reportUris.length > 0 || this.#hasReportListener();
+        if (wantsReport) this.#reports.submit(report, domainPolicy.reportUris);
+        if (!verdict.enforced) return undefined;
+        return new PinMismatchError({
+          host: verdict.host,
+          port,
+          domain: verdict.domain,
+          chainPins: verdict.chainPins,
+          expectedPins: verdict.expectedPins,
+        });
+      }
+      default: {
+        const unreachable: never = verdict;
+        return unreachable;
+      }
+    }
+  }
+
+  #hasReportListener(): boolean {
+    return this.#reports.hasListener;
+  }
+
+  #warnExpired(domain: string, expires: string | undefined): void {
+    if (this.#warnedExpired.has(domain)) return;
+    this.#warnedExpired.add(domain);
+    this.#warn(
+      `keypin: the pins for ${domain} expired on ${expires}: connections to it are no longer pinned ` +
+        "(only ordinary certificate validation applies). Update keypin.json with current pins and a new date.",
+    );
+  }
+}

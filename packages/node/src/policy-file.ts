@@ -1,0 +1,225 @@
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { type LintFinding, type Policy, PolicyError, type PolicyProblem, validatePolicy } from "@keypin/core";
+import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
+
+/** A policy problem located in a file: `path` is the JSON Pointer ("" for syntax errors). */
+export interface PolicyFileProblem extends PolicyProblem {
+  file: string;
+  /** 1-based line. */
+  line: number;
+  /** 1-based column. */
+  column: number;
+}
+
+/**
+ * A keypin.json that cannot be used: bad JSON syntax, duplicate keys, or a policy that core's validation
+ * refuses. Code `ERR_KEYPIN_POLICY`, like core's PolicyError (which it extends); every problem carries
+ * `file`, `line` and `column` as well as its JSON Pointer `path`.
+ *
+ * @example
+ * try {
+ *   await loadPolicyFile("keypin.json");
+ * } catch (error) {
+ *   if (error instanceof PolicyFileError) for (const p of error.problems) console.error(`${p.file}:${p.line}:${p.column} ${p.message}`);
+ * }
+ */
+export class PolicyFileError extends PolicyError {
+  /** The file that was read. */
+  readonly file: string;
+  override readonly problems: PolicyFileProblem[];
+
+  constructor(file: string, problems: PolicyFileProblem[]) {
+    super(problems);
+    this.file = file;
+    this.problems = problems;
+    const lines = problems.map(
+      (p) => `  ${p.file}:${p.line}:${p.column}${p.path ? ` ${p.path}` : ""}: ${p.message}`,
+    );
+    this.message = `${file} is not a valid keypin policy (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`;
+  }
+}
+
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+  return starts;
+}
+
+function locate(starts: number[], offset: number): { line: number; column: number } {
+  let low = 0;
+  let high = starts.length - 1;
+  while (low < high) {
+    const mid = (low + high + 1) >> 1;
+    if (starts[mid]! <= offset) low = mid;
+    else high = mid - 1;
+  }
+  return { line: low + 1, column: offset - starts[low]! + 1 };
+}
+
+function pointerSegment(segment: string | number): string {
+  return String(segment).replace(/~/g, "~0").replace(/\//g, "~1");
+}
+
+/** The node a JSON Pointer designates, or the deepest existing node on its way. */
+function nodeAt(root: JsonNode, pointer: string): JsonNode {
+  if (pointer === "") return root;
+  let node = root;
+  for (const raw of pointer.split("/").slice(1)) {
+    const segment = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    let next: JsonNode | undefined;
+    if (node.type === "object") {
+      const property = node.children?.find((p) => p.children?.[0]?.value === segment);
+      next = property?.children?.[1] ?? property;
+    } else if (node.type === "array") {
+      next = node.children?.[Number(segment)];
+    }
+    if (!next) return node;
+    node = next;
+  }
+  return node;
+}
+
+function findDuplicateKeys(
+  node: JsonNode,
+  path: string,
+  report: (offset: number, pointer: string, message: string) => void,
+  starts: number[],
+): void {
+  if (node.type === "object") {
+    const seen = new Map<string, number>();
+    for (const property of node.children ?? []) {
+      const keyNode = property.children?.[0];
+      const valueNode = property.children?.[1];
+      if (!keyNode) continue;
+      const key = String(keyNode.value);
+      const pointer = `${path}/${pointerSegment(key)}`;
+      const first = seen.get(key);
+      if (first !== undefined) {
+        const at = locate(starts, first);
+        report(
+          keyNode.offset,
+          pointer,
+          `duplicate key "${key}" (first at line ${at.line}, column ${at.column}); JSON parsers keep only one ` +
+            "of them, so remove or merge the other",
+        );
+      } else {
+        seen.set(key, keyNode.offset);
+      }
+      if (valueNode) findDuplicateKeys(valueNode, pointer, report, starts);
+    }
+  } else if (node.type === "array") {
+    (node.children ?? []).forEach((child, index) => {
+      findDuplicateKeys(child, `${path}/${index}`, report, starts);
+    });
+  }
+}
+
+/**
+ * Parses and validates the text of a keypin.json (strict JSON: no comments, no trailing commas). Throws
+ * {@link PolicyFileError} (code `ERR_KEYPIN_POLICY`) listing every problem with `source:line:column`.
+ *
+ * @example
+ * import { parsePolicyText } from "@keypin/node";
+ * const { policy, warnings } = parsePolicyText(text, { source: "keypin.json" });
+ */
+export function parsePolicyText(
+  text: string,
+  options: { source?: string; now?: Date } = {},
+): { policy: Policy; warnings: LintFinding[] } {
+  const file = options.source ?? "<policy>";
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const starts = lineStarts(body);
+  const problems: PolicyFileProblem[] = [];
+  const add = (offset: number, path: string, message: string): void => {
+    problems.push({ file, path, message, ...locate(starts, offset) });
+  };
+  const errors: ParseError[] = [];
+  const root = parseTree(body, errors, {
+    disallowComments: true,
+    allowTrailingComma: false,
+    allowEmptyContent: false,
+  });
+  for (const error of errors) {
+    add(error.offset, "", `JSON syntax error: ${describeParseError(printParseErrorCode(error.error))}`);
+  }
+  if (problems.length > 0 || !root) {
+    if (problems.length === 0) add(0, "", "JSON syntax error: the file is empty");
+    throw new PolicyFileError(file, problems);
+  }
+  findDuplicateKeys(root, "", add, starts);
+  if (problems.length > 0) throw new PolicyFileError(file, problems);
+
+  const value: unknown = JSON.parse(body);
+  const result = validatePolicy(value, options.now ? { now: options.now } : undefined);
+  if (!result.ok) {
+    for (const problem of result.problems)
+      add(nodeAt(root, problem.path).offset, problem.path, problem.message);
+    throw new PolicyFileError(file, problems);
+  }
+  return { policy: result.policy, warnings: result.warnings };
+}
+
+function describeParseError(code: string): string {
+  const words: Record<string, string> = {
+    InvalidSymbol: "unexpected character",
+    InvalidNumberFormat: "invalid number",
+    PropertyNameExpected: "expected a property name in double quotes (trailing commas are not allowed)",
+    ValueExpected: "expected a value (trailing commas are not allowed)",
+    ColonExpected: "expected ':'",
+    CommaExpected: "expected ',' between entries",
+    CloseBraceExpected: "expected '}'",
+    CloseBracketExpected: "expected ']'",
+    EndOfFileExpected: "unexpected content after the end of the document",
+    InvalidCommentToken: "comments are not allowed in keypin.json",
+    UnexpectedEndOfComment: "unterminated comment",
+    UnexpectedEndOfString: "unterminated string",
+    UnexpectedEndOfNumber: "unterminated number",
+    InvalidUnicode: "invalid \\u escape",
+    InvalidEscapeCharacter: "invalid escape character",
+    InvalidCharacter: "invalid character in string",
+  };
+  return words[code] ?? code;
+}
+
+function readFailure(path: string, error: unknown): PolicyError {
+  const problem: PolicyFileProblem = {
+    file: path,
+    path: "",
+    line: 1,
+    column: 1,
+    message: `cannot read the file: ${(error as Error).message}`,
+  };
+  return new PolicyFileError(path, [problem]);
+}
+
+/**
+ * Reads and validates a keypin.json. JSON syntax errors, duplicate keys and policy problems are all reported
+ * at once, each with `file:line:column` and its JSON Pointer, in a {@link PolicyFileError}
+ * (code `ERR_KEYPIN_POLICY`). Comments and trailing commas are errors: keypin.json is strict JSON.
+ *
+ * @example
+ * import { loadPolicyFile } from "@keypin/node";
+ * const { policy, warnings } = await loadPolicyFile("keypin.json");
+ * for (const w of warnings) console.warn(`${w.code} ${w.path}: ${w.message}`);
+ */
+export async function loadPolicyFile(path: string): Promise<{ policy: Policy; warnings: LintFinding[] }> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw readFailure(path, error);
+  }
+  return parsePolicyText(text, { source: path });
+}
+
+/** Synchronous {@link loadPolicyFile}, for building clients from a policy path. */
+export function loadPolicyFileSync(path: string): { policy: Policy; warnings: LintFinding[] } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw readFailure(path, error);
+  }
+  return parsePolicyText(text, { source: path });
+}

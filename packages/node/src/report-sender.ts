@@ -1,0 +1,94 @@
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { type PinFailureReport, reportDedupeKey } from "@keypin/core";
+import { BoundedCache } from "./bounded-cache.js";
+
+/** The same report is sent (and handed to `onReport`) at most once per this many milliseconds. */
+export const REPORT_INTERVAL_MS = 24 * 60 * 60 * 1000;
+const REPORT_TIMEOUT_MS = 10_000;
+
+/** Per process, as TrustKit does: dedupe key → when it was last reported (by the reporter's clock). */
+const lastReported = new BoundedCache<number>(1024);
+
+/** Options of a {@link ReportSender}. */
+export interface ReportSenderOptions {
+  onReport?: ((report: PinFailureReport) => void) | undefined;
+  onWarning: (message: string) => void;
+  /** POST reports to the domain's reportUris (default true). */
+  send?: boolean | undefined;
+  /** Milliseconds since the epoch; injectable for tests of the 24-hour limit. */
+  now?: (() => number) | undefined;
+}
+
+/**
+ * Hands pin-failure reports to `onReport` and POSTs them as JSON to the report URIs with a plain, unpinned
+ * client, in the background: `submit` returns at once and nothing it starts can fail or slow a request.
+ */
+export class ReportSender {
+  readonly #options: ReportSenderOptions;
+
+  constructor(options: ReportSenderOptions) {
+    this.#options = options;
+  }
+
+  /** Whether an `onReport` callback was given. */
+  get hasListener(): boolean {
+    return this.#options.onReport !== undefined;
+  }
+
+  /** Queues a report unless the same one went out within 24 hours. Returns whether it was queued. */
+  submit(report: PinFailureReport, reportUris: readonly string[]): boolean {
+    const now = (this.#options.now ?? Date.now)();
+    const key = reportDedupeKey(report);
+    const last = lastReported.get(key);
+    if (last !== undefined && now - last < REPORT_INTERVAL_MS) return false;
+    lastReported.set(key, now);
+    setImmediate(() => this.#deliver(report, reportUris));
+    return true;
+  }
+
+  #deliver(report: PinFailureReport, reportUris: readonly string[]): void {
+    if (this.#options.onReport) {
+      try {
+        this.#options.onReport(report);
+      } catch (error) {
+        this.#options.onWarning(`keypin: onReport threw: ${(error as Error).message}`);
+      }
+    }
+    if (this.#options.send === false) return;
+    const body = JSON.stringify(report);
+    for (const uri of reportUris) this.#post(uri, body);
+  }
+
+  #post(uri: string, body: string): void {
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      this.#options.onWarning(`keypin: report URI "${uri}" is not a URL; report not sent.`);
+      return;
+    }
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const warn = (why: string): void =>
+      this.#options.onWarning(`keypin: could not send a pin failure report to ${url.origin}: ${why}`);
+    try {
+      const req = send(url, {
+        method: "POST",
+        // A fresh connection: never a pinned agent's socket, never keeping the process alive.
+        agent: false,
+        timeout: REPORT_TIMEOUT_MS,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      });
+      req.on("socket", (socket) => socket.unref());
+      req.on("timeout", () => req.destroy(new Error(`no answer within ${REPORT_TIMEOUT_MS} ms`)));
+      req.on("error", (error) => warn(error.message));
+      req.on("response", (res) => {
+        res.resume();
+        if (res.statusCode === undefined || res.statusCode >= 400) warn(`HTTP ${res.statusCode}`);
+      });
+      req.end(body);
+    } catch (error) {
+      warn((error as Error).message);
+    }
+  }
+}

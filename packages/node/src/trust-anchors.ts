@@ -1,0 +1,90 @@
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
+import { decodePem, encodePem, KeypinError } from "@keypin/core";
+import { AnchorSet } from "./verified-path.js";
+
+/** The anchors a TLS connection trusts and the `ca` list that makes OpenSSL trust exactly those. */
+export interface TrustAnchors {
+  anchors: AnchorSet;
+  /** PEM certificates for `tls.createSecureContext({ ca })`, or undefined when Node's default store is exactly right. */
+  contextCa: string[] | undefined;
+}
+
+function certificatesOf(pemText: string): { pems: string[]; ders: Uint8Array[] } {
+  const pems: string[] = [];
+  const ders: Uint8Array[] = [];
+  for (const block of decodePem(pemText)) {
+    if (block.label !== "CERTIFICATE" && block.label !== "TRUSTED CERTIFICATE") continue;
+    ders.push(block.der);
+    pems.push(encodePem(block.der));
+  }
+  return { pems, ders };
+}
+
+let defaults: { pems: string[]; ders: Uint8Array[]; anchors: AnchorSet } | undefined;
+
+/**
+ * Node's default trust: the bundled roots plus the certificates of the NODE_EXTRA_CA_CERTS file (which
+ * `tls.rootCertificates` does not list). Read once per process, as Node does.
+ */
+function defaultAnchors(warn: (message: string) => void): {
+  pems: string[];
+  ders: Uint8Array[];
+  anchors: AnchorSet;
+} {
+  if (defaults) return defaults;
+  const pems = [...rootCertificates];
+  const ders: Uint8Array[] = [];
+  for (const pem of rootCertificates) ders.push(...certificatesOf(pem).ders);
+  const extraFile = process.env["NODE_EXTRA_CA_CERTS"];
+  if (extraFile) {
+    try {
+      const extra = certificatesOf(readFileSync(extraFile, "utf8"));
+      pems.push(...extra.pems);
+      ders.push(...extra.ders);
+    } catch (error) {
+      warn(
+        `keypin: could not read NODE_EXTRA_CA_CERTS (${extraFile}): ${(error as Error).message}; ` +
+          "trusting the bundled roots only.",
+      );
+    }
+  }
+  defaults = { pems, ders, anchors: new AnchorSet(ders) };
+  return defaults;
+}
+
+/**
+ * The anchors OpenSSL will use for these options: the bundled roots + NODE_EXTRA_CA_CERTS + `ca`, or only `ca`
+ * with `caOnly`. Throws KeypinError `ERR_KEYPIN_OPTIONS` when `caOnly` comes without any certificate.
+ */
+export function resolveTrustAnchors(
+  options: { ca?: string | readonly string[] | undefined; caOnly?: boolean | undefined },
+  warn: (message: string) => void,
+): TrustAnchors {
+  const caTexts = options.ca === undefined ? [] : typeof options.ca === "string" ? [options.ca] : options.ca;
+  const extra = { pems: [] as string[], ders: [] as Uint8Array[] };
+  for (const text of caTexts) {
+    const found = certificatesOf(text);
+    if (found.ders.length === 0) {
+      throw new KeypinError(
+        "ERR_KEYPIN_OPTIONS",
+        "Expected PEM certificates (-----BEGIN CERTIFICATE-----) in `ca` but found none in one of its entries.",
+      );
+    }
+    extra.pems.push(...found.pems);
+    extra.ders.push(...found.ders);
+  }
+  if (options.caOnly) {
+    if (extra.ders.length === 0) {
+      throw new KeypinError(
+        "ERR_KEYPIN_OPTIONS",
+        "`caOnly: true` trusts only the certificates in `ca`, but `ca` is empty: give the anchors in `ca`.",
+      );
+    }
+    return { anchors: new AnchorSet(extra.ders), contextCa: extra.pems };
+  }
+  const base = defaultAnchors(warn);
+  if (extra.ders.length === 0) return { anchors: base.anchors, contextCa: undefined };
+  // Node drops the default roots and NODE_EXTRA_CA_CERTS when `ca` is given: give them back explicitly.
+  return { anchors: new AnchorSet([...base.ders, ...extra.ders]), contextCa: [...base.pems, ...extra.pems] };
+}
