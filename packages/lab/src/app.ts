@@ -1,0 +1,149 @@
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import type { TLSSocket } from "node:tls";
+import {
+  type ChainEntry,
+  computePin,
+  decodePem,
+  evaluateChain,
+  KeypinError,
+  type PinVerdict,
+  type Policy,
+  type PolicyFile,
+  parseCertificate,
+  parsePolicy,
+} from "@keypin/core";
+import { buildVerifiedPath, createPinnedDispatcher, PinMismatchError, sha256 } from "@keypin/node";
+import type { LookupFunction } from "./lookup.js";
+
+/** How an app is built for one scenario. */
+export interface LabAppConfig {
+  /** The app's pin set; `undefined`: the app does not pin (it trusts whatever the device trusts). */
+  policy: PolicyFile | undefined;
+  /** The device's trust store (PEM); the app trusts these and nothing else (`caOnly`). */
+  anchors: string[];
+  /** The lab's name resolution. */
+  lookup: LookupFunction;
+  /** An HTTP CONNECT proxy the network sends the app through. */
+  proxy?: string | undefined;
+  /** Warnings @keypin/node gives about the policy (a missing backup pin, an expired pin set). */
+  onWarning?: (message: string) => void;
+}
+
+/** What the app saw of the TLS connection: the verified path with its pins, and the pin verdict. */
+export interface ConnectionView {
+  /** The verified path, leaf first, anchor last, each with subject and pin. */
+  chain: ChainEntry[];
+  /** The leaf's issuer as written in the leaf. */
+  leafIssuer: string;
+  /** The verdict keypin reached for this chain (not-pinned when the app has no pin set). */
+  verdict: PinVerdict;
+}
+
+/** How the app's request ended. */
+export type LabAppResult =
+  | { kind: "response"; status: number; body: string; connection: ConnectionView | undefined }
+  | { kind: "pin-mismatch"; error: PinMismatchError }
+  | { kind: "error"; code: string; message: string };
+
+const connectedChannel = "undici:client:connected";
+
+function findPinMismatch(error: unknown): PinMismatchError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    if (current instanceof PinMismatchError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function errorCode(error: unknown): string {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    if (current instanceof KeypinError) return current.code;
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && code !== "UND_ERR_SOCKET") return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return "ERR_UNKNOWN";
+}
+
+/**
+ * Describes the connection the app made, for the narration: the served chain Node reports, the path keypin
+ * verifies against the device's anchors, the pins on it, and keypin's verdict under the app's policy.
+ * Only called for a connection @keypin/node has already accepted.
+ */
+function describeConnection(
+  socket: TLSSocket,
+  anchors: string[],
+  policy: Policy,
+  host: string,
+): ConnectionView {
+  const served: Uint8Array[] = [];
+  const seen = new Set<string>();
+  let current = socket.getPeerCertificate(true);
+  while (current?.raw && served.length < 16) {
+    const key = current.raw.toString("base64");
+    if (seen.has(key)) break;
+    seen.add(key);
+    served.push(new Uint8Array(current.raw));
+    current = current.issuerCertificate;
+  }
+  const anchorDers = anchors.flatMap((pem) => decodePem(pem).map((block) => block.der));
+  const path = buildVerifiedPath(served, anchorDers) ?? [];
+  const chain = path.map((der) => {
+    const info = parseCertificate(der);
+    return { subject: info.subject, pin: computePin(info.spki, sha256) };
+  });
+  const leafIssuer = served[0] ? parseCertificate(served[0]).issuer : "";
+  return { chain, leafIssuer, verdict: evaluateChain({ policy, host, chain }) };
+}
+
+/**
+ * The app: a client built on @keypin/node's pinned dispatcher (undici), trusting only the device's store,
+ * resolving names through the lab, asking for `GET /user/profile` with its bearer token.
+ * A fresh dispatcher per request, so no connection or TLS session outlives its scenario.
+ *
+ * @example
+ * const result = await requestProfile(`https://api.myapp.com:${port}`, token, { policy, anchors, lookup });
+ * if (result.kind === "pin-mismatch") console.log(result.error.expectedPins);
+ */
+export async function requestProfile(
+  origin: string,
+  token: string,
+  config: LabAppConfig,
+): Promise<LabAppResult> {
+  const host = new URL(origin).hostname;
+  const policyForView: Policy = config.policy ? parsePolicy(config.policy).policy : { domains: [] };
+  const dispatcher = createPinnedDispatcher({
+    policy: policyForView,
+    ca: config.anchors,
+    caOnly: true,
+    ...(config.proxy ? { proxy: config.proxy } : {}),
+    connect: { lookup: config.lookup },
+    onWarning: config.onWarning ?? (() => {}),
+  });
+  let connection: ConnectionView | undefined;
+  const onConnected = (message: unknown): void => {
+    const { socket, connectParams } = message as { socket: TLSSocket; connectParams: { hostname: string } };
+    if (connectParams.hostname !== host || typeof socket.getPeerCertificate !== "function") return;
+    connection = describeConnection(socket, config.anchors, policyForView, host);
+  };
+  subscribe(connectedChannel, onConnected);
+  try {
+    const response = await dispatcher.request({
+      origin,
+      path: "/user/profile",
+      method: "GET",
+      headers: { authorization: `Bearer ${token}`, "user-agent": "MyApp/1.0 (keypin lab)" },
+    });
+    const body = await response.body.text();
+    return { kind: "response", status: response.statusCode, body, connection };
+  } catch (error) {
+    const mismatch = findPinMismatch(error);
+    if (mismatch) return { kind: "pin-mismatch", error: mismatch };
+    return { kind: "error", code: errorCode(error), message: (error as Error).message };
+  } finally {
+    unsubscribe(connectedChannel, onConnected);
+    await dispatcher.destroy();
+  }
+}

@@ -1,0 +1,341 @@
+import { rmSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KeypinError, type PolicyFile, pinToBase64 } from "@keypin/core";
+import { type LabCast, startCast } from "./cast.js";
+import type {
+  LabActor,
+  LabEvent,
+  LabOutcomeEvent,
+  LabStepEvent,
+  LabStepId,
+  LabSummary,
+  LabSummaryEvent,
+} from "./events.js";
+import type { ProxyLogEntry } from "./proxy.js";
+import { labScenarios, type ScenarioContext } from "./scenarios.js";
+
+/** Options of {@link runLab}. */
+export interface RunLabOptions {
+  /** Which scenarios to run (1–7), in the order given; default all seven in order. */
+  scenarios?: number[];
+  /**
+   * Leave the cast running after the scenarios (until `signal` aborts): writes the CA files and a keypin.json
+   * to a temporary folder and emits a `keep` step saying how to point curl, a proxy-aware tool or your own
+   * app at it. Requires `signal`.
+   */
+  keep?: boolean;
+  /** Called with every event, in order. */
+  onEvent?: (event: LabEvent) => void;
+  /** Stops the run (or, with `keep`, ends it): every server is closed and the temporary folder removed. */
+  signal?: AbortSignal;
+}
+
+/** The files `keep` writes, and how to use the cast. */
+export interface LabKeepInfo {
+  dir: string;
+  files: { labRoot: string; attackerCa: string; deviceStore: string; policy: string };
+  host: string;
+  backend: { address: string; port: number; origin: string };
+  proxy: string;
+  token: string;
+  pins: LabCast["pins"];
+  curl: { direct: string[]; throughProxy: string[]; throughProxyPinned: string[] };
+}
+
+function assertScenarios(ids: number[]): void {
+  const known = labScenarios.map((s) => s.id);
+  for (const id of ids) {
+    if (!known.includes(id)) {
+      throw new KeypinError(
+        "ERR_KEYPIN_LAB_SCENARIO",
+        `Expected a scenario number from ${known[0]} to ${known[known.length - 1]} but got ${id}.`,
+      );
+    }
+  }
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Renders an argument list as one shell command line. */
+export function formatCommand(args: string[]): string {
+  return args.map(shellQuote).join(" ");
+}
+
+async function writeKeepFiles(cast: LabCast, dir: string): Promise<LabKeepInfo> {
+  const files = {
+    labRoot: join(dir, "lab-root-ca.pem"),
+    attackerCa: join(dir, "attacker-ca.pem"),
+    deviceStore: join(dir, "device-store-with-attacker-ca.pem"),
+    policy: join(dir, "keypin.json"),
+  };
+  const policy: PolicyFile = {
+    domains: {
+      [cast.host]: {
+        pins: [
+          { pin: cast.pins.leaf, role: "leaf", label: "the backend's current key" },
+          { pin: cast.pins.intermediate, role: "intermediate", label: "Lab Public CA R1" },
+          { pin: cast.pins.backup, role: "backup", label: "spare key, kept offline" },
+        ],
+      },
+    },
+  };
+  await writeFile(files.labRoot, cast.root.pem);
+  await writeFile(files.attackerCa, cast.attackerCa.pem);
+  await writeFile(files.deviceStore, cast.root.pem + cast.attackerCa.pem);
+  await writeFile(files.policy, `${JSON.stringify(policy, null, 2)}\n`);
+  const port = cast.backend.port;
+  const proxy = `http://127.0.0.1:${cast.proxy.port}`;
+  const url = `${cast.origin}/user/profile`;
+  const auth = ["-H", `Authorization: Bearer ${cast.token}`];
+  // curl's --pinnedpubkey checks the server's own (leaf) key.
+  const pinned = ["--pinnedpubkey", `sha256//${pinToBase64(cast.pins.leaf)}`];
+  return {
+    dir,
+    files,
+    host: cast.host,
+    backend: { address: "127.0.0.1", port, origin: cast.origin },
+    proxy,
+    token: cast.token,
+    pins: cast.pins,
+    curl: {
+      direct: [
+        "curl",
+        "--cacert",
+        files.labRoot,
+        ...pinned,
+        "--resolve",
+        `${cast.host}:${port}:127.0.0.1`,
+        ...auth,
+        url,
+      ],
+      throughProxy: ["curl", "--proxy", proxy, "--cacert", files.deviceStore, ...auth, url],
+      throughProxyPinned: ["curl", "--proxy", proxy, "--cacert", files.deviceStore, ...pinned, ...auth, url],
+    },
+  };
+}
+
+function proxyLogStep(entry: ProxyLogEntry): { step: LabStepId; text: string; route: string[] } | undefined {
+  switch (entry.kind) {
+    case "connect":
+      return { step: "intercept", text: `CONNECT ${entry.host}:${entry.port}`, route: ["client", "proxy"] };
+    case "forge":
+      return {
+        step: "intercept",
+        text: `presents a forged ${entry.subject}, issued by ${entry.issuer}`,
+        route: ["proxy", "client"],
+      };
+    case "handshake":
+      return {
+        step: "intercept",
+        text: `the client accepted the forged certificate (${entry.protocol})`,
+        route: [],
+      };
+    case "handshake-failed":
+      return {
+        step: "intercept",
+        text: `the client refused the forged certificate (${entry.reason})`,
+        route: [],
+      };
+    case "request":
+      return {
+        step: "decrypt",
+        text: `decrypted ${entry.startLine}; authorization: ${entry.headers["authorization"] ?? "(none)"}`,
+        route: ["client", "proxy"],
+      };
+    case "relay":
+      return { step: "relay", text: `relays to ${entry.host}:${entry.port}`, route: ["proxy", entry.host] };
+    case "response":
+      return {
+        step: "decrypt",
+        text: `decrypted ${entry.startLine} ${entry.body}`,
+        route: ["proxy", "client"],
+      };
+    case "upstream-error":
+      return { step: "relay", text: `could not reach the server: ${entry.reason}`, route: [] };
+    case "closed":
+      return {
+        step: "decrypt",
+        text: `tunnel closed; ${entry.appBytes} bytes of application data read from the client`,
+        route: [],
+      };
+    default: {
+      const unreachable: never = entry;
+      throw new Error(`unknown proxy log entry ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+/**
+ * Runs the MITM lab: starts the cast on 127.0.0.1 with fresh keys, plays the scenarios (all seven by
+ * default), emits every step, one `outcome` per scenario and a `summary` last, then stops everything.
+ * Outcomes are classified from the proxy's and the backend's own counters, not from the script.
+ * Rejects with a KeypinError `ERR_KEYPIN_LAB_SCENARIO` for an unknown scenario, or with the abort reason
+ * if `signal` aborts before the end (without `keep`).
+ *
+ * @example
+ * import { runLab } from "@keypin/lab";
+ * const summary = await runLab({ scenarios: [2, 3], onEvent: (e) => console.log(JSON.stringify(e)) });
+ * console.log(summary.ok); // true when every scenario ended as expected
+ */
+export async function runLab(options: RunLabOptions = {}): Promise<LabSummary> {
+  const ids = options.scenarios ?? labScenarios.map((s) => s.id);
+  assertScenarios(ids);
+  if (options.keep && !options.signal) {
+    throw new KeypinError("ERR_KEYPIN_LAB_OPTIONS", "`keep: true` needs a `signal` to end the run with.");
+  }
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const started = Date.now();
+  const emit = (event: LabEvent): void => options.onEvent?.(event);
+  const ts = (): string => new Date().toISOString();
+  const step = (
+    scenario: number | null,
+    actor: LabActor,
+    id: LabStepId,
+    text: string,
+    route: string[],
+    data: Record<string, unknown> = {},
+  ): void => {
+    const event: LabStepEvent = {
+      v: 1,
+      type: "step",
+      scenario,
+      ts: ts(),
+      actor,
+      step: id,
+      text,
+      route,
+      data,
+    };
+    emit(event);
+  };
+
+  const cast = await startCast();
+  let keepDir: string | undefined;
+  const removeKeepDirOnExit = (): void => {
+    if (keepDir) rmSync(keepDir, { recursive: true, force: true });
+  };
+  const onAbort = (): void => {
+    void cast.close();
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    step(
+      null,
+      "lab",
+      "setup",
+      `The lab is up on 127.0.0.1, keys made for this run: ${cast.host} (the backend) on port ${cast.backend.port}, ` +
+        `the attacker's proxy on port ${cast.proxy.port}. The device trusts ${cast.root.subject}. ` +
+        `The app's token, made up for this run: ${cast.token}.`,
+      [],
+      {
+        host: cast.host,
+        backend: `127.0.0.1:${cast.backend.port}`,
+        proxy: `http://127.0.0.1:${cast.proxy.port}`,
+        chain: [cast.leaf.subject, cast.intermediate.subject, cast.root.subject],
+        attackerCa: cast.attackerCa.subject,
+        pins: cast.pins,
+        token: cast.token,
+      },
+    );
+    const outcomes: LabOutcomeEvent[] = [];
+    for (const id of ids) {
+      signal?.throwIfAborted();
+      const scenario = labScenarios.find((s) => s.id === id)!;
+      const logStart = cast.proxy.log.length;
+      const bytesStart = cast.proxy.appBytes;
+      const hitsStart = cast.backend.hits;
+      const context: ScenarioContext = {
+        cast,
+        scenario: id,
+        step: (actor, stepId, text, route, data) => step(id, actor, stepId, text, route, data),
+      };
+      step(id, "lab", "setup", `Scenario ${id}: ${scenario.title}. ${scenario.proves}`, [], {
+        title: scenario.title,
+        expected: scenario.expected,
+      });
+      const observed = await scenario.run(context);
+      signal?.throwIfAborted();
+      const outcome: LabOutcomeEvent = {
+        v: 1,
+        type: "outcome",
+        scenario: id,
+        ts: ts(),
+        title: scenario.title,
+        expected: scenario.expected,
+        observed,
+        ok: observed === scenario.expected,
+        tokenLeaked: JSON.stringify(cast.proxy.log.slice(logStart)).includes(cast.token),
+        attackerAppBytes: cast.proxy.appBytes - bytesStart,
+        backendHits: cast.backend.hits - hitsStart,
+      };
+      outcomes.push(outcome);
+      emit(outcome);
+    }
+    cast.device.remove(cast.attackerCa);
+
+    if (options.keep && signal) {
+      keepDir = await mkdtemp(join(tmpdir(), "keypin-lab-"));
+      process.once("exit", removeKeepDirOnExit);
+      const info = await writeKeepFiles(cast, keepDir);
+      step(
+        null,
+        "lab",
+        "keep",
+        `The cast keeps running until Ctrl-C. Files in ${keepDir}.`,
+        [],
+        info as unknown as Record<string, unknown>,
+      );
+      // From now on, narrate what the proxy and the backend see from your own tools.
+      cast.proxy.onLog = (entry) => {
+        const described = proxyLogStep(entry);
+        if (described) step(null, "proxy", described.step, described.text, described.route, { ...entry });
+      };
+      cast.backend.onRequest = (request) =>
+        step(
+          null,
+          "backend",
+          "serve",
+          `${cast.host} served ${request.method} ${request.path} → ${request.status}` +
+            (request.authorized ? " (valid token)" : ""),
+          [],
+          { ...request },
+        );
+    }
+
+    const summary: LabSummary = {
+      ok: outcomes.every((o) => o.ok),
+      scenarios: outcomes.map((o) => ({
+        scenario: o.scenario,
+        title: o.title,
+        expected: o.expected,
+        observed: o.observed,
+        ok: o.ok,
+        tokenLeaked: o.tokenLeaked,
+      })),
+      durationMs: Date.now() - started,
+      outcomes,
+    };
+    const { outcomes: _outcomes, ...rest } = summary;
+    const summaryEvent: LabSummaryEvent = { v: 1, type: "summary", scenario: null, ts: ts(), ...rest };
+    emit(summaryEvent);
+
+    if (options.keep && signal && !signal.aborted) {
+      await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    }
+    return summary;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    cast.proxy.onLog = undefined;
+    cast.backend.onRequest = undefined;
+    await cast.close();
+    if (keepDir) {
+      await rm(keepDir, { recursive: true, force: true });
+      process.off("exit", removeKeepDirOnExit);
+    }
+  }
+}
