@@ -34,6 +34,8 @@ export function runCli(
   args: readonly string[],
   options: {
     input?: string | Uint8Array;
+    /** Leave stdin open (a pipe nobody writes to), as in CI: a command that waits for input would hang. */
+    keepStdinOpen?: boolean;
     env?: Record<string, string | undefined>;
     cwd?: string;
     killAfterMs?: number;
@@ -64,10 +66,13 @@ export function runCli(
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      child.stdin.destroy();
       resolve({ code, signal, stdout, stderr });
     });
     child.stdin.on("error", () => {});
-    child.stdin.end(options.input ?? "");
+    if (options.keepStdinOpen) {
+      if (options.input !== undefined) child.stdin.write(options.input);
+    } else child.stdin.end(options.input ?? "");
   });
 }
 
@@ -190,6 +195,36 @@ export function makeCa(
     ]);
   }
   return { keyPath, certPath, key: readFileSync(keyPath, "utf8"), cert: readFileSync(certPath, "utf8") };
+}
+
+/** The same subject and key as `ca`, certified by `issuer` instead of by itself (a cross-signed root). */
+export function crossSign(dir: string, ca: Issued, subject: string, issuer: Issued): Issued {
+  const certPath = join(dir, `cross-${Math.random().toString(36).slice(2)}.crt`);
+  const ext = join(dir, "cross.ext");
+  writeFileSync(
+    ext,
+    "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
+  );
+  const csr = openssl(["req", "-new", "-key", ca.keyPath, "-subj", subject]);
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-CA",
+      issuer.certPath,
+      "-CAkey",
+      issuer.keyPath,
+      "-CAcreateserial",
+      "-days",
+      "365",
+      "-extfile",
+      ext,
+      "-out",
+      certPath,
+    ],
+    csr,
+  );
+  return { keyPath: ca.keyPath, certPath, key: ca.key, cert: readFileSync(certPath, "utf8") };
 }
 
 /** A TLS server certificate for `names` (DNS names and IP addresses) signed by `issuer`. */
@@ -373,12 +408,26 @@ export async function startForgingProxy(
   return { port: await listen(server), close, ca, forged };
 }
 
-/** Runs curl (an outside client) with arguments; returns its exit status and output. */
-export function curl(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync("curl", ["--silent", "--show-error", "--max-time", "10", ...args], {
-    encoding: "utf8",
+/**
+ * Runs curl (an outside client) with arguments; resolves with its exit status and output. Asynchronous:
+ * the servers it talks to run in this process.
+ */
+export function curl(
+  args: readonly string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("curl", ["--silent", "--show-error", "--max-time", "10", ...args]);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
   });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
 /** Whether `text` looks like a stack trace. */
