@@ -121,7 +121,10 @@ export function headerLines(
     for (const note of notes) lines.push(...wrap(`- ${note}`, 100, "  "));
   }
   if (differences.length > 0) {
-    lines.push("", `DIFFERENCES from ${source}, written anyway because of --allow-lossy:`);
+    lines.push(
+      "",
+      `DIFFERENCES from ${source}, written anyway because lossy export was allowed (${short ? "-L" : "--allow-lossy"}):`,
+    );
     for (const difference of differences) lines.push(...wrap(`- ${difference}`, 100, "  "));
   }
   return lines.map((l) => sanitizeCommentText(l, short).trimEnd());
