@@ -1,8 +1,10 @@
+import { formatIpv6, parseIpv4Strict, parseIpv6 } from "./ip.js";
+import { hostToAscii } from "./punycode.js";
 import type { DomainPolicy, Policy } from "./types.js";
-import { formatIpv6 } from "./x509.js";
 
 /**
  * The canonical spelling of a host, the way DNS compares names: ASCII lowercase, no trailing dot,
+ * internationalized names in their xn-- form,
  * IPv6 without brackets in RFC 5952 form, IPv4 in dotted decimal (also from the short, octal and hex
  * spellings URL parsers accept). Never throws: text that is no valid host is only lowercased.
  *
@@ -20,7 +22,7 @@ export function normalizeHost(host: string): string {
     const bytes = parseIpv6(h);
     return bytes ? formatIpv6(bytes) : lowerAscii(h);
   }
-  h = lowerAscii(h);
+  h = /[^\u0000-\u007f]/.test(h) ? hostToAscii(h) : lowerAscii(h);
   if (h.endsWith(".") && h.length > 1) h = h.slice(0, -1);
   const v4 = parseIpv4Loose(h);
   return v4 ?? h;
@@ -28,60 +30,6 @@ export function normalizeHost(host: string): string {
 
 function lowerAscii(s: string): string {
   return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
-}
-
-/** Parses IPv6 text (with an optional embedded IPv4 tail) to 16 bytes, or undefined. */
-export function parseIpv6(text: string): Uint8Array | undefined {
-  if (!/^[0-9A-Fa-f:.]+$/.test(text) || text.length > 45) return undefined;
-  let head = text;
-  let tail: number[] = [];
-  const lastColon = text.lastIndexOf(":");
-  const lastPart = text.slice(lastColon + 1);
-  if (lastPart.includes(".")) {
-    const v4 = parseIpv4Strict(lastPart);
-    if (!v4) return undefined;
-    tail = v4;
-    head = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = head.split("::");
-  if (halves.length > 2) return undefined;
-  const parse = (s: string): number[] | undefined => {
-    if (s === "") return [];
-    const groups = s.split(":");
-    const out: number[] = [];
-    for (const g of groups) {
-      if (!/^[0-9A-Fa-f]{1,4}$/.test(g)) return undefined;
-      out.push(Number.parseInt(g, 16));
-    }
-    return out;
-  };
-  const left = parse(halves[0]!);
-  const right = halves.length === 2 ? parse(halves[1]!) : [];
-  if (!left || !right) return undefined;
-  let groups: number[];
-  if (halves.length === 2) {
-    const missing = 8 - left.length - right.length;
-    if (missing < 1) return undefined;
-    groups = [...left, ...new Array<number>(missing).fill(0), ...right];
-  } else {
-    if (left.length !== 8) return undefined;
-    groups = left;
-  }
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    out[i * 2] = g >> 8;
-    out[i * 2 + 1] = g & 0xff;
-  });
-  if (tail.length === 4) out.set(tail, 12);
-  return out;
-}
-
-/** Strict dotted-quad IPv4 (no leading zeros). */
-export function parseIpv4Strict(text: string): number[] | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) return undefined;
-  const parts = m.slice(1).map((p) => (p.length > 1 && p.startsWith("0") ? 256 : Number(p)));
-  return parts.every((p) => p <= 255) ? parts : undefined;
 }
 
 /**
@@ -137,7 +85,9 @@ export function findDomainPolicy(policy: Policy, host: string): DomainPolicy | u
   }
   const exact = byDomain.get(canonical);
   if (exact) return exact;
-  if (canonical === "" || isIpAddress(canonical)) return undefined;
+  // Only DNS names have parents: not IP addresses, nor names whose last label is numeric.
+  if (canonical === "" || isIpAddress(canonical) || /(?:^|\.)(?:\d+|0x[0-9a-f]*)$/.test(canonical))
+    return undefined;
   let rest = canonical;
   for (let dot = rest.indexOf("."); dot >= 0; dot = rest.indexOf(".")) {
     rest = rest.slice(dot + 1);

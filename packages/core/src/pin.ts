@@ -15,10 +15,15 @@ import type { Pin, Sha256 } from "./types.js";
  */
 export function computePin(spki: Uint8Array, sha256: Sha256): Pin {
   const digest = sha256(spki);
-  if (!(digest instanceof Uint8Array) || digest.length !== 32) {
+  // Checked by shape, not instanceof: the hash may come from another realm (a vm context, an iframe).
+  if (
+    !ArrayBuffer.isView(digest) ||
+    digest.byteLength !== 32 ||
+    (digest as Uint8Array).BYTES_PER_ELEMENT !== 1
+  ) {
     throw new KeypinError(
       "ERR_KEYPIN_HASH",
-      `The sha256 function returned ${digest instanceof Uint8Array ? `${digest.length} bytes` : typeof digest}; expected a 32-byte Uint8Array.`,
+      `The sha256 function returned ${ArrayBuffer.isView(digest) ? `${digest.byteLength} bytes` : typeof digest}; expected a 32-byte Uint8Array.`,
     );
   }
   return `sha256/${encodeBase64(digest)}`;

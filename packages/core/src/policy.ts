@@ -9,6 +9,7 @@ import {
   REPORT_URI_PATTERN,
 } from "./patterns.js";
 import { parsePin } from "./pin.js";
+import { hostToAscii } from "./punycode.js";
 import type {
   DomainPolicy,
   LintFinding,
@@ -96,7 +97,7 @@ function unknownFields(
 function domainKeyProblem(key: string): string | undefined {
   if (HOSTNAME.test(key) || IPV4.test(key) || IPV6.test(key)) return undefined;
   if (/[^\u0000-\u007f]/.test(key)) {
-    return `"${key}" is not ASCII: write the internationalized name in its xn-- (punycode) form, e.g. "bücher.example" as "xn--bcher-kva.example" (keypin's Node tools can convert it)`;
+    return `"${key}" is not ASCII: write the internationalized name in its xn-- (punycode) form, "${hostToAscii(key)}"`;
   }
   if (key.includes("*")) {
     return `"${key}" has a wildcard; wildcards are not allowed: use the parent domain with "includeSubdomains": true`;

@@ -16,6 +16,7 @@ import {
   valueBytes,
 } from "./der.js";
 import { KeypinParseError } from "./errors.js";
+import { formatIpv6 } from "./ip.js";
 import { decodePem } from "./pem.js";
 
 /**
@@ -339,30 +340,6 @@ function readSubjectAltNames(der: Uint8Array, octets: DerNode, out: { dns: strin
         throw new KeypinParseError(`IP address SAN at byte ${name.start} is ${v.length} bytes`, name.start);
     }
   }
-}
-
-/** RFC 5952 text of a 16-byte IPv6 address. */
-export function formatIpv6(v: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((v[i]! << 8) | v[i + 1]!);
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
 }
 
 function readName(der: Uint8Array, name: DerNode): string {

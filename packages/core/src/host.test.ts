@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { domainToASCII } from "node:url";
+import fc from "fast-check";
+import { findDomainPolicy, normalizeHost } from "./host.js";
+import { parsePolicy } from "./policy.js";
+
+const P1 = `sha256/${"A".repeat(43)}=`;
+const P2 = `sha256/${"B".repeat(42)}A=`;
+
+describe("normalizeHost", () => {
+  it("lowercases and drops one trailing dot", () => {
+    assert.equal(normalizeHost("API.MyApp.COM."), "api.myapp.com");
+    assert.equal(normalizeHost("api.myapp.com"), "api.myapp.com");
+  });
+
+  it("writes IPv6 without brackets in RFC 5952 form, as the WHATWG URL parser does", () => {
+    for (const spelling of [
+      "[2001:DB8:0:0:0:0:0:1]",
+      "2001:db8::1",
+      "2001:0db8:0000::0001",
+      "::1",
+      "[::FFFF:127.0.0.1]",
+      "1:0:0:2:0:0:0:3",
+    ]) {
+      const whatwg = new URL(
+        `https://${spelling.startsWith("[") ? spelling : `[${spelling}]`}/`,
+      ).hostname.slice(1, -1);
+      assert.equal(normalizeHost(spelling), whatwg, spelling);
+    }
+  });
+
+  it("reads the IPv4 spellings URL parsers accept as dotted decimal", () => {
+    for (const spelling of [
+      "127.0.0.1",
+      "127.1",
+      "0x7f.0.0.1",
+      "0177.0.0.1",
+      "2130706433",
+      "127.0.0.1.",
+      "0X7F.1",
+    ]) {
+      assert.equal(normalizeHost(spelling), new URL(`https://${spelling}/`).hostname, spelling);
+      assert.equal(normalizeHost(spelling), "127.0.0.1");
+    }
+    assert.equal(normalizeHost("999.1.1.1"), "999.1.1.1", "not an address: left as text");
+  });
+
+  it("turns internationalized names into their xn-- form, as Node's domainToASCII does", () => {
+    for (const name of [
+      "bücher.example",
+      "MÜNCHEN.de",
+      "例え.テスト",
+      "faß.de",
+      "☃.net",
+      "xn--bcher-kva.example",
+      "日本語。ＪＰ",
+    ]) {
+      assert.equal(normalizeHost(name), domainToASCII(name), name);
+    }
+  });
+
+  it("agrees with the WHATWG URL parser on random ASCII host names", () => {
+    const label = fc.stringMatching(/^[A-Za-z0-9]([A-Za-z0-9-]{0,10}[A-Za-z0-9])?$/);
+    fc.assert(
+      fc.property(fc.array(label, { minLength: 1, maxLength: 4 }), fc.boolean(), (labels, dot) => {
+        if (/^(?:\d+|0x[0-9a-f]*)$/i.test(labels[labels.length - 1]!)) return; // an IPv4 spelling, tested above
+        const host = labels.join(".") + (dot ? "." : "");
+        const whatwg = new URL(`https://${host}/`).hostname.replace(/\.$/, "");
+        assert.equal(normalizeHost(host), whatwg);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("findDomainPolicy", () => {
+  const { policy } = parsePolicy({
+    domains: {
+      "myapp.com": { includeSubdomains: true, pins: [P1, P2] },
+      "api.myapp.com": { includeSubdomains: false, pins: [P2] },
+      "cdn.myapp.com": { includeSubdomains: true, pins: [P2], expires: "2000-01-01" },
+      "exact.org": { pins: [P1] },
+      "10.0.0.1": { includeSubdomains: true, pins: [P1] },
+      "::1": { pins: [P1] },
+    },
+  });
+  const domainFor = (host: string) => findDomainPolicy(policy, host)?.domain;
+
+  it("finds the exact entry whatever the spelling", () => {
+    assert.equal(domainFor("API.MYAPP.COM."), "api.myapp.com");
+    assert.equal(domainFor("[0:0:0:0:0:0:0:1]"), "::1");
+    assert.equal(domainFor("10.0.0.1"), "10.0.0.1");
+  });
+
+  it("uses the nearest parent with includeSubdomains at any depth", () => {
+    assert.equal(domainFor("a.b.c.myapp.com"), "myapp.com");
+    assert.equal(domainFor("x.api.myapp.com"), "myapp.com", "api.myapp.com does not include subdomains");
+  });
+
+  it("stops at the most specific entry, even when it is expired, with no fall-back past it", () => {
+    assert.equal(domainFor("img.cdn.myapp.com"), "cdn.myapp.com");
+  });
+
+  it("does not match hosts that merely end with the same letters, or subdomains without includeSubdomains", () => {
+    assert.equal(domainFor("evilmyapp.com"), undefined);
+    assert.equal(domainFor("sub.exact.org"), undefined);
+    assert.equal(domainFor("com"), undefined);
+  });
+
+  it("matches IP addresses only exactly", () => {
+    assert.equal(domainFor("1.10.0.0.1"), undefined);
+    assert.equal(domainFor("10.0.0.2"), undefined);
+  });
+});
