@@ -366,43 +366,58 @@ function splitAuthority(authority: string): [string, number] {
 }
 
 /**
- * An intercepting ("forging") CONNECT proxy like mitmproxy or Charles: for each CONNECT it forges a
- * certificate for the requested host, signed by its own CA, terminates the client's TLS with it, and
- * relays the decrypted bytes to the real server over a second TLS connection (verified against
- * `upstreamCa`).
+ * An intercepting ("forging") CONNECT proxy like mitmproxy or Charles: for each tunnel it forges a
+ * certificate for the server name the client asks for (SNI, else the CONNECT host), signed by its own
+ * CA, terminates the client's TLS with it, and relays the decrypted bytes to the real server over a
+ * second TLS connection (verified against `upstreamCa`). `upstream` maps a CONNECT target to the address
+ * really dialled (default: the target itself).
  */
 export async function startForgingProxy(
   dir: string,
   upstreamCa: string,
+  upstream: (host: string, port: number) => [string, number] = (host, port) => [host, port],
 ): Promise<RunningServer & { ca: Issued; forged: string[] }> {
   const ca = makeCa(join(dir, "mitm"), "mitm-ca", "/O=Intercepting Proxy/CN=Intercepting Proxy CA");
-  const forgedByHost = new Map<string, Issued>();
+  const contexts = new Map<string, tls.SecureContext>();
   const forged: string[] = [];
+  const forge = (name: string): tls.SecureContext => {
+    let context = contexts.get(name);
+    if (!context) {
+      const leaf = makeLeaf(join(dir, "mitm"), `forged-${contexts.size}`, [name], ca, { days: 30 });
+      context = tls.createSecureContext({ key: leaf.key, cert: `${leaf.cert}${ca.cert}` });
+      contexts.set(name, context);
+    }
+    forged.push(name);
+    return context;
+  };
   const server = http.createServer((_req, res) => res.writeHead(405).end());
   server.on("connect", (req: http.IncomingMessage, socket: net.Socket) => {
     socket.on("error", () => {});
     const [host, port] = splitAuthority(req.url ?? "");
-    let leaf = forgedByHost.get(host);
-    if (!leaf) {
-      leaf = makeLeaf(join(dir, "mitm"), `forged-${forgedByHost.size}`, [host], ca, { days: 30 });
-      forgedByHost.set(host, leaf);
-    }
-    forged.push(host);
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+    let sni: string | undefined;
     const client = new tls.TLSSocket(socket, {
       isServer: true,
-      key: leaf.key,
-      cert: `${leaf.cert}${ca.cert}`,
+      SNICallback: (servername, callback) => {
+        sni = servername;
+        callback(null, forge(servername));
+      },
+      // Without SNI (an IP address), the forged certificate is for the CONNECT host.
+      secureContext: forge(host),
     });
     client.on("error", () => {});
-    const upstream = tls.connect({
-      host,
-      port,
-      servername: /^[0-9.]+$/.test(host) ? undefined : host,
-      ca: upstreamCa,
+    client.once("secure", () => {
+      const [dialHost, dialPort] = upstream(host, port);
+      const name = sni ?? host;
+      const real = tls.connect({
+        host: dialHost,
+        port: dialPort,
+        servername: /^[0-9.]+$/.test(name) ? undefined : name,
+        ca: upstreamCa,
+      });
+      real.on("error", () => client.destroy());
+      client.pipe(real).pipe(client);
     });
-    upstream.on("error", () => client.destroy());
-    client.pipe(upstream).pipe(client);
   });
   const close = track(server);
   return { port: await listen(server), close, ca, forged };

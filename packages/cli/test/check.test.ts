@@ -1,0 +1,274 @@
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  generateKey,
+  type Issued,
+  makeCa,
+  makeLeaf,
+  makeTempDir,
+  openssl,
+  opensslPinOfCertificate,
+  opensslPinOfPublicKey,
+  type RunningServer,
+  runCli,
+  startForgingProxy,
+  startHttpsServer,
+  unusedPort,
+} from "./helpers.js";
+
+interface HostJson {
+  host: string;
+  port: number;
+  status: string;
+  enforced: boolean;
+  matchedPin?: string;
+  servedPins: string[];
+  verifiedPins: string[];
+  warnings: { code: string; message: string }[];
+}
+interface CheckJson {
+  ok: boolean;
+  warnings: { code: string; message: string }[];
+  hosts: HostJson[];
+}
+
+describe("keypin check", () => {
+  const tmp = makeTempDir();
+  let root: Issued;
+  let intermediate: Issued;
+  let leaf: Issued;
+  let server: RunningServer;
+  let backupPin: string;
+  let leafPin: string;
+  let intermediatePin: string;
+  let rootPin: string;
+  const policy = (name: string, domains: Record<string, unknown>) => {
+    const path = join(tmp.dir, name);
+    writeFileSync(path, JSON.stringify({ domains }, null, 2));
+    return path;
+  };
+  const route = () => ["--connect-to", `::127.0.0.1:${server.port}`, "--ca", root.certPath];
+
+  before(async () => {
+    root = makeCa(tmp.dir, "root", "/O=Keypin Test/CN=Check Root");
+    intermediate = makeCa(tmp.dir, "intermediate", "/O=Keypin Test/CN=Check Issuing CA", { issuer: root });
+    leaf = makeLeaf(tmp.dir, "leaf", ["api.myapp.test", "cdn.myapp.test", "other.test"], intermediate);
+    server = await startHttpsServer(leaf.key, `${leaf.cert}${intermediate.cert}`);
+    const backupKey = generateKey(join(tmp.dir, "backup.key"), "ec-p256");
+    backupPin = opensslPinOfPublicKey(openssl(["pkey", "-in", backupKey, "-pubout"]));
+    leafPin = opensslPinOfCertificate(leaf.cert);
+    intermediatePin = opensslPinOfCertificate(intermediate.cert);
+    rootPin = opensslPinOfCertificate(root.cert);
+  });
+
+  after(async () => {
+    await server.close();
+    tmp.remove();
+  });
+
+  it("passes when the verified chain carries a pinned key, naming the pin that matched", async () => {
+    const file = policy("good.json", {
+      "api.myapp.test": {
+        pins: [
+          { pin: leafPin, role: "leaf" },
+          { pin: intermediatePin, role: "intermediate" },
+          { pin: backupPin, role: "backup" },
+        ],
+      },
+    });
+    const result = await runCli(["check", "--policy", file, ...route(), "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as CheckJson;
+    assert.equal(report.ok, true);
+    assert.equal(report.hosts.length, 1);
+    const host = report.hosts[0]!;
+    assert.equal(host.host, "api.myapp.test");
+    assert.equal(host.status, "ok");
+    assert.equal(host.enforced, true);
+    assert.ok(host.matchedPin === leafPin || host.matchedPin === intermediatePin);
+    assert.deepEqual(host.servedPins, [leafPin, intermediatePin]);
+    assert.deepEqual(host.verifiedPins, [leafPin, intermediatePin, rootPin]);
+  });
+
+  it("fails with pin-mismatch through an intercepting proxy whose CA is trusted with --ca", async () => {
+    const file = policy("mitm.json", {
+      "api.myapp.test": { pins: [intermediatePin, { pin: backupPin, role: "backup" }] },
+    });
+    const proxy = await startForgingProxy(join(tmp.dir, "proxy"), root.cert, () => [
+      "127.0.0.1",
+      server.port,
+    ]);
+    try {
+      const result = await runCli([
+        "check",
+        "--policy",
+        file,
+        "--proxy",
+        `http://127.0.0.1:${proxy.port}`,
+        "--ca",
+        root.certPath,
+        "--ca",
+        proxy.ca.certPath,
+        "--json",
+      ]);
+      assert.equal(result.code, 1, result.stderr);
+      const report = JSON.parse(result.stdout) as CheckJson;
+      assert.equal(report.ok, false);
+      const host = report.hosts[0]!;
+      assert.equal(host.status, "pin-mismatch");
+      assert.equal(host.enforced, true);
+      assert.ok(
+        proxy.forged.includes("api.myapp.test"),
+        `the proxy forged a certificate: ${proxy.forged.join()}`,
+      );
+      assert.equal(host.servedPins.length, 2);
+      assert.ok(!host.servedPins.includes(intermediatePin));
+      assert.equal(host.verifiedPins.at(-1), opensslPinOfCertificate(proxy.ca.cert));
+      assert.match(result.stderr, /^keypin: check failed: api\.myapp\.test:443 pin-mismatch\n$/);
+      // Without the proxy's CA the device would not even trust the forged chain.
+      const untrusted = await runCli([
+        "check",
+        "--policy",
+        file,
+        "--proxy",
+        `http://127.0.0.1:${proxy.port}`,
+        "--ca",
+        root.certPath,
+        "--json",
+      ]);
+      assert.equal(untrusted.code, 1);
+      assert.equal((JSON.parse(untrusted.stdout) as CheckJson).hosts[0]!.status, "untrusted");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("marks a report-only mismatch as enforced: false and still fails", async () => {
+    const file = policy("report-only.json", {
+      "api.myapp.test": {
+        mode: "report-only",
+        pins: [backupPin, { pin: backupPin.replace(/^sha256\/./, "sha256/A"), role: "backup" }],
+      },
+    });
+    const result = await runCli(["check", "--policy", file, ...route(), "--json"]);
+    assert.equal(result.code, 1, result.stderr);
+    const host = (JSON.parse(result.stdout) as CheckJson).hosts[0]!;
+    assert.equal(host.status, "pin-mismatch");
+    assert.equal(host.enforced, false);
+  });
+
+  it("checks extra --host names with the policy that covers them, and reports uncovered hosts as not-pinned", async () => {
+    const file = policy("subdomains.json", {
+      "myapp.test": {
+        includeSubdomains: true,
+        pins: [
+          { pin: rootPin, role: "root" },
+          { pin: intermediatePin, role: "intermediate" },
+          { pin: backupPin, role: "backup" },
+        ],
+      },
+    });
+    const result = await runCli([
+      "check",
+      "--policy",
+      file,
+      "--host",
+      "api.myapp.test",
+      "--host",
+      "cdn.myapp.test",
+      "--host",
+      "other.test",
+      ...route(),
+      "--json",
+      "--concurrency",
+      "2",
+    ]);
+    const report = JSON.parse(result.stdout) as CheckJson;
+    const status = Object.fromEntries(report.hosts.map((h) => [h.host, h.status]));
+    // myapp.test itself is not among the leaf's names: a device would refuse it.
+    assert.deepEqual(status, {
+      "myapp.test": "untrusted",
+      "api.myapp.test": "ok",
+      "cdn.myapp.test": "ok",
+      "other.test": "not-pinned",
+    });
+    assert.equal(result.code, 1, "an untrusted host fails the check");
+    const covered = await runCli([
+      "check",
+      "--policy",
+      policy("covered.json", {
+        "api.myapp.test": { pins: [intermediatePin, { pin: backupPin, role: "backup" }] },
+      }),
+      "--host",
+      "other.test",
+      ...route(),
+      "--json",
+    ]);
+    assert.equal(covered.code, 0, covered.stderr);
+    const strict = await runCli([
+      "check",
+      "--policy",
+      join(tmp.dir, "covered.json"),
+      "--host",
+      "other.test",
+      ...route(),
+      "--json",
+      "--strict",
+    ]);
+    assert.equal(strict.code, 1, "--strict fails on a host that is not pinned");
+    assert.equal((JSON.parse(strict.stdout) as CheckJson).ok, false);
+  });
+
+  it("lints a backup that is in the live chain, a leaf-only pin set and a missing backup; --strict fails on them", async () => {
+    const file = policy("lint.json", {
+      "api.myapp.test": {
+        pins: [
+          { pin: leafPin, role: "leaf" },
+          { pin: intermediatePin, role: "backup" },
+        ],
+      },
+      "cdn.myapp.test": { pins: [leafPin, rootPin.replace(/^sha256\/./, "sha256/B")] },
+    });
+    const result = await runCli(["check", "--policy", file, ...route(), "--json"]);
+    assert.equal(result.code, 0, `lint alone does not fail without --strict: ${result.stderr}`);
+    const report = JSON.parse(result.stdout) as CheckJson;
+    const api = report.hosts.find((h) => h.host === "api.myapp.test")!;
+    const codes = api.warnings.map((w) => w.code);
+    assert.ok(codes.includes("backup-in-live-chain"), codes.join());
+    assert.ok(codes.includes("will-not-survive-renewal"), codes.join());
+    assert.ok(
+      report.warnings.some((w) => w.code === "no-backup-pin"),
+      JSON.stringify(report.warnings),
+    );
+    const strict = await runCli(["check", "--policy", file, ...route(), "--json", "--strict"]);
+    assert.equal(strict.code, 1);
+    assert.match(strict.stderr, /--strict/);
+  });
+
+  it("reports a host that cannot be reached as error and exits 1", async () => {
+    const file = policy("down.json", {
+      "api.myapp.test": { pins: [intermediatePin, { pin: backupPin, role: "backup" }] },
+    });
+    const port = await unusedPort();
+    const result = await runCli(["check", "--policy", file, "--connect-to", `::127.0.0.1:${port}`, "--json"]);
+    assert.equal(result.code, 1);
+    const host = (JSON.parse(result.stdout) as CheckJson).hosts[0]!;
+    assert.equal(host.status, "error");
+  });
+
+  it("prints an aligned human summary", async () => {
+    const file = policy("human.json", {
+      "api.myapp.test": { pins: [intermediatePin, { pin: backupPin, role: "backup" }] },
+      "cdn.myapp.test": { pins: [intermediatePin, { pin: backupPin, role: "backup" }] },
+    });
+    const result = await runCli(["check", "--policy", file, ...route()]);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.split("\n");
+    const rows = lines.filter((l) => /^ {2}ok /.test(l));
+    assert.equal(rows.length, 2, result.stdout);
+    assert.equal(rows[0]!.indexOf("matched"), rows[1]!.indexOf("matched"));
+    assert.match(result.stdout, /passed: 2 ok/);
+  });
+});
