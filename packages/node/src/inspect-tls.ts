@@ -10,7 +10,7 @@ import { type CertificateInfo, KeypinError } from "@keypin/core";
 import { describeCertificate } from "./parsed-certificate.js";
 import { peerChainOf } from "./peer-chain.js";
 import { openProxyTunnel } from "./proxy-tunnel.js";
-import { resolveTrustAnchors } from "./trust-anchors.js";
+import { createTrustContext, resolveTrustAnchors } from "./trust-anchors.js";
 import { buildVerifiedPath } from "./verified-path.js";
 
 /** What `inspectTls` saw. Certificates are described by @keypin/core (SPKI from the DER). */
@@ -199,7 +199,7 @@ const emptyStore = { context: undefined as SecureContext | undefined };
 export async function inspectTls(options: InspectTlsOptions): Promise<TlsInspection> {
   const warnings: string[] = [];
   const trust = resolveTrustAnchors({ ca: options.ca, caOnly: options.caOnly }, (m) => warnings.push(m));
-  const secureContext = createSecureContext(trust.contextCa ? { ca: trust.contextCa } : {});
+  const secureContext = createTrustContext(trust);
   const servername = options.servername ?? (isIP(options.host) ? undefined : options.host);
   const timeout = options.timeout ?? 10_000;
   const deadline = Date.now() + timeout;

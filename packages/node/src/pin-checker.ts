@@ -20,7 +20,7 @@ import { describeCertificate } from "./parsed-certificate.js";
 import { peerChainOf } from "./peer-chain.js";
 import { loadPolicyFileSync } from "./policy-file.js";
 import { ReportSender } from "./report-sender.js";
-import { resolveTrustAnchors, type TrustAnchors } from "./trust-anchors.js";
+import { createTrustContext, resolveTrustAnchors, type TrustAnchors } from "./trust-anchors.js";
 import { buildVerifiedPath, type HopCache } from "./verified-path.js";
 
 /**
@@ -116,10 +116,7 @@ export class PinChecker {
     }
     this.policy = resolvePolicy(options.policy);
     this.trust = resolveTrustAnchors({ ca: options.ca, caOnly: options.caOnly }, this.#warn);
-    this.secureContext = createSecureContext({
-      ...this.connect,
-      ...(this.trust.contextCa ? { ca: this.trust.contextCa } : {}),
-    });
+    this.secureContext = createTrustContext(this.trust, this.connect);
     this.hopCache = internal.hopCache;
     this.#reports = new ReportSender({
       onReport: options.onReport,

@@ -55,6 +55,8 @@ export interface TestServer {
   requests: RecordedRequest[];
   /** TCP connections accepted. */
   connections: number;
+  /** The underlying server (for `upgrade` listeners such as ws). */
+  server: HttpServer;
   close: () => Promise<void>;
 }
 
@@ -66,7 +68,7 @@ const defaultHandler: Handler = (req, res) => {
 };
 
 async function serve(server: HttpServer, handler: Handler): Promise<TestServer> {
-  const result: TestServer = { port: 0, requests: [], connections: 0, close: async () => {} };
+  const result: TestServer = { port: 0, requests: [], connections: 0, server, close: async () => {} };
   server.on("connection", () => {
     result.connections++;
   });

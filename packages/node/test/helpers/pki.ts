@@ -122,7 +122,7 @@ export interface TestChain {
   served: string;
 }
 
-export async function createChain(kind: KeyKind, hosts: string[], label = kind): Promise<TestChain> {
+export async function createChain(kind: KeyKind, hosts: string[], label: string = kind): Promise<TestChain> {
   const root = await issue(kind, { subject: `CN=keypin test root ${label}, O=keypin tests`, ca: true });
   const intermediate = await issue(kind, {
     subject: `CN=keypin test intermediate ${label}, O=keypin tests`,
