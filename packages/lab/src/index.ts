@@ -12,6 +12,7 @@ export type {
   LabSummary,
   LabSummaryEvent,
 } from "./events.js";
+export { type LabColors, LabNarrator, type LabNarratorOptions } from "./narrate.js";
 export { InterceptingProxy, type ProxyLogEntry } from "./proxy.js";
 export { formatCommand, type LabKeepInfo, type RunLabOptions, runLab } from "./run-lab.js";
 export { type LabScenario, labScenarios } from "./scenarios.js";
