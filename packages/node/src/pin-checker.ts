@@ -1,9 +1,4 @@
-import {
-  checkServerIdentity as checkHostname,
-  createSecureContext,
-  type PeerCertificate,
-  type SecureContext,
-} from "node:tls";
+import { checkServerIdentity as checkHostname, type PeerCertificate, type SecureContext } from "node:tls";
 import {
   buildPinFailureReport,
   type ChainEntry,
