@@ -2,27 +2,27 @@ import { decodeBase64, encodeBase64 } from "./bytes.js";
 import { KeypinParseError } from "./errors.js";
 
 /**
- * One `-----BEGIN label-----` … `-----END label-----` block: its label, decoded DER and the 1-based line
- * of its BEGIN line.
+ * One `-----BEGIN label-----` … `-----END label-----` block: its label, decoded DER, the 1-based line
+ * of its BEGIN line and, when present, its RFC 1421 headers (e.g. `Proc-Type: 4,ENCRYPTED` of
+ * OpenSSL's legacy encrypted keys).
  *
  * @example
  * ```ts
  * const [block]: PemBlock[] = decodePem(text);
- * console.log(block?.label, block?.line);
+ * console.log(block?.label, block?.line, block?.headers?.["Proc-Type"]);
  * ```
  */
 export interface PemBlock {
   label: string;
   der: Uint8Array;
   line: number;
+  headers?: Record<string, string>;
 }
-
-const BEGIN = /-----BEGIN ([^\r\n-]*(?:-[^\r\n-]+)*)-----/g;
 
 /**
  * Finds every PEM block in `text` (text around and between blocks is ignored; LF or CRLF; any line
- * width; RFC 1421 headers such as `Proc-Type:` are skipped). Throws {@link KeypinParseError} with the
- * character offset when a block is malformed: no END line, END label differs, bad base64.
+ * width; RFC 1421 headers are read into `headers`). Throws {@link KeypinParseError} with the character
+ * offset when a block is malformed: no END line, END label differs, bad base64.
  *
  * @example
  * ```ts
@@ -31,48 +31,50 @@ const BEGIN = /-----BEGIN ([^\r\n-]*(?:-[^\r\n-]+)*)-----/g;
  */
 export function decodePem(text: string): PemBlock[] {
   const blocks: PemBlock[] = [];
+  const begin = /-----BEGIN ([^\r\n-]*(?:-[^\r\n-]+)*)-----/g;
   // Line numbers are counted incrementally so that a bundle of many blocks stays linear.
   let countedTo = 0;
   let countedLine = 1;
-  const lineOf = (_text: string, offset: number): number => {
-    if (offset < countedTo) return lineAt(text, offset);
+  const lineOf = (offset: number): number => {
     for (let i = countedTo; i < offset; i++) if (text.charCodeAt(i) === 10) countedLine++;
-    countedTo = offset;
+    countedTo = Math.max(countedTo, offset);
     return countedLine;
   };
-  BEGIN.lastIndex = 0;
-  let match: RegExpExecArray | null = BEGIN.exec(text);
+  let match: RegExpExecArray | null = begin.exec(text);
   while (match !== null) {
     const label = match[1]!;
     const beginAt = match.index;
+    const line = lineOf(beginAt);
     const bodyStart = beginAt + match[0].length;
     const endMarker = `-----END ${label}-----`;
     const endAt = text.indexOf("-----END ", bodyStart);
-    if (endAt < 0) {
-      throw new KeypinParseError(
-        `PEM block "${label}" at line ${lineOf(text, beginAt)} has no END line`,
-        beginAt,
-      );
-    }
+    if (endAt < 0)
+      throw new KeypinParseError(`PEM block "${label}" at line ${line} has no END line`, beginAt);
     if (!text.startsWith(endMarker, endAt)) {
       const found = /^-----END ([^\r\n]*?)-----/.exec(text.slice(endAt, endAt + 100));
       throw new KeypinParseError(
-        `PEM block "${label}" at line ${lineOf(text, beginAt)} ends with "END ${found?.[1] ?? "?"}" instead of "END ${label}"`,
+        `PEM block "${label}" at line ${line} ends with "END ${found?.[1] ?? "?"}" instead of "END ${label}"`,
         endAt,
       );
     }
-    const body = text.slice(bodyStart, endAt);
-    const der = decodeBody(body, bodyStart, label, lineOf(text, beginAt));
-    blocks.push({ label, der, line: lineOf(text, beginAt) });
-    BEGIN.lastIndex = endAt + endMarker.length;
-    match = BEGIN.exec(text);
+    const { der, headers } = decodeBody(text.slice(bodyStart, endAt), bodyStart, label, line);
+    blocks.push(headers ? { label, der, line, headers } : { label, der, line });
+    begin.lastIndex = endAt + endMarker.length;
+    match = begin.exec(text);
   }
   return blocks;
 }
 
-function decodeBody(body: string, bodyStart: number, label: string, line: number): Uint8Array {
-  // Skip RFC 1421 headers ("Proc-Type: 4,ENCRYPTED", "DEK-Info: …") and the blank line after them.
+function decodeBody(
+  body: string,
+  bodyStart: number,
+  label: string,
+  line: number,
+): { der: Uint8Array; headers?: Record<string, string> } {
+  // RFC 1421 headers ("Proc-Type: 4,ENCRYPTED", "DEK-Info: …", continuation lines start with a space),
+  // then a blank line, then the base64.
   let start = 0;
+  let headers: Record<string, string> | undefined;
   if (body.includes(":")) {
     const lines = body.split("\n");
     let consumed = 0;
@@ -81,24 +83,27 @@ function decodeBody(body: string, bodyStart: number, label: string, line: number
       consumed += lines[0]!.length + 1;
       i = 1;
     }
-    let sawHeader = false;
+    let last: string | undefined;
     for (; i < lines.length; i++) {
       const l = lines[i]!;
-      if (/^[A-Za-z0-9-]+:/.test(l) || (sawHeader && /^[ \t]/.test(l) && l.trim() !== "")) {
-        sawHeader = true;
-        consumed += l.length + 1;
-        continue;
-      }
-      break;
+      const header = /^([A-Za-z0-9-]+):\s*(.*?)\s*$/.exec(l);
+      if (header) {
+        headers ??= {};
+        last = header[1]!;
+        headers[last] = header[2]!;
+      } else if (last !== undefined && /^[ \t]/.test(l) && l.trim() !== "") {
+        headers![last] += l.trim();
+      } else break;
+      consumed += l.length + 1;
     }
-    if (sawHeader) start = consumed;
+    if (headers) start = consumed;
   }
   const rest = body.slice(start);
   const compact = rest.replace(/[ \t\r\n]+/g, "");
   if (compact.length === 0)
     throw new KeypinParseError(`PEM block "${label}" at line ${line} is empty`, bodyStart);
   const decoded = decodeBase64(compact);
-  if (decoded instanceof Uint8Array) return decoded;
+  if (decoded instanceof Uint8Array) return headers ? { der: decoded, headers } : { der: decoded };
   throw new KeypinParseError(
     `PEM block "${label}" at line ${line}: its base64 ${decoded.reason}`,
     bodyStart + start + textIndexOf(rest, decoded.index),
@@ -115,12 +120,6 @@ function textIndexOf(text: string, n: number): number {
     seen++;
   }
   return text.length;
-}
-
-function lineAt(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
 }
 
 /**

@@ -123,6 +123,17 @@ before(() => {
     "-v2",
     "aes-256-cbc",
   );
+  openssl(
+    "rsa",
+    "-in",
+    file("RSA-2048.key"),
+    "-aes128",
+    "-passout",
+    "pass:secret",
+    "-traditional",
+    "-out",
+    file("legacy-encrypted.key"),
+  );
 });
 
 after(() => {
@@ -248,6 +259,13 @@ describe("private keys and errors", () => {
     const encrypted = readKeyMaterial(readFileSync(file("encrypted.key"), "utf8"));
     assert.deepEqual(
       encrypted.map((m) => m.kind === "private-key" && m.encrypted),
+      [true],
+    );
+    const legacy = readFileSync(file("legacy-encrypted.key"), "utf8");
+    assert.match(legacy, /Proc-Type: 4,ENCRYPTED/);
+    assert.equal(decodePem(legacy)[0]?.headers?.["Proc-Type"], "4,ENCRYPTED");
+    assert.deepEqual(
+      readKeyMaterial(legacy).map((m) => m.kind === "private-key" && m.encrypted),
       [true],
     );
     const der = decodePem(readFileSync(file("encrypted.key"), "utf8"))[0]!.der;

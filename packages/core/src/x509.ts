@@ -17,7 +17,7 @@ import {
 } from "./der.js";
 import { KeypinParseError } from "./errors.js";
 import { formatIpv6 } from "./ip.js";
-import { decodePem } from "./pem.js";
+import { decodePem, type PemBlock } from "./pem.js";
 
 /**
  * What {@link parseCertificate} reads from an X.509 certificate.
@@ -511,7 +511,7 @@ export function readKeyMaterial(input: string | Uint8Array): KeyMaterial[] {
   }
   const out: KeyMaterial[] = [];
   blocks.forEach((block, index) => {
-    const m = readBlock(block.label, block.der, index, block.line);
+    const m = readBlock(block, index);
     if (m) out.push(m);
   });
   if (out.length === 0) {
@@ -533,7 +533,8 @@ function looksLikePem(bytes: Uint8Array): boolean {
   return false;
 }
 
-function readBlock(label: string, der: Uint8Array, index: number, line: number): KeyMaterial | undefined {
+function readBlock(block: PemBlock, index: number): KeyMaterial | undefined {
+  const { label, der, line } = block;
   try {
     switch (label) {
       case "CERTIFICATE":
@@ -573,7 +574,8 @@ function readBlock(label: string, der: Uint8Array, index: number, line: number):
       case "DSA PRIVATE KEY":
       case "ENCRYPTED PRIVATE KEY":
       case "OPENSSH PRIVATE KEY": {
-        const encrypted = label === "ENCRYPTED PRIVATE KEY";
+        const encrypted =
+          label === "ENCRYPTED PRIVATE KEY" || /ENCRYPTED/i.test(block.headers?.["Proc-Type"] ?? "");
         return { kind: "private-key", index, der, encrypted };
       }
       default:
