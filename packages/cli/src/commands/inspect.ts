@@ -69,6 +69,7 @@ export default defineCommand({
   args: {
     target: {
       type: "positional",
+      required: false,
       description: "host name or IP address, with an optional :port (default 443)",
     },
     json: {
