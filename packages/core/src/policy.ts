@@ -141,13 +141,13 @@ export function validatePolicy(value: unknown, options?: { now?: Date }): Policy
     };
   }
   unknownFields(value, TOP_FIELDS, [], problems);
-  if ("$schema" in value && typeof value.$schema !== "string") {
+  if (Object.hasOwn(value, "$schema") && typeof value.$schema !== "string") {
     problems.push({
       path: "/$schema",
       message: `"$schema" must be a string; found ${describe(value.$schema)}`,
     });
   }
-  if (!("domains" in value)) {
+  if (!Object.hasOwn(value, "domains")) {
     problems.push({ path: "", message: `missing "domains": an object mapping host names to their pins` });
   } else if (!isPlainObject(value.domains)) {
     problems.push({
@@ -183,7 +183,7 @@ function validateDomain(key: string, entry: unknown, problems: PolicyProblem[]):
   }
   unknownFields(entry, DOMAIN_FIELDS, base, problems);
   let includeSubdomains = false;
-  if ("includeSubdomains" in entry) {
+  if (Object.hasOwn(entry, "includeSubdomains")) {
     if (typeof entry.includeSubdomains === "boolean") includeSubdomains = entry.includeSubdomains;
     else {
       problems.push({
@@ -193,7 +193,7 @@ function validateDomain(key: string, entry: unknown, problems: PolicyProblem[]):
     }
   }
   const pins: PinnedKey[] = [];
-  if (!("pins" in entry)) {
+  if (!Object.hasOwn(entry, "pins")) {
     problems.push({
       path: jsonPointer(...base),
       message: `missing "pins": a list of at least one sha256/ pin`,
@@ -216,7 +216,7 @@ function validateDomain(key: string, entry: unknown, problems: PolicyProblem[]):
     });
   }
   let expires: string | undefined;
-  if ("expires" in entry) {
+  if (Object.hasOwn(entry, "expires")) {
     const path = jsonPointer(...base, "expires");
     if (typeof entry.expires !== "string") {
       problems.push({
@@ -231,7 +231,7 @@ function validateDomain(key: string, entry: unknown, problems: PolicyProblem[]):
     } else expires = entry.expires;
   }
   let mode: "enforce" | "report-only" = "enforce";
-  if ("mode" in entry) {
+  if (Object.hasOwn(entry, "mode")) {
     if (entry.mode === "enforce" || entry.mode === "report-only") mode = entry.mode;
     else {
       problems.push({
@@ -241,7 +241,7 @@ function validateDomain(key: string, entry: unknown, problems: PolicyProblem[]):
     }
   }
   const reportUris: string[] = [];
-  if ("reportUris" in entry) {
+  if (Object.hasOwn(entry, "reportUris")) {
     if (!Array.isArray(entry.reportUris)) {
       problems.push({
         path: jsonPointer(...base, "reportUris"),
@@ -301,11 +301,11 @@ function validatePinItem(
   const before = problems.length;
   unknownFields(item, PIN_FIELDS, path, problems);
   let pin: PinnedKey["pin"] | undefined;
-  if (!("pin" in item))
+  if (!Object.hasOwn(item, "pin"))
     problems.push({ path: jsonPointer(...path), message: `missing "pin" in the pin object` });
   else pin = validatePinText(item.pin, jsonPointer(...path, "pin"), problems);
   const result: Partial<PinnedKey> = {};
-  if ("role" in item) {
+  if (Object.hasOwn(item, "role")) {
     if (ROLES.includes(item.role as PinRole)) result.role = item.role as PinRole;
     else {
       problems.push({
@@ -314,7 +314,7 @@ function validatePinItem(
       });
     }
   }
-  if ("label" in item) {
+  if (Object.hasOwn(item, "label")) {
     if (typeof item.label === "string") result.label = item.label;
     else
       problems.push({

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
+import fc from "fast-check";
 import { validatePolicy } from "./policy.js";
 import { policySchema } from "./schema.js";
 
@@ -137,4 +138,143 @@ describe("keypin.schema.json", () => {
       assert.equal(validate(doc), false);
     });
   }
+});
+
+describe("keypin.schema.json and validatePolicy on generated documents", () => {
+  const validate = new Ajv2020({ strict: true }).compile(policySchema);
+  const b64 = fc.uint8Array({ minLength: 30, maxLength: 34 }).map((b) => Buffer.from(b).toString("base64"));
+  const pinText = fc.oneof(
+    b64.map((x) => `sha256/${x}`),
+    b64.map((x) => `pin-sha256="${x}"`),
+    b64,
+    b64.map((x) => `sha1/${x}`),
+    fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString("hex")),
+    fc
+      .uint8Array({ minLength: 32, maxLength: 32 })
+      .map((b) => `sha256/${Buffer.from(b).toString("base64url")}=`),
+    b64.map((x) => ` sha256/${x}`),
+    fc.string({ maxLength: 10 }),
+  );
+  const pinItem = fc.oneof(
+    pinText,
+    fc.record(
+      {
+        pin: fc.oneof(pinText, fc.integer()),
+        role: fc.constantFrom("leaf", "intermediate", "root", "backup", "spare"),
+        label: fc.oneof(fc.string(), fc.integer()),
+        note: fc.string(),
+      },
+      { requiredKeys: [] },
+    ),
+    fc.integer(),
+  );
+  const domainKey = fc.oneof(
+    fc.domain(),
+    fc.ipV4(),
+    fc.ipV4Extended(),
+    fc.ipV6(),
+    fc.ipV6().map((ip) => `[${ip}]`),
+    fc.stringMatching(/^[A-Za-z0-9.:*[\]-]{0,24}$/),
+    fc.constantFrom(
+      "bücher.de",
+      "*.a.com",
+      "a.com.",
+      "A.COM",
+      "a..com",
+      "a.com:443",
+      "localhost",
+      "a.1",
+      "1.2.3",
+    ),
+  );
+  const date = fc.oneof(
+    fc.stringMatching(/^[0-9]{4}-[0-1][0-9]-[0-3][0-9]$/),
+    fc
+      .date({ noInvalidDate: true, min: new Date("1900-01-01"), max: new Date("2999-12-31") })
+      .map((d) => d.toISOString().slice(0, 10)),
+    fc.string({ maxLength: 12 }),
+  );
+  const entry = fc.record(
+    {
+      includeSubdomains: fc.oneof(fc.boolean(), fc.constant("true")),
+      pins: fc.oneof(fc.array(pinItem, { maxLength: 3 }), fc.string()),
+      expires: fc.oneof(date, fc.integer()),
+      mode: fc.constantFrom("enforce", "report-only", "audit"),
+      reportUris: fc.oneof(
+        fc.array(fc.oneof(fc.webUrl(), fc.string({ maxLength: 10 })), { maxLength: 2 }),
+        fc.string(),
+      ),
+      includeSubdomain: fc.boolean(),
+    },
+    { requiredKeys: [] },
+  );
+  const b32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString("base64"));
+  const goodPin = fc.oneof(
+    b32.map((x) => `sha256/${x}`),
+    b32.map((x) => `pin-sha256="${x}"`),
+    b32,
+  );
+  const goodEntry = fc.record(
+    {
+      includeSubdomains: fc.boolean(),
+      pins: fc.array(
+        fc.oneof(
+          goodPin,
+          fc.record(
+            {
+              pin: goodPin,
+              role: fc.constantFrom("leaf", "intermediate", "root", "backup"),
+              label: fc.string(),
+            },
+            { requiredKeys: ["pin"] },
+          ),
+        ),
+        { minLength: 1, maxLength: 3 },
+      ),
+      expires: fc
+        .date({ noInvalidDate: true, min: new Date("1970-01-01"), max: new Date("2999-12-31") })
+        .map((d) => d.toISOString().slice(0, 10)),
+      mode: fc.constantFrom("enforce", "report-only"),
+      reportUris: fc.array(fc.webUrl({ validSchemes: ["https", "http"] }), { maxLength: 2 }),
+    },
+    { requiredKeys: ["pins"] },
+  );
+  const mostlyGood = fc.record(
+    {
+      domains: fc.dictionary(
+        fc.oneof(
+          { arbitrary: fc.oneof(fc.domain(), fc.ipV4(), fc.ipV6()), weight: 5 },
+          { arbitrary: domainKey, weight: 1 },
+        ),
+        fc.oneof({ arbitrary: goodEntry, weight: 5 }, { arbitrary: entry, weight: 1 }),
+        { minKeys: 1, maxKeys: 3 },
+      ),
+    },
+    { requiredKeys: ["domains"] },
+  );
+  const doc = fc.oneof(
+    mostlyGood,
+    fc.record(
+      {
+        $schema: fc.oneof(fc.string(), fc.integer()),
+        domains: fc.dictionary(domainKey, entry, { maxKeys: 3 }),
+        extra: fc.string(),
+      },
+      { requiredKeys: [] },
+    ),
+    fc.anything(),
+  );
+
+  it("accept and reject the same random documents", () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(doc, (d) => {
+        const ours = validatePolicy(d).ok;
+        assert.equal(validate(d), ours, JSON.stringify(validate.errors));
+        if (ours) accepted++;
+      }),
+      { numRuns: 3000 },
+    );
+    assert.ok(accepted > 300, `only ${accepted} generated documents were valid`);
+  });
 });
