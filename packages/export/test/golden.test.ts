@@ -14,8 +14,8 @@ const extension: Record<ExportFormat, string> = {
   trustkit: "swift",
   "okhttp-kotlin": "kt",
   "okhttp-java": "java",
-  "react-native": "rn.ts",
-  node: "node.ts",
+  "react-native": "rn.ts.txt",
+  node: "node.ts.txt",
 };
 
 interface GoldenCase {
