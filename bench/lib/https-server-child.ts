@@ -6,7 +6,7 @@ import { constants } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import type { TLSSocket } from "node:tls";
+import { createSecureContext, type TLSSocket } from "node:tls";
 
 interface ListenerConfig {
   name: string;
@@ -15,16 +15,30 @@ interface ListenerConfig {
 }
 
 const configs = JSON.parse(process.env["KEYPIN_BENCH_SERVERS"] ?? "[]") as ListenerConfig[];
-const stats = { connections: 0, resumed: 0, requests: 0, servernames: 0 };
+// connections: TLS handshakes the server completed; tcp: TCP connections accepted; hellos: ClientHellos
+// that carried a server name (SNI), counted when the server reads them (a client that hangs up right after
+// its own side of the handshake, as an inspection does, may never let the server complete).
+const stats = { connections: 0, resumed: 0, requests: 0, servernames: 0, tcp: 0, hellos: 0 };
 const names = new Set<string>();
 const servers: Server[] = [];
 const ports: Record<string, number> = {};
 
 for (const config of configs) {
+  const key = readFileSync(config.keyFile);
+  const cert = readFileSync(config.certFile);
+  const context = createSecureContext({ key, cert, secureOptions: constants.SSL_OP_NO_TICKET });
   const server = createServer(
     {
-      key: readFileSync(config.keyFile),
-      cert: readFileSync(config.certFile),
+      key,
+      cert,
+      SNICallback: (name, callback) => {
+        stats.hellos++;
+        if (!names.has(name)) {
+          names.add(name);
+          stats.servernames = names.size;
+        }
+        callback(null, context);
+      },
       secureOptions: constants.SSL_OP_NO_TICKET,
       keepAliveTimeout: 60_000,
     },
@@ -39,11 +53,9 @@ for (const config of configs) {
   server.on("secureConnection", (socket: TLSSocket) => {
     stats.connections++;
     if (socket.isSessionReused()) stats.resumed++;
-    const name = (socket as TLSSocket & { servername?: string | false }).servername;
-    if (typeof name === "string" && !names.has(name)) {
-      names.add(name);
-      stats.servernames = names.size;
-    }
+  });
+  server.on("connection", () => {
+    stats.tcp++;
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   ports[config.name] = (server.address() as AddressInfo).port;

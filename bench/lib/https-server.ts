@@ -8,6 +8,10 @@ export interface ServerStats {
   requests: number;
   /** Distinct TLS server names (SNI) seen since the server started. */
   servernames: number;
+  /** TCP connections accepted. */
+  tcp: number;
+  /** ClientHellos with a server name. */
+  hellos: number;
 }
 
 export interface HttpsServers {

@@ -3,6 +3,7 @@
 // ones CONTRACTS.md promises; they are declared here so that the bench type-checks whatever stage the
 // packages are at, and each target says "not measured" when a function has not landed yet.
 import type { Agent as HttpsAgent } from "node:https";
+import type { ConnectionOptions } from "node:tls";
 import type { Dispatcher } from "undici";
 
 export type Sha256 = (data: Uint8Array) => Uint8Array;
@@ -25,6 +26,7 @@ export interface NodeApi {
   sha256: Sha256;
   createPinnedDispatcher(options: PinningOptions): Dispatcher;
   createPinnedAgent(options: PinningOptions): HttpsAgent;
+  pinnedTlsOptions(options: PinningOptions): ConnectionOptions;
   buildVerifiedPath(served: Uint8Array[], anchors: Uint8Array[]): Uint8Array[] | undefined;
 }
 

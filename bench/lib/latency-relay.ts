@@ -27,8 +27,14 @@ export async function startLatencyRelay(upstreamPort: number, delayMs: number): 
       const upstream = connect({ host: "127.0.0.1", port: upstreamPort });
       track(upstream);
       upstream.on("error", () => client.destroy());
-      client.on("close", () => upstream.destroy());
-      upstream.on("close", () => client.destroy());
+      // When one side goes away, let the other side's pending bytes drain (a TLS Finished may still be in
+      // flight), then close; destroy it only if it lingers.
+      const closeLater = (socket: Socket) => {
+        socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
+      };
+      client.on("close", () => closeLater(upstream));
+      upstream.on("close", () => closeLater(client));
       upstream.on("connect", () => {
         client.pipe(upstream);
         upstream.pipe(client);

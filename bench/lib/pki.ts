@@ -199,3 +199,67 @@ export function loadChain(dir: string, kind: KeyKind): Chain {
     },
   };
 }
+
+/**
+ * `n` fresh (intermediate, leaf) pairs under the same root, made with the chain's own keys and CSRs but
+ * new serial numbers: same keys and names, different bytes. A pin check that caches by exact bytes sees
+ * each pair for the first time (a cold check).
+ */
+export function makeVariants(chain: Chain, n: number): { intermediate: Buffer; leaf: Buffer }[] {
+  const out: { intermediate: Buffer; leaf: Buffer }[] = [];
+  const ext = join(chain.dir, "ext.cnf");
+  for (let i = 0; i < n; i++) {
+    const serial = String(1000 + i);
+    openssl(
+      [
+        "x509",
+        "-req",
+        "-in",
+        "intermediate.csr",
+        "-CA",
+        "root.pem",
+        "-CAkey",
+        "root.key",
+        "-set_serial",
+        serial,
+        "-out",
+        `variant-${i}-intermediate.pem`,
+        "-days",
+        "30",
+        "-extfile",
+        ext,
+        "-extensions",
+        "ca",
+      ],
+      chain.dir,
+    );
+    openssl(
+      [
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        `variant-${i}-intermediate.pem`,
+        "-CAkey",
+        "intermediate.key",
+        "-set_serial",
+        serial,
+        "-out",
+        `variant-${i}-leaf.pem`,
+        "-days",
+        "30",
+        "-extfile",
+        ext,
+        "-extensions",
+        "leaf",
+      ],
+      chain.dir,
+    );
+    out.push({
+      intermediate: toDer(readFileSync(join(chain.dir, `variant-${i}-intermediate.pem`), "utf8")),
+      leaf: toDer(readFileSync(join(chain.dir, `variant-${i}-leaf.pem`), "utf8")),
+    });
+  }
+  return out;
+}

@@ -150,7 +150,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
         },
         notes: [
           `whole-process wall time of node_modules/.bin/keypin check --json, every host "ok" in every run`,
-          `server saw ${after.connections - before.connections} TLS connections and ${after.servernames} distinct SNI names; relay held each connection ${LATENCY_MS} ms`,
+          `relay held each of ${relay.connections() - relayedBefore} connections ${LATENCY_MS} ms; the server read ${after.hellos - before.hellos} ClientHellos naming ${after.servernames} distinct hosts (SNI)`,
           `floor for one at a time: ${count} × ${LATENCY_MS} ms = ${(count * LATENCY_MS) / 1000} s of latency alone`,
         ],
       },
