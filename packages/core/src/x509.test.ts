@@ -24,8 +24,10 @@ const KEY_TYPES = [
 
 let dir = "";
 const file = (name: string) => join(dir, name);
-const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"] });
-/** The documented openssl pipeline: the pin of the public key openssl finds in `input`. */
+/** Runs one openssl command line in the temp dir (file names are relative to it). */
+const openssl = (args: string) =>
+  execFileSync("sh", ["-c", `openssl ${args}`], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+/** The documented openssl pipeline: the pin of the public key that `extract` prints as PEM. */
 function opensslPin(extract: string): string {
   const out = execFileSync(
     "sh",
@@ -38,102 +40,35 @@ function opensslPin(extract: string): string {
 before(() => {
   dir = mkdtempSync(join(tmpdir(), "keypin-core-x509-"));
   for (const { name, genpkey } of KEY_TYPES) {
-    openssl("genpkey", ...genpkey, "-out", file(`${name}.key`));
+    const host = `${name.toLowerCase()}.keypin.test`;
+    openssl(`genpkey ${genpkey.join(" ")} -out ${name}.key`);
     openssl(
-      "req",
-      "-x509",
-      "-new",
-      "-key",
-      file(`${name}.key`),
-      "-out",
-      file(`${name}.crt`),
-      "-days",
-      "30",
-      "-subj",
-      `/C=DE/O=Key Pin, Test/CN=${name.toLowerCase()}.keypin.test`,
-      "-addext",
-      `subjectAltName=DNS:${name.toLowerCase()}.keypin.test,DNS:*.keypin.test,IP:127.0.0.1,IP:2001:db8::1`,
+      `req -x509 -new -key ${name}.key -out ${name}.crt -days 30 -subj "/C=DE/O=Key Pin, Test/CN=${host}" ` +
+        `-addext "subjectAltName=DNS:${host},DNS:*.keypin.test,IP:127.0.0.1,IP:2001:db8::1"`,
     );
-    openssl("x509", "-in", file(`${name}.crt`), "-outform", "der", "-out", file(`${name}.crt.der`));
-    openssl("pkey", "-in", file(`${name}.key`), "-pubout", "-out", file(`${name}.pub`));
-    openssl(
-      "pkey",
-      "-in",
-      file(`${name}.key`),
-      "-pubout",
-      "-outform",
-      "der",
-      "-out",
-      file(`${name}.pub.der`),
-    );
-    openssl(
-      "req",
-      "-new",
-      "-key",
-      file(`${name}.key`),
-      "-out",
-      file(`${name}.csr`),
-      "-subj",
-      `/O=Keypin/CN=csr-${name}`,
-    );
-    openssl("req", "-in", file(`${name}.csr`), "-outform", "der", "-out", file(`${name}.csr.der`));
+    openssl(`x509 -in ${name}.crt -outform der -out ${name}.crt.der`);
+    openssl(`pkey -in ${name}.key -pubout -out ${name}.pub`);
+    openssl(`pkey -in ${name}.key -pubout -outform der -out ${name}.pub.der`);
+    openssl(`req -new -key ${name}.key -out ${name}.csr -subj "/O=Keypin/CN=csr-${name}"`);
+    openssl(`req -in ${name}.csr -outform der -out ${name}.csr.der`);
   }
-  // A CA-signed leaf with a short chain, for isCA and issuer.
+  // A CA-signed leaf, for isCA, issuer and serial.
   openssl(
-    "req",
-    "-x509",
-    "-new",
-    "-key",
-    file("EC-P384.key"),
-    "-out",
-    file("ca.crt"),
-    "-days",
-    "30",
-    "-subj",
-    "/O=Keypin Test CA/CN=Keypin Root",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
+    `req -x509 -new -key EC-P384.key -out ca.crt -days 30 -subj "/O=Keypin Test CA/CN=Keypin Root" ` +
+      `-addext "basicConstraints=critical,CA:TRUE"`,
   );
   openssl(
-    "x509",
-    "-req",
-    "-in",
-    file("RSA-2048.csr"),
-    "-CA",
-    file("ca.crt"),
-    "-CAkey",
-    file("EC-P384.key"),
-    "-out",
-    file("leaf.crt"),
-    "-days",
-    "10",
-    "-set_serial",
-    "0x00ff10",
+    "x509 -req -in RSA-2048.csr -CA ca.crt -CAkey EC-P384.key -out leaf.crt -days 10 -set_serial 0x00ff10",
   );
-  openssl("rsa", "-in", file("RSA-2048.key"), "-RSAPublicKey_out", "-out", file("rsa-pkcs1.pub"));
-  openssl(
-    "pkcs8",
-    "-topk8",
-    "-in",
-    file("EC-P256.key"),
-    "-out",
-    file("encrypted.key"),
-    "-passout",
-    "pass:secret",
-    "-v2",
-    "aes-256-cbc",
-  );
-  openssl(
-    "rsa",
-    "-in",
-    file("RSA-2048.key"),
-    "-aes128",
-    "-passout",
-    "pass:secret",
-    "-traditional",
-    "-out",
-    file("legacy-encrypted.key"),
-  );
+  // Other encodings of the same kinds of keys.
+  openssl("rsa -in RSA-2048.key -RSAPublicKey_out -out rsa-pkcs1.pub");
+  openssl("genpkey -algorithm RSA-PSS -pkeyopt rsa_keygen_bits:2048 -out pss.key");
+  openssl('req -x509 -new -key pss.key -out pss.crt -days 2 -subj "/CN=pss"');
+  openssl("ec -in EC-P256.key -pubout -conv_form compressed -out compressed.pub");
+  openssl("ec -in EC-P256.key -pubout -param_enc explicit -out explicit.pub");
+  // Encrypted private keys: PKCS#8 and OpenSSL's legacy PEM encryption.
+  openssl("pkcs8 -topk8 -in EC-P256.key -out encrypted.key -passout pass:secret -v2 aes-256-cbc");
+  openssl("rsa -in RSA-2048.key -aes128 -passout pass:secret -traditional -out legacy-encrypted.key");
 });
 
 after(() => {
@@ -208,6 +143,32 @@ function asNodePrintsIt(rfc4514: string): string {
     .reverse()
     .join("\n");
 }
+
+describe("openssl oracle: uncommon encodings", () => {
+  it("gives openssl's pin for an RSA-PSS certificate and names it RSA-PSS-2048", () => {
+    const [m] = readKeyMaterial(readFileSync(file("pss.crt"), "utf8"));
+    assert.ok(m?.kind === "certificate");
+    assert.equal(m.keyType, "RSA-PSS-2048");
+    assert.equal(
+      computePin(m.spki, sha256),
+      opensslPin(`openssl x509 -in '${file("pss.crt")}' -pubkey -noout`),
+    );
+  });
+
+  it("hashes EC keys exactly as encoded: a compressed point and explicit curve parameters give openssl's pins", () => {
+    for (const [name, keyType] of [
+      ["compressed.pub", "EC-P256"],
+      ["explicit.pub", "EC-explicit"],
+    ]) {
+      const [m] = readKeyMaterial(readFileSync(file(name!), "utf8"));
+      assert.ok(m?.kind === "public-key");
+      assert.equal(m.keyType, keyType);
+      assert.equal(computePin(m.spki, sha256), opensslPin(`openssl pkey -pubin -in '${file(name!)}'`));
+    }
+    const uncompressed = opensslPin(`openssl pkey -pubin -in '${file("EC-P256.pub")}'`);
+    assert.notEqual(opensslPin(`openssl pkey -pubin -in '${file("compressed.pub")}'`), uncompressed);
+  });
+});
 
 describe("certificate fields", () => {
   it("reads subject, issuer, validity, serial, SANs and CA flag as Node's X509Certificate does", () => {

@@ -146,9 +146,10 @@ function keyTypeOf(bytes: Uint8Array, node: DerNode): string {
       return `${oid === OID.rsaPss ? "RSA-PSS" : "RSA"}-${bits}`;
     }
     case OID.ecPublicKey: {
+      if (params?.tag === TAG.SEQUENCE) return "EC-explicit"; // explicit curve parameters (rare, legacy)
       if (!params || params.tag !== TAG.OID) {
         throw new KeypinParseError(
-          `EC public key at byte ${node.start} has no named curve (explicit curve parameters are not supported)`,
+          `EC public key at byte ${node.start} has no curve parameters (expected a named curve OID)`,
           params?.start ?? algorithm.end,
         );
       }
