@@ -1,1 +1,1 @@
-export {};
+export { default, type KeypinExpoOptions } from "./with-keypin.js";

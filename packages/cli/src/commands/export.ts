@@ -139,7 +139,7 @@ export default defineCommand({
 
     const c = colorsFor(process.stderr);
     const err = (line: string) => process.stderr.write(`${line}\n`);
-    for (const w of warnings) err(`${c.yellow("warning:")} ${source}${w.path}: ${w.message}`);
+    for (const w of warnings) err(`${c.yellow("warning:")} ${source}#${w.path}: ${w.message}`);
     for (const d of result.differences) err(`${c.yellow("difference (--allow-lossy):")} ${d}`);
 
     if (check) {

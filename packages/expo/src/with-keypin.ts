@@ -1,0 +1,193 @@
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { basename, extname, isAbsolute, join, relative, resolve } from "node:path";
+import {
+  AndroidConfig,
+  type ConfigPlugin,
+  createRunOncePlugin,
+  WarningAggregator,
+  withAndroidManifest,
+  withDangerousMod,
+  withInfoPlist,
+} from "@expo/config-plugins";
+import { KeypinError, type Policy } from "@keypin/core";
+import { buildAtsPinnedDomains, exportPolicy, rawResourceName } from "@keypin/export";
+import { loadPolicyFile } from "@keypin/node";
+
+/**
+ * Options of the `@keypin/expo` config plugin, as written in app.json.
+ *
+ * @example
+ * ```json
+ * { "expo": { "plugins": [["@keypin/expo", { "policy": "./keypin.json" }]] } }
+ * ```
+ */
+export interface KeypinExpoOptions {
+  /** Path of the keypin.json policy, relative to the project root. */
+  policy: string;
+  /**
+   * Write even when Android or iOS cannot express the policy exactly; every difference becomes a prebuild
+   * warning and is listed in the generated file. Dangerous: read them.
+   */
+  allowLossy?: boolean;
+  /**
+   * Android only: a debugging proxy's CA certificate (PEM or DER), copied to res/raw and trusted, with
+   * pins overridden, in debuggable builds only (debug-overrides). Never affects release builds.
+   */
+  debugProxyCa?: string;
+  /** Which platforms to configure (default both). */
+  platforms?: ("android" | "ios")[];
+}
+
+const pluginName = "@keypin/expo";
+const regenerate = "npx expo prebuild (written by the @keypin/expo config plugin from the policy)";
+const nscFile = "network_security_config";
+const manifestValue = `@xml/${nscFile}`;
+
+function checkOptions(options: unknown): KeypinExpoOptions {
+  const o = (options ?? {}) as Record<string, unknown>;
+  const fail = (message: string) =>
+    new KeypinError(
+      "ERR_KEYPIN_EXPO_OPTIONS",
+      `${pluginName}: ${message}. Use "plugins": [["@keypin/expo", { "policy": "./keypin.json" }]] in app.json.`,
+    );
+  for (const key of Object.keys(o)) {
+    if (!["policy", "allowLossy", "debugProxyCa", "platforms"].includes(key))
+      throw fail(`unknown option "${key}"`);
+  }
+  if (typeof o.policy !== "string" || o.policy === "")
+    throw fail('the "policy" option (path of keypin.json) is missing');
+  if (o.allowLossy !== undefined && typeof o.allowLossy !== "boolean")
+    throw fail('"allowLossy" must be true or false');
+  if (o.debugProxyCa !== undefined && typeof o.debugProxyCa !== "string")
+    throw fail('"debugProxyCa" must be a path');
+  const platforms = o.platforms ?? ["android", "ios"];
+  if (!Array.isArray(platforms) || platforms.some((p) => p !== "android" && p !== "ios")) {
+    throw fail('"platforms" must be a list of "android" and "ios"');
+  }
+  return {
+    policy: o.policy,
+    allowLossy: o.allowLossy === true,
+    ...(o.debugProxyCa !== undefined ? { debugProxyCa: o.debugProxyCa as string } : {}),
+    platforms: platforms as ("android" | "ios")[],
+  };
+}
+
+/** Reads the policy once per prebuild and project. */
+function policyLoader(
+  options: KeypinExpoOptions,
+): (projectRoot: string, platform: "android" | "ios") => Promise<{ policy: Policy; source: string }> {
+  const cache = new Map<string, Promise<{ policy: Policy; source: string }>>();
+  return (projectRoot, platform) => {
+    const path = isAbsolute(options.policy) ? options.policy : resolve(projectRoot, options.policy);
+    let loaded = cache.get(path);
+    if (loaded === undefined) {
+      loaded = loadPolicyFile(path).then(({ policy, warnings }) => {
+        for (const w of warnings)
+          WarningAggregator.addWarningForPlatform(
+            platform,
+            pluginName,
+            `${options.policy}#${w.path}: ${w.message}`,
+          );
+        return { policy, source: relative(projectRoot, path) || basename(path) };
+      });
+      cache.set(path, loaded);
+    }
+    return loaded;
+  };
+}
+
+const withKeypinAndroid: ConfigPlugin<{
+  options: KeypinExpoOptions;
+  load: ReturnType<typeof policyLoader>;
+}> = (config, { options, load }) => {
+  config = withAndroidManifest(config, (config) => {
+    const application = AndroidConfig.Manifest.getMainApplicationOrThrow(config.modResults);
+    const attributes = application.$ as Record<string, string | undefined>;
+    const existing = attributes["android:networkSecurityConfig"];
+    if (existing !== undefined && existing !== manifestValue) {
+      throw new KeypinError(
+        "ERR_KEYPIN_EXPO_CONFLICT",
+        `${pluginName}: AndroidManifest.xml already sets android:networkSecurityConfig="${existing}"; keypin writes ${manifestValue}. Remove the other setting (or the plugin that adds it), so the pins are not silently replaced.`,
+      );
+    }
+    attributes["android:networkSecurityConfig"] = manifestValue;
+    return config;
+  });
+  return withDangerousMod(config, [
+    "android",
+    async (config) => {
+      const { projectRoot, platformProjectRoot } = config.modRequest;
+      const { policy, source } = await load(projectRoot, "android");
+      let debugProxyCa: string | undefined;
+      if (options.debugProxyCa !== undefined) {
+        const from = resolve(projectRoot, options.debugProxyCa);
+        const raw = join(platformProjectRoot, "app", "src", "main", "res", "raw");
+        await mkdir(raw, { recursive: true });
+        await copyFile(from, join(raw, `${rawResourceName(from)}${extname(from).toLowerCase()}`));
+        debugProxyCa = options.debugProxyCa;
+      }
+      const result = exportPolicy(policy, "android-nsc", {
+        source,
+        allowLossy: options.allowLossy ?? false,
+        regenerate,
+        ...(debugProxyCa !== undefined ? { debugProxyCa } : {}),
+      });
+      for (const d of result.differences) WarningAggregator.addWarningAndroid(pluginName, d);
+      const dir = join(platformProjectRoot, "app", "src", "main", "res", "xml");
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, `${nscFile}.xml`), result.content);
+      return config;
+    },
+  ]);
+};
+
+const withKeypinIos: ConfigPlugin<{ options: KeypinExpoOptions; load: ReturnType<typeof policyLoader> }> = (
+  config,
+  { options, load },
+) =>
+  withInfoPlist(config, async (config) => {
+    const { policy, source } = await load(config.modRequest.projectRoot, "ios");
+    const { pinnedDomains, differences } = buildAtsPinnedDomains(policy, {
+      source,
+      allowLossy: options.allowLossy ?? false,
+      regenerate,
+    });
+    for (const d of differences) WarningAggregator.addWarningIOS(pluginName, d);
+    const ats = (config.modResults.NSAppTransportSecurity ?? {}) as Record<string, unknown>;
+    const existing = (ats.NSPinnedDomains ?? {}) as Record<string, unknown>;
+    // The policy's domains replace any entry of the same name; other keys of the app's ATS settings stay.
+    config.modResults.NSAppTransportSecurity = {
+      ...ats,
+      NSPinnedDomains: { ...existing, ...pinnedDomains },
+    } as never;
+    return config;
+  });
+
+const withKeypin: ConfigPlugin<KeypinExpoOptions> = (config, props) => {
+  const options = checkOptions(props);
+  const load = policyLoader(options);
+  if (options.platforms?.includes("android")) config = withKeypinAndroid(config, { options, load });
+  if (options.platforms?.includes("ios")) config = withKeypinIos(config, { options, load });
+  return config;
+};
+
+/**
+ * The `@keypin/expo` config plugin: at prebuild, writes the Android network security config
+ * (res/xml/network_security_config.xml and the manifest's android:networkSecurityConfig) and the iOS
+ * Info.plist NSAppTransportSecurity/NSPinnedDomains from one keypin.json, with `@keypin/export`'s exporters.
+ * A policy the platform cannot express exactly fails the prebuild, unless `allowLossy`. Needs a development
+ * build (expo prebuild / expo run), not Expo Go.
+ *
+ * @example
+ * ```json
+ * { "expo": { "plugins": [["@keypin/expo", { "policy": "./keypin.json" }]] } }
+ * ```
+ * @example
+ * ```ts
+ * // app.config.ts
+ * import withKeypin from "@keypin/expo";
+ * export default withKeypin({ name: "my-app", slug: "my-app" }, { policy: "./keypin.json" });
+ * ```
+ */
+const plugin: ConfigPlugin<KeypinExpoOptions> = createRunOncePlugin(withKeypin, pluginName);
+export default plugin;
