@@ -24,8 +24,9 @@ export class KeypinError extends Error {
 }
 
 /**
- * Malformed PEM or DER input. `offset` is the byte offset in the DER (or the character offset in PEM
- * text) where reading failed. Code `ERR_KEYPIN_PARSE`.
+ * Malformed PEM or DER input. Code `ERR_KEYPIN_PARSE`. `offset` is where reading failed: the byte
+ * offset in DER input, the character offset in PEM text for a malformed block (bad armor, bad base64),
+ * or the byte offset inside a block's DER, in which case the message names the block and its line.
  *
  * @example
  * ```ts

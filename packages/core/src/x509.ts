@@ -29,7 +29,7 @@ import { decodePem, type PemBlock } from "./pem.js";
  * ```
  */
 export interface CertificateInfo {
-  /** The whole certificate DER. */
+  /** The whole certificate DER (a copy: it does not share memory with the input). */
   der: Uint8Array;
   /** The DER SubjectPublicKeyInfo exactly as encoded in the certificate: the bytes a pin hashes. */
   spki: Uint8Array;
@@ -90,7 +90,7 @@ const ATTRIBUTE_NAMES: Record<string, string> = {
 
 /**
  * Checks a DER SubjectPublicKeyInfo and names its key type. The input must be exactly one SPKI
- * (no trailing bytes); `spki` is returned as given.
+ * (no trailing bytes); `spki` is a copy of it.
  *
  * @example
  * ```ts
@@ -103,7 +103,8 @@ export function parseSpki(der: Uint8Array): { spki: Uint8Array; keyType: string 
   if (node.end !== der.length) {
     throw new KeypinParseError(`${der.length - node.end} unexpected bytes after the public key`, node.end);
   }
-  return { spki: der, keyType: keyTypeOf(der, node) };
+  const keyType = keyTypeOf(der, node);
+  return { spki: new Uint8Array(der), keyType };
 }
 
 /** Validates the SPKI at `node` and returns its key type. */
@@ -302,8 +303,8 @@ function readCertificate(der: Uint8Array, cert: DerNode): CertificateInfo {
     }
   }
   return {
-    der: encodingOf(der, cert),
-    spki: encodingOf(der, spki),
+    der: new Uint8Array(encodingOf(der, cert)),
+    spki: new Uint8Array(encodingOf(der, spki)),
     subject: readName(der, subject),
     issuer: readName(der, issuer),
     notBefore: readTime(der, times[0]!),
@@ -619,7 +620,13 @@ function readCsr(der: Uint8Array, index: number): KeyMaterial {
     );
   }
   const keyType = keyTypeOf(der, spki);
-  return { kind: "csr", index, spki: encodingOf(der, spki), keyType, subject: readName(der, subject) };
+  return {
+    kind: "csr",
+    index,
+    spki: new Uint8Array(encodingOf(der, spki)),
+    keyType,
+    subject: readName(der, subject),
+  };
 }
 
 function rsaPublicKeyToSpki(pkcs1: Uint8Array): Uint8Array {
