@@ -3,7 +3,12 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { LabCertificate } from "./certificates.js";
 
-/** A request the backend answered, as the backend itself saw it. */
+/**
+ * A request the backend answered, as the backend itself saw it.
+ *
+ * @example
+ * backend.onRequest = (request: BackendRequest) => console.log(request.method, request.path, request.status);
+ */
 export interface BackendRequest {
   method: string;
   path: string;
@@ -12,7 +17,12 @@ export interface BackendRequest {
   status: number;
 }
 
-/** The profile `GET /user/profile` returns: made-up data, like the token. */
+/**
+ * The profile `GET /user/profile` returns: made-up data, like the token.
+ *
+ * @example
+ * assert.equal(JSON.parse(body).email, labProfile.email);
+ */
 export const labProfile = {
   id: "u_1024",
   name: "Sam Example",

@@ -15,7 +15,12 @@ import {
 import { createLabLookup, type LookupFunction } from "./lookup.js";
 import { InterceptingProxy } from "./proxy.js";
 
-/** The host name the app talks to. The lab resolves it to 127.0.0.1 itself; the real DNS is never asked. */
+/**
+ * The host name the app talks to. The lab resolves it to 127.0.0.1 itself; the real DNS is never asked.
+ *
+ * @example
+ * const origin = `https://${labHost}:${backend.port}`;
+ */
 export const labHost = "api.myapp.com";
 
 /**
@@ -60,7 +65,12 @@ export class DeviceTrustStore {
   }
 }
 
-/** The pins of every key in the lab, each `sha256/<base64>` of the key's DER SubjectPublicKeyInfo. */
+/**
+ * The pins of every key in the lab, each `sha256/<base64>` of the key's DER SubjectPublicKeyInfo.
+ *
+ * @example
+ * const policy = { domains: { [cast.host]: { pins: [cast.pins.intermediate, cast.pins.backup] } } };
+ */
 export interface LabPins {
   /** The backend's current leaf key. */
   leaf: Pin;

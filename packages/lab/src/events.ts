@@ -1,8 +1,14 @@
-/** Who acts in a step of the lab's story. */
+/**
+ * Who acts in a step of the lab's story.
+ *
+ * @example
+ * const proxySteps = events.filter((e) => e.type === "step" && e.actor === ("proxy" satisfies LabActor));
+ */
 export type LabActor = "app" | "device" | "proxy" | "backend" | "lab";
 
 /**
- * Stable ids of the steps (a web page or a test can switch on them):
+ * Stable ids of the steps (a web page or a test can switch on them; e.g.
+ * `events.find((e) => e.type === "step" && e.step === "decision")`):
  * - `setup`: the lab prepares the scene (starts the cast, installs a CA, rotates a key);
  * - `request`: the app starts a request;
  * - `intercept`: the proxy catches the app's CONNECT and forges a certificate;
@@ -32,7 +38,12 @@ export type LabStepId =
   | "response"
   | "keep";
 
-/** What a scenario ended as, classified from the app's result and the proxy's and backend's own counters. */
+/**
+ * What a scenario ended as, classified from the app's result and the proxy's and backend's own counters.
+ *
+ * @example
+ * const stolen: LabObservation = "token-stolen";
+ */
 export type LabObservation =
   /** The app got its profile and the attacker saw nothing. */
   | "works"
@@ -52,7 +63,13 @@ interface LabEventBase {
   ts: string;
 }
 
-/** One narrated step, with the values observed. */
+/**
+ * One narrated step, with the values observed.
+ *
+ * @example
+ * // {"v":1,"type":"step","scenario":3,"ts":"…","actor":"app","step":"decision","route":["app","✕"],
+ * //  "text":"The app cancels the connection before sending a single byte of the request (…)","data":{"code":"ERR_KEYPIN_PIN_MISMATCH",…}}
+ */
 export interface LabStepEvent extends LabEventBase {
   type: "step";
   actor: LabActor;
@@ -65,7 +82,13 @@ export interface LabStepEvent extends LabEventBase {
   data: Record<string, unknown>;
 }
 
-/** The end of one scenario: what was expected, what the counters say happened. */
+/**
+ * The end of one scenario: what was expected, what the counters say happened.
+ *
+ * @example
+ * // {"v":1,"type":"outcome","scenario":3,"ts":"…","title":"Same attack, the app pins its keys","expected":"blocked",
+ * //  "observed":"blocked","ok":true,"tokenLeaked":false,"attackerAppBytes":0,"backendHits":0}
+ */
 export interface LabOutcomeEvent extends LabEventBase {
   type: "outcome";
   scenario: number;
@@ -82,7 +105,12 @@ export interface LabOutcomeEvent extends LabEventBase {
   backendHits: number;
 }
 
-/** The last event of a run. */
+/**
+ * The last event of a run.
+ *
+ * @example
+ * if (event.type === "summary" && !event.ok) console.error(event.scenarios.filter((s) => !s.ok));
+ */
 export interface LabSummaryEvent extends LabEventBase {
   type: "summary";
   scenario: null;

@@ -2,10 +2,20 @@ import picocolors from "picocolors";
 import type { LabActor, LabEvent, LabOutcomeEvent, LabStepEvent, LabSummaryEvent } from "./events.js";
 import { formatCommand, type LabKeepInfo } from "./run-lab.js";
 
-/** Picocolors' formatters, colored or plain. */
+/**
+ * Picocolors' formatters, colored or plain.
+ *
+ * @example
+ * const colors: LabColors = picocolors.createColors(process.stdout.isTTY === true);
+ */
 export type LabColors = ReturnType<typeof picocolors.createColors>;
 
-/** Options of {@link LabNarrator}. */
+/**
+ * Options of {@link LabNarrator}.
+ *
+ * @example
+ * new LabNarrator({ width: process.stdout.columns ?? 100 } satisfies LabNarratorOptions);
+ */
 export interface LabNarratorOptions {
   /** Colors to use; default none (plain text). The CLI passes colors only for a terminal without NO_COLOR. */
   colors?: LabColors;

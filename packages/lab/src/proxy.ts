@@ -6,7 +6,12 @@ import { issueServerCertificate, type LabCertificate } from "./certificates.js";
 import { HttpMessageReader } from "./http-reader.js";
 import type { LookupFunction } from "./lookup.js";
 
-/** What the attacker's proxy wrote in its log: the attacker's view of the traffic. */
+/**
+ * What the attacker's proxy wrote in its log: the attacker's view of the traffic.
+ *
+ * @example
+ * const stolen = proxy.log.some((entry: ProxyLogEntry) => entry.kind === "request" && entry.headers["authorization"]);
+ */
 export type ProxyLogEntry =
   | { session: number; kind: "connect"; host: string; port: number }
   | {

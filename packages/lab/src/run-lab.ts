@@ -16,7 +16,12 @@ import type {
 import type { ProxyLogEntry } from "./proxy.js";
 import { labScenarios, type ScenarioContext } from "./scenarios.js";
 
-/** Options of {@link runLab}. */
+/**
+ * Options of {@link runLab}.
+ *
+ * @example
+ * const options: RunLabOptions = { scenarios: [3], onEvent: (event) => console.log(event.type) };
+ */
 export interface RunLabOptions {
   /** Which scenarios to run (1–7), in the order given; default all seven in order. */
   scenarios?: number[];
@@ -32,7 +37,13 @@ export interface RunLabOptions {
   signal?: AbortSignal;
 }
 
-/** The files `keep` writes, and how to use the cast. */
+/**
+ * The `data` of the `keep` step: the files `keep` wrote, and how to use the cast.
+ *
+ * @example
+ * const info = keepStep.data as unknown as LabKeepInfo;
+ * execFile(info.curl.direct[0], info.curl.direct.slice(1));
+ */
 export interface LabKeepInfo {
   dir: string;
   files: { labRoot: string; attackerCa: string; deviceStore: string; policy: string };
@@ -60,7 +71,12 @@ function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Renders an argument list as one shell command line. */
+/**
+ * Renders an argument list as one POSIX shell command line (quoting only what needs it).
+ *
+ * @example
+ * formatCommand(["curl", "-H", "Authorization: Bearer x"]); // curl -H 'Authorization: Bearer x'
+ */
 export function formatCommand(args: string[]): string {
   return args.map(shellQuote).join(" ");
 }

@@ -1,17 +1,28 @@
-import type { ChainEntry, Pin, PolicyFile } from "@keypin/core";
+import { type ChainEntry, type Pin, type PolicyFile, parsePolicy } from "@keypin/core";
 import { type LabAppResult, requestProfile } from "./app.js";
 import type { LabCast } from "./cast.js";
-import type { LabActor, LabObservation, LabOutcomeEvent, LabStepId } from "./events.js";
+import type { LabActor, LabObservation, LabStepId } from "./events.js";
 import type { ProxyLogEntry } from "./proxy.js";
 
-/** What a scenario hands the runner to emit its steps. */
+/**
+ * What the runner hands a scenario: the cast, and a way to emit its steps.
+ *
+ * @example
+ * await labScenarios[0]!.run({ cast, scenario: 1, step: (actor, step, text) => console.log(actor, step, text) });
+ */
 export interface ScenarioContext {
   cast: LabCast;
   scenario: number;
   step(actor: LabActor, step: LabStepId, text: string, route: string[], data?: Record<string, unknown>): void;
 }
 
-/** One of the lab's seven scenarios. */
+/**
+ * One of the lab's seven scenarios.
+ *
+ * @example
+ * const third: LabScenario = labScenarios.find((s) => s.id === 3)!;
+ * third.expected; // "blocked"
+ */
 export interface LabScenario {
   id: number;
   title: string;
@@ -524,12 +535,19 @@ export const labScenarios: readonly LabScenario[] = [
         const withoutBackup: PolicyFile = {
           domains: { [cast.host]: { pins: [{ pin: cast.pins.leaf, role: "leaf", label: "current key" }] } },
         };
+        // What keypin's own lint said about each pin set before it shipped.
+        const lint = (policy: PolicyFile) =>
+          parsePolicy(policy).warnings.map((warning) => ({ code: warning.code, message: warning.message }));
+        const warnings = lint(withoutBackup);
         ctx.step(
           "lab",
           "setup",
-          `Two versions of the app: one pinned the leaf key and a backup key, the other only the leaf key.`,
+          "Two versions of the app: one pinned the leaf key and a backup key, the other only the leaf key" +
+            (warnings.length > 0
+              ? `, although keypin's lint had warned about it (${warnings.map((w) => w.code).join(", ")}).`
+              : "."),
           [],
-          { withBackup, withoutBackup },
+          { withBackup, withoutBackup, lint: { withBackup: lint(withBackup), withoutBackup: warnings } },
         );
         const a = await attempt(ctx, {
           who: "The app with a backup pin",
@@ -580,6 +598,3 @@ export const labScenarios: readonly LabScenario[] = [
     },
   },
 ];
-
-/** Builds the outcome event fields of a scenario from the counters' deltas. */
-export type ScenarioOutcome = Omit<LabOutcomeEvent, "v" | "type" | "ts">;
