@@ -112,7 +112,9 @@ export async function requestProfile(
   token: string,
   config: LabAppConfig,
 ): Promise<LabAppResult> {
-  const host = new URL(origin).hostname;
+  const url = new URL(origin);
+  const host = url.hostname;
+  const port = Number(url.port || 443);
   const policyForView: Policy = config.policy ? parsePolicy(config.policy).policy : { domains: [] };
   const dispatcher = createPinnedDispatcher({
     policy: policyForView,
@@ -124,8 +126,13 @@ export async function requestProfile(
   });
   let connection: ConnectionView | undefined;
   const onConnected = (message: unknown): void => {
-    const { socket, connectParams } = message as { socket: TLSSocket; connectParams: { hostname: string } };
-    if (connectParams.hostname !== host || typeof socket.getPeerCertificate !== "function") return;
+    const { socket, connectParams } = message as {
+      socket: TLSSocket;
+      connectParams: { hostname: string; port: string | number };
+    };
+    // Only this app's connection to the backend (not its tunnel to the proxy, not another client's).
+    if (connectParams.hostname !== host || Number(connectParams.port || 443) !== port) return;
+    if (typeof socket.getPeerCertificate !== "function") return;
     connection = describeConnection(socket, config.anchors, policyForView, host);
   };
   subscribe(connectedChannel, onConnected);

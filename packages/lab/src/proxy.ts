@@ -120,19 +120,35 @@ export class InterceptingProxy {
     return this.#ca;
   }
 
-  /** Resolves once no session is open (every tunnel closed and logged). */
-  idle(): Promise<void> {
-    if (this.#sessions.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
+  /**
+   * Resolves once no session is open (every tunnel closed and logged). With `timeoutMs`, tunnels still open
+   * after that long are dropped (and logged as closed) rather than waited for.
+   */
+  async idle(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#sessions.size === 0) return;
+    const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
+    if (options.timeoutMs === undefined) return done;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), options.timeoutMs);
+    });
+    const first = await Promise.race([done, late]);
+    clearTimeout(timer);
+    if (first === "late") {
+      for (const session of this.#sessions) this.#drop(session);
+      await done;
+    }
+  }
+
+  #drop(session: Session): void {
+    session.upstream?.destroy();
+    session.tls?.destroy();
+    session.client.destroy();
   }
 
   /** Stops listening and drops every open tunnel. */
   async close(): Promise<void> {
-    for (const session of this.#sessions) {
-      session.upstream?.destroy();
-      session.tls?.destroy();
-      session.client.destroy();
-    }
+    for (const session of this.#sessions) this.#drop(session);
     if (!this.#server.listening) return;
     const closed = once(this.#server, "close");
     this.#server.close();

@@ -120,7 +120,7 @@ async function attempt(
     onWarning: (message) => warnings.push(message),
   });
   // The app has closed its connections; let the proxy finish logging its side of them.
-  await proxy.idle();
+  await proxy.idle({ timeoutMs: 5000 });
 
   const log = proxy.log.slice(logStart);
   const appBytes = proxy.appBytes - bytesStart;
