@@ -85,47 +85,50 @@ export function encodeHex(bytes: Uint8Array): string {
   return out;
 }
 
-/** UTF-8 to string; invalid sequences become U+FFFD. */
+/** UTF-8 to string, as the WHATWG Encoding Standard decodes it: each maximal invalid subpart becomes U+FFFD. */
 export function decodeUtf8(bytes: Uint8Array): string {
   let out = "";
   let i = 0;
   while (i < bytes.length) {
-    const b = bytes[i]!;
-    let cp = 0xfffd;
-    let need = 0;
-    let min = 0;
+    const b = bytes[i++]!;
     if (b < 0x80) {
-      cp = b;
-    } else if (b >= 0xc2 && b < 0xe0) {
-      cp = b & 0x1f;
+      out += String.fromCharCode(b);
+      continue;
+    }
+    let need: number;
+    let cp: number;
+    let lower = 0x80;
+    let upper = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) {
       need = 1;
-      min = 0x80;
-    } else if (b >= 0xe0 && b < 0xf0) {
-      cp = b & 0x0f;
+      cp = b & 0x1f;
+    } else if (b >= 0xe0 && b <= 0xef) {
       need = 2;
-      min = 0x800;
-    } else if (b >= 0xf0 && b < 0xf5) {
-      cp = b & 0x07;
+      cp = b & 0x0f;
+      if (b === 0xe0) lower = 0xa0;
+      if (b === 0xed) upper = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
       need = 3;
-      min = 0x10000;
+      cp = b & 0x07;
+      if (b === 0xf0) lower = 0x90;
+      if (b === 0xf4) upper = 0x8f;
     } else {
       out += "\ufffd";
-      i++;
       continue;
     }
-    let j = 1;
-    for (; j <= need; j++) {
-      const c = bytes[i + j];
-      if (c === undefined || (c & 0xc0) !== 0x80) break;
+    let ok = true;
+    for (let k = 0; k < need; k++) {
+      const c = bytes[i];
+      if (c === undefined || c < lower || c > upper) {
+        ok = false;
+        break;
+      }
       cp = (cp << 6) | (c & 0x3f);
+      i++;
+      lower = 0x80;
+      upper = 0xbf;
     }
-    if (j <= need || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-      out += "\ufffd";
-      i += j === 1 ? 1 : j;
-      continue;
-    }
-    out += String.fromCodePoint(cp);
-    i += need + 1;
+    out += ok ? String.fromCodePoint(cp) : "\ufffd";
   }
   return out;
 }
