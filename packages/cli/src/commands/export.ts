@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, relative, resolve, sep } from "node:path";
 import { readKeyMaterial } from "@keypin/core";
 import { type ExportFormat, exportFormats, exportPolicy } from "@keypin/export";
 import { singleString } from "../args.js";
@@ -10,6 +10,13 @@ import { describeFsError, readInput } from "../lib/read-input.js";
 import { colorsFor } from "../output.js";
 
 const name = "keypin export";
+
+/** A path as the header shows it: relative to the working directory, with forward slashes, so that
+ * `--out ./a/b.xml` and `--out a/b.xml` generate the same file (and `--check` agrees with both). */
+function displayPath(path: string): string {
+  const rel = relative(process.cwd(), resolve(path));
+  return (rel === "" ? path : rel).split(sep).join("/");
+}
 
 function isFormat(value: string): value is ExportFormat {
   return (exportFormats as readonly string[]).includes(value);
@@ -135,14 +142,18 @@ export default defineCommand({
     }
 
     const { policy, warnings } = await readPolicy(source);
-    const result = exportPolicy(policy, format, { allowLossy, source, out, debugProxyCa, packageName });
+    const result = exportPolicy(policy, format, {
+      allowLossy,
+      source: displayPath(source),
+      ...(out !== undefined ? { out: displayPath(out) } : {}),
+      ...(debugProxyCa !== undefined ? { debugProxyCa: displayPath(debugProxyCa) } : {}),
+      ...(packageName !== undefined ? { packageName } : {}),
+    });
 
     const c = colorsFor(process.stderr);
     const err = (line: string) => process.stderr.write(`${line}\n`);
-    for (const w of warnings) err(`${c.yellow("warning:")} ${source}#${w.path}: ${w.message}`);
-    for (const d of result.differences) err(`${c.yellow("difference (--allow-lossy):")} ${d}`);
-
     if (check) {
+      // Only the verdict: the differences are in the file's header, and lint is `keypin check`'s job.
       const file = out!;
       let actual: string;
       try {
@@ -163,6 +174,8 @@ export default defineCommand({
       return;
     }
 
+    for (const w of warnings) err(`${c.yellow("warning:")} ${source}#${w.path}: ${w.message}`);
+    for (const d of result.differences) err(`${c.yellow("difference (--allow-lossy):")} ${d}`);
     for (const note of result.notes) err(`${c.dim("note:")} ${note}`);
     if (out === undefined) {
       process.stdout.write(result.content);
