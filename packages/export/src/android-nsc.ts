@@ -8,12 +8,24 @@ import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
 
 const platform = "Android Network Security Config";
 
-/** The manifest attribute that makes Android read the generated file. */
+/**
+ * The AndroidManifest.xml `<application>` attribute that makes Android read the generated file.
+ *
+ * @example
+ * ```ts
+ * console.log(`<application ${androidManifestAttribute} …>`);
+ * ```
+ */
 export const androidManifestAttribute = 'android:networkSecurityConfig="@xml/network_security_config"';
 
 /**
  * The `@raw/` resource name Android will accept for a file: lowercase letters, digits and `_`, not
  * starting with a digit, without the extension.
+ *
+ * @example
+ * ```ts
+ * rawResourceName("certs/Charles Proxy-CA.pem"); // "charles_proxy_ca"
+ * ```
  */
 export function rawResourceName(path: string): string {
   const base = path.split(/[\\/]/).pop() ?? "";

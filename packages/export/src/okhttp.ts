@@ -14,7 +14,15 @@ import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
 
 const platform = "OkHttp CertificatePinner";
 
-/** The first OkHttp release whose CertificatePinner understands `**.` (any depth, the host itself too). */
+/**
+ * The first OkHttp release whose CertificatePinner understands `**.` (any depth, the host itself too).
+ * OkHttp 3.x accepts the pattern and matches nothing.
+ *
+ * @example
+ * ```ts
+ * console.log(`includeSubdomains needs OkHttp ${okhttpDoubleWildcardMinVersion} or later`);
+ * ```
+ */
 export const okhttpDoubleWildcardMinVersion = "4.3.0";
 
 /** One `add(pattern, pins…)` call. */
