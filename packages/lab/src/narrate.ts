@@ -120,7 +120,7 @@ export class LabNarrator {
     if (event.actor === "lab" && event.step === "setup" && typeof event.data["title"] === "string") {
       const title = `${event.scenario} · ${event.data["title"]}`;
       const rule = "━".repeat(Math.max(3, Math.min(this.#width, 100) - visible(title) - 5));
-      const proves = event.text.replace(/^Scenario \d+: [^.]*\. /, "");
+      const proves = String(event.data["proves"] ?? "");
       return ["", c.bold(`━━ ${title} ${rule}`), ...this.#text(c.dim(proves), 3)];
     }
     const hops = event.route.length > 0 ? event.route : [event.actor];

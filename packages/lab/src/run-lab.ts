@@ -272,6 +272,7 @@ export async function runLab(options: RunLabOptions = {}): Promise<LabSummary> {
       };
       step(id, "lab", "setup", `Scenario ${id}: ${scenario.title}. ${scenario.proves}`, [], {
         title: scenario.title,
+        proves: scenario.proves,
         expected: scenario.expected,
       });
       const observed = await scenario.run(context);

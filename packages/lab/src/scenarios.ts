@@ -47,6 +47,15 @@ function describeChain(chain: ChainEntry[]): string {
   return chain.map((entry) => entry.subject.split(",")[0]).join(" ← ");
 }
 
+function describePins(chain: ChainEntry[]): string {
+  const pins = chain.map((entry) => `${entry.subject.split(",")[0]} ${shortPin(entry.pin)}`).join(", ");
+  const sameKey = chain.length > 1 && chain[0]?.pin === chain[1]?.pin;
+  return (
+    `The app takes the SPKI pin of each key on that verified path: ${pins}.` +
+    (sameKey ? " The forged leaf reuses its CA's key, as mitmproxy does, hence the same pin twice." : "")
+  );
+}
+
 function pinnedPolicy(cast: LabCast, options?: { expires?: string }): PolicyFile {
   return {
     domains: {
@@ -174,15 +183,7 @@ async function attempt(
             store: cast.device.subjects(),
           },
         );
-        ctx.step(
-          "app",
-          "extract-pin",
-          `The app takes the SPKI pin of each key on that verified path: ${view.chain
-            .map((entry) => `${entry.subject.split(",")[0]} ${shortPin(entry.pin)}`)
-            .join(", ")}.`,
-          [],
-          { chainPins: view.chain },
-        );
+        ctx.step("app", "extract-pin", describePins(view.chain), [], { chainPins: view.chain });
         const verdict = view.verdict;
         switch (verdict.verdict) {
           case "pinned":
@@ -256,15 +257,7 @@ async function attempt(
           store: cast.device.subjects(),
         },
       );
-      ctx.step(
-        "app",
-        "extract-pin",
-        `The app takes the SPKI pin of each key on that verified path: ${error.chainPins
-          .map((entry) => `${entry.subject.split(",")[0]} ${shortPin(entry.pin)}`)
-          .join(", ")}.`,
-        [],
-        { chainPins: error.chainPins },
-      );
+      ctx.step("app", "extract-pin", describePins(error.chainPins), [], { chainPins: error.chainPins });
       ctx.step(
         "app",
         "compare",

@@ -130,6 +130,30 @@ describe("keypin lab (spawned)", () => {
     assert.match(stderr, /--scenario expects a number from 1 to 7 \(got "9"\)/);
   });
 
+  it("on SIGINT in the middle of a run, stops with exit 1 and leaves nothing listening", async () => {
+    const child = start(["lab", "--json"]);
+    let stdout = "";
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = once(child, "close");
+    child.stdout.on("data", (chunk: Buffer) => {
+      const before = stdout;
+      stdout += chunk.toString();
+      if (!before.includes('"type":"outcome"') && stdout.includes('"type":"outcome"')) child.kill("SIGINT");
+    });
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /interrupted/);
+    const events = stdout
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as LabEvent);
+    assert.ok(!events.some((e) => e.type === "summary"), "an interrupted run has no summary");
+    for (const port of portsOf(events)) assert.equal(await isListening(port), false, `port ${port} closed`);
+  });
+
   it("--keep serves curl with the printed CA and pin until SIGINT, then closes its ports and deletes its files", async () => {
     const child = start(["lab", "--keep", "--json", "--scenario", "1"]);
     const events: LabEvent[] = [];
