@@ -53,6 +53,18 @@ describe("the cast", () => {
     }
   });
 
+  it("reports what really happened when a scenario's premise fails: no installed CA, no stolen token", async () => {
+    const install = cast.device.install;
+    cast.device.install = () => {}; // the user refuses to install the attacker's CA
+    try {
+      const { log, observed } = await attackerLogOf(cast, 2);
+      assert.match(observed, /^failed: /, "the app refused the forged certificate");
+      assert.equal(log.includes(cast.token), false);
+    } finally {
+      cast.device.install = install;
+    }
+  });
+
   it("counts in the proxy every decrypted byte a client sends, and logs the request it read", async () => {
     const before = cast.proxy.appBytes;
     const tunnel = connectTcp({ host: "127.0.0.1", port: cast.proxy.port });
