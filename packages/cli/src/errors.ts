@@ -17,7 +17,24 @@ export class CliError extends Error {
     super(message, options);
     this.name = new.target.name;
     this.exitCode = exitCode;
+    Object.defineProperty(this, cliErrorBrand, { value: true });
   }
+}
+
+// The bundled CLI has one copy of this module per command file, so `instanceof` cannot be trusted
+// across them: a registry-wide symbol marks CLI errors instead.
+const cliErrorBrand = Symbol.for("keypin.cli-error");
+
+/**
+ * Whether `error` is a `CliError`, from this copy of the module or another one (bundles).
+ *
+ * @example
+ * isCliError(new UsageError("x")); // true
+ */
+export function isCliError(error: unknown): error is CliError {
+  return (
+    typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[cliErrorBrand] === true
+  );
 }
 
 /**
@@ -68,7 +85,7 @@ const failureCodes = new Set([
  * exitCodeOf(new UsageError("bad flag")); // 2
  */
 export function exitCodeOf(error: unknown): 1 | 2 {
-  if (error instanceof CliError) return error.exitCode;
+  if (isCliError(error)) return error.exitCode;
   const code = codeOf(error);
   if (code?.startsWith("ERR_KEYPIN_")) return failureCodes.has(code) ? 1 : 2;
   return 1;

@@ -1,6 +1,6 @@
 import type { ArgsDef, CommandDef } from "citty";
 import { helpHint, parseArgs } from "./args.js";
-import { CliError, codeOf, exitCodeOf, FailureError, oneLine, UsageError } from "./errors.js";
+import { codeOf, exitCodeOf, FailureError, isCliError, oneLine, UsageError } from "./errors.js";
 import { colorsFor, disableColors } from "./output.js";
 
 /**
@@ -20,6 +20,13 @@ const commands = {
 
 type CommandName = keyof typeof commands;
 
+// Set by scripts/bundle.mjs (esbuild `define`) in the CommonJS bundle; undefined in the tsc output.
+declare const __KEYPIN_BUNDLE__: boolean | undefined;
+declare const __KEYPIN_VERSION__: string | undefined;
+const bundled = typeof __KEYPIN_BUNDLE__ !== "undefined" && __KEYPIN_BUNDLE__;
+/** Commands the bundle contains; `export` and `lab` are always loaded as ES modules from dist/commands. */
+const bundledCommands = new Set<string>(["hash", "backup", "inspect", "init", "check"]);
+
 function isCommandName(name: string): name is CommandName {
   return Object.hasOwn(commands, name);
 }
@@ -28,11 +35,19 @@ function isCommandName(name: string): name is CommandName {
 async function loadCommand(name: CommandName): Promise<CommandDef> {
   let mod: { default?: CommandDef };
   try {
-    mod = (await import(`./commands/${name}.js`)) as { default?: CommandDef };
+    if (bundled && bundledCommands.has(name)) {
+      // The CommonJS bundle (scripts/bundle.mjs): one file per command, next to dist/cli.cjs.
+      mod = require(["./cli-commands/", name, ".cjs"].join("")) as { default?: CommandDef };
+    } else {
+      // A computed specifier, so that a bundler leaves the per-command split to run time.
+      const specifier = ["./commands/", name, ".js"].join("");
+      mod = (await import(specifier)) as { default?: CommandDef };
+    }
   } catch (error) {
+    const code = codeOf(error);
     const missing =
-      codeOf(error) === "ERR_MODULE_NOT_FOUND" &&
-      String((error as Error).message).includes(`commands/${name}.js`);
+      (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") &&
+      new RegExp(`commands/${name}\\.c?js`).test(String((error as Error).message));
     if (missing) {
       throw new FailureError(
         `\`keypin ${name}\` is not in this build (commands/${name}.js is missing): update keypin, or run \`npm run build\` in the keypin repository`,
@@ -50,6 +65,7 @@ async function loadCommand(name: CommandName): Promise<CommandDef> {
 }
 
 async function readVersion(): Promise<string> {
+  if (typeof __KEYPIN_VERSION__ === "string") return __KEYPIN_VERSION__;
   const { readFileSync } = await import("node:fs");
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
     version: string;
@@ -160,7 +176,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     await dispatch(args);
   } catch (error) {
     const exitCode = exitCodeOf(error);
-    const known = error instanceof CliError || codeOf(error)?.startsWith("ERR_KEYPIN_");
+    const known = isCliError(error) || codeOf(error)?.startsWith("ERR_KEYPIN_");
     const message = oneLine(error);
     const hint =
       known || debug ? "" : " (this looks like a bug in keypin; run again with --debug for the stack)";

@@ -1,0 +1,50 @@
+// Bundles the built CLI (dist/*.js from tsc) into CommonJS files for fast start-up:
+//   dist/cli.cjs                 the framework (argument parsing, help, errors)
+//   dist/cli-commands/<name>.cjs one file per command, with @keypin/core and @keypin/node inlined and tree-shaken
+// Node loads a few CommonJS files much faster than a tree of ES modules (no ESM loader, no per-file
+// resolution), which is most of what `keypin hash` costs over a bare `node -e ""`.
+// bin/keypin.cjs uses these when they exist and falls back to dist/main.js (the tsc output) otherwise.
+// `export` and `lab` stay ES modules (their packages load lazily anyway).
+// Run after `tsc -p packages/cli/tsconfig.build.json`: node packages/cli/scripts/bundle.mjs
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const bundled = new Set(["@keypin/core", "@keypin/node"]);
+const external = Object.keys(pkg.dependencies ?? {}).filter((name) => !bundled.has(name));
+external.push("undici", "jsonc-parser");
+
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  external,
+  logLevel: "warning",
+  legalComments: "none",
+  // main.ts reads package.json through import.meta.url only outside the bundle (the bundle has __KEYPIN_VERSION__).
+  logOverride: { "empty-import-meta": "silent" },
+  define: { __KEYPIN_BUNDLE__: "true", __KEYPIN_VERSION__: JSON.stringify(pkg.version) },
+};
+
+const commands = ["hash", "backup", "inspect", "init", "check"];
+for (const name of ["main", ...commands.map((c) => `commands/${c}`)]) {
+  if (!existsSync(join(root, "dist", `${name}.js`))) {
+    console.error(`bundle: dist/${name}.js is missing; run tsc for packages/cli first.`);
+    process.exit(1);
+  }
+}
+await build({
+  ...common,
+  entryPoints: [join(root, "dist", "main.js")],
+  outfile: join(root, "dist", "cli.cjs"),
+});
+await build({
+  ...common,
+  entryPoints: Object.fromEntries(commands.map((c) => [c, join(root, "dist", "commands", `${c}.js`)])),
+  outdir: join(root, "dist", "cli-commands"),
+  outExtension: { ".js": ".cjs" },
+});
