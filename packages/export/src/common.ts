@@ -16,6 +16,19 @@ export function labelsBelow(host: string, parent: string): number | undefined {
   return host.slice(0, -parent.length - 1).split(".").length;
 }
 
+/** An IPv4 or IPv6 address (canonical form, as keypin stores domains). */
+export function isIpAddress(domain: string): boolean {
+  return domain.includes(":") || /^\d{1,3}(\.\d{1,3}){3}$/.test(domain);
+}
+
+/**
+ * A domain TrustKit refuses at start-up: it needs a registrable suffix from the public suffix list, so IP
+ * addresses and single-label names (localhost) make `initSharedInstance` throw.
+ */
+export function isTrustKitUnpinnable(domain: string): boolean {
+  return isIpAddress(domain) || !domain.includes(".");
+}
+
 /** The day after a `yyyy-MM-dd` date, as `yyyy-MM-dd` (UTC calendar arithmetic). */
 export function nextDay(date: string): string {
   const [y, m, d] = date.split("-").map(Number) as [number, number, number];

@@ -409,3 +409,27 @@ describe("exportPolicy: Android NSC, TrustKit and React Native are faithful or l
     assert.deepEqual(strip(reparsed), strip(policy));
   });
 });
+
+describe("exportPolicy: addresses and single-label names", () => {
+  it("trustkit and react-native refuse an IP address or localhost, which TrustKit throws on at start-up", () => {
+    const policy = policyOf({ "api.myapp.com": plain, "10.0.0.1": plain, localhost: plain });
+    for (const format of ["trustkit", "react-native"] as const) {
+      const error = refusal(policy, format);
+      assert.match(error.message, /\/domains\/10\.0\.0\.1: .*TrustKit/);
+      assert.match(error.message, /\/domains\/localhost: /);
+      const { content } = exportPolicy(policy, format, { allowLossy: true });
+      assert.ok(!content.includes('"10.0.0.1":') && !content.includes('"localhost":'), format);
+      assert.ok(content.includes('"api.myapp.com":'), format);
+    }
+  });
+
+  it("ios-ats refuses an IP address, to which NSPinnedDomains does not apply", () => {
+    assertLossy(
+      policyOf({ "api.myapp.com": plain, "10.0.0.1": plain }),
+      "ios-ats",
+      "/domains/10.0.0.1",
+      /App Transport Security/,
+      /not pinned/,
+    );
+  });
+});

@@ -2,7 +2,7 @@
 import type { DomainPolicy, Policy } from "@keypin/core";
 import { pinToBase64 } from "@keypin/core";
 import { build } from "plist";
-import { headerLines, labelsBelow, pointerOf, settleLosses } from "./common.js";
+import { headerLines, isIpAddress, labelsBelow, pointerOf, settleLosses } from "./common.js";
 import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
 
 const platform = "iOS App Transport Security (NSPinnedDomains)";
@@ -53,6 +53,18 @@ export function buildAtsPinnedDomains(
           "ATS has no report-only mode (a pinned domain always blocks on mismatch) and sends no reports.",
         consequence:
           "Left out of NSPinnedDomains: the domain is not pinned (never blocked) and no report is sent.",
+        blocking: false,
+      });
+      omitted.push(d);
+      continue;
+    }
+    if (isIpAddress(d.domain)) {
+      losses.push({
+        domain: d.domain,
+        path: pointerOf(d),
+        platform,
+        problem: "NSPinnedDomains takes domain names; ATS does not apply it to IP addresses.",
+        consequence: "Left out: connections to this address are not pinned.",
         blocking: false,
       });
       omitted.push(d);

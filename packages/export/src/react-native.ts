@@ -3,6 +3,7 @@ import type { DomainPolicy, Policy } from "@keypin/core";
 import { pinToBase64 } from "@keypin/core";
 import {
   headerLines,
+  isTrustKitUnpinnable,
   nextDay,
   pointerOf,
   settleLosses,
@@ -11,7 +12,7 @@ import {
   trailingComment,
 } from "./common.js";
 import { okhttpOverlapLosses } from "./okhttp.js";
-import { nestedSubdomainLosses } from "./trustkit.js";
+import { nestedSubdomainLosses, trustKitDomainLoss } from "./trustkit.js";
 import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
 
 const platform = "react-native-ssl-public-key-pinning (TrustKit on iOS, OkHttp on Android)";
@@ -31,6 +32,11 @@ export function exportReactNative(policy: Policy, options: ExportOptions): Expor
           "Left out of initializeSslPinning: the domain is not pinned (never blocked) and no report is sent.",
         blocking: false,
       });
+      omitted.push(d);
+      continue;
+    }
+    if (isTrustKitUnpinnable(d.domain)) {
+      losses.push(trustKitDomainLoss(d, `${platform}, on iOS`));
       omitted.push(d);
       continue;
     }

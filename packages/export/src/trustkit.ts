@@ -1,8 +1,9 @@
 // TrustKit (iOS): Swift code for TrustKit.initSharedInstance(withConfiguration:).
-import type { Policy } from "@keypin/core";
+import type { DomainPolicy, Policy } from "@keypin/core";
 import { pinToBase64 } from "@keypin/core";
 import {
   headerLines,
+  isTrustKitUnpinnable,
   labelsBelow,
   nextDay,
   pointerOf,
@@ -14,6 +15,18 @@ import {
 import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
 
 const platform = "TrustKit";
+
+/** TrustKit throws at start-up on an IP address or a single-label name: such a domain is left out. */
+export function trustKitDomainLoss(d: DomainPolicy, platformName: string): ExportLoss {
+  return {
+    domain: d.domain,
+    path: pointerOf(d),
+    platform: platformName,
+    problem: `TrustKit only pins names with a public registrable suffix and throws at start-up on ${d.domain} (an IP address or single-label name).`,
+    consequence: "Left out: this domain is not pinned there.",
+    blocking: false,
+  };
+}
 
 /** Losses shared by TrustKit and the React Native library (which runs TrustKit on iOS). */
 export function nestedSubdomainLosses(policy: Policy, platformName: string): ExportLoss[] {
@@ -44,7 +57,13 @@ export function exportTrustKit(policy: Policy, options: ExportOptions): ExportRe
     "kTSKDisableDefaultReportUri is true: reports go only to the policy's reportUris.",
   ];
   const downgraded = new Set<string>();
+  const skipped = new Set<string>();
   for (const d of policy.domains) {
+    if (isTrustKitUnpinnable(d.domain)) {
+      skipped.add(d.domain);
+      losses.push(trustKitDomainLoss(d, platform));
+      continue;
+    }
     const distinct = new Set(d.pins.map((p) => p.pin)).size;
     if (d.mode === "enforce" && distinct < 2) {
       downgraded.add(d.domain);
@@ -75,6 +94,7 @@ export function exportTrustKit(policy: Policy, options: ExportOptions): ExportRe
   lines.push("        kTSKSwizzleNetworkDelegates: false,");
   lines.push("        kTSKPinnedDomains: [");
   for (const d of policy.domains) {
+    if (skipped.has(d.domain)) continue;
     const enforce = d.mode === "enforce" && !downgraded.has(d.domain);
     lines.push(`            ${stringLiteral(d.domain, "swift")}: [`);
     lines.push(`                kTSKIncludeSubdomains: ${d.includeSubdomains},`);
