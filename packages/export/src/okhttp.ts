@@ -127,6 +127,9 @@ function planOkHttp(policy: Policy, options: ExportOptions, format: "okhttp-kotl
       `includeSubdomains is written as a **.host pattern, which needs OkHttp ${okhttpDoubleWildcardMinVersion} or later. OkHttp 3.x (Debian ships 3.13) accepts **. and matches nothing, so there only the exact host entry written next to it pins, and subdomains are NOT pinned.`,
     );
   }
+  if (options.packageName === undefined) {
+    notes.push("Written without a package line: export with --package com.example.net to add one.");
+  }
   const differences = settleLosses(format, platform, losses, options);
   const entries: OkHttpEntry[] = [];
   for (const d of exported) {

@@ -5,6 +5,7 @@
 // Notes:
 // - OkHttp checks pins against its cleaned, verified chain (OkHttp 3.1.2 and later; earlier versions
 //   are vulnerable to CVE-2016-2402).
+// - Written without a package line: export with --package com.example.net to add one.
 // - Save as PinningConfig.java; use it with new
 //   OkHttpClient.Builder().certificatePinner(PinningConfig.certificatePinner()).
 import okhttp3.CertificatePinner;
