@@ -56,6 +56,14 @@ describe("parsePin", () => {
     assert.match(pinError(`sha256/${bare.slice(0, -1)}`).message, /multiple of 4/);
     assert.match(pinError("sha256/").message, /is empty/);
   });
+  it("reads bare base64 that happens to begin like an algorithm prefix as bare base64", () => {
+    for (const bare of [
+      "MDAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/AAAAAA=",
+      "sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    ]) {
+      assert.equal(parsePin(bare), `sha256/${Buffer.from(Buffer.from(bare, "base64")).toString("base64")}`);
+    }
+  });
 });
 
 describe("pin formatting", () => {

@@ -47,16 +47,18 @@ export function parsePin(text: string): Pin {
   let body = input;
   const hpkp = /^pin-([A-Za-z0-9-]+)\s*=\s*(.*)$/s.exec(input);
   const prefixed = /^([A-Za-z0-9-]+)\/(.*)$/s.exec(input);
-  if (hpkp) {
-    const algorithm = hpkp[1]!.toLowerCase();
+  if (/^[A-Za-z0-9+/]{43}=$/.test(input)) {
+    // Bare base64 of 32 bytes, even when it happens to begin like "sha1/" or "md5/".
+  } else if (hpkp) {
+    const algorithm = hpkp[1]!.toLowerCase().replace(/[-_]/g, "");
     if (algorithm !== "sha256") throw pinFormatError(text, unsupportedAlgorithm(algorithm));
     body = hpkp[2]!;
     if (body.startsWith('"') !== body.endsWith('"') || (body.startsWith('"') && body.length < 2)) {
       throw pinFormatError(text, "has unbalanced quotes");
     }
     if (body.startsWith('"')) body = body.slice(1, -1);
-  } else if (prefixed && /^(sha|md)/i.test(prefixed[1]!)) {
-    const algorithm = prefixed[1]!.toLowerCase();
+  } else if (prefixed && /^(?:sha|md)[-_]?\d*$/i.test(prefixed[1]!)) {
+    const algorithm = prefixed[1]!.toLowerCase().replace(/[-_]/g, "");
     if (algorithm !== "sha256") throw pinFormatError(text, unsupportedAlgorithm(algorithm));
     body = prefixed[2]!;
   }
