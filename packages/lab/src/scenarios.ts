@@ -110,7 +110,7 @@ async function attempt(
     "request",
     `${options.who} sends GET ${url} with "Authorization: Bearer ${cast.token}"` +
       (options.viaProxy ? `; the network routes it through the proxy at ${proxyUrl}.` : "."),
-    options.viaProxy ? ["app", "proxy"] : ["app", cast.host],
+    options.viaProxy ? ["app", "proxy", cast.host] : ["app", cast.host],
     {
       method: "GET",
       url,

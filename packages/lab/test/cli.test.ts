@@ -104,7 +104,10 @@ describe("keypin lab (spawned)", () => {
     const { code, stdout, stderr } = await run(["lab", "--scenario", "2,3"]);
     assert.equal(code, 0, stderr);
     assert.doesNotMatch(stdout, ansi, "no colors when stdout is not a terminal");
-    assert.match(stdout, /app → proxy {2,}The app sends GET https:\/\/api\.myapp\.com:\d+\/user\/profile/);
+    assert.match(
+      stdout,
+      /app → proxy → api\.myapp\.com {2,}The app sends GET https:\/\/api\.myapp\.com:\d+\/user\/profile/,
+    );
     assert.match(stdout, /app → ✕ {2,}The app cancels the connection/);
     assert.match(stdout, /#\s+scenario\s+expected\s+observed\s+token leaked/);
     assert.match(
