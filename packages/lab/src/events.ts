@@ -106,7 +106,7 @@ export interface LabOutcomeEvent extends LabEventBase {
 }
 
 /**
- * The last event of a run.
+ * The last event of a run (with `keep`, only the live steps of the running cast, `scenario: null`, follow it).
  *
  * @example
  * if (event.type === "summary" && !event.ok) console.error(event.scenarios.filter((s) => !s.ok));

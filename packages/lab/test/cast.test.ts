@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect as connectTcp } from "node:net";
@@ -143,6 +144,24 @@ describe("the cast", () => {
     assert.equal(result.code, 0, result.stderr);
     assert.equal(JSON.parse(result.stdout).error, "missing or wrong bearer token");
     await cast.proxy.idle();
+  });
+
+  it("gives every lab certificate the pin openssl computes from it", () => {
+    const opensslPin = (pem: string, name: string): string => {
+      const file = join(dir, `${name}.pem`);
+      writeFileSync(file, pem);
+      const script = `openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`;
+      return `sha256/${execFileSync("sh", ["-c", script, "sh", file], { encoding: "utf8" }).trim()}`;
+    };
+    assert.equal(cast.pins.leaf, opensslPin(cast.leaf.pem, "leaf"));
+    assert.equal(cast.pins.intermediate, opensslPin(cast.intermediate.pem, "intermediate"));
+    assert.equal(cast.pins.root, opensslPin(cast.root.pem, "root"));
+    assert.equal(cast.pins.attacker, opensslPin(cast.attackerCa.pem, "attacker"));
+    assert.equal(
+      cast.pins.backup,
+      opensslPin(cast.rotatedLeaf.pem, "rotated"),
+      "the backup key is the rotated leaf's",
+    );
   });
 
   it("resolves only the lab's own names, never through the real DNS", async () => {
