@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import { before, describe, test } from "node:test";
 import { buildVerifiedPath } from "@keypin/node";
 import { HopCache } from "../src/verified-path.js";
@@ -125,6 +126,23 @@ describe("buildVerifiedPath", () => {
     });
     assert.equal(second, undefined);
     assert.equal(cache.verifications, 3, "leaf ← look-alike was verified, not taken from the cache");
+
+    // Control: a cache keyed by the child's bytes alone answers "verified" for the look-alike.
+    const byChild = new Map<string, boolean>();
+    const naiveHop = (child: Uint8Array, issuer: Uint8Array): boolean => {
+      const key = Buffer.from(child).toString("base64");
+      const hit = byChild.get(key);
+      if (hit !== undefined) return hit;
+      const ok = new X509Certificate(child).verify(new X509Certificate(issuer).publicKey);
+      byChild.set(key, ok);
+      return ok;
+    };
+    assert.equal(naiveHop(genuine.leaf.der, genuine.intermediate.der), true);
+    assert.equal(naiveHop(genuine.leaf.der, lookAlike.der), true, "the naive cache is fooled");
+    assert.equal(
+      new X509Certificate(genuine.leaf.der).verify(new X509Certificate(lookAlike.der).publicKey),
+      false,
+    );
 
     // The genuine pair again comes from the cache and gives the same verdict.
     const third = buildVerifiedPath([genuine.leaf.der, genuine.intermediate.der], [genuine.root.der], {
