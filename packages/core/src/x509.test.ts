@@ -236,6 +236,19 @@ describe("private keys and errors", () => {
     );
   });
 
+  it("skips EC PARAMETERS blocks and refuses OpenSSH private keys with a way out", () => {
+    const ecparam = execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    }).toString();
+    assert.match(ecparam, /BEGIN EC PARAMETERS[\s\S]*BEGIN EC PRIVATE KEY/);
+    assert.deepEqual(
+      readKeyMaterial(ecparam).map((m) => [m.kind, m.index]),
+      [["private-key", 1]],
+    );
+    const openssh = encodePem(new Uint8Array([1, 2, 3]), "OPENSSH PRIVATE KEY");
+    assert.throws(() => readKeyMaterial(openssh), /OpenSSH private key.*ssh-keygen -p -m PKCS8/);
+  });
+
   it("refuses a truncated certificate with a KeypinParseError carrying the byte offset", () => {
     const der = new Uint8Array(readFileSync(file("EC-P256.crt.der")));
     const cut = der.subarray(0, der.length - 10);

@@ -574,12 +574,16 @@ function readBlock(block: PemBlock, index: number): KeyMaterial | undefined {
       case "RSA PRIVATE KEY":
       case "EC PRIVATE KEY":
       case "DSA PRIVATE KEY":
-      case "ENCRYPTED PRIVATE KEY":
-      case "OPENSSH PRIVATE KEY": {
+      case "ENCRYPTED PRIVATE KEY": {
         const encrypted =
           label === "ENCRYPTED PRIVATE KEY" || /ENCRYPTED/i.test(block.headers?.["Proc-Type"] ?? "");
         return { kind: "private-key", index, der, encrypted };
       }
+      case "OPENSSH PRIVATE KEY":
+        throw new KeypinParseError(
+          `PEM block at line ${line} is an OpenSSH private key, which keypin does not read; use its certificate or public key, or convert it with: ssh-keygen -p -m PKCS8 -f <file>`,
+          0,
+        );
       default:
         if (IGNORED_LABELS.has(label)) return undefined;
         throw new KeypinParseError(
