@@ -454,3 +454,71 @@ export function hasStack(text: string): boolean {
 export function opensslVersion(): string {
   return execFileSync("openssl", ["version"], { encoding: "utf8" }).trim();
 }
+
+/**
+ * Runs the CLI on a pseudo-terminal (python3's pty module), answering the first prompt that contains
+ * `prompt` with `answer`. Resolves with the exit code and everything the terminal showed.
+ */
+export function runCliOnTerminal(
+  args: readonly string[],
+  prompt: string,
+  answer: string,
+  options: { cwd?: string; killAfterMs?: number } = {},
+): Promise<{ code: number | null; output: string; prompted: boolean }> {
+  const script = `
+import os, pty, sys, select, json, time
+argv = json.loads(sys.argv[1]); prompt = sys.argv[2].encode(); answer = sys.argv[3].encode()
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+out = b""; prompted = False; deadline = time.time() + 25
+while time.time() < deadline:
+    r, _, _ = select.select([fd], [], [], 0.2)
+    if fd in r:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+        if not prompted and prompt in out:
+            prompted = True
+            os.write(fd, answer + b"\\n")
+    else:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+try:
+    _, status = os.waitpid(pid, 0)
+except ChildProcessError:
+    status = 0
+sys.stdout.write(json.dumps({"code": os.waitstatus_to_exitcode(status), "output": out.decode("utf8", "replace"), "prompted": prompted}))
+`;
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1" };
+    delete env.NODE_OPTIONS;
+    const child = spawn(
+      "python3",
+      ["-c", script, JSON.stringify([process.execPath, cliBin, ...args]), prompt, answer],
+      {
+        cwd: options.cwd,
+        env,
+      },
+    );
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.killAfterMs ?? 40_000);
+    child.on("error", reject);
+    child.on("close", () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(stdout) as { code: number | null; output: string; prompted: boolean });
+      } catch (error) {
+        reject(new Error(`pty runner printed no result: ${stdout}`, { cause: error }));
+      }
+    });
+  });
+}

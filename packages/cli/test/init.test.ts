@@ -14,6 +14,7 @@ import {
   opensslPinOfPublicKey,
   type RunningServer,
   runCli,
+  runCliOnTerminal,
   startHttpsServer,
 } from "./helpers.js";
 
@@ -67,6 +68,36 @@ describe("keypin init", () => {
       /^keypin: init needs a backup pin and there is no terminal to ask on: pass --backup FILE/,
     );
     assert.equal(existsSync(out), false);
+  });
+
+  it("asks on a terminal, and generates the backup when the answer is yes", async () => {
+    const out = join(tmp.dir, "tty.json");
+    const cancelled = await runCliOnTerminal(
+      ["init", "api.myapp.test", "--out", out, ...route()],
+      "quit [q]?",
+      "q",
+      {
+        cwd: tmp.dir,
+      },
+    );
+    assert.equal(cancelled.prompted, true, cancelled.output);
+    assert.equal(cancelled.code, 2, cancelled.output);
+    assert.match(cancelled.output, /init cancelled: no backup key chosen/);
+    assert.equal(existsSync(out), false);
+    const accepted = await runCliOnTerminal(
+      ["init", "api.myapp.test", "--out", out, ...route()],
+      "quit [q]?",
+      "y",
+      {
+        cwd: tmp.dir,
+      },
+    );
+    assert.equal(accepted.code, 0, accepted.output);
+    const written = JSON.parse(readFileSync(out, "utf8")) as PolicyJson;
+    const keyPin = opensslPinOfPublicKey(
+      openssl(["pkey", "-in", join(tmp.dir, "keypin-backup", "keypin-backup.key.pem"), "-pubout"]),
+    );
+    assert.equal(written.domains["api.myapp.test"]!.pins.find((p) => p.role === "backup")?.pin, keyPin);
   });
 
   it("writes a valid policy with leaf, CA and backup pins, roles and labels", async () => {
