@@ -43,11 +43,11 @@ export interface TestPki {
   caPath: string;
 }
 
-function opensslPin(dir: string, certPath: string): string {
+/** The pin of a certificate's key, by openssl (the oracle: x509 -pubkey | pkey -outform der | dgst -sha256). */
+function opensslPin(certPath: string): string {
   const pub = execFileSync("openssl", ["x509", "-in", certPath, "-pubkey", "-noout"]);
   const der = execFileSync("openssl", ["pkey", "-pubin", "-outform", "der"], { input: pub });
   const digest = execFileSync("openssl", ["dgst", "-sha256", "-binary"], { input: der });
-  void dir;
   return `sha256/${digest.toString("base64")}`;
 }
 
@@ -117,9 +117,9 @@ export function makePki(dir: string, hosts: string[]): TestPki {
     caPem: readFileSync(join(dir, "ca.pem"), "utf8"),
     leafPem: readFileSync(join(dir, "leaf.pem"), "utf8"),
     leafKeyPem: readFileSync(join(dir, "leaf.key"), "utf8"),
-    caPin: opensslPin(dir, join(dir, "ca.pem")),
-    leafPin: opensslPin(dir, join(dir, "leaf.pem")),
-    otherPin: opensslPin(dir, join(dir, "other.pem")),
+    caPin: opensslPin(join(dir, "ca.pem")),
+    leafPin: opensslPin(join(dir, "leaf.pem")),
+    otherPin: opensslPin(join(dir, "other.pem")),
     caPath: join(dir, "ca.pem"),
   };
 }
