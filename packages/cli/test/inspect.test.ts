@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   crossSign,
   curl,
+  generateKey,
   type Issued,
   makeCa,
   makeLeaf,
   makeTempDir,
+  openssl,
   opensslPinOfCertificate,
   type RunningServer,
   runCli,
@@ -159,6 +163,43 @@ describe("keypin inspect", () => {
     assert.ok(report.warnings.some((w) => w.code === "untrusted"));
     assert.equal(result.stderr.trimEnd().split("\n").length, 1);
     assert.match(result.stderr, /^keypin: localhost:\d+: the chain is not trusted/);
+  });
+
+  it("warns about a self-signed leaf that is trusted only because --ca names it", async () => {
+    const keyPath = generateKey(join(tmp.dir, "self.key"), "ed25519");
+    const certPath = join(tmp.dir, "self.crt");
+    openssl([
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      keyPath,
+      "-subj",
+      "/CN=localhost",
+      "-days",
+      "60",
+      "-addext",
+      "subjectAltName=DNS:localhost",
+      "-out",
+      certPath,
+    ]);
+    const self = await startHttpsServer(readFileSync(keyPath, "utf8"), readFileSync(certPath, "utf8"));
+    try {
+      const result = await runCli(["inspect", `localhost:${self.port}`, "--ca", certPath, "--json"]);
+      assert.equal(result.code, 0, result.stderr);
+      const report = JSON.parse(result.stdout) as InspectJson;
+      assert.equal(report.trusted, true);
+      assert.deepEqual(
+        report.verifiedChain.map((c) => [c.role, c.keyType]),
+        [["leaf", "Ed25519"]],
+      );
+      assert.ok(
+        report.warnings.some((w) => w.code === "self-signed"),
+        JSON.stringify(report.warnings),
+      );
+    } finally {
+      await self.close();
+    }
   });
 
   it("flags a certificate that does not match the server name and exits 1", async () => {

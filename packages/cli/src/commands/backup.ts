@@ -42,6 +42,12 @@ export function describeBackup(result: BackupKeyResult, c: Colors): string[] {
   ];
 }
 
+/**
+ * The `keypin backup` command (loaded lazily by main.ts; see `keypin help backup` and the README).
+ *
+ * @example
+ * keypin backup --out ~/keys
+ */
 export default defineCommand({
   meta: {
     name: "backup",

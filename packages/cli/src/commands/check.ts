@@ -233,6 +233,12 @@ export function formatCheckReport(report: CheckReport, policyFile: string, c: Co
   return lines;
 }
 
+/**
+ * The `keypin check` command (loaded lazily by main.ts; see `keypin help check` and the README).
+ *
+ * @example
+ * keypin check --policy keypin.json --strict
+ */
 export default defineCommand({
   meta: {
     name: "check",

@@ -110,6 +110,12 @@ export function hashInput(file: string, bytes: Uint8Array, passphrase?: string):
   });
 }
 
+/**
+ * The `keypin hash` command (loaded lazily by main.ts; see `keypin help hash` and the README).
+ *
+ * @example
+ * keypin hash cert.pem
+ */
 export default defineCommand({
   meta: {
     name: "hash",

@@ -64,6 +64,12 @@ async function askForBackup(defaultDir: string): Promise<BackupSource> {
   }
 }
 
+/**
+ * The `keypin init` command (loaded lazily by main.ts; see `keypin help init` and the README).
+ *
+ * @example
+ * keypin init api.myapp.com --generate-backup ~/keys
+ */
 export default defineCommand({
   meta: {
     name: "init",

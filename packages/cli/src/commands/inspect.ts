@@ -60,6 +60,12 @@ export function formatInspectReport(report: InspectReport, c: Colors): string[] 
   return lines;
 }
 
+/**
+ * The `keypin inspect` command (loaded lazily by main.ts; see `keypin help inspect` and the README).
+ *
+ * @example
+ * keypin inspect api.myapp.com
+ */
 export default defineCommand({
   meta: {
     name: "inspect",
