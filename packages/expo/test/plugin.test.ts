@@ -172,6 +172,29 @@ describe("@keypin/expo through @expo/config-plugins' mod compiler", () => {
     assert.deepEqual(Object.keys(pinned).sort(), ["api.myapp.com", "cdn.myapp.com"]);
   });
 
+  it("with debugProxyCa, copies the CA to res/raw and trusts it in debug-overrides only", async () => {
+    using project = makeProject(policyJson);
+    const caPem = "-----BEGIN CERTIFICATE-----\nnot checked by the plugin\n-----END CERTIFICATE-----\n";
+    writeFileSync(join(project.root, "Proxy CA.pem"), caPem);
+    const config = withKeypin(baseConfig(project.root), {
+      policy: "./keypin.json",
+      debugProxyCa: "./Proxy CA.pem",
+      platforms: ["android"],
+    }) as ExportedConfig;
+    await prebuild(project.root, config);
+    const { nsc, main, info } = readResults(project.root);
+    assert.equal(readFileSync(join(main, "res", "raw", "proxy_ca.pem"), "utf8"), caPem);
+    assert.match(
+      nsc ?? "",
+      /<debug-overrides>\s*<trust-anchors>\s*<certificates src="@raw\/proxy_ca" overridePins="true"\/>/,
+    );
+    assert.equal(
+      (info.NSAppTransportSecurity as Record<string, unknown>).NSPinnedDomains,
+      undefined,
+      "ios not asked",
+    );
+  });
+
   it("refuses to replace another plugin's android:networkSecurityConfig", async () => {
     using project = makeProject(policyJson);
     const path = join(project.root, "android", "app", "src", "main", "AndroidManifest.xml");
