@@ -71,7 +71,8 @@ export class UntrustedChainError extends KeypinError {
       "ERR_KEYPIN_UNTRUSTED_CHAIN",
       `No signature-verified path from the certificate served by ${input.host}:${input.port} to a trust anchor ` +
         `(served: ${input.served.join(" <- ") || "nothing"}). Pins can only match keys on such a path. ` +
-        "Give keypin the same anchors as the TLS layer: the `ca` option, or NODE_EXTRA_CA_CERTS.",
+        "OpenSSL accepted the chain, so its anchors differ from keypin's: give extra CAs in the `ca` option or " +
+        "NODE_EXTRA_CA_CERTS (read at start-up), not through other TLS options.",
     );
     this.host = input.host;
     this.port = input.port;

@@ -13,7 +13,13 @@ import { openProxyTunnel } from "./proxy-tunnel.js";
 import { createTrustContext, resolveTrustAnchors } from "./trust-anchors.js";
 import { buildVerifiedPath } from "./verified-path.js";
 
-/** What `inspectTls` saw. Certificates are described by @keypin/core (SPKI from the DER). */
+/**
+ * What `inspectTls` saw. Certificates are described by @keypin/core (SPKI from the DER).
+ *
+ * @example
+ * const seen: TlsInspection = await inspectTls({ host: "example.com", port: 443 });
+ * const pins = (seen.verified ?? []).map((c) => computePin(c.spki, sha256));
+ */
 export interface TlsInspection {
   host: string;
   port: number;
@@ -33,7 +39,12 @@ export interface TlsInspection {
   protocol?: string;
 }
 
-/** Options of {@link inspectTls}. */
+/**
+ * Options of {@link inspectTls}.
+ *
+ * @example
+ * const options: InspectTlsOptions = { host: "api.example.com", port: 443, proxy: "http://127.0.0.1:8080", timeout: 5000 };
+ */
 export interface InspectTlsOptions {
   host: string;
   port: number;

@@ -3,7 +3,12 @@ import { readFile } from "node:fs/promises";
 import { type LintFinding, type Policy, PolicyError, type PolicyProblem, validatePolicy } from "@keypin/core";
 import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
 
-/** A policy problem located in a file: `path` is the JSON Pointer ("" for syntax errors). */
+/**
+ * A policy problem located in a file: `path` is the JSON Pointer ("" for syntax errors).
+ *
+ * @example
+ * for (const p of error.problems) console.error(`${p.file}:${p.line}:${p.column} ${p.path} ${p.message}`);
+ */
 export interface PolicyFileProblem extends PolicyProblem {
   file: string;
   /** 1-based line. */

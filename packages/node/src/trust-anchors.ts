@@ -6,6 +6,7 @@ import {
   type SecureContextOptions,
 } from "node:tls";
 import { decodePem, encodePem, KeypinError } from "@keypin/core";
+import { BoundedCache } from "./bounded-cache.js";
 import { AnchorSet } from "./verified-path.js";
 
 /** The anchors a TLS connection trusts, and how to make OpenSSL trust exactly those. */
@@ -41,27 +42,22 @@ function certificatesOf(pemText: string): { pems: string[]; ders: Uint8Array[] }
   return { pems, ders };
 }
 
-let defaults: { pems: string[]; ders: Uint8Array[]; anchors: AnchorSet } | undefined;
+let defaults: { ders: Uint8Array[]; anchors: AnchorSet } | undefined;
+/** Anchor sets for `ca` lists already seen (keyed by their PEM text): parsing ~140 roots costs milliseconds. */
+const composed = new BoundedCache<AnchorSet>(32);
 
 /**
  * Node's default trust: the bundled roots plus the certificates of the NODE_EXTRA_CA_CERTS file (which
  * `tls.rootCertificates` does not list). Read once per process, as Node does.
  */
-function defaultAnchors(warn: (message: string) => void): {
-  pems: string[];
-  ders: Uint8Array[];
-  anchors: AnchorSet;
-} {
+function defaultAnchors(warn: (message: string) => void): { ders: Uint8Array[]; anchors: AnchorSet } {
   if (defaults) return defaults;
-  const pems = [...rootCertificates];
   const ders: Uint8Array[] = [];
   for (const pem of rootCertificates) ders.push(...certificatesOf(pem).ders);
   const extraFile = process.env["NODE_EXTRA_CA_CERTS"];
   if (extraFile) {
     try {
-      const extra = certificatesOf(readFileSync(extraFile, "utf8"));
-      pems.push(...extra.pems);
-      ders.push(...extra.ders);
+      ders.push(...certificatesOf(readFileSync(extraFile, "utf8")).ders);
     } catch (error) {
       warn(
         `keypin: could not read NODE_EXTRA_CA_CERTS (${extraFile}): ${(error as Error).message}; ` +
@@ -69,7 +65,7 @@ function defaultAnchors(warn: (message: string) => void): {
       );
     }
   }
-  defaults = { pems, ders, anchors: new AnchorSet(ders) };
+  defaults = { ders, anchors: new AnchorSet(ders) };
   return defaults;
 }
 
@@ -105,5 +101,11 @@ export function resolveTrustAnchors(
   }
   const base = defaultAnchors(warn);
   if (extra.ders.length === 0) return { anchors: base.anchors, extraCa: [], caOnly: false };
-  return { anchors: new AnchorSet([...base.ders, ...extra.ders]), extraCa: extra.pems, caOnly: false };
+  const key = extra.pems.join("");
+  let anchors = composed.get(key);
+  if (!anchors) {
+    anchors = new AnchorSet([...base.ders, ...extra.ders]);
+    composed.set(key, anchors);
+  }
+  return { anchors, extraCa: extra.pems, caOnly: false };
 }
