@@ -13,6 +13,7 @@ import {
   opensslPinOfPublicKey,
   type RunningServer,
   runCli,
+  runCliOnTerminal,
   startForgingProxy,
   startHttpsServer,
   unusedPort,
@@ -256,6 +257,16 @@ describe("keypin check", () => {
     assert.equal(result.code, 1);
     const host = (JSON.parse(result.stdout) as CheckJson).hosts[0]!;
     assert.equal(host.status, "error");
+  });
+
+  it("shows progress and colors on a terminal", async () => {
+    const file = policy("tty.json", {
+      "api.myapp.test": { pins: [intermediatePin, { pin: backupPin, role: "backup" }] },
+    });
+    const result = await runCliOnTerminal(["check", "--policy", file, ...route()], "never asked", "");
+    assert.equal(result.code, 0, result.output);
+    assert.match(result.output, /checking 1\/1/);
+    assert.ok(result.output.includes("\u001b[32mok\u001b[39m"), "ok is green on a terminal");
   });
 
   it("prints an aligned human summary", async () => {

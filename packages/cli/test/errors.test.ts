@@ -111,6 +111,15 @@ describe("keypin command line", () => {
     );
   });
 
+  it("colors only when forced, and never when NO_COLOR or --no-color says so", async () => {
+    const forced = await runCli(["--help"], { env: { NO_COLOR: undefined, FORCE_COLOR: "1" } });
+    assert.match(forced.stdout, /\u001b\[/);
+    const noColor = await runCli(["--help"], { env: { NO_COLOR: "1", FORCE_COLOR: "1" } });
+    assert.doesNotMatch(noColor.stdout, /\u001b\[/);
+    const flag = await runCli(["--help", "--no-color"], { env: { NO_COLOR: undefined, FORCE_COLOR: "1" } });
+    assert.doesNotMatch(flag.stdout, /\u001b\[/);
+  });
+
   it("shows the stack with --debug", async () => {
     const result = await runCli(["hash", "--debug", "/nonexistent/cert.pem"]);
     assert.equal(result.code, 2);

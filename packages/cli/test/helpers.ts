@@ -496,8 +496,10 @@ except ChildProcessError:
 sys.stdout.write(json.dumps({"code": os.waitstatus_to_exitcode(status), "output": out.decode("utf8", "replace"), "prompted": prompted}))
 `;
   return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1" };
+    const env: Record<string, string | undefined> = { ...process.env };
     delete env.NODE_OPTIONS;
+    delete env.NO_COLOR;
+    delete env.FORCE_COLOR;
     const child = spawn(
       "python3",
       ["-c", script, JSON.stringify([process.execPath, cliBin, ...args]), prompt, answer],
