@@ -232,7 +232,10 @@ export async function inspectTls(options: InspectTlsOptions): Promise<TlsInspect
   const last = first.chain[first.chain.length - 1];
   if (first.chain.length > 1 && last && trust.anchors.hasDer(last)) {
     emptyStore.context ??= createSecureContext({ ca: [] });
-    served = (await handshake({ ...base, secureContext: emptyStore.context })).chain;
+    const second = (await handshake({ ...base, secureContext: emptyStore.context })).chain;
+    // A server (or an interceptor) may present another leaf on the second connection: then keep what the first
+    // connection showed, so `served` and `verified` describe the same handshake.
+    if (second[0] && first.chain[0] && Buffer.compare(second[0], first.chain[0]) === 0) served = second;
   }
 
   const verifiedDers = buildVerifiedPath([...first.chain, ...served.slice(1)], trust.anchors);

@@ -50,12 +50,19 @@ export class AnchorSet {
     return this.#byKey.has(derKey(der));
   }
 
-  /** Anchors that could have issued `cert`: same subject name first, else any whose metadata says so. */
-  candidateIssuers(cert: ParsedCertificate): ParsedCertificate[] {
-    const named = this.#bySubject.get(cert.issuerName);
-    if (named) return named;
-    // Names compared as OpenSSL does (canonical form) may match where our lowercase text does not.
-    return [...this.#byKey.values()].filter((anchor) => cert.x509.checkIssued(anchor.x509));
+  /** Anchors whose subject is `cert`'s issuer name (compared lowercased): the usual way to find the issuer. */
+  namedIssuers(cert: ParsedCertificate): readonly ParsedCertificate[] {
+    return this.#bySubject.get(cert.issuerName) ?? [];
+  }
+
+  /**
+   * Anchors whose names differ from `cert`'s issuer name in our text form but which OpenSSL's canonical
+   * comparison says could have issued it. Only consulted when nothing else leads to an anchor.
+   */
+  otherIssuers(cert: ParsedCertificate): ParsedCertificate[] {
+    return [...this.#byKey.values()].filter(
+      (anchor) => anchor.subjectName !== cert.issuerName && cert.x509.checkIssued(anchor.x509),
+    );
   }
 }
 
@@ -154,7 +161,7 @@ export function buildVerifiedPath(
     const current = path[path.length - 1]!;
     if (anchorSet.has(current)) return path;
     if (path.length >= maxLength) return undefined;
-    for (const anchor of anchorSet.candidateIssuers(current)) {
+    for (const anchor of anchorSet.namedIssuers(current)) {
       if (onPath.has(anchor.key)) continue;
       if (--budget < 0) return undefined;
       if (hops.check(current, anchor)) return [...path, anchor];
@@ -167,6 +174,11 @@ export function buildVerifiedPath(
       const found = extend([...path, next]);
       onPath.delete(next.key);
       if (found) return found;
+    }
+    for (const anchor of anchorSet.otherIssuers(current)) {
+      if (onPath.has(anchor.key)) continue;
+      if (--budget < 0) return undefined;
+      if (hops.check(current, anchor)) return [...path, anchor];
     }
     return undefined;
   };

@@ -47,6 +47,13 @@ describe("buildVerifiedPath", () => {
     assert.deepEqual(buildVerifiedPath([leaf.der], [leaf.der, root.der]), [leaf.der]);
   });
 
+  test("finds an anchor whose name differs from the issuer name only in OpenSSL-insignificant whitespace and case", async () => {
+    const root = await issue("p256", { subject: "CN=My Root CA", ca: true });
+    const leaf = await issueLeaf("p256", ["x.test"], root, { issuerName: "CN=my   ROOT ca" });
+    assert.notEqual(leaf.cert.issuer, root.cert.subject);
+    assert.deepEqual(buildVerifiedPath([leaf.der], [root.der]), [leaf.der, root.der]);
+  });
+
   test("rejects a forged leaf with the genuine intermediate appended (CVE-2016-2402)", async () => {
     const genuine = chainOf("p256");
     const evilRoot = await issue("p256", { subject: "CN=Evil device CA", ca: true });
