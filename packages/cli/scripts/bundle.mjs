@@ -13,9 +13,11 @@ import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+// Inlined: our own packages and the small parser @keypin/node reads keypin.json with (so the bundle does
+// not depend on how npm nested it). Kept external: the heavy ones, loaded only by commands that need them.
 const bundled = new Set(["@keypin/core", "@keypin/node"]);
 const external = Object.keys(pkg.dependencies ?? {}).filter((name) => !bundled.has(name));
-external.push("undici", "jsonc-parser");
+external.push("undici");
 
 const common = {
   bundle: true,
@@ -24,6 +26,9 @@ const common = {
   format: "cjs",
   external,
   logLevel: "warning",
+  // Resolve @keypin/* through node_modules to their built dist (not the repository's tsconfig paths to src).
+  tsconfigRaw: "{}",
+  mainFields: ["module", "main"],
   legalComments: "none",
   // main.ts reads package.json through import.meta.url only outside the bundle (the bundle has __KEYPIN_VERSION__).
   logOverride: { "empty-import-meta": "silent" },
