@@ -10,7 +10,7 @@ export function peerChainOf(cert: PeerCertificate | DetailedPeerCertificate | un
   const seen = new Set<string>();
   let current = cert as DetailedPeerCertificate | undefined;
   while (current?.raw && out.length < 32) {
-    const key = current.raw.toString("base64");
+    const key = current.fingerprint256 || current.raw.toString("base64");
     if (seen.has(key)) break;
     seen.add(key);
     out.push(new Uint8Array(current.raw));
