@@ -191,7 +191,7 @@ function buildAdvice(
   if (!leaf) return [];
   const advice = [
     `A robust pin set has a key you control plus an offline backup key, or a CA family rather than one intermediate.`,
-    `Your key: pin the leaf key ${leaf.pin} only if renewals keep that key (certbot --reuse-key, or a CSR made from the same key); by default a renewal makes a new key and every installed app is locked out.`,
+    `Your key: pin the leaf key ${leaf.pin} only if renewals keep that key (certbot --reuse-key, or a CSR made from the same key); by default a renewal makes a new key and every installed app is locked out. Renewals come ever more often (at most 200-day certificates from March 2026, 100 from 2027, 47 from 2029).`,
     "Backup: make one with `keypin backup` and keep the key offline; every policy needs a pin that is not in the live chain.",
   ];
   const root = path.length > 1 ? path[path.length - 1] : undefined;

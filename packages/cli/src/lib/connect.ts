@@ -1,7 +1,7 @@
 import type { TlsInspection } from "@keypin/node";
 import { inspectTls } from "@keypin/node";
 import { codeOf, FailureError } from "../errors.js";
-import { type NetworkOptions, resolveConnectTo } from "./network-options.js";
+import { bypassesProxy, type NetworkOptions, resolveConnectTo } from "./network-options.js";
 
 /**
  * Connects to `host:port` with the network options (`--servername`, `--connect-to`, `--ca`, `--proxy`,
@@ -23,7 +23,8 @@ export async function inspectHost(
   };
   if (net.servername !== undefined) options.servername = net.servername;
   if (net.ca.length > 0) options.ca = net.ca;
-  if (net.proxy !== undefined) options.proxy = net.proxy;
+  if (net.proxy !== undefined && !bypassesProxy(net.noProxy, target.host, target.port))
+    options.proxy = net.proxy;
   if (route.connectHost !== undefined) options.connectHost = route.connectHost;
   if (route.connectPort !== undefined) options.connectPort = route.connectPort;
   try {

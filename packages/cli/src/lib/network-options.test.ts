@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseConnectTo, parseHostPort, resolveConnectTo } from "./network-options.js";
+import { bypassesProxy, parseConnectTo, parseHostPort, resolveConnectTo } from "./network-options.js";
 
 describe("host and --connect-to parsing", () => {
   it("splits host, host:port, bracketed and bare IPv6 addresses", () => {
@@ -36,5 +36,18 @@ describe("host and --connect-to parsing", () => {
   it("refuses a --connect-to without four parts or with a bad port", () => {
     assert.throws(() => parseConnectTo("a:b"), /HOST1:PORT1:HOST2:PORT2/);
     assert.throws(() => parseConnectTo("a:443:b:port"), /port must be 1–65535/);
+  });
+});
+
+describe("NO_PROXY", () => {
+  it("exempts listed domains, their subdomains and host:port entries, like curl", () => {
+    const list = ["localhost", ".internal.example", "api.myapp.com:8443"];
+    assert.equal(bypassesProxy(list, "LOCALHOST", 443), true);
+    assert.equal(bypassesProxy(list, "a.b.internal.example", 443), true);
+    assert.equal(bypassesProxy(list, "internal.example", 443), true);
+    assert.equal(bypassesProxy(list, "api.myapp.com", 8443), true);
+    assert.equal(bypassesProxy(list, "api.myapp.com", 443), false);
+    assert.equal(bypassesProxy(list, "notinternal.example", 443), false);
+    assert.equal(bypassesProxy(["*"], "anything.test", 443), true);
   });
 });

@@ -21,6 +21,8 @@ export interface NetworkOptions {
   /** Extra trust anchors (PEM text of each --ca file), added to Node's trust. */
   ca: string[];
   proxy?: string;
+  /** NO_PROXY / no_proxy entries, applied only to a proxy that came from the environment. */
+  noProxy: string[];
   timeout: number;
 }
 
@@ -188,9 +190,15 @@ export function readNetworkOptions(args: ParsedArgs, command: string): NetworkOp
     }
     return text;
   });
-  const proxy =
-    singleString(args.proxy, "--proxy", command) ??
-    (process.env.HTTPS_PROXY || process.env.https_proxy || undefined);
+  const flagProxy = singleString(args.proxy, "--proxy", command);
+  const proxy = flagProxy ?? (process.env.HTTPS_PROXY || process.env.https_proxy || undefined);
+  const noProxy =
+    flagProxy === undefined
+      ? (process.env.NO_PROXY || process.env.no_proxy || "")
+          .split(/[\s,]+/)
+          .map((entry) => entry.trim().toLowerCase())
+          .filter(Boolean)
+      : [];
   if (proxy !== undefined) {
     let url: URL;
     try {
@@ -210,9 +218,33 @@ export function readNetworkOptions(args: ParsedArgs, command: string): NetworkOp
   const options: NetworkOptions = {
     connectTo: stringList(args["connect-to"]).map(parseConnectTo),
     ca,
+    noProxy,
     timeout: positiveInteger(timeoutText, "--timeout", command),
   };
   if (servername !== undefined) options.servername = servername;
   if (proxy !== undefined) options.proxy = proxy;
   return options;
+}
+
+/**
+ * Whether NO_PROXY entries exempt `host:port` from the environment's proxy (curl's rules: `*` matches
+ * every host; `example.com` and `.example.com` match the domain and its subdomains; `host:port` only
+ * that port).
+ *
+ * @example
+ * bypassesProxy(["localhost", ".internal.example"], "api.internal.example", 443); // true
+ */
+export function bypassesProxy(noProxy: readonly string[], host: string, port: number): boolean {
+  const name = host.toLowerCase().replace(/\.$/, "");
+  return noProxy.some((entry) => {
+    if (entry === "*") return true;
+    let pattern = entry;
+    const portMatch = /^(.*):(\d+)$/.exec(entry);
+    if (portMatch && !entry.includes("]") && (entry.match(/:/g) ?? []).length === 1) {
+      if (Number(portMatch[2]) !== port) return false;
+      pattern = portMatch[1]!;
+    }
+    pattern = pattern.replace(/^\*?\./, "").replace(/^\[|\]$/g, "");
+    return name === pattern || name.endsWith(`.${pattern}`);
+  });
 }
