@@ -16,7 +16,7 @@ import { type Colors, colorsFor, formatTable, printJson, printLines } from "../o
  * @example
  * printLines(describeBackup(result, colorsFor(process.stdout)));
  */
-export function describeBackup(result: BackupKeyResult, c: Colors): string[] {
+export function describeBackup(result: BackupKeyResult, c: Colors, policyFile?: string): string[] {
   return [
     `${c.green("Backup key pair created")} (${result.keyType})`,
     ...formatTable(
@@ -32,8 +32,12 @@ export function describeBackup(result: BackupKeyResult, c: Colors): string[] {
     ),
     "",
     c.bold("What to do now:"),
-    `  1. Add the pin to keypin.json as a backup: { "pin": "${result.pin}", "role": "backup" }`,
-    `     (or let \`keypin init <host> --backup ${result.csrFile}\` do it), and ship it in the next app release.`,
+    ...(policyFile === undefined
+      ? [
+          `  1. Add the pin to keypin.json as a backup: { "pin": "${result.pin}", "role": "backup" }`,
+          `     (or let \`keypin init <host> --backup ${result.csrFile}\` do it), and ship it in the next app release.`,
+        ]
+      : [`  1. The pin is in ${policyFile} as the backup pin: ship it in the next app release.`]),
     "  2. Move the key file offline (encrypted drive, password manager, safe) and delete it from this machine.",
     "     The pin only helps if the key was never on the server: a stolen server must not take the backup with it.",
     "  3. Roll to it when the live key is lost, stolen or due to change: get a certificate for this CSR (or a new",

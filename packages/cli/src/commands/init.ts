@@ -232,7 +232,7 @@ export default defineCommand({
         "",
       );
     }
-    if (generated) lines.push(...describeBackup(generated, c), "");
+    if (generated) lines.push(...describeBackup(generated, c, out), "");
     lines.push(
       c.bold("Next:"),
       `  keypin check --policy ${out}     in CI, so a server change that would lock apps out fails the build`,
