@@ -4,11 +4,18 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash, X509Certificate } from "node:crypto";
 import { once } from "node:events";
+import { Agent as HttpsAgent, get as httpsGet } from "node:https";
 import { after, before, describe, test } from "node:test";
 import type { DetailedPeerCertificate, PeerCertificate } from "node:tls";
 import { checkServerIdentity, type TLSSocket, connect as tlsConnect } from "node:tls";
 import type { PinFailureReport } from "@keypin/core";
-import { createPinnedDispatcher, type PinMismatchError, pinnedTlsOptions } from "@keypin/node";
+import {
+  createPinnedAgent,
+  createPinnedDispatcher,
+  type PinMismatchError,
+  pinnedTlsOptions,
+} from "@keypin/node";
+import axios from "axios";
 import { Agent, fetch, ProxyAgent } from "undici";
 import { keypinCodeOf, policyOf, rejectionOf, unrelatedPin } from "./helpers/keypin.js";
 import { startInterceptingProxy } from "./helpers/mitm.js";
@@ -83,6 +90,49 @@ describe("attack 1: an intercepting proxy with a CA the device trusts", () => {
     const cause = (error as { cause: PinMismatchError }).cause;
     assert.equal(cause.chainPins.at(-1)?.pin, deviceCa.pin, "the verified path ends at the device CA");
     await pinned.close();
+  });
+});
+
+describe("attack 1 with axios and HTTPS_PROXY", () => {
+  test("unpinned axios leaks the token through the proxy; with a pinned httpsAgent it fails and sends nothing", async () => {
+    const deviceCa = await issue("p256", { subject: "CN=Corporate TLS inspection CA", ca: true });
+    const proxy = await startInterceptingProxy({ ca: deviceCa });
+    closers.push(proxy.close);
+    const trusted = [deviceCa.pem, genuine.root.pem];
+    const saved = { ...process.env };
+    process.env["HTTPS_PROXY"] = proxy.url;
+    process.env["https_proxy"] = proxy.url;
+    delete process.env["NO_PROXY"];
+    delete process.env["no_proxy"];
+    try {
+      const plain = new HttpsAgent({ ca: trusted });
+      const res = await axios.get(url(server.port, "/axios"), {
+        httpsAgent: plain,
+        headers: { authorization: BEARER },
+      });
+      assert.equal(res.status, 200);
+      assert.ok(proxy.tokens.includes(BEARER), "control: the proxy read the token");
+      plain.destroy();
+
+      const before = { bytes: proxy.applicationBytes, connects: proxy.connects.length };
+      const pinned = createPinnedAgent({ policy: pinnedPolicy(), ca: trusted });
+      const error = await rejectionOf(
+        axios.get(url(server.port, "/axios"), {
+          httpsAgent: pinned,
+          headers: { authorization: "Bearer pinned" },
+        }),
+      );
+      assert.equal(keypinCodeOf(error), "ERR_KEYPIN_PIN_MISMATCH");
+      assert.equal(proxy.connects.length, before.connects + 1, "axios used its own tunnel to the proxy");
+      assert.equal(proxy.applicationBytes, before.bytes, "0 bytes of application data");
+      assert.ok(!proxy.tokens.includes("Bearer pinned"));
+      pinned.destroy();
+    } finally {
+      for (const key of ["HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"]) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
   });
 });
 
@@ -391,6 +441,35 @@ describe("attack 7: clients with different policies to the same origin in one pr
       );
     }
     await Promise.all([plain.close(), good.close(), bad.close()]);
+  });
+
+  test("each https agent gets its own verdict too, with keep-alive sockets in every pool", async () => {
+    const get = (agent: HttpsAgent) =>
+      new Promise<number>((resolve, reject) => {
+        httpsGet(url(server.port, "/agent"), { agent }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        }).on("error", reject);
+      });
+    const plain = new HttpsAgent({ keepAlive: true, ca: genuine.root.pem, lookup: lookupLocal } as never);
+    const good = createPinnedAgent({
+      policy: pinnedPolicy(),
+      ca: [genuine.root.pem],
+      connect,
+      agent: { keepAlive: true },
+    });
+    const bad = createPinnedAgent({
+      policy: policyOf({ [HOST]: [unrelatedPin(), unrelatedPin()] }),
+      ca: [genuine.root.pem],
+      connect,
+      agent: { keepAlive: true },
+    });
+    for (let round = 0; round < 2; round++) {
+      assert.equal(await get(plain), 200);
+      assert.equal(await get(good), 200);
+      assert.equal(keypinCodeOf(await rejectionOf(get(bad))), "ERR_KEYPIN_PIN_MISMATCH");
+    }
+    for (const agent of [plain, good, bad]) agent.destroy();
   });
 
   test("control: a TLS session from an unpinned connection, resumed under pins, skips the check (why caches are never shared)", async () => {

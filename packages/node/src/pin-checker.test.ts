@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { before, describe, test } from "node:test";
+import type { DetailedPeerCertificate } from "node:tls";
+import type { PinFailureReport } from "@keypin/core";
+import { createChain, issue, type TestChain } from "../test/helpers/pki.js";
+import { PinMismatchError, UntrustedChainError } from "./errors.js";
+import { PinChecker } from "./pin-checker.js";
+
+let chain: TestChain;
+before(async () => {
+  chain = await createChain("p256", ["api.keypin.test"], "checker");
+});
+
+/** The shape Node gives checkServerIdentity: the leaf with issuerCertificate links (here: leaf → intermediate). */
+function peerOf(...ders: Uint8Array[]): DetailedPeerCertificate {
+  const certs = ders.map((der) => ({ raw: Buffer.from(der) }) as DetailedPeerCertificate);
+  certs.forEach((cert, i) => {
+    cert.issuerCertificate = certs[i + 1] ?? cert;
+  });
+  return certs[0]!;
+}
+
+const pin = (fill: number) => `sha256/${Buffer.alloc(32, fill).toString("base64")}`;
+
+describe("PinChecker.checkPins", () => {
+  test("passes a chain whose verified path carries a pinned key, at any position", () => {
+    for (const cert of [chain.leaf, chain.intermediate, chain.root]) {
+      const checker = new PinChecker({
+        policy: { domains: { "api.keypin.test": { pins: [cert.pin, pin(1)] } } },
+        ca: [chain.root.pem],
+      });
+      assert.equal(
+        checker.checkPins("api.keypin.test", 443, peerOf(chain.leaf.der, chain.intermediate.der)),
+        undefined,
+      );
+    }
+  });
+
+  test("refuses with UntrustedChainError when no verified path exists, and never compares pins with served certificates", async () => {
+    const stranger = await issue("p256", { subject: "CN=Unrelated root", ca: true });
+    const checker = new PinChecker({
+      // The served intermediate's pin is pinned, but nothing links the chain to the only anchor.
+      policy: { domains: { "api.keypin.test": { pins: [chain.intermediate.pin, pin(1)] } } },
+      ca: [stranger.pem],
+      caOnly: true,
+    });
+    const error = checker.checkPins("api.keypin.test", 8443, peerOf(chain.leaf.der, chain.intermediate.der));
+    assert.ok(error instanceof UntrustedChainError);
+    assert.equal(error.code, "ERR_KEYPIN_UNTRUSTED_CHAIN");
+    assert.equal(error.port, 8443);
+  });
+
+  test("report-only: an unverifiable chain and a mismatch let the connection go on, with a warning or a report", async () => {
+    const stranger = await issue("p256", { subject: "CN=Unrelated root 2", ca: true });
+    const warnings: string[] = [];
+    const reports: PinFailureReport[] = [];
+    const policy = {
+      domains: { "api.keypin.test": { pins: [pin(2), pin(3)], mode: "report-only" as const } },
+    };
+    const unverifiable = new PinChecker({
+      policy,
+      ca: [stranger.pem],
+      caOnly: true,
+      onWarning: (m) => warnings.push(m),
+    });
+    assert.equal(unverifiable.checkPins("api.keypin.test", 443, peerOf(chain.leaf.der)), undefined);
+    assert.equal(warnings.length, 1);
+
+    const mismatching = new PinChecker({ policy, ca: [chain.root.pem], onReport: (r) => reports.push(r) });
+    assert.equal(
+      mismatching.checkPins("api.keypin.test", 443, peerOf(chain.leaf.der, chain.intermediate.der)),
+      undefined,
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(reports.length, 1);
+    assert.equal(reports[0]!["enforce-pinning"], false);
+  });
+
+  test("an enforced mismatch returns PinMismatchError carrying the verified chain's pins and the expected pins", () => {
+    const checker = new PinChecker({
+      policy: { domains: { "api.keypin.test": { pins: [pin(4), pin(5)] } } },
+      ca: [chain.root.pem],
+      reporting: { send: false },
+    });
+    const error = checker.checkPins("API.keypin.test", 443, peerOf(chain.leaf.der, chain.intermediate.der));
+    assert.ok(error instanceof PinMismatchError);
+    assert.deepEqual(
+      error.chainPins.map((entry) => entry.pin),
+      [chain.leaf.pin, chain.intermediate.pin, chain.root.pin],
+    );
+    assert.deepEqual(error.expectedPins, [pin(4), pin(5)]);
+    assert.equal(error.host, "api.keypin.test");
+  });
+
+  test("a host without policy is not pinned: the check leaves it to ordinary validation", () => {
+    const checker = new PinChecker({ policy: { domains: { "api.keypin.test": { pins: [pin(6)] } } } });
+    assert.equal(checker.checkPins("www.keypin.test", 443, peerOf(chain.leaf.der)), undefined);
+  });
+});
