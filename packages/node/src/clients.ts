@@ -20,7 +20,18 @@ import { parseProxyUrl } from "./proxy-tunnel.js";
  * socket.on("error", (error) => console.error(error.code)); // "ERR_KEYPIN_PIN_MISMATCH" on a mismatch
  */
 export function pinnedTlsOptions(options: PinningOptions): ConnectionOptions {
+  refuseProxy(options, "pinnedTlsOptions");
   return new PinChecker(options).tlsOptions() as ConnectionOptions;
+}
+
+/** `proxy` is an undici feature here; silently connecting directly would surprise, so say it. */
+function refuseProxy(options: PinningOptions, api: string): void {
+  if (options.proxy === undefined) return;
+  throw new KeypinError(
+    "ERR_KEYPIN_OPTIONS",
+    `\`proxy\` is supported by createPinnedDispatcher only, not by ${api}. With axios, set HTTPS_PROXY (the pins ` +
+      "survive its tunnel); otherwise tunnel yourself and pass the socket to tls.connect with these options.",
+  );
 }
 
 /** An https.Agent whose connections are pinned; its pool and TLS session cache serve only its own policy. */
@@ -73,6 +84,7 @@ class PinnedHttpsAgent extends HttpsAgent {
  * // axios.get(url, { httpsAgent: agent }); got(url, { agent: { https: agent } }); new WebSocket(url, { agent })
  */
 export function createPinnedAgent(options: PinningOptions & { agent?: HttpsAgentOptions }): HttpsAgent {
+  refuseProxy(options, "createPinnedAgent");
   return new PinnedHttpsAgent(new PinChecker(options), options.agent ?? {});
 }
 

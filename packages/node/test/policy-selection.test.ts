@@ -117,5 +117,11 @@ describe("policy selection", () => {
       () => pinnedTlsOptions({ policy, caOnly: true }),
       (error: unknown) => error instanceof KeypinError && error.code === "ERR_KEYPIN_OPTIONS",
     );
+    for (const make of [createPinnedAgent, pinnedTlsOptions]) {
+      assert.throws(
+        () => make({ policy, proxy: "http://127.0.0.1:3128" }),
+        (error: unknown) => error instanceof KeypinError && /createPinnedDispatcher only/.test(error.message),
+      );
+    }
   });
 });
