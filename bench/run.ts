@@ -35,16 +35,16 @@ const groups: Group[] = [
   {
     name: "connections",
     targets: [1, 2],
-    timeoutMs: 300_000,
+    timeoutMs: 600_000,
     load: () => import("./targets/connections.js"),
   },
   { name: "check-cost", targets: [4], timeoutMs: 180_000, load: () => import("./targets/check-cost.js") },
-  { name: "cli-check", targets: [5], timeoutMs: 300_000, load: () => import("./targets/cli-check.js") },
+  { name: "cli-check", targets: [5], timeoutMs: 450_000, load: () => import("./targets/cli-check.js") },
   {
     name: "memory",
     targets: [7],
     execArgv: ["--expose-gc"],
-    timeoutMs: 300_000,
+    timeoutMs: 600_000,
     load: () => import("./targets/memory.js"),
   },
 ];
@@ -111,8 +111,10 @@ function runGroup(
       stderr += `\n(killed after ${group.timeoutMs / 1000} s)`;
       child.kill("SIGKILL");
     }, group.timeoutMs);
-    child.on("close", (code) => {
+    // "exit", not "close": a grandchild that outlived the child may still hold the stderr pipe.
+    child.on("exit", (code) => {
       clearTimeout(timer);
+      setTimeout(() => child.stderr.destroy(), 100);
       resolveRun({
         code,
         stderrTail: stderr.trim().split("\n").slice(-6).join("\n"),

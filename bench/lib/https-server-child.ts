@@ -62,13 +62,18 @@ for (const config of configs) {
   servers.push(server);
 }
 
+// The parent went away (finished, crashed or was killed): close everything and leave, so no orphan
+// keeps the port or the parent's stdio open.
+process.on("disconnect", () => {
+  for (const server of servers) {
+    server.closeAllConnections();
+    server.close();
+  }
+  setTimeout(() => process.exit(0), 200).unref();
+});
 process.on("message", (message: { type: string }) => {
   if (message.type === "stats") process.send!({ type: "stats", stats: { ...stats } });
   if (message.type === "close") {
-    for (const server of servers) {
-      server.closeAllConnections();
-      server.close();
-    }
     process.disconnect();
   }
 });

@@ -54,7 +54,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   const reason = missingReason("@keypin/node", node, ["pinnedTlsOptions"]);
   const kinds = ["rsa2048", "p256"] as const;
   const results: TargetResult[] = [];
-  const variantsPerKind = ctx.quick ? 10 : 60;
+  const variantsPerKind = ctx.quick ? 10 : 40;
   const cachedBatch = 50;
   for (const kind of kinds) {
     const base = {
@@ -134,7 +134,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     try {
       const client = plainClient("undici", chain, servers.ports[kind]!, false);
       try {
-        for (let i = 0; i < (ctx.quick ? 10 : 60); i++) {
+        for (let i = 0; i < (ctx.quick ? 10 : 45); i++) {
           const start = performance.now();
           await client.get("/close");
           if (i >= 5) connection.push((performance.now() - start) * 1000);

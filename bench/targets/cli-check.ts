@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { startHttpsServers } from "../lib/https-server.js";
 import { startLatencyRelay } from "../lib/latency-relay.js";
 import { loadChain, opensslPin } from "../lib/pki.js";
-import { alternate, summarize } from "../lib/stats.js";
+import { alternate, pairedRatios, summarize } from "../lib/stats.js";
 import { type BenchContext, judge, type TargetResult } from "../lib/types.js";
 
 const LATENCY_MS = 50;
@@ -138,7 +138,8 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     }
     const concurrent = summarize(values.get("default concurrency")!);
     const sequential = summarize(values.get("--concurrency 1")!);
-    const ratio = sequential.median / concurrent.median;
+    const paired = pairedRatios(values.get("default concurrency")!, values.get("--concurrency 1")!);
+    const ratio = paired.median;
     return [
       {
         ...base,
@@ -149,6 +150,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
           "--concurrency 1": { ...sequential, unit: "ms" },
         },
         notes: [
+          `value = median of per-round ratios (min–max ${paired.min.toFixed(2)}–${paired.max.toFixed(2)}); ratio of the medians ${(sequential.median / concurrent.median).toFixed(2)}`,
           `whole-process wall time of node_modules/.bin/keypin check --json, every host "ok" in every run`,
           `relay held each of ${relay.connections() - relayedBefore} connections ${LATENCY_MS} ms; the server read ${after.hellos - before.hellos} ClientHellos naming ${after.servernames} distinct hosts (SNI)`,
           `floor for one at a time: ${count} × ${LATENCY_MS} ms = ${(count * LATENCY_MS) / 1000} s of latency alone`,

@@ -90,8 +90,8 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   const s = (name: string) => ({ ...summarize(values.get(name)!), unit: "ms" });
   const node = s(sides[0]!.name);
   const keypin = s("keypin hash");
-  const ratio = keypin.median / node.median;
   const paired = pairedRatios(values.get(sides[0]!.name)!, values.get("keypin hash")!);
+  const ratio = paired.median;
   return [
     {
       ...base,
@@ -99,7 +99,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
       value: ratio,
       sides: { [sides[0]!.name]: node, "keypin hash": keypin, "openssl pipeline": s("openssl pipeline") },
       notes: [
-        `per-round ratio ${paired.min.toFixed(2)}–${paired.max.toFixed(2)}`,
+        `value = median of per-round ratios keypin/node (min–max ${paired.min.toFixed(2)}–${paired.max.toFixed(2)}, IQR ${paired.q1.toFixed(2)}–${paired.q3.toFixed(2)}); ratio of the medians ${(keypin.median / node.median).toFixed(2)}`,
         `bin: node_modules/.bin/keypin (shebang through /usr/bin/env node), ${process.version}`,
       ],
     },
