@@ -16,8 +16,8 @@ export interface ParsedCertificate {
   issuerName: string;
 }
 
-const parsed = new BoundedCache<ParsedCertificate>(4096);
-const described = new BoundedCache<{ info: CertificateInfo; pin: Pin }>(4096);
+const parsed = new BoundedCache<ParsedCertificate>(2048);
+const described = new BoundedCache<{ info: CertificateInfo; pin: Pin }>(2048);
 
 export function derKey(der: Uint8Array): string {
   return Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");

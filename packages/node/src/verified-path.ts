@@ -77,7 +77,7 @@ export class HopCache {
   /** Hops answered from the cache. */
   hits = 0;
 
-  constructor(limit = 4096) {
+  constructor(limit = 2048) {
     this.#verdicts = new BoundedCache(limit);
   }
 
