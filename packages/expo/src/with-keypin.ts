@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { basename, extname, isAbsolute, join, relative, resolve } from "node:path";
 import {
@@ -96,11 +97,61 @@ function policyLoader(
   };
 }
 
+/** `android:usesCleartextTraffic` of a manifest's application, when the file exists. */
+async function cleartextOf(manifestPath: string): Promise<string | undefined> {
+  if (!existsSync(manifestPath)) return undefined;
+  const manifest = await AndroidConfig.Manifest.readAndroidManifestAsync(manifestPath);
+  // The debug manifest's <application> has no android:name, so getMainApplication would not find it.
+  const application = manifest.manifest.application?.[0];
+  return (application?.$ as Record<string, string | undefined> | undefined)?.["android:usesCleartextTraffic"];
+}
+
+/**
+ * Writes res/xml/network_security_config.xml. Once it exists Android ignores android:usesCleartextTraffic,
+ * so the manifest's literal setting is carried into base-config, and when the debug manifest allows
+ * cleartext (React Native debug builds load JavaScript from Metro over http), a debug-only copy in
+ * src/debug/res/xml (which Android's resource merging uses for debug builds) allows it there too.
+ */
+async function writeNetworkSecurityConfig(
+  modRequest: { projectRoot: string; platformProjectRoot: string },
+  options: KeypinExpoOptions,
+  load: ReturnType<typeof policyLoader>,
+  mainCleartext: string | undefined,
+): Promise<void> {
+  const { projectRoot, platformProjectRoot } = modRequest;
+  const { policy, source } = await load(projectRoot, "android");
+  const base = {
+    source,
+    allowLossy: options.allowLossy ?? false,
+    regenerate,
+    ...(options.debugProxyCa !== undefined ? { debugProxyCa: options.debugProxyCa } : {}),
+  };
+  const literal = mainCleartext === "true" ? true : mainCleartext === "false" ? false : undefined;
+  const main = exportPolicy(policy, "android-nsc", {
+    ...base,
+    ...(literal !== undefined ? { cleartextTrafficPermitted: literal } : {}),
+  });
+  for (const d of main.differences) WarningAggregator.addWarningAndroid(pluginName, d);
+  const src = join(platformProjectRoot, "app", "src");
+  await mkdir(join(src, "main", "res", "xml"), { recursive: true });
+  await writeFile(join(src, "main", "res", "xml", `${nscFile}.xml`), main.content);
+
+  const debugCleartext = await cleartextOf(join(src, "debug", "AndroidManifest.xml"));
+  const placeholder = mainCleartext?.startsWith("${") === true;
+  if (debugCleartext === "true" || placeholder) {
+    const debug = exportPolicy(policy, "android-nsc", { ...base, cleartextTrafficPermitted: true });
+    await mkdir(join(src, "debug", "res", "xml"), { recursive: true });
+    await writeFile(join(src, "debug", "res", "xml", `${nscFile}.xml`), debug.content);
+  }
+}
+
 const withKeypinAndroid: ConfigPlugin<{
   options: KeypinExpoOptions;
   load: ReturnType<typeof policyLoader>;
 }> = (config, { options, load }) => {
-  config = withAndroidManifest(config, (config) => {
+  // The XML is written here rather than in the dangerous mod (which runs before every other mod) so that it
+  // sees android:usesCleartextTraffic as the plugins before this one left it (e.g. expo-build-properties).
+  config = withAndroidManifest(config, async (config) => {
     const application = AndroidConfig.Manifest.getMainApplicationOrThrow(config.modResults);
     const attributes = application.$ as Record<string, string | undefined>;
     const existing = attributes["android:networkSecurityConfig"];
@@ -111,31 +162,26 @@ const withKeypinAndroid: ConfigPlugin<{
       );
     }
     attributes["android:networkSecurityConfig"] = manifestValue;
+    if (!config.modRequest.introspect) {
+      await writeNetworkSecurityConfig(
+        config.modRequest,
+        options,
+        load,
+        attributes["android:usesCleartextTraffic"],
+      );
+    }
     return config;
   });
+  if (options.debugProxyCa === undefined) return config;
+  const debugProxyCa = options.debugProxyCa;
   return withDangerousMod(config, [
     "android",
     async (config) => {
       const { projectRoot, platformProjectRoot } = config.modRequest;
-      const { policy, source } = await load(projectRoot, "android");
-      let debugProxyCa: string | undefined;
-      if (options.debugProxyCa !== undefined) {
-        const from = resolve(projectRoot, options.debugProxyCa);
-        const raw = join(platformProjectRoot, "app", "src", "main", "res", "raw");
-        await mkdir(raw, { recursive: true });
-        await copyFile(from, join(raw, `${rawResourceName(from)}${extname(from).toLowerCase()}`));
-        debugProxyCa = options.debugProxyCa;
-      }
-      const result = exportPolicy(policy, "android-nsc", {
-        source,
-        allowLossy: options.allowLossy ?? false,
-        regenerate,
-        ...(debugProxyCa !== undefined ? { debugProxyCa } : {}),
-      });
-      for (const d of result.differences) WarningAggregator.addWarningAndroid(pluginName, d);
-      const dir = join(platformProjectRoot, "app", "src", "main", "res", "xml");
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, `${nscFile}.xml`), result.content);
+      const from = resolve(projectRoot, debugProxyCa);
+      const raw = join(platformProjectRoot, "app", "src", "main", "res", "raw");
+      await mkdir(raw, { recursive: true });
+      await copyFile(from, join(raw, `${rawResourceName(from)}${extname(from).toLowerCase()}`));
       return config;
     },
   ]);

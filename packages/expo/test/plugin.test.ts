@@ -195,6 +195,54 @@ describe("@keypin/expo through @expo/config-plugins' mod compiler", () => {
     );
   });
 
+  it("keeps cleartext as the manifests had it: base-config from the main one, a debug-only copy from the debug one", async () => {
+    using project = makeProject(policyJson);
+    const src = join(project.root, "android", "app", "src");
+    mkdirSync(join(src, "debug"), { recursive: true });
+    writeFileSync(
+      join(src, "debug", "AndroidManifest.xml"),
+      '<manifest xmlns:android="http://schemas.android.com/apk/res/android"><application android:usesCleartextTraffic="true"/></manifest>\n',
+    );
+    const config = withKeypin(baseConfig(project.root), {
+      policy: "./keypin.json",
+      platforms: ["android"],
+    }) as ExportedConfig;
+    await prebuild(project.root, config);
+    const main = readFileSync(join(src, "main", "res", "xml", "network_security_config.xml"), "utf8");
+    const debug = readFileSync(join(src, "debug", "res", "xml", "network_security_config.xml"), "utf8");
+    assert.doesNotMatch(main, /<base-config/, "release keeps Android's default (no cleartext from API 28)");
+    assert.match(
+      debug,
+      /<base-config cleartextTrafficPermitted="true"\/>/,
+      "debug builds can still reach Metro over http",
+    );
+    const pinsOf = (xml: string) =>
+      [...xml.matchAll(/<pin digest="SHA-256">([^<]+)<\/pin>/g)].map((m) => m[1]);
+    assert.deepEqual(pinsOf(debug), pinsOf(main), "the debug copy pins the same keys");
+
+    using second = makeProject(policyJson);
+    const manifestPath = join(second.root, "android", "app", "src", "main", "AndroidManifest.xml");
+    writeFileSync(
+      manifestPath,
+      manifest.replace("<application ", '<application android:usesCleartextTraffic="true" '),
+    );
+    await prebuild(
+      second.root,
+      withKeypin(baseConfig(second.root), {
+        policy: "./keypin.json",
+        platforms: ["android"],
+      }) as ExportedConfig,
+    );
+    assert.match(
+      readFileSync(
+        join(second.root, "android", "app", "src", "main", "res", "xml", "network_security_config.xml"),
+        "utf8",
+      ),
+      /<base-config cleartextTrafficPermitted="true"\/>/,
+      "an app that allowed cleartext keeps it",
+    );
+  });
+
   it("refuses to replace another plugin's android:networkSecurityConfig", async () => {
     using project = makeProject(policyJson);
     const path = join(project.root, "android", "app", "src", "main", "AndroidManifest.xml");

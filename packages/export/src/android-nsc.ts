@@ -41,6 +41,9 @@ export function exportAndroidNsc(policy: Policy, options: ExportOptions): Export
   const notes: string[] = [
     `Save as app/src/main/res/xml/network_security_config.xml and reference it from AndroidManifest.xml: <application ${androidManifestAttribute} ...>.`,
     "Android reads this file on Android 7.0 (API 24) and later; older versions ignore it and do not pin.",
+    options.cleartextTrafficPermitted === undefined
+      ? "With this file Android ignores android:usesCleartextTraffic in the manifest. If the app (or a React Native debug build loading JavaScript from Metro over http) needs cleartext, export with the allow-cleartext option (keypin export -C; the Expo plugin carries the manifest's setting over, and writes a debug-only copy that allows it when the debug manifest does)."
+      : `base-config sets cleartextTrafficPermitted="${options.cleartextTrafficPermitted}" (Android ignores android:usesCleartextTraffic once this file exists).`,
   ];
 
   for (const d of policy.domains) {
@@ -89,6 +92,9 @@ export function exportAndroidNsc(policy: Policy, options: ExportOptions): Export
       .join("\n")}\n`,
   );
   const root = doc.ele("network-security-config");
+  if (options.cleartextTrafficPermitted !== undefined) {
+    root.ele("base-config", { cleartextTrafficPermitted: String(options.cleartextTrafficPermitted) });
+  }
   for (const d of policy.domains) {
     const config = root.ele("domain-config");
     config.ele("domain", { includeSubdomains: d.includeSubdomains ? "true" : "false" }).txt(d.domain);
@@ -113,11 +119,16 @@ export function exportAndroidNsc(policy: Policy, options: ExportOptions): Export
   return { content, differences, notes };
 }
 
-/** Refuses `debugProxyCa` outside android-nsc. */
-export function assertNoDebugProxyCa(format: string, options: ExportOptions): void {
+/** Refuses the android-nsc-only options for other formats. */
+export function assertNoAndroidOptions(format: string, options: ExportOptions): void {
   if (options.debugProxyCa !== undefined) {
     throw new ExportOptionError(
       `--debug-proxy-ca only applies to android-nsc (got format ${format}). Remove it, or export android-nsc.`,
+    );
+  }
+  if (options.cleartextTrafficPermitted !== undefined) {
+    throw new ExportOptionError(
+      `cleartextTrafficPermitted only applies to android-nsc (got format ${format}).`,
     );
   }
 }

@@ -66,7 +66,7 @@ function shellQuote(value: string): string {
 
 /**
  * The command that regenerates the output. XML comments may not contain `--`, so XML formats use the
- * short flags (`-f -p -o -L -d`), which the CLI accepts as aliases.
+ * short flags (`-f -p -o -P -d -C -L`), which the CLI accepts as aliases.
  */
 export function regenerateCommand(format: ExportFormat, options: ExportOptions, short: boolean): string {
   const flag = (long: string, letter: string) => (short ? `-${letter}` : `--${long}`);
@@ -77,6 +77,7 @@ export function regenerateCommand(format: ExportFormat, options: ExportOptions, 
   if (options.debugProxyCa !== undefined) {
     parts.push(`${flag("debug-proxy-ca", "d")} ${shellQuote(options.debugProxyCa)}`);
   }
+  if (options.cleartextTrafficPermitted === true) parts.push(flag("allow-cleartext", "C"));
   if (options.allowLossy) parts.push(flag("allow-lossy", "L"));
   return parts.join(" ");
 }

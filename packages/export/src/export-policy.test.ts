@@ -433,3 +433,16 @@ describe("exportPolicy: addresses and single-label names", () => {
     );
   });
 });
+
+describe("exportPolicy: cleartext in the network security config", () => {
+  it("writes base-config cleartextTrafficPermitted only when asked, and only for android-nsc", () => {
+    const policy = policyOf({ "api.myapp.com": plain });
+    assert.doesNotMatch(exportPolicy(policy, "android-nsc").content, /base-config/);
+    const allowed = exportPolicy(policy, "android-nsc", { cleartextTrafficPermitted: true });
+    assert.match(allowed.content, /<base-config cleartextTrafficPermitted="true"\/>/);
+    assert.match(allowed.content, / -C( |\n)/, "the regenerate command keeps the flag");
+    assert.throws(() => exportPolicy(policy, "okhttp-java", { cleartextTrafficPermitted: true }), {
+      code: "ERR_KEYPIN_EXPORT_OPTION",
+    });
+  });
+});

@@ -1,5 +1,5 @@
 import type { Policy } from "@keypin/core";
-import { assertNoDebugProxyCa, exportAndroidNsc } from "./android-nsc.js";
+import { assertNoAndroidOptions, exportAndroidNsc } from "./android-nsc.js";
 import { exportIosAts } from "./ios-ats.js";
 import { exportNode } from "./node.js";
 import { exportOkHttpJava, exportOkHttpKotlin } from "./okhttp.js";
@@ -30,7 +30,7 @@ export function exportPolicy(
   format: ExportFormat,
   options: ExportOptions = {},
 ): ExportResult {
-  if (format !== "android-nsc") assertNoDebugProxyCa(format, options);
+  if (format !== "android-nsc") assertNoAndroidOptions(format, options);
   switch (format) {
     case "android-nsc":
       return exportAndroidNsc(policy, options);

@@ -60,6 +60,12 @@ export interface ExportOptions {
    * (and let it override pins) in debuggable builds only, as `@raw/<name>`; `notes` says where to copy it.
    */
   debugProxyCa?: string;
+  /**
+   * android-nsc only: writes `<base-config cleartextTrafficPermitted="…"/>`. With a network security
+   * config, Android ignores the manifest's `android:usesCleartextTraffic`, so an app (or a React Native
+   * debug build loading JavaScript from Metro over http) that relies on it must say so here.
+   */
+  cleartextTrafficPermitted?: boolean;
   /** okhttp-kotlin and okhttp-java: the `package` line to write (e.g. `com.myapp.net`). */
   packageName?: string;
   /** Replaces the "regenerate with" instruction in the header (the Expo plugin says "run expo prebuild"). */

@@ -65,7 +65,7 @@ export default defineCommand({
     name: "export",
     description: "turn keypin.json into Android, iOS, TrustKit, OkHttp, React Native and Node configuration",
   },
-  usage: "--format <format> [--policy keypin.json] [--out FILE] [--allow-lossy] [--check]",
+  usage: "--format <format> [--policy keypin.json] [--out FILE] [--allow-lossy] [--allow-cleartext] [--check]",
   examples: [
     "keypin export --format android-nsc --out app/src/main/res/xml/network_security_config.xml",
     "keypin export --format ios-ats > pinning.plist",
@@ -102,6 +102,12 @@ export default defineCommand({
       description:
         "android-nsc: trust this proxy CA in debug builds only (debug-overrides), e.g. Charles or mitmproxy",
     },
+    "allow-cleartext": {
+      type: "boolean",
+      alias: "C",
+      description:
+        'android-nsc: write <base-config cleartextTrafficPermitted="true"/> (Android ignores android:usesCleartextTraffic once the file exists)',
+    },
     package: {
       type: "string",
       alias: "P",
@@ -126,6 +132,10 @@ export default defineCommand({
     const packageName = singleString(a.package, "--package", name);
     const check = a.check === true;
     const allowLossy = a["allow-lossy"] === true;
+    const allowCleartext = a["allow-cleartext"] === true;
+    if (allowCleartext && format !== "android-nsc") {
+      throw new UsageError(`--allow-cleartext only applies to --format android-nsc (got ${format})`);
+    }
     if (check && out === undefined) {
       throw new UsageError(
         `\`${name} --check\` needs --out FILE: the generated file to compare with the policy`,
@@ -148,6 +158,7 @@ export default defineCommand({
       ...(out !== undefined ? { out: displayPath(out) } : {}),
       ...(debugProxyCa !== undefined ? { debugProxyCa: displayPath(debugProxyCa) } : {}),
       ...(packageName !== undefined ? { packageName } : {}),
+      ...(allowCleartext ? { cleartextTrafficPermitted: true } : {}),
     });
 
     const c = colorsFor(process.stderr);
