@@ -65,7 +65,8 @@ export default defineCommand({
     name: "export",
     description: "turn keypin.json into Android, iOS, TrustKit, OkHttp, React Native and Node configuration",
   },
-  usage: "--format <format> [--policy keypin.json] [--out FILE] [--allow-lossy] [--allow-cleartext] [--check]",
+  usage:
+    "--format <format> [--policy keypin.json] [--out FILE] [--allow-lossy] [--allow-cleartext] [--check]",
   examples: [
     "keypin export --format android-nsc --out app/src/main/res/xml/network_security_config.xml",
     "keypin export --format ios-ats > pinning.plist",
