@@ -20,10 +20,15 @@ function walk(dir, out) {
   return out;
 }
 
+// "packages/expo" selects packages/expo/… but not packages/export/….
+const isUnder = (file, path) => {
+  const dir = path.replace(/[\\/]+$/, "");
+  return file === dir || file.startsWith(dir + sep) || file.startsWith(dir + "/");
+};
 const isInterop = (file) => file.split(sep).includes("interop");
 const files = [...walk("packages", []), ...walk("test", [])]
   .filter((f) => isInterop(f) === interop)
-  .filter((f) => filters.length === 0 || filters.some((p) => f.startsWith(p.replace(/\/$/, ""))))
+  .filter((f) => filters.length === 0 || filters.some((p) => isUnder(f, p)))
   .sort();
 
 if (files.length === 0) {
