@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import {
   hasStack,
   makeTempDir,
@@ -118,6 +120,35 @@ describe("keypin command line", () => {
     assert.doesNotMatch(noColor.stdout, /\u001b\[/);
     const flag = await runCli(["--help", "--no-color"], { env: { NO_COLOR: undefined, FORCE_COLOR: "1" } });
     assert.doesNotMatch(flag.stdout, /\u001b\[/);
+  });
+
+  it("says clearly, without a crash, when a command is missing from the build", async () => {
+    const copy = makeTempDir();
+    try {
+      const cli = fileURLToPath(new URL("..", import.meta.url));
+      cpSync(join(cli, "bin"), join(copy.dir, "bin"), { recursive: true });
+      cpSync(join(cli, "dist"), join(copy.dir, "dist"), { recursive: true });
+      cpSync(join(cli, "package.json"), join(copy.dir, "package.json"));
+      symlinkSync(
+        fileURLToPath(new URL("../../../node_modules", import.meta.url)),
+        join(copy.dir, "node_modules"),
+      );
+      rmSync(join(copy.dir, "dist", "commands", "lab.js"));
+      const run = spawnSync(process.execPath, [join(copy.dir, "bin", "keypin.js"), "lab"], {
+        encoding: "utf8",
+        env: { ...process.env, NO_COLOR: "1" },
+      });
+      assert.equal(run.status, 1, run.stderr);
+      assert.equal(run.stdout, "");
+      assert.match(run.stderr, /^keypin: `keypin lab` is not in this build \(commands\/lab\.js is missing\)/);
+      assert.ok(!hasStack(run.stderr));
+      const help = spawnSync(process.execPath, [join(copy.dir, "bin", "keypin.js"), "--help"], {
+        encoding: "utf8",
+      });
+      assert.equal(help.status, 0, "the other commands still work");
+    } finally {
+      copy.remove();
+    }
   });
 
   it("shows the stack with --debug", async () => {
