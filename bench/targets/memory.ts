@@ -1,12 +1,16 @@
 // Target 7: resident memory across 10,000 pinned handshakes (new connections, full handshakes) through
 // one long-lived createPinnedDispatcher, sampled every 250 handshakes after a forced GC (the child runs
 // with --expose-gc). The slope (least squares, KiB per 1,000 handshakes) is fitted after the first 20%
-// (caches filling, JIT). A plain undici Agent then does half as many, as a control.
+// (caches filling, JIT). A plain undici Agent does the same number first, as a control; and keypin's
+// check alone runs on many fresh peer-certificate objects with no sockets, to see what keypin itself keeps.
+
+import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
-import { type Client, pinnedClient, plainClient } from "../lib/clients.js";
+import type { DetailedPeerCertificate } from "node:tls";
+import { type Client, HOST, pinnedClient, plainClient, policyFor } from "../lib/clients.js";
 import { startHttpsServers } from "../lib/https-server.js";
 import { loadNode, missingReason, type NodeApi } from "../lib/keypin-api.js";
-import { loadChain } from "../lib/pki.js";
+import { type Chain, loadChain } from "../lib/pki.js";
 import { drive, type Fit, leastSquares } from "../lib/stats.js";
 import type { BenchContext, TargetResult } from "../lib/types.js";
 
@@ -51,9 +55,44 @@ const growing = (fit: Fit) => fit.slope > GROWTH_KIB_PER_1000 && fit.slope > 3 *
 const describe = (fit: Fit) =>
   `${fit.slope.toFixed(1)} ± ${fit.slopeStdErr.toFixed(1)} KiB per 1,000 handshakes`;
 
+/** heapUsed slope over many pin checks with no sockets at all: what keypin's own code keeps. */
+function checkOnly(api: NodeApi, chain: Chain, calls: number): { calls: number; heap: Fit } {
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  const legacy = (der: Uint8Array) => new X509Certificate(der).toLegacyObject() as DetailedPeerCertificate;
+  const peer = () => {
+    const r = legacy(chain.der.root);
+    r.issuerCertificate = r;
+    const i = legacy(chain.der.intermediate);
+    i.issuerCertificate = r;
+    const l = legacy(chain.der.leaf);
+    l.issuerCertificate = i;
+    return l;
+  };
+  const check = api.pinnedTlsOptions({ policy: policyFor(chain), ca: chain.rootPem }).checkServerIdentity as (
+    host: string,
+    cert: DetailedPeerCertificate,
+  ) => Error | undefined;
+  const xs: number[] = [];
+  const ys: number[] = [];
+  const step = calls / 10;
+  for (let done = 0; done <= calls; done += step) {
+    if (done > 0) {
+      for (let i = 0; i < step; i++) {
+        const error = check(HOST, peer());
+        if (error) throw new Error(`the pin check refused the genuine chain: ${error.message}`);
+      }
+    }
+    gc();
+    gc();
+    xs.push(done / 1000);
+    ys.push(process.memoryUsage().heapUsed / 1024);
+  }
+  return { calls, heap: leastSquares(xs.slice(2), ys.slice(2)) };
+}
+
 export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   const total = ctx.quick ? 1000 : 10_000;
-  const controlTotal = total / 2;
+  const controlTotal = total;
   const every = ctx.quick ? 100 : 250;
   const base = {
     target: 7,
@@ -74,17 +113,19 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   let pinned: Samples;
   let plain: Samples;
   try {
-    const pinnedC = pinnedClient(api, "undici", chain, port, false);
-    try {
-      pinned = await sampleRun(pinnedC, total, every);
-    } finally {
-      await pinnedC.close();
-    }
+    // The control runs first, so one-off warm-up of undici and Node's TLS (buffers, JIT code) lands on it
+    // rather than on the pinned run; a leak grows with handshakes and shows either way.
     const plainC = plainClient("undici", chain, port, false);
     try {
       plain = await sampleRun(plainC, controlTotal, every);
     } finally {
       await plainC.close();
+    }
+    const pinnedC = pinnedClient(api, "undici", chain, port, false);
+    try {
+      pinned = await sampleRun(pinnedC, total, every);
+    } finally {
+      await pinnedC.close();
     }
     const stats = await servers.stats();
     if (stats.connections !== total + controlTotal || stats.resumed !== 0) {
@@ -95,6 +136,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   } finally {
     await servers.close();
   }
+  const isolated = checkOnly(api, chain, ctx.quick ? 5000 : 50_000);
   const rss = fitAfterWarmup(pinned, pinned.rssKiB);
   const heap = fitAfterWarmup(pinned, pinned.heapKiB);
   const plainRss = fitAfterWarmup(plain, plain.rssKiB);
@@ -109,7 +151,8 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
       notes: [
         `pinned: RSS ${describe(rss)} (R² ${rss.r2.toFixed(2)}); heapUsed ${describe(heap)}`,
         `pinned: RSS ${mib(pinned.rssKiB[0])} at start, ${mib(pinned.rssKiB.at(-1))} after ${total}; heapUsed ${mib(pinned.heapKiB[0])} → ${mib(pinned.heapKiB.at(-1))}`,
-        `control (plain undici Agent, ${controlTotal} handshakes): RSS ${describe(plainRss)}; heapUsed ${describe(plainHeap)}`,
+        `control (plain undici Agent, ${controlTotal} handshakes, run first): RSS ${describe(plainRss)}; heapUsed ${describe(plainHeap)}`,
+        `keypin's check alone (pinnedTlsOptions().checkServerIdentity on ${isolated.calls.toLocaleString("en")} fresh peer-certificate objects, no sockets): heapUsed ${isolated.heap.slope.toFixed(2)} ± ${isolated.heap.slopeStdErr.toFixed(2)} KiB per 1,000 checks`,
         `"growth" means a slope above ${GROWTH_KIB_PER_1000} KiB per 1,000 handshakes and above 3 standard errors, in RSS or heapUsed; samples every ${every} handshakes after gc(), fitted after the first 20%`,
         growth ? "verdict: memory GROWS with handshakes" : "verdict: no growth trend",
       ],
