@@ -5,7 +5,8 @@
 //   node --import tsx bench/run.ts --only 3,6 some targets
 //
 // Each group of targets runs in its own child process (fresh heap, no JIT or cache state carried over),
-// loading @keypin/* from the built dist as a user would. A/B sides alternate inside the child. The run
+// loading @keypin/* and the keypin bin from an installed-style copy of the built packages taken right
+// after the build (lib/snapshot.ts). A/B sides alternate inside the child. The run
 // exits non-zero only when a measurement breaks (an error, a wrong pin, a failed request), never
 // because a target is missed or the machine is slow.
 import { spawn } from "node:child_process";
@@ -14,6 +15,7 @@ import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeChain } from "./lib/pki.js";
+import { snapshotPackages } from "./lib/snapshot.js";
 import type { BenchContext, TargetResult } from "./lib/types.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -183,7 +185,10 @@ async function main(): Promise<void> {
   );
 
   const dir = mkdtempSync(join(tmpdir(), "keypin-bench-"));
-  const ctx: BenchContext = { dir, repo, quick };
+  // Measure a private copy of the built packages: a concurrent `npm run build` elsewhere in the shared
+  // tree wipes packages/*/dist and must not change (or break) the code under test mid-run.
+  const modules = await snapshotPackages(repo, dir);
+  const ctx: BenchContext = { dir, repo, quick, modules };
   for (const kind of ["rsa2048", "p256"] as const) {
     mkdirSync(join(dir, kind));
     makeChain(join(dir, kind), kind, ["bench.keypin.test", "*.check.keypin.test"]);

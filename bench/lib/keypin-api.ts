@@ -1,10 +1,13 @@
-// Loads the keypin packages the way a user gets them (the built dist, through the workspace's
-// node_modules links) and checks that the functions a target needs exist. The shapes below are the
+// Loads the keypin packages the way a user gets them (the built dist, from the run's installed-style
+// snapshot: lib/snapshot.ts) and checks that the functions a target needs exist. The shapes below are the
 // ones CONTRACTS.md promises; they are declared here so that the bench type-checks whatever stage the
 // packages are at, and each target says "not measured" when a function has not landed yet.
 import type { Agent as HttpsAgent } from "node:https";
 import type { ConnectionOptions } from "node:tls";
+import { pathToFileURL } from "node:url";
 import type { Dispatcher } from "undici";
+import { resolveIn } from "./snapshot.js";
+import type { BenchContext } from "./types.js";
 
 export type Sha256 = (data: Uint8Array) => Uint8Array;
 
@@ -37,21 +40,22 @@ export interface Loaded<T> {
   loadError?: string;
 }
 
-async function load<T>(specifier: string): Promise<Loaded<T>> {
-  try {
-    const api = (await import(specifier)) as Partial<T>;
-    return {
-      api,
-      missing: (names) => names.filter((n) => api[n] === undefined),
-    };
-  } catch (error) {
-    const loadError = `${specifier} could not be loaded: ${(error as Error).message.split("\n")[0]}`;
-    return { api: {}, missing: (names) => names, loadError };
-  }
+/**
+ * Imports a package from the run's snapshot. A package that does not load at all is a broken run
+ * (the bench built it just before), so this throws; a function that is not exported yet is not.
+ */
+async function load<T>(modules: string, specifier: string): Promise<Loaded<T>> {
+  const api = (await import(pathToFileURL(resolveIn(modules, specifier)).href)) as Partial<T>;
+  return {
+    api,
+    missing: (names) => names.filter((n) => api[n] === undefined),
+  };
 }
 
-export const loadCore = (): Promise<Loaded<CoreApi>> => load<CoreApi>("@keypin/core");
-export const loadNode = (): Promise<Loaded<NodeApi>> => load<NodeApi>("@keypin/node");
+export const loadCore = (ctx: BenchContext): Promise<Loaded<CoreApi>> =>
+  load<CoreApi>(ctx.modules, "@keypin/core");
+export const loadNode = (ctx: BenchContext): Promise<Loaded<NodeApi>> =>
+  load<NodeApi>(ctx.modules, "@keypin/node");
 
 /** "not measured" reason for missing exports, or undefined when everything is there. */
 export function missingReason<T>(

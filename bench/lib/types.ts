@@ -32,6 +32,8 @@ export interface BenchContext {
   dir: string;
   /** Repository root. */
   repo: string;
+  /** The snapshot of the built packages every target measures (see lib/snapshot.ts). */
+  modules: string;
   /** Fewer and shorter rounds (a smoke run of the harness; its numbers are not the published ones). */
   quick: boolean;
 }

@@ -50,7 +50,7 @@ function timeBatch(fn: () => void, n: number): number {
 }
 
 export async function run(ctx: BenchContext): Promise<TargetResult[]> {
-  const node = await loadNode();
+  const node = await loadNode(ctx);
   const reason = missingReason("@keypin/node", node, ["pinnedTlsOptions"]);
   const kinds = ["rsa2048", "p256"] as const;
   const results: TargetResult[] = [];

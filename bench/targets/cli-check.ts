@@ -69,7 +69,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     metric: "time --concurrency 1 / default",
     threshold: "≥ 10",
   };
-  const bin = join(ctx.repo, "node_modules", ".bin", "keypin");
+  const bin = join(ctx.modules, ".bin", "keypin");
   if (!existsSync(bin)) return [{ ...base, status: "not-measured", reason: `${bin} does not exist` }];
   const chain = loadChain(join(ctx.dir, "p256"), "p256");
   const dir = join(ctx.dir, "check");

@@ -36,7 +36,7 @@ function timeProcess(command: string, args: string[], cwd: string): Promise<Exit
 
 export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   const chain = loadChain(join(ctx.dir, "p256"), "p256");
-  const bin = join(ctx.repo, "node_modules", ".bin", "keypin");
+  const bin = join(ctx.modules, ".bin", "keypin");
   const pin = opensslPin(chain.files.leaf);
   const pipeline = [
     "-c",
@@ -100,7 +100,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
       sides: { [sides[0]!.name]: node, "keypin hash": keypin, "openssl pipeline": s("openssl pipeline") },
       notes: [
         `value = median of per-round ratios keypin/node (min–max ${paired.min.toFixed(2)}–${paired.max.toFixed(2)}, IQR ${paired.q1.toFixed(2)}–${paired.q3.toFixed(2)}); ratio of the medians ${(keypin.median / node.median).toFixed(2)}`,
-        `bin: node_modules/.bin/keypin (shebang through /usr/bin/env node), ${process.version}`,
+        `bin: node_modules/.bin/keypin of the run's installed-style snapshot (a symlink to bin/keypin.js, shebang /usr/bin/env node), ${process.version}`,
       ],
     },
   ];

@@ -42,7 +42,7 @@ async function provePinningIsOn(
 }
 
 export async function run(ctx: BenchContext): Promise<TargetResult[]> {
-  const node = await loadNode();
+  const node = await loadNode(ctx);
   const results: TargetResult[] = [];
   const kinds = ["rsa2048", "p256"] as const;
   const chains = Object.fromEntries(kinds.map((k) => [k, loadChain(join(ctx.dir, k), k)])) as Record<

@@ -101,7 +101,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     metric: "RSS slope (KiB/1,000 handshakes)",
     threshold: "no growth trend",
   };
-  const node = await loadNode();
+  const node = await loadNode(ctx);
   const reason = missingReason("@keypin/node", node, ["createPinnedDispatcher"]);
   if (reason) return [{ ...base, status: "not-measured", reason }];
   const api = node.api as NodeApi;

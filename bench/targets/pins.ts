@@ -73,8 +73,8 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   );
   const floor: PinFn = (spki) => nodeSha256(spki);
 
-  const core = await loadCore();
-  const node = await loadNode();
+  const core = await loadCore(ctx);
+  const node = await loadNode(ctx);
   const coreMissing = missingReason("@keypin/core", core, ["parseCertificate", "computePin"]);
   const notes: string[] = [
     "inputs: leaf, intermediate and root of an RSA-2048 and a P-256 chain, in turn; pins checked against openssl first",
