@@ -1,7 +1,8 @@
 // Shapes shared by the orchestrator (bench/run.ts) and the target groups it runs in child processes.
 import type { Summary } from "./stats.js";
 
-export type Status = "met" | "missed" | "not-measured" | "broken";
+/** "info": a reference measurement with no target (e.g. an A/A calibration). */
+export type Status = "met" | "missed" | "not-measured" | "broken" | "info";
 
 export interface SideResult extends Summary {
   /** Unit of the side's values, e.g. "conn/s", "req/s", "pins/s", "ms", "µs". */

@@ -13,7 +13,7 @@ import {
   policyFor,
   wrongPolicy,
 } from "../lib/clients.js";
-import { startHttpsServers } from "../lib/https-server.js";
+import { type HttpsServers, startHttpsServers } from "../lib/https-server.js";
 import { loadNode, missingReason, type NodeApi } from "../lib/keypin-api.js";
 import { type Chain, type KeyKind, loadChain } from "../lib/pki.js";
 import { alternate, drive, pairedRatios, summarize } from "../lib/stats.js";
@@ -41,6 +41,70 @@ async function provePinningIsOn(
   throw new Error(`the pinned ${family} client accepted a server whose chain has none of its pins`);
 }
 
+interface PairResult {
+  a: number[];
+  b: number[];
+  cpuA: number[];
+  cpuB: number[];
+  connections: number;
+  requests: number;
+}
+
+/**
+ * Rounds of A and B alternating (ABBA…, 2 warm-up rounds each discarded), each round `perRound` GETs
+ * with CONCURRENCY in flight. Checks the server's counters: every request answered, no TLS session
+ * resumed, and (for "/close") one new connection per request.
+ */
+async function measurePair(
+  servers: HttpsServers,
+  a: Client,
+  b: Client,
+  path: string,
+  perRound: number,
+  rounds: number,
+): Promise<PairResult> {
+  const before = await servers.stats();
+  const cpu: Record<string, number[]> = { a: [], b: [] };
+  let values: Map<string, number[]>;
+  try {
+    values = await alternate(
+      Object.entries({ a, b }).map(([name, client]) => ({
+        name,
+        run: async () => {
+          const start = process.cpuUsage();
+          const ms = await drive(perRound, CONCURRENCY, () => client.get(path));
+          const used = process.cpuUsage(start);
+          cpu[name]!.push((used.user + used.system) / perRound);
+          return (perRound * 1000) / ms;
+        },
+      })),
+      rounds,
+      2,
+    );
+  } finally {
+    await a.close();
+    await b.close();
+  }
+  const after = await servers.stats();
+  const requests = after.requests - before.requests;
+  const connections = after.connections - before.connections;
+  const expected = 2 * perRound * (rounds + 2);
+  if (requests !== expected) throw new Error(`server saw ${requests} requests, expected ${expected}`);
+  if (after.resumed !== before.resumed)
+    throw new Error("a TLS session was resumed; the server should refuse");
+  if (path === "/close" && connections !== expected) {
+    throw new Error(`server saw ${connections} connections for ${expected} requests; some were reused`);
+  }
+  return {
+    a: values.get("a")!,
+    b: values.get("b")!,
+    cpuA: cpu["a"]!.slice(-rounds),
+    cpuB: cpu["b"]!.slice(-rounds),
+    connections,
+    requests,
+  };
+}
+
 export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   const node = await loadNode(ctx);
   const results: TargetResult[] = [];
@@ -62,15 +126,49 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
       const perRound = mode === "close" ? (ctx.quick ? 30 : 60) : ctx.quick ? 300 : 1000;
       const unit = mode === "close" ? "conn/s" : "req/s";
       const path = mode === "close" ? "/close" : "/keep-alive";
+      const keepAlive = mode === "keep-alive";
+      const what = mode === "close" ? "new connections" : "keep-alive requests";
+
+      // A/A calibration: two identical plain clients. Their ratio should be 1; how far it strays is the
+      // resolution of this run on this machine, against which the pinned/plain ratios can be read.
+      {
+        const chain = chains.p256;
+        const port = servers.ports["p256"]!;
+        const pair = await measurePair(
+          servers,
+          plainClient("undici", chain, port, keepAlive),
+          plainClient("undici", chain, port, keepAlive),
+          path,
+          perRound,
+          rounds,
+        );
+        const paired = pairedRatios(pair.a, pair.b);
+        results.push({
+          target,
+          id: `${target}-calibration`,
+          title: `A/A calibration, ${what}: undici Agent vs an identical undici Agent, ECDSA P-256`,
+          metric: `throughput B/A (${unit})`,
+          status: "info",
+          value: paired.median,
+          threshold: "1 (noise)",
+          sides: {
+            "undici Agent A": { ...summarize(pair.a), unit },
+            "undici Agent B": { ...summarize(pair.b), unit },
+          },
+          notes: [
+            `median of ${rounds} per-round ratios; IQR ${paired.q1.toFixed(3)}–${paired.q3.toFixed(3)}, min–max ${paired.min.toFixed(3)}–${paired.max.toFixed(3)}: no real difference exists, so this is the noise of the run`,
+          ],
+        });
+      }
+
       for (const family of ["undici", "https"] as const) {
         const fn = family === "undici" ? "createPinnedDispatcher" : "createPinnedAgent";
-        const pinnedName = family === "undici" ? "createPinnedDispatcher" : "createPinnedAgent";
         const plainName = family === "undici" ? "undici Agent" : "https.Agent";
         for (const kind of kinds) {
           const base = {
             target,
             id: `${target}-${family}-${kind}`,
-            title: `${mode === "close" ? "new connections" : "keep-alive requests"}, ${pinnedName} vs ${plainName}, ${KIND_LABEL[kind]}`,
+            title: `${what}, ${fn} vs ${plainName}, ${KIND_LABEL[kind]}`,
             metric: `throughput pinned/plain (${unit})`,
             threshold: `≥ ${threshold}`,
           };
@@ -83,65 +181,34 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
           const chain = chains[kind];
           const port = servers.ports[kind]!;
           const refusal = await provePinningIsOn(api, family, chain, port);
-          const before = await servers.stats();
-          const clients: Record<string, Client> = {
-            plain: plainClient(family, chain, port, mode === "keep-alive"),
-            pinned: pinnedClient(api, family, chain, port, mode === "keep-alive", policyFor(chain)),
-          };
-          let values: Map<string, number[]>;
-          const cpu: Record<string, number[]> = { plain: [], pinned: [] };
-          try {
-            values = await alternate(
-              Object.entries(clients).map(([name, client]) => ({
-                name,
-                run: async () => {
-                  const before = process.cpuUsage();
-                  const ms = await drive(perRound, CONCURRENCY, () => client.get(path));
-                  const used = process.cpuUsage(before);
-                  cpu[name]!.push((used.user + used.system) / perRound);
-                  return (perRound * 1000) / ms;
-                },
-              })),
-              rounds,
-              2,
-            );
-          } finally {
-            for (const client of Object.values(clients)) await client.close();
-          }
-          const after = await servers.stats();
-          const requests = after.requests - before.requests;
-          const connections = after.connections - before.connections;
-          const expected = 2 * perRound * (rounds + 2);
-          if (requests !== expected) throw new Error(`server saw ${requests} requests, expected ${expected}`);
-          if (after.resumed !== before.resumed)
-            throw new Error("a TLS session was resumed; the server should refuse");
-          if (mode === "close" && connections !== expected) {
-            throw new Error(
-              `server saw ${connections} connections for ${expected} requests; some were reused`,
-            );
-          }
-          const plain = summarize(values.get("plain")!);
-          const pinned = summarize(values.get("pinned")!);
-          const paired = pairedRatios(values.get("plain")!, values.get("pinned")!);
+          const pair = await measurePair(
+            servers,
+            plainClient(family, chain, port, keepAlive),
+            pinnedClient(api, family, chain, port, keepAlive, policyFor(chain)),
+            path,
+            perRound,
+            rounds,
+          );
+          const plain = summarize(pair.a);
+          const pinned = summarize(pair.b);
+          const paired = pairedRatios(pair.a, pair.b);
           const ratio = paired.median;
           // Client CPU per request (this process only; the server's work is the same for both sides).
-          const cpuPlain = summarize(cpu["plain"]!.slice(-rounds));
-          const cpuPinned = summarize(cpu["pinned"]!.slice(-rounds));
-          const cpuPaired = pairedRatios(cpu["pinned"]!.slice(-rounds), cpu["plain"]!.slice(-rounds));
+          const cpuPaired = pairedRatios(pair.cpuB, pair.cpuA);
           results.push({
             ...base,
             status: judge(ratio, ">=", threshold),
             value: ratio,
             sides: {
               [plainName]: { ...plain, unit },
-              [pinnedName]: { ...pinned, unit },
-              [`${plainName}, client CPU`]: { ...cpuPlain, unit: "µs/req" },
-              [`${pinnedName}, client CPU`]: { ...cpuPinned, unit: "µs/req" },
+              [fn]: { ...pinned, unit },
+              [`${plainName}, client CPU`]: { ...summarize(pair.cpuA), unit: "µs/req" },
+              [`${fn}, client CPU`]: { ...summarize(pair.cpuB), unit: "µs/req" },
             },
             notes: [
               `value = median of ${rounds} per-round ratios pinned/plain (min–max ${paired.min.toFixed(3)}–${paired.max.toFixed(3)}, IQR ${paired.q1.toFixed(3)}–${paired.q3.toFixed(3)}); ratio of the medians ${(pinned.median / plain.median).toFixed(3)}`,
               `client CPU per request, plain/pinned (what the ratio would be if the client's CPU were the bottleneck): median ${cpuPaired.median.toFixed(3)}, IQR ${cpuPaired.q1.toFixed(3)}–${cpuPaired.q3.toFixed(3)}`,
-              `${perRound} requests per round, ${CONCURRENCY} in flight; server saw ${connections} connections for ${requests} requests, 0 resumed`,
+              `${perRound} requests per round, ${CONCURRENCY} in flight; server saw ${pair.connections} connections for ${pair.requests} requests, 0 resumed`,
               `a pinned client with wrong pins was refused first (${refusal})`,
             ],
           });
