@@ -16,7 +16,17 @@ const PACKAGES: { dir: string; name: string; needs: string[] }[] = [
   { dir: "export", name: "@keypin/export", needs: ["dist/index.js"] },
   { dir: "expo", name: "@keypin/expo", needs: [] },
   { dir: "lab", name: "@keypin/lab", needs: ["dist/index.js"] },
-  { dir: "cli", name: "keypin", needs: ["dist/main.js", "dist/commands/hash.js", "dist/commands/check.js"] },
+  {
+    dir: "cli",
+    name: "keypin",
+    needs: [
+      "dist/main.js",
+      "dist/commands/hash.js",
+      "dist/commands/check.js",
+      "dist/cli.cjs",
+      "bin/keypin.js",
+    ],
+  },
 ];
 
 const SKIP = new Set(["src", "test", "node_modules"]);
@@ -32,7 +42,12 @@ function copyOnce(repo: string, modules: string): string[] {
     mkdirSync(to, { recursive: true });
     for (const entry of readdirSync(from)) {
       if (SKIP.has(entry) || entry.startsWith("tsconfig")) continue;
-      cpSync(join(from, entry), join(to, entry), { recursive: true, dereference: true });
+      // Timestamps kept: bin/keypin.js picks the CLI bundle only when it is not older than dist/main.js.
+      cpSync(join(from, entry), join(to, entry), {
+        recursive: true,
+        dereference: true,
+        preserveTimestamps: true,
+      });
     }
     if (existsSync(join(from, "node_modules")))
       symlinkSync(join(from, "node_modules"), join(to, "node_modules"));
