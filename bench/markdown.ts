@@ -32,14 +32,24 @@ function fmt(value: number | undefined): string {
   return value.toFixed(3);
 }
 
-const status = (r: TargetResult) =>
-  r.status === "met"
-    ? "met"
-    : r.status === "missed"
-      ? "**missed**"
-      : r.status === "broken"
-        ? "**BROKEN**"
-        : "not measured";
+function status(r: TargetResult): string {
+  switch (r.status) {
+    case "met":
+      return "met";
+    case "missed":
+      return "**missed**";
+    case "broken":
+      return "**BROKEN**";
+    case "info":
+      return "reference";
+    case "not-measured":
+      return "not measured";
+    default: {
+      const never: never = r.status;
+      return never;
+    }
+  }
+}
 
 const m = report.machine;
 const lines: string[] = [];
