@@ -161,6 +161,46 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
         });
       }
 
+      // Reference: a pinned dispatcher whose policy does not cover the host, so its check returns right
+      // after the policy lookup. Against the covering one, it separates the cost of the pin check from
+      // that of the client's plumbing (its own agent, secure context and options).
+      if (mode === "close" && !missingReason("@keypin/node", node, ["createPinnedDispatcher"])) {
+        const api = node.api as NodeApi;
+        const chain = chains.p256;
+        const port = servers.ports["p256"]!;
+        const pair = await measurePair(
+          servers,
+          plainClient("undici", chain, port, keepAlive),
+          pinnedClient(api, "undici", chain, port, keepAlive, policyFor(chain, "other.keypin.test")),
+          path,
+          perRound,
+          rounds,
+        );
+        const paired = pairedRatios(pair.a, pair.b);
+        const cpuPaired = pairedRatios(pair.cpuB, pair.cpuA);
+        results.push({
+          target,
+          id: `${target}-uncovered-host`,
+          title: `${what}, createPinnedDispatcher whose policy does not cover the host vs undici Agent, ECDSA P-256`,
+          metric: `throughput B/A (${unit})`,
+          status: "info",
+          value: paired.median,
+          threshold: "1 (no pin check)",
+          sides: {
+            "undici Agent": { ...summarize(pair.a), unit },
+            "createPinnedDispatcher, host not in policy": { ...summarize(pair.b), unit },
+            "undici Agent, client CPU": { ...summarize(pair.cpuA), unit: "µs/req" },
+            "createPinnedDispatcher, host not in policy, client CPU": {
+              ...summarize(pair.cpuB),
+              unit: "µs/req",
+            },
+          },
+          notes: [
+            `median of ${rounds} per-round ratios (IQR ${paired.q1.toFixed(3)}–${paired.q3.toFixed(3)}); client CPU per request plain/pinned ${cpuPaired.median.toFixed(3)} (IQR ${cpuPaired.q1.toFixed(3)}–${cpuPaired.q3.toFixed(3)})`,
+          ],
+        });
+      }
+
       for (const family of ["undici", "https"] as const) {
         const fn = family === "undici" ? "createPinnedDispatcher" : "createPinnedAgent";
         const plainName = family === "undici" ? "undici Agent" : "https.Agent";
