@@ -55,7 +55,11 @@ class PinnedHttpsAgent extends HttpsAgent {
           ? "another checkServerIdentity"
           : (options as { secureContext?: unknown }).secureContext !== this.#checker.secureContext
             ? "another secureContext"
-            : undefined;
+            : // Node resumes a given session without running checkServerIdentity: no hostname check, no pins.
+              // The agent adds its own cached sessions after this point, so any session here came from the caller.
+              (options as { session?: unknown }).session !== undefined
+              ? "a TLS session of its own (resuming it would skip the hostname and pin checks)"
+              : undefined;
     if (refused) {
       const error = new KeypinError(
         "ERR_KEYPIN_OPTIONS",

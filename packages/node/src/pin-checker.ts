@@ -38,8 +38,8 @@ export interface PinningOptions {
   proxy?: string;
   /**
    * Extra options for the TLS connection, passed through (`lookup`, `timeout`, `servername`, `minVersion`,
-   * client `cert`/`key`, undici connector options …). Options that would switch validation off
-   * (`rejectUnauthorized: false`, `checkServerIdentity`, `secureContext`, `ca`) are refused.
+   * client `cert`/`key`, undici connector options …). Options that would switch validation off or skip it
+   * (`rejectUnauthorized: false`, `checkServerIdentity`, `secureContext`, `ca`, `session`) are refused.
    */
   connect?: Record<string, unknown>;
   /** Called (in the background) with every pin failure report, enforced or report-only, rate-limited like sending. */
@@ -55,6 +55,9 @@ const REFUSED_CONNECT_OPTIONS: Record<string, string> = {
     "keypin runs Node's hostname check and then the pin check; a replacement could skip both",
   secureContext: "keypin builds the secure context from its trust anchors; give extra anchors in `ca`",
   ca: "give extra anchors in the top-level `ca` option (with `caOnly` to trust only them)",
+  session:
+    "a TLS session resumed from elsewhere skips Node's hostname check and the pin check (Node runs neither on a " +
+    "resumed session); each pinned client resumes only sessions from its own checked handshakes",
 };
 
 function resolvePolicy(policy: PinningOptions["policy"]): Policy {

@@ -1,0 +1,343 @@
+// Attempts to get a request past keypin's pins the way an attacker (or a careless option) would, against real
+// sockets on 127.0.0.1. The "attacker" is a server holding a certificate for the pinned host, issued by a CA the
+// device trusts (as an intercepting proxy's would be); DNS is "poisoned" by a lookup that sends every name to it.
+// Each test asserts the attacker received no request, so a pass means the bypass is closed.
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createSecureServer as createH2Server } from "node:http2";
+import { get as httpsGet, type RequestOptions } from "node:https";
+import { after, before, describe, test } from "node:test";
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from "node:tls";
+import type { PinFailureReport } from "@keypin/core";
+import { createPinnedAgent, createPinnedDispatcher, pinnedTlsOptions } from "@keypin/node";
+import got from "got";
+import { type Dispatcher, request as undiciRequest } from "undici";
+import { keypinCodeOf, policyOf, rejectionOf } from "./helpers/keypin.js";
+import { lookupLocal, startHttpsServer, type TestServer, trackSockets } from "./helpers/net.js";
+import { createChain, type TestChain } from "./helpers/pki.js";
+
+const HOST = "api.keypin.test";
+const OTHER = "other.keypin.test";
+const IDN = "xn--bcher-kva.keypin.test"; // bücher.keypin.test
+const TOKEN = "Bearer bypass-attempt-secret";
+
+let genuine: TestChain;
+let attacker: TestChain;
+/** The attacker's server: a certificate for every name below, from a CA the device trusts. */
+let evil: TestServer;
+/** Sessions of an unpinned client with the attacker's server, as any other code in the process could hold. */
+let unpinnedSession: Buffer;
+
+/** The device trusts both the genuine root and the attacker's CA (user-installed profile, proxy CA). */
+const trusted = () => [genuine.root.pem, attacker.root.pem];
+const pinnedPolicy = (extra: Record<string, string[]> = {}) =>
+  policyOf({ [HOST]: [genuine.leaf.pin, genuine.root.pin], [IDN]: [genuine.root.pin], ...extra });
+const connect = { lookup: lookupLocal };
+
+before(async () => {
+  genuine = await createChain("p256", [HOST], "bypass genuine");
+  attacker = await createChain("p256", [HOST, OTHER, IDN, "127.0.0.1"], "bypass attacker");
+  evil = await startHttpsServer({ key: attacker.leaf.keyPem, cert: attacker.served });
+  const first = tlsConnect({ host: "127.0.0.1", port: evil.port, servername: HOST, ca: trusted() });
+  [unpinnedSession] = (await once(first, "session")) as [Buffer];
+  first.destroy();
+});
+after(async () => {
+  await evil.close();
+});
+
+/** Resolves the status code, or the keypin error code (or the error's text) of an undici request. */
+async function viaUndici(dispatcher: Dispatcher, url: string, options: Record<string, unknown> = {}) {
+  try {
+    const res = await undiciRequest(url, {
+      dispatcher,
+      ...options,
+      headers: { authorization: TOKEN, ...((options["headers"] as object) ?? {}) },
+    });
+    await res.body.text();
+    return res.statusCode;
+  } catch (error) {
+    return keypinCodeOf(error) ?? String(error);
+  }
+}
+
+/** Resolves the status code, or the keypin error code, of an https.get through `agent`. */
+function viaAgent(agent: unknown, url: string, options: RequestOptions = {}): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = httpsGet(
+      url,
+      {
+        agent: agent as RequestOptions["agent"],
+        ...options,
+        headers: { authorization: TOKEN, ...options.headers },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("error", (error) => resolve(keypinCodeOf(error) ?? String(error)));
+  });
+}
+
+/** "ok" when a raw TLS handshake completes, else the keypin error code (or the error's code). */
+async function viaTls(options: ConnectionOptions): Promise<string> {
+  const socket = tlsConnect(options);
+  try {
+    await once(socket, "secureConnect");
+    return "ok";
+  } catch (error) {
+    return keypinCodeOf(error) ?? (error as { code?: string }).code ?? String(error);
+  } finally {
+    socket.destroy();
+  }
+}
+
+function assertNothingStolen(before: number): void {
+  assert.equal(evil.requests.length, before, "the attacker's server received a request");
+  assert.ok(!evil.requests.slice(before).some((r) => r.headers.authorization === TOKEN));
+}
+
+describe("control: the attacker's server is trusted by ordinary validation", () => {
+  test("an unpinned client hands it the token", async () => {
+    const before = evil.requests.length;
+    const plain = new (await import("undici")).Agent({ connect: { ca: trusted(), lookup: lookupLocal } });
+    assert.equal(await viaUndici(plain, `https://${HOST}:${evil.port}/control`), 200);
+    assert.equal(evil.requests[before]?.headers.authorization, TOKEN);
+    await plain.close();
+  });
+});
+
+describe("bypass attempts: TLS sessions", () => {
+  test("a pinned dispatcher refuses connect.session, which would resume a session the pin check never saw", async () => {
+    const before = evil.requests.length;
+    const outcome = await (async () => {
+      try {
+        const d = createPinnedDispatcher({
+          policy: pinnedPolicy(),
+          ca: trusted(),
+          connect: { ...connect, session: unpinnedSession },
+        });
+        const result = await viaUndici(d, `https://${HOST}:${evil.port}/connect-session`);
+        await d.close();
+        return result;
+      } catch (error) {
+        return keypinCodeOf(error);
+      }
+    })();
+    assert.equal(outcome, "ERR_KEYPIN_OPTIONS");
+    for (const make of [createPinnedAgent, pinnedTlsOptions]) {
+      assert.throws(
+        () => make({ policy: pinnedPolicy(), ca: trusted(), connect: { session: unpinnedSession } }),
+        (error: unknown) => keypinCodeOf(error) === "ERR_KEYPIN_OPTIONS",
+      );
+    }
+    assertNothingStolen(before);
+  });
+
+  test("a pinned agent refuses a request that brings its own TLS session", async () => {
+    const before = evil.requests.length;
+    const agent = createPinnedAgent({ policy: pinnedPolicy(), ca: trusted(), connect });
+    const outcome = await viaAgent(agent, `https://${HOST}:${evil.port}/request-session`, {
+      session: unpinnedSession,
+    } as RequestOptions);
+    agent.destroy();
+    assert.equal(outcome, "ERR_KEYPIN_OPTIONS");
+    assertNothingStolen(before);
+  });
+
+  for (const maxVersion of ["TLSv1.2", "TLSv1.3"] as const) {
+    test(`a session from a ${maxVersion} handshake the pin check refused is never resumed (dispatcher and agent)`, async () => {
+      const server = (await import("node:https")).createServer(
+        { key: attacker.leaf.keyPem, cert: attacker.served, maxVersion },
+        (_req, res) => res.end("stolen"),
+      );
+      const close = trackSockets(server as never);
+      let resumed = 0;
+      let requests = 0;
+      server.on("request", () => requests++);
+      server.on("secureConnection", (socket: TLSSocket) => {
+        if (socket.isSessionReused()) resumed++;
+      });
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      const { port } = server.address() as { port: number };
+      const dispatcher = createPinnedDispatcher({ policy: pinnedPolicy(), ca: trusted(), connect });
+      const agent = createPinnedAgent({ policy: pinnedPolicy(), ca: trusted(), connect });
+      for (let round = 0; round < 3; round++) {
+        assert.equal(await viaUndici(dispatcher, `https://${HOST}:${port}/`), "ERR_KEYPIN_PIN_MISMATCH");
+        assert.equal(await viaAgent(agent, `https://${HOST}:${port}/`), "ERR_KEYPIN_PIN_MISMATCH");
+      }
+      await dispatcher.close();
+      agent.destroy();
+      await close();
+      assert.equal(resumed, 0);
+      assert.equal(requests, 0);
+    });
+  }
+});
+
+describe("bypass attempts: which host", () => {
+  test("a pinned dispatcher pins the URL's host when the TLS server name names another (Host header, servername, connect.servername)", async () => {
+    const before = evil.requests.length;
+    const url = `https://${HOST}:${evil.port}/`;
+    const d = createPinnedDispatcher({ policy: pinnedPolicy(), ca: trusted(), connect });
+    assert.equal(await viaUndici(d, url, { headers: { host: OTHER } }), "ERR_KEYPIN_PIN_MISMATCH");
+    assert.equal(await viaUndici(d, url, { servername: OTHER }), "ERR_KEYPIN_PIN_MISMATCH");
+    await d.close();
+    const fixed = createPinnedDispatcher({
+      policy: pinnedPolicy(),
+      ca: trusted(),
+      connect: { ...connect, servername: OTHER },
+    });
+    assert.equal(await viaUndici(fixed, url), "ERR_KEYPIN_PIN_MISMATCH");
+    await fixed.close();
+    assertNothingStolen(before);
+  });
+
+  test("a pinned agent pins the URL's host when the Host header or servername names another", async () => {
+    const before = evil.requests.length;
+    const url = `https://${HOST}:${evil.port}/`;
+    const agent = createPinnedAgent({ policy: pinnedPolicy(), ca: trusted(), connect });
+    assert.equal(await viaAgent(agent, url, { headers: { host: OTHER } }), "ERR_KEYPIN_PIN_MISMATCH");
+    assert.equal(await viaAgent(agent, url, { servername: OTHER }), "ERR_KEYPIN_PIN_MISMATCH");
+    assert.equal(await viaAgent(agent, url, { servername: "" }), "ERR_KEYPIN_PIN_MISMATCH");
+    agent.destroy();
+    assertNothingStolen(before);
+  });
+
+  test("a raw TLS client pins the host it connects to, whatever servername it sends", async () => {
+    const pinned = pinnedTlsOptions({ policy: pinnedPolicy(), ca: trusted(), connect });
+    assert.equal(
+      await viaTls({ host: HOST, port: evil.port, servername: OTHER, ...pinned }),
+      "ERR_KEYPIN_PIN_MISMATCH",
+    );
+  });
+
+  test("every spelling of the pinned host in a URL is pinned: case, trailing dot, Unicode and xn-- forms", async () => {
+    const before = evil.requests.length;
+    const d = createPinnedDispatcher({ policy: pinnedPolicy(), ca: trusted(), connect });
+    for (const host of [
+      "API.Keypin.Test",
+      "api.keypin.test.",
+      "BÜCHER.keypin.test",
+      "xn--bcher-kva.KEYPIN.test.",
+    ]) {
+      assert.equal(await viaUndici(d, `https://${host}:${evil.port}/`), "ERR_KEYPIN_PIN_MISMATCH", host);
+    }
+    await d.close();
+    assertNothingStolen(before);
+  });
+
+  test("a TLS server name with a Unicode letter that lowercases to ASCII (Kelvin sign) finds the same policy", async () => {
+    const pinned = pinnedTlsOptions({ policy: pinnedPolicy(), ca: trusted() });
+    const outcome = await viaTls({
+      host: "127.0.0.1",
+      port: evil.port,
+      servername: "api.\u212Aeypin.test",
+      ...pinned,
+    });
+    assert.ok(["ERR_KEYPIN_PIN_MISMATCH", "ERR_TLS_CERT_ALTNAME_INVALID"].includes(outcome), outcome);
+  });
+});
+
+describe("bypass attempts: options and clients", () => {
+  test("got's https.rejectUnauthorized: false and https.checkServerIdentity cannot switch a pinned agent's checks off", async () => {
+    const before = evil.requests.length;
+    const agent = createPinnedAgent({ policy: pinnedPolicy(), ca: trusted(), connect });
+    for (const https of [{ rejectUnauthorized: false }, { checkServerIdentity: () => undefined }]) {
+      const error = await rejectionOf(
+        got(`https://${HOST}:${evil.port}/got`, {
+          agent: { https: agent },
+          https,
+          headers: { authorization: TOKEN },
+          retry: { limit: 0 },
+        }),
+      );
+      assert.ok(
+        ["ERR_KEYPIN_OPTIONS", "ERR_KEYPIN_PIN_MISMATCH"].includes(keypinCodeOf(error) ?? ""),
+        String(error),
+      );
+    }
+    agent.destroy();
+    assertNothingStolen(before);
+  });
+
+  test("a pinned dispatcher with allowH2 pins HTTP/2 connections too", async () => {
+    const server = createH2Server({ key: attacker.leaf.keyPem, cert: attacker.served, allowHTTP1: true });
+    let streams = 0;
+    server.on("stream", (stream) => {
+      streams++;
+      stream.respond({ ":status": 200 });
+      stream.end("stolen");
+    });
+    const close = trackSockets(server as never);
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const { port } = server.address() as { port: number };
+    const d = createPinnedDispatcher({
+      policy: pinnedPolicy(),
+      ca: trusted(),
+      connect,
+      agent: { allowH2: true },
+    });
+    assert.equal(await viaUndici(d, `https://${HOST}:${port}/`), "ERR_KEYPIN_PIN_MISMATCH");
+    await d.close();
+    await close();
+    assert.equal(streams, 0);
+  });
+});
+
+describe("bypass attempts: reports and expiry", () => {
+  test("a report-only failure reports no request secret, does not block, and a report URI on the failing host is tried once", async () => {
+    const before = evil.requests.length;
+    const reports: PinFailureReport[] = [];
+    const warnings: string[] = [];
+    const d = createPinnedDispatcher({
+      policy: policyOf({
+        [HOST]: {
+          mode: "report-only",
+          pins: [genuine.leaf.pin, genuine.root.pin],
+          reportUris: [`https://127.0.0.1:${evil.port}/report`],
+        },
+      }),
+      ca: trusted(),
+      connect,
+      onReport: (report) => reports.push(report),
+      onWarning: (message) => warnings.push(message),
+    });
+    assert.equal(await viaUndici(d, `https://${HOST}:${evil.port}/report-only?token=query-secret`), 200);
+    await d.close();
+    for (let i = 0; i < 50 && warnings.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(reports.length, 1);
+    const text = JSON.stringify(reports) + warnings.join("\n");
+    assert.ok(!text.includes("bypass-attempt-secret") && !text.includes("query-secret"), text);
+    // The report goes out on a plain client, which does not trust the attacker's CA: one failed attempt, no loop.
+    assert.equal(warnings.filter((w) => w.includes("report")).length, 1, warnings.join("\n"));
+    assert.equal(evil.requests.length, before + 1, "only the report-only request itself reached the server");
+  });
+
+  test("expires today (UTC) still pins; expired yesterday pins nothing and warns once", async () => {
+    const day = (offset: number) => new Date(Date.now() + offset * 86400_000).toISOString().slice(0, 10);
+    const today = createPinnedDispatcher({
+      policy: policyOf({ [HOST]: { pins: [genuine.leaf.pin, genuine.root.pin], expires: day(0) } }),
+      ca: trusted(),
+      connect,
+    });
+    assert.equal(await viaUndici(today, `https://${HOST}:${evil.port}/`), "ERR_KEYPIN_PIN_MISMATCH");
+    await today.close();
+    const warnings: string[] = [];
+    const yesterday = createPinnedDispatcher({
+      policy: policyOf({ [HOST]: { pins: [genuine.leaf.pin, genuine.root.pin], expires: day(-1) } }),
+      ca: trusted(),
+      connect: { ...connect },
+      agent: { pipelining: 0 },
+      onWarning: (message) => warnings.push(message),
+    });
+    assert.equal(await viaUndici(yesterday, `https://${HOST}:${evil.port}/a`), 200);
+    assert.equal(await viaUndici(yesterday, `https://${OTHER}:${evil.port}/b`), 200);
+    assert.equal(await viaUndici(yesterday, `https://${HOST}.:${evil.port}/c`), 200);
+    await yesterday.close();
+    assert.equal(warnings.filter((w) => w.includes("expired")).length, 1, warnings.join("\n"));
+  });
+});
