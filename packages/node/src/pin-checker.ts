@@ -76,6 +76,12 @@ function portOf(options: unknown): number {
   return Number.isInteger(port) && port > 0 && port < 65536 ? port : 443;
 }
 
+/** The host tls.connect was asked to connect to (a name or an address), when it is known. */
+function hostOf(options: unknown): string | undefined {
+  const host = (options as { host?: unknown } | undefined)?.host;
+  return typeof host === "string" && host !== "" ? host : undefined;
+}
+
 /**
  * The pin check shared by every client: one per dispatcher/agent/options object, holding the policy, the
  * anchors, the secure context (built once) and the report state.
@@ -91,7 +97,8 @@ export class PinChecker {
   readonly #warnedExpired = new Set<string>();
 
   /**
-   * The `checkServerIdentity` given to tls.connect: Node's own hostname check, then the pins. Node calls it when a
+   * The `checkServerIdentity` given to tls.connect: Node's own hostname check, then the pins of the TLS server name
+   * and, when the host connected to is another name with its own policy, that host's pins too. Node calls it when a
    * full handshake has completed and OpenSSL accepted the chain, before the socket reaches the HTTP client; an
    * Error returned here destroys the socket before any application byte is written.
    */
@@ -126,7 +133,17 @@ export class PinChecker {
     this.checkServerIdentity = function keypinCheckServerIdentity(this: unknown, hostname, cert) {
       const hostnameError = checkHostname(hostname, cert);
       if (hostnameError) return hostnameError;
-      return checker.checkPins(hostname, portOf(this), cert);
+      const port = portOf(this);
+      const pinError = checker.checkPins(hostname, port, cert);
+      if (pinError) return pinError;
+      // `hostname` is the TLS server name. The host connected to (the URL's) can be another name: a Host header
+      // (undici and https.Agent derive the server name from it), a `servername` option. The request still goes
+      // to that host, so its pins apply too; otherwise a forged certificate for any unpinned name would do.
+      const connectHost = hostOf(this);
+      if (connectHost === undefined) return undefined;
+      const connectPolicy = findDomainPolicy(checker.policy, connectHost);
+      if (!connectPolicy || connectPolicy === findDomainPolicy(checker.policy, hostname)) return undefined;
+      return checker.checkPins(connectHost, port, cert);
     };
   }
 
