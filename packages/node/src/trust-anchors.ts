@@ -14,6 +14,12 @@ export interface TrustAnchors {
   anchors: AnchorSet;
   /** The `ca` certificates (PEM), one per entry. */
   extraCa: string[];
+  /**
+   * The NODE_EXTRA_CA_CERTS certificates (PEM) when they are trusted (not `caOnly`). Node keeps them in its
+   * default store only: adding a `ca` certificate to a context gives it a fresh store of the bundled roots, without
+   * them, so they are added back with the `ca` certificates.
+   */
+  environmentCa: string[];
   /** Only `extraCa` is trusted. */
   caOnly: boolean;
 }
@@ -26,8 +32,9 @@ export interface TrustAnchors {
 export function createTrustContext(trust: TrustAnchors, options: SecureContextOptions = {}): SecureContext {
   if (trust.caOnly) return createSecureContext({ ...options, ca: trust.extraCa });
   const context = createSecureContext({ ...options });
+  if (trust.extraCa.length === 0) return context;
   const native = (context as unknown as { context: { addCACert(pem: string): void } }).context;
-  for (const pem of trust.extraCa) native.addCACert(pem);
+  for (const pem of [...trust.environmentCa, ...trust.extraCa]) native.addCACert(pem);
   return context;
 }
 
@@ -42,7 +49,7 @@ function certificatesOf(pemText: string): { pems: string[]; ders: Uint8Array[] }
   return { pems, ders };
 }
 
-let defaults: { ders: Uint8Array[]; anchors: AnchorSet } | undefined;
+let defaults: { ders: Uint8Array[]; anchors: AnchorSet; environmentPems: string[] } | undefined;
 /** Anchor sets for `ca` lists already seen (keyed by their PEM text): parsing ~140 roots costs milliseconds. */
 const composed = new BoundedCache<AnchorSet>(32);
 
@@ -50,14 +57,17 @@ const composed = new BoundedCache<AnchorSet>(32);
  * Node's default trust: the bundled roots plus the certificates of the NODE_EXTRA_CA_CERTS file (which
  * `tls.rootCertificates` does not list). Read once per process, as Node does.
  */
-function defaultAnchors(warn: (message: string) => void): { ders: Uint8Array[]; anchors: AnchorSet } {
+function defaultAnchors(warn: (message: string) => void): NonNullable<typeof defaults> {
   if (defaults) return defaults;
   const ders: Uint8Array[] = [];
+  const environmentPems: string[] = [];
   for (const pem of rootCertificates) ders.push(...certificatesOf(pem).ders);
   const extraFile = process.env["NODE_EXTRA_CA_CERTS"];
   if (extraFile) {
     try {
-      ders.push(...certificatesOf(readFileSync(extraFile, "utf8")).ders);
+      const found = certificatesOf(readFileSync(extraFile, "utf8"));
+      ders.push(...found.ders);
+      environmentPems.push(...found.pems);
     } catch (error) {
       warn(
         `keypin: could not read NODE_EXTRA_CA_CERTS (${extraFile}): ${(error as Error).message}; ` +
@@ -65,7 +75,7 @@ function defaultAnchors(warn: (message: string) => void): { ders: Uint8Array[]; 
       );
     }
   }
-  defaults = { ders, anchors: new AnchorSet(ders) };
+  defaults = { ders, anchors: new AnchorSet(ders), environmentPems };
   return defaults;
 }
 
@@ -97,15 +107,16 @@ export function resolveTrustAnchors(
         "`caOnly: true` trusts only the certificates in `ca`, but `ca` is empty: give the anchors in `ca`.",
       );
     }
-    return { anchors: new AnchorSet(extra.ders), extraCa: extra.pems, caOnly: true };
+    return { anchors: new AnchorSet(extra.ders), extraCa: extra.pems, environmentCa: [], caOnly: true };
   }
   const base = defaultAnchors(warn);
-  if (extra.ders.length === 0) return { anchors: base.anchors, extraCa: [], caOnly: false };
+  if (extra.ders.length === 0)
+    return { anchors: base.anchors, extraCa: [], environmentCa: base.environmentPems, caOnly: false };
   const key = extra.pems.join("");
   let anchors = composed.get(key);
   if (!anchors) {
     anchors = new AnchorSet([...base.ders, ...extra.ders]);
     composed.set(key, anchors);
   }
-  return { anchors, extraCa: extra.pems, caOnly: false };
+  return { anchors, extraCa: extra.pems, environmentCa: base.environmentPems, caOnly: false };
 }

@@ -27,7 +27,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function child(pins: string[]): Promise<Record<string, unknown>> {
+async function child(pins: string[], otherCa?: string): Promise<Record<string, unknown>> {
   const script = new URL("./helpers/extra-ca-child.ts", import.meta.url).pathname;
   const { stdout } = await run(process.execPath, ["--import", "tsx", script], {
     env: {
@@ -36,6 +36,7 @@ async function child(pins: string[]): Promise<Record<string, unknown>> {
       NODE_EXTRA_CA_CERTS: join(dir, "company-ca.pem"),
       KP_PORT: String(server.port),
       KP_PINS: JSON.stringify(pins),
+      ...(otherCa ? { KP_OTHER_CA: otherCa } : {}),
     },
   });
   return JSON.parse(stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
@@ -50,6 +51,13 @@ describe("trust anchors", () => {
     assert.equal(ok["naivePath"], undefined, "control: tls.rootCertificates alone lacks the extra CA");
     const wrong = await child([unrelatedPin(), unrelatedPin()]);
     assert.equal(wrong["pinned"], "ERR_KEYPIN_PIN_MISMATCH");
+  });
+
+  test("a `ca` option adds to NODE_EXTRA_CA_CERTS: its CA stays trusted (Node's own `ca` would replace the store)", async () => {
+    const other = await createChain("p256", ["api.keypin.test"], "unrelated");
+    const result = await child([chain.intermediate.pin, unrelatedPin()], other.root.pem);
+    assert.equal(result["pinned"], 200);
+    assert.equal(result["pinnedWithCa"], 200);
   });
 
   test("without the CA anywhere, ordinary validation refuses the chain before pins are looked at", async () => {

@@ -24,6 +24,21 @@ try {
 }
 await pinned.close();
 
+// With `ca` as well: the extra CA must stay trusted (Node's own `ca` would replace its default store).
+const otherCa = process.env["KP_OTHER_CA"];
+if (otherCa) {
+  const withCa = createPinnedDispatcher({ policy, ca: [otherCa], connect: { lookup: lookupLocal } });
+  try {
+    const res = await fetch(url, { dispatcher: withCa });
+    result["pinnedWithCa"] = res.status;
+    await res.arrayBuffer();
+  } catch (error) {
+    result["pinnedWithCa"] =
+      keypinCodeOf(error) ?? (error as { cause?: { code?: string } }).cause?.code ?? String(error);
+  }
+  await withCa.close();
+}
+
 const seen = await inspectTls({ host, port, connectHost: "127.0.0.1" });
 result["inspectTrusted"] = seen.trusted;
 result["inspectVerified"] = seen.verified?.length;
