@@ -12,6 +12,7 @@ import type { PinFailureReport } from "@keypin/core";
 import { createPinnedAgent, createPinnedDispatcher, pinnedTlsOptions } from "@keypin/node";
 import got from "got";
 import { type Dispatcher, request as undiciRequest } from "undici";
+import WebSocket from "ws";
 import { keypinCodeOf, policyOf, rejectionOf } from "./helpers/keypin.js";
 import { lookupLocal, startHttpsServer, type TestServer, trackSockets } from "./helpers/net.js";
 import { createChain, type TestChain } from "./helpers/pki.js";
@@ -214,6 +215,23 @@ describe("bypass attempts: which host", () => {
     );
   });
 
+  test("an IP-literal URL is pinned by the name its Host header makes the TLS server name", async () => {
+    const before = evil.requests.length;
+    const d = createPinnedDispatcher({ policy: pinnedPolicy(), ca: trusted(), connect });
+    assert.equal(
+      await viaUndici(d, `https://127.0.0.1:${evil.port}/`, { headers: { host: HOST } }),
+      "ERR_KEYPIN_PIN_MISMATCH",
+    );
+    await d.close();
+    const agent = createPinnedAgent({ policy: pinnedPolicy(), ca: trusted(), connect });
+    assert.equal(
+      await viaAgent(agent, `https://127.0.0.1:${evil.port}/`, { headers: { host: HOST } }),
+      "ERR_KEYPIN_PIN_MISMATCH",
+    );
+    agent.destroy();
+    assertNothingStolen(before);
+  });
+
   test("every spelling of the pinned host in a URL is pinned: case, trailing dot, Unicode and xn-- forms", async () => {
     const before = evil.requests.length;
     const d = createPinnedDispatcher({ policy: pinnedPolicy(), ca: trusted(), connect });
@@ -229,15 +247,15 @@ describe("bypass attempts: which host", () => {
     assertNothingStolen(before);
   });
 
-  test("a TLS server name with a Unicode letter that lowercases to ASCII (Kelvin sign) finds the same policy", async () => {
+  test("a TLS server name in Unicode (a Kelvin sign that lowercases to k, an IDN) finds the same policy or fails validation", async () => {
     const pinned = pinnedTlsOptions({ policy: pinnedPolicy(), ca: trusted() });
-    const outcome = await viaTls({
-      host: "127.0.0.1",
-      port: evil.port,
-      servername: "api.\u212Aeypin.test",
-      ...pinned,
-    });
-    assert.ok(["ERR_KEYPIN_PIN_MISMATCH", "ERR_TLS_CERT_ALTNAME_INVALID"].includes(outcome), outcome);
+    for (const servername of ["api.\u212Aeypin.test", "BÜCHER.keypin.test", "bücher.keypin.test."]) {
+      const outcome = await viaTls({ host: "127.0.0.1", port: evil.port, servername, ...pinned });
+      assert.ok(
+        ["ERR_KEYPIN_PIN_MISMATCH", "ERR_TLS_CERT_ALTNAME_INVALID"].includes(outcome),
+        `${servername}: ${outcome}`,
+      );
+    }
   });
 });
 
@@ -260,6 +278,32 @@ describe("bypass attempts: options and clients", () => {
       );
     }
     agent.destroy();
+    assertNothingStolen(before);
+  });
+
+  test("ws options rejectUnauthorized: false and checkServerIdentity cannot switch a pinned agent's checks off", async () => {
+    const before = evil.requests.length;
+    let upgrades = 0;
+    const onUpgrade = (): void => {
+      upgrades++;
+    };
+    evil.server.on("upgrade", onUpgrade);
+    const agent = createPinnedAgent({ policy: pinnedPolicy(), ca: trusted(), connect });
+    for (const extra of [{ rejectUnauthorized: false }, { checkServerIdentity: () => undefined }]) {
+      const socket = new WebSocket(`wss://${HOST}:${evil.port}/ws`, {
+        agent,
+        headers: { authorization: TOKEN },
+        ...extra,
+      });
+      const [error] = (await once(socket, "error")) as [unknown];
+      assert.ok(
+        ["ERR_KEYPIN_OPTIONS", "ERR_KEYPIN_PIN_MISMATCH"].includes(keypinCodeOf(error) ?? ""),
+        String(error),
+      );
+    }
+    agent.destroy();
+    evil.server.off("upgrade", onUpgrade);
+    assert.equal(upgrades, 0);
     assertNothingStolen(before);
   });
 
