@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
+import { spkiOfCertificate } from "./certificate-pin.js";
 import { KeypinParseError } from "./errors.js";
 import { decodePem } from "./pem.js";
 import { computePin } from "./pin.js";
@@ -89,6 +90,7 @@ function onlyParseErrors(fn: () => unknown, inputLength: number): void {
 function readAll(der: Uint8Array): void {
   onlyParseErrors(() => readKeyMaterial(der), der.length);
   onlyParseErrors(() => parseCertificate(der), der.length);
+  onlyParseErrors(() => spkiOfCertificate(der), der.length);
   onlyParseErrors(() => parseSpki(der), der.length);
 }
 

@@ -1,5 +1,6 @@
 // @keypin/core: the public API. Pure and synchronous: no runtime dependencies, no node: imports.
 
+export { pinOfCertificate, spkiOfCertificate } from "./certificate-pin.js";
 export { KeypinError, KeypinParseError, PolicyError } from "./errors.js";
 export { findDomainPolicy, normalizeHost } from "./host.js";
 export { decodePem, encodePem, type PemBlock } from "./pem.js";
