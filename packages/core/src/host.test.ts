@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { domainToASCII } from "node:url";
 import fc from "fast-check";
 import { findDomainPolicy, normalizeHost } from "./host.js";
@@ -91,6 +92,25 @@ describe("findDomainPolicy", () => {
     assert.equal(domainFor("API.MYAPP.COM."), "api.myapp.com");
     assert.equal(domainFor("[0:0:0:0:0:0:0:1]"), "::1");
     assert.equal(domainFor("10.0.0.1"), "10.0.0.1");
+  });
+
+  it("finds the entry for every spelling that Node's hostname check accepts for the name (two trailing dots too)", () => {
+    const spellings = [
+      "api.myapp.com",
+      "API.MyApp.Com",
+      "api.myapp.com.",
+      "api.myapp.com..",
+      "API.MYAPP.COM..",
+    ];
+    for (const host of [...spellings, "api.myapp.com...", " api.myapp.com", "api\u3002myapp.com"]) {
+      const nodeAccepts = !checkServerIdentity(host, {
+        subjectaltname: "DNS:api.myapp.com",
+        subject: {},
+      } as PeerCertificate);
+      assert.equal(nodeAccepts, spellings.includes(host), `oracle for ${JSON.stringify(host)}`);
+      if (nodeAccepts) assert.equal(domainFor(host), "api.myapp.com", JSON.stringify(host));
+    }
+    assert.equal(normalizeHost("api.myapp.com.."), "api.myapp.com");
   });
 
   it("uses the nearest parent with includeSubdomains at any depth", () => {

@@ -232,12 +232,13 @@ describe("bypass attempts: which host", () => {
     assertNothingStolen(before);
   });
 
-  test("every spelling of the pinned host in a URL is pinned: case, trailing dot, Unicode and xn-- forms", async () => {
+  test("every spelling of the pinned host in a URL is pinned: case, trailing dots, Unicode and xn-- forms", async () => {
     const before = evil.requests.length;
     const d = createPinnedDispatcher({ policy: pinnedPolicy(), ca: trusted(), connect });
     for (const host of [
       "API.Keypin.Test",
       "api.keypin.test.",
+      "api.keypin.test..",
       "BÜCHER.keypin.test",
       "xn--bcher-kva.KEYPIN.test.",
     ]) {
@@ -249,7 +250,12 @@ describe("bypass attempts: which host", () => {
 
   test("a TLS server name in Unicode (a Kelvin sign that lowercases to k, an IDN) finds the same policy or fails validation", async () => {
     const pinned = pinnedTlsOptions({ policy: pinnedPolicy(), ca: trusted() });
-    for (const servername of ["api.\u212Aeypin.test", "BÜCHER.keypin.test", "bücher.keypin.test."]) {
+    for (const servername of [
+      "api.keypin.test..",
+      "api.\u212Aeypin.test",
+      "BÜCHER.keypin.test",
+      "bücher.keypin.test.",
+    ]) {
       const outcome = await viaTls({ host: "127.0.0.1", port: evil.port, servername, ...pinned });
       assert.ok(
         ["ERR_KEYPIN_PIN_MISMATCH", "ERR_TLS_CERT_ALTNAME_INVALID"].includes(outcome),
