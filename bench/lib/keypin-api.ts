@@ -14,6 +14,8 @@ export type Sha256 = (data: Uint8Array) => Uint8Array;
 export interface CoreApi {
   computePin(spki: Uint8Array, sha256: Sha256): string;
   parseCertificate(der: Uint8Array): { spki: Uint8Array; subject: string };
+  /** The pin straight from certificate DER, without a full parse (added after the first API). */
+  pinOfCertificate(der: Uint8Array, sha256: Sha256): string;
 }
 
 export interface PinningOptions {
