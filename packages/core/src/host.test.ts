@@ -47,7 +47,7 @@ describe("normalizeHost", () => {
     assert.equal(normalizeHost("999.1.1.1"), "999.1.1.1", "not an address: left as text");
   });
 
-  it("turns internationalized names into their xn-- form, as Node's domainToASCII does", () => {
+  it("turns internationalized names into their xn-- form, as Node's domainToASCII does, dropping ignored code points", () => {
     for (const name of [
       "bücher.example",
       "MÜNCHEN.de",
@@ -56,6 +56,11 @@ describe("normalizeHost", () => {
       "☃.net",
       "xn--bcher-kva.example",
       "日本語。ＪＰ",
+      "x\u00ad.a.test", // soft hyphen: mapped to nothing
+      "x\u200b.a.test", // zero-width space
+      "api\u2060.myapp.com", // word joiner
+      "a\ufe0f\ufeff.b\u034f\u180b.test", // variation selector, BOM, grapheme joiner, Mongolian FVS
+      "x\u{e0100}.a.test", // variation selector supplement
     ]) {
       assert.equal(normalizeHost(name), domainToASCII(name), name);
     }
@@ -111,6 +116,19 @@ describe("findDomainPolicy", () => {
       if (nodeAccepts) assert.equal(domainFor(host), "api.myapp.com", JSON.stringify(host));
     }
     assert.equal(normalizeHost("api.myapp.com.."), "api.myapp.com");
+  });
+
+  it("finds the entry for a name that a wildcard certificate accepts and IDNA maps to it (ignored code points, fullwidth)", () => {
+    for (const host of ["api\u00ad.myapp.com", "api\u200b.myapp.com", "ＡＰＩ.myapp.com"]) {
+      const wildcard = { subjectaltname: "DNS:*.myapp.com", subject: {} } as PeerCertificate;
+      assert.equal(
+        checkServerIdentity(host, wildcard),
+        undefined,
+        `oracle: Node accepts ${JSON.stringify(host)}`,
+      );
+      assert.equal(domainToASCII(host), "api.myapp.com");
+      assert.equal(domainFor(host), "api.myapp.com", JSON.stringify(host));
+    }
   });
 
   it("uses the nearest parent with includeSubdomains at any depth", () => {

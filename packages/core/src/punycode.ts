@@ -61,9 +61,32 @@ export function encodePunycode(label: string): string {
   return output;
 }
 
+/**
+ * Code points UTS #46 maps to nothing (soft hyphen, zero-width space, word joiner, variation selectors, BOM…):
+ * URL parsers and Node's domainToASCII drop them, and Node's wildcard hostname check accepts a label holding them,
+ * so they must not make a name look like another host.
+ */
+function isIgnored(codePoint: number): boolean {
+  return (
+    codePoint === 0xad ||
+    codePoint === 0x34f ||
+    (codePoint >= 0x180b && codePoint <= 0x180d) ||
+    codePoint === 0x180f ||
+    codePoint === 0x200b ||
+    codePoint === 0x2060 ||
+    codePoint === 0x2064 ||
+    (codePoint >= 0xfe00 && codePoint <= 0xfe0f) ||
+    codePoint === 0xfeff ||
+    (codePoint >= 0x1bca0 && codePoint <= 0x1bca3) ||
+    (codePoint >= 0xe0100 && codePoint <= 0xe01ef)
+  );
+}
+
 /** The ASCII form of a host name that may contain non-ASCII labels. */
 export function hostToAscii(host: string): string {
-  const mapped = host
+  const mapped = Array.from(host)
+    .filter((c) => !isIgnored(c.codePointAt(0)!))
+    .join("")
     .normalize("NFKC")
     .replace(/[\u3002\uff0e\uff61]/g, ".")
     .toLowerCase();
