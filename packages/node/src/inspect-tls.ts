@@ -2,15 +2,16 @@ import { isIP, type Socket } from "node:net";
 import {
   checkServerIdentity,
   connect as connectTls,
-  createSecureContext,
-  type DetailedPeerCertificate,
+  type PeerCertificate,
   type SecureContext,
+  type TLSSocket,
 } from "node:tls";
 import { type CertificateInfo, KeypinError } from "@keypin/core";
+import { BoundedCache } from "./bounded-cache.js";
 import { describeCertificate } from "./parsed-certificate.js";
-import { peerChainOf } from "./peer-chain.js";
 import { openProxyTunnel } from "./proxy-tunnel.js";
-import { createTrustContext, resolveTrustAnchors } from "./trust-anchors.js";
+import { linkSentCertificates, readSentCertificates } from "./served-chain.js";
+import { createTrustContext, resolveTrustAnchors, type TrustAnchors } from "./trust-anchors.js";
 import { buildVerifiedPath } from "./verified-path.js";
 
 /**
@@ -25,7 +26,10 @@ export interface TlsInspection {
   port: number;
   /** The SNI sent (the host, unless it is an IP address or `servername` said otherwise); "" when none. */
   servername: string;
-  /** The certificates the server sent, leaf first, in order (Node shows those that link by issuer name). */
+  /**
+   * The certificates the server sent, leaf first, in order: those that link by issuer name from the leaf, as Node's
+   * `getPeerCertificate(true)` links them (without the root Node adds from its own store).
+   */
   served: CertificateInfo[];
   /** The signature-verified path leaf → anchor (the anchor may be a root the server did not send). */
   verified: CertificateInfo[] | undefined;
@@ -65,8 +69,10 @@ export interface InspectTlsOptions {
 }
 
 interface Handshake {
-  peer: DetailedPeerCertificate;
-  chain: Uint8Array[];
+  /** The leaf as Node describes it (subject, subjectaltname): what `checkServerIdentity` reads. */
+  peer: PeerCertificate;
+  /** Every certificate the server sent, in the order it sent them. */
+  sent: Uint8Array[];
   authorizationError: string | undefined;
   protocol: string | null;
 }
@@ -104,6 +110,20 @@ function classify(error: Error & { code?: string }, target: string, tcpConnected
       cause: error,
     },
   );
+}
+
+/**
+ * Makes this socket's `getPeerCertificate` describe the leaf alone, even when asked for the chain. Node asks for the
+ * chain (a JavaScript object per certificate, plus a look-up of the root in its store: about half a millisecond)
+ * once per accepted handshake, only to pass it to `checkServerIdentity`, which reads the leaf's subject and
+ * subjectaltname. The chain itself is read from OpenSSL's copy (`readSentCertificates`). Only for sockets that
+ * `inspectTls` opens, reads and destroys.
+ */
+function describeLeafOnly(socket: TLSSocket): void {
+  const describe = socket.getPeerCertificate;
+  socket.getPeerCertificate = function getPeerLeaf(this: TLSSocket): PeerCertificate {
+    return describe.call(this, false);
+  } as TLSSocket["getPeerCertificate"];
 }
 
 function handshake(options: {
@@ -147,26 +167,34 @@ function handshake(options: {
         return;
       }
       if (tunnel) tcpConnected = true;
+      // When OpenSSL accepted the chain, Node describes the leaf for checkServerIdentity: keep that description.
+      let described: PeerCertificate | undefined;
       const tlsSocket = connectTls({
         ...(tunnel ? { socket: tunnel } : { host: options.connectHost, port: options.connectPort }),
         ...(options.servername ? { servername: options.servername } : {}),
         secureContext: options.secureContext,
         // Inspection only: the chain is reported, never trusted, and not a byte of application data is sent.
+        // The hostname is checked below, against the same certificate.
         rejectUnauthorized: false,
-        checkServerIdentity: () => undefined,
+        checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+          described = cert;
+          return undefined;
+        },
       });
       socket = tlsSocket;
+      describeLeafOnly(tlsSocket);
       tlsSocket.once("connect", () => {
         tcpConnected = true;
       });
       tlsSocket.once("secureConnect", () => {
-        const peer = tlsSocket.getPeerCertificate(true);
+        const peer = described ?? tlsSocket.getPeerCertificate(false);
         const authError = tlsSocket.authorized
           ? undefined
           : String(tlsSocket.authorizationError ?? "UNKNOWN");
         finish(undefined, {
           peer,
-          chain: peerChainOf(peer),
+          // Last: in Node 20 this empties the socket's peer chain (the socket is destroyed right after).
+          sent: readSentCertificates(tlsSocket),
           authorizationError: authError,
           protocol: tlsSocket.getProtocol(),
         });
@@ -191,7 +219,35 @@ function handshake(options: {
   });
 }
 
-const emptyStore = { context: undefined as SecureContext | undefined };
+/** What a trust configuration resolves to: the anchors for keypin's path and a secure context trusting them. */
+interface TrustSetup {
+  trust: TrustAnchors;
+  secureContext: SecureContext;
+}
+
+/**
+ * Trust setups already built in this process, keyed by everything they depend on: `caOnly`, the `ca` texts and
+ * NODE_EXTRA_CA_CERTS (which Node and keypin both read once per process). Building one costs milliseconds (the
+ * anchors are parsed, and adding `ca` to Node's store copies the ~140 bundled roots): `keypin check` over 200
+ * hosts with one `--ca` builds it once. A secure context holds no sessions here (Node's client never resumes
+ * one without an explicit `session`), so sharing it between inspections shares trust, not state.
+ */
+const trustSetups = new BoundedCache<TrustSetup>(16);
+
+function trustSetupFor(options: { ca?: string[] | undefined; caOnly?: boolean | undefined }): TrustSetup {
+  const key = JSON.stringify([
+    options.caOnly === true,
+    process.env["NODE_EXTRA_CA_CERTS"] ?? null,
+    options.ca ?? [],
+  ]);
+  const cached = trustSetups.get(key);
+  if (cached) return cached;
+  // The only warning is an unreadable NODE_EXTRA_CA_CERTS, which Node itself reports at start-up.
+  const trust = resolveTrustAnchors({ ca: options.ca, caOnly: options.caOnly }, () => {});
+  const setup = { trust, secureContext: createTrustContext(trust) };
+  trustSetups.set(key, setup);
+  return setup;
+}
 
 /**
  * Connects to a TLS server, collects the chain it serves and reports what a client would conclude: OpenSSL's
@@ -208,9 +264,7 @@ const emptyStore = { context: undefined as SecureContext | undefined };
  * if (!seen.trusted) console.log(seen.authorizationError ?? seen.hostnameError);
  */
 export async function inspectTls(options: InspectTlsOptions): Promise<TlsInspection> {
-  const warnings: string[] = [];
-  const trust = resolveTrustAnchors({ ca: options.ca, caOnly: options.caOnly }, (m) => warnings.push(m));
-  const secureContext = createTrustContext(trust);
+  const { trust, secureContext } = trustSetupFor(options);
   const servername = options.servername ?? (isIP(options.host) ? undefined : options.host);
   const timeout = options.timeout ?? 10_000;
   const deadline = Date.now() + timeout;
@@ -226,19 +280,10 @@ export async function inspectTls(options: InspectTlsOptions): Promise<TlsInspect
   };
   const first = await handshake({ ...base, secureContext });
 
-  // Node appends the root it found in its own store to the peer's chain. When the chain ends in anchors, look
-  // again with an empty store to learn which of them the server really sent.
-  let served = first.chain;
-  const last = first.chain[first.chain.length - 1];
-  if (first.chain.length > 1 && last && trust.anchors.hasDer(last)) {
-    emptyStore.context ??= createSecureContext({ ca: [] });
-    const second = (await handshake({ ...base, secureContext: emptyStore.context })).chain;
-    // A server (or an interceptor) may present another leaf on the second connection: then keep what the first
-    // connection showed, so `served` and `verified` describe the same handshake.
-    if (second[0] && first.chain[0] && Buffer.compare(second[0], first.chain[0]) === 0) served = second;
-  }
-
-  const verifiedDers = buildVerifiedPath([...first.chain, ...served.slice(1)], trust.anchors);
+  // One handshake tells both what the server sent (OpenSSL's copy of the peer chain, without the root Node adds
+  // from its store) and what OpenSSL concluded. `served` keeps Node's linked order; the path is built from it.
+  const served = linkSentCertificates(first.sent);
+  const verifiedDers = buildVerifiedPath(served, trust.anchors);
   const hostError = checkServerIdentity(servername ?? options.host, first.peer);
   const describe = (der: Uint8Array): CertificateInfo => describeCertificate(der).info;
   const inspection: TlsInspection = {
