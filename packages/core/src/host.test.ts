@@ -61,6 +61,7 @@ describe("normalizeHost", () => {
       "api\u2060.myapp.com", // word joiner
       "a\ufe0f\ufeff.b\u034f\u180b.test", // variation selector, BOM, grapheme joiner, Mongolian FVS
       "x\u{e0100}.a.test", // variation selector supplement
+      "a\u1e9e.a.test", // capital sharp s: "ss"
     ]) {
       assert.equal(normalizeHost(name), domainToASCII(name), name);
     }

@@ -87,6 +87,7 @@ export function hostToAscii(host: string): string {
   const mapped = Array.from(host)
     .filter((c) => !isIgnored(c.codePointAt(0)!))
     .join("")
+    .replace(/\u1e9e/g, "ss") // capital sharp s: UTS #46 maps it to "ss" (the small ß stays)
     .normalize("NFKC")
     .replace(/[\u3002\uff0e\uff61]/g, ".")
     .toLowerCase();
