@@ -77,8 +77,11 @@ const domainIndexes = new WeakMap<Policy, Map<string, { order: number; entry: Do
  * on each call, which over 200 hosts of a 200-domain policy is most of a second. Here each entry is normalized
  * once, and core decides among the only entries it could return (the name's own entries and its parents'), in
  * policy order.
+ *
+ * @example
+ * const entry = lookupDomainPolicy(policy, "v2.api.myapp.com"); // same as findDomainPolicy(policy, …)
  */
-function lookupDomainPolicy(policy: Policy, name: string): DomainPolicy | undefined {
+export function lookupDomainPolicy(policy: Policy, name: string): DomainPolicy | undefined {
   let index = domainIndexes.get(policy);
   if (!index) {
     index = new Map();
