@@ -1,4 +1,5 @@
 import { checkServerIdentity as checkHostname, type PeerCertificate, type SecureContext } from "node:tls";
+import { domainToASCII } from "node:url";
 import {
   buildPinFailureReport,
   type ChainEntry,
@@ -76,6 +77,16 @@ function portOf(options: unknown): number {
   return Number.isInteger(port) && port > 0 && port < 65536 ? port : 443;
 }
 
+/**
+ * A server name with non-ASCII characters in the xn-- form Node's URL parser gives it (the full UTS #46 mapping,
+ * which core's portable mapping only approximates), so that it finds the policy of the name it stands for: Node's
+ * wildcard hostname check accepts any first label.
+ */
+function asciiHost(host: string): string {
+  if (!/[^\u0000-\u007f]/.test(host)) return host;
+  return domainToASCII(host) || host;
+}
+
 /** The host tls.connect was asked to connect to (a name or an address), when it is known. */
 function hostOf(options: unknown): string | undefined {
   const host = (options as { host?: unknown } | undefined)?.host;
@@ -134,13 +145,14 @@ export class PinChecker {
       const hostnameError = checkHostname(hostname, cert);
       if (hostnameError) return hostnameError;
       const port = portOf(this);
-      const pinError = checker.checkPins(hostname, port, cert);
+      const pinError = checker.checkPins(asciiHost(hostname), port, cert);
       if (pinError) return pinError;
       // `hostname` is the TLS server name. The host connected to (the URL's) can be another name: a Host header
       // (undici and https.Agent derive the server name from it), a `servername` option. The request still goes
       // to that host, so its pins apply too; otherwise a forged certificate for any unpinned name would do.
-      const connectHost = hostOf(this);
-      if (connectHost === undefined) return undefined;
+      const rawConnectHost = hostOf(this);
+      if (rawConnectHost === undefined) return undefined;
+      const connectHost = asciiHost(rawConnectHost);
       const connectPolicy = findDomainPolicy(checker.policy, connectHost);
       if (!connectPolicy || connectPolicy === findDomainPolicy(checker.policy, hostname)) return undefined;
       return checker.checkPins(connectHost, port, cert);

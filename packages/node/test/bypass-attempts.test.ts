@@ -8,14 +8,15 @@ import { createSecureServer as createH2Server } from "node:http2";
 import { get as httpsGet, type RequestOptions } from "node:https";
 import { after, before, describe, test } from "node:test";
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from "node:tls";
-import type { PinFailureReport } from "@keypin/core";
+import { domainToASCII } from "node:url";
+import { normalizeHost, type PinFailureReport } from "@keypin/core";
 import { createPinnedAgent, createPinnedDispatcher, pinnedTlsOptions } from "@keypin/node";
 import got from "got";
 import { type Dispatcher, request as undiciRequest } from "undici";
 import WebSocket from "ws";
 import { keypinCodeOf, policyOf, rejectionOf } from "./helpers/keypin.js";
 import { lookupLocal, startHttpsServer, type TestServer, trackSockets } from "./helpers/net.js";
-import { createChain, type TestChain } from "./helpers/pki.js";
+import { createChain, issueLeaf, type TestChain } from "./helpers/pki.js";
 
 const HOST = "api.keypin.test";
 const OTHER = "other.keypin.test";
@@ -262,6 +263,28 @@ describe("bypass attempts: which host", () => {
         `${servername}: ${outcome}`,
       );
     }
+  });
+});
+
+describe("bypass attempts: a wildcard certificate and Unicode server names", () => {
+  test("a server name that URL parsing maps to a pinned IDN finds that policy (full UTS #46, lunate sigma)", async () => {
+    const wildcard = await issueLeaf("p256", ["*.keypin.test"], attacker.intermediate);
+    const server = await startHttpsServer({
+      key: wildcard.keyPem,
+      cert: wildcard.pem + attacker.intermediate.pem,
+    });
+    const name = "a\u03f2.keypin.test";
+    const pinnedName = domainToASCII(name);
+    assert.notEqual(normalizeHost(name), pinnedName, "core's portable mapping differs here");
+    const pinned = pinnedTlsOptions({
+      policy: policyOf({ [pinnedName]: [genuine.root.pin] }),
+      ca: trusted(),
+    });
+    for (const servername of [name, "A\u03f2.KEYPIN.test."]) {
+      const outcome = await viaTls({ host: "127.0.0.1", port: server.port, servername, ...pinned });
+      assert.ok(["ERR_KEYPIN_PIN_MISMATCH", "ERR_TLS_CERT_ALTNAME_INVALID"].includes(outcome), outcome);
+    }
+    await server.close();
   });
 });
 
