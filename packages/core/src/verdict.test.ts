@@ -126,3 +126,20 @@ describe("evaluateChain", () => {
     );
   });
 });
+
+describe("evaluateChain's pin comparison", () => {
+  it("treats a pin with stray bits in its last base64 character as the canonical pin it stands for", () => {
+    // "…A=" and "…B=" decode to the same 32 bytes: the last character's two low bits are padding.
+    const canonical = `sha256/${"A".repeat(42)}A=` as const;
+    const stray = `sha256/${"A".repeat(42)}B=`;
+    const policy = parsePolicy({
+      domains: { "a.example.test": { pins: [canonical, `sha256/${"B".repeat(42)}A=`] } },
+    }).policy;
+    const verdict = evaluateChain({
+      policy,
+      host: "a.example.test",
+      chain: [{ subject: "CN=a", pin: stray as never }],
+    });
+    assert.equal(verdict.verdict, "pinned");
+  });
+});

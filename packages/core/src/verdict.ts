@@ -59,7 +59,13 @@ export function evaluateChain(input: {
   };
 }
 
+// A pin already in canonical form: 43 base64 characters whose last one carries no stray bits, then "=".
+// Pins from computePin and from a parsed policy all look like this, so the per-handshake check skips
+// the full parse for them; anything else still goes through parsePin.
+const CANONICAL_PIN = /^sha256\/[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+
 function canonicalPin(pin: string): Pin | undefined {
+  if (CANONICAL_PIN.test(pin)) return pin as Pin;
   try {
     return parsePin(pin);
   } catch {
