@@ -22,8 +22,11 @@ export interface CaFamily {
   roots: string[];
   /** Where the list comes from. */
   sources: string[];
-  /** When the entry was last checked against its sources (yyyy-mm-dd). */
-  checked: string;
+  /**
+   * When the entry was last checked against its sources (yyyy-mm-dd); `undefined` when it was written
+   * from the CA's documentation as known to us and still awaits a check against the sources listed.
+   */
+  checked: string | undefined;
 }
 
 /** The maintained table. */
@@ -41,7 +44,7 @@ export const caFamilies: readonly CaFamily[] = [
       "https://letsencrypt.org/certificates/",
       "https://letsencrypt.org/2024/03/19/new-intermediate-certificates/",
     ],
-    checked: "2025-06-01",
+    checked: "2026-11-25",
   },
   {
     id: "google-trust-services",
@@ -52,7 +55,7 @@ export const caFamilies: readonly CaFamily[] = [
     intermediateNames: "WR1–WR5 (RSA), WE1–WE4 (ECDSA), GTS CA 1C3/1D4/1P5",
     roots: ["GTS Root R1", "GTS Root R2", "GTS Root R3", "GTS Root R4"],
     sources: ["https://pki.goog/repository/"],
-    checked: "2025-06-01",
+    checked: undefined,
   },
   {
     id: "amazon",
@@ -63,7 +66,7 @@ export const caFamilies: readonly CaFamily[] = [
     intermediateNames: "Amazon RSA 2048 M01–M04, RSA 4096 M01–M04, ECDSA 256 M01–M04, ECDSA 384 M01–M04",
     roots: ["Amazon Root CA 1", "Amazon Root CA 2", "Amazon Root CA 3", "Amazon Root CA 4"],
     sources: ["https://www.amazontrust.com/repository/"],
-    checked: "2025-06-01",
+    checked: undefined,
   },
   {
     id: "microsoft-azure",
@@ -74,7 +77,7 @@ export const caFamilies: readonly CaFamily[] = [
     intermediateNames: "Microsoft Azure RSA TLS Issuing CA 03/04/07/08 and ECC TLS Issuing CA 03/04/07/08",
     roots: ["DigiCert Global Root G2", "DigiCert Global Root G3"],
     sources: ["https://learn.microsoft.com/azure/security/fundamentals/azure-certificate-authority-details"],
-    checked: "2025-06-01",
+    checked: undefined,
   },
 ];
 
