@@ -5,6 +5,7 @@ import type { PinFailureReport } from "@keypin/core";
 import { createChain, issue, type TestChain } from "../test/helpers/pki.js";
 import { PinMismatchError, UntrustedChainError } from "./errors.js";
 import { PinChecker } from "./pin-checker.js";
+import { HopCache } from "./verified-path.js";
 
 let chain: TestChain;
 before(async () => {
@@ -95,5 +96,85 @@ describe("PinChecker.checkPins", () => {
   test("a host without policy is not pinned: the check leaves it to ordinary validation", () => {
     const checker = new PinChecker({ policy: { domains: { "api.keypin.test": { pins: [pin(6)] } } } });
     assert.equal(checker.checkPins("www.keypin.test", 443, peerOf(chain.leaf.der)), undefined);
+  });
+});
+
+describe("PinChecker reusing the last verified chain", () => {
+  test("a chain served again byte for byte reuses its verified path: no signature is verified or looked up again", () => {
+    const hopCache = new HopCache();
+    const checker = new PinChecker(
+      {
+        policy: { domains: { "api.keypin.test": { pins: [chain.intermediate.pin, pin(7)] } } },
+        ca: [chain.root.pem],
+      },
+      { hopCache },
+    );
+    const served = () => peerOf(chain.leaf.der, chain.intermediate.der);
+    assert.equal(checker.checkPins("api.keypin.test", 443, served()), undefined);
+    const after = { verifications: hopCache.verifications, hits: hopCache.hits };
+    assert.ok(after.verifications >= 2, "the first handshake verified the leaf and intermediate hops");
+    for (let i = 0; i < 3; i++) {
+      // fresh objects and buffers each time, as Node gives them per handshake
+      assert.equal(checker.checkPins("api.keypin.test", 443, served()), undefined);
+    }
+    assert.deepEqual({ verifications: hopCache.verifications, hits: hopCache.hits }, after);
+  });
+
+  test("a chain that differs from the previous one in one certificate is verified again, and refused when a signature fails", async () => {
+    const lookAlike = await issue("p256", {
+      subject: chain.intermediate.subject,
+      issuer: chain.root,
+      subjectKeyId: chain.intermediate.skid,
+      ca: true,
+    });
+    const forgedLeaf = await issue("p256", {
+      subject: "CN=api.keypin.test",
+      issuer: chain.intermediate,
+      signingKey: lookAlike,
+      dns: ["api.keypin.test"],
+    });
+    const checker = new PinChecker({
+      policy: { domains: { "api.keypin.test": { pins: [chain.intermediate.pin, chain.root.pin] } } },
+      ca: [chain.root.pem],
+      caOnly: true,
+    });
+    const genuine = () => peerOf(chain.leaf.der, chain.intermediate.der);
+    assert.equal(checker.checkPins("api.keypin.test", 443, genuine()), undefined);
+    // the same leaf bytes with a look-alike issuer (same name and key id, another key)
+    const swapped = checker.checkPins("api.keypin.test", 443, peerOf(chain.leaf.der, lookAlike.der));
+    assert.ok(swapped instanceof UntrustedChainError, `expected UntrustedChainError, got ${swapped}`);
+    assert.equal(checker.checkPins("api.keypin.test", 443, genuine()), undefined);
+    // the same intermediate bytes under a leaf whose signature is not the intermediate's
+    const forged = checker.checkPins("api.keypin.test", 443, peerOf(forgedLeaf.der, chain.intermediate.der));
+    assert.ok(forged instanceof UntrustedChainError, `expected UntrustedChainError, got ${forged}`);
+    // a prefix of the previous chain is another chain too
+    assert.equal(checker.checkPins("api.keypin.test", 443, genuine()), undefined);
+    assert.ok(
+      checker.checkPins("api.keypin.test", 443, peerOf(chain.leaf.der)) instanceof UntrustedChainError,
+    );
+  });
+
+  test("the policy is evaluated on every call: a reused path gives each host its own verdict, with the same pins", () => {
+    const checker = new PinChecker({
+      policy: {
+        domains: {
+          "api.keypin.test": { pins: [chain.intermediate.pin, pin(8)] },
+          "other.keypin.test": { pins: [pin(9), pin(10)] },
+        },
+      },
+      ca: [chain.root.pem],
+      reporting: { send: false },
+    });
+    const served = () => peerOf(chain.leaf.der, chain.intermediate.der);
+    const first = checker.checkPins("other.keypin.test", 443, served());
+    assert.equal(checker.checkPins("api.keypin.test", 443, served()), undefined);
+    const second = checker.checkPins("other.keypin.test", 443, served());
+    assert.ok(first instanceof PinMismatchError && second instanceof PinMismatchError);
+    assert.deepEqual(second.chainPins, first.chainPins);
+    assert.deepEqual(
+      second.chainPins.map((entry) => entry.pin),
+      [chain.leaf.pin, chain.intermediate.pin, chain.root.pin],
+    );
+    assert.deepEqual(second.expectedPins, [pin(9), pin(10)]);
   });
 });

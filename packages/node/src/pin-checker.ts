@@ -93,6 +93,22 @@ function hostOf(options: unknown): string | undefined {
   return typeof host === "string" && host !== "" ? host : undefined;
 }
 
+/** What one served chain (exact bytes) leads to under this checker's anchors: its verified path and pins. */
+interface VerifiedChain {
+  served: readonly Uint8Array[];
+  path: Uint8Array[] | undefined;
+  chain: ChainEntry[];
+}
+
+/** True when both lists hold the same certificates, byte for byte, in the same order. */
+function sameCertificates(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (Buffer.compare(a[i]!, b[i]!) !== 0) return false;
+  }
+  return true;
+}
+
 /**
  * The pin check shared by every client: one per dispatcher/agent/options object, holding the policy, the
  * anchors, the secure context (built once) and the report state.
@@ -106,6 +122,13 @@ export class PinChecker {
   readonly #warn: (message: string) => void;
   readonly #reports: ReportSender;
   readonly #warnedExpired = new Set<string>();
+  /**
+   * The last served chain checked and its verified path. A client usually meets the same chain on every new
+   * connection; comparing its bytes (a memcmp) is much cheaper than rebuilding the path. The path depends only on
+   * the served bytes and this checker's anchors (both fixed), so reusing it cannot change a verdict; the policy
+   * (pins, expiry, enforcement) is still evaluated on every call.
+   */
+  #last: VerifiedChain | undefined;
 
   /**
    * The `checkServerIdentity` given to tls.connect: Node's own hostname check, then the pins of the TLS server name
@@ -174,15 +197,7 @@ export class PinChecker {
     const domainPolicy = findDomainPolicy(this.policy, hostname);
     if (!domainPolicy) return undefined;
     const served = peerChainOf(cert);
-    const path = buildVerifiedPath(
-      served,
-      this.trust.anchors,
-      this.hopCache ? { hopCache: this.hopCache } : {},
-    );
-    const chain: ChainEntry[] = (path ?? []).map((der) => {
-      const { info, pin } = describeCertificate(der);
-      return { subject: info.subject, pin };
-    });
+    const { path, chain } = this.#verifiedChainOf(served);
     const verdict = evaluateChain({ policy: this.policy, host: hostname, chain });
     switch (verdict.verdict) {
       case "pinned":
@@ -228,6 +243,24 @@ export class PinChecker {
         return unreachable;
       }
     }
+  }
+
+  /** The verified path of `served` and the pins along it, reused when the previous chain had the same bytes. */
+  #verifiedChainOf(served: readonly Uint8Array[]): VerifiedChain {
+    const last = this.#last;
+    if (last && sameCertificates(last.served, served)) return last;
+    const path = buildVerifiedPath(
+      served,
+      this.trust.anchors,
+      this.hopCache ? { hopCache: this.hopCache } : {},
+    );
+    const chain: ChainEntry[] = (path ?? []).map((der) => {
+      const { info, pin } = describeCertificate(der);
+      return { subject: info.subject, pin };
+    });
+    const verified = { served, path, chain };
+    this.#last = verified;
+    return verified;
   }
 
   #hasReportListener(): boolean {
