@@ -177,4 +177,36 @@ describe("PinChecker reusing the last verified chain", () => {
     );
     assert.deepEqual(second.expectedPins, [pin(9), pin(10)]);
   });
+
+  test("each host keeps its own last chain: alternating between two hosts verifies each chain once", async () => {
+    const other = await createChain("p256", ["other.keypin.test"], "checker other");
+    const hopCache = new HopCache();
+    const checker = new PinChecker(
+      {
+        policy: {
+          domains: {
+            "api.keypin.test": { pins: [chain.intermediate.pin, pin(11)] },
+            "other.keypin.test": { pins: [other.intermediate.pin, pin(12)] },
+          },
+        },
+        ca: [chain.root.pem, other.root.pem],
+        caOnly: true,
+      },
+      { hopCache },
+    );
+    const api = () => peerOf(chain.leaf.der, chain.intermediate.der);
+    const otherServed = () => peerOf(other.leaf.der, other.intermediate.der);
+    assert.equal(checker.checkPins("api.keypin.test", 443, api()), undefined);
+    assert.equal(checker.checkPins("other.keypin.test", 443, otherServed()), undefined);
+    const after = { verifications: hopCache.verifications, hits: hopCache.hits };
+    for (let i = 0; i < 3; i++) {
+      assert.equal(checker.checkPins("api.keypin.test", 443, api()), undefined);
+      assert.equal(checker.checkPins("other.keypin.test", 443, otherServed()), undefined);
+    }
+    assert.deepEqual({ verifications: hopCache.verifications, hits: hopCache.hits }, after);
+    // one host's chain served for the other is checked against that host's pins, not taken from its entry
+    const swapped = checker.checkPins("other.keypin.test", 443, api());
+    assert.ok(swapped instanceof PinMismatchError, `expected PinMismatchError, got ${swapped}`);
+    assert.equal(checker.checkPins("other.keypin.test", 443, otherServed()), undefined);
+  });
 });

@@ -11,6 +11,7 @@ import {
   type PolicyFile,
   parsePolicy,
 } from "@keypin/core";
+import { BoundedCache } from "./bounded-cache.js";
 import { PinMismatchError, UntrustedChainError } from "./errors.js";
 import { describeCertificate } from "./parsed-certificate.js";
 import { peerChainOf } from "./peer-chain.js";
@@ -123,12 +124,12 @@ export class PinChecker {
   readonly #reports: ReportSender;
   readonly #warnedExpired = new Set<string>();
   /**
-   * The last served chain checked and its verified path. A client usually meets the same chain on every new
-   * connection; comparing its bytes (a memcmp) is much cheaper than rebuilding the path. The path depends only on
-   * the served bytes and this checker's anchors (both fixed), so reusing it cannot change a verdict; the policy
-   * (pins, expiry, enforcement) is still evaluated on every call.
+   * The last served chain checked for each host name (at most 64 names) and its verified path. A client usually
+   * meets the same chain on every new connection to a host; comparing its bytes (a memcmp) is much cheaper than
+   * rebuilding the path. The path depends only on the served bytes and this checker's anchors (both fixed), so
+   * reusing it cannot change a verdict; the policy (pins, expiry, enforcement) is still evaluated on every call.
    */
-  #last: VerifiedChain | undefined;
+  readonly #recent = new BoundedCache<VerifiedChain>(64);
 
   /**
    * The `checkServerIdentity` given to tls.connect: Node's own hostname check, then the pins of the TLS server name
@@ -197,7 +198,7 @@ export class PinChecker {
     const domainPolicy = findDomainPolicy(this.policy, hostname);
     if (!domainPolicy) return undefined;
     const served = peerChainOf(cert);
-    const { path, chain } = this.#verifiedChainOf(served);
+    const { path, chain } = this.#verifiedChainOf(hostname, served);
     const verdict = evaluateChain({ policy: this.policy, host: hostname, chain });
     switch (verdict.verdict) {
       case "pinned":
@@ -245,9 +246,9 @@ export class PinChecker {
     }
   }
 
-  /** The verified path of `served` and the pins along it, reused when the previous chain had the same bytes. */
-  #verifiedChainOf(served: readonly Uint8Array[]): VerifiedChain {
-    const last = this.#last;
+  /** The verified path of `served` and the pins along it, reused when `hostname`'s last chain had the same bytes. */
+  #verifiedChainOf(hostname: string, served: readonly Uint8Array[]): VerifiedChain {
+    const last = this.#recent.get(hostname);
     if (last && sameCertificates(last.served, served)) return last;
     const path = buildVerifiedPath(
       served,
@@ -259,7 +260,7 @@ export class PinChecker {
       return { subject: info.subject, pin };
     });
     const verified = { served, path, chain };
-    this.#last = verified;
+    this.#recent.set(hostname, verified);
     return verified;
   }
 
