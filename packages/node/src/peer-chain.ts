@@ -18,3 +18,26 @@ export function peerChainOf(cert: PeerCertificate | DetailedPeerCertificate | un
   }
   return out;
 }
+
+/**
+ * True when `peerChainOf(cert)` would give exactly `served` (same certificates, byte for byte, same order), found
+ * without copying anything: a handshake that serves the chain of the previous one is recognized by a memcmp.
+ */
+export function isPeerChain(
+  cert: PeerCertificate | DetailedPeerCertificate | undefined,
+  served: readonly Uint8Array[],
+): boolean {
+  const seen: string[] = [];
+  let current = cert as DetailedPeerCertificate | undefined;
+  let count = 0;
+  while (current?.raw && count < 32) {
+    const key = current.fingerprint256 || current.raw.toString("base64");
+    if (seen.includes(key)) break;
+    seen.push(key);
+    const expected = served[count];
+    if (!expected || Buffer.compare(current.raw, expected) !== 0) return false;
+    count++;
+    current = current.issuerCertificate;
+  }
+  return count === served.length;
+}

@@ -14,7 +14,7 @@ import {
 import { BoundedCache } from "./bounded-cache.js";
 import { PinMismatchError, UntrustedChainError } from "./errors.js";
 import { describeCertificate } from "./parsed-certificate.js";
-import { peerChainOf } from "./peer-chain.js";
+import { isPeerChain, peerChainOf } from "./peer-chain.js";
 import { loadPolicyFileSync } from "./policy-file.js";
 import { ReportSender } from "./report-sender.js";
 import { createTrustContext, resolveTrustAnchors, type TrustAnchors } from "./trust-anchors.js";
@@ -96,18 +96,9 @@ function hostOf(options: unknown): string | undefined {
 
 /** What one served chain (exact bytes) leads to under this checker's anchors: its verified path and pins. */
 interface VerifiedChain {
-  served: readonly Uint8Array[];
+  served: Uint8Array[];
   path: Uint8Array[] | undefined;
   chain: ChainEntry[];
-}
-
-/** True when both lists hold the same certificates, byte for byte, in the same order. */
-function sameCertificates(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    if (Buffer.compare(a[i]!, b[i]!) !== 0) return false;
-  }
-  return true;
 }
 
 /**
@@ -197,8 +188,7 @@ export class PinChecker {
   checkPins(hostname: string, port: number, cert: PeerCertificate): Error | undefined {
     const domainPolicy = findDomainPolicy(this.policy, hostname);
     if (!domainPolicy) return undefined;
-    const served = peerChainOf(cert);
-    const { path, chain } = this.#verifiedChainOf(hostname, served);
+    const { served, path, chain } = this.#verifiedChainOf(hostname, cert);
     const verdict = evaluateChain({ policy: this.policy, host: hostname, chain });
     switch (verdict.verdict) {
       case "pinned":
@@ -247,9 +237,10 @@ export class PinChecker {
   }
 
   /** The verified path of `served` and the pins along it, reused when `hostname`'s last chain had the same bytes. */
-  #verifiedChainOf(hostname: string, served: readonly Uint8Array[]): VerifiedChain {
+  #verifiedChainOf(hostname: string, cert: PeerCertificate): VerifiedChain {
     const last = this.#recent.get(hostname);
-    if (last && sameCertificates(last.served, served)) return last;
+    if (last && isPeerChain(cert, last.served)) return last;
+    const served = peerChainOf(cert);
     const path = buildVerifiedPath(
       served,
       this.trust.anchors,
