@@ -61,10 +61,15 @@ describe("normalizeHost", () => {
       "api\u2060.myapp.com", // word joiner
       "a\ufe0f\ufeff.b\u034f\u180b.test", // variation selector, BOM, grapheme joiner, Mongolian FVS
       "x\u{e0100}.a.test", // variation selector supplement
-      "a\u1e9e.a.test", // capital sharp s: "ss"
     ]) {
       assert.equal(normalizeHost(name), domainToASCII(name), name);
     }
+  });
+
+  it('maps the capital sharp s to "ss", as UTS #46 transitional processing and Node 20 and 22 do', () => {
+    // Node 24's ICU keeps it as "ß" (xn--a-qfa); @keypin/node looks names up with the running Node's
+    // domainToASCII, so there the lookup follows the same mapping as that Node's hostname check.
+    assert.equal(normalizeHost("a\u1e9e.a.test"), "ass.a.test");
   });
 
   it("agrees with the WHATWG URL parser on random ASCII host names", () => {
@@ -101,21 +106,30 @@ describe("findDomainPolicy", () => {
   });
 
   it("finds the entry for every spelling that Node's hostname check accepts for the name (two trailing dots too)", () => {
-    const spellings = [
+    // The security property: whatever spelling Node's hostname check lets through must find the entry.
+    // Which spellings Node accepts differs between Node versions (20 accepts two trailing dots), so the
+    // oracle decides per spelling rather than this test hard-coding Node's answer.
+    const candidates = [
       "api.myapp.com",
       "API.MyApp.Com",
       "api.myapp.com.",
       "api.myapp.com..",
       "API.MYAPP.COM..",
+      "api.myapp.com...",
+      " api.myapp.com",
+      "api\u3002myapp.com",
     ];
-    for (const host of [...spellings, "api.myapp.com...", " api.myapp.com", "api\u3002myapp.com"]) {
+    let accepted = 0;
+    for (const host of candidates) {
       const nodeAccepts = !checkServerIdentity(host, {
         subjectaltname: "DNS:api.myapp.com",
         subject: {},
       } as PeerCertificate);
-      assert.equal(nodeAccepts, spellings.includes(host), `oracle for ${JSON.stringify(host)}`);
-      if (nodeAccepts) assert.equal(domainFor(host), "api.myapp.com", JSON.stringify(host));
+      if (!nodeAccepts) continue;
+      accepted++;
+      assert.equal(domainFor(host), "api.myapp.com", JSON.stringify(host));
     }
+    assert.ok(accepted >= 3, "Node accepts at least the plain, mixed-case and one-trailing-dot spellings");
     assert.equal(normalizeHost("api.myapp.com.."), "api.myapp.com");
   });
 
