@@ -2,7 +2,15 @@
 import type { Policy } from "@keypin/core";
 import { pinToBase64 } from "@keypin/core";
 import { create } from "xmlbuilder2";
-import { describePin, headerLines, nextDay, pointerOf, sanitizeCommentText, settleLosses } from "./common.js";
+import {
+  describePin,
+  headerLines,
+  nextDay,
+  pointerOf,
+  reportsDropped,
+  sanitizeCommentText,
+  settleLosses,
+} from "./common.js";
 import { ExportOptionError } from "./errors.js";
 import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
 
@@ -58,14 +66,8 @@ export function exportAndroidNsc(policy: Policy, options: ExportOptions): Export
         blocking: false,
       });
     } else if (d.reportUris.length > 0) {
-      losses.push({
-        domain: d.domain,
-        path: pointerOf(d, "reportUris"),
-        platform,
-        problem: "Android sends no pin-failure reports.",
-        consequence: "Dropped: failures block the connection and nothing is reported.",
-        blocking: false,
-      });
+      const consequence = "Dropped: failures block the connection and nothing is reported.";
+      losses.push(reportsDropped(d, platform, "Android sends no pin-failure reports.", consequence));
     }
   }
   if (policy.domains.some((d) => d.expires !== undefined && d.mode === "enforce")) {

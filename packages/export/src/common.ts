@@ -9,6 +9,35 @@ export function pointerOf(domain: DomainPolicy, ...parts: (string | number)[]): 
   return ["", "domains", domain.key ?? domain.domain, ...parts.map(String)].map(escapeSegment).join("/");
 }
 
+/** The loss of `expires` on a platform whose pins never expire: they hold until the app is updated. */
+export function expiryDropped(d: DomainPolicy, platform: string, problem: string): ExportLoss {
+  return {
+    domain: d.domain,
+    path: pointerOf(d, "expires"),
+    platform,
+    problem,
+    consequence: `Written without it: these pins hold until the app is updated, not only through ${d.expires}.`,
+    blocking: false,
+  };
+}
+
+/** The loss of `reportUris` on a platform that sends no pin-failure reports. */
+export function reportsDropped(
+  d: DomainPolicy,
+  platform: string,
+  problem: string,
+  consequence: string,
+): ExportLoss {
+  return {
+    domain: d.domain,
+    path: pointerOf(d, "reportUris"),
+    platform,
+    problem,
+    consequence,
+    blocking: false,
+  };
+}
+
 /** How many labels `host` sits below `parent` (0 when equal), or undefined when it is not under it. */
 export function labelsBelow(host: string, parent: string): number | undefined {
   if (host === parent) return 0;

@@ -2,7 +2,15 @@
 import type { DomainPolicy, Policy } from "@keypin/core";
 import { pinToBase64 } from "@keypin/core";
 import { build } from "plist";
-import { headerLines, isIpAddress, labelsBelow, pointerOf, settleLosses } from "./common.js";
+import {
+  expiryDropped,
+  headerLines,
+  isIpAddress,
+  labelsBelow,
+  pointerOf,
+  reportsDropped,
+  settleLosses,
+} from "./common.js";
 import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
 
 const platform = "iOS App Transport Security (NSPinnedDomains)";
@@ -70,25 +78,10 @@ export function buildAtsPinnedDomains(
       omitted.push(d);
       continue;
     }
-    if (d.expires !== undefined) {
-      losses.push({
-        domain: d.domain,
-        path: pointerOf(d, "expires"),
-        platform,
-        problem: "ATS pins have no expiry.",
-        consequence: `Written without it: these pins hold until the app is updated, not only through ${d.expires}.`,
-        blocking: false,
-      });
-    }
+    if (d.expires !== undefined) losses.push(expiryDropped(d, platform, "ATS pins have no expiry."));
     if (d.reportUris.length > 0) {
-      losses.push({
-        domain: d.domain,
-        path: pointerOf(d, "reportUris"),
-        platform,
-        problem: "ATS sends no pin-failure reports.",
-        consequence: "Dropped: failures block the connection and nothing is reported.",
-        blocking: false,
-      });
+      const consequence = "Dropped: failures block the connection and nothing is reported.";
+      losses.push(reportsDropped(d, platform, "ATS sends no pin-failure reports.", consequence));
     }
     if (d.includeSubdomains) {
       losses.push({

@@ -1,9 +1,11 @@
 // OkHttp CertificatePinner, as Kotlin or Java source.
 import type { DomainPolicy, PinnedKey, Policy } from "@keypin/core";
 import {
+  expiryDropped,
   headerLines,
   labelsBelow,
   pointerOf,
+  reportsDropped,
   settleLosses,
   slashComment,
   stringLiteral,
@@ -97,25 +99,10 @@ function planOkHttp(policy: Policy, options: ExportOptions, format: "okhttp-kotl
       continue;
     }
     exported.push(d);
-    if (d.expires !== undefined) {
-      losses.push({
-        domain: d.domain,
-        path: pointerOf(d, "expires"),
-        platform,
-        problem: "OkHttp pins have no expiry.",
-        consequence: `Written without it: these pins hold until the app is updated, not only through ${d.expires}.`,
-        blocking: false,
-      });
-    }
+    if (d.expires !== undefined) losses.push(expiryDropped(d, platform, "OkHttp pins have no expiry."));
     if (d.reportUris.length > 0) {
-      losses.push({
-        domain: d.domain,
-        path: pointerOf(d, "reportUris"),
-        platform,
-        problem: "OkHttp sends no pin-failure reports.",
-        consequence: "Dropped: failures fail the call and nothing is reported.",
-        blocking: false,
-      });
+      const consequence = "Dropped: failures fail the call and nothing is reported.";
+      losses.push(reportsDropped(d, platform, "OkHttp sends no pin-failure reports.", consequence));
     }
   }
   losses.push(...okhttpOverlapLosses(exported, omitted, platform));

@@ -6,6 +6,7 @@ import {
   isTrustKitUnpinnable,
   nextDay,
   pointerOf,
+  reportsDropped,
   settleLosses,
   slashComment,
   stringLiteral,
@@ -55,15 +56,10 @@ export function exportReactNative(policy: Policy, options: ExportOptions): Expor
     }
     exported.push(d);
     if (d.reportUris.length > 0) {
-      losses.push({
-        domain: d.domain,
-        path: pointerOf(d, "reportUris"),
-        platform,
-        problem:
-          "the library sends no pin-failure reports (it only calls addSslPinningErrorListener's callback).",
-        consequence: "Dropped: failures block the request and nothing is sent to the report URIs.",
-        blocking: false,
-      });
+      const problem =
+        "the library sends no pin-failure reports (it only calls addSslPinningErrorListener's callback).";
+      const consequence = "Dropped: failures block the request and nothing is sent to the report URIs.";
+      losses.push(reportsDropped(d, platform, problem, consequence));
     }
   }
   losses.push(...okhttpOverlapLosses(exported, omitted, `${platform}, on Android`));
