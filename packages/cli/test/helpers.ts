@@ -156,25 +156,7 @@ export function makeCa(
   );
   const days = String(options.days ?? 3650);
   if (options.issuer) {
-    const csr = openssl(["req", "-new", "-key", keyPath, "-subj", subject]);
-    openssl(
-      [
-        "x509",
-        "-req",
-        "-CA",
-        options.issuer.certPath,
-        "-CAkey",
-        options.issuer.keyPath,
-        "-CAcreateserial",
-        "-days",
-        days,
-        "-extfile",
-        ext,
-        "-out",
-        certPath,
-      ],
-      csr,
-    );
+    signCsr(keyPath, subject, options.issuer, days, ext, certPath);
   } else {
     openssl([
       "req",
@@ -197,15 +179,16 @@ export function makeCa(
   return { keyPath, certPath, key: readFileSync(keyPath, "utf8"), cert: readFileSync(certPath, "utf8") };
 }
 
-/** The same subject and key as `ca`, certified by `issuer` instead of by itself (a cross-signed root). */
-export function crossSign(dir: string, ca: Issued, subject: string, issuer: Issued): Issued {
-  const certPath = join(dir, `cross-${Math.random().toString(36).slice(2)}.crt`);
-  const ext = join(dir, "cross.ext");
-  writeFileSync(
-    ext,
-    "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
-  );
-  const csr = openssl(["req", "-new", "-key", ca.keyPath, "-subj", subject]);
+/** Certifies the key at `keyPath` as `subject` with `issuer`, using the extensions file `ext`. */
+function signCsr(
+  keyPath: string,
+  subject: string,
+  issuer: Issued,
+  days: string,
+  ext: string,
+  certPath: string,
+): void {
+  const csr = openssl(["req", "-new", "-key", keyPath, "-subj", subject]);
   openssl(
     [
       "x509",
@@ -216,14 +199,21 @@ export function crossSign(dir: string, ca: Issued, subject: string, issuer: Issu
       issuer.keyPath,
       "-CAcreateserial",
       "-days",
-      "365",
-      "-extfile",
-      ext,
-      "-out",
-      certPath,
-    ],
+      days,
+    ].concat(["-extfile", ext, "-out", certPath]),
     csr,
   );
+}
+
+/** The same subject and key as `ca`, certified by `issuer` instead of by itself (a cross-signed root). */
+export function crossSign(dir: string, ca: Issued, subject: string, issuer: Issued): Issued {
+  const certPath = join(dir, `cross-${Math.random().toString(36).slice(2)}.crt`);
+  const ext = join(dir, "cross.ext");
+  writeFileSync(
+    ext,
+    "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
+  );
+  signCsr(ca.keyPath, subject, issuer, "365", ext, certPath);
   return { keyPath: ca.keyPath, certPath, key: ca.key, cert: readFileSync(certPath, "utf8") };
 }
 
@@ -244,25 +234,7 @@ export function makeLeaf(
     ext,
     `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\nauthorityKeyIdentifier=keyid\n`,
   );
-  const csr = openssl(["req", "-new", "-key", keyPath, "-subj", `/CN=${names[0]}`]);
-  openssl(
-    [
-      "x509",
-      "-req",
-      "-CA",
-      issuer.certPath,
-      "-CAkey",
-      issuer.keyPath,
-      "-CAcreateserial",
-      "-days",
-      String(options.days ?? 90),
-      "-extfile",
-      ext,
-      "-out",
-      certPath,
-    ],
-    csr,
-  );
+  signCsr(keyPath, `/CN=${names[0]}`, issuer, String(options.days ?? 90), ext, certPath);
   return { keyPath, certPath, key: readFileSync(keyPath, "utf8"), cert: readFileSync(certPath, "utf8") };
 }
 
