@@ -166,3 +166,21 @@ describe("findDomainPolicy", () => {
     assert.equal(domainFor("10.0.0.2"), undefined);
   });
 });
+
+describe("findDomainPolicy on a policy changed in place", () => {
+  const pin = `sha256/${"A".repeat(43)}=`;
+  const backup = `sha256/${"B".repeat(43)}=`;
+
+  it("sees an entry added, renamed or replaced after an earlier lookup", () => {
+    const { policy } = parsePolicy({ domains: { "a.example.test": { pins: [pin, backup] } } });
+    assert.equal(findDomainPolicy(policy, "b.example.test"), undefined);
+    const { policy: other } = parsePolicy({ domains: { "b.example.test": { pins: [pin, backup] } } });
+    policy.domains.push(other.domains[0]!);
+    assert.equal(findDomainPolicy(policy, "b.example.test")?.domain, "b.example.test");
+    policy.domains[0]!.domain = "c.example.test";
+    assert.equal(findDomainPolicy(policy, "a.example.test"), undefined);
+    assert.equal(findDomainPolicy(policy, "c.example.test")?.domain, "c.example.test");
+    policy.domains.splice(1, 1);
+    assert.equal(findDomainPolicy(policy, "b.example.test"), undefined);
+  });
+});

@@ -68,6 +68,41 @@ export function isIpAddress(canonical: string): boolean {
   return canonical.includes(":") || parseIpv4Strict(canonical) !== undefined;
 }
 
+interface DomainIndex {
+  entries: readonly DomainPolicy[];
+  names: readonly string[];
+  byDomain: Map<string, DomainPolicy>;
+}
+
+// The canonical-name index of a policy, built once per policy instead of on every lookup (a pinning
+// client looks up on every handshake). It is reused only while the policy still holds the same entry
+// objects with the same domain names, so a policy changed in place is indexed again.
+const domainIndexes = new WeakMap<Policy, DomainIndex>();
+
+function domainIndexOf(policy: Policy): Map<string, DomainPolicy> {
+  const cached = domainIndexes.get(policy);
+  if (cached && isSameDomainList(cached, policy.domains)) return cached.byDomain;
+  const byDomain = new Map<string, DomainPolicy>();
+  for (const d of policy.domains) {
+    const key = normalizeHost(d.domain);
+    if (!byDomain.has(key)) byDomain.set(key, d);
+  }
+  domainIndexes.set(policy, {
+    entries: [...policy.domains],
+    names: policy.domains.map((d) => d.domain),
+    byDomain,
+  });
+  return byDomain;
+}
+
+function isSameDomainList(index: DomainIndex, domains: readonly DomainPolicy[]): boolean {
+  if (index.entries.length !== domains.length) return false;
+  for (let i = 0; i < domains.length; i++) {
+    if (index.entries[i] !== domains[i] || index.names[i] !== domains[i]!.domain) return false;
+  }
+  return true;
+}
+
 /**
  * The domain entry that applies to `host`: the exact entry, else the nearest parent entry with
  * `includeSubdomains`, at any depth. That entry's own settings decide (expired, report-only): there is
@@ -80,11 +115,7 @@ export function isIpAddress(canonical: string): boolean {
  */
 export function findDomainPolicy(policy: Policy, host: string): DomainPolicy | undefined {
   const canonical = normalizeHost(host);
-  const byDomain = new Map<string, DomainPolicy>();
-  for (const d of policy.domains) {
-    const key = normalizeHost(d.domain);
-    if (!byDomain.has(key)) byDomain.set(key, d);
-  }
+  const byDomain = domainIndexOf(policy);
   const exact = byDomain.get(canonical);
   if (exact) return exact;
   // Only DNS names have parents: not IP addresses, nor names whose last label is numeric.
