@@ -1,7 +1,6 @@
 import {
   type CertificateInfo,
   computePin,
-  type DomainPolicy,
   evaluateChain,
   findDomainPolicy,
   type LintFinding,
@@ -69,39 +68,6 @@ export interface CheckReport {
 /** Default `--concurrency`: enough to hide network latency, few enough for a laptop and a CI runner. */
 export const defaultConcurrency = 32;
 
-/** Policy entries by their canonical domain, in policy order: built once per policy, not once per host. */
-const domainIndexes = new WeakMap<Policy, Map<string, { order: number; entry: DomainPolicy }[]>>();
-
-/**
- * `findDomainPolicy(policy, name)` for one host among many: core's lookup normalizes every entry of the policy
- * on each call, which over 200 hosts of a 200-domain policy is most of a second. Here each entry is normalized
- * once, and core decides among the only entries it could return (the name's own entries and its parents'), in
- * policy order.
- *
- * @example
- * const entry = lookupDomainPolicy(policy, "v2.api.myapp.com"); // same as findDomainPolicy(policy, …)
- */
-export function lookupDomainPolicy(policy: Policy, name: string): DomainPolicy | undefined {
-  let index = domainIndexes.get(policy);
-  if (!index) {
-    index = new Map();
-    policy.domains.forEach((entry, order) => {
-      const key = normalizeHost(entry.domain);
-      const list = index!.get(key);
-      if (list) list.push({ order, entry });
-      else index!.set(key, [{ order, entry }]);
-    });
-    domainIndexes.set(policy, index);
-  }
-  const canonical = normalizeHost(name);
-  const candidates = [...(index.get(canonical) ?? [])];
-  for (let dot = canonical.indexOf("."); dot >= 0; dot = canonical.indexOf(".", dot + 1)) {
-    candidates.push(...(index.get(canonical.slice(dot + 1)) ?? []));
-  }
-  candidates.sort((a, b) => a.order - b.order);
-  return findDomainPolicy({ ...policy, domains: candidates.map((c) => c.entry) }, canonical);
-}
-
 /** Pins of the certificates inspections return (@keypin/node hands out one object per distinct certificate). */
 const pins = new WeakMap<CertificateInfo, Pin>();
 function pinOf(cert: CertificateInfo): Pin {
@@ -127,7 +93,7 @@ export async function checkHost(
   now: Date = new Date(),
 ): Promise<HostResult> {
   const name = normalizeHost(net.servername ?? target.host);
-  const domainPolicy = lookupDomainPolicy(policy, name);
+  const domainPolicy = findDomainPolicy(policy, name);
   const base: HostResult = {
     host: target.host,
     port: target.port,
@@ -153,13 +119,7 @@ export async function checkHost(
     return { ...base, status: "untrusted", reason: why };
   }
   const chain = inspection.verified.map((cert, i) => ({ subject: cert.subject, pin: base.verifiedPins[i]! }));
-  // The entry found above is the one core would find in the whole policy: give it only that one.
-  const verdict = evaluateChain({
-    policy: { ...policy, domains: domainPolicy ? [domainPolicy] : [] },
-    host: name,
-    chain,
-    now,
-  });
+  const verdict = evaluateChain({ policy, host: name, chain, now });
   if (domainPolicy) {
     base.warnings = lintLiveChain(domainPolicy, inspection.served, inspection.verified, now);
   }
