@@ -5,7 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import fc from "fast-check";
 import { pinOfCertificate, spkiOfCertificate } from "./certificate-pin.js";
+import { expectNode, readNode, TAG } from "./der.js";
 import { KeypinParseError } from "./errors.js";
 import { parseCertificate } from "./x509.js";
 
@@ -77,6 +79,79 @@ describe("pinOfCertificate", () => {
         () => spkiOfCertificate(bad),
         (error: unknown) => error instanceof KeypinParseError && Number.isInteger(error.offset),
       );
+    }
+  });
+
+  test("walks mutated and truncated certificates exactly as a walk with the generic DER reader does", () => {
+    // The reference: the same fields read with readNode/expectNode, which allocate a node per element.
+    // spkiOfCertificate reads common lengths itself; it must accept, reject and explain the same inputs.
+    const reference = (der: Uint8Array): Uint8Array => {
+      const cert = expectNode(der, 0, der.length, TAG.SEQUENCE, "a certificate");
+      if (cert.end !== der.length) {
+        throw new KeypinParseError(
+          `${der.length - cert.end} unexpected bytes after the certificate`,
+          cert.end,
+        );
+      }
+      const tbs = expectNode(der, cert.valueStart, cert.end, TAG.SEQUENCE, "the tbsCertificate");
+      let p = tbs.valueStart;
+      if (p < tbs.end && readNode(der, p, tbs.end).tag === 0xa0) p = readNode(der, p, tbs.end).end;
+      for (const what of [
+        "the serial number",
+        "the signature algorithm",
+        "the issuer name",
+        "the validity",
+        "the subject name",
+      ]) {
+        p = expectNode(der, p, tbs.end, what === "the serial number" ? TAG.INTEGER : TAG.SEQUENCE, what).end;
+      }
+      const spki = expectNode(der, p, tbs.end, TAG.SEQUENCE, "the SubjectPublicKeyInfo");
+      const algorithm = expectNode(der, spki.valueStart, spki.end, TAG.SEQUENCE, "the key algorithm");
+      const key = expectNode(der, algorithm.end, spki.end, TAG.BIT_STRING, "the public key BIT STRING");
+      if (key.end !== spki.end) {
+        throw new KeypinParseError(`unexpected bytes after the public key at byte ${key.end}`, key.end);
+      }
+      return der.subarray(spki.start, spki.end);
+    };
+    const outcome = (walk: (der: Uint8Array) => Uint8Array, der: Uint8Array) => {
+      try {
+        return { spki: Buffer.from(walk(der)).toString("hex") };
+      } catch (error) {
+        assert.ok(error instanceof KeypinParseError, String(error));
+        return { error: error.message, offset: error.offset };
+      }
+    };
+    const mutated = fc
+      .tuple(
+        fc.constantFrom(...certs.map((c) => c.der)),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+        fc.nat(),
+      )
+      .map(([der, edits, cut]) => {
+        const copy = new Uint8Array(der);
+        // Edits land in the first 400 bytes most of the time: that is where the walked headers are.
+        for (const [at, value] of edits) copy[at % Math.min(copy.length, at % 2 ? 400 : copy.length)] = value;
+        return cut % 4 === 0 ? copy.subarray(0, cut % (copy.length + 1)) : copy;
+      });
+    fc.assert(
+      fc.property(mutated, (der) => {
+        assert.deepEqual(outcome(spkiOfCertificate, der), outcome(reference, der));
+      }),
+      { numRuns: 3000 },
+    );
+    // Length bytes at the edges of the fast path: 0x7f/0x80/0x81 0x7f/0x82 0x00 …, on every walked header.
+    for (const { der } of certs) {
+      for (let at = 0; at < Math.min(der.length, 300); at++) {
+        for (const value of [0x00, 0x7f, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0xff]) {
+          const copy = new Uint8Array(der);
+          copy[at] = value;
+          assert.deepEqual(
+            outcome(spkiOfCertificate, copy),
+            outcome(reference, copy),
+            `byte ${at} = ${value}`,
+          );
+        }
+      }
     }
   });
 

@@ -98,6 +98,13 @@ describe("byte helpers", () => {
     );
   });
 
+  it("encode base64 longer than one String.fromCharCode call (8,190 characters) as Buffer does", () => {
+    for (const length of [6141, 6142, 6143, 6144, 20_000, 100_001]) {
+      const bytes = new Uint8Array(length).map((_, i) => (i * 131 + (i >> 8)) & 0xff);
+      assert.equal(encodeBase64(bytes), Buffer.from(bytes).toString("base64"), `${length} bytes`);
+    }
+  });
+
   it("decode UTF-8 as TextDecoder does, replacing invalid sequences", () => {
     const decoder = new TextDecoder("utf-8");
     fc.assert(

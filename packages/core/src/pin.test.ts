@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { KeypinError } from "./errors.js";
 import { computePin, formatHpkpPin, parsePin, pinToBase64 } from "./pin.js";
 
@@ -70,6 +71,20 @@ describe("pin formatting", () => {
   it("computes sha256/ of the given bytes with the injected hash", () => {
     const spki = new Uint8Array([48, 0]);
     assert.equal(computePin(spki, sha256), `sha256/${createHash("sha256").update(spki).digest("base64")}`);
+  });
+
+  it("encodes any digest as Node's base64 does, and each call returns its own string", () => {
+    const digests = fc.uint8Array({ minLength: 32, maxLength: 32 });
+    fc.assert(
+      fc.property(digests, digests, (a, b) => {
+        const pinA = computePin(new Uint8Array(0), () => a);
+        const pinB = computePin(new Uint8Array(0), () => b);
+        assert.equal(pinA, `sha256/${Buffer.from(a).toString("base64")}`);
+        assert.equal(pinB, `sha256/${Buffer.from(b).toString("base64")}`);
+        assert.equal(parsePin(pinA), pinA);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it("refuses a hash function that does not return 32 bytes", () => {

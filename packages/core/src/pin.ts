@@ -1,4 +1,4 @@
-import { decodeBase64, encodeBase64 } from "./bytes.js";
+import { BASE64_CODES, decodeBase64 } from "./bytes.js";
 import { KeypinError, pinFormatError } from "./errors.js";
 import type { Pin, Sha256 } from "./types.js";
 
@@ -26,7 +26,34 @@ export function computePin(spki: Uint8Array, sha256: Sha256): Pin {
       `The sha256 function returned ${ArrayBuffer.isView(digest) ? `${digest.byteLength} bytes` : typeof digest}; expected a 32-byte Uint8Array.`,
     );
   }
-  return `sha256/${encodeBase64(digest)}`;
+  return pinOfDigest(digest);
+}
+
+// "sha256/" and the 44 base64 characters of a digest, written into one reused array of character codes
+// and turned into one flat string: the cheapest way found to build a pin (measured in bench target 3),
+// which happens for every certificate of every pinned handshake. Reusing the array is safe: nothing
+// between filling it and reading it can run other JavaScript.
+const pinChars: number[] = [
+  ...Array.from("sha256/", (c) => c.charCodeAt(0)),
+  ...new Array<number>(44).fill(0),
+];
+
+/** `sha256/<base64>` of a 32-byte digest. */
+function pinOfDigest(d: Uint8Array): Pin {
+  let o = 7;
+  for (let i = 0; i < 30; i += 3) {
+    const n = (d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!;
+    pinChars[o++] = BASE64_CODES[n >> 18]!;
+    pinChars[o++] = BASE64_CODES[(n >> 12) & 63]!;
+    pinChars[o++] = BASE64_CODES[(n >> 6) & 63]!;
+    pinChars[o++] = BASE64_CODES[n & 63]!;
+  }
+  const n = (d[30]! << 16) | (d[31]! << 8);
+  pinChars[o++] = BASE64_CODES[n >> 18]!;
+  pinChars[o++] = BASE64_CODES[(n >> 12) & 63]!;
+  pinChars[o++] = BASE64_CODES[(n >> 6) & 63]!;
+  pinChars[o] = 61; // '='
+  return String.fromCharCode.apply(null, pinChars) as Pin;
 }
 
 /**
@@ -82,7 +109,7 @@ export function parsePin(text: string): Pin {
       `decodes to ${decoded.length} bytes, but a SHA-256 pin is 32 bytes${decoded.length === 20 ? " (20 bytes is a SHA-1 hash, which is not supported)" : ""}`,
     );
   }
-  return `sha256/${encodeBase64(decoded)}`;
+  return pinOfDigest(decoded);
 }
 
 function unsupportedAlgorithm(algorithm: string): string {
