@@ -87,6 +87,8 @@ function runGroup(
       process.execPath,
       [
         ...(group.execArgv ?? []),
+        // e.g. KEYPIN_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=.bench/profiles" to profile each group
+        ...(process.env.KEYPIN_BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
         "--import",
         "tsx",
         fileURLToPath(import.meta.url),
