@@ -26,7 +26,7 @@ const isUnder = (file, path) => {
   return file === dir || file.startsWith(dir + sep) || file.startsWith(dir + "/");
 };
 const isInterop = (file) => file.split(sep).includes("interop");
-const files = [...walk("packages", []), ...walk("test", [])]
+const files = [...walk("packages", []), ...walk("bench", []), ...walk("test", [])]
   .filter((f) => isInterop(f) === interop)
   .filter((f) => filters.length === 0 || filters.some((p) => isUnder(f, p)))
   .sort();

@@ -32,6 +32,29 @@ export function summarize(values: number[]): Summary {
   };
 }
 
+/**
+ * A distribution-free 95% confidence interval for the median of `values` (from the binomial distribution
+ * of the ranks, normal approximation): the true median of the process the rounds were drawn from lies
+ * between `low` and `high` with about 95% confidence. Needs at least 6 values.
+ */
+export function medianInterval(values: number[]): { low: number; high: number } {
+  const n = values.length;
+  if (n < 6) throw new Error(`a confidence interval for the median needs at least 6 values, got ${n}`);
+  const sorted = [...values].sort((x, y) => x - y);
+  const half = (1.96 * Math.sqrt(n)) / 2;
+  const lowRank = Math.max(1, Math.floor(n / 2 - half)); // 1-based ranks
+  const highRank = Math.min(n, Math.ceil(n / 2 + half) + 1);
+  return { low: sorted[lowRank - 1]!, high: sorted[highRank - 1]! };
+}
+
+/** Ratios of each round's B to the same round's A (paired), in round order. */
+export function ratiosOf(a: number[], b: number[]): number[] {
+  const n = Math.min(a.length, b.length);
+  const ratios: number[] = [];
+  for (let i = 0; i < n; i++) ratios.push(b[i]! / a[i]!);
+  return ratios;
+}
+
 export interface Side {
   name: string;
   /** Runs one round and returns its value (higher or lower is better: the caller knows). */
@@ -55,10 +78,7 @@ export async function alternate(sides: Side[], rounds: number, warmup = 1): Prom
 
 /** Ratio of each round's B to the same round's A (paired), summarized. */
 export function pairedRatios(a: number[], b: number[]): Summary {
-  const n = Math.min(a.length, b.length);
-  const ratios: number[] = [];
-  for (let i = 0; i < n; i++) ratios.push(b[i]! / a[i]!);
-  return summarize(ratios);
+  return summarize(ratiosOf(a, b));
 }
 
 export interface Fit {

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { medianInterval, pairedRatios, summarize } from "./stats.js";
+
+/** A small deterministic generator (mulberry32), so the coverage check below is reproducible. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe("bench statistics", () => {
+  it("summarizes a sample with interpolated quartiles", () => {
+    assert.deepEqual(summarize([4, 1, 3, 2]), { rounds: 4, median: 2.5, min: 1, max: 4, q1: 1.75, q3: 3.25 });
+    assert.equal(pairedRatios([2, 4], [1, 8]).median, 1.25);
+  });
+
+  it("gives a median interval that holds the true median about 95% of the time", () => {
+    const next = random(7);
+    for (const n of [20, 60]) {
+      let covered = 0;
+      const trials = 2000;
+      for (let t = 0; t < trials; t++) {
+        // Skewed samples whose true median is 1: exp(normal) has median exp(0).
+        const sample = Array.from({ length: n }, () => {
+          const u = 1 - next();
+          const v = next();
+          return Math.exp(0.2 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v));
+        });
+        const { low, high } = medianInterval(sample);
+        assert.ok(low <= high);
+        if (low <= 1 && 1 <= high) covered++;
+      }
+      const rate = covered / trials;
+      assert.ok(rate > 0.93 && rate < 0.995, `n=${n}: coverage ${rate}`);
+    }
+  });
+
+  it("refuses too few values for an interval", () => {
+    assert.throws(() => medianInterval([1, 2, 3]), /at least 6/);
+  });
+});
