@@ -3,6 +3,9 @@
 //   node --import tsx bench/run.ts            all targets, full rounds (~5–8 minutes on 2 cores)
 //   node --import tsx bench/run.ts --quick    fewer, shorter rounds: a smoke run of the harness
 //   node --import tsx bench/run.ts --only 3,6 some targets
+//   node --import tsx bench/run.ts --only 1,2 --rounds 300
+//                                             more rounds for targets 1 and 2, to resolve a few percent
+//                                             on a noisy machine (each row's 95% interval is printed)
 //
 // Each group of targets runs in its own child process (fresh heap, no JIT or cache state carried over),
 // loading @keypin/* and the keypin bin from an installed-style copy of the built packages taken right
@@ -183,14 +186,19 @@ async function main(): Promise<void> {
   const commit = await git(["rev-parse", "--short", "HEAD"]);
   const dirty = (await git(["status", "--porcelain", "--", "packages"])) !== "";
   console.log(
-    `keypin bench ${quick ? "(quick) " : ""}on ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, commit ${commit}${dirty ? " + uncommitted package changes" : ""}`,
+    `keypin bench ${quick ? "(quick) " : ""}${argValue("--rounds") ? `(${argValue("--rounds")} rounds for targets 1 and 2) ` : ""}on ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, commit ${commit}${dirty ? " + uncommitted package changes" : ""}`,
   );
 
   const dir = mkdtempSync(join(tmpdir(), "keypin-bench-"));
   // Measure a private copy of the built packages: a concurrent `npm run build` elsewhere in the shared
   // tree wipes packages/*/dist and must not change (or break) the code under test mid-run.
   const modules = await snapshotPackages(repo, dir);
-  const ctx: BenchContext = { dir, repo, quick, modules };
+  const roundsArg = argValue("--rounds");
+  const rounds = roundsArg === undefined ? undefined : Number(roundsArg);
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 6)) {
+    throw new Error(`--rounds takes a whole number of at least 6, not ${roundsArg}`);
+  }
+  const ctx: BenchContext = { dir, repo, quick, modules, ...(rounds ? { rounds } : {}) };
   for (const kind of ["rsa2048", "p256"] as const) {
     mkdirSync(join(dir, kind));
     makeChain(join(dir, kind), kind, ["bench.keypin.test", "*.check.keypin.test"]);
@@ -235,13 +243,18 @@ async function main(): Promise<void> {
     finishedAt: finished.toISOString(),
     durationSeconds: Math.round((finished.getTime() - started.getTime()) / 1000),
     quick,
+    rounds: ctx.rounds ?? null,
     commit,
     uncommittedPackageChanges: dirty,
     machine: { ...machine, loadAverageAtEnd: loadavg().map((l) => Math.round(l * 100) / 100) },
     results,
   };
   mkdirSync(join(repo, ".bench"), { recursive: true });
-  const out = join(repo, ".bench", quick ? "results-quick.json" : "results.json");
+  const out = join(
+    repo,
+    ".bench",
+    quick ? "results-quick.json" : ctx.rounds ? `results-rounds-${ctx.rounds}.json` : "results.json",
+  );
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`results written to ${out} (${report.durationSeconds} s)`);
   if (broken) {

@@ -37,6 +37,8 @@ export interface BenchContext {
   modules: string;
   /** Fewer and shorter rounds (a smoke run of the harness; its numbers are not the published ones). */
   quick: boolean;
+  /** Rounds per pair for targets 1 and 2 instead of their defaults (`--rounds`). */
+  rounds?: number;
 }
 
 export function judge(value: number, op: ">=" | "<=", limit: number): "met" | "missed" {
