@@ -64,8 +64,20 @@ export const caFamilies: readonly CaFamily[] = [
     // Amazon RSA 2048 M01–M04, RSA 4096 M01–M04, ECDSA 256 M01–M04, ECDSA 384 M01–M04, under Amazon Root CA 1–4.
     intermediate: /^Amazon (RSA 2048|RSA 4096|ECDSA 256|ECDSA 384) M0[1-9]$/,
     intermediateNames: "Amazon RSA 2048 M01–M04, RSA 4096 M01–M04, ECDSA 256 M01–M04, ECDSA 384 M01–M04",
-    roots: ["Amazon Root CA 1", "Amazon Root CA 2", "Amazon Root CA 3", "Amazon Root CA 4"],
-    sources: ["https://www.amazontrust.com/repository/"],
+    // The repository recommends trusting all five roots (Root CA 1–4 are cross-signed by the older Starfield
+    // Services root) and, for pinning, the roots' public keys; since October 2022 ACM issues each certificate
+    // from one of several intermediates (the 2022 post). The M0x naming is from observed chains, not a source.
+    roots: [
+      "Amazon Root CA 1",
+      "Amazon Root CA 2",
+      "Amazon Root CA 3",
+      "Amazon Root CA 4",
+      "Starfield Services Root Certificate Authority - G2",
+    ],
+    sources: [
+      "https://www.amazontrust.com/repository/",
+      "https://aws.amazon.com/blogs/security/amazon-introduces-dynamic-intermediate-certificate-authorities/",
+    ],
     checked: undefined,
   },
   {
