@@ -4,7 +4,6 @@ import {
   type ChainEntry,
   computePin,
   decodePem,
-  evaluateChain,
   KeypinError,
   type PinVerdict,
   type Policy,
@@ -68,15 +67,16 @@ function errorCode(error: unknown): string {
 }
 
 /**
- * Describes the connection the app made, for the narration: the served chain Node reports, the path keypin
- * verifies against the device's anchors, the pins on it, and keypin's verdict under the app's policy.
- * Only called for a connection @keypin/node has already accepted.
+ * Describes the connection the app made, for the narration: the leaf's issuer, the verified path with its pins, and
+ * the verdict @keypin/node reached on this handshake (given to its `onVerdict`). A verdict carries the path it was
+ * reached on; when there is none (the app pins nothing, or its pin set expired) the path is built here the same way,
+ * against the device's anchors, only to show what the device trusted. Called for a connection already accepted.
  */
 function describeConnection(
   socket: TLSSocket,
   anchors: string[],
-  policy: Policy,
   host: string,
+  verdict: PinVerdict | undefined,
 ): ConnectionView {
   const served: Uint8Array[] = [];
   const seen = new Set<string>();
@@ -88,14 +88,14 @@ function describeConnection(
     served.push(new Uint8Array(current.raw));
     current = current.issuerCertificate;
   }
+  const leafIssuer = served[0] ? parseCertificate(served[0]).issuer : "";
+  if (verdict && verdict.verdict !== "not-pinned") return { chain: verdict.chainPins, leafIssuer, verdict };
   const anchorDers = anchors.flatMap((pem) => decodePem(pem).map((block) => block.der));
-  const path = buildVerifiedPath(served, anchorDers) ?? [];
-  const chain = path.map((der) => {
+  const chain = (buildVerifiedPath(served, anchorDers) ?? []).map((der) => {
     const info = parseCertificate(der);
     return { subject: info.subject, pin: computePin(info.spki, sha256) };
   });
-  const leafIssuer = served[0] ? parseCertificate(served[0]).issuer : "";
-  return { chain, leafIssuer, verdict: evaluateChain({ policy, host, chain }) };
+  return { chain, leafIssuer, verdict: verdict ?? { verdict: "not-pinned", host, reason: "no-policy" } };
 }
 
 /**
@@ -115,14 +115,19 @@ export async function requestProfile(
   const url = new URL(origin);
   const host = url.hostname;
   const port = Number(url.port || 443);
-  const policyForView: Policy = config.policy ? parsePolicy(config.policy).policy : { domains: [] };
+  const policy: Policy = config.policy ? parsePolicy(config.policy).policy : { domains: [] };
+  let verdict: PinVerdict | undefined;
   const dispatcher = createPinnedDispatcher({
-    policy: policyForView,
+    policy,
     ca: config.anchors,
     caOnly: true,
     ...(config.proxy ? { proxy: config.proxy } : {}),
     connect: { lookup: config.lookup },
     onWarning: config.onWarning ?? (() => {}),
+    // The dispatcher's own verdict on the handshake, for the narration (the backend, not the proxy tunnel).
+    onVerdict: (v) => {
+      if (v.host === host) verdict = v;
+    },
   });
   let connection: ConnectionView | undefined;
   const onConnected = (message: unknown): void => {
@@ -133,7 +138,7 @@ export async function requestProfile(
     // Only this app's connection to the backend (not its tunnel to the proxy, not another client's).
     if (connectParams.hostname !== host || Number(connectParams.port || 443) !== port) return;
     if (typeof socket.getPeerCertificate !== "function") return;
-    connection = describeConnection(socket, config.anchors, policyForView, host);
+    connection = describeConnection(socket, config.anchors, host, verdict);
   };
   subscribe(connectedChannel, onConnected);
   try {

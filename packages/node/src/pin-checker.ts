@@ -7,6 +7,7 @@ import {
   findDomainPolicy,
   KeypinError,
   type PinFailureReport,
+  type PinVerdict,
   type Policy,
   type PolicyFile,
   parsePolicy,
@@ -46,6 +47,14 @@ export interface PinningOptions {
   connect?: Record<string, unknown>;
   /** Called (in the background) with every pin failure report, enforced or report-only, rate-limited like sending. */
   onReport?: (report: PinFailureReport) => void;
+  /**
+   * Called with keypin's verdict after each full handshake to a host the policy covers: `pinned` (which pin
+   * matched where on the verified path), `mismatch` (enforced: the connection is refused; report-only: it goes
+   * on) or `not-pinned` with reason `expired`. For logs and metrics; it cannot change the verdict. It runs inside
+   * the handshake, so keep it quick; what it throws is turned into a warning. Hosts outside the policy, and
+   * resumed TLS sessions (Node runs no check on them), give no verdict.
+   */
+  onVerdict?: (verdict: PinVerdict, connection: { port: number }) => void;
   /** Called with warnings (an expired pin set, a report that could not be sent). Default: `process.emitWarning`. */
   onWarning?: (message: string) => void;
   /** Report sending: `send: false` only hands reports to `onReport`; `now` is the clock of the 24-hour limit. */
@@ -112,6 +121,7 @@ export class PinChecker {
   readonly connect: Record<string, unknown>;
   readonly hopCache: HopCache | undefined;
   readonly #warn: (message: string) => void;
+  readonly #onVerdict: PinningOptions["onVerdict"];
   readonly #reports: ReportSender;
   readonly #warnedExpired = new Set<string>();
   /**
@@ -132,6 +142,7 @@ export class PinChecker {
 
   constructor(options: PinningOptions, internal: { hopCache?: HopCache } = {}) {
     this.#warn = options.onWarning ?? defaultWarning;
+    this.#onVerdict = options.onVerdict;
     this.connect = { ...(options.connect ?? {}) };
     if (this.connect["rejectUnauthorized"] === false) {
       throw new KeypinError(
@@ -190,6 +201,7 @@ export class PinChecker {
     if (!domainPolicy) return undefined;
     const { served, path, chain } = this.#verifiedChainOf(hostname, cert);
     const verdict = evaluateChain({ policy: this.policy, host: hostname, chain });
+    if (this.#onVerdict) this.#tellVerdict(verdict, port);
     switch (verdict.verdict) {
       case "pinned":
         return undefined;
@@ -253,6 +265,17 @@ export class PinChecker {
     const verified = { served, path, chain };
     this.#recent.set(hostname, verified);
     return verified;
+  }
+
+  #tellVerdict(verdict: PinVerdict, port: number): void {
+    try {
+      this.#onVerdict?.(verdict, { port });
+    } catch (error) {
+      // The verdict stands either way; a throwing listener must not turn into a refused (or accepted) connection.
+      this.#warn(
+        `keypin: onVerdict threw (${(error as Error)?.message ?? String(error)}); the verdict stands.`,
+      );
+    }
   }
 
   #hasReportListener(): boolean {
