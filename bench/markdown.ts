@@ -7,6 +7,8 @@ interface Report {
   startedAt: string;
   durationSeconds: number;
   quick: boolean;
+  /** `--rounds N` for targets 1 and 2, when given. */
+  rounds?: number | null;
   commit: string;
   uncommittedPackageChanges: boolean;
   machine: {
@@ -54,7 +56,7 @@ function status(r: TargetResult): string {
 const m = report.machine;
 const lines: string[] = [];
 lines.push(
-  `Run of ${report.startedAt.replace("T", " ").slice(0, 16)} UTC, ${report.durationSeconds} s${report.quick ? " (quick)" : ""}, commit ${report.commit}${report.uncommittedPackageChanges ? " (plus uncommitted package changes)" : ""}.`,
+  `Run of ${report.startedAt.replace("T", " ").slice(0, 16)} UTC, ${report.durationSeconds} s${report.quick ? " (quick)" : ""}${report.rounds ? ` (--rounds ${report.rounds})` : ""}, commit ${report.commit}${report.uncommittedPackageChanges ? " (plus uncommitted package changes)" : ""}.`,
   `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; load average ${m.loadAverageAtStart.join(" / ")} at start, ${m.loadAverageAtEnd.join(" / ")} at the end.`,
   "",
   "| # | target | measure | value | threshold | result |",

@@ -213,7 +213,9 @@ async function main(): Promise<void> {
       if (only && !group.targets.some((t) => only.includes(t))) continue;
       console.log(`\n== ${group.name} (target ${group.targets.join(", ")})`);
       const outFile = join(dir, `${group.name}.json`);
-      const run = await runGroup(group, contextFile, outFile);
+      // --rounds stretches targets 1 and 2 (60 rounds by default), and their time limit with them.
+      const stretch = rounds && group.targets.some((t) => t === 1 || t === 2) ? Math.max(1, rounds / 60) : 1;
+      const run = await runGroup({ ...group, timeoutMs: group.timeoutMs * stretch }, contextFile, outFile);
       let groupResults: TargetResult[] = [];
       if (run.code === 0) {
         groupResults = JSON.parse(readFileSync(outFile, "utf8")) as TargetResult[];
