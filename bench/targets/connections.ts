@@ -57,58 +57,68 @@ interface PairResult {
 }
 
 /**
- * Rounds of A and B alternating (ABBA…, 2 warm-up rounds each discarded), each round `perRound` GETs
- * with CONCURRENCY in flight. Checks the server's counters: every request answered, no TLS session
- * resumed, and (for "/close") one new connection per request.
+ * A against B with two clients of each, created A B B A and run in that order, then reversed, round after
+ * round (2 warm-up rounds discarded); each client makes `perRound / 2` GETs a round with CONCURRENCY in
+ * flight. A round's value for a side is the throughput of its two clients together. Two identical clients
+ * in one process differ by up to ~1% for reasons of their own (which one was made first, where its objects
+ * landed), as large as target 2's budget; two of each, made in balanced order, cancel that. Checks the
+ * server's counters: every request answered, no TLS session resumed, and (for "/close") one new
+ * connection per request.
  */
 async function measurePair(
   servers: HttpsServers,
-  a: Client,
-  b: Client,
+  makeA: () => Client,
+  makeB: () => Client,
   path: string,
   perRound: number,
   rounds: number,
 ): Promise<PairResult> {
   const before = await servers.stats();
-  const cpu: Record<string, number[]> = { a: [], b: [] };
-  let values: Map<string, number[]>;
+  const clients = { a1: makeA(), b1: makeB(), b2: makeB(), a2: makeA() };
+  const half = perRound / 2;
+  const ms: Record<string, number[]> = { a1: [], b1: [], b2: [], a2: [] };
+  const cpu: Record<string, number[]> = { a1: [], b1: [], b2: [], a2: [] };
   try {
-    values = await alternate(
-      Object.entries({ a, b }).map(([name, client]) => ({
+    await alternate(
+      Object.entries(clients).map(([name, client]) => ({
         name,
         run: async () => {
           const start = process.cpuUsage();
-          const ms = await drive(perRound, CONCURRENCY, () => client.get(path));
+          ms[name]!.push(await drive(half, CONCURRENCY, () => client.get(path)));
           const used = process.cpuUsage(start);
-          cpu[name]!.push((used.user + used.system) / perRound);
-          return (perRound * 1000) / ms;
+          cpu[name]!.push(used.user + used.system);
+          return 0;
         },
       })),
       rounds,
       2,
     );
   } finally {
-    await a.close();
-    await b.close();
+    for (const client of Object.values(clients)) await client.close();
   }
   const after = await servers.stats();
   const requests = after.requests - before.requests;
   const connections = after.connections - before.connections;
-  const expected = 2 * perRound * (rounds + 2);
+  const expected = 4 * half * (rounds + 2);
   if (requests !== expected) throw new Error(`server saw ${requests} requests, expected ${expected}`);
   if (after.resumed !== before.resumed)
     throw new Error("a TLS session was resumed; the server should refuse");
   if (path === "/close" && connections !== expected) {
     throw new Error(`server saw ${connections} connections for ${expected} requests; some were reused`);
   }
-  return {
-    a: values.get("a")!,
-    b: values.get("b")!,
-    cpuA: cpu["a"]!.slice(-rounds),
-    cpuB: cpu["b"]!.slice(-rounds),
-    connections,
-    requests,
+  // Per round: requests per second of the side's two clients together, and its CPU per request.
+  const side = (x: string, y: string) => {
+    const rate: number[] = [];
+    const cpuPerRequest: number[] = [];
+    for (let r = 2; r < rounds + 2; r++) {
+      rate.push((2 * half * 1000) / (ms[x]![r]! + ms[y]![r]!));
+      cpuPerRequest.push((cpu[x]![r]! + cpu[y]![r]!) / (2 * half));
+    }
+    return { rate, cpuPerRequest };
   };
+  const a = side("a1", "a2");
+  const b = side("b1", "b2");
+  return { a: a.rate, b: b.rate, cpuA: a.cpuPerRequest, cpuB: b.cpuPerRequest, connections, requests };
 }
 
 export async function run(ctx: BenchContext): Promise<TargetResult[]> {
@@ -145,8 +155,8 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
         const port = servers.ports["p256"]!;
         const pair = await measurePair(
           servers,
-          plainClient("undici", chain, port, keepAlive),
-          plainClient("undici", chain, port, keepAlive),
+          () => plainClient("undici", chain, port, keepAlive),
+          () => plainClient("undici", chain, port, keepAlive),
           path,
           perRound,
           rounds,
@@ -179,8 +189,8 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
         const port = servers.ports["p256"]!;
         const pair = await measurePair(
           servers,
-          plainClient("undici", chain, port, keepAlive),
-          pinnedClient(api, "undici", chain, port, keepAlive, policyFor(chain, "other.keypin.test")),
+          () => plainClient("undici", chain, port, keepAlive),
+          () => pinnedClient(api, "undici", chain, port, keepAlive, policyFor(chain, "other.keypin.test")),
           path,
           perRound,
           rounds,
@@ -232,8 +242,8 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
           const refusal = await provePinningIsOn(api, family, chain, port);
           const pair = await measurePair(
             servers,
-            plainClient(family, chain, port, keepAlive),
-            pinnedClient(api, family, chain, port, keepAlive, policyFor(chain)),
+            () => plainClient(family, chain, port, keepAlive),
+            () => pinnedClient(api, family, chain, port, keepAlive, policyFor(chain)),
             path,
             perRound,
             rounds,
@@ -257,7 +267,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
             notes: [
               `value = median of ${rounds} per-round ratios pinned/plain (95% interval of the median ${interval(pair.a, pair.b)}; min–max ${paired.min.toFixed(3)}–${paired.max.toFixed(3)}, IQR ${paired.q1.toFixed(3)}–${paired.q3.toFixed(3)}); ratio of the medians ${(pinned.median / plain.median).toFixed(3)}`,
               `client CPU per request, plain/pinned (what the ratio would be if the client's CPU were the bottleneck): median ${cpuPaired.median.toFixed(3)}, IQR ${cpuPaired.q1.toFixed(3)}–${cpuPaired.q3.toFixed(3)}`,
-              `${perRound} requests per round, ${CONCURRENCY} in flight; server saw ${pair.connections} connections for ${pair.requests} requests, 0 resumed`,
+              `${perRound} requests per side per round (two clients a side, made A B B A, ${perRound / 2} each), ${CONCURRENCY} in flight per client; server saw ${pair.connections} connections for ${pair.requests} requests, 0 resumed`,
               `a pinned client with wrong pins was refused first (${refusal})`,
             ],
           });
