@@ -35,7 +35,13 @@ interface Group {
 }
 
 const groups: Group[] = [
-  { name: "pins", targets: [3], timeoutMs: 180_000, load: () => import("./targets/pins.js") },
+  {
+    name: "pins",
+    targets: [3],
+    execArgv: ["--expose-gc"],
+    timeoutMs: 180_000,
+    load: () => import("./targets/pins.js"),
+  },
   { name: "cli-startup", targets: [6], timeoutMs: 180_000, load: () => import("./targets/cli-startup.js") },
   {
     name: "connections",

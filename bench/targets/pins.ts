@@ -50,9 +50,13 @@ async function calibrate(fn: PinFn, inputs: Uint8Array[], targetMs: number): Pro
 }
 
 function rateSide(name: string, fn: PinFn, inputs: Uint8Array[], batch: number, isAsync: boolean) {
+  const gc = (globalThis as { gc?: () => void }).gc;
   return {
     name,
     run: async () => {
+      // Collect the previous side's garbage first (X509Certificate handles, webcrypto promises), so that no
+      // side pays for another's: each round then pays only for what its own side allocates.
+      gc?.();
       const start = performance.now();
       if (isAsync) {
         for (let i = 0; i < batch; i++) await fn(inputs[i % inputs.length]!);
@@ -87,6 +91,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   const coreMissing = missingReason("@keypin/core", core, ["parseCertificate", "computePin"]);
   const notes: string[] = [
     "inputs: leaf, intermediate and root of an RSA-2048 and a P-256 chain, in turn; pins checked against openssl first",
+    "a full GC runs before each round of each side, so that no side pays for another's garbage",
     "@peculiar/x509 1.14.3 hashes through Node's webcrypto (crypto.subtle.digest, a promise per pin)",
     typeof oneShot === "function"
       ? "floor: crypto.hash('sha256', spki, 'buffer') over the SPKI bytes, with no parsing and no base64 (createHash beside it for reference)"
