@@ -261,7 +261,10 @@ async function main(): Promise<void> {
   const out = join(
     repo,
     ".bench",
-    quick ? "results-quick.json" : ctx.rounds ? `results-rounds-${ctx.rounds}.json` : "results.json",
+    // Only a full run replaces results.json (the file BENCHMARKS.md is made from); partial runs keep their own.
+    quick
+      ? "results-quick.json"
+      : `results${only ? `-only-${only.join("-")}` : ""}${ctx.rounds ? `-rounds-${ctx.rounds}` : ""}.json`,
   );
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`results written to ${out} (${report.durationSeconds} s)`);
