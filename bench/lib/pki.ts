@@ -35,6 +35,38 @@ function toDer(pem: string): Buffer {
 }
 
 /**
+ * Signs `csr` in `dir` with `<ca>.key` (certificate `caCert`, default `<ca>.pem`), 30 days, the `[extensions]`
+ * section of `dir`/ext.cnf (written by makeChain), and a fixed `serial` or a fresh one.
+ */
+function signCsr(
+  dir: string,
+  o: { csr: string; ca: string; caCert?: string; out: string; extensions: "ca" | "leaf"; serial?: string },
+): void {
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      o.csr,
+      "-CA",
+      o.caCert ?? `${o.ca}.pem`,
+      "-CAkey",
+      `${o.ca}.key`,
+      ...(o.serial ? ["-set_serial", o.serial] : ["-CAcreateserial"]),
+      "-out",
+      o.out,
+      "-days",
+      "30",
+      "-extfile",
+      join(dir, "ext.cnf"),
+      "-extensions",
+      o.extensions,
+    ],
+    dir,
+  );
+}
+
+/**
  * Makes root → intermediate → leaf in `dir` (which must exist). The leaf names `hosts` (DNS SANs,
  * wildcards allowed). Files: root.pem, intermediate.pem, leaf.pem, leaf.key, served.pem (leaf + intermediate).
  */
@@ -57,7 +89,6 @@ export function makeChain(dir: string, kind: KeyKind, hosts: string[]): Chain {
       "",
     ].join("\n"),
   );
-  const days = ["-days", "30"];
   openssl(
     [
       "req",
@@ -70,7 +101,8 @@ export function makeChain(dir: string, kind: KeyKind, hosts: string[]): Chain {
       "root.pem",
       "-subj",
       `/CN=keypin bench root ${kind}/O=keypin bench`,
-      ...days,
+      "-days",
+      "30",
       "-config",
       "/dev/null",
       "-addext",
@@ -97,27 +129,7 @@ export function makeChain(dir: string, kind: KeyKind, hosts: string[]): Chain {
     ],
     dir,
   );
-  openssl(
-    [
-      "x509",
-      "-req",
-      "-in",
-      "intermediate.csr",
-      "-CA",
-      "root.pem",
-      "-CAkey",
-      "root.key",
-      "-CAcreateserial",
-      "-out",
-      "intermediate.pem",
-      ...days,
-      "-extfile",
-      ext,
-      "-extensions",
-      "ca",
-    ],
-    dir,
-  );
+  signCsr(dir, { csr: "intermediate.csr", ca: "root", out: "intermediate.pem", extensions: "ca" });
   openssl(
     [
       "req",
@@ -133,27 +145,7 @@ export function makeChain(dir: string, kind: KeyKind, hosts: string[]): Chain {
     ],
     dir,
   );
-  openssl(
-    [
-      "x509",
-      "-req",
-      "-in",
-      "leaf.csr",
-      "-CA",
-      "intermediate.pem",
-      "-CAkey",
-      "intermediate.key",
-      "-CAcreateserial",
-      "-out",
-      "leaf.pem",
-      ...days,
-      "-extfile",
-      ext,
-      "-extensions",
-      "leaf",
-    ],
-    dir,
-  );
+  signCsr(dir, { csr: "leaf.csr", ca: "intermediate", out: "leaf.pem", extensions: "leaf" });
   writeFileSync(
     join(dir, "served.pem"),
     readFileSync(join(dir, "leaf.pem"), "utf8") + readFileSync(join(dir, "intermediate.pem"), "utf8"),
@@ -207,55 +199,18 @@ export function loadChain(dir: string, kind: KeyKind): Chain {
  */
 export function makeVariants(chain: Chain, n: number): { intermediate: Buffer; leaf: Buffer }[] {
   const out: { intermediate: Buffer; leaf: Buffer }[] = [];
-  const ext = join(chain.dir, "ext.cnf");
   for (let i = 0; i < n; i++) {
     const serial = String(1000 + i);
-    openssl(
-      [
-        "x509",
-        "-req",
-        "-in",
-        "intermediate.csr",
-        "-CA",
-        "root.pem",
-        "-CAkey",
-        "root.key",
-        "-set_serial",
-        serial,
-        "-out",
-        `variant-${i}-intermediate.pem`,
-        "-days",
-        "30",
-        "-extfile",
-        ext,
-        "-extensions",
-        "ca",
-      ],
-      chain.dir,
-    );
-    openssl(
-      [
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        `variant-${i}-intermediate.pem`,
-        "-CAkey",
-        "intermediate.key",
-        "-set_serial",
-        serial,
-        "-out",
-        `variant-${i}-leaf.pem`,
-        "-days",
-        "30",
-        "-extfile",
-        ext,
-        "-extensions",
-        "leaf",
-      ],
-      chain.dir,
-    );
+    const intermediate = `variant-${i}-intermediate.pem`;
+    signCsr(chain.dir, { csr: "intermediate.csr", ca: "root", out: intermediate, extensions: "ca", serial });
+    signCsr(chain.dir, {
+      csr: "leaf.csr",
+      ca: "intermediate",
+      caCert: intermediate,
+      out: `variant-${i}-leaf.pem`,
+      extensions: "leaf",
+      serial,
+    });
     out.push({
       intermediate: toDer(readFileSync(join(chain.dir, `variant-${i}-intermediate.pem`), "utf8")),
       leaf: toDer(readFileSync(join(chain.dir, `variant-${i}-leaf.pem`), "utf8")),
