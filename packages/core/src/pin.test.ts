@@ -82,6 +82,8 @@ describe("pin formatting", () => {
         assert.equal(pinA, `sha256/${Buffer.from(a).toString("base64")}`);
         assert.equal(pinB, `sha256/${Buffer.from(b).toString("base64")}`);
         assert.equal(parsePin(pinA), pinA);
+        // The pin string is built in a reused buffer: an earlier result must not change with a later call.
+        assert.equal(pinA === pinB, Buffer.from(a).equals(Buffer.from(b)));
       }),
       { numRuns: 2000 },
     );

@@ -381,7 +381,9 @@ describe("bypass attempts: reports and expiry", () => {
     });
     assert.equal(await viaUndici(d, `https://${HOST}:${evil.port}/report-only?token=query-secret`), 200);
     await d.close();
-    for (let i = 0; i < 50 && warnings.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    // Wait for the report's failed delivery (up to 10 s), then a little longer: a second attempt would show by then.
+    for (let i = 0; i < 1000 && warnings.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 200));
     assert.equal(reports.length, 1);
     const text = JSON.stringify(reports) + warnings.join("\n");
     assert.ok(!text.includes("bypass-attempt-secret") && !text.includes("query-secret"), text);
