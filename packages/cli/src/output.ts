@@ -3,16 +3,15 @@ import picocolors from "picocolors";
 /** Picocolors' formatters (colored, or plain identity functions). */
 export type Colors = ReturnType<typeof picocolors.createColors>;
 
-let colorOverride: boolean | undefined;
-
 /**
- * Turns colors off for the rest of the process (`--no-color`), whatever the terminal says.
+ * Turns colors off for the rest of the process (`--no-color`), whatever the terminal says. It sets
+ * `NO_COLOR` rather than a variable of this module: each command is bundled with its own copy of it.
  *
  * @example
  * disableColors();
  */
 export function disableColors(): void {
-  colorOverride = false;
+  process.env.NO_COLOR = "1";
 }
 
 /**
@@ -28,7 +27,6 @@ export function colorsFor(stream: { isTTY?: boolean }): Colors {
 }
 
 function colorsEnabled(stream: { isTTY?: boolean }): boolean {
-  if (colorOverride !== undefined) return colorOverride;
   const env = process.env;
   if (env.NO_COLOR) return false;
   if (env.FORCE_COLOR && env.FORCE_COLOR !== "0") return true;

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import {
   hasStack,
   makeTempDir,
+  openssl,
   type RunningServer,
   runCli,
   startPlainServer,
@@ -120,6 +121,33 @@ describe("keypin command line", () => {
     assert.doesNotMatch(noColor.stdout, /\u001b\[/);
     const flag = await runCli(["--help", "--no-color"], { env: { NO_COLOR: undefined, FORCE_COLOR: "1" } });
     assert.doesNotMatch(flag.stdout, /\u001b\[/);
+    // A command's own output too: each command is bundled on its own, so the flag must reach it.
+    const tmp = makeTempDir();
+    try {
+      const cert = join(tmp.dir, "cert.pem");
+      openssl([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        join(tmp.dir, "key.pem"),
+        "-out",
+        cert,
+        "-subj",
+        "/CN=colors",
+        "-days",
+        "2",
+      ]);
+      const env = { NO_COLOR: undefined, FORCE_COLOR: "1" };
+      assert.match((await runCli(["hash", cert], { env })).stdout, /\u001b\[/);
+      assert.doesNotMatch((await runCli(["hash", cert, "--no-color"], { env })).stdout, /\u001b\[/);
+    } finally {
+      tmp.remove();
+    }
   });
 
   it("says clearly, without a crash, when a command is missing from the build", async () => {
