@@ -15,7 +15,7 @@ import got from "got";
 import { type Dispatcher, request as undiciRequest } from "undici";
 import WebSocket from "ws";
 import { keypinCodeOf, policyOf, rejectionOf } from "./helpers/keypin.js";
-import { lookupLocal, startHttpsServer, type TestServer, trackSockets } from "./helpers/net.js";
+import { lookupLocal, startConnectProxy, startHttpsServer, type TestServer, trackSockets } from "./helpers/net.js";
 import { createChain, issueLeaf, type TestChain } from "./helpers/pki.js";
 
 const HOST = "api.keypin.test";
@@ -195,6 +195,26 @@ describe("bypass attempts: which host", () => {
     assert.equal(await viaUndici(fixed, url), "ERR_KEYPIN_PIN_MISMATCH");
     await fixed.close();
     assertNothingStolen(before);
+  });
+
+  test("a pinned dispatcher does not resume, for a pinned host, a session made with an unpinned one under the same server name", async () => {
+    // Node runs no check on a resumed session, and undici keys TLS sessions by server name alone: per origin
+    // behind an Agent, but across every origin behind a ProxyAgent's tunnels.
+    const proxy = await startConnectProxy();
+    for (const extra of [{}, { proxy: proxy.url }]) {
+      const before = evil.requests.length;
+      const d = createPinnedDispatcher({ policy: pinnedPolicy(), ca: trusted(), connect, ...extra });
+      assert.equal(await viaUndici(d, `https://${OTHER}:${evil.port}/unpinned`), 200, "OTHER has no pins");
+      assert.equal(evil.requests.length, before + 1);
+      assert.equal(
+        await viaUndici(d, `https://${HOST}:${evil.port}/`, { headers: { host: OTHER } }),
+        "ERR_KEYPIN_PIN_MISMATCH",
+        JSON.stringify(extra),
+      );
+      await d.close();
+      assertNothingStolen(before + 1);
+    }
+    await proxy.close();
   });
 
   test("a pinned agent pins the URL's host when the Host header or servername names another", async () => {
