@@ -5,40 +5,24 @@ const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const DECODE = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
-/** The character codes of the base64 alphabet, by value (0–63). */
+/** The character codes of the base64 alphabet, by value (0–63), for encoders that build strings from codes. */
 export const BASE64_CODES: readonly number[] = Array.from(ALPHABET, (c) => c.charCodeAt(0));
-const CODES = BASE64_CODES;
-const CHUNK = 8190; // characters per String.fromCharCode call, far below any engine's argument limit
 
-/**
- * Standard base64 (RFC 4648 §4) with `=` padding. Collects character codes in one array and makes one
- * flat string from them: growing a string four characters at a time leaves a chain of partial strings for
- * the garbage collector, and a pin's digest is encoded for every certificate of every handshake.
- */
+/** Standard base64 (RFC 4648 §4) with `=` padding. */
 export function encodeBase64(bytes: Uint8Array): string {
-  const length = bytes.length;
-  const chars: number[] = new Array(Math.ceil(length / 3) * 4);
-  let o = 0;
-  let i = 0;
-  for (; i + 2 < length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    chars[o++] = CODES[n >> 18]!;
-    chars[o++] = CODES[(n >> 12) & 63]!;
-    chars[o++] = CODES[(n >> 6) & 63]!;
-    chars[o++] = CODES[n & 63]!;
-  }
-  const rest = length - i;
-  if (rest > 0) {
-    const n = (bytes[i]! << 16) | (rest === 2 ? bytes[i + 1]! << 8 : 0);
-    chars[o++] = CODES[n >> 18]!;
-    chars[o++] = CODES[(n >> 12) & 63]!;
-    chars[o++] = rest === 2 ? CODES[(n >> 6) & 63]! : 61; // '='
-    chars[o++] = 61;
-  }
-  if (o <= CHUNK) return String.fromCharCode.apply(null, chars);
   let out = "";
-  for (let start = 0; start < o; start += CHUNK) {
-    out += String.fromCharCode.apply(null, chars.slice(start, start + CHUNK));
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!;
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = bytes[i]! << 16;
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + "==";
+  } else if (rest === 2) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + "=";
   }
   return out;
 }

@@ -171,7 +171,8 @@ export class PinChecker {
       const hostnameError = checkHostname(hostname, cert);
       if (hostnameError) return hostnameError;
       const port = portOf(this);
-      const pinError = checker.checkPins(asciiHost(hostname), port, cert);
+      const serverName = asciiHost(hostname);
+      const pinError = checker.checkPins(serverName, port, cert);
       if (pinError) return pinError;
       // `hostname` is the TLS server name. The host connected to (the URL's) can be another name: a Host header
       // (undici and https.Agent derive the server name from it), a `servername` option. The request still goes
@@ -180,7 +181,7 @@ export class PinChecker {
       if (rawConnectHost === undefined) return undefined;
       const connectHost = asciiHost(rawConnectHost);
       const connectPolicy = findDomainPolicy(checker.policy, connectHost);
-      if (!connectPolicy || connectPolicy === findDomainPolicy(checker.policy, hostname)) return undefined;
+      if (!connectPolicy || connectPolicy === findDomainPolicy(checker.policy, serverName)) return undefined;
       return checker.checkPins(connectHost, port, cert);
     };
   }
