@@ -112,6 +112,12 @@ describe("keypin command line", () => {
       2,
       /proxy "not a url" is not a URL/,
     );
+    // Credentials in a proxy URL are not repeated in the error.
+    for (const proxy of ["socks5://user:s3cret@127.0.0.1:1080", "user:s3cret@127.0.0.1:8080"]) {
+      const run = await runCli(["check", "--json", "--proxy", proxy]);
+      assertOneLine(run, 2, /proxy "(socks5:\/\/)?…@127\.0\.0\.1:\d+"/);
+      assert.ok(!run.stderr.includes("s3cret"), run.stderr);
+    }
   });
 
   it("colors only when forced, and never when NO_COLOR or --no-color says so", async () => {

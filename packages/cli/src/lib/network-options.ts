@@ -200,14 +200,16 @@ export function readNetworkOptions(args: ParsedArgs, command: string): NetworkOp
           .filter(Boolean)
       : [];
   if (proxy !== undefined) {
+    // A proxy URL may carry a user and password (HTTPS_PROXY=http://user:pass@host): never echo them.
+    const shown = proxy.replace(/^([^/]*\/\/)?[^/@]*@/, "$1…@");
     let url: URL;
     try {
       url = new URL(proxy);
     } catch {
-      throw new UsageError(`proxy "${proxy}" is not a URL like http://127.0.0.1:8080`);
+      throw new UsageError(`proxy "${shown}" is not a URL like http://127.0.0.1:8080`);
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new UsageError(`proxy "${proxy}" must be an http:// or https:// URL of an HTTP CONNECT proxy`);
+      throw new UsageError(`proxy "${shown}" must be an http:// or https:// URL of an HTTP CONNECT proxy`);
     }
   }
   const servername = singleString(args.servername, "--servername", command);
