@@ -15,7 +15,13 @@ import got from "got";
 import { type Dispatcher, request as undiciRequest } from "undici";
 import WebSocket from "ws";
 import { keypinCodeOf, policyOf, rejectionOf } from "./helpers/keypin.js";
-import { lookupLocal, startConnectProxy, startHttpsServer, type TestServer, trackSockets } from "./helpers/net.js";
+import {
+  lookupLocal,
+  startConnectProxy,
+  startHttpsServer,
+  type TestServer,
+  trackSockets,
+} from "./helpers/net.js";
 import { createChain, issueLeaf, type TestChain } from "./helpers/pki.js";
 
 const HOST = "api.keypin.test";
