@@ -48,8 +48,10 @@ describe("sha256 (node:crypto adapter for @keypin/core)", () => {
       import(${JSON.stringify(source)}).then(async ({ sha256 }) => {
         const c = await import("node:crypto");
         if (typeof c.hash !== "undefined") throw new Error("crypto.hash still present");
-        const hex = Buffer.from(sha256(Buffer.from(process.argv[1], "hex"))).toString("hex");
-        process.stdout.write(hex + " createHash calls: " + created);
+        const input = Buffer.from(process.argv[1], "hex");
+        const before = created; // the loader may hash files of its own
+        const hex = Buffer.from(sha256(input)).toString("hex");
+        process.stdout.write(hex + " createHash calls: " + (created - before));
       });`;
     for (const input of inputs.slice(0, 3)) {
       const hex = Buffer.from(input).toString("hex");
