@@ -9,7 +9,11 @@ import type { Dispatcher } from "undici";
 import { resolveIn } from "./snapshot.js";
 import type { BenchContext } from "./types.js";
 
-export type Sha256 = (data: Uint8Array) => Uint8Array;
+/** Core's injected hash: digest bytes, and optionally the digest's base64 in one call (core uses it for pins). */
+export interface Sha256 {
+  (data: Uint8Array): Uint8Array;
+  base64?: (data: Uint8Array) => string;
+}
 
 export interface CoreApi {
   computePin(spki: Uint8Array, sha256: Sha256): string;

@@ -93,6 +93,50 @@ describe("pin formatting", () => {
     assert.throws(() => computePin(new Uint8Array(1), () => new Uint8Array(20)), { code: "ERR_KEYPIN_HASH" });
   });
 
+  it("takes the digest's base64 from the hash's own base64 form when it has one", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (digest) => {
+        let byteCalls = 0;
+        const seen: Uint8Array[] = [];
+        const bytes = () => {
+          byteCalls++;
+          return digest;
+        };
+        const hash = Object.assign(bytes, {
+          base64: (data: Uint8Array) => {
+            seen.push(data);
+            return Buffer.from(digest).toString("base64");
+          },
+        });
+        const spki = new Uint8Array([1, 2, 3]);
+        const pin = computePin(spki, hash);
+        assert.equal(
+          pin,
+          computePin(spki, () => digest),
+        );
+        assert.equal(parsePin(pin), pin);
+        assert.equal(byteCalls, 0);
+        assert.deepEqual(seen, [spki]);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("refuses a base64 form that is not the 44 padded characters of a 32-byte digest", () => {
+    const bytes = () => new Uint8Array(32);
+    for (const wrong of [
+      "00".repeat(32), // hex
+      Buffer.alloc(32).toString("base64url"), // no padding: 43 characters
+      Buffer.alloc(20).toString("base64"), // SHA-1 sized
+      `${Buffer.alloc(32).toString("base64")}\n`,
+      "A".repeat(44), // 44 characters, but 33 bytes: no padding
+      undefined,
+    ]) {
+      const hash = Object.assign(bytes, { base64: () => wrong as unknown as string });
+      assert.throws(() => computePin(new Uint8Array(1), hash), { code: "ERR_KEYPIN_HASH" }, String(wrong));
+    }
+  });
+
   it("gives the bare base64 and the HPKP form of a pin", () => {
     assert.equal(pinToBase64(canonical), bare);
     assert.equal(formatHpkpPin(canonical), `pin-sha256="${bare}"`);

@@ -14,6 +14,19 @@ import type { Pin, Sha256 } from "./types.js";
  * ```
  */
 export function computePin(spki: Uint8Array, sha256: Sha256): Pin {
+  const base64 = sha256.base64;
+  if (typeof base64 === "function") {
+    const text = base64(spki);
+    // A shape check, enough to catch an adapter that returns hex or base64url: a wrong string of this shape
+    // can only fail to match a pin (pins are compared as canonical strings), never match one it should not.
+    if (typeof text !== "string" || text.length !== 44 || text.charCodeAt(43) !== 61) {
+      throw new KeypinError(
+        "ERR_KEYPIN_HASH",
+        `The sha256.base64 function returned ${typeof text === "string" ? `${text.length} characters` : typeof text}; expected the 44-character padded base64 of a 32-byte digest.`,
+      );
+    }
+    return `sha256/${text}` as Pin;
+  }
   const digest = sha256(spki);
   // Checked by shape, not instanceof: the hash may come from another realm (a vm context, an iframe).
   if (

@@ -4,13 +4,21 @@
  * A synchronous SHA-256: bytes in, 32 bytes out. Core never hashes by itself: pass node:crypto's in Node
  * (`@keypin/node` exports one) and `@noble/hashes`'s `sha256` in React Native and browsers.
  *
+ * A platform that can also give the digest as standard base64 in one native call may add it as `base64`
+ * (node:crypto's `crypto.hash(…, "base64")`): pins then skip both the digest's byte array and the base64
+ * written in JavaScript, which together cost more than the hash itself in Node (bench target 3).
+ *
  * @example
  * ```ts
  * import { sha256 } from "@noble/hashes/sha2.js";
  * const hash: Sha256 = sha256;
  * ```
  */
-export type Sha256 = (data: Uint8Array) => Uint8Array;
+export interface Sha256 {
+  (data: Uint8Array): Uint8Array;
+  /** The same digest as the 44 characters of its standard, padded base64. Optional. */
+  base64?: (data: Uint8Array) => string;
+}
 
 /**
  * A public-key pin: `sha256/` followed by the standard base64 of the SHA-256 of a DER SubjectPublicKeyInfo.

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { computePin } from "@keypin/core";
 import { sha256 } from "./sha256.js";
 
 const dir = mkdtempSync(join(tmpdir(), "keypin-sha256-"));
@@ -36,6 +37,15 @@ describe("sha256 (node:crypto adapter for @keypin/core)", () => {
     );
   });
 
+  it("gives openssl's digest as base64 in its base64 form, which computePin uses", () => {
+    assert.equal(typeof sha256.base64, "function");
+    for (const input of [...inputs, randomBytes(1000).subarray(100, 400)]) {
+      const hex = opensslSha256(input);
+      assert.equal(sha256.base64!(input), Buffer.from(hex, "hex").toString("base64"));
+      assert.equal(computePin(input, sha256), `sha256/${Buffer.from(hex, "hex").toString("base64")}`);
+    }
+  });
+
   it("falls back to createHash where crypto.hash is missing (Node 20.0–20.11)", () => {
     const source = fileURLToPath(new URL("./sha256.ts", import.meta.url));
     const script = `
@@ -51,14 +61,16 @@ describe("sha256 (node:crypto adapter for @keypin/core)", () => {
         const input = Buffer.from(process.argv[1], "hex");
         const before = created; // the loader may hash files of its own
         const hex = Buffer.from(sha256(input)).toString("hex");
-        process.stdout.write(hex + " createHash calls: " + (created - before));
+        const base64 = sha256.base64(input);
+        process.stdout.write(hex + " " + base64 + " createHash calls: " + (created - before));
       });`;
     for (const input of inputs.slice(0, 3)) {
       const hex = Buffer.from(input).toString("hex");
       const out = execFileSync(process.execPath, ["--import", "tsx", "-e", script, hex], {
         encoding: "utf8",
       });
-      assert.equal(out, `${opensslSha256(input)} createHash calls: 1`);
+      const digest = opensslSha256(input);
+      assert.equal(out, `${digest} ${Buffer.from(digest, "hex").toString("base64")} createHash calls: 2`);
     }
   });
 });
