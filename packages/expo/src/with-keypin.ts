@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, extname, isAbsolute, join, relative, resolve } from "node:path";
 import {
   AndroidConfig,
@@ -11,7 +11,7 @@ import {
   withInfoPlist,
 } from "@expo/config-plugins";
 import { KeypinError, type Policy } from "@keypin/core";
-import { buildAtsPinnedDomains, exportPolicy, rawResourceName } from "@keypin/export";
+import { buildAtsPinnedDomains, checkDebugProxyCa, exportPolicy, rawResourceName } from "@keypin/export";
 import { loadPolicyFile } from "@keypin/node";
 
 /**
@@ -179,9 +179,21 @@ const withKeypinAndroid: ConfigPlugin<{
     async (config) => {
       const { projectRoot, platformProjectRoot } = config.modRequest;
       const from = resolve(projectRoot, debugProxyCa);
+      let bytes: Uint8Array;
+      try {
+        bytes = await readFile(from);
+      } catch (error) {
+        throw new KeypinError(
+          "ERR_KEYPIN_EXPO_OPTIONS",
+          `${pluginName}: "debugProxyCa" ${debugProxyCa} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give the path of the proxy's CA certificate, relative to the project root.`,
+          { cause: error },
+        );
+      }
+      // Certificates only: res/raw ships in release builds too, so a private key here would ship in the app.
+      checkDebugProxyCa(bytes, `${pluginName}: "debugProxyCa" ${debugProxyCa}`);
       const raw = join(platformProjectRoot, "app", "src", "main", "res", "raw");
       await mkdir(raw, { recursive: true });
-      await copyFile(from, join(raw, `${rawResourceName(from)}${extname(from).toLowerCase()}`));
+      await writeFile(join(raw, `${rawResourceName(from)}${extname(from).toLowerCase()}`), bytes);
       return config;
     },
   ]);

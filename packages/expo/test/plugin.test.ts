@@ -65,6 +65,37 @@ const policyJson = {
   },
 };
 
+/** A debugging proxy's CA made by openssl in `dir`: its certificate and its private key, as PEM. */
+function makeProxyCa(dir: string): { certificate: string; key: string } {
+  spawnSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      "proxy-ca.key",
+      "-out",
+      "proxy-ca.crt",
+      "-days",
+      "30",
+      "-subj",
+      "/CN=debugging proxy CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+    ],
+    { cwd: dir, stdio: "ignore" },
+  );
+  return {
+    certificate: readFileSync(join(dir, "proxy-ca.crt"), "utf8"),
+    key: readFileSync(join(dir, "proxy-ca.key"), "utf8"),
+  };
+}
+
 function makeProject(policy: unknown): { root: string; [Symbol.dispose](): void } {
   const root = mkdtempSync(join(tmpdir(), "keypin-expo-"));
   mkdirSync(join(root, "android", "app", "src", "main"), { recursive: true });
@@ -174,7 +205,7 @@ describe("@keypin/expo through @expo/config-plugins' mod compiler", () => {
 
   it("with debugProxyCa, copies the CA to res/raw and trusts it in debug-overrides only", async () => {
     using project = makeProject(policyJson);
-    const caPem = "-----BEGIN CERTIFICATE-----\nnot checked by the plugin\n-----END CERTIFICATE-----\n";
+    const caPem = makeProxyCa(project.root).certificate;
     writeFileSync(join(project.root, "Proxy CA.pem"), caPem);
     const config = withKeypin(baseConfig(project.root), {
       policy: "./keypin.json",
@@ -193,6 +224,24 @@ describe("@keypin/expo through @expo/config-plugins' mod compiler", () => {
       undefined,
       "ios not asked",
     );
+  });
+
+  it("refuses a debugProxyCa file that holds the CA's private key, and copies nothing", async () => {
+    using project = makeProject(policyJson);
+    const { certificate, key } = makeProxyCa(project.root);
+    writeFileSync(join(project.root, "mitmproxy-ca.pem"), key + certificate); // mitmproxy's key + cert file
+    const config = withKeypin(baseConfig(project.root), {
+      policy: "./keypin.json",
+      debugProxyCa: "./mitmproxy-ca.pem",
+      platforms: ["android"],
+    }) as ExportedConfig;
+    await assert.rejects(prebuild(project.root, config), {
+      code: "ERR_KEYPIN_EXPORT_OPTION",
+      message: /"debugProxyCa" \.\/mitmproxy-ca\.pem holds a private key.*mitmproxy-ca-cert\.pem/,
+    });
+    const { main } = readResults(project.root);
+    assert.equal(existsSync(join(main, "res", "raw")), false, "nothing copied into the app");
+    assert.equal(existsSync(join(main, "res", "xml", "network_security_config.xml")), false);
   });
 
   it("keeps cleartext as the manifests had it: base-config from the main one, a debug-only copy from the debug one", async () => {

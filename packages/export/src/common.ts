@@ -1,5 +1,5 @@
 // Helpers shared by the exporters: JSON Pointers, host relations, dates, losses, and the generated header.
-import type { DomainPolicy, PinnedKey } from "@keypin/core";
+import { type DomainPolicy, isIpAddress, type PinnedKey } from "@keypin/core";
 import { LossyExportError } from "./errors.js";
 import type { ExportFormat, ExportLoss, ExportOptions } from "./types.js";
 
@@ -43,11 +43,6 @@ export function labelsBelow(host: string, parent: string): number | undefined {
   if (host === parent) return 0;
   if (!host.endsWith(`.${parent}`)) return undefined;
   return host.slice(0, -parent.length - 1).split(".").length;
-}
-
-/** An IPv4 or IPv6 address (canonical form, as keypin stores domains). */
-export function isIpAddress(domain: string): boolean {
-  return domain.includes(":") || /^\d{1,3}(\.\d{1,3}){3}$/.test(domain);
 }
 
 /**

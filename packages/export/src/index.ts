@@ -1,4 +1,5 @@
 export { androidManifestAttribute, rawResourceName } from "./android-nsc.js";
+export { checkDebugProxyCa } from "./debug-proxy-ca.js";
 export { ExportOptionError, LossyExportError } from "./errors.js";
 export { exportPolicy } from "./export-policy.js";
 export { type AtsPinnedDomain, buildAtsPinnedDomains } from "./ios-ats.js";

@@ -1,11 +1,10 @@
 // iOS App Transport Security: the Info.plist NSAppTransportSecurity/NSPinnedDomains fragment.
 import type { DomainPolicy, Policy } from "@keypin/core";
-import { pinToBase64 } from "@keypin/core";
+import { isIpAddress, pinToBase64 } from "@keypin/core";
 import { build } from "plist";
 import {
   expiryDropped,
   headerLines,
-  isIpAddress,
   labelsBelow,
   pointerOf,
   reportsDropped,

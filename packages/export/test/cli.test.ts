@@ -141,4 +141,25 @@ describe("keypin export (built CLI)", () => {
     assert.match(r.stdout, /<certificates src="@raw\/ca" overridePins="true"\/>/);
     assert.match(r.stderr, /Copy pki\/ca\.pem to app\/src\/main\/res\/raw\/ca\.pem/);
   });
+
+  it("--debug-proxy-ca refuses a file with the CA's private key in one line, and writes nothing", () => {
+    mkdirSync(join(cwd, "pki"), { recursive: true });
+    makePki(join(cwd, "pki"), ["localhost"]);
+    const both =
+      readFileSync(join(cwd, "pki", "ca.key"), "utf8") + readFileSync(join(cwd, "pki", "ca.pem"), "utf8");
+    writeFileSync(join(cwd, "pki", "mitmproxy-ca.pem"), both);
+    const out = join(cwd, "refused", "network_security_config.xml");
+    const r = keypin(
+      cwd,
+      "--format",
+      "android-nsc",
+      "--debug-proxy-ca",
+      "pki/mitmproxy-ca.pem",
+      "--out",
+      out,
+    );
+    assertOneLineError(r, 2, /pki\/mitmproxy-ca\.pem holds a private key.*mitmproxy-ca-cert\.pem/);
+    assert.doesNotMatch(r.stderr, /BEGIN|MIG|MHc/, "no key material on stderr");
+    assert.equal(existsSync(out), false);
+  });
 });

@@ -1,7 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
-import { readKeyMaterial } from "@keypin/core";
-import { type ExportFormat, exportFormats, exportPolicy } from "@keypin/export";
+import { checkDebugProxyCa, type ExportFormat, exportFormats, exportPolicy } from "@keypin/export";
 import { singleString } from "../args.js";
 import { defineCommand } from "../command.js";
 import { codeOf, FailureError, UsageError } from "../errors.js";
@@ -39,25 +38,6 @@ function firstDifference(
 function shorten(text: string): string {
   const oneLine = JSON.stringify(text);
   return oneLine.length > 90 ? `${oneLine.slice(0, 87)}..."` : oneLine;
-}
-
-/** Checks that the debug proxy CA is a certificate Android can load (PEM or DER), before naming it in the XML. */
-function checkDebugProxyCa(path: string): void {
-  const bytes = readInput(path, "CA certificate (PEM or DER) for --debug-proxy-ca");
-  let kinds: string[];
-  try {
-    kinds = readKeyMaterial(bytes).map((m) => m.kind);
-  } catch (error) {
-    throw new UsageError(
-      `${path}: ${error instanceof Error ? error.message : String(error)}; --debug-proxy-ca expects the proxy's CA certificate (PEM or DER)`,
-      { cause: error },
-    );
-  }
-  if (!kinds.includes("certificate")) {
-    throw new UsageError(
-      `${path}: no certificate found (found ${kinds.join(", ") || "nothing"}); --debug-proxy-ca expects the proxy's CA certificate (PEM or DER)`,
-    );
-  }
 }
 
 export default defineCommand({
@@ -146,7 +126,10 @@ export default defineCommand({
       if (format !== "android-nsc") {
         throw new UsageError(`--debug-proxy-ca only applies to --format android-nsc (got ${format})`);
       }
-      checkDebugProxyCa(debugProxyCa);
+      checkDebugProxyCa(
+        readInput(debugProxyCa, "CA certificate (PEM or DER) for --debug-proxy-ca"),
+        debugProxyCa,
+      );
     }
     if (packageName !== undefined && format !== "okhttp-kotlin" && format !== "okhttp-java") {
       throw new UsageError(`--package only applies to okhttp-kotlin and okhttp-java (got ${format})`);
