@@ -63,7 +63,17 @@ function parseIpv4Loose(host: string): string | undefined {
   return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join(".");
 }
 
-/** True when the canonical host is an IP address. */
+/**
+ * True when a canonical host (as `normalizeHost` gives it, and as a normalized policy stores domains) is an
+ * IPv4 or IPv6 address rather than a DNS name. Platforms treat those apart: TrustKit refuses them, iOS ATS
+ * pins names only, and in keypin they never match a parent entry.
+ *
+ * @example
+ * ```ts
+ * isIpAddress(normalizeHost("[::1]")); // true
+ * isIpAddress("api.myapp.com"); // false
+ * ```
+ */
 export function isIpAddress(canonical: string): boolean {
   return canonical.includes(":") || parseIpv4Strict(canonical) !== undefined;
 }

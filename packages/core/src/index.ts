@@ -2,7 +2,7 @@
 
 export { pinOfCertificate, spkiOfCertificate } from "./certificate-pin.js";
 export { KeypinError, KeypinParseError, PolicyError } from "./errors.js";
-export { findDomainPolicy, normalizeHost } from "./host.js";
+export { findDomainPolicy, isIpAddress, normalizeHost } from "./host.js";
 export { decodePem, encodePem, type PemBlock } from "./pem.js";
 export { computePin, formatHpkpPin, parsePin, pinToBase64 } from "./pin.js";
 export { lintPolicy, parsePolicy, validatePolicy } from "./policy.js";
