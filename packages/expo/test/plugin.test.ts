@@ -20,6 +20,7 @@ import { parsePolicy, pinToBase64 } from "@keypin/core";
 import withKeypin from "@keypin/expo";
 import { exportPolicy } from "@keypin/export";
 import { XMLParser } from "fast-xml-parser";
+import { makePki } from "../../export/test/helpers.js";
 
 const repoRoot = new URL("../../../", import.meta.url).pathname;
 const pin = (n: number) => `sha256/${Buffer.alloc(32, n).toString("base64")}`;
@@ -65,35 +66,10 @@ const policyJson = {
   },
 };
 
-/** A debugging proxy's CA made by openssl in `dir`: its certificate and its private key, as PEM. */
+/** A debugging proxy's CA made by openssl in `dir` (export's test PKI): its certificate and its private key, as PEM. */
 function makeProxyCa(dir: string): { certificate: string; key: string } {
-  spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "proxy-ca.key",
-      "-out",
-      "proxy-ca.crt",
-      "-days",
-      "30",
-      "-subj",
-      "/CN=debugging proxy CA",
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-    ],
-    { cwd: dir, stdio: "ignore" },
-  );
-  return {
-    certificate: readFileSync(join(dir, "proxy-ca.crt"), "utf8"),
-    key: readFileSync(join(dir, "proxy-ca.key"), "utf8"),
-  };
+  const pki = makePki(dir, ["api.myapp.com"]);
+  return { certificate: pki.caPem, key: readFileSync(join(dir, "ca.key"), "utf8") };
 }
 
 function makeProject(policy: unknown): { root: string; [Symbol.dispose](): void } {

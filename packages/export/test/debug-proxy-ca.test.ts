@@ -4,70 +4,34 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { checkDebugProxyCa } from "./debug-proxy-ca.js";
+import { checkDebugProxyCa } from "@keypin/export";
+import { makePki } from "./helpers.js";
 
 // The files a developer might pick for a debugging proxy's CA, made by openssl the way mitmproxy and
 // Charles lay theirs out: the CA certificate alone (PEM and DER), key and certificate in one file
-// (mitmproxy-ca.pem), the key alone, and a certificate the proxy made for one host (not a CA).
+// (mitmproxy-ca.pem), the key alone, and a certificate made for one host (not a CA).
 const dir = mkdtempSync(join(tmpdir(), "keypin-debug-ca-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-openssl(
-  "req",
-  "-x509",
-  "-newkey",
-  "ec",
-  "-pkeyopt",
-  "ec_paramgen_curve:P-256",
-  "-nodes",
-  "-keyout",
-  "ca.key",
-  "-out",
-  "ca-cert.pem",
-  "-days",
-  "30",
-  "-subj",
-  "/CN=debug proxy CA",
-  "-addext",
-  "basicConstraints=critical,CA:TRUE",
-);
-openssl("x509", "-in", "ca-cert.pem", "-outform", "der", "-out", "ca-cert.der");
+makePki(dir, ["api.myapp.com"]); // ca.pem + ca.key (a CA), leaf.pem (not a CA)
+openssl("x509", "-in", "ca.pem", "-outform", "der", "-out", "ca.der");
 openssl("pkcs8", "-topk8", "-in", "ca.key", "-passout", "pass:secret", "-out", "ca-encrypted.key");
-openssl(
-  "req",
-  "-x509",
-  "-newkey",
-  "ec",
-  "-pkeyopt",
-  "ec_paramgen_curve:P-256",
-  "-nodes",
-  "-keyout",
-  "host.key",
-  "-out",
-  "host.pem",
-  "-days",
-  "30",
-  "-subj",
-  "/CN=api.myapp.com",
-  "-addext",
-  "basicConstraints=critical,CA:FALSE",
-);
 const read = (name: string) => readFileSync(join(dir, name));
 const text = (name: string) => read(name).toString("latin1");
 const bytes = (s: string) => Buffer.from(s, "latin1");
 
 describe("checkDebugProxyCa", () => {
   it("accepts the proxy's CA certificate alone, PEM or DER", () => {
-    checkDebugProxyCa(read("ca-cert.pem"), "ca-cert.pem");
-    checkDebugProxyCa(read("ca-cert.der"), "ca-cert.der");
-    checkDebugProxyCa(bytes(text("host.pem") + text("ca-cert.pem")), "bundle.pem");
+    checkDebugProxyCa(read("ca.pem"), "ca.pem");
+    checkDebugProxyCa(read("ca.der"), "ca.der");
+    checkDebugProxyCa(bytes(text("leaf.pem") + text("ca.pem")), "bundle.pem");
   });
 
   it("refuses a file that holds the CA's private key, with or without the certificate", () => {
-    const keyAndCert = bytes(text("ca.key") + text("ca-cert.pem")); // mitmproxy-ca.pem's layout
+    const keyAndCert = bytes(text("ca.key") + text("ca.pem")); // mitmproxy-ca.pem's layout
     for (const [name, input] of [
       ["mitmproxy-ca.pem", keyAndCert],
-      ["cert-then-key.pem", bytes(text("ca-cert.pem") + text("ca.key"))],
+      ["cert-then-key.pem", bytes(text("ca.pem") + text("ca.key"))],
       ["ca.key", read("ca.key")],
       ["ca-encrypted.key", read("ca-encrypted.key")],
     ] as const) {
@@ -78,7 +42,7 @@ describe("checkDebugProxyCa", () => {
           assert.match(error.message, new RegExp(`^${name.replace(".", "\\.")} holds a private key`));
           assert.match(error.message, /mitmproxy-ca-cert\.pem/);
           assert.doesNotMatch(error.message, /\n/);
-          assert.doesNotMatch(error.message, /BEGIN|MII/, "no key material in the message");
+          assert.doesNotMatch(error.message, /BEGIN|MII|MIG|MHc/, "no key material in the message");
           return true;
         },
       );
@@ -86,13 +50,13 @@ describe("checkDebugProxyCa", () => {
   });
 
   it("refuses a certificate that is not a CA, a public key, and what is not a certificate at all", () => {
-    assert.throws(() => checkDebugProxyCa(read("host.pem"), "host.pem"), {
+    assert.throws(() => checkDebugProxyCa(read("leaf.pem"), "leaf.pem"), {
       code: "ERR_KEYPIN_EXPORT_OPTION",
-      message: /^host\.pem holds no CA certificate/,
+      message: /^leaf\.pem holds no CA certificate/,
     });
-    const publicKey = openssl("x509", "-in", "ca-cert.pem", "-pubkey", "-noout");
+    const publicKey = openssl("x509", "-in", "ca.pem", "-pubkey", "-noout");
     assert.throws(
-      () => checkDebugProxyCa(bytes(text("ca-cert.pem") + publicKey.toString("latin1")), "with-key.pem"),
+      () => checkDebugProxyCa(bytes(text("ca.pem") + publicKey.toString("latin1")), "with-key.pem"),
       {
         code: "ERR_KEYPIN_EXPORT_OPTION",
         message: /^with-key\.pem holds a public-key, not only certificates/,
