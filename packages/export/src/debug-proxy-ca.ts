@@ -31,9 +31,10 @@ export function checkDebugProxyCa(bytes: Uint8Array, name: string): void {
       `${name} holds a private key, which must never be copied into an app (res/raw ships in release builds too); ${expected}`,
     );
   }
-  const others = material.filter((m) => m.kind !== "certificate").map((m) => m.kind);
-  if (others.length > 0) {
-    throw new ExportOptionError(`${name} holds a ${others[0]}, not only certificates; ${expected}`);
+  const other = material.find((m) => m.kind !== "certificate");
+  if (other) {
+    const what = other.kind === "csr" ? "certificate request (CSR)" : "public key";
+    throw new ExportOptionError(`${name} holds a ${what}, not only certificates; ${expected}`);
   }
   if (!material.some((m) => m.kind === "certificate" && m.certificate.isCA)) {
     throw new ExportOptionError(

@@ -59,9 +59,14 @@ describe("checkDebugProxyCa", () => {
       () => checkDebugProxyCa(bytes(text("ca.pem") + publicKey.toString("latin1")), "with-key.pem"),
       {
         code: "ERR_KEYPIN_EXPORT_OPTION",
-        message: /^with-key\.pem holds a public-key, not only certificates/,
+        message: /^with-key\.pem holds a public key, not only certificates/,
       },
     );
+    const csr = openssl("req", "-new", "-key", "leaf.key", "-subj", "/CN=api.myapp.com");
+    assert.throws(() => checkDebugProxyCa(csr, "leaf.csr"), {
+      code: "ERR_KEYPIN_EXPORT_OPTION",
+      message: /^leaf\.csr holds a certificate request \(CSR\), not only certificates/,
+    });
     assert.throws(() => checkDebugProxyCa(bytes('{ "domains": {} }'), "keypin.json"), {
       code: "ERR_KEYPIN_EXPORT_OPTION",
       message: /^keypin\.json: .*the debug proxy CA must be only the proxy's CA certificate/,
