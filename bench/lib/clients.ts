@@ -102,8 +102,15 @@ export function pinnedClient(
   port: number,
   keepAlive: boolean,
   policy: unknown = policyFor(chain),
+  /** Called once per pin check (keypin's onVerdict), to count the checks a run made. */
+  onCheck?: () => void,
 ): Client {
-  const options = { policy, ca: chain.rootPem, connect: { lookup, maxCachedSessions: 0 } };
+  const options = {
+    policy,
+    ca: chain.rootPem,
+    connect: { lookup, maxCachedSessions: 0 },
+    ...(onCheck ? { onVerdict: onCheck } : {}),
+  };
   if (family === "undici") return undiciClient(node.createPinnedDispatcher(options), port);
   return httpsClient(
     node.createPinnedAgent({ ...options, agent: { keepAlive, maxCachedSessions: 0 } }),

@@ -52,6 +52,8 @@ interface PairResult {
   b: number[];
   cpuA: number[];
   cpuB: number[];
+  /** keypin pin checks made by B's clients during the measured rounds (warm-up excluded), when counted. */
+  checksB?: number;
   connections: number;
   requests: number;
 }
@@ -72,21 +74,26 @@ async function measurePair(
   path: string,
   perRound: number,
   rounds: number,
+  /** How many pin checks keypin has made so far (B's clients), to count those of the measured rounds. */
+  checksSoFar?: () => number,
 ): Promise<PairResult> {
   const before = await servers.stats();
   const clients = { a1: makeA(), b1: makeB(), b2: makeB(), a2: makeA() };
   const half = perRound / 2;
   const ms: Record<string, number[]> = { a1: [], b1: [], b2: [], a2: [] };
   const cpu: Record<string, number[]> = { a1: [], b1: [], b2: [], a2: [] };
+  const checks: Record<string, number[]> = { a1: [], b1: [], b2: [], a2: [] };
   try {
     await alternate(
       Object.entries(clients).map(([name, client]) => ({
         name,
         run: async () => {
+          const checksBefore = checksSoFar?.() ?? 0;
           const start = process.cpuUsage();
           ms[name]!.push(await drive(half, CONCURRENCY, () => client.get(path)));
           const used = process.cpuUsage(start);
           cpu[name]!.push(used.user + used.system);
+          checks[name]!.push((checksSoFar?.() ?? 0) - checksBefore);
           return 0;
         },
       })),
@@ -118,7 +125,16 @@ async function measurePair(
   };
   const a = side("a1", "a2");
   const b = side("b1", "b2");
-  return { a: a.rate, b: b.rate, cpuA: a.cpuPerRequest, cpuB: b.cpuPerRequest, connections, requests };
+  const measured = (x: string) => checks[x]!.slice(2).reduce((sum, n) => sum + n, 0);
+  return {
+    a: a.rate,
+    b: b.rate,
+    cpuA: a.cpuPerRequest,
+    cpuB: b.cpuPerRequest,
+    connections,
+    requests,
+    ...(checksSoFar ? { checksB: measured("b1") + measured("b2") } : {}),
+  };
 }
 
 export async function run(ctx: BenchContext): Promise<TargetResult[]> {
@@ -240,13 +256,17 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
           const chain = chains[kind];
           const port = servers.ports[kind]!;
           const refusal = await provePinningIsOn(api, family, chain, port);
+          // Kept-alive requests should run no keypin code at all: count the pin checks to show it.
+          let pinChecks = 0;
+          const countCheck = keepAlive ? () => pinChecks++ : undefined;
           const pair = await measurePair(
             servers,
             () => plainClient(family, chain, port, keepAlive),
-            () => pinnedClient(api, family, chain, port, keepAlive, policyFor(chain)),
+            () => pinnedClient(api, family, chain, port, keepAlive, policyFor(chain), countCheck),
             path,
             perRound,
             rounds,
+            keepAlive ? () => pinChecks : undefined,
           );
           const plain = summarize(pair.a);
           const pinned = summarize(pair.b);
@@ -269,6 +289,11 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
               `client CPU per request, plain/pinned (what the ratio would be if the client's CPU were the bottleneck): median ${cpuPaired.median.toFixed(3)}, IQR ${cpuPaired.q1.toFixed(3)}–${cpuPaired.q3.toFixed(3)}`,
               `${perRound} requests per side per round (two clients a side, made A B B A, ${perRound / 2} each), ${CONCURRENCY} in flight per client; server saw ${pair.connections} connections for ${pair.requests} requests, 0 resumed`,
               `a pinned client with wrong pins was refused first (${refusal})`,
+              ...(pair.checksB !== undefined
+                ? [
+                    `keypin pin checks (one per full handshake, counted with onVerdict) during the measured rounds: ${pair.checksB} for ${rounds * perRound} pinned requests`,
+                  ]
+                : []),
             ],
           });
         }
