@@ -59,13 +59,19 @@ interface PairResult {
 }
 
 /**
- * A against B with two clients of each, created A B B A and run in that order, then reversed, round after
- * round (2 warm-up rounds discarded); each client makes `perRound / 2` GETs a round with CONCURRENCY in
- * flight. A round's value for a side is the throughput of its two clients together. Two identical clients
- * in one process differ by up to ~1% for reasons of their own (which one was made first, where its objects
- * landed), as large as target 2's budget; two of each, made in balanced order, cancel that. Checks the
- * server's counters: every request answered, no TLS session resumed, and (for "/close") one new
- * connection per request.
+ * The order A's and B's clients are made and run in: the Thue–Morse sequence A B B A B A A B. Each side's
+ * positions then have the same sum and the same sum of squares (1+4+6+7 = 2+3+5+8, and likewise squared), so
+ * an effect that grows with a client's place in line, linearly or quadratically, falls on both sides alike.
+ */
+const CLIENT_ORDER = ["a", "b", "b", "a", "b", "a", "a", "b"] as const;
+
+/**
+ * A against B with four clients of each, made in CLIENT_ORDER and run in that order, then reversed, round after
+ * round (2 warm-up rounds discarded); each client makes `perRound / 4` GETs a round with CONCURRENCY in flight.
+ * A round's value for a side is the throughput of its four clients together. Two identical clients in one
+ * process differ by up to ~1% for reasons of their own (which one was made first, where its objects landed), as
+ * large as target 2's budget; several of each, made in balanced order, cancel that. Checks the server's
+ * counters: every request answered, no TLS session resumed, and (for "/close") one new connection per request.
  */
 async function measurePair(
   servers: HttpsServers,
@@ -78,22 +84,27 @@ async function measurePair(
   checksSoFar?: () => number,
 ): Promise<PairResult> {
   const before = await servers.stats();
-  const clients = { a1: makeA(), b1: makeB(), b2: makeB(), a2: makeA() };
-  const half = perRound / 2;
-  const ms: Record<string, number[]> = { a1: [], b1: [], b2: [], a2: [] };
-  const cpu: Record<string, number[]> = { a1: [], b1: [], b2: [], a2: [] };
-  const checks: Record<string, number[]> = { a1: [], b1: [], b2: [], a2: [] };
+  const perSide = CLIENT_ORDER.length / 2;
+  const share = perRound / perSide;
+  const clients = CLIENT_ORDER.map((side, i) => ({
+    name: `${side}${i}`,
+    side,
+    client: side === "a" ? makeA() : makeB(),
+    ms: [] as number[],
+    cpu: [] as number[],
+    checks: [] as number[],
+  }));
   try {
     await alternate(
-      Object.entries(clients).map(([name, client]) => ({
-        name,
+      clients.map((c) => ({
+        name: c.name,
         run: async () => {
           const checksBefore = checksSoFar?.() ?? 0;
           const start = process.cpuUsage();
-          ms[name]!.push(await drive(half, CONCURRENCY, () => client.get(path)));
+          c.ms.push(await drive(share, CONCURRENCY, () => c.client.get(path)));
           const used = process.cpuUsage(start);
-          cpu[name]!.push(used.user + used.system);
-          checks[name]!.push((checksSoFar?.() ?? 0) - checksBefore);
+          c.cpu.push(used.user + used.system);
+          c.checks.push((checksSoFar?.() ?? 0) - checksBefore);
           return 0;
         },
       })),
@@ -101,31 +112,33 @@ async function measurePair(
       2,
     );
   } finally {
-    for (const client of Object.values(clients)) await client.close();
+    for (const c of clients) await c.client.close();
   }
   const after = await servers.stats();
   const requests = after.requests - before.requests;
   const connections = after.connections - before.connections;
-  const expected = 4 * half * (rounds + 2);
+  const expected = 2 * perRound * (rounds + 2);
   if (requests !== expected) throw new Error(`server saw ${requests} requests, expected ${expected}`);
   if (after.resumed !== before.resumed)
     throw new Error("a TLS session was resumed; the server should refuse");
   if (path === "/close" && connections !== expected) {
     throw new Error(`server saw ${connections} connections for ${expected} requests; some were reused`);
   }
-  // Per round: requests per second of the side's two clients together, and its CPU per request.
-  const side = (x: string, y: string) => {
+  // Per measured round: requests per second of the side's clients together, and its CPU per request.
+  const side = (which: "a" | "b") => {
+    const mine = clients.filter((c) => c.side === which);
     const rate: number[] = [];
     const cpuPerRequest: number[] = [];
     for (let r = 2; r < rounds + 2; r++) {
-      rate.push((2 * half * 1000) / (ms[x]![r]! + ms[y]![r]!));
-      cpuPerRequest.push((cpu[x]![r]! + cpu[y]![r]!) / (2 * half));
+      const sum = (key: "ms" | "cpu") => mine.reduce((total, c) => total + c[key][r]!, 0);
+      rate.push((perRound * 1000) / sum("ms"));
+      cpuPerRequest.push(sum("cpu") / perRound);
     }
-    return { rate, cpuPerRequest };
+    const checks = mine.reduce((total, c) => total + c.checks.slice(2).reduce((x, n) => x + n, 0), 0);
+    return { rate, cpuPerRequest, checks };
   };
-  const a = side("a1", "a2");
-  const b = side("b1", "b2");
-  const measured = (x: string) => checks[x]!.slice(2).reduce((sum, n) => sum + n, 0);
+  const a = side("a");
+  const b = side("b");
   return {
     a: a.rate,
     b: b.rate,
@@ -133,7 +146,7 @@ async function measurePair(
     cpuB: b.cpuPerRequest,
     connections,
     requests,
-    ...(checksSoFar ? { checksB: measured("b1") + measured("b2") } : {}),
+    ...(checksSoFar ? { checksB: b.checks } : {}),
   };
 }
 
@@ -158,7 +171,8 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
       const rounds = ctx.rounds ?? (ctx.quick ? 6 : 60);
       const target = mode === "close" ? 1 : 2;
       const threshold = mode === "close" ? 0.97 : 0.99;
-      const perRound = mode === "close" ? (ctx.quick ? 30 : 60) : ctx.quick ? 300 : 1000;
+      // Multiples of four: each of a side's four clients makes an equal share.
+      const perRound = mode === "close" ? (ctx.quick ? 32 : 60) : ctx.quick ? 300 : 1000;
       const unit = mode === "close" ? "conn/s" : "req/s";
       const path = mode === "close" ? "/close" : "/keep-alive";
       const keepAlive = mode === "keep-alive";
@@ -287,7 +301,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
             notes: [
               `value = median of ${rounds} per-round ratios pinned/plain (95% interval of the median ${interval(pair.a, pair.b)}; min–max ${paired.min.toFixed(3)}–${paired.max.toFixed(3)}, IQR ${paired.q1.toFixed(3)}–${paired.q3.toFixed(3)}); ratio of the medians ${(pinned.median / plain.median).toFixed(3)}`,
               `client CPU per request, plain/pinned (what the ratio would be if the client's CPU were the bottleneck): median ${cpuPaired.median.toFixed(3)}, IQR ${cpuPaired.q1.toFixed(3)}–${cpuPaired.q3.toFixed(3)}`,
-              `${perRound} requests per side per round (two clients a side, made A B B A, ${perRound / 2} each), ${CONCURRENCY} in flight per client; server saw ${pair.connections} connections for ${pair.requests} requests, 0 resumed`,
+              `${perRound} requests per side per round (four clients a side, made A B B A B A A B, ${perRound / (CLIENT_ORDER.length / 2)} each), ${CONCURRENCY} in flight per client; server saw ${pair.connections} connections for ${pair.requests} requests, 0 resumed`,
               `a pinned client with wrong pins was refused first (${refusal})`,
               ...(pair.checksB !== undefined
                 ? [
