@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createPrivateKey } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,6 +55,51 @@ before(() => {
     "-out",
     file("ed-enc.der"),
   );
+  // One PBKDF2 iteration, so that trying hundreds of wrong passphrases takes milliseconds each.
+  openssl(
+    "pkcs8",
+    "-topk8",
+    "-in",
+    file("ed25519.pem"),
+    "-iter",
+    "1",
+    "-passout",
+    "pass:s3cret",
+    "-outform",
+    "DER",
+    "-out",
+    file("ed-iter1.der"),
+  );
+  openssl(
+    "pkcs8",
+    "-topk8",
+    "-in",
+    file("p256.pem"),
+    "-v2",
+    "aes-256-cbc",
+    "-iter",
+    "1",
+    "-passout",
+    "pass:s3cret",
+    "-out",
+    file("p256-iter1.pem"),
+  );
+  openssl(
+    "pkcs8",
+    "-topk8",
+    "-in",
+    file("p256.pem"),
+    "-v1",
+    "PBE-SHA1-RC2-40",
+    "-provider",
+    "legacy",
+    "-provider",
+    "default",
+    "-passout",
+    "pass:s3cret",
+    "-out",
+    file("p256-rc2.pem"),
+  );
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -99,6 +145,46 @@ describe("spkiOfPrivateKey", () => {
       assert.deepEqual(Buffer.from(spkiOfPrivateKey(key, { passphrase: "s3cret" })), oracle);
     });
   }
+
+  // AES-CBC checks only the padding: about 1 wrong passphrase in 256 decrypts to garbage that ends in valid
+  // padding, and node:crypto then fails in the ASN.1 or key decoder instead of saying "bad decrypt".
+  for (const name of ["ed-iter1.der", "p256-iter1.pem", "rsa-legacy-enc.pem"]) {
+    test(`calls a wrong passphrase wrong even when its garbage passes the padding check: ${name}`, () => {
+      const der = name.endsWith(".der");
+      const key = der ? readFileSync(file(name)) : readFileSync(file(name), "utf8");
+      let sneaky: { passphrase: string; code: string } | undefined;
+      for (let i = 0; i < 20_000 && !sneaky; i++) {
+        const passphrase = `wrong-${i}`;
+        try {
+          createPrivateKey({ key, format: der ? "der" : "pem", type: der ? "pkcs8" : undefined, passphrase });
+        } catch (error) {
+          const code = (error as { code?: string }).code ?? "";
+          if (code !== "ERR_OSSL_BAD_DECRYPT") sneaky = { passphrase, code };
+        }
+      }
+      assert.ok(sneaky, "no wrong passphrase in 20,000 got past the padding check");
+      assert.notEqual(sneaky.code, "ERR_OSSL_BAD_DECRYPT");
+      assert.throws(
+        () => spkiOfPrivateKey(key, { passphrase: sneaky.passphrase }),
+        (error: unknown) => error instanceof KeypinError && error.code === "ERR_KEYPIN_BAD_PASSPHRASE",
+      );
+    });
+  }
+
+  test("says a legacy cipher (RC2) needs re-encrypting, and still asks for a missing passphrase first", () => {
+    const key = readFileSync(file("p256-rc2.pem"), "utf8");
+    assert.throws(
+      () => spkiOfPrivateKey(key, { passphrase: "s3cret" }),
+      (error: unknown) =>
+        error instanceof KeypinError &&
+        error.code === "ERR_KEYPIN_KEY_CIPHER" &&
+        /re-encrypt it with AES/.test(error.message),
+    );
+    assert.throws(
+      () => spkiOfPrivateKey(key),
+      (error: unknown) => error instanceof KeypinError && error.code === "ERR_KEYPIN_ENCRYPTED_KEY",
+    );
+  });
 
   test("refuses bytes that are no private key, without echoing them", () => {
     assert.throws(

@@ -31,6 +31,11 @@ function isBadPassphrase(error: unknown): boolean {
   );
 }
 
+/** OpenSSL 3 without its legacy provider cannot run the key's cipher (RC2, DES, PBES1 with MD5…). */
+function isCipherUnavailable(error: unknown): boolean {
+  return (error as { code?: string }).code === "ERR_OSSL_EVP_UNSUPPORTED";
+}
+
 function loadPrivateKey(key: string | Uint8Array, passphrase: string | undefined): KeyObject {
   if (typeof key === "string") return createPrivateKey({ key, format: "pem", passphrase });
   const der = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
@@ -54,7 +59,8 @@ function loadPrivateKey(key: string | Uint8Array, passphrase: string | undefined
  * `computePin` to get the pin of a key before any certificate exists (for example a backup key kept offline).
  * Accepts PEM (PKCS#8, PKCS#1, SEC1, encrypted PKCS#8 or legacy encrypted PEM) or DER.
  * An encrypted key without `passphrase` throws KeypinError `ERR_KEYPIN_ENCRYPTED_KEY`; a wrong passphrase
- * `ERR_KEYPIN_BAD_PASSPHRASE`; bytes that are no private key `ERR_KEYPIN_PRIVATE_KEY`. Messages never contain key
+ * `ERR_KEYPIN_BAD_PASSPHRASE`; a key encrypted with a legacy cipher OpenSSL 3 no longer runs by default
+ * `ERR_KEYPIN_KEY_CIPHER`; bytes that are no private key `ERR_KEYPIN_PRIVATE_KEY`. Messages never contain key
  * material.
  *
  * @example
@@ -69,12 +75,22 @@ export function spkiOfPrivateKey(
   options: { passphrase?: string } = {},
 ): Uint8Array {
   let privateKey: KeyObject;
+  const encrypted = looksEncrypted(key);
   try {
-    if (options.passphrase === undefined && looksEncrypted(key)) {
+    if (options.passphrase === undefined && encrypted) {
       throw Object.assign(new Error("encrypted key without passphrase"), { code: "ERR_MISSING_PASSPHRASE" });
     }
     privateKey = loadPrivateKey(key, options.passphrase);
   } catch (error) {
+    if (encrypted && isCipherUnavailable(error)) {
+      throw new KeypinError(
+        "ERR_KEYPIN_KEY_CIPHER",
+        "The private key is encrypted with a legacy cipher node:crypto cannot run (RC2, DES or PBES1): " +
+          "re-encrypt it with AES, e.g. openssl pkcs8 -topk8 -v2 aes-256-cbc -provider legacy -provider default " +
+          "-in old.key -out new.key.",
+        { cause: error },
+      );
+    }
     if (isPassphraseMissing(error)) {
       throw new KeypinError(
         "ERR_KEYPIN_ENCRYPTED_KEY",
@@ -83,7 +99,10 @@ export function spkiOfPrivateKey(
         { cause: error },
       );
     }
-    if (isBadPassphrase(error)) {
+    // A wrong passphrase usually fails the padding check ("bad decrypt"), but about 1 time in 256 the
+    // garbage it decrypts to ends in valid padding, and the failure comes from the ASN.1 or key decoder
+    // instead. For an encrypted key read with a passphrase, any such failure means the same thing.
+    if (isBadPassphrase(error) || (encrypted && options.passphrase !== undefined)) {
       throw new KeypinError(
         "ERR_KEYPIN_BAD_PASSPHRASE",
         "The passphrase does not decrypt this private key: check the passphrase and try again.",
