@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createPrivateKey } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -188,6 +189,112 @@ describe("keypin hash", () => {
     const wrong = await runCli(["hash", "--passphrase-file", join(tmp.dir, "wrong.txt"), encrypted]);
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /passphrase does not decrypt/);
+  });
+
+  it("hashes a legacy encrypted PEM key (Proc-Type: 4,ENCRYPTED) with --passphrase-file, as openssl does", async () => {
+    const rsa = materials.find((m) => m.kind === "rsa-2048")!;
+    const legacy = join(tmp.dir, "legacy.pem");
+    const passFile = join(tmp.dir, "legacy-pass.txt");
+    writeFileSync(passFile, "correct horse\n");
+    const plainKey = rsa.files["private key PEM (PKCS#8)"]!;
+    openssl([
+      "rsa",
+      "-in",
+      plainKey,
+      "-aes128",
+      "-traditional",
+      "-passout",
+      `file:${passFile}`,
+      "-out",
+      legacy,
+    ]);
+    assert.match(readFileSync(legacy, "utf8"), /Proc-Type: 4,ENCRYPTED/);
+    const accepted = await runCli(["hash", "--json", "--passphrase-file", passFile, legacy]);
+    assert.equal(accepted.code, 0, accepted.stderr);
+    assert.equal((JSON.parse(accepted.stdout) as HashJson[])[0]!.pin, rsa.pin);
+  });
+
+  it("calls a wrong passphrase wrong even when its garbage passes AES-CBC's padding check (1 in ~256)", async () => {
+    const ec = materials.find((m) => m.kind === "ec-p256")!;
+    const encrypted = join(tmp.dir, "iter1.pem");
+    openssl([
+      "pkcs8",
+      "-topk8",
+      "-in",
+      ec.files["private key PEM (PKCS#8)"]!,
+      "-v2",
+      "aes-256-cbc",
+      "-iter",
+      "1",
+      "-passout",
+      "pass:right one",
+      "-out",
+      encrypted,
+    ]);
+    // node:crypto itself finds the passphrase: one whose decryption fails after the padding check.
+    const key = readFileSync(encrypted, "utf8");
+    let sneaky: string | undefined;
+    for (let i = 0; i < 20_000 && sneaky === undefined; i++) {
+      try {
+        createPrivateKey({ key, format: "pem", passphrase: `wrong-${i}` });
+      } catch (error) {
+        if ((error as { code?: string }).code !== "ERR_OSSL_BAD_DECRYPT") sneaky = `wrong-${i}`;
+      }
+    }
+    assert.ok(sneaky, "no wrong passphrase in 20,000 got past the padding check");
+    const passFile = join(tmp.dir, "sneaky-pass.txt");
+    writeFileSync(passFile, `${sneaky}\n`);
+    const result = await runCli(["hash", "--passphrase-file", passFile, encrypted]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, "");
+    assert.match(
+      result.stderr,
+      /^keypin: .*iter1\.pem: entry 0 is a private key that the passphrase does not decrypt/,
+    );
+    assert.equal(result.stderr.trimEnd().split("\n").length, 1);
+  });
+
+  it("says how to re-encrypt a key whose legacy cipher (RC2) node:crypto cannot run, and the way out works", async () => {
+    const ec = materials.find((m) => m.kind === "ec-p256")!;
+    const rc2 = join(tmp.dir, "rc2.pem");
+    const passFile = join(tmp.dir, "rc2-pass.txt");
+    writeFileSync(passFile, "correct horse\n");
+    const legacyProviders = ["-provider", "legacy", "-provider", "default"];
+    const keyFile = ec.files["private key PEM (PKCS#8)"]!;
+    openssl([
+      "pkcs8",
+      "-topk8",
+      "-in",
+      keyFile,
+      "-v1",
+      "PBE-SHA1-RC2-40",
+      ...legacyProviders,
+      "-passout",
+      `file:${passFile}`,
+      "-out",
+      rc2,
+    ]);
+    const refused = await runCli(["hash", "--passphrase-file", passFile, rc2]);
+    assert.equal(refused.code, 2);
+    assert.equal(refused.stdout, "");
+    assert.equal(refused.stderr.trimEnd().split("\n").length, 1);
+    const advice = /re-encrypt it with: (openssl pkcs8 .*)$/.exec(refused.stderr.trimEnd());
+    assert.ok(advice, refused.stderr);
+    // Run the advice as printed, with the files filled in, and hash the result.
+    const args = advice[1]!
+      .split(" ")
+      .slice(1)
+      .map((a) => (a === "KEY" ? rc2 : a === "NEW" ? join(tmp.dir, "aes.pem") : a));
+    openssl([...args, "-passin", "pass:correct horse", "-passout", "pass:correct horse"]);
+    const accepted = await runCli([
+      "hash",
+      "--json",
+      "--passphrase-file",
+      passFile,
+      join(tmp.dir, "aes.pem"),
+    ]);
+    assert.equal(accepted.code, 0, accepted.stderr);
+    assert.equal((JSON.parse(accepted.stdout) as HashJson[])[0]!.pin, ec.pin);
   });
 
   describe("refuses bad input with one line on stderr, exit 2 and nothing on stdout", () => {

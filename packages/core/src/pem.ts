@@ -123,17 +123,23 @@ function textIndexOf(text: string, n: number): number {
 }
 
 /**
- * Wraps DER in PEM armor with 64-character lines and a final newline.
+ * Wraps DER in PEM armor with 64-character lines and a final newline; `headers` (RFC 1421, as
+ * {@link decodePem} reads them) come first, in their order, then a blank line.
  *
  * @example
  * ```ts
  * const pem = encodePem(info.der);                 // -----BEGIN CERTIFICATE----- …
  * const pub = encodePem(info.spki, "PUBLIC KEY");
+ * const key = encodePem(block.der, block.label, block.headers); // a legacy encrypted key, as it was
  * ```
  */
-export function encodePem(der: Uint8Array, label = "CERTIFICATE"): string {
+export function encodePem(der: Uint8Array, label = "CERTIFICATE", headers?: Record<string, string>): string {
   const b64 = encodeBase64(der);
   let out = `-----BEGIN ${label}-----\n`;
+  if (headers) {
+    for (const [name, value] of Object.entries(headers)) out += `${name}: ${value}\n`;
+    out += "\n";
+  }
   for (let i = 0; i < b64.length; i += 64) out += `${b64.slice(i, i + 64)}\n`;
   return `${out}-----END ${label}-----\n`;
 }

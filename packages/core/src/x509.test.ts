@@ -236,6 +236,21 @@ describe("private keys and errors", () => {
     );
   });
 
+  it("keeps a PEM key's label and headers, so that a legacy encrypted key can be written back and read by openssl", () => {
+    const [legacy] = readKeyMaterial(readFileSync(file("legacy-encrypted.key"), "utf8"));
+    assert.ok(legacy?.kind === "private-key" && legacy.pem);
+    assert.equal(legacy.pem.label, "RSA PRIVATE KEY");
+    assert.deepEqual(Object.keys(legacy.pem.headers ?? {}), ["Proc-Type", "DEK-Info"]);
+    const rewritten = encodePem(legacy.der, legacy.pem.label, legacy.pem.headers);
+    const publicKey = (input: string): string =>
+      execFileSync("openssl", ["pkey", "-passin", "pass:secret", "-pubout"], { input }).toString();
+    assert.equal(publicKey(rewritten), publicKey(readFileSync(file("RSA-2048.key"), "utf8")));
+    const [plain] = readKeyMaterial(readFileSync(file("Ed25519.key"), "utf8"));
+    assert.deepEqual(plain?.kind === "private-key" && plain.pem, { label: "PRIVATE KEY" });
+    const [fromDer] = readKeyMaterial(decodePem(readFileSync(file("Ed25519.key"), "utf8"))[0]!.der);
+    assert.equal(fromDer?.kind === "private-key" && fromDer.pem, undefined);
+  });
+
   it("skips EC PARAMETERS blocks and refuses OpenSSH private keys with a way out", () => {
     const ecparam = execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey"], {
       stdio: ["ignore", "pipe", "pipe"],

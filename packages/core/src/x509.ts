@@ -484,7 +484,19 @@ export type KeyMaterial =
   | { kind: "certificate"; index: number; spki: Uint8Array; keyType: string; certificate: CertificateInfo }
   | { kind: "public-key"; index: number; spki: Uint8Array; keyType: string }
   | { kind: "csr"; index: number; spki: Uint8Array; keyType: string; subject: string }
-  | { kind: "private-key"; index: number; der: Uint8Array; encrypted: boolean };
+  | {
+      kind: "private-key";
+      index: number;
+      /** The block's bytes: PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1 DER; with `pem.headers`, ciphertext. */
+      der: Uint8Array;
+      encrypted: boolean;
+      /**
+       * Read from PEM: its label and RFC 1421 headers. OpenSSL's legacy encryption ("Proc-Type: 4,ENCRYPTED")
+       * keeps its cipher in the headers, so such a key is only readable again as
+       * `encodePem(der, pem.label, pem.headers)`.
+       */
+      pem?: { label: string; headers?: Record<string, string> };
+    };
 
 const IGNORED_LABELS = new Set(["EC PARAMETERS", "DH PARAMETERS", "X509 CRL", "PARAMETERS"]);
 
@@ -577,7 +589,8 @@ function readBlock(block: PemBlock, index: number): KeyMaterial | undefined {
       case "ENCRYPTED PRIVATE KEY": {
         const encrypted =
           label === "ENCRYPTED PRIVATE KEY" || /ENCRYPTED/i.test(block.headers?.["Proc-Type"] ?? "");
-        return { kind: "private-key", index, der, encrypted };
+        const pem = block.headers ? { label, headers: block.headers } : { label };
+        return { kind: "private-key", index, der, encrypted, pem };
       }
       case "OPENSSH PRIVATE KEY":
         throw new KeypinParseError(

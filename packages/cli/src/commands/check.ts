@@ -9,11 +9,11 @@ import {
   type Pin,
   type Policy,
 } from "@keypin/core";
+import { sha256 } from "@keypin/node";
 import { positiveInteger, singleString, stringList } from "../args.js";
 import { defineCommand } from "../command.js";
 import { FailureError, oneLine, UsageError } from "../errors.js";
 import { formatTarget, inspectHost } from "../lib/connect.js";
-import { sha256 } from "../lib/crypto.js";
 import { lintLiveChain } from "../lib/live-lint.js";
 import {
   type NetworkOptions,

@@ -1,8 +1,8 @@
-import { computePin, type KeyMaterial, type Pin, parseSpki, readKeyMaterial } from "@keypin/core";
+import { computePin, encodePem, type KeyMaterial, type Pin, parseSpki, readKeyMaterial } from "@keypin/core";
+import { sha256, spkiOfPrivateKey } from "@keypin/node";
 import { singleString } from "../args.js";
 import { defineCommand } from "../command.js";
 import { codeOf, UsageError } from "../errors.js";
-import { sha256, spkiOfPrivateKeyDer } from "../lib/crypto.js";
 import { readInput, readPassphraseFile } from "../lib/read-input.js";
 import { colorsFor, formatTable, printJson, printLines } from "../output.js";
 
@@ -82,15 +82,15 @@ export function hashInput(file: string, bytes: Uint8Array, passphrase?: string):
             `${name}: entry ${material.index} is an encrypted private key; pass --passphrase-file FILE, or hash its certificate or public key instead`,
           );
         }
+        // A legacy encrypted PEM key keeps its cipher in the PEM headers: node:crypto needs the block back.
+        const key = material.pem
+          ? encodePem(material.der, material.pem.label, material.pem.headers)
+          : material.der;
         let spki: Uint8Array;
         try {
-          spki = spkiOfPrivateKeyDer(material.der, { encrypted: material.encrypted, passphrase });
+          spki = spkiOfPrivateKey(key, material.encrypted ? { passphrase } : {});
         } catch (error) {
-          const reason =
-            material.encrypted && /decrypt|bad decrypt|passphrase/i.test(String((error as Error).message))
-              ? "the passphrase does not decrypt it"
-              : `node:crypto cannot read it (${codeOf(error) ?? "unsupported key"})`;
-          throw new UsageError(`${name}: entry ${material.index} is a private key that ${reason}`, {
+          throw new UsageError(`${name}: entry ${material.index} ${privateKeyProblem(error)}`, {
             cause: error,
           });
         }
@@ -108,6 +108,20 @@ export function hashInput(file: string, bytes: Uint8Array, passphrase?: string):
       }
     }
   });
+}
+
+/** Why spkiOfPrivateKey could not read a private key, as the end of "entry N …". */
+function privateKeyProblem(error: unknown): string {
+  switch (codeOf(error)) {
+    case "ERR_KEYPIN_BAD_PASSPHRASE":
+      return "is a private key that the passphrase does not decrypt; check the passphrase file";
+    case "ERR_KEYPIN_KEY_CIPHER":
+      return "is a private key encrypted with a legacy cipher (RC2, DES or PBES1) that node:crypto cannot run; re-encrypt it with: openssl pkcs8 -topk8 -v2 aes-256-cbc -provider legacy -provider default -in KEY -out NEW";
+    default: {
+      const cause = codeOf((error as { cause?: unknown }).cause);
+      return `is a private key that node:crypto cannot read (${cause ?? "unsupported key"})`;
+    }
+  }
 }
 
 /**

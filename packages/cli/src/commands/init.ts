@@ -1,12 +1,12 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { computePin, normalizeHost, type Pin, type PolicyFile, validatePolicy } from "@keypin/core";
+import { sha256 } from "@keypin/node";
 import { singleString } from "../args.js";
 import { defineCommand } from "../command.js";
 import { FailureError, oneLine, UsageError } from "../errors.js";
 import { type BackupKeyResult, createBackupKey } from "../lib/backup-key.js";
 import { formatTarget, inspectHost } from "../lib/connect.js";
-import { sha256 } from "../lib/crypto.js";
 import { networkArgs, parseHostPort, readNetworkOptions } from "../lib/network-options.js";
 import { mapConcurrent } from "../lib/pool.js";
 import { type ProposedPin, proposeDomain, proposePins } from "../lib/propose.js";

@@ -2,8 +2,8 @@ import { createPrivateKey, webcrypto } from "node:crypto";
 import { mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { computePin, type Pin, parseSpki } from "@keypin/core";
+import { sha256 } from "@keypin/node";
 import { UsageError } from "../errors.js";
-import { sha256 } from "./crypto.js";
 import { describeFsError } from "./read-input.js";
 
 /** Key algorithms `keypin backup` makes. */

@@ -1,6 +1,6 @@
 import { type CertificateInfo, computePin, type Pin } from "@keypin/core";
+import { sha256 } from "@keypin/node";
 import { findRotatingFamily } from "./ca-families.js";
-import { sha256 } from "./crypto.js";
 
 /** Role of a certificate: on the verified path (`leaf`, `intermediate`, `root`), or served but not on it (`extra`). */
 export type CertificateRole = "leaf" | "intermediate" | "root" | "extra";

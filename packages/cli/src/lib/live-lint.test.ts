@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { type CertificateInfo, computePin, type DomainPolicy } from "@keypin/core";
+import { sha256 } from "@keypin/node";
 import { buildInspectReport } from "./chain-report.js";
-import { sha256 } from "./crypto.js";
 import { lintLiveChain } from "./live-lint.js";
 
 const now = new Date("2026-06-01T00:00:00Z");

@@ -1,7 +1,7 @@
 import type { CertificateInfo, DomainPolicy, Pin } from "@keypin/core";
 import { computePin } from "@keypin/core";
+import { sha256 } from "@keypin/node";
 import { findRotatingFamily } from "./ca-families.js";
-import { sha256 } from "./crypto.js";
 
 /** A finding from comparing a domain's pins with what its server serves today. */
 export interface LiveFinding {

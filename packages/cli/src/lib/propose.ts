@@ -1,7 +1,7 @@
 import type { CertificateInfo, DomainPolicyInput, Pin, PinRole } from "@keypin/core";
 import { computePin } from "@keypin/core";
+import { sha256 } from "@keypin/node";
 import { findRotatingFamily, parseDistinguishedName } from "./ca-families.js";
-import { sha256 } from "./crypto.js";
 
 /** A pin as `init` writes it. */
 export interface ProposedPin {
