@@ -195,29 +195,25 @@ describe("curl through the real mitmproxy (outside control)", () => {
     const own = await startMitmdump({ confdir, upstreamCaPath: root.certPath, dir: tmp.dir });
     const leaked = "Bearer kp-cli-interop-unpinned";
     const kept = "Bearer kp-cli-interop-pinned";
-    const common = [
-      "--noproxy",
-      "",
-      "--proxy",
-      own.url,
+    const route = [
       "--cacert",
       bundlePath,
       "--connect-to",
       `${HOST}:${backend.port}:127.0.0.1:${backend.port}`,
     ];
+    const common = ["--noproxy", "", "--proxy", own.url, ...route];
+    // curl's own syntax is sha256//<base64>: with one slash it reads a file path and fails whatever the key.
+    const pin = ["--pinnedpubkey", opensslPinOfCertificate(leaf.cert).replace("sha256/", "sha256//")];
+    // The control: the same pinned curl straight to the backend gets through, so the pin is right.
+    const direct = await curl(["--noproxy", "*", ...route, ...pin, `https://${target()}/direct`]);
+    assert.equal(direct.status, 0, direct.stderr);
+    assert.equal(direct.stdout, "hello\n");
     let record: MitmRecord;
     let unpinned: Awaited<ReturnType<typeof curl>>;
     let pinned: Awaited<ReturnType<typeof curl>>;
     try {
       unpinned = await curl([...common, "-H", `authorization: ${leaked}`, `https://${target()}/unpinned`]);
-      pinned = await curl([
-        ...common,
-        "--pinnedpubkey",
-        opensslPinOfCertificate(leaf.cert),
-        "-H",
-        `authorization: ${kept}`,
-        `https://${target()}/pinned`,
-      ]);
+      pinned = await curl([...common, ...pin, "-H", `authorization: ${kept}`, `https://${target()}/pinned`]);
     } finally {
       record = await own.stop();
     }
