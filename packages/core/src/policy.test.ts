@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { PolicyError } from "./errors.js";
 import { lintPolicy, parsePolicy, validatePolicy } from "./policy.js";
 
@@ -73,6 +74,47 @@ describe("validatePolicy", () => {
     const [p] = problemsOf({ domains: { "bücher.example": { pins: [A, B] } } });
     assert.equal(p?.path, "/domains/bücher.example");
     assert.match(p!.message, /xn-- \(punycode\) form, "xn--bcher-kva\.example"/);
+  });
+
+  it("refuses an xn-- label that decodes to no name a URL can hold, and says which label and why", () => {
+    const urlRefuses = (host: string): boolean => {
+      try {
+        new URL(`https://${host}/`);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    for (const [key, why] of [
+      ["xn--a.example", /its label "xn--a" decodes to U\+0080, a control character/],
+      ["api.xn--zz.example", /its label "xn--zz" is not valid Punycode/],
+      ["XN--99999999999.example", /its label "XN--99999999999" is not valid Punycode/], // past U+10FFFF
+    ] as const) {
+      assert.ok(urlRefuses(key), `the oracle, Node's URL parser, refuses ${key}`);
+      const problems = problemsOf({ domains: { [key]: { pins: [A, B] } } });
+      assert.equal(problems.length, 1, key);
+      assert.equal(problems[0]!.path, `/domains/${key}`);
+      assert.match(problems[0]!.message, why);
+    }
+    for (const key of ["xn--bcher-kva.example", "XN--BCHER-KVA.example", "xn--ls8h.la", "api.xn--n3h.com"]) {
+      assert.ok(!urlRefuses(key), key);
+      assert.equal(validatePolicy({ domains: { [key]: { pins: [A, B] } } }, { now }).ok, true, key);
+    }
+  });
+
+  it("refuses an xn-- label only when Node's URL parser refuses it too (random labels)", () => {
+    const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/).map((l) => `xn--${l}`);
+    let refused = 0;
+    fc.assert(
+      fc.property(label, (l) => {
+        const host = `${l}.example`;
+        if (validatePolicy({ domains: { [host]: { pins: [A, B] } } }).ok) return;
+        refused++;
+        assert.throws(() => new URL(`https://${host}/`), `keypin refuses ${host}; so must the URL parser`);
+      }),
+      { numRuns: 2000 },
+    );
+    assert.ok(refused > 100, `only ${refused} of 2,000 random xn-- labels were refused`);
   });
 
   it("accepts IPv4 and IPv6 addresses as domain keys", () => {

@@ -9,7 +9,7 @@ import {
   REPORT_URI_PATTERN,
 } from "./patterns.js";
 import { parsePin } from "./pin.js";
-import { hostToAscii } from "./punycode.js";
+import { aceLabelProblem, hostToAscii } from "./punycode.js";
 import type {
   DomainPolicy,
   LintFinding,
@@ -95,7 +95,16 @@ function unknownFields(
 
 /** Why a domain key is not acceptable, or undefined when it is. */
 function domainKeyProblem(key: string): string | undefined {
-  if (HOSTNAME.test(key) || IPV4.test(key) || IPV6.test(key)) return undefined;
+  if (HOSTNAME.test(key)) {
+    for (const label of key.split(".")) {
+      const problem = aceLabelProblem(label);
+      if (problem !== undefined) {
+        return `"${key}": its label "${label}" ${problem}, so no URL can name it: copy the name's xn-- form from new URL("https://<name>").hostname`;
+      }
+    }
+    return undefined;
+  }
+  if (IPV4.test(key) || IPV6.test(key)) return undefined;
   if (/[^\u0000-\u007f]/.test(key)) {
     return `"${key}" is not ASCII: write the internationalized name in its xn-- (punycode) form, "${hostToAscii(key)}"`;
   }

@@ -61,6 +61,79 @@ export function encodePunycode(label: string): string {
   return output;
 }
 
+function digitValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 22; // 0-9 are 26-35
+  if (c >= 0x41 && c <= 0x5a) return c - 0x41;
+  if (c >= 0x61 && c <= 0x7a) return c - 0x61;
+  return BASE;
+}
+
+/**
+ * RFC 3492 decoding of one label (without the xn-- prefix), or undefined when it is no valid Punycode:
+ * a non-ASCII basic part, a bad digit, an overflow, a code point past U+10FFFF or a surrogate.
+ */
+export function decodePunycode(encoded: string): string | undefined {
+  const end = encoded.lastIndexOf("-");
+  const output: number[] = [];
+  for (let i = 0; i < Math.max(end, 0); i++) {
+    const c = encoded.charCodeAt(i);
+    if (c >= 0x80) return undefined;
+    output.push(c);
+  }
+  let n = 0x80;
+  let i = 0;
+  let bias = 72;
+  for (let at = end > 0 ? end + 1 : 0; at < encoded.length; ) {
+    const before = i;
+    let w = 1;
+    for (let k = BASE; ; k += BASE) {
+      if (at >= encoded.length) return undefined;
+      const d = digitValue(encoded.charCodeAt(at++));
+      if (d >= BASE) return undefined;
+      i += d * w;
+      if (i > 0x10ffff * (output.length + 1)) return undefined;
+      const t = k <= bias ? T_MIN : k >= bias + T_MAX ? T_MAX : k - bias;
+      if (d < t) break;
+      w *= BASE - t;
+    }
+    bias = adapt(i - before, output.length + 1, before === 0);
+    n += Math.floor(i / (output.length + 1));
+    i %= output.length + 1;
+    if (n > 0x10ffff || (n >= 0xd800 && n <= 0xdfff)) return undefined;
+    output.splice(i, 0, n);
+    i++;
+  }
+  return String.fromCodePoint(...output);
+}
+
+/**
+ * Why a label in xn-- form can name no host, or undefined when it may: it must be valid Punycode and decode
+ * to a name with some non-ASCII and no control, surrogate, private-use or noncharacter code point. URL parsers
+ * refuse such labels (Node: "Invalid URL"; OkHttp throws), so a policy entry holding one would pin nothing.
+ * Not a full UTS #46 validity check (joiners, bidi, combining marks are left to the parsers).
+ *
+ * @example
+ * aceLabelProblem("xn--bcher-kva"); // undefined ("bücher")
+ * aceLabelProblem("xn--a");         // "decodes to U+0080, a control character"
+ */
+export function aceLabelProblem(label: string): string | undefined {
+  if (!/^xn--/i.test(label)) return undefined;
+  const decoded = decodePunycode(label.slice(4));
+  if (decoded === undefined) return "is not valid Punycode";
+  if (!/[^\u0000-\u007f]/.test(decoded)) return "decodes to plain ASCII, which has no xn-- form";
+  const bad = /[\p{Cc}\p{Co}\p{Noncharacter_Code_Point}]/u.exec(decoded)?.[0];
+  if (bad !== undefined) {
+    const code = `U+${bad.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+    const what = /\p{Cc}/u.test(bad)
+      ? "a control character"
+      : /\p{Co}/u.test(bad)
+        ? "a private-use character"
+        : "a noncharacter";
+    return `decodes to ${code}, ${what}`;
+  }
+  return undefined;
+}
+
 /**
  * Code points UTS #46 maps to nothing (soft hyphen, zero-width space, word joiner, variation selectors, BOM…):
  * URL parsers and Node's domainToASCII drop them, and Node's wildcard hostname check accepts a label holding them,
