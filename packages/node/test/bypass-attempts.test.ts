@@ -419,6 +419,9 @@ describe("bypass attempts: reports and expiry", () => {
   });
 
   test("expires today (UTC) still pins; expired yesterday pins nothing and warns once", async () => {
+    // The UTC day must not turn between writing "today" and the handshake: a run at 23:59:59 waits it out.
+    const untilMidnight = 86400_000 - (Date.now() % 86400_000);
+    if (untilMidnight < 5000) await new Promise((r) => setTimeout(r, untilMidnight + 100));
     const day = (offset: number) => new Date(Date.now() + offset * 86400_000).toISOString().slice(0, 10);
     const today = createPinnedDispatcher({
       policy: policyOf({ [HOST]: { pins: [genuine.leaf.pin, genuine.root.pin], expires: day(0) } }),
