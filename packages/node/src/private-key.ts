@@ -105,7 +105,7 @@ export function spkiOfPrivateKey(
     if (isBadPassphrase(error) || (encrypted && options.passphrase !== undefined)) {
       throw new KeypinError(
         "ERR_KEYPIN_BAD_PASSPHRASE",
-        "The passphrase does not decrypt this private key: check the passphrase and try again.",
+        "The passphrase does not decrypt this private key (or the key is damaged): check the passphrase and try again.",
         { cause: error },
       );
     }
