@@ -18,6 +18,9 @@ let server: TestServer;
 before(async () => {
   chain = await createChain("p256", [HOST, OTHER], "verdicts");
   server = await startHttpsServer({ key: chain.leaf.keyPem, cert: chain.served });
+  // Node's 5 s default leaves undici ~3 s between keep-alive requests; a stalled runner must not force a
+  // second handshake into the "once per connection" test.
+  server.server.keepAliveTimeout = 60_000;
 });
 after(() => server.close());
 
