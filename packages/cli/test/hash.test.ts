@@ -31,6 +31,12 @@ interface Material {
   files: Record<string, string>;
 }
 
+/** Encrypts a material's PKCS#8 key into `to` with openssl (`passout` as openssl takes it; `options` choose the cipher). */
+function encryptPkcs8(material: Material, to: string, passout: string, ...options: string[]): void {
+  const from = material.files["private key PEM (PKCS#8)"]!;
+  openssl(["pkcs8", "-topk8", "-in", from, ...options, "-passout", passout, "-out", to]);
+}
+
 interface HashJson {
   file: string;
   index: number;
@@ -165,18 +171,7 @@ describe("keypin hash", () => {
     const encrypted = join(tmp.dir, "encrypted.pem");
     const passFile = join(tmp.dir, "pass.txt");
     writeFileSync(passFile, "correct horse\n");
-    openssl([
-      "pkcs8",
-      "-topk8",
-      "-in",
-      ec.files["private key PEM (PKCS#8)"]!,
-      "-v2",
-      "aes-256-cbc",
-      "-passout",
-      `file:${passFile}`,
-      "-out",
-      encrypted,
-    ]);
+    encryptPkcs8(ec, encrypted, `file:${passFile}`, "-v2", "aes-256-cbc");
     const refused = await runCli(["hash", encrypted]);
     assert.equal(refused.code, 2);
     assert.equal(refused.stdout, "");
@@ -217,20 +212,7 @@ describe("keypin hash", () => {
   it("calls a wrong passphrase wrong even when its garbage passes AES-CBC's padding check (1 in ~256)", async () => {
     const ec = materials.find((m) => m.kind === "ec-p256")!;
     const encrypted = join(tmp.dir, "iter1.pem");
-    openssl([
-      "pkcs8",
-      "-topk8",
-      "-in",
-      ec.files["private key PEM (PKCS#8)"]!,
-      "-v2",
-      "aes-256-cbc",
-      "-iter",
-      "1",
-      "-passout",
-      "pass:right one",
-      "-out",
-      encrypted,
-    ]);
+    encryptPkcs8(ec, encrypted, "pass:right one", "-v2", "aes-256-cbc", "-iter", "1");
     // node:crypto itself finds the passphrase: one whose decryption fails after the padding check.
     const key = readFileSync(encrypted, "utf8");
     let sneaky: string | undefined;
@@ -260,20 +242,7 @@ describe("keypin hash", () => {
     const passFile = join(tmp.dir, "rc2-pass.txt");
     writeFileSync(passFile, "correct horse\n");
     const legacyProviders = ["-provider", "legacy", "-provider", "default"];
-    const keyFile = ec.files["private key PEM (PKCS#8)"]!;
-    openssl([
-      "pkcs8",
-      "-topk8",
-      "-in",
-      keyFile,
-      "-v1",
-      "PBE-SHA1-RC2-40",
-      ...legacyProviders,
-      "-passout",
-      `file:${passFile}`,
-      "-out",
-      rc2,
-    ]);
+    encryptPkcs8(ec, rc2, `file:${passFile}`, "-v1", "PBE-SHA1-RC2-40", ...legacyProviders);
     const refused = await runCli(["hash", "--passphrase-file", passFile, rc2]);
     assert.equal(refused.code, 2);
     assert.equal(refused.stdout, "");

@@ -11,6 +11,9 @@ import { spkiOfPrivateKey } from "./private-key.js";
 const dir = mkdtempSync(join(tmpdir(), "keypin-key-"));
 const openssl = (...args: string[]): Buffer => execFileSync("openssl", args, { cwd: dir });
 const file = (name: string): string => join(dir, name);
+/** Encrypts a key of `dir` as PKCS#8 with the passphrase "s3cret"; `options` choose the cipher and form. */
+const encryptPkcs8 = (from: string, to: string, ...options: string[]): Buffer =>
+  openssl("pkcs8", "-topk8", "-in", file(from), ...options, "-passout", "pass:s3cret", "-out", file(to));
 
 before(() => {
   openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", file("rsa.pem"));
@@ -20,18 +23,7 @@ before(() => {
   openssl("rsa", "-in", file("rsa.pem"), "-traditional", "-out", file("rsa-pkcs1.pem"));
   openssl("ec", "-in", file("p256.pem"), "-out", file("p256-sec1.pem"));
   openssl("pkey", "-in", file("p384.pem"), "-outform", "DER", "-out", file("p384.der"));
-  openssl(
-    "pkcs8",
-    "-topk8",
-    "-in",
-    file("p256.pem"),
-    "-v2",
-    "aes-256-cbc",
-    "-passout",
-    "pass:s3cret",
-    "-out",
-    file("p256-enc.pem"),
-  );
+  encryptPkcs8("p256.pem", "p256-enc.pem", "-v2", "aes-256-cbc");
   openssl(
     "rsa",
     "-in",
@@ -43,62 +35,19 @@ before(() => {
     "-out",
     file("rsa-legacy-enc.pem"),
   );
-  openssl(
-    "pkcs8",
-    "-topk8",
-    "-in",
-    file("ed25519.pem"),
-    "-passout",
-    "pass:s3cret",
-    "-outform",
-    "DER",
-    "-out",
-    file("ed-enc.der"),
-  );
+  encryptPkcs8("ed25519.pem", "ed-enc.der", "-outform", "DER");
   // One PBKDF2 iteration, so that trying hundreds of wrong passphrases takes milliseconds each.
-  openssl(
-    "pkcs8",
-    "-topk8",
-    "-in",
-    file("ed25519.pem"),
-    "-iter",
-    "1",
-    "-passout",
-    "pass:s3cret",
-    "-outform",
-    "DER",
-    "-out",
-    file("ed-iter1.der"),
-  );
-  openssl(
-    "pkcs8",
-    "-topk8",
-    "-in",
-    file("p256.pem"),
-    "-v2",
-    "aes-256-cbc",
-    "-iter",
-    "1",
-    "-passout",
-    "pass:s3cret",
-    "-out",
-    file("p256-iter1.pem"),
-  );
-  openssl(
-    "pkcs8",
-    "-topk8",
-    "-in",
-    file("p256.pem"),
+  encryptPkcs8("ed25519.pem", "ed-iter1.der", "-iter", "1", "-outform", "DER");
+  encryptPkcs8("p256.pem", "p256-iter1.pem", "-v2", "aes-256-cbc", "-iter", "1");
+  encryptPkcs8(
+    "p256.pem",
+    "p256-rc2.pem",
     "-v1",
     "PBE-SHA1-RC2-40",
     "-provider",
     "legacy",
     "-provider",
     "default",
-    "-passout",
-    "pass:s3cret",
-    "-out",
-    file("p256-rc2.pem"),
   );
 });
 
