@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { pinOfCertificate, spkiOfCertificate } from "./certificate-pin.js";
 import { expectNode, readNode, TAG } from "./der.js";
 import { KeypinParseError } from "./errors.js";
-import { parseCertificate } from "./x509.js";
+import { parseCertificate } from "./x509/certificate.js";
 
 const sha256 = (data: Uint8Array) => new Uint8Array(createHash("sha256").update(data).digest());
 

@@ -12,7 +12,9 @@ import { spkiOfCertificate } from "./certificate-pin.js";
 import { KeypinParseError } from "./errors.js";
 import { decodePem } from "./pem.js";
 import { computePin } from "./pin.js";
-import { parseCertificate, parseSpki, readKeyMaterial } from "./x509.js";
+import { parseCertificate } from "./x509/certificate.js";
+import { readKeyMaterial } from "./x509/key-material.js";
+import { parseSpki } from "./x509/spki.js";
 
 const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
 

@@ -25,10 +25,6 @@ export type {
   Sha256,
 } from "./types.js";
 export { evaluateChain } from "./verdict.js";
-export {
-  type CertificateInfo,
-  type KeyMaterial,
-  parseCertificate,
-  parseSpki,
-  readKeyMaterial,
-} from "./x509.js";
+export { type CertificateInfo, parseCertificate } from "./x509/certificate.js";
+export { type KeyMaterial, readKeyMaterial } from "./x509/key-material.js";
+export { parseSpki } from "./x509/spki.js";

@@ -11,7 +11,7 @@ import vm from "node:vm";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { build } from "esbuild";
 import { computePin } from "./pin.js";
-import { readKeyMaterial } from "./x509.js";
+import { readKeyMaterial } from "./x509/key-material.js";
 
 const nodeSha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
 const packageDir = fileURLToPath(new URL("..", import.meta.url));

@@ -10,7 +10,7 @@ import { computePin } from "./pin.js";
 import { parsePolicy } from "./policy.js";
 import { buildPinFailureReport, reportDedupeKey, TRUSTKIT_VALIDATION_RESULT } from "./report.js";
 import { evaluateChain } from "./verdict.js";
-import { parseCertificate } from "./x509.js";
+import { parseCertificate } from "./x509/certificate.js";
 
 const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
 let dir = "";

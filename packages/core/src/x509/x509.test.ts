@@ -5,10 +5,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { KeypinParseError } from "./errors.js";
-import { decodePem, encodePem } from "./pem.js";
-import { computePin } from "./pin.js";
-import { parseCertificate, parseSpki, readKeyMaterial } from "./x509.js";
+import { KeypinParseError } from "../errors.js";
+import { decodePem, encodePem } from "../pem.js";
+import { computePin } from "../pin.js";
+import { parseCertificate } from "./certificate.js";
+import { readKeyMaterial } from "./key-material.js";
+import { parseSpki } from "./spki.js";
 
 const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
 

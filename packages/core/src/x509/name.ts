@@ -1,0 +1,100 @@
+// Distinguished names as text (RFC 4514 style, most specific attribute first).
+
+import { decodeLatin1, decodeUtf8, encodeHex } from "../bytes.js";
+import { childrenOf, type DerNode, encodingOf, readOid, TAG, valueBytes } from "../der.js";
+import { KeypinParseError } from "../errors.js";
+
+const ATTRIBUTE_NAMES: Record<string, string> = {
+  "2.5.4.3": "CN",
+  "2.5.4.4": "SN",
+  "2.5.4.5": "serialNumber",
+  "2.5.4.6": "C",
+  "2.5.4.7": "L",
+  "2.5.4.8": "ST",
+  "2.5.4.9": "STREET",
+  "2.5.4.10": "O",
+  "2.5.4.11": "OU",
+  "2.5.4.12": "title",
+  "2.5.4.42": "GN",
+  "2.5.4.97": "organizationIdentifier",
+  "0.9.2342.19200300.100.1.1": "UID",
+  "0.9.2342.19200300.100.1.25": "DC",
+  "1.2.840.113549.1.9.1": "emailAddress",
+};
+
+/** A Name as RFC 4514 text: `CN=api.myapp.com, O=My App`. */
+export function readName(der: Uint8Array, name: DerNode): string {
+  if (name.tag !== TAG.SEQUENCE)
+    throw new KeypinParseError(`expected a Name (SEQUENCE) at byte ${name.start}`, name.start);
+  const rdns: string[] = [];
+  for (const rdn of childrenOf(der, name)) {
+    if (rdn.tag !== TAG.SET)
+      throw new KeypinParseError(
+        `expected a RelativeDistinguishedName (SET) at byte ${rdn.start}`,
+        rdn.start,
+      );
+    const parts: string[] = [];
+    for (const atv of childrenOf(der, rdn)) {
+      const pair = atv.tag === TAG.SEQUENCE ? childrenOf(der, atv) : [];
+      if (pair.length !== 2)
+        throw new KeypinParseError(`malformed name attribute at byte ${atv.start}`, atv.start);
+      const oid = readOid(der, pair[0]!);
+      const value = pair[1]!;
+      const short = ATTRIBUTE_NAMES[oid];
+      const text = decodeDirectoryString(der, value);
+      if (short && text !== undefined) parts.push(`${short}=${escapeRdnValue(text)}`);
+      else parts.push(`${oid}=#${encodeHex(encodingOf(der, value))}`);
+    }
+    rdns.push(parts.join("+"));
+  }
+  return rdns.reverse().join(", ");
+}
+
+export function decodeDirectoryString(der: Uint8Array, node: DerNode): string | undefined {
+  const v = valueBytes(der, node);
+  switch (node.tag) {
+    case 0x0c: // UTF8String
+      return decodeUtf8(v);
+    case 0x12: // NumericString
+    case 0x13: // PrintableString
+    case 0x16: // IA5String
+    case 0x1a: // VisibleString
+    case 0x14: // TeletexString (treated as Latin-1, as most software does)
+      return decodeLatin1(v);
+    case 0x1e: {
+      // BMPString: UTF-16BE
+      if (v.length % 2 !== 0)
+        throw new KeypinParseError(`BMPString at byte ${node.start} has an odd length`, node.start);
+      let s = "";
+      for (let i = 0; i < v.length; i += 2) s += String.fromCharCode((v[i]! << 8) | v[i + 1]!);
+      return s;
+    }
+    case 0x1c: {
+      // UniversalString: UTF-32BE
+      if (v.length % 4 !== 0)
+        throw new KeypinParseError(`UniversalString at byte ${node.start} has a bad length`, node.start);
+      let s = "";
+      for (let i = 0; i < v.length; i += 4) {
+        const cp = ((v[i]! << 24) | (v[i + 1]! << 16) | (v[i + 2]! << 8) | v[i + 3]!) >>> 0;
+        s += cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff) ? String.fromCodePoint(cp) : "\ufffd";
+      }
+      return s;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** RFC 4514 §2.4 escaping. */
+function escapeRdnValue(value: string): string {
+  let out = "";
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    const code = c.charCodeAt(0);
+    if (code < 0x20 || code === 0x7f) out += `\\${code.toString(16).padStart(2, "0")}`;
+    else if (',+"\\<>;'.includes(c)) out += `\\${c}`;
+    else if ((i === 0 && (c === " " || c === "#")) || (i === value.length - 1 && c === " ")) out += `\\${c}`;
+    else out += c;
+  }
+  return out;
+}
