@@ -5,7 +5,7 @@ export { KeypinError, KeypinParseError, PolicyError } from "./errors.js";
 export { findDomainPolicy, isIpAddress, normalizeHost } from "./host.js";
 export { decodePem, encodePem, type PemBlock } from "./pem.js";
 export { computePin, formatHpkpPin, parsePin, pinToBase64 } from "./pin.js";
-export { lintPolicy, parsePolicy, validatePolicy } from "./policy.js";
+export { lintPolicy, normalizePolicy, parsePolicy, validatePolicy } from "./policy.js";
 export { buildPinFailureReport, reportDedupeKey, TRUSTKIT_VALIDATION_RESULT } from "./report.js";
 export { policySchema } from "./schema.js";
 export type {

@@ -3,7 +3,8 @@ import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { PolicyError } from "./errors.js";
-import { lintPolicy, parsePolicy, validatePolicy } from "./policy.js";
+import { normalizeHost } from "./host.js";
+import { lintPolicy, normalizePolicy, parsePolicy, validatePolicy } from "./policy.js";
 
 const A = `sha256/${createHash("sha256").update("key A").digest("base64")}`;
 const B = `sha256/${createHash("sha256").update("key B").digest("base64")}`;
@@ -160,13 +161,12 @@ describe("lintPolicy", () => {
     );
   });
 
-  it("flags duplicate domains spelled differently and a weaker subdomain under an enforced parent", () => {
+  it("flags a weaker subdomain under an enforced parent", () => {
     const pins = [A, { pin: B, role: "backup" }];
     const { warnings } = parsePolicy(
       {
         domains: {
           "myapp.com": { pins, includeSubdomains: true },
-          "MyApp.com.": { pins },
           "x.y.myapp.com": { pins, mode: "report-only" },
         },
       },
@@ -174,10 +174,311 @@ describe("lintPolicy", () => {
     );
     assert.deepEqual(
       warnings.map((f) => [f.code, f.path]),
-      [
-        ["duplicate-domain", "/domains/MyApp.com."],
-        ["weaker-subdomain", "/domains/x.y.myapp.com"],
-      ],
+      [["weaker-subdomain", "/domains/x.y.myapp.com"]],
     );
+  });
+
+  it("lints a hand-made policy with two entries for one host as lookup uses it (the first), without a warning code that validation replaced", () => {
+    const d = {
+      includeSubdomains: false,
+      pins: [{ pin: A }, { pin: B, role: "backup" as const }],
+      reportUris: [],
+    };
+    const findings = lintPolicy({
+      domains: [
+        { ...d, domain: "a.com", mode: "enforce" },
+        { ...d, domain: "a.com", mode: "report-only", pins: [{ pin: A }] },
+      ],
+    });
+    assert.deepEqual(findings, []);
+  });
+});
+
+describe("validatePolicy: two keys for one host", () => {
+  const pins = [A, { pin: B, role: "backup" }];
+  for (const [first, second] of [
+    ["myapp.com", "MyApp.com."],
+    ["myapp.com", "myapp.com."],
+    ["127.0.0.1", "::ffff:127.0.0.1"],
+    ["::1", "[::1]"],
+    ["2001:db8::1", "2001:DB8:0:0:0:0:0:1"],
+    ["xn--bcher-kva.example", "XN--BCHER-KVA.example"],
+  ] as const) {
+    it(`refuses "${first}" next to "${second}" with a problem at the second key`, () => {
+      const result = validatePolicy({ domains: { [first]: { pins }, [second]: { pins } } }, { now });
+      if (normalizeHost(first) !== normalizeHost(second)) {
+        // normalizeHost decides what one host is; this pair is only a duplicate where it maps them together.
+        assert.equal(result.ok, true);
+        return;
+      }
+      assert.equal(result.ok, false);
+      const problems = result.ok ? [] : result.problems;
+      assert.deepEqual(
+        problems.map((p) => p.path),
+        [`/domains/${second}`],
+      );
+      assert.match(
+        problems[0]!.message,
+        new RegExp(`is the same host as "${first.replace(/[.[\]]/g, "\\$&")}"`),
+      );
+      assert.match(problems[0]!.message, /Merge the two entries/);
+    });
+  }
+
+  it("agrees with Node's URL parser: keys it maps to one host name are refused together", () => {
+    const spellings = ["api.example", "API.example", "api.example.", "Api.Example."];
+    for (const s of spellings.slice(1)) {
+      assert.equal(new URL(`https://${s}/`).hostname.replace(/\.$/, ""), "api.example");
+      assert.equal(validatePolicy({ domains: { "api.example": { pins }, [s]: { pins } } }).ok, false, s);
+    }
+  });
+});
+
+describe("normalizePolicy: a policy object is validated like keypin.json", () => {
+  const entry = {
+    domain: "api.myapp.com",
+    includeSubdomains: false,
+    pins: [{ pin: A }, { pin: B }],
+    reportUris: [],
+  };
+  const refused = (value: unknown): PolicyError => {
+    try {
+      normalizePolicy(value);
+    } catch (e) {
+      assert.ok(e instanceof PolicyError && e.code === "ERR_KEYPIN_POLICY", String(e));
+      return e;
+    }
+    assert.fail("expected a PolicyError");
+  };
+
+  it("accepts parsePolicy's output and returns a copy that later changes to the original do not reach", () => {
+    const { policy: parsed } = parsePolicy({ domains: { "api.myapp.com": { pins: [A, B] } } });
+    const { policy } = normalizePolicy(parsed);
+    assert.notEqual(policy, parsed);
+    parsed.domains[0]!.mode = "report-only";
+    parsed.domains[0]!.pins.length = 0;
+    parsed.domains.push({ ...entry, domain: "other.example", mode: "report-only" });
+    assert.equal(policy.domains.length, 1);
+    assert.equal(policy.domains[0]!.mode, "enforce");
+    assert.deepEqual(
+      policy.domains[0]!.pins.map((p) => p.pin),
+      [A, B],
+    );
+    assert.ok(
+      Object.isFrozen(policy) && Object.isFrozen(policy.domains) && Object.isFrozen(policy.domains[0]),
+    );
+    assert.ok(Object.isFrozen(policy.domains[0]!.pins) && Object.isFrozen(policy.domains[0]!.pins[0]));
+  });
+
+  it("accepts the keypin.json form as parsePolicy does", () => {
+    const { policy } = normalizePolicy({
+      domains: { "API.MyApp.com.": { pins: [A, B], mode: "report-only" } },
+    });
+    assert.equal(policy.domains[0]!.domain, "api.myapp.com");
+    assert.equal(policy.domains[0]!.key, "API.MyApp.com.");
+    assert.equal(policy.domains[0]!.mode, "report-only");
+  });
+
+  it("enforces when mode is missing and refuses a misspelled mode, naming it", () => {
+    const { mode: _mode, ...noMode } = { ...entry, mode: "enforce" };
+    assert.equal(normalizePolicy({ domains: [noMode] }).policy.domains[0]!.mode, "enforce");
+    for (const mode of ["enforced", "Enforce", "ENFORCE", "report_only", "", null, true, 1]) {
+      const e = refused({ domains: [{ ...entry, mode }] });
+      assert.equal(e.problems[0]?.path, "/domains/0/mode");
+      assert.match(e.message, /"mode" must be "enforce" or "report-only"/);
+    }
+    assert.match(refused({ domains: [{ ...entry, mode: "enforced" }] }).message, /did you mean "enforce"\?/);
+  });
+
+  it("normalizes pins given as strings and refuses malformed ones", () => {
+    const { policy } = normalizePolicy({ domains: [{ ...entry, pins: [A, `pin-sha256="${B.slice(7)}"`] }] });
+    assert.deepEqual(
+      policy.domains[0]!.pins,
+      [{ pin: A }, { pin: B }].map((p) => Object.assign(Object.create(null), p)),
+    );
+    assert.equal(
+      refused({ domains: [{ ...entry, pins: ["sha256/short"] }] }).problems[0]?.path,
+      "/domains/0/pins/0",
+    );
+    assert.equal(
+      refused({ domains: [{ ...entry, pins: [{ pin: 42 }] }] }).problems[0]?.path,
+      "/domains/0/pins/0/pin",
+    );
+  });
+
+  it("refuses holes, extra properties and unknown fields at every level", () => {
+    const cases: [unknown, string][] = [
+      // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
+      [{ domains: [entry, , entry] }, "/domains"],
+      // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
+      [{ domains: [{ ...entry, pins: [{ pin: A }, , { pin: B }] }] }, "/domains/0/pins"],
+      [{ domains: Object.assign([entry], { extra: 1 }) }, "/domains"],
+      [
+        { domains: [{ ...entry, reportUris: Object.assign(new Array(3), { 0: "https://r.example/" }) }] },
+        "/domains/0/reportUris",
+      ],
+      [{ domains: [entry], version: 2 }, "/version"],
+      [{ domains: [{ ...entry, includeSubdomain: true }] }, "/domains/0/includeSubdomain"],
+      [{ domains: [{ ...entry, pins: [{ pin: A, note: "x" }] }] }, "/domains/0/pins/0/note"],
+      [{ domains: [{ ...entry, domain: undefined }] }, "/domains/0/domain"],
+      [{ domains: [{ ...entry, domain: "*.myapp.com" }] }, "/domains/0/domain"],
+      [{ domains: [{ ...entry, domain: "0x7f.1" }] }, "/domains/0/domain"],
+      [{ domains: [{ ...entry, key: "other.example" }] }, "/domains/0/key"],
+      [{ domains: [{ ...entry, includeSubdomains: "true" }] }, "/domains/0/includeSubdomains"],
+      [{ domains: [{ ...entry, pins: [] }] }, "/domains/0/pins"],
+      [{ domains: [entry, { ...entry, domain: "API.MyApp.com." }] }, "/domains/1"],
+      [
+        {
+          domains: [
+            { ...entry, domain: "127.0.0.1" },
+            { ...entry, domain: "::ffff:127.0.0.1" },
+          ],
+        },
+        "/domains/1",
+      ],
+    ];
+    for (const [value, path] of cases) {
+      if (
+        path === "/domains/1" &&
+        JSON.stringify(value).includes("::ffff") &&
+        normalizeHost("::ffff:127.0.0.1") !== "127.0.0.1"
+      )
+        continue;
+      assert.deepEqual(
+        refused(value).problems.map((p) => p.path),
+        [path],
+        JSON.stringify(value),
+      );
+    }
+  });
+
+  it("refuses dates that are not yyyy-MM-dd strings: NaN, Infinity, Date objects, numbers", () => {
+    for (const expires of [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      new Date(Number.NaN),
+      new Date("2027-01-01"),
+      20270101,
+      "2027-02-30",
+      "+275760-09-13",
+    ]) {
+      assert.equal(refused({ domains: [{ ...entry, expires }] }).problems[0]?.path, "/domains/0/expires");
+    }
+  });
+
+  it("reads each field once: a getter that changes its value after the check does not reach the copy", () => {
+    let reads = 0;
+    const tricky = {
+      ...entry,
+      get mode() {
+        reads++;
+        return reads === 1 ? "enforce" : "report-only";
+      },
+    };
+    const { policy } = normalizePolicy({ domains: [tricky] });
+    assert.equal(reads, 1);
+    assert.equal(policy.domains[0]!.mode, "enforce");
+    let pinReads = 0;
+    const pins = new Proxy([{ pin: A }, { pin: B }], {
+      get(target, p, r) {
+        if (p === "0") pinReads++;
+        return p === "0" && pinReads > 1 ? { pin: "not a pin" } : Reflect.get(target, p, r);
+      },
+    });
+    assert.deepEqual(
+      normalizePolicy({ domains: [{ ...entry, pins }] }).policy.domains[0]!.pins.map((p) => p.pin),
+      [A, B],
+    );
+    assert.equal(pinReads, 1);
+  });
+
+  it("turns a getter or proxy that throws into a PolicyError", () => {
+    const e = refused({
+      get domains() {
+        throw new TypeError("no");
+      },
+    });
+    assert.match(e.message, /reading the policy threw \(TypeError: no\)/);
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    refused({ domains: [proxy] });
+  });
+
+  it("accepts frozen input", () => {
+    const frozen = Object.freeze({
+      domains: Object.freeze([Object.freeze({ ...entry, pins: Object.freeze([Object.freeze({ pin: A })]) })]),
+    });
+    assert.equal(normalizePolicy(frozen).policy.domains[0]!.pins[0]!.pin, A);
+  });
+
+  it("ignores a polluted Object.prototype: inherited mode, includeSubdomains, expires and role change nothing", () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    const polluted = {
+      mode: "report-only",
+      includeSubdomains: true,
+      expires: "2000-01-01",
+      role: "backup",
+      key: "x",
+    };
+    Object.assign(proto, polluted);
+    try {
+      const { policy } = normalizePolicy({
+        domains: [{ domain: "api.myapp.com", pins: [{ pin: A }, { pin: B }] }],
+      });
+      const [d] = policy.domains;
+      assert.equal(d!.mode, "enforce");
+      assert.equal(d!.includeSubdomains, false);
+      assert.equal(d!.expires, undefined, "an entry without expires never expires");
+      assert.equal(d!.key, undefined);
+      assert.equal(d!.pins[0]!.role, undefined);
+      const file = normalizePolicy({ domains: { "api.myapp.com": { pins: [A, B] } } }).policy.domains[0]!;
+      assert.equal(file.mode, "enforce");
+      assert.equal(file.expires, undefined);
+    } finally {
+      for (const k of Object.keys(polluted)) delete proto[k];
+    }
+  });
+
+  it("accepts an empty list: a policy that pins nothing, said explicitly", () => {
+    assert.deepEqual([...normalizePolicy({ domains: [] }).policy.domains], []);
+  });
+
+  it("refuses what is no policy at all", () => {
+    for (const value of [
+      null,
+      undefined,
+      "keypin.json",
+      42,
+      [],
+      { domains: "api.myapp.com" },
+      { pins: [A] },
+    ]) {
+      refused(value);
+    }
+  });
+});
+
+describe("validatePolicy and normalizePolicy on deeply nested input", () => {
+  it("give a PolicyError, not a RangeError, for 100,000 nested arrays or objects in any field", () => {
+    let array: unknown = [];
+    let object: unknown = {};
+    for (let i = 0; i < 100_000; i++) {
+      array = [array];
+      object = { a: object };
+    }
+    for (const deep of [array, object]) {
+      for (const value of [
+        deep,
+        { domains: deep },
+        { domains: { "a.com": deep } },
+        { domains: { "a.com": { pins: deep } } },
+        { domains: { "a.com": { pins: [deep] } } },
+        { domains: { "a.com": { pins: [A, B], mode: deep, expires: deep, extra: deep } } },
+        { domains: [{ ...(deep as object), domain: "a.com", pins: [deep] }] },
+      ]) {
+        assert.equal(validatePolicy(value).ok, false);
+        assert.throws(() => normalizePolicy(value), PolicyError);
+      }
+    }
   });
 });

@@ -47,6 +47,7 @@ function describe(v: unknown): string {
   if (typeof v === "string")
     return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v)}`;
   if (typeof v === "object") return "an object";
+  if (typeof v === "function") return "a function";
   return `${typeof v} ${String(v)}`;
 }
 
@@ -126,10 +127,49 @@ export function endOfDay(expires: string): number {
   return Date.UTC(y, m - 1, d + 1);
 }
 
+/** A policy's own fields, each read exactly once: later reads of a getter or a proxy cannot change what was checked. */
+type Fields = Record<string, unknown>;
+
+function fieldsOf(value: object): Fields {
+  const fields: Fields = Object.create(null);
+  for (const key of Object.keys(value)) fields[key] = (value as Fields)[key];
+  return fields;
+}
+
+/** The items of an array, each read once, or undefined (with a problem) when it has holes or extra properties. */
+function itemsOf(
+  value: unknown[],
+  path: (string | number)[],
+  problems: PolicyProblem[],
+): unknown[] | undefined {
+  const length = value.length;
+  // An array's own keys are its present indices in ascending order, then any other property names.
+  const keys = Object.keys(value);
+  let problem: string | undefined;
+  for (let i = 0; i < keys.length && problem === undefined; i++) {
+    const key = keys[i]!;
+    if (key === String(i)) continue;
+    problem = /^(?:0|[1-9][0-9]*)$/.test(key)
+      ? `the list has an empty slot at index ${i} (a sparse array): every item must be present`
+      : `the list has a property "${key.length > 40 ? `${key.slice(0, 37)}...` : key}" that is not an item: give a plain array`;
+  }
+  if (problem === undefined && keys.length < length) {
+    problem = `the list has an empty slot at index ${keys.length} (a sparse array): every item must be present`;
+  }
+  if (problem !== undefined) {
+    problems.push({ path: jsonPointer(...path), message: problem });
+    return undefined;
+  }
+  const items: unknown[] = [];
+  for (let i = 0; i < length; i++) items.push(value[i]);
+  return items;
+}
+
 /**
  * Validates an already-parsed keypin.json value (e.g. from `JSON.parse`) and normalizes it. Reports
- * every problem with its JSON Pointer; unknown fields are errors. On success, also returns the lint
- * warnings of {@link lintPolicy}. Never throws.
+ * every problem with its JSON Pointer; unknown fields are errors, and so are two keys that name the same
+ * host (differing in case, a trailing dot or an IP address's spelling). On success, also returns the lint
+ * warnings of {@link lintPolicy}. Each field is read once, and the result is a fresh copy. Never throws.
  *
  * @example
  * ```ts
@@ -139,65 +179,182 @@ export function endOfDay(expires: string): number {
  * ```
  */
 export function validatePolicy(value: unknown, options?: { now?: Date }): PolicyValidation {
+  return validateInput(value, "file", options);
+}
+
+function validateInput(value: unknown, forms: "file" | "any", options?: { now?: Date }): PolicyValidation {
   const problems: PolicyProblem[] = [];
-  const domains: DomainPolicy[] = [];
-  if (!isPlainObject(value)) {
-    return {
-      ok: false,
-      problems: [
-        { path: "", message: `a keypin policy is a JSON object with "domains"; found ${describe(value)}` },
-      ],
-    };
-  }
-  unknownFields(value, TOP_FIELDS, [], problems);
-  if (Object.hasOwn(value, "$schema") && typeof value.$schema !== "string") {
+  let domains: DomainPolicy[];
+  try {
+    const found = validateTop(value, forms, problems);
+    if (!found) return { ok: false, problems };
+    domains = found;
+  } catch (error) {
+    // A getter or a proxy in a policy built in code threw: the policy cannot be read, so it cannot pin.
     problems.push({
-      path: "/$schema",
-      message: `"$schema" must be a string; found ${describe(value.$schema)}`,
+      path: "",
+      message: `reading the policy threw (${error instanceof Error ? `${error.name}: ${error.message}` : typeof error}): give plain data`,
     });
-  }
-  if (!Object.hasOwn(value, "domains")) {
-    problems.push({ path: "", message: `missing "domains": an object mapping host names to their pins` });
-  } else if (!isPlainObject(value.domains)) {
-    problems.push({
-      path: "/domains",
-      message: `"domains" must be an object mapping host names to pins; found ${describe(value.domains)}`,
-    });
-  } else {
-    const entries = Object.entries(value.domains);
-    if (entries.length === 0) {
-      problems.push({ path: "/domains", message: `"domains" is empty: add at least one host with its pins` });
-    }
-    for (const [key, entry] of entries) {
-      const d = validateDomain(key, entry, problems);
-      if (d) domains.push(d);
-    }
+    return { ok: false, problems };
   }
   if (problems.length > 0) return { ok: false, problems };
   const policy: Policy = { domains };
   return { ok: true, policy, warnings: lintPolicy(policy, options) };
 }
 
-function validateDomain(key: string, entry: unknown, problems: PolicyProblem[]): DomainPolicy | undefined {
-  const base = ["domains", key];
-  const before = problems.length;
-  const keyProblem = domainKeyProblem(key);
-  if (keyProblem) problems.push({ path: jsonPointer(...base), message: keyProblem });
-  if (!isPlainObject(entry)) {
+function validateTop(
+  value: unknown,
+  forms: "file" | "any",
+  problems: PolicyProblem[],
+): DomainPolicy[] | undefined {
+  const domains: DomainPolicy[] = [];
+  if (!isPlainObject(value)) {
     problems.push({
-      path: jsonPointer(...base),
-      message: `a domain entry must be an object with "pins"; found ${describe(entry)}`,
+      path: "",
+      message: `a keypin policy is a JSON object with "domains"; found ${describe(value)}`,
     });
     return undefined;
   }
-  unknownFields(entry, DOMAIN_FIELDS, base, problems);
+  const top = fieldsOf(value);
+  const seen = new Map<string, string>();
+  if (forms === "any" && Array.isArray(top.domains)) {
+    // A normalized Policy (from parsePolicy, or built in code): the same rules, with the host in "domain".
+    unknownFields(top, ["domains"], [], problems);
+    const entries = itemsOf(top.domains, ["domains"], problems) ?? [];
+    entries.forEach((entry, i) => {
+      const d = validateNormalizedDomain(i, entry, seen, problems);
+      if (d) domains.push(d);
+    });
+    return domains;
+  }
+  unknownFields(top, TOP_FIELDS, [], problems);
+  if (Object.hasOwn(top, "$schema") && typeof top.$schema !== "string") {
+    problems.push({
+      path: "/$schema",
+      message: `"$schema" must be a string; found ${describe(top.$schema)}`,
+    });
+  }
+  if (!Object.hasOwn(top, "domains")) {
+    problems.push({ path: "", message: `missing "domains": an object mapping host names to their pins` });
+  } else if (!isPlainObject(top.domains)) {
+    problems.push({
+      path: "/domains",
+      message: `"domains" must be an object mapping host names to pins; found ${describe(top.domains)}`,
+    });
+  } else {
+    const entries = Object.entries(fieldsOf(top.domains));
+    if (entries.length === 0) {
+      problems.push({ path: "/domains", message: `"domains" is empty: add at least one host with its pins` });
+    }
+    for (const [key, entry] of entries) {
+      const base = ["domains", key];
+      const keyProblem = domainKeyProblem(key);
+      if (keyProblem) problems.push({ path: jsonPointer(...base), message: keyProblem });
+      else checkDuplicate(key, base, seen, problems);
+      if (!isPlainObject(entry)) {
+        problems.push({
+          path: jsonPointer(...base),
+          message: `a domain entry must be an object with "pins"; found ${describe(entry)}`,
+        });
+        continue;
+      }
+      const fields = fieldsOf(entry);
+      unknownFields(fields, DOMAIN_FIELDS, base, problems);
+      const d = validateDomain(base, fields, problems, keyProblem !== undefined);
+      if (d) domains.push({ ...d, domain: normalizeHost(key), key });
+    }
+  }
+  return domains;
+}
+
+const NORMALIZED_DOMAIN_FIELDS = ["domain", "key", ...DOMAIN_FIELDS];
+
+function validateNormalizedDomain(
+  index: number,
+  entry: unknown,
+  seen: Map<string, string>,
+  problems: PolicyProblem[],
+): DomainPolicy | undefined {
+  const base = ["domains", index];
+  if (!isPlainObject(entry)) {
+    problems.push({
+      path: jsonPointer(...base),
+      message: `a domain entry must be an object with "domain" and "pins"; found ${describe(entry)}`,
+    });
+    return undefined;
+  }
+  const fields = fieldsOf(entry);
+  unknownFields(fields, NORMALIZED_DOMAIN_FIELDS, base, problems);
+  const name = fields.domain;
+  let failed = false;
+  if (typeof name !== "string") {
+    problems.push({
+      path: jsonPointer(...base, "domain"),
+      message: `"domain" must be the host name or IP address the entry pins; found ${describe(name)}`,
+    });
+    failed = true;
+  } else {
+    const keyProblem = domainKeyProblem(name);
+    if (keyProblem) {
+      problems.push({ path: jsonPointer(...base, "domain"), message: keyProblem });
+      failed = true;
+    } else checkDuplicate(name, base, seen, problems);
+  }
+  let key: string | undefined;
+  if (Object.hasOwn(fields, "key")) {
+    const k = fields.key;
+    if (typeof k !== "string" || (typeof name === "string" && normalizeHost(k) !== normalizeHost(name))) {
+      problems.push({
+        path: jsonPointer(...base, "key"),
+        message: `"key" is the domain as written in keypin.json and must name the same host as "domain"; found ${describe(k)}`,
+      });
+      failed = true;
+    } else key = k;
+  }
+  const d = validateDomain(base, fields, problems, failed);
+  if (!d || typeof name !== "string") return undefined;
+  const domain: DomainPolicy = { ...d, domain: normalizeHost(name) };
+  if (key !== undefined) domain.key = key;
+  return domain;
+}
+
+/** Two entries for one host: an error, since only one of them could ever apply. */
+function checkDuplicate(
+  name: string,
+  base: (string | number)[],
+  seen: Map<string, string>,
+  problems: PolicyProblem[],
+): void {
+  const canonical = normalizeHost(name);
+  const first = seen.get(canonical);
+  if (first === undefined) {
+    seen.set(canonical, name);
+    return;
+  }
+  problems.push({
+    path: jsonPointer(...base),
+    message: `"${name}" is the same host as "${first}" (${canonical}): host names compare without case or trailing dots, IP addresses by value, so only one entry could apply. Merge the two entries into one`,
+  });
+}
+
+const MODES = ["enforce", "report-only"];
+
+/** The fields every domain entry shares, read from a snapshot. `failed`: a problem was already found. */
+function validateDomain(
+  base: (string | number)[],
+  entry: Fields,
+  problems: PolicyProblem[],
+  failed: boolean,
+): Omit<DomainPolicy, "domain"> | undefined {
+  const before = problems.length;
   let includeSubdomains = false;
   if (Object.hasOwn(entry, "includeSubdomains")) {
-    if (typeof entry.includeSubdomains === "boolean") includeSubdomains = entry.includeSubdomains;
+    const value = entry.includeSubdomains;
+    if (typeof value === "boolean") includeSubdomains = value;
     else {
       problems.push({
         path: jsonPointer(...base, "includeSubdomains"),
-        message: `"includeSubdomains" must be true or false; found ${describe(entry.includeSubdomains)}`,
+        message: `"includeSubdomains" must be true or false; found ${describe(value)}`,
       });
     }
   }
@@ -213,13 +370,14 @@ function validateDomain(key: string, entry: unknown, problems: PolicyProblem[]):
       message: `"pins" must be an array; found ${describe(entry.pins)}`,
     });
   } else {
-    if (entry.pins.length === 0) {
+    const items = itemsOf(entry.pins, [...base, "pins"], problems);
+    if (items?.length === 0) {
       problems.push({
         path: jsonPointer(...base, "pins"),
         message: `"pins" is empty: list at least one pin (two when enforcing, one a backup)`,
       });
     }
-    entry.pins.forEach((item: unknown, i: number) => {
+    items?.forEach((item: unknown, i: number) => {
       const p = validatePinItem(item, [...base, "pins", i], problems);
       if (p) pins.push(p);
     });
@@ -227,37 +385,41 @@ function validateDomain(key: string, entry: unknown, problems: PolicyProblem[]):
   let expires: string | undefined;
   if (Object.hasOwn(entry, "expires")) {
     const path = jsonPointer(...base, "expires");
-    if (typeof entry.expires !== "string") {
+    const value = entry.expires;
+    if (typeof value !== "string") {
       problems.push({
         path,
-        message: `"expires" must be a date string yyyy-MM-dd; found ${describe(entry.expires)}`,
+        message: `"expires" must be a date string yyyy-MM-dd; found ${describe(value)}`,
       });
-    } else if (!DATE.test(entry.expires)) {
+    } else if (!DATE.test(value)) {
       problems.push({
         path,
-        message: `"expires" is ${JSON.stringify(entry.expires)}: expected a real calendar date as yyyy-MM-dd (UTC), e.g. "2027-06-30"`,
+        message: `"expires" is ${JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value)}: expected a real calendar date as yyyy-MM-dd (UTC), e.g. "2027-06-30"`,
       });
-    } else expires = entry.expires;
+    } else expires = value;
   }
   let mode: "enforce" | "report-only" = "enforce";
   if (Object.hasOwn(entry, "mode")) {
-    if (entry.mode === "enforce" || entry.mode === "report-only") mode = entry.mode;
+    const value = entry.mode;
+    if (value === "enforce" || value === "report-only") mode = value;
     else {
+      const hint = typeof value === "string" ? closest(value, MODES) : undefined;
       problems.push({
         path: jsonPointer(...base, "mode"),
-        message: `"mode" must be "enforce" or "report-only"; found ${describe(entry.mode)}`,
+        message: `"mode" must be "enforce" or "report-only" (leave it out to enforce); found ${describe(value)}${hint ? `: did you mean "${hint}"?` : ""} An unknown mode is an error so that a typo never switches pinning off`,
       });
     }
   }
   const reportUris: string[] = [];
   if (Object.hasOwn(entry, "reportUris")) {
-    if (!Array.isArray(entry.reportUris)) {
+    const value = entry.reportUris;
+    if (!Array.isArray(value)) {
       problems.push({
         path: jsonPointer(...base, "reportUris"),
-        message: `"reportUris" must be an array of https:// URLs; found ${describe(entry.reportUris)}`,
+        message: `"reportUris" must be an array of https:// URLs; found ${describe(value)}`,
       });
     } else {
-      entry.reportUris.forEach((uri: unknown, i: number) => {
+      itemsOf(value, [...base, "reportUris"], problems)?.forEach((uri: unknown, i: number) => {
         if (typeof uri === "string" && REPORT_URI.test(uri)) reportUris.push(uri);
         else {
           problems.push({
@@ -268,12 +430,11 @@ function validateDomain(key: string, entry: unknown, problems: PolicyProblem[]):
       });
     }
   }
-  if (problems.length > before) return undefined;
-  const domain: DomainPolicy = { domain: normalizeHost(key), includeSubdomains, pins, mode, reportUris, key };
+  if (failed || problems.length > before) return undefined;
+  const domain: Omit<DomainPolicy, "domain"> = { includeSubdomains, pins, mode, reportUris };
   if (expires !== undefined) domain.expires = expires;
   return domain;
 }
-
 function validatePinText(
   value: unknown,
   path: string,
@@ -299,14 +460,15 @@ function validatePinText(
 }
 
 function validatePinItem(
-  item: unknown,
+  value: unknown,
   path: (string | number)[],
   problems: PolicyProblem[],
 ): PinnedKey | undefined {
-  if (!isPlainObject(item)) {
-    const pin = validatePinText(item, jsonPointer(...path), problems);
+  if (!isPlainObject(value)) {
+    const pin = validatePinText(value, jsonPointer(...path), problems);
     return pin ? { pin } : undefined;
   }
+  const item = fieldsOf(value);
   const before = problems.length;
   unknownFields(item, PIN_FIELDS, path, problems);
   let pin: PinnedKey["pin"] | undefined;
@@ -315,20 +477,22 @@ function validatePinItem(
   else pin = validatePinText(item.pin, jsonPointer(...path, "pin"), problems);
   const result: Partial<PinnedKey> = {};
   if (Object.hasOwn(item, "role")) {
-    if (ROLES.includes(item.role as PinRole)) result.role = item.role as PinRole;
+    const role = item.role;
+    if (ROLES.includes(role as PinRole)) result.role = role as PinRole;
     else {
       problems.push({
         path: jsonPointer(...path, "role"),
-        message: `"role" must be one of ${ROLES.map((r) => `"${r}"`).join(", ")}; found ${describe(item.role)}`,
+        message: `"role" must be one of ${ROLES.map((r) => `"${r}"`).join(", ")}; found ${describe(role)}`,
       });
     }
   }
   if (Object.hasOwn(item, "label")) {
-    if (typeof item.label === "string") result.label = item.label;
+    const label = item.label;
+    if (typeof label === "string") result.label = label;
     else
       problems.push({
         path: jsonPointer(...path, "label"),
-        message: `"label" must be a string; found ${describe(item.label)}`,
+        message: `"label" must be a string; found ${describe(label)}`,
       });
   }
   if (problems.length > before || !pin) return undefined;
@@ -336,7 +500,7 @@ function validatePinItem(
 }
 
 /**
- * Like {@link validatePolicy}, but throws a {@link PolicyError} listing every problem.
+ * Like {@link validatePolicy}, but throws a {@link PolicyError} (code `ERR_KEYPIN_POLICY`) listing every problem.
  *
  * @example
  * ```ts
@@ -352,6 +516,47 @@ export function parsePolicy(
   return { policy: result.policy, warnings: result.warnings };
 }
 
+/**
+ * Validates a policy in either form and returns a private, deep-frozen copy: a keypin.json object
+ * (checked as {@link parsePolicy} checks it) or a normalized {@link Policy} (from `parsePolicy`, or built in
+ * code, with `domains` as an array of entries that name their host in `domain`). A normalized policy is held
+ * to the same rules as keypin.json: unknown fields, an unknown `mode`, malformed pins or dates, holes in a
+ * list, and two entries for one host are errors; a missing `mode` means `enforce`, a missing
+ * `includeSubdomains` false. An empty `domains` list pins nothing. Each field is read once, so getters and
+ * proxies cannot change a value after its check; the copy's objects have no prototype, so a polluted
+ * `Object.prototype` (an inherited `mode` or `expires`) cannot change it, and later changes to the input do
+ * not reach it. Pinning clients call it on whatever policy they are given. Throws {@link PolicyError}.
+ *
+ * @example
+ * ```ts
+ * const { policy } = normalizePolicy(parsePolicy(json).policy); // a copy nobody else can change
+ * normalizePolicy({ domains: [{ domain: "api.myapp.com", pins: [{ pin }], mode: "enforced" }] }); // throws: unknown mode
+ * ```
+ */
+export function normalizePolicy(
+  value: unknown,
+  options?: { now?: Date },
+): { policy: Policy; warnings: LintFinding[] } {
+  const result = validateInput(value, "any", options);
+  if (!result.ok) throw new PolicyError(result.problems);
+  return { policy: frozenCopy(result.policy), warnings: result.warnings };
+}
+
+function bare<T extends object>(fields: T): T {
+  return Object.freeze(Object.assign(Object.create(null) as T, fields));
+}
+
+function frozenCopy(policy: Policy): Policy {
+  const domains = policy.domains.map((d) =>
+    bare({
+      ...d,
+      pins: Object.freeze(d.pins.map((p) => bare({ ...p }))) as PinnedKey[],
+      reportUris: Object.freeze([...d.reportUris]) as string[],
+    }),
+  );
+  return bare({ domains: Object.freeze(domains) as DomainPolicy[] });
+}
+
 function isExpired(d: DomainPolicy, now: Date): boolean {
   return d.expires !== undefined && now.getTime() >= endOfDay(d.expires);
 }
@@ -359,8 +564,7 @@ function isExpired(d: DomainPolicy, now: Date): boolean {
 /**
  * Risky but valid settings: `too-few-pins` (an enforced domain with fewer than two pins), `no-backup-pin`
  * (no pin has role `backup`), `expired` (`expires` has passed: the domain is no longer pinned),
- * `duplicate-domain` (two keys name the same host, e.g. differing in case or a trailing dot; the first
- * wins), `weaker-subdomain` (a more specific entry is expired or report-only under an enforced parent
+ * `weaker-subdomain` (a more specific entry is expired or report-only under an enforced parent
  * with `includeSubdomains`, so it switches pinning off or down for its hosts).
  *
  * @example
@@ -374,18 +578,10 @@ export function lintPolicy(policy: Policy, options?: { now?: Date }): LintFindin
   const seen = new Map<string, DomainPolicy>();
   for (const d of policy.domains) {
     const key = d.key ?? d.domain;
-    const path = jsonPointer("domains", key);
     const canonical = normalizeHost(d.domain);
-    const first = seen.get(canonical);
-    if (first) {
-      findings.push({
-        code: "duplicate-domain",
-        path,
-        domain: canonical,
-        message: `"${key}" is the same host as "${first.key ?? first.domain}" (host names compare case-insensitively, without a trailing dot); only the first entry is used: merge them`,
-      });
-      continue;
-    }
+    // Two entries for one host are a validation error; a policy built by hand that has them anyway is
+    // linted as host lookup uses it: the first entry wins.
+    if (seen.has(canonical)) continue;
     seen.set(canonical, d);
     const expired = isExpired(d, now);
     if (expired) {

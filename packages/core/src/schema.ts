@@ -30,7 +30,7 @@ export const policySchema: Record<string, unknown> = {
     domains: {
       type: "object",
       description:
-        "Pins per host name or IP address. No wildcards: use includeSubdomains. Internationalized names in their xn-- (punycode) form; keypin also checks that each xn-- label decodes, which a JSON Schema cannot.",
+        "Pins per host name or IP address. No wildcards: use includeSubdomains. Internationalized names in their xn-- (punycode) form; keypin also checks that each xn-- label decodes and that no two keys name the same host (case, trailing dot, IP address spellings), which a JSON Schema cannot.",
       minProperties: 1,
       propertyNames: {
         type: "string",

@@ -103,7 +103,8 @@ export interface DomainPolicy {
 }
 
 /**
- * A validated policy: the domain entries in file order.
+ * A validated policy: the domain entries in file order. Pinning clients never trust an object merely
+ * shaped like one: they run it through {@link normalizePolicy}, which validates it and keeps a frozen copy.
  *
  * @example
  * ```ts
@@ -129,7 +130,8 @@ export interface PolicyProblem {
 
 /**
  * A lint warning: the policy is valid and still pins, but is risky. `code` is one of `too-few-pins`,
- * `no-backup-pin`, `expired`, `duplicate-domain`, `weaker-subdomain`.
+ * `no-backup-pin`, `expired`, `weaker-subdomain`. (Two entries for one host are a validation error, not a
+ * lint warning.)
  *
  * @example
  * ```ts
