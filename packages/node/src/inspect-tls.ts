@@ -11,7 +11,12 @@ import { BoundedCache } from "./bounded-cache.js";
 import { describeCertificate } from "./parsed-certificate.js";
 import { openProxyTunnel } from "./proxy-tunnel.js";
 import { linkSentCertificates, readSentCertificates } from "./served-chain.js";
-import { createTrustContext, resolveTrustAnchors, type TrustAnchors } from "./trust-anchors.js";
+import {
+  createTrustContext,
+  defaultTrustVersion,
+  resolveTrustAnchors,
+  type TrustAnchors,
+} from "./trust-anchors.js";
 import { buildVerifiedPath } from "./verified-path.js";
 
 /**
@@ -54,7 +59,7 @@ export interface InspectTlsOptions {
   port: number;
   /** SNI and the name the certificate must match; default `host` (none for an IP address). */
   servername?: string;
-  /** Extra trust anchors (PEM), added to the bundled roots and NODE_EXTRA_CA_CERTS. */
+  /** Extra trust anchors (PEM), added to Node's default trust (bundled roots + NODE_EXTRA_CA_CERTS, or the store its flags select). */
   ca?: string[];
   /** Trust only `ca`. */
   caOnly?: boolean;
@@ -223,11 +228,13 @@ function handshake(options: {
 interface TrustSetup {
   trust: TrustAnchors;
   secureContext: SecureContext;
+  /** Node's default trust when this was built (see `defaultTrustVersion`). */
+  version: object;
 }
 
 /**
  * Trust setups already built in this process, keyed by everything they depend on: `caOnly`, the `ca` texts and
- * NODE_EXTRA_CA_CERTS (which Node and keypin both read once per process). Building one costs milliseconds (the
+ * Node's default trust (its version object). Building one costs milliseconds (the
  * anchors are parsed, and adding `ca` to Node's store copies the ~140 bundled roots): `keypin check` over 200
  * hosts with one `--ca` builds it once. A secure context holds no sessions here (Node's client never resumes
  * one without an explicit `session`), so sharing it between inspections shares trust, not state.
@@ -235,24 +242,22 @@ interface TrustSetup {
 const trustSetups = new BoundedCache<TrustSetup>(16);
 
 function trustSetupFor(options: { ca?: string[] | undefined; caOnly?: boolean | undefined }): TrustSetup {
-  const key = JSON.stringify([
-    options.caOnly === true,
-    process.env["NODE_EXTRA_CA_CERTS"] ?? null,
-    options.ca ?? [],
-  ]);
+  const key = JSON.stringify([options.caOnly === true, options.ca ?? []]);
+  const version = defaultTrustVersion();
   const cached = trustSetups.get(key);
-  if (cached) return cached;
-  // The only warning is an unreadable NODE_EXTRA_CA_CERTS, which Node itself reports at start-up.
+  if (cached && cached.version === version) return cached;
+  // The warnings (an unreadable NODE_EXTRA_CA_CERTS, which Node itself reports at start-up, and the anchors keypin
+  // cannot know) are not repeated here: an inspection reports the chain, trusted or not.
   const trust = resolveTrustAnchors({ ca: options.ca, caOnly: options.caOnly }, () => {});
-  const setup = { trust, secureContext: createTrustContext(trust) };
+  const setup = { trust, secureContext: createTrustContext(trust), version };
   trustSetups.set(key, setup);
   return setup;
 }
 
 /**
  * Connects to a TLS server, collects the chain it serves and reports what a client would conclude: OpenSSL's
- * verdict, the hostname check, and the signature-verified path (built by keypin against the same anchors:
- * bundled roots + NODE_EXTRA_CA_CERTS + `ca`, or only `ca`). An untrusted chain is reported, not thrown.
+ * verdict, the hostname check, and the signature-verified path (built by keypin against the same anchors as the
+ * connection: Node's default trust + `ca`, or only `ca`; see the README, "What keypin checks"). An untrusted chain is reported, not thrown.
  * No application data is sent. Throws KeypinError `ERR_KEYPIN_CONNECT` (refused, unknown host),
  * `ERR_KEYPIN_TIMEOUT`, `ERR_KEYPIN_NOT_TLS` (the port does not speak TLS), `ERR_KEYPIN_PROXY` (the proxy failed)
  * or `ERR_KEYPIN_HANDSHAKE` (a TLS server refused the handshake).

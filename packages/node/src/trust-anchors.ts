@@ -1,12 +1,7 @@
-import { readFileSync } from "node:fs";
-import {
-  createSecureContext,
-  rootCertificates,
-  type SecureContext,
-  type SecureContextOptions,
-} from "node:tls";
-import { decodePem, encodePem, KeypinError } from "@keypin/core";
+import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
+import { KeypinError } from "@keypin/core";
 import { BoundedCache } from "./bounded-cache.js";
+import { certificatesOf, type DefaultTrust, readDefaultTrust } from "./node-trust.js";
 import { AnchorSet } from "./verified-path.js";
 
 /** The anchors a TLS connection trusts, and how to make OpenSSL trust exactly those. */
@@ -15,22 +10,33 @@ export interface TrustAnchors {
   /** The `ca` certificates (PEM), one per entry. */
   extraCa: string[];
   /**
-   * The NODE_EXTRA_CA_CERTS certificates (PEM) when they are trusted (not `caOnly`). Node keeps them in its
-   * default store only: adding a `ca` certificate to a context gives it a fresh store of the bundled roots, without
-   * them, so they are added back with the `ca` certificates.
+   * The certificates (PEM) to add back with the `ca` certificates (not with `caOnly`): adding a `ca` certificate to
+   * a context gives it a fresh copy of Node's store, and on Node 20 that copy lacks the NODE_EXTRA_CA_CERTS
+   * certificates. Empty on Node 22+, whose fresh copy keeps them.
    */
   environmentCa: string[];
+  /**
+   * When set, the context trusts exactly these (plus `extraCa`) instead of Node's default store: under
+   * --use-openssl-ca, where keypin lists OpenSSL's store itself (see node-trust.ts).
+   */
+  exactCa: string[] | undefined;
   /** Only `extraCa` is trusted. */
   caOnly: boolean;
+  /**
+   * Why certificates Node may trust are not anchors here (keypin trusts less when it cannot know): each a
+   * sentence, for the message of a chain that has no verified path. Empty when keypin's anchors are Node's.
+   */
+  limits: readonly string[];
 }
 
 /**
- * A secure context trusting exactly `trust`: Node's default store (bundled roots + NODE_EXTRA_CA_CERTS, as Node
- * loaded them) with the `ca` certificates added, or only `ca`. Adding to the default store costs about a
- * millisecond, where `createSecureContext({ ca: [...roots, ...ca] })` re-parses every root (~100 ms).
+ * A secure context trusting exactly `trust`: Node's default store with the `ca` certificates added, an explicit
+ * list (`exactCa`, under --use-openssl-ca), or only `ca`. Adding to the default store costs about a millisecond,
+ * where `createSecureContext({ ca: [...roots, ...ca] })` re-parses every root (~20 ms for 144 roots on Node 20).
  */
 export function createTrustContext(trust: TrustAnchors, options: SecureContextOptions = {}): SecureContext {
   if (trust.caOnly) return createSecureContext({ ...options, ca: trust.extraCa });
+  if (trust.exactCa) return createSecureContext({ ...options, ca: [...trust.exactCa, ...trust.extraCa] });
   const context = createSecureContext({ ...options });
   if (trust.extraCa.length === 0) return context;
   const native = (context as unknown as { context: { addCACert(pem: string): void } }).context;
@@ -38,50 +44,38 @@ export function createTrustContext(trust: TrustAnchors, options: SecureContextOp
   return context;
 }
 
-function certificatesOf(pemText: string): { pems: string[]; ders: Uint8Array[] } {
-  const pems: string[] = [];
-  const ders: Uint8Array[] = [];
-  for (const block of decodePem(pemText)) {
-    if (block.label !== "CERTIFICATE" && block.label !== "TRUSTED CERTIFICATE") continue;
-    ders.push(block.der);
-    pems.push(encodePem(block.der));
-  }
-  return { pems, ders };
-}
-
-let defaults: { ders: Uint8Array[]; anchors: AnchorSet; environmentPems: string[] } | undefined;
+/** Node's default trust as an AnchorSet, for the DefaultTrust it was built from. */
+const defaultSets = new WeakMap<DefaultTrust, AnchorSet>();
 /** Anchor sets for `ca` lists already seen (keyed by their PEM text): parsing ~140 roots costs milliseconds. */
-const composed = new BoundedCache<AnchorSet>(32);
+const composed = new WeakMap<DefaultTrust, BoundedCache<AnchorSet>>();
+/** Limits already told to each warning callback, so a process that builds many clients hears each once. */
+const told = new WeakMap<(message: string) => void, Set<string>>();
 
-/**
- * Node's default trust: the bundled roots plus the certificates of the NODE_EXTRA_CA_CERTS file (which
- * `tls.rootCertificates` does not list). Read once per process, as Node does.
- */
-function defaultAnchors(warn: (message: string) => void): NonNullable<typeof defaults> {
-  if (defaults) return defaults;
-  const ders: Uint8Array[] = [];
-  const environmentPems: string[] = [];
-  for (const pem of rootCertificates) ders.push(...certificatesOf(pem).ders);
-  const extraFile = process.env["NODE_EXTRA_CA_CERTS"];
-  if (extraFile) {
-    try {
-      const found = certificatesOf(readFileSync(extraFile, "utf8"));
-      ders.push(...found.ders);
-      environmentPems.push(...found.pems);
-    } catch (error) {
-      warn(
-        `keypin: could not read NODE_EXTRA_CA_CERTS (${extraFile}): ${(error as Error).message}; ` +
-          "trusting the bundled roots only.",
-      );
-    }
+function tellLimits(trust: DefaultTrust, warn: (message: string) => void): void {
+  let seen = told.get(warn);
+  if (!seen) {
+    seen = new Set();
+    told.set(warn, seen);
   }
-  defaults = { ders, anchors: new AnchorSet(ders), environmentPems };
-  return defaults;
+  for (const limit of trust.limits) {
+    if (seen.has(limit)) continue;
+    seen.add(limit);
+    warn(`keypin: ${limit} Chains anchored there are refused (ERR_KEYPIN_UNTRUSTED_CHAIN).`);
+  }
 }
 
 /**
- * The anchors OpenSSL will use for these options: the bundled roots + NODE_EXTRA_CA_CERTS + `ca`, or only `ca`
- * with `caOnly`. Throws KeypinError `ERR_KEYPIN_OPTIONS` when `caOnly` comes without any certificate.
+ * An object that stays the same while Node's default trust, as keypin reads it, is unchanged: a cache of secure
+ * contexts keys on it (a `tls.setDefaultCACertificates` call, or new SSL_CERT_FILE under --use-openssl-ca,
+ * gives a new one).
+ */
+export function defaultTrustVersion(): object {
+  return readDefaultTrust(() => {});
+}
+
+/**
+ * The anchors OpenSSL will use for these options: Node's default trust (the source that Node's own store is
+ * built from, see node-trust.ts) + `ca`, or only `ca` with `caOnly`. Throws KeypinError `ERR_KEYPIN_OPTIONS` when `caOnly` comes without any certificate.
  */
 export function resolveTrustAnchors(
   options: { ca?: string | readonly string[] | undefined; caOnly?: boolean | undefined },
@@ -107,16 +101,39 @@ export function resolveTrustAnchors(
         "`caOnly: true` trusts only the certificates in `ca`, but `ca` is empty: give the anchors in `ca`.",
       );
     }
-    return { anchors: new AnchorSet(extra.ders), extraCa: extra.pems, environmentCa: [], caOnly: true };
+    return {
+      anchors: new AnchorSet(extra.ders),
+      extraCa: extra.pems,
+      environmentCa: [],
+      exactCa: undefined,
+      caOnly: true,
+      limits: [],
+    };
   }
-  const base = defaultAnchors(warn);
-  if (extra.ders.length === 0)
-    return { anchors: base.anchors, extraCa: [], environmentCa: base.environmentPems, caOnly: false };
+  const base = readDefaultTrust(warn);
+  tellLimits(base, warn);
+  let baseSet = defaultSets.get(base);
+  if (!baseSet) {
+    baseSet = new AnchorSet(base.ders);
+    defaultSets.set(base, baseSet);
+  }
+  const common = {
+    environmentCa: base.addBackPems,
+    exactCa: base.exactPems,
+    caOnly: false,
+    limits: base.limits,
+  };
+  if (extra.ders.length === 0) return { anchors: baseSet, extraCa: [], ...common };
+  let sets = composed.get(base);
+  if (!sets) {
+    sets = new BoundedCache<AnchorSet>(32);
+    composed.set(base, sets);
+  }
   const key = extra.pems.join("");
-  let anchors = composed.get(key);
+  let anchors = sets.get(key);
   if (!anchors) {
     anchors = new AnchorSet([...base.ders, ...extra.ders]);
-    composed.set(key, anchors);
+    sets.set(key, anchors);
   }
-  return { anchors, extraCa: extra.pems, environmentCa: base.environmentPems, caOnly: false };
+  return { anchors, extraCa: extra.pems, ...common };
 }
