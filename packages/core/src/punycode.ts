@@ -1,5 +1,6 @@
-// Internationalized host names to their ASCII (xn--) form: RFC 3492 Punycode, with the IDNA basics
-// (NFKC, lowercase, the ideographic full stops as dots). Not a full UTS #46 mapping table.
+// Internationalized host names to their ASCII (xn--) form: the UTS #46 mapping (idna/map.ts), then RFC 3492
+// Punycode.
+import { mapHost } from "./idna/map.js";
 
 const BASE = 36;
 const T_MIN = 1;
@@ -22,43 +23,70 @@ function digit(d: number): string {
   return String.fromCharCode(d < 26 ? 97 + d : 22 + d);
 }
 
-/** RFC 3492 encoding of one label (without the xn-- prefix). */
+/**
+ * RFC 3492 encoding of one label (without the xn-- prefix). O(n log n) in the label's length: the textbook
+ * encoder rescans the whole label once per distinct code point (quadratic on a long label of distinct
+ * characters); this one visits the code points in (value, position) order and counts the smaller ones before
+ * each with a Fenwick tree over positions.
+ */
 export function encodePunycode(label: string): string {
   const input = Array.from(label, (c) => c.codePointAt(0)!);
-  let output = input
-    .filter((c) => c < 0x80)
-    .map((c) => String.fromCharCode(c))
-    .join("");
-  const basic = output.length;
+  const length = input.length;
+  const out: string[] = [];
+  // tree[i] (1-based): how many positions in its Fenwick range hold a code point already encoded (< n).
+  const tree = new Int32Array(length + 1);
+  const mark = (position: number) => {
+    for (let i = position + 1; i <= length; i += i & -i) tree[i]!++;
+  };
+  /** How many positions before `position` hold a code point already encoded. */
+  const countBefore = (position: number) => {
+    let sum = 0;
+    for (let i = position; i > 0; i -= i & -i) sum += tree[i]!;
+    return sum;
+  };
+  const pending: number[] = [];
+  for (let i = 0; i < length; i++) {
+    if (input[i]! < 0x80) {
+      out.push(String.fromCharCode(input[i]!));
+      mark(i);
+    } else pending.push(i);
+  }
+  const basic = out.length;
   let handled = basic;
-  if (basic > 0) output += "-";
+  if (basic > 0) out.push("-");
+  pending.sort((a, b) => input[a]! - input[b]! || a - b);
   let n = 0x80;
   let delta = 0;
   let bias = 72;
-  while (handled < input.length) {
-    let m = Number.MAX_SAFE_INTEGER;
-    for (const c of input) if (c >= n && c < m) m = c;
+  for (let k = 0; k < pending.length; ) {
+    const m = input[pending[k]!]!;
     delta += (m - n) * (handled + 1);
     n = m;
-    for (const c of input) {
-      if (c < n) delta++;
-      if (c !== n) continue;
+    const first = k;
+    let previous = -1;
+    for (; k < pending.length && input[pending[k]!] === m; k++) {
+      const position = pending[k]!;
+      // The code points below n between the previous occurrence of n and this one.
+      delta += countBefore(position) - countBefore(previous + 1);
       let q = delta;
-      for (let k = BASE; ; k += BASE) {
-        const t = k <= bias ? T_MIN : k >= bias + T_MAX ? T_MAX : k - bias;
+      for (let j = BASE; ; j += BASE) {
+        const t = j <= bias ? T_MIN : j >= bias + T_MAX ? T_MAX : j - bias;
         if (q < t) break;
-        output += digit(t + ((q - t) % (BASE - t)));
+        out.push(digit(t + ((q - t) % (BASE - t))));
         q = Math.floor((q - t) / (BASE - t));
       }
-      output += digit(q);
+      out.push(digit(q));
       bias = adapt(delta, handled + 1, handled === basic);
       delta = 0;
       handled++;
+      previous = position;
     }
+    delta += countBefore(length) - countBefore(previous + 1);
+    for (let j = first; j < k; j++) mark(pending[j]!);
     delta++;
     n++;
   }
-  return output;
+  return out.join("");
 }
 
 function digitValue(c: number): number {
@@ -135,36 +163,15 @@ export function aceLabelProblem(label: string): string | undefined {
 }
 
 /**
- * Code points UTS #46 maps to nothing (soft hyphen, zero-width space, word joiner, variation selectors, BOM…):
- * URL parsers and Node's domainToASCII drop them, and Node's wildcard hostname check accepts a label holding them,
- * so they must not make a name look like another host.
+ * The ASCII form of a host name that may contain non-ASCII labels: the UTS #46 mapping step (Unicode's IDNA
+ * mapping table, nontransitional, as the URL standard uses it), NFC, then each non-ASCII label in its xn--
+ * form. Never fails: `normalizeHost` (host.ts) lists what it does where UTS #46 reports an error.
+ *
+ * @example
+ * hostToAscii("ΒΌΛΟΣ.com"); // "xn--nxasmq6b.com"
  */
-function isIgnored(codePoint: number): boolean {
-  return (
-    codePoint === 0xad ||
-    codePoint === 0x34f ||
-    (codePoint >= 0x180b && codePoint <= 0x180d) ||
-    codePoint === 0x180f ||
-    codePoint === 0x200b ||
-    codePoint === 0x2060 ||
-    codePoint === 0x2064 ||
-    (codePoint >= 0xfe00 && codePoint <= 0xfe0f) ||
-    codePoint === 0xfeff ||
-    (codePoint >= 0x1bca0 && codePoint <= 0x1bca3) ||
-    (codePoint >= 0xe0100 && codePoint <= 0xe01ef)
-  );
-}
-
-/** The ASCII form of a host name that may contain non-ASCII labels. */
 export function hostToAscii(host: string): string {
-  const mapped = Array.from(host)
-    .filter((c) => !isIgnored(c.codePointAt(0)!))
-    .join("")
-    .replace(/\u1e9e/g, "ss") // capital sharp s: UTS #46 maps it to "ss" (the small ß stays)
-    .normalize("NFKC")
-    .replace(/[\u3002\uff0e\uff61]/g, ".")
-    .toLowerCase();
-  return mapped
+  return mapHost(host)
     .split(".")
     .map((label) => (/^[\u0000-\u007f]*$/.test(label) ? label : `xn--${encodePunycode(label)}`))
     .join(".");

@@ -6,11 +6,11 @@ import {
   evaluateChain,
   findDomainPolicy,
   KeypinError,
+  normalizePolicy,
   type PinFailureReport,
   type PinVerdict,
   type Policy,
   type PolicyFile,
-  parsePolicy,
 } from "@keypin/core";
 import { BoundedCache } from "./bounded-cache.js";
 import { PinMismatchError, UntrustedChainError } from "./errors.js";
@@ -71,10 +71,13 @@ const REFUSED_CONNECT_OPTIONS: Record<string, string> = {
     "resumed session); each pinned client resumes only sessions from its own checked handshakes",
 };
 
+/**
+ * The checker's own policy. Whatever the caller passes is validated: an object shaped like a normalized Policy is
+ * held to keypin.json's rules (an unknown `mode` is an error, a missing one enforces, pins are parsed), and the
+ * checker keeps a frozen copy that later changes to the caller's object, or a polluted Object.prototype, cannot reach.
+ */
 function resolvePolicy(policy: PinningOptions["policy"]): Policy {
-  if (typeof policy === "string") return loadPolicyFileSync(policy).policy;
-  if (Array.isArray((policy as { domains?: unknown }).domains)) return policy as Policy;
-  return parsePolicy(policy).policy;
+  return normalizePolicy(typeof policy === "string" ? loadPolicyFileSync(policy).policy : policy).policy;
 }
 
 function defaultWarning(message: string): void {
