@@ -5,9 +5,10 @@ import fc from "fast-check";
 import { PolicyError } from "./errors.js";
 import { normalizeHost } from "./host.js";
 import { lintPolicy, normalizePolicy, parsePolicy, validatePolicy } from "./policy.js";
+import type { Pin } from "./types.js";
 
-const A = `sha256/${createHash("sha256").update("key A").digest("base64")}`;
-const B = `sha256/${createHash("sha256").update("key B").digest("base64")}`;
+const A: Pin = `sha256/${createHash("sha256").update("key A").digest("base64")}`;
+const B: Pin = `sha256/${createHash("sha256").update("key B").digest("base64")}`;
 const now = new Date("2026-06-01T12:00:00Z");
 
 function problemsOf(value: unknown) {

@@ -96,3 +96,101 @@ describe("loadPolicyFile", () => {
     assert.throws(() => parsePolicyText("  ", { source: "stdin" }), /stdin:1:\d+/);
   });
 });
+
+describe("parsePolicyText on deeply nested documents", () => {
+  /** The one problem a document gives, checked to be a PolicyFileError (never a RangeError). */
+  function onlyProblem(text: string) {
+    try {
+      parsePolicyText(text, { source: "deep.json" });
+    } catch (error) {
+      assert.ok(error instanceof PolicyFileError, `${(error as Error).name}: ${(error as Error).message}`);
+      assert.equal(error.code, "ERR_KEYPIN_POLICY");
+      return error.problems[0]!;
+    }
+    assert.fail("expected a PolicyFileError");
+  }
+
+  test("100,000 brackets, objects or a mix give ERR_KEYPIN_POLICY at the first bracket too deep, with line and column", () => {
+    const cases: [string, number, number][] = [
+      ["[".repeat(100_000), 1, 65],
+      ["[".repeat(100_000) + "]".repeat(100_000), 1, 65],
+      ['{"a":'.repeat(100_000), 1, 64 * 5 + 1],
+      ["[{".repeat(50_000), 1, 65],
+      [
+        `{\n  "domains": {\n    "a.example": { "pins": ["${PIN_A}"], "note": ${"[".repeat(100_000)} }\n  }\n}`,
+        3,
+        0,
+      ],
+      [`{ "domains": 1, } ${"[".repeat(100_000)}`, 1, 18 + 65],
+    ];
+    for (const [text, line, column] of cases) {
+      const problem = onlyProblem(text);
+      assert.match(problem.message, /nested deeper than 64 levels/, text.slice(0, 40));
+      assert.equal(problem.line, line);
+      if (column > 0) assert.equal(problem.column, column, text.slice(0, 40));
+      // The position names a bracket that JSON.parse, an outside parser, also sees as structure.
+      assert.ok(
+        "[{".includes(text.split("\n")[line - 1]![problem.column - 1]!),
+        `${problem.line}:${problem.column}`,
+      );
+    }
+  });
+
+  test("brackets inside strings and comments do not count; 64 levels are still read as JSON", () => {
+    const inString = `{ "domains": { "a.example": { "pins": ["${"[".repeat(100_000)}"] } } }`;
+    assert.match(onlyProblem(inString).message, /Not a SHA-256 pin|pin/);
+    assert.match(onlyProblem(`/* ${"[".repeat(100_000)} */ {}`).message, /comments are not allowed/);
+    // 64 levels: no depth problem, an ordinary one (the document is no policy), and JSON.parse agrees it is JSON.
+    const sixtyFour = "[".repeat(64) + "]".repeat(64);
+    assert.doesNotThrow(() => JSON.parse(sixtyFour));
+    assert.match(onlyProblem(sixtyFour).message, /a keypin policy is a JSON object/);
+    assert.match(onlyProblem("[".repeat(65) + "]".repeat(65)).message, /nested deeper than 64 levels/);
+  });
+
+  test("loadPolicyFile and loadPolicyFileSync give the same typed error for a deep file", async () => {
+    const path = write("deep.json", "[".repeat(100_000));
+    const error = await problemsOf(path);
+    assert.match(error.message, /deep\.json:1:65: brackets nested deeper than 64 levels/);
+    const { loadPolicyFileSync } = await import("./policy-file.js");
+    assert.throws(
+      () => loadPolicyFileSync(path),
+      (e: unknown) => e instanceof PolicyFileError && e.problems[0]?.column === 65,
+    );
+  });
+
+  test("many problems in one document are all located (each by an index, not a scan of its siblings)", () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `"k${i}": 1`).join(",\n");
+    const error = (() => {
+      try {
+        parsePolicyText(`{ "domains": { "a.example": { "pins": ["${PIN_A}"] } },\n${keys} }`);
+      } catch (e) {
+        return e as PolicyFileError;
+      }
+      assert.fail("expected a PolicyFileError");
+    })();
+    assert.equal(error.problems.length, 20_000);
+    assert.deepEqual(
+      [error.problems[0]!.line, error.problems[19_999]!.line, error.problems[19_999]!.path],
+      [2, 20_001, "/k19999"],
+    );
+  });
+});
+
+describe("parsePolicyText on two spellings of one host", () => {
+  test("refuses them with the second key's line and column", () => {
+    const text = `{\n  "domains": {\n    "a.example": { "pins": ["${PIN_A}"] },\n    "A.Example.": { "pins": ["${PIN_B}"], "mode": "report-only" }\n  }\n}`;
+    const problem = (() => {
+      try {
+        parsePolicyText(text);
+      } catch (e) {
+        return (e as PolicyFileError).problems;
+      }
+      assert.fail("expected a PolicyFileError");
+    })();
+    assert.deepEqual(
+      problem.map((p) => [p.path, p.line, p.column]),
+      [["/domains/A.Example.", 4, 19]],
+    );
+    assert.match(problem[0]!.message, /"A\.Example\." is the same host as "a\.example"/);
+  });
+});

@@ -1,7 +1,14 @@
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type LintFinding, type Policy, PolicyError, type PolicyProblem, validatePolicy } from "@keypin/core";
-import { type Node as JsonNode, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
+import {
+  createScanner,
+  type Node as JsonNode,
+  type ParseError,
+  parseTree,
+  printParseErrorCode,
+  type SyntaxKind,
+} from "jsonc-parser";
 
 /**
  * A policy problem located in a file: `path` is the JSON Pointer ("" for syntax errors).
@@ -66,6 +73,56 @@ function pointerSegment(segment: string | number): string {
   return String(segment).replace(/~/g, "~0").replace(/\//g, "~1");
 }
 
+/**
+ * How deeply a keypin.json may nest brackets. A valid policy needs 5 levels (the document, "domains", an entry,
+ * "pins", a pin object); the limit keeps every recursive walk (jsonc-parser's, this module's) far from the stack's
+ * end, so 100,000 `[` give a policy error instead of a RangeError.
+ */
+const MAX_DEPTH = 64;
+
+/**
+ * The offset of the first `[` or `{` nested deeper than {@link MAX_DEPTH}, or undefined. One linear pass of
+ * jsonc-parser's own scanner (iterative), so it sees exactly the brackets its recursive parser would.
+ */
+function tooDeepAt(text: string): number | undefined {
+  const scanner = createScanner(text, true);
+  let depth = 0;
+  for (let token = scanner.scan(); token !== TOKEN.EOF; token = scanner.scan()) {
+    if (token === TOKEN.OpenBracket || token === TOKEN.OpenBrace) {
+      if (++depth > MAX_DEPTH) return scanner.getTokenOffset();
+    } else if ((token === TOKEN.CloseBracket || token === TOKEN.CloseBrace) && depth > 0) {
+      depth--;
+    }
+  }
+  return undefined;
+}
+
+// jsonc-parser's SyntaxKind is a const enum, which verbatimModuleSyntax cannot import: its values, checked by type.
+const TOKEN = {
+  OpenBrace: 1 satisfies SyntaxKind.OpenBraceToken,
+  CloseBrace: 2 satisfies SyntaxKind.CloseBraceToken,
+  OpenBracket: 3 satisfies SyntaxKind.OpenBracketToken,
+  CloseBracket: 4 satisfies SyntaxKind.CloseBracketToken,
+  EOF: 17 satisfies SyntaxKind.EOF,
+} as const;
+
+// Each object node's properties by name (the first of duplicates), built once, so that locating many problems
+// stays linear in the size of the document.
+const propertyIndexes = new WeakMap<JsonNode, Map<string, JsonNode>>();
+
+function propertyOf(node: JsonNode, name: string): JsonNode | undefined {
+  let index = propertyIndexes.get(node);
+  if (!index) {
+    index = new Map();
+    for (const property of node.children ?? []) {
+      const key = property.children?.[0]?.value;
+      if (typeof key === "string" && !index.has(key)) index.set(key, property);
+    }
+    propertyIndexes.set(node, index);
+  }
+  return index.get(name);
+}
+
 /** The node a JSON Pointer designates, or the deepest existing node on its way. */
 function nodeAt(root: JsonNode, pointer: string): JsonNode {
   if (pointer === "") return root;
@@ -74,7 +131,7 @@ function nodeAt(root: JsonNode, pointer: string): JsonNode {
     const segment = raw.replace(/~1/g, "/").replace(/~0/g, "~");
     let next: JsonNode | undefined;
     if (node.type === "object") {
-      const property = node.children?.find((p) => p.children?.[0]?.value === segment);
+      const property = propertyOf(node, segment);
       next = property?.children?.[1] ?? property;
     } else if (node.type === "array") {
       next = node.children?.[Number(segment)];
@@ -122,7 +179,8 @@ function findDuplicateKeys(
 
 /**
  * Parses and validates the text of a keypin.json (strict JSON: no comments, no trailing commas). Throws
- * {@link PolicyFileError} (code `ERR_KEYPIN_POLICY`) listing every problem with `source:line:column`.
+ * {@link PolicyFileError} (code `ERR_KEYPIN_POLICY`) listing every problem with `source:line:column`,
+ * including brackets nested deeper than 64 levels (at the first one too deep). Linear in the text's length.
  *
  * @example
  * import { parsePolicyText } from "@keypin/node";
@@ -139,12 +197,29 @@ export function parsePolicyText(
   const add = (offset: number, path: string, message: string): void => {
     problems.push({ file, path, message, ...locate(starts, offset) });
   };
+  const deep = tooDeepAt(body);
+  if (deep !== undefined) {
+    add(
+      deep,
+      "",
+      `brackets nested deeper than ${MAX_DEPTH} levels; a keypin policy nests 5 (document, "domains", entry, "pins", pin object): this is not a keypin.json`,
+    );
+    throw new PolicyFileError(file, problems);
+  }
   const errors: ParseError[] = [];
-  const root = parseTree(body, errors, {
-    disallowComments: true,
-    allowTrailingComma: false,
-    allowEmptyContent: false,
-  });
+  let root: JsonNode | undefined;
+  try {
+    root = parseTree(body, errors, {
+      disallowComments: true,
+      allowTrailingComma: false,
+      allowEmptyContent: false,
+    });
+  } catch (error) {
+    // Not expected below MAX_DEPTH; should a walk still run out of stack, the caller gets a policy error.
+    if (!(error instanceof RangeError)) throw error;
+    add(0, "", `cannot parse the document: ${error.message}`);
+    throw new PolicyFileError(file, problems);
+  }
   for (const error of errors) {
     add(error.offset, "", `JSON syntax error: ${describeParseError(printParseErrorCode(error.error))}`);
   }
