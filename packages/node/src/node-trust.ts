@@ -209,9 +209,23 @@ function intersect(a: Certificates, b: Certificates): Certificates {
   return out;
 }
 
+/** Each certificate once (the bundle and the hashed directory usually hold the same ones): a smaller `ca` list. */
+function unique(list: Certificates): Certificates {
+  const seen = new Set<string>();
+  const out: Certificates = { pems: [], ders: [] };
+  list.ders.forEach((der, i) => {
+    const key = Buffer.from(der).toString("base64");
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.ders.push(der);
+    out.pems.push(list.pems[i]!);
+  });
+  return out;
+}
+
 /** OpenSSL's store under --use-openssl-ca, from the variables now and, when they differ, at start-up (both). */
 function opensslStoreNow(limits: string[]): Certificates {
-  const now = opensslStore(process.env["SSL_CERT_FILE"], process.env["SSL_CERT_DIR"], limits);
+  const now = unique(opensslStore(process.env["SSL_CERT_FILE"], process.env["SSL_CERT_DIR"], limits));
   const env = startupEnvironment();
   if (!env) return now;
   const atStart = { file: env.get("SSL_CERT_FILE"), dir: env.get("SSL_CERT_DIR") };
