@@ -243,12 +243,7 @@ function startupExtraCertificates(limits: string[], warnUnreadable: (message: st
   const none: Certificates = { pems: [], ders: [] };
   const env = startupEnvironment();
   const file = env ? env.get("NODE_EXTRA_CA_CERTS") : process.env["NODE_EXTRA_CA_CERTS"];
-  if (env && process.env["NODE_EXTRA_CA_CERTS"] !== file) {
-    limits.push(
-      `NODE_EXTRA_CA_CERTS in process.env (${process.env["NODE_EXTRA_CA_CERTS"] ?? "unset"}) is not the value the ` +
-        `process started with (${file ?? "unset"}); Node read it once, at start-up, and so does keypin.`,
-    );
-  }
+  // A value changed in process.env since start-up is ignored, as Node ignores it: no limit, keypin agrees with Node.
   if (!file) return none;
   if (!env) {
     limits.push(

@@ -60,7 +60,7 @@ function tellLimits(trust: DefaultTrust, warn: (message: string) => void): void 
   for (const limit of trust.limits) {
     if (seen.has(limit)) continue;
     seen.add(limit);
-    warn(`keypin: ${limit} Chains anchored there are refused (ERR_KEYPIN_UNTRUSTED_CHAIN).`);
+    warn(`keypin: ${limit} keypin refuses the chains that end at those certificates.`);
   }
 }
 

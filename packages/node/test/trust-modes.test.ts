@@ -73,6 +73,7 @@ async function child(options: {
   runtimeEnv?: Record<string, string | null>;
   setDefaultCa?: string;
   withCa?: string;
+  appendFile?: [string, string];
 }): Promise<ChildResult> {
   const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: "" };
   // Nothing from this machine's own trust configuration leaks into the child.
@@ -89,6 +90,7 @@ async function child(options: {
   env["KP_RUNTIME_ENV"] = JSON.stringify(options.runtimeEnv ?? {});
   if (options.setDefaultCa) env["KP_SET_DEFAULT_CA"] = options.setDefaultCa;
   if (options.withCa) env["KP_WITH_CA"] = options.withCa;
+  if (options.appendFile) env["KP_APPEND_FILE"] = JSON.stringify(options.appendFile);
   const script = new URL("./helpers/trust-mode-child.ts", import.meta.url).pathname;
   const { stdout } = await run(process.execPath, [...(options.flags ?? []), "--import", "tsx", script], {
     env,
@@ -183,6 +185,31 @@ describe("NODE_EXTRA_CA_CERTS: Node reads it at start-up, and so does keypin", (
       trustedByBoth("company", r); // Node 20: the start-up value, from /proc/self/environ
     }
   });
+
+  test("a NODE_EXTRA_CA_CERTS file changed after start-up: keypin never trusts what Node did not load", async () => {
+    const startupFile = join(dir, "company-then-more.pem");
+    writeFileSync(startupFile, chains.company.root.pem);
+    const out = await child({
+      targets: ["company", "runtime"],
+      env: { NODE_EXTRA_CA_CERTS: startupFile },
+      appendFile: [startupFile, file("runtime")],
+    });
+    const { company, runtime } = out.results;
+    assert.equal(company.unpinned, 200);
+    assert.equal(runtime.naiveEnvPath, 3, "control: the file now names the attacker's CA");
+    if (out.hasGetCACertificates) {
+      // Node 22+ loads the file once (off the main thread, early or at first use) and getCACertificates('extra')
+      // lists what it loaded, whichever side of the change that was: keypin agrees either way.
+      trustedByBoth("company", company);
+      if (runtime.unpinned === 200) trustedByBoth("runtime", runtime);
+      else refusedByBoth("runtime", runtime);
+    } else {
+      // Node 20 loaded it at start-up; keypin cannot know which certificates it loaded, so it trusts none of them.
+      refusedByBoth("runtime", runtime);
+      assert.equal(company.pinned, "ERR_KEYPIN_UNTRUSTED_CHAIN", "fails closed");
+      assert.ok(out.warnings.some((w) => w.includes("changed after the process started")));
+    }
+  });
 });
 
 describe("--use-openssl-ca: the anchors are OpenSSL's store (SSL_CERT_FILE, SSL_CERT_DIR), as for the connection", () => {
@@ -241,8 +268,12 @@ describe("--use-openssl-ca: the anchors are OpenSSL's store (SSL_CERT_FILE, SSL_
       env: { SSL_CERT_FILE: file("bundle"), SSL_CERT_DIR: certDir },
       runtimeEnv: { SSL_CERT_FILE: file("late") },
     });
-    assert.notEqual(out.results.system.pinned, 200);
-    assert.notEqual(out.results.late.pinned, 200);
+    for (const name of ["system", "late"] as const) {
+      const r = out.results[name];
+      assert.notEqual(r.pinned, 200, `${name}: only in one of the two stores`);
+      // keypin's connections trust exactly its list here, so OpenSSL itself refuses on keypin's connection.
+      assert.equal(r.pinned, "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", `${name}: fails closed`);
+    }
     trustedByBoth("hashed", out.results.hashed);
     assert.ok(out.warnings.some((w) => w.includes("SSL_CERT_FILE or SSL_CERT_DIR changed since start-up")));
   });

@@ -2,7 +2,7 @@
 // reads NODE_EXTRA_CA_CERTS and its CA store flags at start-up). Before any TLS, it can change the environment
 // as a dotenv loader would, or call tls.setDefaultCACertificates. Then, for each target server, it asks an
 // unpinned client (Node's own verdict), a pinned client, inspectTls, and naive anchor sets; it prints one JSON line.
-import { readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tls from "node:tls";
 import { decodePem } from "@keypin/core";
@@ -25,6 +25,9 @@ for (const [name, value] of Object.entries(runtime)) {
   if (value === null) delete process.env[name];
   else process.env[name] = value;
 }
+// What a deploy script does: the file NODE_EXTRA_CA_CERTS names gets another CA after the process started.
+const append = JSON.parse(process.env["KP_APPEND_FILE"] ?? "null") as [string, string] | null;
+if (append) appendFileSync(append[0], readFileSync(append[1], "utf8"));
 const setDefault = process.env["KP_SET_DEFAULT_CA"];
 if (setDefault) {
   (tls as unknown as { setDefaultCACertificates(certs: string[]): void }).setDefaultCACertificates([
