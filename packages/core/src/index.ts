@@ -25,6 +25,14 @@ export type {
   Sha256,
 } from "./types.js";
 export { evaluateChain } from "./verdict.js";
-export { type CertificateInfo, parseCertificate } from "./x509/certificate.js";
+export { type CertificateInfo, parseCertificate, type SignatureAlgorithm } from "./x509/certificate.js";
+export type { CertificateConstraints, KeyUsage, NameSubtree } from "./x509/extensions.js";
 export { type KeyMaterial, readKeyMaterial } from "./x509/key-material.js";
+export {
+  certificateViolation,
+  isSelfIssued,
+  issuerViolation,
+  type PathRuleReason,
+  type PathRuleViolation,
+} from "./x509/path-rules.js";
 export { parseSpki } from "./x509/spki.js";

@@ -49,14 +49,21 @@ export class PinMismatchError extends KeypinError {
   }
 }
 
+/** Why there is no verified path, as {@link UntrustedChainError} reports it. */
+export type UntrustedReason = "no-path" | "rules" | "leaf" | "budget";
+
 /**
- * Thrown (as the cause of the client's own error) when no chain from the served leaf to a trust anchor could be
- * verified signature by signature, so there is nothing pins could be compared with. Code
- * `ERR_KEYPIN_UNTRUSTED_CHAIN`. OpenSSL had accepted the chain, so this means keypin's anchors differ from the
- * ones the TLS layer used (for example a custom `secureContext` passed through `connect`).
+ * Thrown (as the cause of the client's own error) when keypin finds no path from the served leaf to a trust anchor
+ * that OpenSSL's rules accept (signatures, validity, CA flags, key usage, path length, name constraints), so there
+ * is nothing pins could be compared with. Code `ERR_KEYPIN_UNTRUSTED_CHAIN`. `reason` says why:
+ * - `no-path`: no such path exists under keypin's anchors, which then differ from the TLS layer's;
+ * - `rules`: a served certificate (`hiddenBy`) links by name but breaks a rule, and Node links served certificates
+ *   by the first name match, so it hides whatever valid path OpenSSL found: the server should stop sending it;
+ * - `leaf`: the server's own certificate breaks a rule keypin checks, or keypin cannot read it;
+ * - `budget`: the served chain costs more signature checks than keypin spends on one handshake.
  *
  * @example
- * if (error.cause instanceof UntrustedChainError) console.error(error.cause.host, error.cause.served);
+ * if (error.cause instanceof UntrustedChainError) console.error(error.cause.reason, error.cause.hiddenBy?.subject);
  */
 export class UntrustedChainError extends KeypinError {
   /** The TLS server name the connection was for. */
@@ -65,17 +72,83 @@ export class UntrustedChainError extends KeypinError {
   readonly port: number;
   /** Subjects of the certificates Node reported for the peer, leaf first. */
   readonly served: string[];
+  readonly reason: UntrustedReason;
+  /** For `rules`: the served certificate that hid the path, and what is wrong with it. */
+  readonly hiddenBy: { subject: string; problem: string } | undefined;
 
-  constructor(input: { host: string; port: number; served: string[] }) {
-    super(
-      "ERR_KEYPIN_UNTRUSTED_CHAIN",
-      `No signature-verified path from the certificate served by ${input.host}:${input.port} to a trust anchor ` +
-        `(served: ${input.served.join(" <- ") || "nothing"}). Pins can only match keys on such a path. ` +
-        "OpenSSL accepted the chain, so its anchors differ from keypin's: give extra CAs in the `ca` option or " +
-        "NODE_EXTRA_CA_CERTS (read at start-up), not through other TLS options.",
-    );
+  constructor(input: {
+    host: string;
+    port: number;
+    served: string[];
+    reason?: UntrustedReason;
+    hiddenBy?: { subject: string; problem: string };
+    detail?: string;
+  }) {
+    const reason = input.reason ?? "no-path";
+    const where = `${input.host}:${input.port}`;
+    const served = `(served: ${input.served.join(" <- ") || "nothing"})`;
+    super("ERR_KEYPIN_UNTRUSTED_CHAIN", untrustedMessage(reason, where, served, input));
     this.host = input.host;
     this.port = input.port;
     this.served = input.served;
+    this.reason = reason;
+    this.hiddenBy = input.hiddenBy;
+  }
+}
+
+function untrustedMessage(
+  reason: UntrustedReason,
+  where: string,
+  served: string,
+  input: { hiddenBy?: { subject: string; problem: string }; detail?: string },
+): string {
+  switch (reason) {
+    case "rules":
+      return (
+        `No valid path from the certificate served by ${where} to a trust anchor ${served}: the server sent ` +
+        `"${input.hiddenBy?.subject}", which ${input.hiddenBy?.problem}. Node links the served certificates by the ` +
+        "first name match, so that certificate hides any valid path behind it, and keypin refuses rather than pin " +
+        "a path OpenSSL would reject. Server operator: stop sending that certificate (serve the leaf and the current " +
+        "intermediates only)."
+      );
+    case "leaf":
+      return `keypin cannot accept the certificate served by ${where}: ${input.detail ?? "it breaks a path rule"}. ${served}`;
+    case "budget":
+      return (
+        `The chain served by ${where} needs more signature checks than keypin spends on one handshake ${served}. ` +
+        "Server operator: send only the leaf and the intermediates of one path."
+      );
+    case "no-path":
+      return (
+        `No signature-verified path from the certificate served by ${where} to a trust anchor ${served}. Pins can ` +
+        "only match keys on such a path. OpenSSL accepted the chain, so its anchors differ from keypin's: give extra " +
+        "CAs in the `ca` option or NODE_EXTRA_CA_CERTS (read at start-up), not through other TLS options."
+      );
+    default: {
+      const unreachable: never = reason;
+      return unreachable;
+    }
+  }
+}
+
+/**
+ * The pin check itself failed (an unexpected fault while checking a handshake), so the connection was refused:
+ * keypin fails closed, and the process goes on. Code `ERR_KEYPIN_CHECK_FAILED`; `cause` is the fault.
+ *
+ * @example
+ * if (error.cause?.code === "ERR_KEYPIN_CHECK_FAILED") console.error(error.cause.message);
+ */
+export class PinCheckError extends KeypinError {
+  /** The TLS server name the connection was for. */
+  readonly host: string;
+
+  constructor(host: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(
+      "ERR_KEYPIN_CHECK_FAILED",
+      `keypin could not complete the pin check for ${host} (${why.slice(0, 300)}), so the connection was refused.`,
+      { cause },
+    );
+    this.host = host;
   }
 }

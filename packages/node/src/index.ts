@@ -1,10 +1,10 @@
 // @keypin/node: public-key pinning for Node's TLS connections. The exports below are the whole public API.
 
 export { createPinnedAgent, createPinnedDispatcher, pinnedTlsOptions } from "./clients.js";
-export { PinMismatchError, UntrustedChainError } from "./errors.js";
+export { PinCheckError, PinMismatchError, UntrustedChainError, type UntrustedReason } from "./errors.js";
 export { type InspectTlsOptions, inspectTls, type TlsInspection } from "./inspect-tls.js";
 export type { PinningOptions } from "./pin-checker.js";
 export { loadPolicyFile, PolicyFileError, type PolicyFileProblem, parsePolicyText } from "./policy-file.js";
 export { spkiOfPrivateKey } from "./private-key.js";
 export { sha256 } from "./sha256.js";
-export { buildVerifiedPath } from "./verified-path.js";
+export { buildVerifiedPath, type PathSearch, type RejectedIssuer, searchVerifiedPath } from "./verified-path.js";

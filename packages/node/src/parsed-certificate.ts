@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { type CertificateInfo, computePin, type Pin, parseCertificate } from "@keypin/core";
 import { BoundedCache } from "./bounded-cache.js";
 import { sha256 } from "./sha256.js";
@@ -17,7 +17,21 @@ export interface ParsedCertificate {
 }
 
 const parsed = new BoundedCache<ParsedCertificate>(2048);
-const described = new BoundedCache<{ info: CertificateInfo; pin: Pin }>(2048);
+const described = new BoundedCache<PathCertificate | Error>(2048);
+
+/**
+ * A certificate as the path builder uses it: core's reading of the DER (names, validity, extensions, the signed
+ * bytes) and, made on first use, its public key as a node:crypto KeyObject. Cached by the exact bytes.
+ */
+export interface PathCertificate {
+  der: Uint8Array;
+  /** base64 of the exact DER bytes. */
+  key: string;
+  info: CertificateInfo;
+  pin: Pin;
+  /** The subject public key, or null when node:crypto cannot read it (then it verifies nothing). */
+  publicKey?: KeyObject | null;
+}
 
 export function derKey(der: Uint8Array): string {
   return Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
@@ -41,15 +55,35 @@ export function parseX509(der: Uint8Array): ParsedCertificate {
 }
 
 /**
- * Core's description of a certificate and the pin of its SPKI, taken from the certificate's DER by
- * @keypin/core (never from Node's `pubkey`, which is the raw point for EC keys). Cached by the exact bytes.
+ * Core's reading of a certificate and the pin of its SPKI, taken from the certificate's DER by @keypin/core (never
+ * from Node's `pubkey`, which is the raw point for EC keys). Cached by the exact bytes, failures included. Throws
+ * core's KeypinParseError for bytes core cannot read.
  */
-export function describeCertificate(der: Uint8Array): { info: CertificateInfo; pin: Pin } {
+export function describeCertificate(der: Uint8Array): PathCertificate {
   const key = derKey(der);
   const hit = described.get(key);
+  if (hit instanceof Error) throw hit;
   if (hit) return hit;
-  const info = parseCertificate(der);
-  const entry = { info, pin: computePin(info.spki, sha256) };
+  let entry: PathCertificate | Error;
+  try {
+    const info = parseCertificate(der);
+    entry = { der: info.der, key, info, pin: computePin(info.spki, sha256) };
+  } catch (error) {
+    entry = error instanceof Error ? error : new Error(String(error));
+  }
   described.set(key, entry);
+  if (entry instanceof Error) throw entry;
   return entry;
+}
+
+/** The certificate's public key as a KeyObject, made once; null when node:crypto cannot read it. */
+export function publicKeyOf(cert: PathCertificate): KeyObject | null {
+  if (cert.publicKey === undefined) {
+    try {
+      cert.publicKey = createPublicKey({ key: Buffer.from(cert.info.spki), format: "der", type: "spki" });
+    } catch {
+      cert.publicKey = null;
+    }
+  }
+  return cert.publicKey;
 }

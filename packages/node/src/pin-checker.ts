@@ -13,13 +13,13 @@ import {
   type PolicyFile,
 } from "@keypin/core";
 import { BoundedCache } from "./bounded-cache.js";
-import { PinMismatchError, UntrustedChainError } from "./errors.js";
+import { PinCheckError, PinMismatchError, UntrustedChainError } from "./errors.js";
 import { describeCertificate } from "./parsed-certificate.js";
 import { isPeerChain, peerChainOf } from "./peer-chain.js";
 import { loadPolicyFileSync } from "./policy-file.js";
 import { ReportSender } from "./report-sender.js";
 import { createTrustContext, resolveTrustAnchors, type TrustAnchors } from "./trust-anchors.js";
-import { buildVerifiedPath, type HopCache } from "./verified-path.js";
+import { type HopCache, type PathSearch, searchVerifiedPath } from "./verified-path.js";
 
 /**
  * Options shared by every pinned client.
@@ -111,6 +111,25 @@ interface VerifiedChain {
   served: Uint8Array[];
   path: Uint8Array[] | undefined;
   chain: ChainEntry[];
+  search: PathSearch;
+}
+
+/** A served certificate's subject for an error message, or what it is when keypin cannot read it. */
+function subjectOf(der: Uint8Array): string {
+  try {
+    return describeCertificate(der).info.subject;
+  } catch {
+    return "(a certificate keypin cannot read)";
+  }
+}
+
+/** What an UntrustedChainError says about a failed search. */
+function untrustedDetails(search: PathSearch): Partial<ConstructorParameters<typeof UntrustedChainError>[0]> {
+  if (search.found) return {};
+  const out: Partial<ConstructorParameters<typeof UntrustedChainError>[0]> = { reason: search.reason };
+  if (search.rejected) out.hiddenBy = { subject: search.rejected.subject, problem: search.rejected.violation.detail };
+  if (search.detail) out.detail = search.detail;
+  return out;
 }
 
 /**
@@ -144,7 +163,14 @@ export class PinChecker {
   readonly checkServerIdentity: (hostname: string, cert: PeerCertificate) => Error | undefined;
 
   constructor(options: PinningOptions, internal: { hopCache?: HopCache } = {}) {
-    this.#warn = options.onWarning ?? defaultWarning;
+    const warn = options.onWarning ?? defaultWarning;
+    this.#warn = (message) => {
+      try {
+        warn(message);
+      } catch {
+        // a warning listener that throws must not end a handshake or the process
+      }
+    };
     this.#onVerdict = options.onVerdict;
     this.connect = { ...(options.connect ?? {}) };
     if (this.connect["rejectUnauthorized"] === false) {
@@ -170,7 +196,7 @@ export class PinChecker {
       now: options.reporting?.now,
     });
     const checker = this;
-    this.checkServerIdentity = function keypinCheckServerIdentity(this: unknown, hostname, cert) {
+    const check = function keypinCheck(this: unknown, hostname: string, cert: PeerCertificate) {
       const hostnameError = checkHostname(hostname, cert);
       if (hostnameError) return hostnameError;
       const port = portOf(this);
@@ -187,15 +213,29 @@ export class PinChecker {
       if (!connectPolicy || connectPolicy === findDomainPolicy(checker.policy, serverName)) return undefined;
       return checker.checkPins(connectHost, port, cert);
     };
+    // Node does not catch what checkServerIdentity throws: the process would end. Whatever goes wrong inside the
+    // check (a certificate keypin cannot read, a bug, a listener) fails this one connection instead.
+    this.checkServerIdentity = function keypinCheckServerIdentity(this: unknown, hostname, cert) {
+      try {
+        return check.call(this, hostname, cert);
+      } catch (error) {
+        return new PinCheckError(hostname, error);
+      }
+    };
   }
 
-  /** Options to spread into tls.connect (or an agent): validation on, the pin check, the shared secure context. */
+  /**
+   * Options to spread into tls.connect (or an agent): validation on, the pin check, the shared secure context. Each
+   * of the four is an own property, `session` too (undefined): Node and undici read an absent option through the
+   * prototype chain, so a polluted `Object.prototype.session` would otherwise be resumed with no check at all.
+   */
   tlsOptions(): Record<string, unknown> {
     return {
       ...this.connect,
       rejectUnauthorized: true,
       secureContext: this.secureContext,
       checkServerIdentity: this.checkServerIdentity,
+      session: undefined,
     };
   }
 
@@ -203,7 +243,7 @@ export class PinChecker {
   checkPins(hostname: string, port: number, cert: PeerCertificate): Error | undefined {
     const domainPolicy = findDomainPolicy(this.policy, hostname);
     if (!domainPolicy) return undefined;
-    const { served, path, chain } = this.#verifiedChainOf(hostname, cert);
+    const { served, path, chain, search } = this.#verifiedChainOf(hostname, cert);
     const verdict = evaluateChain({ policy: this.policy, host: hostname, chain });
     if (this.#onVerdict) this.#tellVerdict(verdict, port);
     switch (verdict.verdict) {
@@ -224,7 +264,8 @@ export class PinChecker {
           return new UntrustedChainError({
             host: hostname,
             port,
-            served: served.map((der) => describeCertificate(der).info.subject),
+            served: served.map(subjectOf),
+            ...untrustedDetails(search),
           });
         }
         const report = buildPinFailureReport({
@@ -257,16 +298,13 @@ export class PinChecker {
     const last = this.#recent.get(hostname);
     if (last && isPeerChain(cert, last.served)) return last;
     const served = peerChainOf(cert);
-    const path = buildVerifiedPath(
-      served,
-      this.trust.anchors,
-      this.hopCache ? { hopCache: this.hopCache } : {},
-    );
+    const search = searchVerifiedPath(served, this.trust.anchors, this.hopCache ? { hopCache: this.hopCache } : {});
+    const path = search.found ? search.path : undefined;
     const chain: ChainEntry[] = (path ?? []).map((der) => {
       const { info, pin } = describeCertificate(der);
       return { subject: info.subject, pin };
     });
-    const verified = { served, path, chain };
+    const verified = { served, path, chain, search };
     this.#recent.set(hostname, verified);
     return verified;
   }
@@ -277,7 +315,7 @@ export class PinChecker {
     } catch (error) {
       // The verdict stands either way; a throwing listener must not turn into a refused (or accepted) connection.
       this.#warn(
-        `keypin: onVerdict threw (${(error as Error)?.message ?? String(error)}); the verdict stands.`,
+        `keypin: onVerdict threw (${error instanceof Error ? error.message : String(error)}); the verdict stands.`,
       );
     }
   }

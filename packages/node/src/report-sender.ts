@@ -43,7 +43,13 @@ export class ReportSender {
     const last = lastReported.get(key);
     if (last !== undefined && now - last < REPORT_INTERVAL_MS) return false;
     lastReported.set(key, now);
-    setImmediate(() => this.#deliver(report, reportUris));
+    setImmediate(() => {
+      try {
+        this.#deliver(report, reportUris);
+      } catch {
+        // nothing a report or a listener does may end the process (warnings are already guarded)
+      }
+    });
     return true;
   }
 
@@ -52,7 +58,9 @@ export class ReportSender {
       try {
         this.#options.onReport(report);
       } catch (error) {
-        this.#options.onWarning(`keypin: onReport threw: ${(error as Error).message}`);
+        this.#options.onWarning(
+          `keypin: onReport threw: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
     }
     if (this.#options.send === false) return;

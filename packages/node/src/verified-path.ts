@@ -1,37 +1,47 @@
+import {
+  type CertificateInfo,
+  certificateViolation,
+  issuerViolation,
+  type PathRuleViolation,
+} from "@keypin/core";
 import { BoundedCache } from "./bounded-cache.js";
-import { derKey, type ParsedCertificate, parseX509 } from "./parsed-certificate.js";
+import { derKey, describeCertificate, type PathCertificate } from "./parsed-certificate.js";
+import { verificationCost, verifySignature } from "./signature.js";
 
 /** Longest path accepted, leaf and anchor included. Real chains have 2 to 4 certificates. */
 export const MAX_PATH_LENGTH = 10;
 /** Served certificates considered beyond the leaf; the rest are ignored. */
 const MAX_SERVED = 16;
-/** Hop checks allowed for one path search, so crafted cross-links cannot make it explode. */
-const MAX_HOP_CHECKS = 256;
+/** Signature verifications allowed for one path search, whatever their cost. */
+const MAX_VERIFICATIONS = 32;
+/** Cost units (one unit: an RSA-2048 verification) a search may spend beyond twice the served chain's own cost. */
+const COST_SLACK = 8;
 
 /**
- * Trust anchors prepared once: parsed, indexed by subject, and by exact bytes.
- * Build one per set of anchors and reuse it; building means parsing every certificate.
+ * Trust anchors prepared once: read by @keypin/core and indexed by subject (in the form OpenSSL compares names in)
+ * and by exact bytes. Build one per set of anchors and reuse it; building means reading every certificate.
  */
 export class AnchorSet {
   readonly ders: readonly Uint8Array[];
-  readonly #byKey = new Map<string, ParsedCertificate>();
-  readonly #bySubject = new Map<string, ParsedCertificate[]>();
+  readonly #byKey = new Map<string, PathCertificate>();
+  readonly #bySubject = new Map<string, PathCertificate[]>();
 
   constructor(ders: readonly Uint8Array[]) {
     const kept: Uint8Array[] = [];
     for (const der of ders) {
-      let anchor: ParsedCertificate;
+      let anchor: PathCertificate;
       try {
-        anchor = parseX509(der);
+        anchor = describeCertificate(der);
       } catch {
-        continue; // not a certificate OpenSSL could use either
+        continue; // a certificate keypin cannot read cannot anchor a path keypin builds
       }
       if (this.#byKey.has(anchor.key)) continue;
       this.#byKey.set(anchor.key, anchor);
       kept.push(anchor.der);
-      const list = this.#bySubject.get(anchor.subjectName);
+      const subject = anchor.info.names.subject;
+      const list = this.#bySubject.get(subject);
       if (list) list.push(anchor);
-      else this.#bySubject.set(anchor.subjectName, [anchor]);
+      else this.#bySubject.set(subject, [anchor]);
     }
     this.ders = kept;
   }
@@ -41,7 +51,7 @@ export class AnchorSet {
   }
 
   /** True when these exact bytes are an anchor. */
-  has(cert: ParsedCertificate): boolean {
+  has(cert: { key: string }): boolean {
     return this.#byKey.has(cert.key);
   }
 
@@ -50,25 +60,16 @@ export class AnchorSet {
     return this.#byKey.has(derKey(der));
   }
 
-  /** Anchors whose subject is `cert`'s issuer name (compared lowercased): the usual way to find the issuer. */
-  namedIssuers(cert: ParsedCertificate): readonly ParsedCertificate[] {
-    return this.#bySubject.get(cert.issuerName) ?? [];
-  }
-
-  /**
-   * Anchors whose names differ from `cert`'s issuer name in our text form but which OpenSSL's canonical
-   * comparison says could have issued it. Only consulted when nothing else leads to an anchor.
-   */
-  otherIssuers(cert: ParsedCertificate): ParsedCertificate[] {
-    return [...this.#byKey.values()].filter(
-      (anchor) => anchor.subjectName !== cert.issuerName && cert.x509.checkIssued(anchor.x509),
-    );
+  /** Anchors whose subject is `cert`'s issuer name. */
+  namedIssuers(cert: PathCertificate): readonly PathCertificate[] {
+    return this.#bySubject.get(cert.info.names.issuer) ?? [];
   }
 }
 
 /**
- * Verdicts of single hops ("this issuer's key signed this child"), keyed by the exact bytes of both
- * certificates, so the same child presented with another issuer is verified again.
+ * Verdicts of single signatures ("this issuer's key signed this child"), keyed by the exact bytes of both
+ * certificates, so the same child presented with another issuer is verified again. Only signatures are cached:
+ * the time-dependent rules are checked on every search.
  */
 export class HopCache {
   readonly #verdicts: BoundedCache<boolean>;
@@ -81,22 +82,18 @@ export class HopCache {
     this.#verdicts = new BoundedCache(limit);
   }
 
-  /** Whether `issuer` issued `child`: names/key identifiers consistent (as OpenSSL requires) AND signature valid. */
-  check(child: ParsedCertificate, issuer: ParsedCertificate): boolean {
-    const key = `${child.key}\n${issuer.key}`;
-    const cached = this.#verdicts.get(key);
-    if (cached !== undefined) {
-      this.hits++;
-      return cached;
-    }
+  /** The cached verdict, or undefined when this pair was never verified. */
+  cached(child: PathCertificate, issuer: PathCertificate): boolean | undefined {
+    const verdict = this.#verdicts.get(`${child.key}\n${issuer.key}`);
+    if (verdict !== undefined) this.hits++;
+    return verdict;
+  }
+
+  /** Verifies the signature and remembers the verdict. */
+  verify(child: PathCertificate, issuer: PathCertificate): boolean {
     this.verifications++;
-    let ok = false;
-    try {
-      ok = child.x509.checkIssued(issuer.x509) && child.x509.verify(issuer.x509.publicKey);
-    } catch {
-      ok = false; // an algorithm node:crypto cannot verify proves nothing
-    }
-    this.#verdicts.set(key, ok);
+    const ok = verifySignature(child, issuer);
+    this.#verdicts.set(`${child.key}\n${issuer.key}`, ok);
     return ok;
   }
 }
@@ -114,75 +111,180 @@ function toAnchorSet(anchors: readonly Uint8Array[] | AnchorSet): AnchorSet {
   return set;
 }
 
+/** A served certificate that would have linked into a path but breaks a rule there. */
+export interface RejectedIssuer {
+  /** The certificate's DER and subject. */
+  der: Uint8Array;
+  subject: string;
+  /** The rule it breaks, with its position on the path it would have taken. */
+  violation: PathRuleViolation;
+}
+
+/** The outcome of a path search. */
+export type PathSearch =
+  | { found: true; path: Uint8Array[] }
+  | {
+      found: false;
+      /**
+       * `no-path`: no chain of valid signatures and rules leads to an anchor. `rules`: one would, through a served
+       * certificate that breaks a rule (`rejected`, the first such certificate whose signature is genuine): Node
+       * links served certificates by the first name match, so such a certificate hides a valid path behind it.
+       * `leaf`: the leaf itself breaks a rule or cannot be read. `budget`: the search stopped at its cost bound.
+       */
+      reason: "no-path" | "rules" | "leaf" | "budget";
+      rejected?: RejectedIssuer;
+      /** For `leaf`: what is wrong with it. */
+      detail?: string;
+    };
+
+export interface PathOptions {
+  hopCache?: HopCache;
+  maxLength?: number;
+  /** The time the path must be valid at (the handshake's). Default: now. */
+  now?: Date;
+}
+
 /**
- * Builds the signature-verified path from the served leaf to a trust anchor: leaf first, anchor last (the anchor
- * may be a root the server did not send). Every hop is checked with `X509Certificate.verify(issuer.publicKey)`;
- * anchors are tried before served certificates (as OpenSSL does), no certificate appears twice, and the path has
- * at most 10 certificates. Served certificates that are not on the path are ignored. Returns `undefined` when no
- * such path exists. Validity dates, key usage and hostname are left to the TLS layer, which checked them first.
+ * Builds the verified path from the served leaf to a trust anchor, leaf first, anchor last (the anchor may be a root
+ * the server did not send), the way OpenSSL accepts one: every hop's signature verified with its issuer's key, every
+ * certificate within its validity at `now`, every issuer a CA (basicConstraints cA, keyCertSign when keyUsage is
+ * present), path length and name constraints respected, the leaf usable by a TLS server, no certificate twice, at
+ * most 10 certificates, and a bounded search. Anchors are tried before served certificates, served certificates in
+ * the order given. Served certificates that are not on the path are ignored. Returns `undefined` when no such path
+ * exists; {@link searchVerifiedPath} says why.
  *
  * @example
  * import { buildVerifiedPath } from "@keypin/node";
  * const path = buildVerifiedPath([leafDer, intermediateDer], [rootDer]);
- * // → [leafDer, intermediateDer, rootDer], or undefined if a signature does not verify
+ * // → [leafDer, intermediateDer, rootDer], or undefined if a signature does not verify or a rule is broken
  */
 export function buildVerifiedPath(
   served: readonly Uint8Array[],
   anchors: readonly Uint8Array[] | AnchorSet,
-  options: { hopCache?: HopCache; maxLength?: number } = {},
+  options: PathOptions = {},
 ): Uint8Array[] | undefined {
+  const search = searchVerifiedPath(served, anchors, options);
+  return search.found ? search.path : undefined;
+}
+
+/** {@link buildVerifiedPath}, with the reason when there is no path. Never throws for any input bytes. */
+export function searchVerifiedPath(
+  served: readonly Uint8Array[],
+  anchors: readonly Uint8Array[] | AnchorSet,
+  options: PathOptions = {},
+): PathSearch {
   const leafDer = served[0];
-  if (!leafDer) return undefined;
+  if (!leafDer) return { found: false, reason: "leaf", detail: "the server sent no certificate" };
   const anchorSet = toAnchorSet(anchors);
   const hops = options.hopCache ?? sharedHopCache;
   const maxLength = Math.min(options.maxLength ?? MAX_PATH_LENGTH, MAX_PATH_LENGTH);
-  let leaf: ParsedCertificate;
+  const now = options.now ?? new Date();
+  let leaf: PathCertificate;
   try {
-    leaf = parseX509(leafDer);
-  } catch {
-    return undefined;
+    leaf = describeCertificate(leafDer);
+  } catch (error) {
+    return {
+      found: false,
+      reason: "leaf",
+      detail: `keypin cannot read the leaf certificate: ${(error as Error).message}`,
+    };
   }
-  const intermediates: ParsedCertificate[] = [];
+  const leafViolation = certificateViolation(leaf.info, 0, { now, anchor: anchorSet.has(leaf) });
+  if (leafViolation)
+    return { found: false, reason: "leaf", detail: `the leaf certificate ${leafViolation.detail}` };
+  if (anchorSet.has(leaf)) return { found: true, path: [leaf.der] };
+
+  const intermediates: PathCertificate[] = [];
   const seen = new Set([leaf.key]);
   for (const der of served.slice(1, MAX_SERVED + 1)) {
     try {
-      const cert = parseX509(der);
+      const cert = describeCertificate(der);
       if (seen.has(cert.key)) continue;
       seen.add(cert.key);
       intermediates.push(cert);
     } catch {
-      // a served blob that is not a certificate cannot be on the path
+      // a served blob keypin cannot read cannot be on the path
     }
   }
-  let budget = MAX_HOP_CHECKS;
-  const onPath = new Set<string>();
+  // The cost bound: twice what verifying the served chain once, hop by hop, costs (about what OpenSSL spent), plus
+  // slack for the anchor; and a cap on the number of verifications whatever their cost.
+  let budget = COST_SLACK;
+  for (const cert of intermediates) budget += 2 * Math.min(verificationCost(cert), 64);
+  let verifications = 0;
+  let exhausted = false;
+  const rejected: { child: PathCertificate; issuer: PathCertificate; violation: PathRuleViolation }[] = [];
 
-  const extend = (path: ParsedCertificate[]): ParsedCertificate[] | undefined => {
-    const current = path[path.length - 1]!;
-    if (anchorSet.has(current)) return path;
-    if (path.length >= maxLength) return undefined;
-    for (const anchor of anchorSet.namedIssuers(current)) {
-      if (onPath.has(anchor.key)) continue;
-      if (--budget < 0) return undefined;
-      if (hops.check(current, anchor)) return [...path, anchor];
+  /** Whether `issuer`'s key signed `child`, within the budget. */
+  const signed = (child: PathCertificate, issuer: PathCertificate): boolean => {
+    const cached = hops.cached(child, issuer);
+    if (cached !== undefined) return cached;
+    const cost = verificationCost(issuer);
+    if (!Number.isFinite(cost)) return false;
+    if (verifications >= MAX_VERIFICATIONS || cost > budget) {
+      exhausted = true;
+      return false;
     }
-    for (const next of intermediates) {
-      if (onPath.has(next.key)) continue;
-      if (--budget < 0) return undefined;
-      if (!hops.check(current, next)) continue;
-      onPath.add(next.key);
-      const found = extend([...path, next]);
-      onPath.delete(next.key);
-      if (found) return found;
-    }
-    for (const anchor of anchorSet.otherIssuers(current)) {
-      if (onPath.has(anchor.key)) continue;
-      if (--budget < 0) return undefined;
-      if (hops.check(current, anchor)) return [...path, anchor];
-    }
-    return undefined;
+    verifications++;
+    budget -= cost;
+    return hops.verify(child, issuer);
   };
 
-  onPath.add(leaf.key);
-  return extend([leaf])?.map((cert) => cert.der);
+  const path: PathCertificate[] = [leaf];
+  const infos: CertificateInfo[] = [leaf.info];
+  const onPath = new Set([leaf.key]);
+
+  /** Whether `issuer` may follow the end of the path: key identifiers, rules, then (costly, last) the signature. */
+  const links = (issuer: PathCertificate): boolean => {
+    const child = path[path.length - 1]!;
+    const akid = child.info.constraints.authorityKeyId;
+    const skid = issuer.info.constraints.subjectKeyId;
+    if (akid !== undefined && skid !== undefined && akid !== skid) return false;
+    const violation =
+      certificateViolation(issuer.info, path.length, { now, anchor: anchorSet.has(issuer) }) ??
+      issuerViolation(infos, issuer.info);
+    if (violation) {
+      rejected.push({ child, issuer, violation });
+      return false;
+    }
+    return signed(child, issuer);
+  };
+
+  const extend = (): boolean => {
+    const current = path[path.length - 1]!;
+    if (path.length > 1 && anchorSet.has(current)) return true;
+    if (path.length >= maxLength || exhausted) return false;
+    for (const anchor of anchorSet.namedIssuers(current)) {
+      if (onPath.has(anchor.key) || !links(anchor)) continue;
+      path.push(anchor);
+      return true;
+    }
+    for (const next of intermediates) {
+      if (onPath.has(next.key) || next.info.names.subject !== current.info.names.issuer) continue;
+      if (!links(next)) continue;
+      path.push(next);
+      infos.push(next.info);
+      onPath.add(next.key);
+      if (extend()) return true;
+      path.pop();
+      infos.pop();
+      onPath.delete(next.key);
+      if (exhausted) return false;
+    }
+    return false;
+  };
+
+  if (extend()) return { found: true, path: path.map((cert) => cert.der) };
+  if (exhausted) return { found: false, reason: "budget" };
+  // A served certificate that broke a rule and whose signature is genuine is the one that hid the path (an anchor
+  // that broke one is reported too: its subject tells the operator which CA to look at).
+  for (const { child, issuer, violation } of rejected.slice(0, 4)) {
+    if (hops.cached(child, issuer) ?? verifySignature(child, issuer)) {
+      return {
+        found: false,
+        reason: "rules",
+        rejected: { der: issuer.der, subject: issuer.info.subject, violation },
+      };
+    }
+  }
+  return { found: false, reason: "no-path" };
 }

@@ -1,19 +1,20 @@
 // X.509 certificates: the SPKI exactly as encoded, plus the fields keypin shows and the path rules need.
 
-import { decodeLatin1, encodeHex } from "../bytes.js";
+import { encodeHex } from "../bytes.js";
 import {
   childrenOf,
   type DerNode,
   encodingOf,
   expectNode,
+  readBitStringBytes,
   readOid,
   TAG,
   tagName,
   valueBytes,
 } from "../der.js";
 import { KeypinParseError } from "../errors.js";
-import { formatIpv6 } from "../ip.js";
-import { readName } from "./name.js";
+import { type CertificateConstraints, readExtensions } from "./extensions.js";
+import { canonicalName, readName } from "./name.js";
 import { keyTypeOf } from "./spki.js";
 import { readTime } from "./time.js";
 
@@ -43,12 +44,29 @@ export interface CertificateInfo {
   keyType: string;
   /** The basicConstraints cA flag (false when the extension is absent). */
   isCA: boolean;
+  /** What the path rules read: version, basicConstraints, keyUsage, extendedKeyUsage, name constraints, key ids. */
+  constraints: CertificateConstraints;
+  /**
+   * Subject and issuer in the form OpenSSL compares names in (each string value trimmed, inner white space
+   * collapsed, ASCII lowercased): an issuer's `subject` equals its child's `issuer`.
+   */
+  names: { subject: string; issuer: string };
+  /** The signed part and its signature, for a caller that verifies the issuer's signature (core does not). */
+  signed: {
+    /** The DER tbsCertificate: the bytes the issuer signed. */
+    tbs: Uint8Array;
+    algorithm: SignatureAlgorithm;
+    /** The outer signatureAlgorithm is byte for byte the one inside tbsCertificate (OpenSSL requires it). */
+    algorithmsMatch: boolean;
+    signature: Uint8Array;
+  };
 }
 
-const OID = {
-  subjectAltName: "2.5.29.17",
-  basicConstraints: "2.5.29.19",
-} as const;
+/** An AlgorithmIdentifier: `oid` and the DER of its parameters, when present. */
+export interface SignatureAlgorithm {
+  oid: string;
+  parameters?: Uint8Array;
+}
 
 /**
  * Reads an X.509 certificate (DER). Throws {@link KeypinParseError} with the byte offset when malformed.
@@ -101,36 +119,30 @@ export function readCertificate(der: Uint8Array, cert: DerNode): CertificateInfo
   if (times.length !== 2)
     throw new KeypinParseError(`expected the validity (two times) at byte ${validity.start}`, validity.start);
   const keyType = keyTypeOf(der, spki);
-  let isCA = false;
-  const san = { dns: [] as string[], ip: [] as string[] };
+  let extensionList: DerNode[] | undefined;
   for (; i < tbs.length; i++) {
     const field = tbs[i]!;
     if (field.tag === 0x81 || field.tag === 0x82) continue; // issuer/subject unique IDs
-    if (field.tag !== 0xa3)
+    if (field.tag !== 0xa3 || extensionList)
       throw new KeypinParseError(
         `unexpected ${tagName(field.tag)} in tbsCertificate at byte ${field.start}`,
         field.start,
       );
     const list = childrenOf(der, field);
-    const extensions =
+    extensionList =
       list.length === 1 && list[0]!.tag === TAG.SEQUENCE ? childrenOf(der, list[0]!) : undefined;
-    if (!extensions)
+    if (!extensionList)
       throw new KeypinParseError(
         `expected the extensions SEQUENCE at byte ${field.valueStart}`,
         field.valueStart,
       );
-    for (const ext of extensions) {
-      const parts = ext.tag === TAG.SEQUENCE ? childrenOf(der, ext) : [];
-      const id = parts[0];
-      const value = parts[parts.length - 1];
-      if (parts.length < 2 || parts.length > 3 || !id || value?.tag !== TAG.OCTET_STRING) {
-        throw new KeypinParseError(`malformed extension at byte ${ext.start}`, ext.start);
-      }
-      const oid = readOid(der, id);
-      if (oid === OID.basicConstraints) isCA = readBasicConstraintsCA(der, value);
-      else if (oid === OID.subjectAltName) readSubjectAltNames(der, value, san);
-    }
   }
+  const version = readVersion(der, tbs[0]);
+  const { isCA, subjectAltNames, constraints } = readExtensions(der, extensionList, version);
+  const [, signatureAlgorithm, signatureValue] = outer;
+  if (signatureAlgorithm?.tag !== TAG.SEQUENCE)
+    throw new KeypinParseError(`expected the signature algorithm at byte ${cert.start}`, cert.start);
+  const signatureBits = readBitStringBytes(der, signatureValue!, "the signature");
   return {
     der: new Uint8Array(encodingOf(der, cert)),
     spki: new Uint8Array(encodingOf(der, spki)),
@@ -139,9 +151,17 @@ export function readCertificate(der: Uint8Array, cert: DerNode): CertificateInfo
     notBefore: readTime(der, times[0]!),
     notAfter: readTime(der, times[1]!),
     serialNumber: encodeHex(stripSignByte(valueBytes(der, serial))).toUpperCase(),
-    subjectAltNames: san,
+    subjectAltNames,
     keyType,
     isCA,
+    constraints,
+    names: { subject: canonicalName(der, subject), issuer: canonicalName(der, issuer) },
+    signed: {
+      tbs: new Uint8Array(encodingOf(der, tbsNode)),
+      algorithm: readAlgorithm(der, signatureAlgorithm),
+      algorithmsMatch: equalEncodings(encodingOf(der, signatureAlgorithm), encodingOf(der, signature)),
+      signature: new Uint8Array(signatureBits),
+    },
   };
 }
 
@@ -149,26 +169,26 @@ function stripSignByte(v: Uint8Array): Uint8Array {
   return v.length > 1 && v[0] === 0 ? v.subarray(1) : v;
 }
 
-function readBasicConstraintsCA(der: Uint8Array, octets: DerNode): boolean {
-  const seq = expectNode(der, octets.valueStart, octets.end, TAG.SEQUENCE, "basicConstraints");
-  const parts = childrenOf(der, seq);
-  const first = parts[0];
-  if (first?.tag !== TAG.BOOLEAN) return false;
-  if (first.end - first.valueStart !== 1)
-    throw new KeypinParseError(`malformed BOOLEAN at byte ${first.start}`, first.start);
-  return der[first.valueStart] !== 0;
+/** The [0] EXPLICIT version (v1 when absent): 1, 2 or 3. */
+function readVersion(der: Uint8Array, first: DerNode | undefined): number {
+  if (first?.tag !== 0xa0) return 1;
+  const [value] = childrenOf(der, first);
+  const v = value?.tag === TAG.INTEGER ? valueBytes(der, value) : undefined;
+  if (v?.length !== 1 || v[0]! > 2)
+    throw new KeypinParseError(`unexpected certificate version at byte ${first.start}`, first.start);
+  return v[0]! + 1;
 }
 
-function readSubjectAltNames(der: Uint8Array, octets: DerNode, out: { dns: string[]; ip: string[] }): void {
-  const seq = expectNode(der, octets.valueStart, octets.end, TAG.SEQUENCE, "subjectAltName");
-  for (const name of childrenOf(der, seq)) {
-    const v = valueBytes(der, name);
-    if (name.tag === 0x82) out.dns.push(decodeLatin1(v));
-    else if (name.tag === 0x87) {
-      if (v.length === 4) out.ip.push(Array.from(v).join("."));
-      else if (v.length === 16) out.ip.push(formatIpv6(v));
-      else
-        throw new KeypinParseError(`IP address SAN at byte ${name.start} is ${v.length} bytes`, name.start);
-    }
-  }
+/** An AlgorithmIdentifier: the OID and the DER of its parameters, when present. */
+function readAlgorithm(der: Uint8Array, node: DerNode): SignatureAlgorithm {
+  const parts = childrenOf(der, node);
+  const [id, params] = parts;
+  if (!id || parts.length > 2)
+    throw new KeypinParseError(`malformed AlgorithmIdentifier at byte ${node.start}`, node.start);
+  const oid = readOid(der, id);
+  return params ? { oid, parameters: new Uint8Array(encodingOf(der, params)) } : { oid };
+}
+
+function equalEncodings(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

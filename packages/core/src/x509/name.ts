@@ -98,3 +98,37 @@ function escapeRdnValue(value: string): string {
   }
   return out;
 }
+
+/** String types OpenSSL canonicalizes before comparing names (its ASN1_MASK_CANON); NumericString is not one. */
+const CANONICAL_TYPES = new Set([0x0c, 0x1e, 0x1c, 0x13, 0x14, 0x16, 0x1a]);
+
+/**
+ * A Name in the form OpenSSL compares names in (`X509_NAME_cmp` on the canonical encoding): every value of a
+ * string type trimmed, runs of white space collapsed to one space and ASCII lowercased; other values by their
+ * DER. Two names are the same name exactly when their canonical forms are equal strings.
+ */
+export function canonicalName(der: Uint8Array, name: DerNode): string {
+  if (name.tag !== TAG.SEQUENCE)
+    throw new KeypinParseError(`expected a Name (SEQUENCE) at byte ${name.start}`, name.start);
+  const rdns: string[][] = [];
+  for (const rdn of childrenOf(der, name)) {
+    const entries: string[] = [];
+    for (const atv of childrenOf(der, rdn)) {
+      const pair = atv.tag === TAG.SEQUENCE ? childrenOf(der, atv) : [];
+      if (pair.length !== 2)
+        throw new KeypinParseError(`malformed name attribute at byte ${atv.start}`, atv.start);
+      const value = pair[1]!;
+      const text = CANONICAL_TYPES.has(value.tag) ? decodeDirectoryString(der, value) : undefined;
+      const canonical =
+        text === undefined
+          ? `#${encodeHex(encodingOf(der, value))}`
+          : `=${text
+              .replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, "")
+              .replace(/[\t\n\v\f\r ]+/g, " ")
+              .replace(/[A-Z]+/g, (m) => m.toLowerCase())}`;
+      entries.push(`${readOid(der, pair[0]!)}${canonical}`);
+    }
+    rdns.push(entries);
+  }
+  return JSON.stringify(rdns);
+}

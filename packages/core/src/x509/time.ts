@@ -4,19 +4,24 @@ import { decodeLatin1 } from "../bytes.js";
 import { type DerNode, TAG, tagName, valueBytes } from "../der.js";
 import { KeypinParseError } from "../errors.js";
 
+/**
+ * Reads a certificate time in every form OpenSSL accepts in a certificate: UTCTime `YYMMDDHHMM[SS]` and
+ * GeneralizedTime `YYYYMMDDHH[MM[SS[.fff]]]`, each ending in `Z` or an offset `+hhmm`/`-hhmm` (UTCTime years
+ * 50–99 are 19xx). RFC 5280 asks for seconds and `Z`; certificates in the wild do not always comply.
+ */
 export function readTime(der: Uint8Array, node: DerNode): Date {
   const text = decodeLatin1(valueBytes(der, node));
   let m: RegExpExecArray | null;
-  let year: number;
+  let year = 0;
   if (node.tag === TAG.UTC_TIME) {
-    m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text);
+    m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)?()(Z|[+-]\d{4})$/.exec(text);
     if (m) {
       const yy = Number(m[1]);
       year = yy >= 50 ? 1900 + yy : 2000 + yy;
-    } else year = 0;
+    }
   } else if (node.tag === TAG.GENERALIZED_TIME) {
-    m = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(?:\.\d+)?Z$/.exec(text);
-    year = m ? Number(m[1]) : 0;
+    m = /^(\d{4})(\d\d)(\d\d)(\d\d)(?:(\d\d)(?:(\d\d)(\.\d+)?)?)?(Z|[+-]\d{4})$/.exec(text);
+    if (m) year = Number(m[1]);
   } else {
     throw new KeypinParseError(
       `expected a UTCTime or GeneralizedTime at byte ${node.start}, found ${tagName(node.tag)}`,
@@ -28,28 +33,34 @@ export function readTime(der: Uint8Array, node: DerNode): Date {
       `malformed time ${JSON.stringify(text.slice(0, 40))} at byte ${node.start}`,
       node.start,
     );
-  const [mo, d, h, mi, s] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [
+  const [mo, d, h, mi, s] = [m[2], m[3], m[4], m[5] ?? "0", m[6] ?? "0"].map(Number) as [
     number,
     number,
     number,
     number,
     number,
   ];
-  const date = new Date(Date.UTC(year, mo - 1, d, h, mi, s));
+  const zone = m[8]!;
+  const offsetHours = zone === "Z" ? 0 : Number(zone.slice(1, 3));
+  const offsetMinutes = zone === "Z" ? 0 : Number(zone.slice(3, 5));
+  const local = new Date(Date.UTC(year, mo - 1, d, h, mi, s));
+  if (year < 100) local.setUTCFullYear(year);
   if (
     mo < 1 ||
     mo > 12 ||
-    date.getUTCDate() !== d ||
+    local.getUTCDate() !== d ||
     h > 23 ||
     mi > 59 ||
     s > 59 ||
-    Number.isNaN(date.getTime())
+    offsetHours > 12 ||
+    offsetMinutes > 59 ||
+    Number.isNaN(local.getTime())
   ) {
     throw new KeypinParseError(
       `time ${JSON.stringify(text)} at byte ${node.start} is not a real date`,
       node.start,
     );
   }
-  if (year < 100) date.setUTCFullYear(year);
-  return date;
+  const sign = zone.startsWith("-") ? -1 : 1;
+  return new Date(local.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
 }

@@ -1,0 +1,72 @@
+import { constants as cryptoConstants, verify, X509Certificate } from "node:crypto";
+import { type PathCertificate, publicKeyOf } from "./parsed-certificate.js";
+
+/** Signature algorithms verified directly over tbsCertificate: the digest node:crypto takes, and the key family. */
+const ALGORITHMS: Record<string, { digest: string | null; family: "rsa" | "ec" | "ed25519" | "ed448" }> = {
+  "1.2.840.113549.1.1.5": { digest: "sha1", family: "rsa" },
+  "1.2.840.113549.1.1.14": { digest: "sha224", family: "rsa" },
+  "1.2.840.113549.1.1.11": { digest: "sha256", family: "rsa" },
+  "1.2.840.113549.1.1.12": { digest: "sha384", family: "rsa" },
+  "1.2.840.113549.1.1.13": { digest: "sha512", family: "rsa" },
+  "1.2.840.10045.4.1": { digest: "sha1", family: "ec" },
+  "1.2.840.10045.4.3.1": { digest: "sha224", family: "ec" },
+  "1.2.840.10045.4.3.2": { digest: "sha256", family: "ec" },
+  "1.2.840.10045.4.3.3": { digest: "sha384", family: "ec" },
+  "1.2.840.10045.4.3.4": { digest: "sha512", family: "ec" },
+  "1.3.101.112": { digest: null, family: "ed25519" },
+  "1.3.101.113": { digest: null, family: "ed448" },
+};
+/** RSASSA-PSS: its parameters name the digest; node:crypto's X509Certificate reads them. */
+const RSA_PSS = "1.2.840.113549.1.1.10";
+/** Largest RSA public exponent keypin verifies with: 64 bits, OpenSSL's limit for large moduli. */
+const MAX_EXPONENT_BITS = 64;
+
+/**
+ * What verifying one signature made with `issuer`'s key costs, in units of one RSA-2048 (e = 65537) verification:
+ * RSA grows with the square of the modulus and with the exponent's length. EC and EdDSA keys count 1.
+ * Infinity for a key keypin refuses to verify with (an RSA exponent over 64 bits).
+ */
+export function verificationCost(issuer: PathCertificate): number {
+  const key = publicKeyOf(issuer);
+  const details = key?.asymmetricKeyDetails;
+  if (!details?.modulusLength) return 1;
+  const exponentBits = details.publicExponent === undefined ? 17 : details.publicExponent.toString(2).length;
+  if (exponentBits > MAX_EXPONENT_BITS) return Number.POSITIVE_INFINITY;
+  return Math.max(1, (details.modulusLength / 2048) ** 2) * Math.max(1, exponentBits / 17);
+}
+
+/**
+ * True when `issuer`'s key signed `child`: the signature over the child's tbsCertificate, with the algorithm the
+ * child names, which must be the same inside and outside tbsCertificate. MD5, MD2 and DSA signatures prove nothing
+ * here. Never throws.
+ */
+export function verifySignature(child: PathCertificate, issuer: PathCertificate): boolean {
+  const { signed } = child.info;
+  if (!signed.algorithmsMatch) return false;
+  const key = publicKeyOf(issuer);
+  if (!key) return false;
+  try {
+    if (signed.algorithm.oid === RSA_PSS) {
+      return new X509Certificate(child.der).verify(key);
+    }
+    const algorithm = ALGORITHMS[signed.algorithm.oid];
+    if (!algorithm) return false;
+    const params = signed.algorithm.parameters;
+    const nullParams = params?.length === 2 && params[0] === 0x05 && params[1] === 0x00;
+    if (params && !(algorithm.family === "rsa" && nullParams)) return false;
+    const type = key.asymmetricKeyType;
+    if (algorithm.family !== type) return false;
+    if (type === "rsa")
+      return verify(
+        algorithm.digest,
+        signed.tbs,
+        { key, padding: cryptoConstants.RSA_PKCS1_PADDING },
+        signed.signature,
+      );
+    if (type === "ec")
+      return verify(algorithm.digest, signed.tbs, { key, dsaEncoding: "der" }, signed.signature);
+    return verify(null, signed.tbs, key, signed.signature);
+  } catch {
+    return false; // a key or signature node:crypto cannot use proves nothing
+  }
+}
