@@ -7,4 +7,9 @@ export type { PinningOptions } from "./pin-checker.js";
 export { loadPolicyFile, PolicyFileError, type PolicyFileProblem, parsePolicyText } from "./policy-file.js";
 export { spkiOfPrivateKey } from "./private-key.js";
 export { sha256 } from "./sha256.js";
-export { buildVerifiedPath, type PathSearch, type RejectedIssuer, searchVerifiedPath } from "./verified-path.js";
+export {
+  buildVerifiedPath,
+  type PathSearch,
+  type RejectedIssuer,
+  searchVerifiedPath,
+} from "./verified-path.js";

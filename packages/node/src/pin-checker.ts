@@ -127,7 +127,8 @@ function subjectOf(der: Uint8Array): string {
 function untrustedDetails(search: PathSearch): Partial<ConstructorParameters<typeof UntrustedChainError>[0]> {
   if (search.found) return {};
   const out: Partial<ConstructorParameters<typeof UntrustedChainError>[0]> = { reason: search.reason };
-  if (search.rejected) out.hiddenBy = { subject: search.rejected.subject, problem: search.rejected.violation.detail };
+  if (search.rejected)
+    out.hiddenBy = { subject: search.rejected.subject, problem: search.rejected.violation.detail };
   if (search.detail) out.detail = search.detail;
   return out;
 }
@@ -298,7 +299,11 @@ export class PinChecker {
     const last = this.#recent.get(hostname);
     if (last && isPeerChain(cert, last.served)) return last;
     const served = peerChainOf(cert);
-    const search = searchVerifiedPath(served, this.trust.anchors, this.hopCache ? { hopCache: this.hopCache } : {});
+    const search = searchVerifiedPath(
+      served,
+      this.trust.anchors,
+      this.hopCache ? { hopCache: this.hopCache } : {},
+    );
     const path = search.found ? search.path : undefined;
     const chain: ChainEntry[] = (path ?? []).map((der) => {
       const { info, pin } = describeCertificate(der);
