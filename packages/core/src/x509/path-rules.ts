@@ -11,6 +11,7 @@ import { UNDERSTOOD_CRITICAL_EXTENSIONS } from "./extensions.js";
 /** Why a certificate may not stand where it stands on a path. */
 export type PathRuleReason =
   | "expired"
+  | "invalid-time"
   | "not-yet-valid"
   | "not-a-ca"
   | "no-key-cert-sign"
@@ -20,7 +21,8 @@ export type PathRuleReason =
   | "critical-extension"
   | "invalid-extension"
   | "unsupported-extension"
-  | "weak-key";
+  | "weak-key"
+  | "self-signed";
 
 /** A broken rule: which certificate (its position on the path, 0 = leaf), the rule and the details. */
 export interface PathRuleViolation {
@@ -57,6 +59,7 @@ export function certificateViolation(
 ): PathRuleViolation | undefined {
   const at = (reason: PathRuleReason, detail: string): PathRuleViolation => ({ index, reason, detail });
   const now = Math.floor(options.now.getTime() / 1000) * 1000;
+  if (cert.constraints.invalidTime) return at("invalid-time", cert.constraints.invalidTime);
   if (cert.notBefore.getTime() > now)
     return at("not-yet-valid", `not valid before ${cert.notBefore.toISOString()}`);
   if (cert.notAfter.getTime() <= now) return at("expired", `expired on ${cert.notAfter.toISOString()}`);
@@ -79,8 +82,15 @@ export function certificateViolation(
       "weak-key",
       `has a ${cert.keyType} key (keypin accepts ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits)`,
     );
+  if (cert.keyType === "EC-explicit")
+    return at("weak-key", "has an EC key with explicit curve parameters, which OpenSSL refuses on a path");
   if (cert.keyType === "DSA" || cert.keyType.startsWith("unknown-"))
     return at("weak-key", `has a ${cert.keyType} key, which keypin does not verify`);
+  if (!options.anchor && looksSelfSigned(cert))
+    return at(
+      "self-signed",
+      "is self-signed but not a trust anchor, and OpenSSL ends a path at a self-signed certificate",
+    );
   if (c.extKeyUsage && !c.extKeyUsage.includes(SERVER_AUTH))
     return at("purpose", "has an extendedKeyUsage without serverAuth");
   if (index === 0) {
@@ -152,6 +162,18 @@ export function issuerViolation(
     }
   }
   return undefined;
+}
+
+/**
+ * What OpenSSL takes for a self-signed certificate without checking the signature (`X509_self_signed(x, 0)`): the
+ * same name as subject and issuer, and key identifiers that do not contradict it. OpenSSL's path ends there.
+ */
+function looksSelfSigned(cert: CertificateInfo): boolean {
+  const { authorityKeyId, subjectKeyId } = cert.constraints;
+  return (
+    isSelfIssued(cert) &&
+    !(authorityKeyId !== undefined && subjectKeyId !== undefined && authorityKeyId !== subjectKeyId)
+  );
 }
 
 /** Self-issued: subject and issuer are the same name (OpenSSL's EXFLAG_SI). */
