@@ -1,6 +1,6 @@
 // X.509 certificates: the SPKI exactly as encoded, plus the fields keypin shows and the path rules need.
 
-import { encodeHex } from "../bytes.js";
+import { decodeLatin1, encodeHex } from "../bytes.js";
 import {
   childrenOf,
   type DerNode,
@@ -16,7 +16,7 @@ import { KeypinParseError } from "../errors.js";
 import { type CertificateConstraints, readExtensions } from "./extensions.js";
 import { canonicalName, readName } from "./name.js";
 import { keyTypeOf } from "./spki.js";
-import { readTime } from "./time.js";
+import { isVerifierTime, readTime } from "./time.js";
 
 /**
  * What {@link parseCertificate} reads from an X.509 certificate.
@@ -139,6 +139,14 @@ export function readCertificate(der: Uint8Array, cert: DerNode): CertificateInfo
   }
   const version = readVersion(der, tbs[0]);
   const { isCA, subjectAltNames, constraints } = readExtensions(der, extensionList, version);
+  const [notBefore, notAfter] = times as [DerNode, DerNode];
+  for (const [field, node] of [
+    ["notBefore", notBefore],
+    ["notAfter", notAfter],
+  ] as const) {
+    if (!constraints.invalidTime && !isVerifierTime(der, node))
+      constraints.invalidTime = `has a ${field} ${JSON.stringify(decodeLatin1(valueBytes(der, node)).slice(0, 40))} in a form OpenSSL's verifier refuses (it compares only YYMMDDHHMMSSZ and YYYYMMDDHHMMSSZ)`;
+  }
   const [, signatureAlgorithm, signatureValue] = outer;
   if (signatureAlgorithm?.tag !== TAG.SEQUENCE)
     throw new KeypinParseError(`expected the signature algorithm at byte ${cert.start}`, cert.start);
@@ -148,8 +156,8 @@ export function readCertificate(der: Uint8Array, cert: DerNode): CertificateInfo
     spki: new Uint8Array(encodingOf(der, spki)),
     subject: readName(der, subject),
     issuer: readName(der, issuer),
-    notBefore: readTime(der, times[0]!),
-    notAfter: readTime(der, times[1]!),
+    notBefore: readTime(der, notBefore),
+    notAfter: readTime(der, notAfter),
     serialNumber: encodeHex(stripSignByte(valueBytes(der, serial))).toUpperCase(),
     subjectAltNames,
     keyType,

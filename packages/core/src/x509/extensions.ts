@@ -92,6 +92,11 @@ export interface CertificateConstraints {
    * cA (OpenSSL treats each as an invalid certificate). Empty when nothing is wrong.
    */
   problems: string[];
+  /**
+   * A validity time in a form OpenSSL reads but its verifier cannot compare (anything but `YYMMDDHHMMSSZ` /
+   * `YYYYMMDDHHMMSSZ`): OpenSSL fails such a certificate with a format error, so it cannot be on a path.
+   */
+  invalidTime?: string;
 }
 
 /** The SANs and CA flag every certificate shows, and the constraints, read in one pass over the extensions. */
@@ -100,6 +105,17 @@ export interface ExtensionFacts {
   subjectAltNames: { dns: string[]; ip: string[] };
   constraints: CertificateConstraints;
 }
+
+/** The extensions {@link readExtensions} decodes; the content of any other is not read. */
+const READ_EXTENSIONS: ReadonlySet<string> = new Set([
+  OID.basicConstraints,
+  OID.keyUsage,
+  OID.extKeyUsage,
+  OID.subjectAltName,
+  OID.nameConstraints,
+  OID.subjectKeyIdentifier,
+  OID.authorityKeyIdentifier,
+]);
 
 /** A reading failure inside one extension: caught per extension and recorded as a problem. */
 class ExtensionError extends KeypinError {
@@ -148,9 +164,10 @@ export function readExtensions(
           fail(`malformed critical flag at byte ${flag.start}`);
         if (der[flag.valueStart] !== 0) constraints.critical.push(oid);
       }
-      const inner = readNode(der, value.valueStart, value.end);
-      if (inner.end !== value.end) fail(`bytes after extension ${oid}`);
-      readOne(der, oid, inner, facts);
+      // OpenSSL decodes only the extensions it knows and ignores the content of the others (unless critical: the
+      // path rules refuse those); it reads the first value in extnValue and ignores bytes after it (X509V3_EXT_d2i).
+      if (!READ_EXTENSIONS.has(oid)) continue;
+      readOne(der, oid, readNode(der, value.valueStart, value.end), facts);
     } catch (error) {
       if (!(error instanceof KeypinError)) throw error;
       constraints.problems.push(

@@ -9,6 +9,18 @@ import { KeypinParseError } from "../errors.js";
  * GeneralizedTime `YYYYMMDDHH[MM[SS[.fff]]]`, each ending in `Z` or an offset `+hhmm`/`-hhmm` (UTCTime years
  * 50–99 are 19xx). RFC 5280 asks for seconds and `Z`; certificates in the wild do not always comply.
  */
+/**
+ * Whether a certificate time is in the one form OpenSSL's verifier compares (`X509_cmp_time`): UTCTime
+ * `YYMMDDHHMMSSZ` or GeneralizedTime `YYYYMMDDHHMMSSZ`, all digits. OpenSSL reads the other forms {@link readTime}
+ * accepts, but a certificate carrying one fails verification ("format error in certificate's notAfter field"), so
+ * such a certificate cannot be on a path OpenSSL accepts.
+ */
+export function isVerifierTime(der: Uint8Array, node: DerNode): boolean {
+  const text = decodeLatin1(valueBytes(der, node));
+  if (node.tag === TAG.UTC_TIME) return /^\d{12}Z$/.test(text);
+  return node.tag === TAG.GENERALIZED_TIME && /^\d{14}Z$/.test(text);
+}
+
 export function readTime(der: Uint8Array, node: DerNode): Date {
   const text = decodeLatin1(valueBytes(der, node));
   let m: RegExpExecArray | null;
