@@ -132,6 +132,18 @@ function untrustedMessage(
 }
 
 /**
+ * What a thrown value says, for a message: an Error's message, or the value as a string. Never throws, whatever was
+ * thrown (an object without a prototype, a `message` getter that throws, a `toString` that throws).
+ */
+export function describeThrown(value: unknown): string {
+  try {
+    return value instanceof Error ? String(value.message) : String(value);
+  } catch {
+    return "a value that cannot be shown";
+  }
+}
+
+/**
  * The pin check itself failed (an unexpected fault while checking a handshake), so the connection was refused:
  * keypin fails closed, and the process goes on. Code `ERR_KEYPIN_CHECK_FAILED`; `cause` is the fault.
  *
@@ -143,7 +155,7 @@ export class PinCheckError extends KeypinError {
   readonly host: string;
 
   constructor(host: string, cause: unknown) {
-    const why = cause instanceof Error ? cause.message : String(cause);
+    const why = describeThrown(cause);
     super(
       "ERR_KEYPIN_CHECK_FAILED",
       `keypin could not complete the pin check for ${host} (${why.slice(0, 300)}), so the connection was refused.`,

@@ -13,7 +13,7 @@ import {
   type PolicyFile,
 } from "@keypin/core";
 import { BoundedCache } from "./bounded-cache.js";
-import { PinCheckError, PinMismatchError, UntrustedChainError } from "./errors.js";
+import { describeThrown, PinCheckError, PinMismatchError, UntrustedChainError } from "./errors.js";
 import { describeCertificate } from "./parsed-certificate.js";
 import { isPeerChain, peerChainOf } from "./peer-chain.js";
 import { loadPolicyFileSync } from "./policy-file.js";
@@ -320,7 +320,7 @@ export class PinChecker {
     } catch (error) {
       // The verdict stands either way; a throwing listener must not turn into a refused (or accepted) connection.
       this.#warn(
-        `keypin: onVerdict threw (${error instanceof Error ? error.message : String(error)}); the verdict stands.`,
+        `keypin: onVerdict threw (${describeThrown(error)}); the verdict stands.`,
       );
     }
   }

@@ -2,6 +2,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { type PinFailureReport, reportDedupeKey } from "@keypin/core";
 import { BoundedCache } from "./bounded-cache.js";
+import { describeThrown } from "./errors.js";
 
 /** The same report is sent (and handed to `onReport`) at most once per this many milliseconds. */
 export const REPORT_INTERVAL_MS = 24 * 60 * 60 * 1000;
@@ -58,9 +59,7 @@ export class ReportSender {
       try {
         this.#options.onReport(report);
       } catch (error) {
-        this.#options.onWarning(
-          `keypin: onReport threw: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        this.#options.onWarning(`keypin: onReport threw: ${describeThrown(error)}`);
       }
     }
     if (this.#options.send === false) return;
