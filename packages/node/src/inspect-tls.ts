@@ -8,6 +8,7 @@ import {
 } from "node:tls";
 import { type CertificateInfo, KeypinError } from "@keypin/core";
 import { BoundedCache } from "./bounded-cache.js";
+import { UntrustedChainError } from "./errors.js";
 import { describeCertificate } from "./parsed-certificate.js";
 import { openProxyTunnel } from "./proxy-tunnel.js";
 import { linkSentCertificates, readSentCertificates } from "./served-chain.js";
@@ -17,7 +18,7 @@ import {
   resolveTrustAnchors,
   type TrustAnchors,
 } from "./trust-anchors.js";
-import { buildVerifiedPath } from "./verified-path.js";
+import { type PathSearch, searchVerifiedPath } from "./verified-path.js";
 
 /**
  * What `inspectTls` saw. Certificates are described by @keypin/core (SPKI from the DER).
@@ -40,6 +41,12 @@ export interface TlsInspection {
   verified: CertificateInfo[] | undefined;
   /** True when OpenSSL accepted the chain, the hostname matches, and keypin verified a path. */
   trusted: boolean;
+  /**
+   * Why keypin found no path although OpenSSL accepted the chain, for the server's operator: a served certificate
+   * that hides the valid path (Node links served certificates by the first name match), a leaf keypin refuses, or
+   * anchors that differ. Absent when there is a path or when OpenSSL refused the chain too.
+   */
+  pathProblem?: string;
   /** OpenSSL's reason for rejecting the chain (e.g. "SELF_SIGNED_CERT_IN_CHAIN", "CERT_HAS_EXPIRED"). */
   authorizationError?: string;
   /** Why the leaf does not match the host name, when it does not. */
@@ -288,7 +295,8 @@ export async function inspectTls(options: InspectTlsOptions): Promise<TlsInspect
   // One handshake tells both what the server sent (OpenSSL's copy of the peer chain, without the root Node adds
   // from its store) and what OpenSSL concluded. `served` keeps Node's linked order; the path is built from it.
   const served = linkSentCertificates(first.sent);
-  const verifiedDers = buildVerifiedPath(served, trust.anchors);
+  const search = searchVerifiedPath(served, trust.anchors);
+  const verifiedDers = search.found ? search.path : undefined;
   const hostError = checkServerIdentity(servername ?? options.host, first.peer);
   const describe = (der: Uint8Array): CertificateInfo => describeCertificate(der).info;
   const inspection: TlsInspection = {
@@ -300,7 +308,31 @@ export async function inspectTls(options: InspectTlsOptions): Promise<TlsInspect
     trusted: first.authorizationError === undefined && hostError === undefined && verifiedDers !== undefined,
   };
   if (first.authorizationError !== undefined) inspection.authorizationError = first.authorizationError;
+  else if (!search.found)
+    inspection.pathProblem = describePathProblem(search, options.host, options.port, served);
   if (hostError) inspection.hostnameError = hostError.message;
   if (first.protocol) inspection.protocol = first.protocol;
   return inspection;
+}
+
+/** The operator-facing sentence for a search that found no path: the same words as the pinned clients' error. */
+function describePathProblem(search: PathSearch, host: string, port: number, served: Uint8Array[]): string {
+  if (search.found) return "";
+  const subjects = served.map((der) => {
+    try {
+      return describeCertificate(der).info.subject;
+    } catch {
+      return "(a certificate keypin cannot read)";
+    }
+  });
+  const input: ConstructorParameters<typeof UntrustedChainError>[0] = {
+    host,
+    port,
+    served: subjects,
+    reason: search.reason,
+  };
+  if (search.rejected)
+    input.hiddenBy = { subject: search.rejected.subject, problem: search.rejected.violation.detail };
+  if (search.detail) input.detail = search.detail;
+  return new UntrustedChainError(input).message;
 }

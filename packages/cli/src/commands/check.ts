@@ -115,7 +115,11 @@ export async function checkHost(
   base.verifiedPins = (inspection.verified ?? []).map(pinOf);
   if (!inspection.trusted || !inspection.verified || inspection.hostnameError) {
     const why =
-      inspection.hostnameError ?? inspection.authorizationError ?? "no verified path to a trusted CA";
+      inspection.hostnameError ??
+      inspection.authorizationError ??
+      inspection.pathProblem ??
+      "no verified path to a trusted CA";
+    if (inspection.pathProblem) base.warnings.push({ code: "path-rules", message: inspection.pathProblem });
     return { ...base, status: "untrusted", reason: why };
   }
   const chain = inspection.verified.map((cert, i) => ({ subject: cert.subject, pin: base.verifiedPins[i]! }));

@@ -22,6 +22,7 @@ export interface ChainCertificate {
 export interface Warning {
   code:
     | "untrusted"
+    | "path-rules"
     | "hostname-mismatch"
     | "self-signed"
     | "expired"
@@ -53,6 +54,7 @@ export interface InspectionInput {
   trusted: boolean;
   authorizationError?: string;
   hostnameError?: string;
+  pathProblem?: string;
 }
 
 /** Certificates that expire within this many days get a warning. */
@@ -123,6 +125,7 @@ export function buildInspectReport(input: InspectionInput, now: Date = new Date(
       message: `the chain is not trusted${input.authorizationError ? ` (${input.authorizationError})` : ""}: a device would refuse it, and pins taken from it may be an interceptor's; add the right CA with --ca if this is a private CA`,
     });
   }
+  if (input.pathProblem) warnings.push({ code: "path-rules", message: input.pathProblem });
   if (input.hostnameError) {
     warnings.push({
       code: "hostname-mismatch",

@@ -21,6 +21,14 @@ function cert(subject: string, issuer: string, daysLeft = 300): CertificateInfo 
     subjectAltNames: { dns: [], ip: [] },
     keyType: "EC-P256",
     isCA: subject !== "CN=api.myapp.com",
+    constraints: { version: 3, critical: [], present: [], ipAddressBytes: [], problems: [] },
+    names: { subject: subject.toLowerCase(), issuer: issuer.toLowerCase() },
+    signed: {
+      tbs: new Uint8Array(),
+      algorithm: { oid: "1.2.840.10045.4.3.2" },
+      algorithmsMatch: true,
+      signature: new Uint8Array(),
+    },
   };
 }
 const pin = (c: CertificateInfo) => computePin(c.spki, sha256);
