@@ -12,7 +12,6 @@ import { UNDERSTOOD_CRITICAL_EXTENSIONS } from "./extensions.js";
 export type PathRuleReason =
   | "expired"
   | "invalid-time"
-  | "invalid-time"
   | "not-yet-valid"
   | "not-a-ca"
   | "no-key-cert-sign"
@@ -61,7 +60,6 @@ export function certificateViolation(
   const at = (reason: PathRuleReason, detail: string): PathRuleViolation => ({ index, reason, detail });
   const now = Math.floor(options.now.getTime() / 1000) * 1000;
   if (cert.constraints.invalidTime) return at("invalid-time", cert.constraints.invalidTime);
-  if (cert.constraints.invalidTime) return at("invalid-time", cert.constraints.invalidTime);
   if (cert.notBefore.getTime() > now)
     return at("not-yet-valid", `not valid before ${cert.notBefore.toISOString()}`);
   if (cert.notAfter.getTime() <= now) return at("expired", `expired on ${cert.notAfter.toISOString()}`);
@@ -84,8 +82,6 @@ export function certificateViolation(
       "weak-key",
       `has a ${cert.keyType} key (keypin accepts ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits)`,
     );
-  if (cert.keyType === "EC-explicit")
-    return at("weak-key", "has an EC key with explicit curve parameters, which OpenSSL refuses on a path");
   if (cert.keyType === "EC-explicit")
     return at("weak-key", "has an EC key with explicit curve parameters, which OpenSSL refuses on a path");
   if (cert.keyType === "DSA" || cert.keyType.startsWith("unknown-"))
