@@ -1,10 +1,12 @@
+import type { ClientRequest } from "node:http";
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions, type RequestOptions } from "node:https";
 import type { Duplex } from "node:stream";
-import type { ConnectionOptions } from "node:tls";
+import type { ConnectionOptions, TLSSocket } from "node:tls";
 import { KeypinError } from "@keypin/core";
 import { Agent, type Dispatcher, ProxyAgent } from "undici";
 import { PinChecker, type PinningOptions } from "./pin-checker.js";
 import { parseProxyUrl } from "./proxy-tunnel.js";
+import { SessionCache } from "./session-cache.js";
 
 /**
  * TLS options that pin: spread them into any `tls.connect` user (database drivers, gRPC, SMTP, a raw socket).
@@ -34,14 +36,55 @@ function refuseProxy(options: PinningOptions, api: string): void {
   );
 }
 
-/** An https.Agent whose connections are pinned; its pool and TLS session cache serve only its own policy. */
+/** The refusal of an option that would bypass pinning, before any connection is made. */
+function bypassRefused(what: string): KeypinError {
+  return new KeypinError(
+    "ERR_KEYPIN_OPTIONS",
+    `A request on a pinned agent asked for ${what}, which would bypass pinning; the connection was not made.`,
+  );
+}
+
+const OWN_SESSION =
+  "a TLS session of its own (resuming it would skip the hostname and pin checks: Node runs neither on a resumed " +
+  "session); the agent resumes only sessions from its own checked handshakes";
+
+/**
+ * An https.Agent whose connections are pinned; its pool and TLS session cache serve only its own policy. Sessions
+ * are cached per agent key (host, port, server name and the TLS options that change a handshake, as Node's own
+ * cache is), only from handshakes Node verified (Node emits 'session' after `checkServerIdentity` passed), and
+ * handed to tls.connect as an own property, so that nothing else (a polluted `Object.prototype.session`) can be.
+ */
 class PinnedHttpsAgent extends HttpsAgent {
   readonly #checker: PinChecker;
+  readonly #sessions: SessionCache;
 
   constructor(checker: PinChecker, agentOptions: HttpsAgentOptions) {
-    // The check lives in `options` (not in a method) so that agents copying `agent.options` keep it (axios).
-    super({ ...agentOptions, ...checker.tlsOptions() });
+    const maxCachedSessions = agentOptions.maxCachedSessions ?? 100;
+    // The check lives in `options` (not in a method) so that agents copying `agent.options` keep it (axios). Node's
+    // cache is off (this class keeps its own); `options.session` is own and undefined, so a request's session (refused
+    // in addRequest) and a polluted prototype's never reach tls.connect, in this agent or in a copy of its options.
+    super({ ...agentOptions, ...checker.tlsOptions(), maxCachedSessions: 0, session: undefined });
     this.#checker = checker;
+    this.#sessions = new SessionCache(maxCachedSessions);
+  }
+
+  // Node merges `agent.options` over a request's options, so a request's `session` is refused here, before the merge.
+  addRequest(req: ClientRequest, options: RequestOptions): void {
+    if (
+      typeof options === "object" &&
+      options !== null &&
+      (options as { session?: unknown }).session !== undefined
+    ) {
+      // As Node's agent fails a request whose socket could not be made: the request emits the error, then 'close'.
+      (req as unknown as { onSocket: (socket: undefined, error: Error) => void }).onSocket(
+        undefined,
+        bypassRefused(OWN_SESSION),
+      );
+      return;
+    }
+    (
+      HttpsAgent.prototype as unknown as { addRequest: (r: ClientRequest, o: RequestOptions) => void }
+    ).addRequest.call(this, req, options);
   }
 
   override createConnection(
@@ -55,22 +98,37 @@ class PinnedHttpsAgent extends HttpsAgent {
           ? "another checkServerIdentity"
           : (options as { secureContext?: unknown }).secureContext !== this.#checker.secureContext
             ? "another secureContext"
-            : // Node resumes a given session without running checkServerIdentity: no hostname check, no pins.
-              // The agent adds its own cached sessions after this point, so any session here came from the caller.
+            : // Through addRequest `session` is this agent's own undefined; a direct call may bring one.
               (options as { session?: unknown }).session !== undefined
-              ? "a TLS session of its own (resuming it would skip the hostname and pin checks)"
+              ? OWN_SESSION
               : undefined;
     if (refused) {
-      const error = new KeypinError(
-        "ERR_KEYPIN_OPTIONS",
-        `A request on a pinned agent asked for ${refused}, which would bypass pinning; the connection was not made.`,
-      );
+      const error = bypassRefused(refused);
       if (!callback) throw error;
       callback(error, undefined as unknown as Duplex);
       return undefined;
     }
-    return super.createConnection(options, callback);
+    const key = sessionKeyOf(options);
+    const socket = super.createConnection(
+      { ...options, session: this.#sessions.get(key) } as RequestOptions,
+      callback,
+    ) as TLSSocket | null | undefined;
+    const sessions = this.#sessions;
+    if (socket) {
+      socket.on("session", (session: Buffer) => sessions.set(key, session));
+      socket.once("close", (hadError: boolean) => {
+        if (hadError) sessions.delete(key);
+      });
+    }
+    return socket;
   }
+}
+
+/** Node's agent key (host, port, server name, TLS options), with the destination spelled out in case it is absent. */
+function sessionKeyOf(options: RequestOptions): string {
+  const { host, port, servername } = options as RequestOptions & { servername?: string };
+  const agentKey = (options as { _agentKey?: unknown })._agentKey;
+  return JSON.stringify([host, port, servername, typeof agentKey === "string" ? agentKey : ""]);
 }
 
 /**
@@ -111,9 +169,17 @@ export function createPinnedDispatcher(
 ): Dispatcher {
   const checker = new PinChecker(options);
   const tls = checker.tlsOptions();
+  const agentOptions = options.agent ?? {};
   if (options.proxy) {
-    const url = parseProxyUrl(options.proxy);
-    return new ProxyAgent({ ...(options.agent ?? {}), uri: url.href, requestTls: tls });
+    const uri = parseProxyUrl(options.proxy).href;
+    // undici's ProxyAgent has one connector, and so one TLS session cache keyed by server name alone, for every
+    // origin it tunnels to: with `connect.servername` set, a session from a checked handshake with an unpinned origin
+    // was resumed for a pinned one, and Node runs no check on a resumed session. One ProxyAgent per origin keeps each
+    // origin's sessions (and sockets) to itself.
+    return new Agent({
+      ...agentOptions,
+      factory: () => new ProxyAgent({ ...agentOptions, uri, requestTls: tls }),
+    });
   }
-  return new Agent({ ...(options.agent ?? {}), connect: tls });
+  return new Agent({ ...agentOptions, connect: tls });
 }
