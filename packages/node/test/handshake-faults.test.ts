@@ -25,6 +25,8 @@ interface Outcome {
   reports: number;
   warnings: number;
   chainPins?: string[];
+  reason?: string;
+  hiddenBy?: string;
 }
 interface ChildResult {
   unpinned: string;
@@ -108,7 +110,11 @@ async function expectPinned(leaf: OpensslCert, chain: OpensslCert[], throwKind =
 }
 
 /** OpenSSL accepts the served chain, and keypin refuses it with `code` on every client. */
-async function expectKeypinError(leaf: OpensslCert, chain: OpensslCert[], code: string): Promise<void> {
+async function expectKeypinError(
+  leaf: OpensslCert,
+  chain: OpensslCert[],
+  code: string,
+): Promise<ChildResult> {
   const verified = pki.verify(root, leaf, chain);
   assert.ok(verified.ok, `openssl verify refused the chain: ${verified.output}`);
   const result = await connectAll(await serve(leaf, chain), [pki.pinOf(leaf)]);
@@ -116,6 +122,7 @@ async function expectKeypinError(leaf: OpensslCert, chain: OpensslCert[], code: 
   for (const client of CLIENTS)
     for (const which of ["right", "wrong"] as const)
       assert.equal(result[client][which].outcome, code, `${client} (${which} pin)`);
+  return result;
 }
 
 /** OpenSSL refuses the chain (`openssl verify` too): every client fails as the unpinned one does, before keypin runs. */
@@ -374,7 +381,11 @@ describe("a served certificate OpenSSL does not use but Node links is refused wi
       const alone = pki.verify(root, leaf, [copy]);
       assert.equal(alone.ok, false, "openssl verify accepted the path through the copy");
       assert.match(alone.output, /format error in certificate's not(Before|After) field/);
-      await expectKeypinError(leaf, [copy, inter], "ERR_KEYPIN_UNTRUSTED_CHAIN");
+      const result = await expectKeypinError(leaf, [copy, inter], "ERR_KEYPIN_UNTRUSTED_CHAIN");
+      for (const client of CLIENTS) {
+        assert.equal(result[client].right.reason, "rules", client);
+        assert.equal(result[client].right.hiddenBy, "CN=keypin faults intermediate", client);
+      }
     });
   }
 });

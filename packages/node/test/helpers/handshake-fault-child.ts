@@ -54,6 +54,9 @@ interface Outcome {
   reports: number;
   warnings: number;
   chainPins?: string[];
+  /** An UntrustedChainError's reason and the served certificate it names. */
+  reason?: string;
+  hiddenBy?: string;
 }
 
 function options(pins: string[], log: Outcome): PinningOptions {
@@ -83,6 +86,10 @@ function codeOf(error: unknown, log: Outcome): string {
   const own = (error as { chainPins?: { pin: string }[] }).chainPins;
   const pins = own ?? chain;
   if (pins) log.chainPins = pins.map((entry) => entry.pin);
+  const untrusted = (error as { cause?: { reason?: string; hiddenBy?: { subject: string } } }).cause ?? error;
+  const { reason, hiddenBy } = untrusted as { reason?: string; hiddenBy?: { subject: string } };
+  if (typeof reason === "string") log.reason = reason;
+  if (hiddenBy) log.hiddenBy = hiddenBy.subject;
   return (
     keypinCodeOf(error) ??
     (error as { code?: string }).code ??
