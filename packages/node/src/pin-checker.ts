@@ -319,9 +319,7 @@ export class PinChecker {
       this.#onVerdict?.(verdict, { port });
     } catch (error) {
       // The verdict stands either way; a throwing listener must not turn into a refused (or accepted) connection.
-      this.#warn(
-        `keypin: onVerdict threw (${describeThrown(error)}); the verdict stands.`,
-      );
+      this.#warn(`keypin: onVerdict threw (${describeThrown(error)}); the verdict stands.`);
     }
   }
 
