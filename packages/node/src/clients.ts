@@ -27,7 +27,7 @@ export function pinnedTlsOptions(options: PinningOptions): ConnectionOptions {
 }
 
 /** `proxy` is an undici feature here; silently connecting directly would surprise, so say it. */
-function refuseProxy(options: PinningOptions, api: string): void {
+export function refuseProxy(options: PinningOptions, api: string): void {
   if (options.proxy === undefined) return;
   throw new KeypinError(
     "ERR_KEYPIN_OPTIONS",
@@ -148,6 +148,11 @@ function sessionKeyOf(options: RequestOptions): string {
 export function createPinnedAgent(options: PinningOptions & { agent?: HttpsAgentOptions }): HttpsAgent {
   refuseProxy(options, "createPinnedAgent");
   return new PinnedHttpsAgent(new PinChecker(options), options.agent ?? {});
+}
+
+/** A pinned https.Agent on an existing check (internal: createPinnedGotAgents shares one check with HTTP/2). */
+export function pinnedHttpsAgentOf(checker: PinChecker, agentOptions: HttpsAgentOptions): HttpsAgent {
+  return new PinnedHttpsAgent(checker, agentOptions);
 }
 
 /**

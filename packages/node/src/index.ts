@@ -2,6 +2,12 @@
 
 export { createPinnedAgent, createPinnedDispatcher, pinnedTlsOptions } from "./clients.js";
 export { PinCheckError, PinMismatchError, UntrustedChainError, type UntrustedReason } from "./errors.js";
+export {
+  createPinnedGotAgents,
+  createPinnedHttp2Agent,
+  type Http2Wrapper,
+  type Http2WrapperAgent,
+} from "./http2.js";
 export { type InspectTlsOptions, inspectTls, type TlsInspection } from "./inspect-tls.js";
 export type { PinningOptions } from "./pin-checker.js";
 export { loadPolicyFile, PolicyFileError, type PolicyFileProblem, parsePolicyText } from "./policy-file.js";
