@@ -22,13 +22,26 @@ const RSA_PSS = "1.2.840.113549.1.1.10";
 const MAX_EXPONENT_BITS = 64;
 
 /**
+ * What one verification costs with each EC curve and EdDSA key, in the unit below, measured with Node 20's OpenSSL 3.0
+ * (one node:crypto verify, x86-64): P-256 98 µs, P-384 710 µs, P-521 1.44 ms, Ed25519 128 µs, Ed448 271 µs, against
+ * 33 µs for RSA-2048. Curves without a fast implementation are slower still (brainpoolP512r1 1.0 ms, sect571k1 3.1
+ * ms): any other curve counts as the slowest measured.
+ */
+const CURVE_COST: Record<string, number> = { prime256v1: 3, secp384r1: 21, secp521r1: 43 };
+const EDDSA_COST: Record<string, number> = { ed25519: 4, ed448: 8 };
+const OTHER_CURVE_COST = 100;
+
+/**
  * What verifying one signature made with `issuer`'s key costs, in units of one RSA-2048 (e = 65537) verification:
- * RSA grows with the square of the modulus and with the exponent's length. EC and EdDSA keys count 1.
- * Infinity for a key keypin refuses to verify with (an RSA exponent over 64 bits).
+ * RSA grows with the square of the modulus and with the exponent's length; EC and EdDSA keys cost what they were
+ * measured to (CURVE_COST). Infinity for a key keypin refuses to verify with (an RSA exponent over 64 bits).
  */
 export function verificationCost(issuer: PathCertificate): number {
   const key = publicKeyOf(issuer);
   const details = key?.asymmetricKeyDetails;
+  const type = key?.asymmetricKeyType;
+  if (type === "ec") return CURVE_COST[details?.namedCurve ?? ""] ?? OTHER_CURVE_COST;
+  if (type && EDDSA_COST[type] !== undefined) return EDDSA_COST[type];
   if (!details?.modulusLength) return 1;
   const exponentBits = details.publicExponent === undefined ? 17 : details.publicExponent.toString(2).length;
   if (exponentBits > MAX_EXPONENT_BITS) return Number.POSITIVE_INFINITY;
