@@ -58,6 +58,8 @@ const groups: Group[] = [
     timeoutMs: 600_000,
     load: () => import("./targets/memory.js"),
   },
+  // Issue 12: a cold pinned handshake on crafted worst-case chains, against an unpinned one on the same chains.
+  { name: "worst-chain", targets: [8], timeoutMs: 600_000, load: () => import("./targets/worst-chain.js") },
 ];
 
 function argValue(name: string): string | undefined {
