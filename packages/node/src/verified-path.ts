@@ -250,6 +250,13 @@ export function searchVerifiedPath(
     const akid = child.info.constraints.authorityKeyId;
     const skid = issuer.info.constraints.subjectKeyId;
     if (akid !== undefined && skid !== undefined && akid !== skid) return false;
+    // OpenSSL's X509_check_akid: an authorityKeyIdentifier that names the issuer by serial number and issuer name
+    // rules out every other certificate, before any signature is checked.
+    const { authorityCertSerial, authorityCertIssuerName } = child.info.constraints;
+    if (authorityCertSerial !== undefined && authorityCertSerial !== stripZeros(issuer.info.serialNumber))
+      return false;
+    if (authorityCertIssuerName !== undefined && authorityCertIssuerName !== issuer.info.names.issuer)
+      return false;
     const violation =
       certificateViolation(issuer.info, path.length, { now, anchor: anchorSet.has(issuer) }) ??
       issuerViolation(infos, issuer.info);
@@ -300,4 +307,11 @@ export function searchVerifiedPath(
   }
   if (exhausted) return { found: false, reason: "budget" };
   return { found: false, reason: "no-path" };
+}
+
+/** A serial number's hex without leading zero octets, as the authorityKeyIdentifier's serial is kept. */
+function stripZeros(hex: string): string {
+  let out = hex;
+  while (out.length > 2 && out.startsWith("00")) out = out.slice(2);
+  return out;
 }

@@ -6,6 +6,7 @@ import { decodeLatin1, encodeHex } from "../bytes.js";
 import { childrenOf, type DerNode, readNode, readOid, TAG, valueBytes } from "../der.js";
 import { KeypinError } from "../errors.js";
 import { formatIpv6 } from "../ip.js";
+import { canonicalName } from "./name.js";
 
 const OID = {
   subjectKeyIdentifier: "2.5.29.14",
@@ -81,6 +82,13 @@ export interface CertificateConstraints {
   authorityKeyId?: string;
   /** authorityKeyIdentifier names the issuer by issuer name and serial number instead of (or beside) a key id. */
   authorityCertIssuer?: boolean;
+  /** authorityKeyIdentifier's authorityCertSerialNumber: the issuer's serial, uppercase hex as `serialNumber`. */
+  authorityCertSerial?: string;
+  /**
+   * authorityKeyIdentifier's first directoryName in authorityCertIssuer, in canonical form (as `names`): the
+   * issuer's own issuer name. OpenSSL compares it (X509_check_akid), and so does keypin's path search.
+   */
+  authorityCertIssuerName?: string;
   /** Every extension marked critical (OIDs). */
   critical: string[];
   /** Every extension present (OIDs), for showing what a certificate carries. */
@@ -255,8 +263,17 @@ function readOne(der: Uint8Array, oid: string, node: DerNode, facts: ExtensionFa
       expectTag(node, TAG.SEQUENCE, "authorityKeyIdentifier");
       for (const part of childrenOf(der, node)) {
         if (part.tag === 0x80) c.authorityKeyId = encodeHex(valueBytes(der, part));
-        else if (part.tag === 0xa1 || part.tag === 0x82) c.authorityCertIssuer = true;
-        else fail("unexpected field in authorityKeyIdentifier");
+        else if (part.tag === 0x82) {
+          c.authorityCertIssuer = true;
+          let v = valueBytes(der, part);
+          while (v.length > 1 && v[0] === 0) v = v.subarray(1);
+          c.authorityCertSerial = encodeHex(v).toUpperCase();
+        } else if (part.tag === 0xa1) {
+          c.authorityCertIssuer = true;
+          const directory = childrenOf(der, part).find((name) => name.tag === 0xa4);
+          const [name] = directory ? childrenOf(der, directory) : [];
+          if (name) c.authorityCertIssuerName = canonicalName(der, name);
+        } else fail("unexpected field in authorityKeyIdentifier");
       }
       return;
     }
