@@ -122,7 +122,8 @@ function untrustedMessage(
       return (
         `No signature-verified path from the certificate served by ${where} to a trust anchor ${served}. Pins can ` +
         "only match keys on such a path. OpenSSL accepted the chain, so its anchors differ from keypin's: give extra " +
-        "CAs in the `ca` option or NODE_EXTRA_CA_CERTS (read at start-up), not through other TLS options."
+        "CAs in the `ca` option or NODE_EXTRA_CA_CERTS (read at start-up), not through other TLS options." +
+        (input.detail ? ` ${input.detail}` : "")
       );
     default: {
       const unreachable: never = reason;

@@ -124,12 +124,17 @@ function subjectOf(der: Uint8Array): string {
 }
 
 /** What an UntrustedChainError says about a failed search. */
-function untrustedDetails(search: PathSearch): Partial<ConstructorParameters<typeof UntrustedChainError>[0]> {
+function untrustedDetails(
+  search: PathSearch,
+  limits: readonly string[],
+): Partial<ConstructorParameters<typeof UntrustedChainError>[0]> {
   if (search.found) return {};
   const out: Partial<ConstructorParameters<typeof UntrustedChainError>[0]> = { reason: search.reason };
   if (search.rejected)
     out.hiddenBy = { subject: search.rejected.subject, problem: search.rejected.violation.detail };
   if (search.detail) out.detail = search.detail;
+  // Anchors keypin left out because it could not know Node trusts them: the likeliest reason for "no-path".
+  else if (search.reason === "no-path" && limits.length > 0) out.detail = limits.join(" ");
   return out;
 }
 
@@ -174,7 +179,8 @@ export class PinChecker {
     };
     this.#onVerdict = options.onVerdict;
     this.connect = { ...(options.connect ?? {}) };
-    if (this.connect["rejectUnauthorized"] === false) {
+    // Own properties only: a polluted Object.prototype is no option of the caller's (tlsOptions shadows it).
+    if (Object.hasOwn(this.connect, "rejectUnauthorized") && this.connect["rejectUnauthorized"] === false) {
       throw new KeypinError(
         "ERR_KEYPIN_OPTIONS",
         "`connect.rejectUnauthorized: false` would switch certificate validation off, and Node then ignores " +
@@ -182,7 +188,7 @@ export class PinChecker {
       );
     }
     for (const [name, why] of Object.entries(REFUSED_CONNECT_OPTIONS)) {
-      if (this.connect[name] !== undefined) {
+      if (Object.hasOwn(this.connect, name) && this.connect[name] !== undefined) {
         throw new KeypinError("ERR_KEYPIN_OPTIONS", `\`connect.${name}\` is not accepted: ${why}.`);
       }
     }
@@ -266,7 +272,7 @@ export class PinChecker {
             host: hostname,
             port,
             served: served.map(subjectOf),
-            ...untrustedDetails(search),
+            ...untrustedDetails(search, this.trust.limits),
           });
         }
         const report = buildPinFailureReport({
