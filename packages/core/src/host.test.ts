@@ -7,7 +7,7 @@ import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { domainToASCII } from "node:url";
 import fc from "fast-check";
 import { findDomainPolicy, isIpAddress, normalizeHost } from "./host.js";
-import { parsePolicy } from "./policy.js";
+import { parsePolicy } from "./policy/validate.js";
 import { encodePunycode } from "./punycode.js";
 
 // The URL standard's UTS #46 (its reference implementation, a pinned devDependency) with the standard's

@@ -1,11 +1,20 @@
 // @keypin/core: the public API. Pure and synchronous: no runtime dependencies, no node: imports.
 
 export { pinOfCertificate, spkiOfCertificate } from "./certificate-pin.js";
-export { KeypinError, KeypinParseError, PolicyError } from "./errors.js";
+export {
+  errorCodes,
+  errorKindOf,
+  isKeypinErrorCode,
+  type KeypinErrorCode,
+  type KeypinErrorKind,
+} from "./error-codes.js";
+export { isKeypinError, KeypinError, KeypinParseError, PolicyError } from "./errors.js";
 export { findDomainPolicy, isIpAddress, normalizeHost } from "./host.js";
 export { decodePem, encodePem, type PemBlock } from "./pem.js";
 export { computePin, formatHpkpPin, parsePin, pinToBase64 } from "./pin.js";
-export { lintPolicy, normalizePolicy, parsePolicy, validatePolicy } from "./policy.js";
+export { lintPolicy } from "./policy/lint.js";
+export { normalizePolicy } from "./policy/normalize.js";
+export { parsePolicy, validatePolicy } from "./policy/validate.js";
 export { buildPinFailureReport, reportDedupeKey, TRUSTKIT_VALIDATION_RESULT } from "./report.js";
 export { policySchema } from "./schema.js";
 export type {

@@ -4,7 +4,9 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { PolicyError } from "./errors.js";
 import { normalizeHost } from "./host.js";
-import { lintPolicy, normalizePolicy, parsePolicy, validatePolicy } from "./policy.js";
+import { lintPolicy } from "./policy/lint.js";
+import { normalizePolicy } from "./policy/normalize.js";
+import { parsePolicy, validatePolicy } from "./policy/validate.js";
 import type { Pin } from "./types.js";
 
 const A: Pin = `sha256/${createHash("sha256").update("key A").digest("base64")}`;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { decodePem } from "./pem.js";
 import { computePin } from "./pin.js";
-import { parsePolicy } from "./policy.js";
+import { parsePolicy } from "./policy/validate.js";
 import { buildPinFailureReport, reportDedupeKey, TRUSTKIT_VALIDATION_RESULT } from "./report.js";
 import { evaluateChain } from "./verdict.js";
 import { parseCertificate } from "./x509/certificate.js";

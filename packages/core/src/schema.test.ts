@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import fc from "fast-check";
-import { validatePolicy } from "./policy.js";
+import { validatePolicy } from "./policy/validate.js";
 import { policySchema } from "./schema.js";
 
 const pinOf = (s: string) => createHash("sha256").update(s).digest("base64");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
-import { parsePolicy } from "./policy.js";
+import { parsePolicy } from "./policy/validate.js";
 import type { ChainEntry, Pin, PinVerdict } from "./types.js";
 import { evaluateChain } from "./verdict.js";
 

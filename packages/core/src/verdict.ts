@@ -1,6 +1,6 @@
 import { findDomainPolicy, normalizeHost } from "./host.js";
 import { parsePin } from "./pin.js";
-import { endOfDay } from "./policy.js";
+import { endOfDay } from "./policy/expires.js";
 import type { ChainEntry, Pin, PinVerdict, Policy } from "./types.js";
 
 /**

@@ -1,7 +1,9 @@
 // Helpers shared by the exporters: JSON Pointers, host relations, dates, losses, and the generated header.
-import { type DomainPolicy, isIpAddress, type PinnedKey } from "@keypin/core";
+import { type DomainPolicy, isIpAddress, type PinnedKey, type Policy } from "@keypin/core";
 import { LossyExportError } from "./errors.js";
-import type { ExportFormat, ExportLoss, ExportOptions } from "./types.js";
+import { type ExportFormatDescriptor, optionFlags } from "./format.js";
+import type { ExportFormat } from "./registry.js";
+import type { ExportLoss, ExportOptions } from "./types.js";
 
 /** JSON Pointer (RFC 6901) of a domain's field, using the key as written in the file when known. */
 export function pointerOf(domain: DomainPolicy, ...parts: (string | number)[]): string {
@@ -38,6 +40,33 @@ export function reportsDropped(
   };
 }
 
+/**
+ * The policy's domains in order, for a platform without a report-only mode (one that always blocks on a
+ * mismatch). Each report-only domain is a loss, `noReportOnly` saying what the platform lacks and how the
+ * domain is written instead, and is left out; `visit` checks every other domain, adds its losses to
+ * `losses` and says whether the domain is written or left out. The losses keep the policy's order.
+ */
+export function planDomains(
+  policy: Policy,
+  noReportOnly: { platform: string; problem: string; consequence: string },
+  visit: (d: DomainPolicy, losses: ExportLoss[]) => "written" | "left out",
+): { losses: ExportLoss[]; written: DomainPolicy[]; leftOut: DomainPolicy[] } {
+  const losses: ExportLoss[] = [];
+  const written: DomainPolicy[] = [];
+  const leftOut: DomainPolicy[] = [];
+  for (const d of policy.domains) {
+    if (d.mode === "report-only") {
+      losses.push({ domain: d.domain, path: pointerOf(d, "mode"), ...noReportOnly, blocking: false });
+      leftOut.push(d);
+    } else if (visit(d, losses) === "written") {
+      written.push(d);
+    } else {
+      leftOut.push(d);
+    }
+  }
+  return { losses, written, leftOut };
+}
+
 /** How many labels `host` sits below `parent` (0 when equal), or undefined when it is not under it. */
 export function labelsBelow(host: string, parent: string): number | undefined {
   if (host === parent) return 0;
@@ -70,15 +99,15 @@ export function describePin(key: PinnedKey): string | undefined {
  * returns the differences to list.
  */
 export function settleLosses(
-  format: ExportFormat,
-  platform: string,
+  format: ExportFormatDescriptor,
   losses: ExportLoss[],
   options: ExportOptions,
 ): string[] {
   if (losses.length === 0) return [];
   const source = options.source ?? "keypin.json";
   if (!options.allowLossy || losses.some((l) => l.blocking)) {
-    throw new LossyExportError(format, platform, losses, source);
+    // Only registered formats run, so the name is an ExportFormat.
+    throw new LossyExportError(format.name as ExportFormat, format.platform, losses, source);
   }
   return losses.map((l) => `${l.path}: ${l.problem} ${l.consequence}`);
 }
@@ -89,20 +118,22 @@ function shellQuote(value: string): string {
 }
 
 /**
- * The command that regenerates the output. XML comments may not contain `--`, so XML formats use the
- * short flags (`-f -p -o -P -d -C -L`), which the CLI accepts as aliases.
+ * The command that regenerates the output, with the flags of {@link optionFlags}. XML comments may not
+ * contain `--`, so formats with `shortFlags` use the short ones (`-f -p -o -P -d -C -L`), which the CLI
+ * accepts as aliases.
  */
-export function regenerateCommand(format: ExportFormat, options: ExportOptions, short: boolean): string {
-  const flag = (long: string, letter: string) => (short ? `-${letter}` : `--${long}`);
-  const parts = ["npx keypin export", `${flag("format", "f")} ${format}`];
-  parts.push(`${flag("policy", "p")} ${shellQuote(options.source ?? "keypin.json")}`);
-  if (options.out !== undefined) parts.push(`${flag("out", "o")} ${shellQuote(options.out)}`);
-  if (options.packageName !== undefined) parts.push(`${flag("package", "P")} ${options.packageName}`);
-  if (options.debugProxyCa !== undefined) {
-    parts.push(`${flag("debug-proxy-ca", "d")} ${shellQuote(options.debugProxyCa)}`);
+export function regenerateCommand(format: ExportFormatDescriptor, options: ExportOptions): string {
+  const flag = (long: string, letter: string) => (format.shortFlags ? `-${letter}` : `--${long}`);
+  const parts = ["npx keypin export", `${flag("format", "f")} ${format.name}`];
+  const given = { ...options, source: options.source ?? "keypin.json" };
+  for (const [option, { long, short, value }] of Object.entries(optionFlags)) {
+    const v = given[option as keyof typeof optionFlags];
+    if (value === "flag") {
+      if (v === true) parts.push(flag(long, short));
+    } else if (typeof v === "string") {
+      parts.push(`${flag(long, short)} ${value === "path" ? shellQuote(v) : v}`);
+    }
   }
-  if (options.cleartextTrafficPermitted === true) parts.push(flag("allow-cleartext", "C"));
-  if (options.allowLossy) parts.push(flag("allow-lossy", "L"));
   return parts.join(" ");
 }
 
@@ -139,20 +170,20 @@ export function sanitizeCommentText(text: string, xml = false): string {
  * differences that `allowLossy` let through. Lines without comment markers.
  */
 export function headerLines(
-  format: ExportFormat,
+  format: ExportFormatDescriptor,
   options: ExportOptions,
   notes: string[],
   differences: string[],
-  short: boolean,
 ): string[] {
   const source = options.source ?? "keypin.json";
+  const short = format.shortFlags;
   const lines = [
     ...wrap(
-      `Generated by keypin from ${source} (format ${format}). Do not edit by hand: change ${source}, then regenerate:`,
+      `Generated by keypin from ${source} (format ${format.name}). Do not edit by hand: change ${source}, then regenerate:`,
       100,
       "",
     ),
-    `  ${options.regenerate ?? regenerateCommand(format, options, short)}`,
+    `  ${options.regenerate ?? regenerateCommand(format, options)}`,
   ];
   if (notes.length > 0) {
     lines.push("", "Notes:");
@@ -161,7 +192,7 @@ export function headerLines(
   if (differences.length > 0) {
     lines.push(
       "",
-      `DIFFERENCES from ${source}, written anyway because lossy export was allowed (${short ? "-L" : "--allow-lossy"}):`,
+      `DIFFERENCES from ${source}, written anyway because lossy export was allowed (${short ? `-${optionFlags.allowLossy.short}` : `--${optionFlags.allowLossy.long}`}):`,
     );
     for (const difference of differences) lines.push(...wrap(`- ${difference}`, 100, "  "));
   }

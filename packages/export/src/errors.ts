@@ -1,5 +1,6 @@
 import { KeypinError } from "@keypin/core";
-import type { ExportFormat, ExportLoss } from "./types.js";
+import type { ExportFormat } from "./registry.js";
+import type { ExportLoss } from "./types.js";
 
 /**
  * The policy cannot be exported to the platform without changing what it means. Code
@@ -23,20 +24,44 @@ export class LossyExportError extends KeypinError {
   readonly platform: string;
   /** Every field the platform cannot keep. */
   readonly losses: ExportLoss[];
+  /** The policy file's name, as in the message. */
+  readonly source: string;
 
   constructor(format: ExportFormat, platform: string, losses: ExportLoss[], source: string) {
-    const blocking = losses.filter((l) => l.blocking);
-    const shown = blocking.length > 0 ? blocking : losses;
-    const list = shown.map((l) => `${l.path}: ${l.problem.replace(/\.$/, "")}`).join("; ");
-    const message =
-      blocking.length > 0
-        ? `${platform} (${format}) cannot express ${source} even with --allow-lossy: ${list}. Change the policy (give the domain its own pinned entry or drop the parent's includeSubdomains).`
-        : `${platform} (${format}) cannot express ${source} exactly: ${list}. Change the policy, or pass --allow-lossy to write it anyway with every difference listed in the file's header.`;
-    super("ERR_KEYPIN_LOSSY_EXPORT", message);
+    super("ERR_KEYPIN_LOSSY_EXPORT", describeLosses(format, platform, losses, source, "allowLossy"));
     this.format = format;
     this.platform = platform;
     this.losses = losses;
+    this.source = source;
   }
+
+  /**
+   * The message, naming the option that lets the losses through as the caller spells it (the library's
+   * message says `allowLossy`; the CLI says `--allow-lossy`).
+   *
+   * @example
+   * ```ts
+   * console.error(error.messageFor("--allow-lossy"));
+   * ```
+   */
+  messageFor(option: string): string {
+    return describeLosses(this.format, this.platform, this.losses, this.source, option);
+  }
+}
+
+function describeLosses(
+  format: string,
+  platform: string,
+  losses: ExportLoss[],
+  source: string,
+  option: string,
+): string {
+  const blocking = losses.filter((l) => l.blocking);
+  const shown = blocking.length > 0 ? blocking : losses;
+  const list = shown.map((l) => `${l.path}: ${l.problem.replace(/\.$/, "")}`).join("; ");
+  return blocking.length > 0
+    ? `${platform} (${format}) cannot express ${source} even with ${option}: ${list}. Change the policy (give the domain its own pinned entry or drop the parent's includeSubdomains).`
+    : `${platform} (${format}) cannot express ${source} exactly: ${list}. Change the policy, or pass ${option} to write it anyway with every difference listed in the file's header.`;
 }
 
 /**

@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type DomainPolicyInput, type Policy, parsePolicy } from "@keypin/core";
-import { type ExportFormat, exportFormats, exportPolicy, LossyExportError } from "@keypin/export";
+import {
+  type ExportFormat,
+  ExportOptionError,
+  type ExportOptions,
+  exportFormatDescriptors,
+  exportFormats,
+  exportPolicy,
+  type FormatOption,
+  formatOptions,
+  LossyExportError,
+} from "@keypin/export";
 
 const pin = (n: number) => `sha256/${Buffer.alloc(32, n).toString("base64")}`;
 const b64 = (n: number) => Buffer.alloc(32, n).toString("base64");
@@ -204,7 +214,9 @@ describe("exportPolicy: iOS ATS is faithful or loud", () => {
       () => exportPolicy(policy, "ios-ats", { allowLossy: true }),
       (error: unknown) => {
         assert.ok(error instanceof LossyExportError);
-        assert.match(error.message, /even with --allow-lossy/);
+        assert.match(error.message, /even with allowLossy: /, "the library names its own option");
+        assert.doesNotMatch(error.message, /--allow-lossy/);
+        assert.match(error.messageFor("--allow-lossy"), /even with --allow-lossy: /);
         assert.match(error.message, /\/domains\/beta\.myapp\.com/);
         return true;
       },
@@ -281,7 +293,7 @@ describe("exportPolicy: OkHttp is faithful or loud", () => {
       "myapp.com": { ...plain, includeSubdomains: true },
       "beta.api.myapp.com": { ...plain, mode: "report-only" },
     });
-    assert.throws(() => exportPolicy(policy, "okhttp-java", { allowLossy: true }), /even with --allow-lossy/);
+    assert.throws(() => exportPolicy(policy, "okhttp-java", { allowLossy: true }), /even with allowLossy/);
   });
 
   it("writes includeSubdomains as the exact host plus **.host and names the minimum OkHttp version", () => {
@@ -444,5 +456,54 @@ describe("exportPolicy: cleartext in the network security config", () => {
     assert.throws(() => exportPolicy(policy, "okhttp-java", { cleartextTrafficPermitted: true }), {
       code: "ERR_KEYPIN_EXPORT_OPTION",
     });
+  });
+});
+
+describe("exportPolicy: the options each format takes", () => {
+  const given: Required<Pick<ExportOptions, FormatOption>> = {
+    debugProxyCa: "proxy-ca.pem",
+    cleartextTrafficPermitted: true,
+    packageName: "com.myapp.net",
+  };
+
+  it("refuses every format-specific option its descriptor does not list, naming the library option", () => {
+    const policy = policyOf({ "api.myapp.com": plain });
+    let refused = 0;
+    for (const format of exportFormatDescriptors) {
+      for (const option of formatOptions) {
+        const options = { [option]: given[option] };
+        if (format.options.includes(option)) {
+          assert.doesNotThrow(() => exportPolicy(policy, format.name, options), `${format.name} ${option}`);
+          continue;
+        }
+        refused++;
+        assert.throws(
+          () => exportPolicy(policy, format.name, options),
+          (error: unknown) =>
+            error instanceof ExportOptionError &&
+            error.code === "ERR_KEYPIN_EXPORT_OPTION" &&
+            error.message.startsWith(`${option} only applies to `) &&
+            error.message.includes(`(got format ${format.name})`),
+          `${format.name} ${option}`,
+        );
+      }
+    }
+    assert.ok(refused >= 3 * (exportFormatDescriptors.length - 2), "most formats refuse most options");
+  });
+
+  it("lists every format in exportFormats, with a default output path the regenerate command can name", () => {
+    assert.deepEqual(
+      exportFormats,
+      exportFormatDescriptors.map((f) => f.name),
+    );
+    const policy = policyOf({ "api.myapp.com": plain });
+    for (const format of exportFormatDescriptors) {
+      const { content } = exportPolicy(policy, format.name, { out: format.defaultOut });
+      const out = format.shortFlags ? `-o ${format.defaultOut}` : `--out ${format.defaultOut}`;
+      assert.ok(
+        content.includes(`npx keypin export ${format.shortFlags ? "-f" : "--format"} ${format.name}`),
+      );
+      assert.ok(content.includes(out), `${format.name}: ${out}`);
+    }
   });
 });

@@ -1,18 +1,16 @@
 import type { Policy } from "@keypin/core";
-import { assertNoAndroidOptions, exportAndroidNsc } from "./android-nsc.js";
-import { exportIosAts } from "./ios-ats.js";
-import { exportNode } from "./node.js";
-import { exportOkHttpJava, exportOkHttpKotlin } from "./okhttp.js";
-import { exportReactNative } from "./react-native.js";
-import { exportTrustKit } from "./trustkit.js";
-import type { ExportFormat, ExportOptions, ExportResult } from "./types.js";
+import { ExportOptionError } from "./errors.js";
+import { formatOptions } from "./format.js";
+import { type ExportFormat, exportFormatDescriptor, exportFormatDescriptors } from "./registry.js";
+import type { ExportOptions, ExportResult } from "./types.js";
 
 /**
  * Turns a validated policy into one platform's pinning configuration. Faithful or loud: when the platform
  * cannot express the policy exactly, it throws a `LossyExportError` (code `ERR_KEYPIN_LOSSY_EXPORT`) naming
  * each field and the platform, unless `allowLossy` is set, in which case every difference is listed in
- * the output's header and in `differences`. The output is deterministic (no dates, no versions), so it can
- * be compared with a committed file to detect drift.
+ * the output's header and in `differences`. An option the format does not take (`debugProxyCa` outside
+ * android-nsc…) is an `ExportOptionError` (code `ERR_KEYPIN_EXPORT_OPTION`). The output is deterministic
+ * (no dates, no versions), so it can be compared with a committed file to detect drift.
  *
  * @example
  * ```ts
@@ -30,25 +28,14 @@ export function exportPolicy(
   format: ExportFormat,
   options: ExportOptions = {},
 ): ExportResult {
-  if (format !== "android-nsc") assertNoAndroidOptions(format, options);
-  switch (format) {
-    case "android-nsc":
-      return exportAndroidNsc(policy, options);
-    case "ios-ats":
-      return exportIosAts(policy, options);
-    case "trustkit":
-      return exportTrustKit(policy, options);
-    case "okhttp-kotlin":
-      return exportOkHttpKotlin(policy, options);
-    case "okhttp-java":
-      return exportOkHttpJava(policy, options);
-    case "react-native":
-      return exportReactNative(policy, options);
-    case "node":
-      return exportNode(policy, options);
-    default: {
-      const never: never = format;
-      throw new TypeError(`Unknown export format ${String(never)}.`);
-    }
+  const descriptor = exportFormatDescriptor(format);
+  if (descriptor === undefined) throw new TypeError(`Unknown export format ${String(format)}.`);
+  for (const option of formatOptions) {
+    if (options[option] === undefined || descriptor.options.includes(option)) continue;
+    const takers = exportFormatDescriptors.filter((f) => f.options.includes(option)).map((f) => f.name);
+    throw new ExportOptionError(
+      `${option} only applies to ${takers.join(" and ")} (got format ${format}). Remove it, or export ${takers.join(" or ")}.`,
+    );
   }
+  return descriptor.export(policy, options);
 }

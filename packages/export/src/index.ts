@@ -1,13 +1,14 @@
-export { androidManifestAttribute, rawResourceName } from "./android-nsc.js";
 export { checkDebugProxyCa } from "./debug-proxy-ca.js";
 export { ExportOptionError, LossyExportError } from "./errors.js";
 export { exportPolicy } from "./export-policy.js";
-export { type AtsPinnedDomain, buildAtsPinnedDomains } from "./ios-ats.js";
+export { type ExportFormatDescriptor, type FormatOption, formatOptions, optionFlags } from "./format.js";
+export { androidManifestAttribute, rawResourceName } from "./formats/android-nsc.js";
+export { type AtsPinnedDomain, buildAtsPinnedDomains } from "./formats/ios-ats.js";
 export { okhttpDoubleWildcardMinVersion } from "./okhttp.js";
 export {
   type ExportFormat,
-  type ExportLoss,
-  type ExportOptions,
-  type ExportResult,
+  exportFormatDescriptor,
+  exportFormatDescriptors,
   exportFormats,
-} from "./types.js";
+} from "./registry.js";
+export type { ExportLoss, ExportOptions, ExportResult } from "./types.js";

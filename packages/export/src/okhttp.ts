@@ -1,20 +1,23 @@
-// OkHttp CertificatePinner, as Kotlin or Java source.
+// OkHttp's CertificatePinner, shared by the okhttp-kotlin and okhttp-java formats (and, for its
+// overlap rules, by react-native, which runs OkHttp on Android).
 import type { DomainPolicy, PinnedKey, Policy } from "@keypin/core";
 import {
   expiryDropped,
   headerLines,
   labelsBelow,
+  planDomains,
   pointerOf,
   reportsDropped,
   settleLosses,
-  slashComment,
   stringLiteral,
   trailingComment,
 } from "./common.js";
 import { ExportOptionError } from "./errors.js";
-import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
+import type { ExportFormatDescriptor } from "./format.js";
+import type { ExportLoss, ExportOptions } from "./types.js";
 
-const platform = "OkHttp CertificatePinner";
+/** The platform name of both OkHttp formats. */
+export const okhttpPlatform = "OkHttp CertificatePinner";
 
 /**
  * The first OkHttp release whose CertificatePinner understands `**.` (any depth, the host itself too).
@@ -79,32 +82,35 @@ export function okhttpOverlapLosses(
   return losses;
 }
 
-function planOkHttp(policy: Policy, options: ExportOptions, format: "okhttp-kotlin" | "okhttp-java") {
-  const losses: ExportLoss[] = [];
-  const exported: DomainPolicy[] = [];
-  const omitted: DomainPolicy[] = [];
-  for (const d of policy.domains) {
-    if (d.mode === "report-only") {
-      losses.push({
-        domain: d.domain,
-        path: pointerOf(d, "mode"),
-        platform,
-        problem:
-          "OkHttp has no report-only mode (a pinned host always fails on mismatch) and sends no reports.",
-        consequence:
-          "Left out of the CertificatePinner: the domain is not pinned (never blocked) and no report is sent.",
-        blocking: false,
-      });
-      omitted.push(d);
-      continue;
-    }
-    exported.push(d);
+/**
+ * What both OkHttp formats write: the `add(pattern, pins…)` calls, the header (with `extraNote` last in
+ * the notes) and the `package` line, or a `LossyExportError`.
+ */
+export function planOkHttp(
+  policy: Policy,
+  options: ExportOptions,
+  format: ExportFormatDescriptor,
+  extraNote: string,
+): { entries: OkHttpEntry[]; header: string[]; differences: string[]; notes: string[] } {
+  const platform = format.platform;
+  const noReportOnly = {
+    platform,
+    problem: "OkHttp has no report-only mode (a pinned host always fails on mismatch) and sends no reports.",
+    consequence:
+      "Left out of the CertificatePinner: the domain is not pinned (never blocked) and no report is sent.",
+  };
+  const {
+    losses,
+    written: exported,
+    leftOut: omitted,
+  } = planDomains(policy, noReportOnly, (d, losses) => {
     if (d.expires !== undefined) losses.push(expiryDropped(d, platform, "OkHttp pins have no expiry."));
     if (d.reportUris.length > 0) {
       const consequence = "Dropped: failures fail the call and nothing is reported.";
       losses.push(reportsDropped(d, platform, "OkHttp sends no pin-failure reports.", consequence));
     }
-  }
+    return "written";
+  });
   losses.push(...okhttpOverlapLosses(exported, omitted, platform));
   const notes = [
     "OkHttp checks pins against its cleaned, verified chain (OkHttp 3.1.2 and later; earlier versions are vulnerable to CVE-2016-2402).",
@@ -117,16 +123,18 @@ function planOkHttp(policy: Policy, options: ExportOptions, format: "okhttp-kotl
   if (options.packageName === undefined) {
     notes.push("Written without a package line: export with --package com.example.net to add one.");
   }
-  const differences = settleLosses(format, platform, losses, options);
+  const differences = settleLosses(format, losses, options);
   const entries: OkHttpEntry[] = [];
   for (const d of exported) {
     entries.push({ pattern: d.domain, domain: d, pins: d.pins });
     if (d.includeSubdomains) entries.push({ pattern: `**.${d.domain}`, domain: d, pins: d.pins });
   }
-  return { entries, differences, notes };
+  notes.push(extraNote);
+  return { entries, header: headerLines(format, options, notes, differences), differences, notes };
 }
 
-function packageLine(options: ExportOptions, semicolon: boolean): string[] {
+/** The `package` line (and a blank line) when `packageName` is given; refuses a name Java would not take. */
+export function packageLine(options: ExportOptions, semicolon: boolean): string[] {
   if (options.packageName === undefined) return [];
   if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(options.packageName)) {
     throw new ExportOptionError(
@@ -136,7 +144,8 @@ function packageLine(options: ExportOptions, semicolon: boolean): string[] {
   return [`package ${options.packageName}${semicolon ? ";" : ""}`, ""];
 }
 
-function addCalls(entries: OkHttpEntry[], language: "kotlin" | "java", indent: string): string[] {
+/** The `.add(pattern, pins…)` calls of the builder chain. */
+export function addCalls(entries: OkHttpEntry[], language: "kotlin" | "java", indent: string): string[] {
   const lines: string[] = [];
   for (const entry of entries) {
     if (entry.pattern.startsWith("**.")) {
@@ -153,44 +162,4 @@ function addCalls(entries: OkHttpEntry[], language: "kotlin" | "java", indent: s
     lines.push(`${indent})`);
   }
   return lines;
-}
-
-export function exportOkHttpKotlin(policy: Policy, options: ExportOptions): ExportResult {
-  const { entries, differences, notes } = planOkHttp(policy, options, "okhttp-kotlin");
-  notes.push("Use it with OkHttpClient.Builder().certificatePinner(PinningConfig.certificatePinner).");
-  const lines = [
-    slashComment(headerLines("okhttp-kotlin", options, notes, differences, false)),
-    ...packageLine(options, false),
-    "import okhttp3.CertificatePinner",
-    "",
-    "object PinningConfig {",
-    "    val certificatePinner: CertificatePinner = CertificatePinner.Builder()",
-    ...addCalls(entries, "kotlin", "        "),
-    "        .build()",
-    "}",
-  ];
-  return { content: `${lines.join("\n")}\n`, differences, notes };
-}
-
-export function exportOkHttpJava(policy: Policy, options: ExportOptions): ExportResult {
-  const { entries, differences, notes } = planOkHttp(policy, options, "okhttp-java");
-  notes.push(
-    "Save as PinningConfig.java; use it with new OkHttpClient.Builder().certificatePinner(PinningConfig.certificatePinner()).",
-  );
-  const lines = [
-    slashComment(headerLines("okhttp-java", options, notes, differences, false)),
-    ...packageLine(options, true),
-    "import okhttp3.CertificatePinner;",
-    "",
-    "public final class PinningConfig {",
-    "    private PinningConfig() {}",
-    "",
-    "    public static CertificatePinner certificatePinner() {",
-    "        return new CertificatePinner.Builder()",
-    ...addCalls(entries, "java", "            "),
-    "            .build();",
-    "    }",
-    "}",
-  ];
-  return { content: `${lines.join("\n")}\n`, differences, notes };
 }

@@ -1,41 +1,6 @@
 // The plain-data types of @keypin/export. Re-exported from index.ts.
 
 /**
- * A target platform of {@link exportPolicy}.
- *
- * @example
- * ```ts
- * const format: ExportFormat = "android-nsc";
- * ```
- */
-export type ExportFormat =
-  | "android-nsc"
-  | "ios-ats"
-  | "trustkit"
-  | "okhttp-kotlin"
-  | "okhttp-java"
-  | "react-native"
-  | "node";
-
-/**
- * Every format {@link exportPolicy} knows, in the order the CLI lists them.
- *
- * @example
- * ```ts
- * if (!exportFormats.includes(input as ExportFormat)) throw new Error(`unknown format ${input}`);
- * ```
- */
-export const exportFormats: readonly ExportFormat[] = [
-  "android-nsc",
-  "ios-ats",
-  "trustkit",
-  "okhttp-kotlin",
-  "okhttp-java",
-  "react-native",
-  "node",
-];
-
-/**
  * Options of {@link exportPolicy}. Everything here only changes the generated header or adds to the
  * output; nothing makes an export less faithful except `allowLossy`, which lists every difference.
  *

@@ -6,15 +6,30 @@ import {
   describePin,
   headerLines,
   nextDay,
-  pointerOf,
+  planDomains,
   reportsDropped,
   sanitizeCommentText,
   settleLosses,
-} from "./common.js";
-import { ExportOptionError } from "./errors.js";
-import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
+} from "../common.js";
+import { defineExportFormat } from "../format.js";
+import type { ExportOptions, ExportResult } from "../types.js";
 
-const platform = "Android Network Security Config";
+/**
+ * `android-nsc`: the Android Network Security Config, `res/xml/network_security_config.xml`.
+ *
+ * @example
+ * ```ts
+ * exportPolicy(policy, "android-nsc", { debugProxyCa: "charles-ca.pem" });
+ * ```
+ */
+export const androidNsc = defineExportFormat({
+  name: "android-nsc",
+  platform: "Android Network Security Config",
+  options: ["debugProxyCa", "cleartextTrafficPermitted"],
+  defaultOut: "app/src/main/res/xml/network_security_config.xml",
+  shortFlags: true,
+  export: exportAndroidNsc,
+});
 
 /**
  * The AndroidManifest.xml `<application>` attribute that makes Android read the generated file.
@@ -44,32 +59,33 @@ export function rawResourceName(path: string): string {
   return name;
 }
 
-export function exportAndroidNsc(policy: Policy, options: ExportOptions): ExportResult {
-  const losses: ExportLoss[] = [];
+function exportAndroidNsc(policy: Policy, options: ExportOptions): ExportResult {
+  const { platform } = androidNsc;
   const notes: string[] = [
-    `Save as app/src/main/res/xml/network_security_config.xml and reference it from AndroidManifest.xml: <application ${androidManifestAttribute} ...>.`,
+    `Save as ${androidNsc.defaultOut} and reference it from AndroidManifest.xml: <application ${androidManifestAttribute} ...>.`,
     "Android reads this file on Android 7.0 (API 24) and later; older versions ignore it and do not pin.",
     options.cleartextTrafficPermitted === undefined
       ? "With this file Android ignores android:usesCleartextTraffic in the manifest. If the app (or a React Native debug build loading JavaScript from Metro over http) needs cleartext, export with the allow-cleartext option (keypin export -C; the Expo plugin carries the manifest's setting over, and writes a debug-only copy that allows it when the debug manifest does)."
       : `base-config sets cleartextTrafficPermitted="${options.cleartextTrafficPermitted}" (Android ignores android:usesCleartextTraffic once this file exists).`,
   ];
 
-  for (const d of policy.domains) {
-    if (d.mode === "report-only") {
-      losses.push({
-        domain: d.domain,
-        path: pointerOf(d, "mode"),
-        platform,
-        problem: "Android has no report-only mode (a pin-set always blocks on mismatch).",
-        consequence:
-          "Written as a domain-config without a pin-set: the domain is left unpinned (never blocked) and no report is sent.",
-        blocking: false,
-      });
-    } else if (d.reportUris.length > 0) {
-      const consequence = "Dropped: failures block the connection and nothing is reported.";
-      losses.push(reportsDropped(d, platform, "Android sends no pin-failure reports.", consequence));
-    }
-  }
+  // A report-only domain is still written, as a domain-config without a pin-set.
+  const { losses } = planDomains(
+    policy,
+    {
+      platform,
+      problem: "Android has no report-only mode (a pin-set always blocks on mismatch).",
+      consequence:
+        "Written as a domain-config without a pin-set: the domain is left unpinned (never blocked) and no report is sent.",
+    },
+    (d, losses) => {
+      if (d.reportUris.length > 0) {
+        const consequence = "Dropped: failures block the connection and nothing is reported.";
+        losses.push(reportsDropped(d, platform, "Android sends no pin-failure reports.", consequence));
+      }
+      return "written";
+    },
+  );
   if (policy.domains.some((d) => d.expires !== undefined && d.mode === "enforce")) {
     notes.push(
       "Each pin-set expiration is the day after keypin's expires: keypin pins through the end of that day (UTC), and Android stops enforcing at midnight starting the expiration date, in the device's time zone, so the switch-off can move by the device's UTC offset (up to 14 hours). After it, the domain is not pinned.",
@@ -86,10 +102,10 @@ export function exportAndroidNsc(policy: Policy, options: ExportOptions): Export
     );
   }
 
-  const differences = settleLosses("android-nsc", platform, losses, options);
+  const differences = settleLosses(androidNsc, losses, options);
   const doc = create({ version: "1.0", encoding: "utf-8" });
   doc.com(
-    `\n${headerLines("android-nsc", options, notes, differences, true)
+    `\n${headerLines(androidNsc, options, notes, differences)
       .map((l) => (l === "" ? "" : `    ${l}`))
       .join("\n")}\n`,
   );
@@ -119,18 +135,4 @@ export function exportAndroidNsc(policy: Policy, options: ExportOptions): Export
   }
   const content = `${doc.end({ prettyPrint: true, indent: "    ", headless: false })}\n`;
   return { content, differences, notes };
-}
-
-/** Refuses the android-nsc-only options for other formats. */
-export function assertNoAndroidOptions(format: string, options: ExportOptions): void {
-  if (options.debugProxyCa !== undefined) {
-    throw new ExportOptionError(
-      `--debug-proxy-ca only applies to android-nsc (got format ${format}). Remove it, or export android-nsc.`,
-    );
-  }
-  if (options.cleartextTrafficPermitted !== undefined) {
-    throw new ExportOptionError(
-      `cleartextTrafficPermitted only applies to android-nsc (got format ${format}).`,
-    );
-  }
 }

@@ -1,18 +1,35 @@
 // iOS App Transport Security: the Info.plist NSAppTransportSecurity/NSPinnedDomains fragment.
-import type { DomainPolicy, Policy } from "@keypin/core";
+import type { Policy } from "@keypin/core";
 import { isIpAddress, pinToBase64 } from "@keypin/core";
 import { build } from "plist";
 import {
   expiryDropped,
   headerLines,
   labelsBelow,
+  planDomains,
   pointerOf,
   reportsDropped,
   settleLosses,
-} from "./common.js";
-import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
+} from "../common.js";
+import { defineExportFormat } from "../format.js";
+import type { ExportOptions, ExportResult } from "../types.js";
 
-const platform = "iOS App Transport Security (NSPinnedDomains)";
+/**
+ * `ios-ats`: the Info.plist `NSAppTransportSecurity/NSPinnedDomains` fragment (iOS 14 and later).
+ *
+ * @example
+ * ```ts
+ * exportPolicy(policy, "ios-ats", { source: "keypin.json" });
+ * ```
+ */
+export const iosAts = defineExportFormat({
+  name: "ios-ats",
+  platform: "iOS App Transport Security (NSPinnedDomains)",
+  options: [],
+  defaultOut: "ios/pinning.plist",
+  shortFlags: true,
+  export: exportIosAts,
+});
 
 /**
  * One `NSPinnedDomains` entry, as Apple documents it.
@@ -42,29 +59,20 @@ export function buildAtsPinnedDomains(
   policy: Policy,
   options: ExportOptions = {},
 ): { pinnedDomains: Record<string, AtsPinnedDomain>; differences: string[]; notes: string[] } {
-  const losses: ExportLoss[] = [];
+  const { platform } = iosAts;
   const notes = [
     "Merge into the app's Info.plist under NSAppTransportSecurity (keep its other keys). NSPinnedDomains needs iOS 14 or later; earlier versions ignore it and do not pin.",
     "ATS pins apply to URLSession and the system's networking; WKWebView does not apply NSPinnedDomains.",
   ];
   const pinnedDomains: Record<string, AtsPinnedDomain> = {};
-  const omitted: DomainPolicy[] = [];
 
-  for (const d of policy.domains) {
-    if (d.mode === "report-only") {
-      losses.push({
-        domain: d.domain,
-        path: pointerOf(d, "mode"),
-        platform,
-        problem:
-          "ATS has no report-only mode (a pinned domain always blocks on mismatch) and sends no reports.",
-        consequence:
-          "Left out of NSPinnedDomains: the domain is not pinned (never blocked) and no report is sent.",
-        blocking: false,
-      });
-      omitted.push(d);
-      continue;
-    }
+  const noReportOnly = {
+    platform,
+    problem: "ATS has no report-only mode (a pinned domain always blocks on mismatch) and sends no reports.",
+    consequence:
+      "Left out of NSPinnedDomains: the domain is not pinned (never blocked) and no report is sent.",
+  };
+  const { losses, leftOut } = planDomains(policy, noReportOnly, (d, losses) => {
     if (isIpAddress(d.domain)) {
       losses.push({
         domain: d.domain,
@@ -74,8 +82,7 @@ export function buildAtsPinnedDomains(
         consequence: "Left out: connections to this address are not pinned.",
         blocking: false,
       });
-      omitted.push(d);
-      continue;
+      return "left out";
     }
     if (d.expires !== undefined) losses.push(expiryDropped(d, platform, "ATS pins have no expiry."));
     if (d.reportUris.length > 0) {
@@ -133,19 +140,17 @@ export function buildAtsPinnedDomains(
         blocking: false,
       });
     }
-    if (leaf.length === 0 && ca.length === 0) {
-      omitted.push(d);
-      continue;
-    }
+    if (leaf.length === 0 && ca.length === 0) return "left out";
     const entry: AtsPinnedDomain = { NSIncludesSubdomains: d.includeSubdomains };
     if (leaf.length > 0) entry.NSPinnedLeafIdentities = leaf.map((b) => ({ "SPKI-SHA256-BASE64": b }));
     if (ca.length > 0) entry.NSPinnedCAIdentities = ca.map((b) => ({ "SPKI-SHA256-BASE64": b }));
     pinnedDomains[d.domain] = entry;
-  }
+    return "written";
+  });
 
   // A domain left out must not fall under a parent entry's NSIncludesSubdomains (one label): the parent's
   // pins would then block it, where the policy never blocks it.
-  for (const d of omitted) {
+  for (const d of leftOut) {
     for (const [parent, entry] of Object.entries(pinnedDomains)) {
       if (entry.NSIncludesSubdomains && labelsBelow(d.domain, parent) === 1) {
         losses.push({
@@ -160,16 +165,16 @@ export function buildAtsPinnedDomains(
     }
   }
 
-  const differences = settleLosses("ios-ats", platform, losses, options);
+  const differences = settleLosses(iosAts, losses, options);
   return { pinnedDomains, differences, notes };
 }
 
-export function exportIosAts(policy: Policy, options: ExportOptions): ExportResult {
+function exportIosAts(policy: Policy, options: ExportOptions): ExportResult {
   const { pinnedDomains, differences, notes } = buildAtsPinnedDomains(policy, options);
   const xml = build({ NSAppTransportSecurity: { NSPinnedDomains: pinnedDomains } } as never, {
     indent: "  ",
   });
-  const header = headerLines("ios-ats", options, notes, differences, true)
+  const header = headerLines(iosAts, options, notes, differences)
     .map((l) => (l === "" ? "" : `  ${l}`))
     .join("\n");
   const [declaration, ...rest] = xml.split("\n");

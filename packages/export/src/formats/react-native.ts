@@ -1,45 +1,56 @@
 // React Native: a TypeScript module calling react-native-ssl-public-key-pinning's initializeSslPinning.
-import type { DomainPolicy, Policy } from "@keypin/core";
+import type { Policy } from "@keypin/core";
 import { pinToBase64 } from "@keypin/core";
 import {
   headerLines,
   isTrustKitUnpinnable,
   nextDay,
+  planDomains,
   pointerOf,
   reportsDropped,
   settleLosses,
   slashComment,
   stringLiteral,
   trailingComment,
-} from "./common.js";
-import { okhttpOverlapLosses } from "./okhttp.js";
+} from "../common.js";
+import { defineExportFormat } from "../format.js";
+import { okhttpOverlapLosses } from "../okhttp.js";
+import type { ExportOptions, ExportResult } from "../types.js";
 import { nestedSubdomainLosses, trustKitDomainLoss } from "./trustkit.js";
-import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
 
-const platform = "react-native-ssl-public-key-pinning (TrustKit on iOS, OkHttp on Android)";
+/**
+ * `react-native`: a TypeScript module calling react-native-ssl-public-key-pinning's `initializeSslPinning`.
+ *
+ * @example
+ * ```ts
+ * exportPolicy(policy, "react-native", { out: "src/pinning.ts" });
+ * ```
+ */
+export const reactNative = defineExportFormat({
+  name: "react-native",
+  platform: "react-native-ssl-public-key-pinning (TrustKit on iOS, OkHttp on Android)",
+  options: [],
+  defaultOut: "src/pinning.ts",
+  shortFlags: false,
+  export: exportReactNative,
+});
 
-export function exportReactNative(policy: Policy, options: ExportOptions): ExportResult {
-  const losses: ExportLoss[] = [];
-  const exported: DomainPolicy[] = [];
-  const omitted: DomainPolicy[] = [];
-  for (const d of policy.domains) {
-    if (d.mode === "report-only") {
-      losses.push({
-        domain: d.domain,
-        path: pointerOf(d, "mode"),
-        platform,
-        problem: "the library has no report-only mode (a pinned domain always blocks on mismatch).",
-        consequence:
-          "Left out of initializeSslPinning: the domain is not pinned (never blocked) and no report is sent.",
-        blocking: false,
-      });
-      omitted.push(d);
-      continue;
-    }
+function exportReactNative(policy: Policy, options: ExportOptions): ExportResult {
+  const { platform } = reactNative;
+  const noReportOnly = {
+    platform,
+    problem: "the library has no report-only mode (a pinned domain always blocks on mismatch).",
+    consequence:
+      "Left out of initializeSslPinning: the domain is not pinned (never blocked) and no report is sent.",
+  };
+  const {
+    losses,
+    written: exported,
+    leftOut: omitted,
+  } = planDomains(policy, noReportOnly, (d, losses) => {
     if (isTrustKitUnpinnable(d.domain)) {
       losses.push(trustKitDomainLoss(d, `${platform}, on iOS`));
-      omitted.push(d);
-      continue;
+      return "left out";
     }
     const distinct = new Set(d.pins.map((p) => p.pin)).size;
     if (distinct < 2) {
@@ -51,17 +62,16 @@ export function exportReactNative(policy: Policy, options: ExportOptions): Expor
         consequence: "Left out of initializeSslPinning: the domain is not pinned on either platform.",
         blocking: false,
       });
-      omitted.push(d);
-      continue;
+      return "left out";
     }
-    exported.push(d);
     if (d.reportUris.length > 0) {
       const problem =
         "the library sends no pin-failure reports (it only calls addSslPinningErrorListener's callback).";
       const consequence = "Dropped: failures block the request and nothing is sent to the report URIs.";
       losses.push(reportsDropped(d, platform, problem, consequence));
     }
-  }
+    return "written";
+  });
   losses.push(...okhttpOverlapLosses(exported, omitted, `${platform}, on Android`));
   losses.push(...nestedSubdomainLosses({ domains: exported }, `${platform}, on iOS`));
   const notes = [
@@ -73,10 +83,10 @@ export function exportReactNative(policy: Policy, options: ExportOptions): Expor
       "Each expirationDate is the day after keypin's expires: the library stops enforcing at midnight UTC starting that date, which is when keypin's last pinned day ends. On Android it checks the date only when initializeSslPinning runs.",
     );
   }
-  const differences = settleLosses("react-native", platform, losses, options);
+  const differences = settleLosses(reactNative, losses, options);
 
   const lines = [
-    slashComment(headerLines("react-native", options, notes, differences, false)),
+    slashComment(headerLines(reactNative, options, notes, differences)),
     'import { initializeSslPinning, type PinningOptions } from "react-native-ssl-public-key-pinning";',
     "",
     "/** The pins of the policy, in react-native-ssl-public-key-pinning's format. */",

@@ -1,7 +1,26 @@
 // Node: a TypeScript module that builds @keypin/node's dispatcher and agent from the policy.
 import type { DomainPolicy, Policy } from "@keypin/core";
-import { headerLines, slashComment } from "./common.js";
-import type { ExportOptions, ExportResult } from "./types.js";
+import { headerLines, slashComment } from "../common.js";
+import { defineExportFormat } from "../format.js";
+import type { ExportOptions, ExportResult } from "../types.js";
+
+/**
+ * `node`: a TypeScript module that builds `@keypin/node`'s dispatcher and agent from the policy. Nothing is
+ * lost: @keypin/node implements every field.
+ *
+ * @example
+ * ```ts
+ * exportPolicy(policy, "node", { out: "src/pinning.ts" });
+ * ```
+ */
+export const node = defineExportFormat({
+  name: "node",
+  platform: "@keypin/node",
+  options: [],
+  defaultOut: "src/pinning.ts",
+  shortFlags: false,
+  export: exportNode,
+});
 
 /** The policy back in keypin.json's form, every field explicit (nothing is lost for @keypin/node). */
 function toPolicyFile(policy: Policy): { domains: Record<string, unknown> } {
@@ -27,7 +46,7 @@ function toDomainInput(d: DomainPolicy): Record<string, unknown> {
   return entry;
 }
 
-export function exportNode(policy: Policy, options: ExportOptions): ExportResult {
+function exportNode(policy: Policy, options: ExportOptions): ExportResult {
   const notes = [
     "Every field of the policy is kept: @keypin/node implements keypin's semantics (expiry, report-only, reports, subdomains at any depth).",
     "Pass extra options (ca, proxy, onReport…) to createDispatcher/createAgent; the policy always comes from this file.",
@@ -37,7 +56,7 @@ export function exportNode(policy: Policy, options: ExportOptions): ExportResult
     .replaceAll("\u2028", "\\u2028")
     .replaceAll("\u2029", "\\u2029");
   const lines = [
-    slashComment(headerLines("node", options, notes, [], false)),
+    slashComment(headerLines(node, options, notes, [])),
     'import type { Agent } from "node:https";',
     'import { createPinnedAgent, createPinnedDispatcher, type PinningOptions } from "@keypin/node";',
     "",

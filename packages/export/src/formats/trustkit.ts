@@ -11,10 +11,26 @@ import {
   slashComment,
   stringLiteral,
   trailingComment,
-} from "./common.js";
-import type { ExportLoss, ExportOptions, ExportResult } from "./types.js";
+} from "../common.js";
+import { defineExportFormat } from "../format.js";
+import type { ExportLoss, ExportOptions, ExportResult } from "../types.js";
 
-const platform = "TrustKit";
+/**
+ * `trustkit`: Swift code for `TrustKit.initSharedInstance(withConfiguration:)` (iOS).
+ *
+ * @example
+ * ```ts
+ * exportPolicy(policy, "trustkit", { out: "ios/PinningConfig.swift" });
+ * ```
+ */
+export const trustkit = defineExportFormat({
+  name: "trustkit",
+  platform: "TrustKit",
+  options: [],
+  defaultOut: "ios/PinningConfig.swift",
+  shortFlags: false,
+  export: exportTrustKit,
+});
 
 /** TrustKit throws at start-up on an IP address or a single-label name: such a domain is left out. */
 export function trustKitDomainLoss(d: DomainPolicy, platformName: string): ExportLoss {
@@ -49,7 +65,8 @@ export function nestedSubdomainLosses(policy: Policy, platformName: string): Exp
   return losses;
 }
 
-export function exportTrustKit(policy: Policy, options: ExportOptions): ExportResult {
+function exportTrustKit(policy: Policy, options: ExportOptions): ExportResult {
+  const { platform } = trustkit;
   const losses: ExportLoss[] = nestedSubdomainLosses(policy, platform);
   const notes = [
     "Call PinningConfig.initialize() once, early (in application(_:didFinishLaunchingWithOptions:)).",
@@ -83,10 +100,10 @@ export function exportTrustKit(policy: Policy, options: ExportOptions): ExportRe
       "Each kTSKExpirationDate is the day after keypin's expires: TrustKit stops enforcing at midnight UTC starting that date, which is when keypin's last pinned day ends. After it, the domain is not pinned.",
     );
   }
-  const differences = settleLosses("trustkit", platform, losses, options);
+  const differences = settleLosses(trustkit, losses, options);
 
   const lines: string[] = [];
-  lines.push(slashComment(headerLines("trustkit", options, notes, differences, false)));
+  lines.push(slashComment(headerLines(trustkit, options, notes, differences)));
   lines.push("import TrustKit", "");
   lines.push("/// The pinning policy, in TrustKit's configuration format.");
   lines.push("enum PinningConfig {");

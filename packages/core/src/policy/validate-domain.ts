@@ -1,0 +1,186 @@
+// The fields every domain entry shares (keypin.json or a normalized policy): pins, mode, expiry, report URIs.
+import { DATE_PATTERN, PIN_PATTERN, REPORT_URI_PATTERN } from "../patterns.js";
+import { parsePin } from "../pin.js";
+import type { DomainPolicy, PinnedKey, PinRole, PolicyProblem } from "../types.js";
+import {
+  closest,
+  describe,
+  type Fields,
+  fieldsOf,
+  isPlainObject,
+  itemsOf,
+  jsonPointer,
+  unknownFields,
+} from "./read.js";
+
+const PIN = new RegExp(PIN_PATTERN, "u");
+const DATE = new RegExp(DATE_PATTERN, "u");
+const REPORT_URI = new RegExp(REPORT_URI_PATTERN, "u");
+
+/** The fields a domain entry of keypin.json may have. */
+export const DOMAIN_FIELDS = ["includeSubdomains", "pins", "expires", "mode", "reportUris"];
+const PIN_FIELDS = ["pin", "role", "label"];
+const ROLES: readonly PinRole[] = ["leaf", "intermediate", "root", "backup"];
+
+const MODES = ["enforce", "report-only"];
+
+/** The fields every domain entry shares, read from a snapshot. `failed`: a problem was already found. */
+export function validateDomain(
+  base: (string | number)[],
+  entry: Fields,
+  problems: PolicyProblem[],
+  failed: boolean,
+): Omit<DomainPolicy, "domain"> | undefined {
+  const before = problems.length;
+  let includeSubdomains = false;
+  if (Object.hasOwn(entry, "includeSubdomains")) {
+    const value = entry.includeSubdomains;
+    if (typeof value === "boolean") includeSubdomains = value;
+    else {
+      problems.push({
+        path: jsonPointer(...base, "includeSubdomains"),
+        message: `"includeSubdomains" must be true or false; found ${describe(value)}`,
+      });
+    }
+  }
+  const pins: PinnedKey[] = [];
+  if (!Object.hasOwn(entry, "pins")) {
+    problems.push({
+      path: jsonPointer(...base),
+      message: `missing "pins": a list of at least one sha256/ pin`,
+    });
+  } else if (!Array.isArray(entry.pins)) {
+    problems.push({
+      path: jsonPointer(...base, "pins"),
+      message: `"pins" must be an array; found ${describe(entry.pins)}`,
+    });
+  } else {
+    const items = itemsOf(entry.pins, [...base, "pins"], problems);
+    if (items?.length === 0) {
+      problems.push({
+        path: jsonPointer(...base, "pins"),
+        message: `"pins" is empty: list at least one pin (two when enforcing, one a backup)`,
+      });
+    }
+    items?.forEach((item: unknown, i: number) => {
+      const p = validatePinItem(item, [...base, "pins", i], problems);
+      if (p) pins.push(p);
+    });
+  }
+  let expires: string | undefined;
+  if (Object.hasOwn(entry, "expires")) {
+    const path = jsonPointer(...base, "expires");
+    const value = entry.expires;
+    if (typeof value !== "string") {
+      problems.push({
+        path,
+        message: `"expires" must be a date string yyyy-MM-dd; found ${describe(value)}`,
+      });
+    } else if (!DATE.test(value)) {
+      problems.push({
+        path,
+        message: `"expires" is ${JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value)}: expected a real calendar date as yyyy-MM-dd (UTC), e.g. "2027-06-30"`,
+      });
+    } else expires = value;
+  }
+  let mode: "enforce" | "report-only" = "enforce";
+  if (Object.hasOwn(entry, "mode")) {
+    const value = entry.mode;
+    if (value === "enforce" || value === "report-only") mode = value;
+    else {
+      const hint = typeof value === "string" ? closest(value, MODES) : undefined;
+      problems.push({
+        path: jsonPointer(...base, "mode"),
+        message: `"mode" must be "enforce" or "report-only" (leave it out to enforce); found ${describe(value)}${hint ? `: did you mean "${hint}"?` : ""} An unknown mode is an error so that a typo never switches pinning off`,
+      });
+    }
+  }
+  const reportUris: string[] = [];
+  if (Object.hasOwn(entry, "reportUris")) {
+    const value = entry.reportUris;
+    if (!Array.isArray(value)) {
+      problems.push({
+        path: jsonPointer(...base, "reportUris"),
+        message: `"reportUris" must be an array of https:// URLs; found ${describe(value)}`,
+      });
+    } else {
+      itemsOf(value, [...base, "reportUris"], problems)?.forEach((uri: unknown, i: number) => {
+        if (typeof uri === "string" && REPORT_URI.test(uri)) reportUris.push(uri);
+        else {
+          problems.push({
+            path: jsonPointer(...base, "reportUris", i),
+            message: `a report URI must be an http:// or https:// URL without spaces; found ${describe(uri)}`,
+          });
+        }
+      });
+    }
+  }
+  if (failed || problems.length > before) return undefined;
+  const domain: Omit<DomainPolicy, "domain"> = { includeSubdomains, pins, mode, reportUris };
+  if (expires !== undefined) domain.expires = expires;
+  return domain;
+}
+
+function validatePinText(
+  value: unknown,
+  path: string,
+  problems: PolicyProblem[],
+): PinnedKey["pin"] | undefined {
+  if (typeof value !== "string") {
+    problems.push({
+      path,
+      message: `a pin must be a string like "sha256/<base64>"; found ${describe(value)}`,
+    });
+    return undefined;
+  }
+  let reason: string | undefined;
+  try {
+    const pin = parsePin(value);
+    if (PIN.test(value)) return pin;
+    reason = `pin ${JSON.stringify(value)} must be written exactly as "sha256/<base64>" (no spaces or other spellings); its canonical form is "${pin}"`;
+  } catch (e) {
+    reason = e instanceof Error ? e.message : String(e);
+  }
+  problems.push({ path, message: reason });
+  return undefined;
+}
+
+function validatePinItem(
+  value: unknown,
+  path: (string | number)[],
+  problems: PolicyProblem[],
+): PinnedKey | undefined {
+  if (!isPlainObject(value)) {
+    const pin = validatePinText(value, jsonPointer(...path), problems);
+    return pin ? { pin } : undefined;
+  }
+  const item = fieldsOf(value);
+  const before = problems.length;
+  unknownFields(item, PIN_FIELDS, path, problems);
+  let pin: PinnedKey["pin"] | undefined;
+  if (!Object.hasOwn(item, "pin"))
+    problems.push({ path: jsonPointer(...path), message: `missing "pin" in the pin object` });
+  else pin = validatePinText(item.pin, jsonPointer(...path, "pin"), problems);
+  const result: Partial<PinnedKey> = {};
+  if (Object.hasOwn(item, "role")) {
+    const role = item.role;
+    if (ROLES.includes(role as PinRole)) result.role = role as PinRole;
+    else {
+      problems.push({
+        path: jsonPointer(...path, "role"),
+        message: `"role" must be one of ${ROLES.map((r) => `"${r}"`).join(", ")}; found ${describe(role)}`,
+      });
+    }
+  }
+  if (Object.hasOwn(item, "label")) {
+    const label = item.label;
+    if (typeof label === "string") result.label = label;
+    else
+      problems.push({
+        path: jsonPointer(...path, "label"),
+        message: `"label" must be a string; found ${describe(label)}`,
+      });
+  }
+  if (problems.length > before || !pin) return undefined;
+  return { pin, ...result };
+}
