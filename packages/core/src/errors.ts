@@ -1,26 +1,54 @@
+import type { KeypinErrorCode } from "./error-codes.js";
 import type { PolicyProblem } from "./types.js";
 
+// A registry-wide symbol, the same in every copy of this module (two versions of @keypin/core in one app,
+// one bundle per CLI command, another realm), where `instanceof` only knows its own copy's class.
+const keypinErrorBrand = Symbol.for("keypin.error");
+
 /**
- * The base class of every error keypin throws. Match on `code`, never on the message.
+ * The base class of every error keypin throws. Match on `code` (one of {@link errorCodes}), never on the
+ * message; {@link isKeypinError} recognizes it from any copy of this package.
  *
  * @example
  * ```ts
  * try {
  *   parsePin(input);
  * } catch (e) {
- *   if (e instanceof KeypinError && e.code === "ERR_KEYPIN_PIN_FORMAT") console.error(e.message);
+ *   if (isKeypinError(e) && e.code === "ERR_KEYPIN_PIN_FORMAT") console.error(e.message);
  * }
  * ```
  */
 export class KeypinError extends Error {
-  /** A stable identifier such as `ERR_KEYPIN_PARSE`. */
-  readonly code: string;
+  /** A stable identifier such as `ERR_KEYPIN_PARSE`: a key of {@link errorCodes}. */
+  readonly code: KeypinErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: KeypinErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+    Object.defineProperty(this, keypinErrorBrand, { value: true });
   }
+}
+
+/**
+ * Whether `value` is a {@link KeypinError} made by any copy of @keypin/core (where `instanceof KeypinError`
+ * is true only for this copy's class). Its `code` may then be one this version's catalogue does not know.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await fetch(url, { dispatcher });
+ * } catch (e) {
+ *   if (isKeypinError(e.cause)) console.error(e.cause.code); // "ERR_KEYPIN_PIN_MISMATCH"
+ * }
+ * ```
+ */
+export function isKeypinError(value: unknown): value is KeypinError {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[keypinErrorBrand] === true
+  );
 }
 
 /**
