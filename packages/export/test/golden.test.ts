@@ -3,20 +3,21 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { type ExportFormat, type ExportOptions, exportFormats, exportPolicy } from "@keypin/export";
-import { defaultOut, goldenDir, goldenPolicy } from "./helpers.js";
+import {
+  type ExportFormat,
+  type ExportOptions,
+  exportFormatDescriptors,
+  exportPolicy,
+  LossyExportError,
+} from "@keypin/export";
+import { goldenDir, goldenPolicy } from "./helpers.js";
 
 const update = process.env.KEYPIN_UPDATE_GOLDEN === "1";
 
-const extension: Record<ExportFormat, string> = {
-  "android-nsc": "xml",
-  "ios-ats": "plist",
-  trustkit: "swift",
-  "okhttp-kotlin": "kt",
-  "okhttp-java": "java",
-  "react-native": "rn.ts.txt",
-  node: "node.ts.txt",
-};
+/** A format's golden file: named after its default output's extension (TypeScript as .ts.txt, kept out of tsc). */
+const extension: Partial<Record<ExportFormat, string>> = { "react-native": "rn.ts.txt", node: "node.ts.txt" };
+const extensionOf = (format: (typeof exportFormatDescriptors)[number]): string =>
+  extension[format.name] ?? format.defaultOut.replace(/^.*\./, "").replace(/^ts$/, "ts.txt");
 
 interface GoldenCase {
   file: string;
@@ -25,26 +26,38 @@ interface GoldenCase {
   options: ExportOptions;
 }
 
+/** Whether the policy needs allowLossy for the format (the rich golden files are lossy wherever the platform is). */
+function isLossy(policy: "keypin.json" | "keypin.rich.json", format: ExportFormat): boolean {
+  try {
+    exportPolicy(goldenPolicy(policy), format);
+    return false;
+  } catch (error) {
+    if (error instanceof LossyExportError) return true;
+    throw error;
+  }
+}
+
 const cases: GoldenCase[] = [
-  ...exportFormats.map(
+  ...exportFormatDescriptors.map(
     (format): GoldenCase => ({
-      file: `${format}.${extension[format]}`,
+      file: `${format.name}.${extensionOf(format)}`,
       policy: "keypin.json",
-      format,
-      options: { source: "keypin.json", out: defaultOut[format] },
+      format: format.name,
+      options: { source: "keypin.json", out: format.defaultOut },
     }),
   ),
-  ...exportFormats.map(
+  // Every option the format takes, with lossy export allowed where the rich policy needs it.
+  ...exportFormatDescriptors.map(
     (format): GoldenCase => ({
-      file: `rich.${format}.${extension[format]}`,
+      file: `rich.${format.name}.${extensionOf(format)}`,
       policy: "keypin.rich.json",
-      format,
+      format: format.name,
       options: {
         source: "keypin.rich.json",
-        out: defaultOut[format],
-        allowLossy: format !== "node" && format !== "trustkit",
-        ...(format === "android-nsc" ? { debugProxyCa: "certs/charles-ca.pem" } : {}),
-        ...(format === "okhttp-kotlin" || format === "okhttp-java" ? { packageName: "com.myapp.net" } : {}),
+        out: format.defaultOut,
+        allowLossy: isLossy("keypin.rich.json", format.name),
+        ...(format.options.includes("debugProxyCa") ? { debugProxyCa: "certs/charles-ca.pem" } : {}),
+        ...(format.options.includes("packageName") ? { packageName: "com.myapp.net" } : {}),
       },
     }),
   ),

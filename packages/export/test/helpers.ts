@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Policy } from "@keypin/core";
 import { parsePolicy } from "@keypin/core";
-import type { ExportFormat } from "@keypin/export";
 
 export const goldenDir = new URL("./golden/", import.meta.url);
 export const repoRoot = new URL("../../../", import.meta.url).pathname;
@@ -14,17 +13,6 @@ export const repoRoot = new URL("../../../", import.meta.url).pathname;
 export function goldenPolicy(name: "keypin.json" | "keypin.rich.json"): Policy {
   return parsePolicy(JSON.parse(readFileSync(new URL(name, goldenDir), "utf8"))).policy;
 }
-
-/** The file name each format is usually saved as. */
-export const defaultOut: Record<ExportFormat, string> = {
-  "android-nsc": "app/src/main/res/xml/network_security_config.xml",
-  "ios-ats": "ios/pinning.plist",
-  trustkit: "ios/PinningConfig.swift",
-  "okhttp-kotlin": "app/src/main/java/PinningConfig.kt",
-  "okhttp-java": "app/src/main/java/PinningConfig.java",
-  "react-native": "src/pinning.ts",
-  node: "src/pinning.ts",
-};
 
 export function tempDir(prefix: string): { path: string; [Symbol.dispose](): void } {
   const path = mkdtempSync(join(tmpdir(), `keypin-${prefix}-`));

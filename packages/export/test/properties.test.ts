@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import plist from "@expo/plist";
 import { type DomainPolicyInput, type Policy, parsePolicy, pinToBase64 } from "@keypin/core";
-import { type ExportFormat, exportPolicy, LossyExportError } from "@keypin/export";
+import { type ExportFormat, exportFormats, exportPolicy, LossyExportError } from "@keypin/export";
 import fc from "fast-check";
 import { XMLParser } from "fast-xml-parser";
 
@@ -173,17 +173,8 @@ describe("faithful or loud, over random policies", () => {
   });
 
   it("every format, with allowLossy, either writes a difference for each loss or refuses a blocking one", () => {
-    const formats: ExportFormat[] = [
-      "android-nsc",
-      "ios-ats",
-      "trustkit",
-      "okhttp-kotlin",
-      "okhttp-java",
-      "react-native",
-      "node",
-    ];
     fc.assert(
-      fc.property(policyArb, fc.constantFrom(...formats), (policy, format) => {
+      fc.property(policyArb, fc.constantFrom(...exportFormats), (policy, format) => {
         let strict: LossyExportError | undefined;
         try {
           exportPolicy(policy, format);
