@@ -1,3 +1,5 @@
+import { errorKindOf, type KeypinErrorKind } from "@keypin/core";
+
 /**
  * The CLI's errors: each carries the exit code it ends the process with.
  * `main.ts` is the one place where they become a line on stderr and an exit code.
@@ -63,31 +65,35 @@ export class FailureError extends CliError {
 }
 
 /**
- * Codes of `KeypinError`s that describe what the network did (exit 1); any other `KeypinError`
- * describes bad input (exit 2).
+ * The exit code of each kind of keypin error (core's catalogue, `errorCodes`): what the network or the
+ * server did is a failure found (1); what keypin was given is a usage or input error (2); a fault of the
+ * pin check itself is an unexpected failure (1).
  */
-const failureCodes = new Set([
-  "ERR_KEYPIN_CONNECT",
-  "ERR_KEYPIN_TIMEOUT",
-  "ERR_KEYPIN_NOT_TLS",
-  "ERR_KEYPIN_PROXY",
-  "ERR_KEYPIN_PIN_MISMATCH",
-  "ERR_KEYPIN_UNTRUSTED_CHAIN",
-  "ERR_KEYPIN_TLS",
-]);
+const exitCodeOfKind: Record<KeypinErrorKind, 1 | 2> = {
+  input: 2,
+  usage: 2,
+  network: 1,
+  verification: 1,
+  internal: 1,
+};
 
 /**
  * The exit code an error ends the process with: a `CliError` says so itself; a `KeypinError`
- * (anything with a string `code` starting `ERR_KEYPIN_`) is 1 for network outcomes and 2 for input
- * errors; anything else is an unexpected failure (1).
+ * (anything with a string `code` starting `ERR_KEYPIN_`, from any copy of keypin) gets the exit code of its
+ * code's kind, and 2 for a code this version's catalogue does not know; anything else is an unexpected
+ * failure (1).
  *
  * @example
  * exitCodeOf(new UsageError("bad flag")); // 2
+ * exitCodeOf(new KeypinError("ERR_KEYPIN_TIMEOUT", "…")); // 1
  */
 export function exitCodeOf(error: unknown): 1 | 2 {
   if (isCliError(error)) return error.exitCode;
   const code = codeOf(error);
-  if (code?.startsWith("ERR_KEYPIN_")) return failureCodes.has(code) ? 1 : 2;
+  if (code?.startsWith("ERR_KEYPIN_")) {
+    const kind = errorKindOf(code);
+    return kind === undefined ? 2 : exitCodeOfKind[kind];
+  }
   return 1;
 }
 

@@ -1,4 +1,4 @@
-import { KeypinError, readKeyMaterial } from "@keypin/core";
+import { isKeypinError, readKeyMaterial } from "@keypin/core";
 import { ExportOptionError } from "./errors.js";
 
 const expected =
@@ -23,7 +23,7 @@ export function checkDebugProxyCa(bytes: Uint8Array, name: string): void {
   try {
     material = readKeyMaterial(bytes);
   } catch (error) {
-    if (!(error instanceof KeypinError)) throw error;
+    if (!isKeypinError(error)) throw error;
     throw new ExportOptionError(`${name}: ${error.message}; ${expected}`);
   }
   if (material.some((m) => m.kind === "private-key")) {

@@ -4,7 +4,7 @@ import {
   type ChainEntry,
   computePin,
   decodePem,
-  KeypinError,
+  isKeypinError,
   type PinVerdict,
   type Policy,
   type PolicyFile,
@@ -58,7 +58,7 @@ function findPinMismatch(error: unknown): PinMismatchError | undefined {
 function errorCode(error: unknown): string {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current; depth++) {
-    if (current instanceof KeypinError) return current.code;
+    if (isKeypinError(current)) return current.code;
     const code = (current as { code?: unknown }).code;
     if (typeof code === "string" && code !== "UND_ERR_SOCKET") return code;
     current = (current as { cause?: unknown }).cause;

@@ -6,7 +6,7 @@ import {
   type SecureContext,
   type TLSSocket,
 } from "node:tls";
-import { type CertificateInfo, KeypinError } from "@keypin/core";
+import { type CertificateInfo, isKeypinError, KeypinError } from "@keypin/core";
 import { BoundedCache } from "./bounded-cache.js";
 import { UntrustedChainError } from "./errors.js";
 import { describeCertificate } from "./parsed-certificate.js";
@@ -98,7 +98,7 @@ const NOT_TLS_CODES = new Set([
 ]);
 
 function classify(error: Error & { code?: string }, target: string, tcpConnected: boolean): KeypinError {
-  if (error instanceof KeypinError) return error;
+  if (isKeypinError(error)) return error;
   const code = error.code ?? "";
   if (!tcpConnected) {
     return new KeypinError(
