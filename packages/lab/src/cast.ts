@@ -13,7 +13,7 @@ import {
   spkiOfKey,
 } from "./certificates.js";
 import { createLabLookup, type LookupFunction } from "./lookup.js";
-import { InterceptingProxy } from "./proxy.js";
+import { AttackerProxy } from "./proxy.js";
 
 /**
  * The host name the app talks to. The lab resolves it to 127.0.0.1 itself; the real DNS is never asked.
@@ -115,7 +115,7 @@ export interface LabCast {
   pins: LabPins;
   device: DeviceTrustStore;
   backend: LabBackend;
-  proxy: InterceptingProxy;
+  proxy: AttackerProxy;
   /** Stops every server and drops every connection. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -148,10 +148,10 @@ export async function startCast(): Promise<LabCast> {
     attacker: computePin(spkiOf(attackerCa), sha256),
   };
   const backend = await LabBackend.start({ leaf, intermediates: [intermediate], token });
-  let proxy: InterceptingProxy;
+  let proxy: AttackerProxy;
   try {
     // The attacker itself trusts the public CAs when it connects onward to the real server.
-    proxy = await InterceptingProxy.start({ ca: attackerCa, lookup, upstreamCa: [root.pem] });
+    proxy = await AttackerProxy.start({ ca: attackerCa, lookup, upstreamCa: [root.pem] });
   } catch (error) {
     await backend.close();
     throw error;

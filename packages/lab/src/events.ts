@@ -1,3 +1,8 @@
+import type { ChainEntry, Pin, PinVerdict, PolicyFile } from "@keypin/core";
+import type { BackendRequest } from "./backend.js";
+import type { LabPins } from "./cast.js";
+import type { ProxyLogEntry } from "./proxy.js";
+
 /**
  * Who acts in a step of the lab's story.
  *
@@ -39,6 +44,98 @@ export type LabStepId =
   | "keep";
 
 /**
+ * A step's `data`: the values named below, and any other key (typed `unknown`) a reader may look up.
+ *
+ * @example
+ * const data: StepData<{ code: string }> = { code: "ERR_KEYPIN_PIN_MISMATCH" };
+ */
+export type StepData<T> = T & { readonly [key: string]: unknown };
+
+type ProxyEntry<K extends ProxyLogEntry["kind"]> = Extract<ProxyLogEntry, { kind: K }>;
+
+/**
+ * The `data` of each step id, one union per id (the live `--keep` steps carry the proxy's log entry or the
+ * backend's request as they are):
+ * - `setup`: the run's cast, a scenario's header, a CA installed on the device, or a scenario's own values;
+ * - `compare`: a match, no pin set in force (with the reason), or a report-only mismatch;
+ * - `decision`: nothing, a pin mismatch (code, host, port) or another failure (code).
+ *
+ * @example
+ * if (event.type === "step" && event.step === "decision") console.log(event.data["code"]);
+ */
+export interface LabStepData {
+  setup:
+    | StepData<{
+        host: string;
+        backend: string;
+        proxy: string;
+        chain: string[];
+        attackerCa: string;
+        pins: LabPins;
+        token: string;
+      }>
+    | StepData<{ title: string; proves: string; expected: LabResult }>
+    | StepData<{ installed: string; pin: Pin; store: string[] }>
+    /** A scenario's own set-up values (its pin set, the certificate appended, the pins rotated…). */
+    | StepData<{ policy?: PolicyFile }>;
+  request: StepData<{
+    method: "GET";
+    url: string;
+    token: string;
+    /** The proxy the network routes the app through, `null` for none. */
+    proxy: string | null;
+    pins: Pin[];
+    /** The subjects of the device's trust anchors. */
+    anchors: string[];
+  }>;
+  intercept:
+    | StepData<{ connect: string | null } & ProxyEntry<"forge">>
+    | StepData<ProxyEntry<"connect" | "forge" | "handshake" | "handshake-failed">>;
+  certificate: StepData<{ subject?: string; issuer?: string }>;
+  trust: StepData<{ anchor?: string; path: string[]; store: string[] }>;
+  "extract-pin": StepData<{ chainPins: ChainEntry[] }>;
+  compare:
+    | StepData<{ expectedPins: Pin[]; matched: ChainEntry & { position: number } }>
+    | StepData<{ expectedPins: Pin[]; matched: null }>
+    | StepData<{
+        expectedPins: Pin[];
+        reason: Extract<PinVerdict, { verdict: "not-pinned" }>["reason"];
+        warnings: string[];
+      }>
+    | StepData<{ expectedPins: Pin[] }>;
+  decision:
+    | StepData<Record<never, never>>
+    | StepData<{ code: string; host: string; port: number }>
+    | StepData<{ code: string }>;
+  decrypt:
+    | StepData<{ appBytes: number; startLine: string; headers: Record<string, string> }>
+    | StepData<{ appBytes: number; sessions: { handshake: boolean; appBytes: number }[] }>
+    | StepData<{ startLine: string; body: string }>
+    | StepData<ProxyEntry<"request" | "response" | "closed">>;
+  relay: StepData<{ host: string; port: number }> | StepData<ProxyEntry<"relay" | "upstream-error">>;
+  serve: StepData<{ backendHits: number; requests: BackendRequest[] }> | StepData<BackendRequest>;
+  response: StepData<{ status: number; body: string }>;
+  keep: StepData<LabKeepInfo>;
+}
+
+/**
+ * The `data` of the `keep` step: the files `keep` wrote, and how to use the cast.
+ *
+ * @example
+ * if (event.type === "step" && event.step === "keep") execFile(event.data.curl.direct[0]!, event.data.curl.direct.slice(1));
+ */
+export type LabKeepInfo = {
+  dir: string;
+  files: { labRoot: string; attackerCa: string; deviceStore: string; policy: string };
+  host: string;
+  backend: { address: string; port: number; origin: string };
+  proxy: string;
+  token: string;
+  pins: LabPins;
+  curl: { direct: string[]; throughProxy: string[]; throughProxyPinned: string[] };
+};
+
+/**
  * What a scenario ended as, classified from the app's result and the proxy's and backend's own counters.
  *
  * @example
@@ -54,33 +151,51 @@ export type LabObservation =
   /** Anything else (a failure the lab did not expect), with its error code. */
   | `failed: ${string}`;
 
+/**
+ * A scenario's expected or observed result as text: one app's observation, or several apps' observations
+ * labelled (`backup: works, no-backup: blocked`).
+ *
+ * @example
+ * const expected: LabResult = "backup: works, no-backup: blocked";
+ */
+export type LabResult = LabObservation | `${string}: ${LabObservation}`;
+
 interface LabEventBase {
   /** Version of this event format. */
   v: 1;
-  /** The scenario (1–7) the event belongs to; `null` for events about the whole run. */
+  /** The number of the scenario the event belongs to (its place in `labScenarios`); `null` for the whole run. */
   scenario: number | null;
   /** When the event was emitted (ISO 8601, UTC). */
   ts: string;
 }
 
 /**
- * One narrated step, with the values observed.
+ * One narrated step, with the values observed: one member per step id, its `data` typed by {@link LabStepData}.
  *
  * @example
  * // {"v":1,"type":"step","scenario":3,"ts":"…","actor":"app","step":"decision","route":["app","✕"],
  * //  "text":"The app cancels the connection before sending a single byte of the request (…)","data":{"code":"ERR_KEYPIN_PIN_MISMATCH",…}}
  */
-export interface LabStepEvent extends LabEventBase {
-  type: "step";
-  actor: LabActor;
-  step: LabStepId;
-  /** The narration, one or two sentences. */
-  text: string;
-  /** The hops the bytes travel in this step, e.g. `["app", "proxy", "api.myapp.com"]` (may be empty). */
-  route: string[];
-  /** The values behind the narration: subjects, pins, anchors, byte counts… */
-  data: Record<string, unknown>;
-}
+export type LabStepEvent = { [S in LabStepId]: LabEventBase & { type: "step" } & LabStep<S> }[LabStepId];
+
+/**
+ * A step as a scenario writes it (the runner adds `v`, `type`, `scenario` and `ts`).
+ *
+ * @example
+ * ctx.step({ actor: "lab", step: "setup", text: "No proxy on the path.", route: [], data: {} });
+ */
+export type LabStep<S extends LabStepId = LabStepId> = {
+  [K in S]: {
+    actor: LabActor;
+    step: K;
+    /** The narration, one or two sentences. */
+    text: string;
+    /** The hops the bytes travel in this step, e.g. `["app", "proxy", "api.myapp.com"]` (may be empty). */
+    route: string[];
+    /** The values behind the narration: subjects, pins, anchors, byte counts… */
+    data: LabStepData[K];
+  };
+}[S];
 
 /**
  * The end of one scenario: what was expected, what the counters say happened.
@@ -93,9 +208,9 @@ export interface LabOutcomeEvent extends LabEventBase {
   type: "outcome";
   scenario: number;
   title: string;
-  /** For scenario 6, which runs two apps: `backup: works, no-backup: blocked`. */
-  expected: string;
-  observed: string;
+  /** For a scenario that runs two apps, both labelled: `backup: works, no-backup: blocked`. */
+  expected: LabResult;
+  observed: LabResult;
   ok: boolean;
   /** Whether the run's token appears anywhere in the attacker's log for this scenario. */
   tokenLeaked: boolean;
@@ -119,8 +234,8 @@ export interface LabSummaryEvent extends LabEventBase {
   scenarios: {
     scenario: number;
     title: string;
-    expected: string;
-    observed: string;
+    expected: LabResult;
+    observed: LabResult;
     ok: boolean;
     tokenLeaked: boolean;
   }[];

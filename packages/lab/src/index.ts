@@ -1,18 +1,24 @@
-// @keypin/lab: the MITM lab. The exports below are the whole public API.
+// @keypin/lab: the MITM lab. The exports below are the whole public API: run the lab (`runLab`), tell it
+// (`LabNarrator`), list its scenarios (`labScenarios`), or start its cast for your own experiments (`startCast`).
 
-export { type BackendRequest, LabBackend, labProfile } from "./backend.js";
-export { DeviceTrustStore, type LabCast, type LabPins, labHost, startCast } from "./cast.js";
+export type { BackendRequest } from "./backend.js";
+export { type LabCast, type LabPins, startCast } from "./cast.js";
 export type {
   LabActor,
   LabEvent,
+  LabKeepInfo,
   LabObservation,
   LabOutcomeEvent,
+  LabResult,
+  LabStep,
+  LabStepData,
   LabStepEvent,
   LabStepId,
   LabSummary,
   LabSummaryEvent,
+  StepData,
 } from "./events.js";
 export { type LabColors, LabNarrator, type LabNarratorOptions } from "./narrate.js";
-export { InterceptingProxy, type ProxyLogEntry } from "./proxy.js";
-export { formatCommand, type LabKeepInfo, type RunLabOptions, runLab } from "./run-lab.js";
-export { type LabScenario, labScenarios } from "./scenarios.js";
+export type { ProxyLogEntry } from "./proxy.js";
+export { type RunLabOptions, runLab } from "./run-lab.js";
+export { type LabScenario, labScenarios, type ScenarioContext } from "./scenarios/index.js";

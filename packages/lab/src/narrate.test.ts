@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import picocolors from "picocolors";
-import type { LabEvent } from "./events.js";
+import type { LabEvent, LabKeepInfo } from "./events.js";
 import { LabNarrator } from "./narrate.js";
 
 const ts = "2026-01-01T00:00:00.000Z";
-const keepInfo = {
+const keepInfo: LabKeepInfo = {
   dir: "/tmp/keypin-lab-x",
   files: {
     labRoot: "/tmp/keypin-lab-x/lab-root-ca.pem",

@@ -1,6 +1,13 @@
 import picocolors from "picocolors";
-import type { LabActor, LabEvent, LabOutcomeEvent, LabStepEvent, LabSummaryEvent } from "./events.js";
-import { formatCommand, type LabKeepInfo } from "./run-lab.js";
+import type {
+  LabActor,
+  LabEvent,
+  LabKeepInfo,
+  LabOutcomeEvent,
+  LabStepEvent,
+  LabSummaryEvent,
+} from "./events.js";
+import { formatCommand } from "./run-lab.js";
 
 /**
  * Picocolors' formatters, colored or plain.
@@ -107,7 +114,7 @@ export class LabNarrator {
   #step(event: LabStepEvent): string[] {
     const c = this.#c;
     if (event.step === "keep") {
-      this.#keep = event.data as unknown as LabKeepInfo;
+      this.#keep = event.data;
       return [];
     }
     if (event.scenario === null && event.actor === "lab" && event.step === "setup") {

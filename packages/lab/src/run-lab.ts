@@ -5,16 +5,16 @@ import { join } from "node:path";
 import { KeypinError, type PolicyFile, pinToBase64 } from "@keypin/core";
 import { type LabCast, startCast } from "./cast.js";
 import type {
-  LabActor,
   LabEvent,
+  LabKeepInfo,
   LabOutcomeEvent,
+  LabStep,
   LabStepEvent,
-  LabStepId,
   LabSummary,
   LabSummaryEvent,
 } from "./events.js";
 import type { ProxyLogEntry } from "./proxy.js";
-import { labScenarios, type ScenarioContext } from "./scenarios.js";
+import { labScenarios, type ScenarioContext } from "./scenarios/index.js";
 
 /**
  * Options of {@link runLab}.
@@ -23,7 +23,7 @@ import { labScenarios, type ScenarioContext } from "./scenarios.js";
  * const options: RunLabOptions = { scenarios: [3], onEvent: (event) => console.log(event.type) };
  */
 export interface RunLabOptions {
-  /** Which scenarios to run (1–7), in the order given; default all seven in order. */
+  /** Which scenarios to run (their numbers in `labScenarios`), in the order given; default all, in order. */
   scenarios?: number[];
   /**
    * Leave the cast running after the scenarios (until `signal` aborts): writes the CA files and a keypin.json
@@ -35,24 +35,6 @@ export interface RunLabOptions {
   onEvent?: (event: LabEvent) => void;
   /** Stops the run (or, with `keep`, ends it): every server is closed and the temporary folder removed. */
   signal?: AbortSignal;
-}
-
-/**
- * The `data` of the `keep` step: the files `keep` wrote, and how to use the cast.
- *
- * @example
- * const info = keepStep.data as unknown as LabKeepInfo;
- * execFile(info.curl.direct[0], info.curl.direct.slice(1));
- */
-export interface LabKeepInfo {
-  dir: string;
-  files: { labRoot: string; attackerCa: string; deviceStore: string; policy: string };
-  host: string;
-  backend: { address: string; port: number; origin: string };
-  proxy: string;
-  token: string;
-  pins: LabCast["pins"];
-  curl: { direct: string[]; throughProxy: string[]; throughProxyPinned: string[] };
 }
 
 function assertScenarios(ids: number[]): void {
@@ -134,49 +116,81 @@ async function writeKeepFiles(cast: LabCast, dir: string): Promise<LabKeepInfo> 
   };
 }
 
-function proxyLogStep(entry: ProxyLogEntry): { step: LabStepId; text: string; route: string[] } | undefined {
+/** A live step for what the proxy logged from your own tools (`--keep`). */
+function proxyLogStep(entry: ProxyLogEntry): LabStep {
+  const actor = "proxy";
   switch (entry.kind) {
     case "connect":
-      return { step: "intercept", text: `CONNECT ${entry.host}:${entry.port}`, route: ["client", "proxy"] };
+      return {
+        actor,
+        step: "intercept",
+        text: `CONNECT ${entry.host}:${entry.port}`,
+        route: ["client", "proxy"],
+        data: { ...entry },
+      };
     case "forge":
       return {
+        actor,
         step: "intercept",
         text: `presents a forged ${entry.subject}, issued by ${entry.issuer}`,
         route: ["proxy", "client"],
+        data: { ...entry },
       };
     case "handshake":
       return {
+        actor,
         step: "intercept",
         text: `the client accepted the forged certificate (${entry.protocol})`,
         route: [],
+        data: { ...entry },
       };
     case "handshake-failed":
       return {
+        actor,
         step: "intercept",
         text: `the client refused the forged certificate (${entry.reason})`,
         route: [],
+        data: { ...entry },
       };
     case "request":
       return {
+        actor,
         step: "decrypt",
         text: `decrypted ${entry.startLine}; authorization: ${entry.headers["authorization"] ?? "(none)"}`,
         route: ["client", "proxy"],
+        data: { ...entry },
       };
     case "relay":
-      return { step: "relay", text: `relays to ${entry.host}:${entry.port}`, route: ["proxy", entry.host] };
+      return {
+        actor,
+        step: "relay",
+        text: `relays to ${entry.host}:${entry.port}`,
+        route: ["proxy", entry.host],
+        data: { ...entry },
+      };
     case "response":
       return {
+        actor,
         step: "decrypt",
         text: `decrypted ${entry.startLine} ${entry.body}`,
         route: ["proxy", "client"],
+        data: { ...entry },
       };
     case "upstream-error":
-      return { step: "relay", text: `could not reach the server: ${entry.reason}`, route: [] };
+      return {
+        actor,
+        step: "relay",
+        text: `could not reach the server: ${entry.reason}`,
+        route: [],
+        data: { ...entry },
+      };
     case "closed":
       return {
+        actor,
         step: "decrypt",
         text: `tunnel closed; ${entry.appBytes} bytes of application data read from the client`,
         route: [],
+        data: { ...entry },
       };
     default: {
       const unreachable: never = entry;
@@ -186,8 +200,8 @@ function proxyLogStep(entry: ProxyLogEntry): { step: LabStepId; text: string; ro
 }
 
 /**
- * Runs the MITM lab: starts the cast on 127.0.0.1 with fresh keys, plays the scenarios (all seven by
- * default), emits every step, one `outcome` per scenario and a `summary` last, then stops everything.
+ * Runs the MITM lab: starts the cast on 127.0.0.1 with fresh keys, plays the scenarios (all of
+ * `labScenarios` by default), emits every step, one `outcome` per scenario and a `summary` last, then stops everything.
  * Outcomes are classified from the proxy's and the backend's own counters, not from the script.
  * Rejects with a KeypinError `ERR_KEYPIN_LAB_SCENARIO` for an unknown scenario, or with the abort reason
  * if `signal` aborts before the end (without `keep`).
@@ -208,26 +222,10 @@ export async function runLab(options: RunLabOptions = {}): Promise<LabSummary> {
   const started = Date.now();
   const emit = (event: LabEvent): void => options.onEvent?.(event);
   const ts = (): string => new Date().toISOString();
-  const step = (
-    scenario: number | null,
-    actor: LabActor,
-    id: LabStepId,
-    text: string,
-    route: string[],
-    data: Record<string, unknown> = {},
-  ): void => {
-    const event: LabStepEvent = {
-      v: 1,
-      type: "step",
-      scenario,
-      ts: ts(),
-      actor,
-      step: id,
-      text,
-      route,
-      data,
-    };
-    emit(event);
+  const step = (scenario: number | null, narrated: LabStep): void => {
+    // Key order as before: v, type, scenario, ts, actor, step, text, route, data.
+    const { actor, step: id, text, route, data } = narrated;
+    emit({ v: 1, type: "step", scenario, ts: ts(), actor, step: id, text, route, data } as LabStepEvent);
   };
 
   const cast = await startCast();
@@ -240,15 +238,15 @@ export async function runLab(options: RunLabOptions = {}): Promise<LabSummary> {
   };
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    step(
-      null,
-      "lab",
-      "setup",
-      `The lab is up on 127.0.0.1, keys made for this run: ${cast.host} (the backend) on port ${cast.backend.port}, ` +
+    step(null, {
+      actor: "lab",
+      step: "setup",
+      text:
+        `The lab is up on 127.0.0.1, keys made for this run: ${cast.host} (the backend) on port ${cast.backend.port}, ` +
         `the attacker's proxy on port ${cast.proxy.port}. The device trusts ${cast.root.subject}. ` +
         `The app's token, made up for this run: ${cast.token}.`,
-      [],
-      {
+      route: [],
+      data: {
         host: cast.host,
         backend: `127.0.0.1:${cast.backend.port}`,
         proxy: `http://127.0.0.1:${cast.proxy.port}`,
@@ -257,7 +255,7 @@ export async function runLab(options: RunLabOptions = {}): Promise<LabSummary> {
         pins: cast.pins,
         token: cast.token,
       },
-    );
+    });
     const outcomes: LabOutcomeEvent[] = [];
     for (const id of ids) {
       signal?.throwIfAborted();
@@ -268,12 +266,14 @@ export async function runLab(options: RunLabOptions = {}): Promise<LabSummary> {
       const context: ScenarioContext = {
         cast,
         scenario: id,
-        step: (actor, stepId, text, route, data) => step(id, actor, stepId, text, route, data),
+        step: (narrated) => step(id, narrated),
       };
-      step(id, "lab", "setup", `Scenario ${id}: ${scenario.title}. ${scenario.proves}`, [], {
-        title: scenario.title,
-        proves: scenario.proves,
-        expected: scenario.expected,
+      step(id, {
+        actor: "lab",
+        step: "setup",
+        text: `Scenario ${id}: ${scenario.title}. ${scenario.proves}`,
+        route: [],
+        data: { title: scenario.title, proves: scenario.proves, expected: scenario.expected },
       });
       const observed = await scenario.run(context);
       signal?.throwIfAborted();
@@ -299,29 +299,25 @@ export async function runLab(options: RunLabOptions = {}): Promise<LabSummary> {
       keepDir = await mkdtemp(join(tmpdir(), "keypin-lab-"));
       process.once("exit", removeKeepDirOnExit);
       const info = await writeKeepFiles(cast, keepDir);
-      step(
-        null,
-        "lab",
-        "keep",
-        `The cast keeps running until Ctrl-C. Files in ${keepDir}.`,
-        [],
-        info as unknown as Record<string, unknown>,
-      );
+      step(null, {
+        actor: "lab",
+        step: "keep",
+        text: `The cast keeps running until Ctrl-C. Files in ${keepDir}.`,
+        route: [],
+        data: info,
+      });
       // From now on, narrate what the proxy and the backend see from your own tools.
-      cast.proxy.onLog = (entry) => {
-        const described = proxyLogStep(entry);
-        if (described) step(null, "proxy", described.step, described.text, described.route, { ...entry });
-      };
+      cast.proxy.onLog = (entry) => step(null, proxyLogStep(entry));
       cast.backend.onRequest = (request) =>
-        step(
-          null,
-          "backend",
-          "serve",
-          `${cast.host} served ${request.method} ${request.path} → ${request.status}` +
+        step(null, {
+          actor: "backend",
+          step: "serve",
+          text:
+            `${cast.host} served ${request.method} ${request.path} → ${request.status}` +
             (request.authorized ? " (valid token)" : ""),
-          [],
-          { ...request },
-        );
+          route: [],
+          data: { ...request },
+        });
     }
 
     const summary: LabSummary = {

@@ -1,0 +1,419 @@
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { type AddressInfo, isIP, type Socket } from "node:net";
+import {
+  type ConnectionOptions,
+  connect as connectTls,
+  createSecureContext,
+  type SecureContext,
+  TLSSocket,
+} from "node:tls";
+import { type HttpMessage, HttpMessageReader } from "./http-reader.js";
+
+/**
+ * What a `forge` function returns: the forged leaf's private key and certificate, both PEM. Anything else
+ * the object carries (a subject, a pin) comes back untouched in the `forge` event.
+ *
+ * @example
+ * const forged: ForgedCertificate = { key: leaf.keyPem, cert: leaf.pem };
+ */
+export interface ForgedCertificate {
+  /** PEM private key of the forged leaf (PKCS#8, SEC1 or PKCS#1). */
+  key: string;
+  /** PEM of the forged leaf, optionally followed by the chain to serve after it. */
+  cert: string;
+}
+
+/**
+ * How the proxy reaches the real server once a client has sent it application data.
+ *
+ * @example
+ * const upstream: UpstreamOptions = { ca: [publicRoot.pem], lookup: labLookup };
+ */
+export interface UpstreamOptions {
+  /** Trust anchors (PEM) for the real server's chain; default Node's bundled CAs. */
+  ca?: string | string[];
+  /** Name resolution for the real server (Node's `lookup` signature); default the system's. */
+  lookup?: ConnectionOptions["lookup"];
+  /** Where to dial for a CONNECT target; default the target itself. */
+  address?: (host: string, port: number) => { host: string; port: number };
+  /**
+   * Whether the real server's certificate must verify against `ca` (default `true`).
+   * **Dangerous:** `false` relays the client's decrypted traffic to whatever answers, genuine or not.
+   * Only for tests whose real server is not the point.
+   */
+  rejectUnauthorized?: boolean;
+}
+
+/**
+ * Options of {@link InterceptingProxy.start}.
+ *
+ * @example
+ * const options: InterceptingProxyOptions = { forge: (host) => forgeLeaf(ca, host), upstream: { ca: [root.pem] } };
+ */
+export interface InterceptingProxyOptions<Leaf extends ForgedCertificate = ForgedCertificate> {
+  /**
+   * Forges the certificate presented for `host` (the CONNECT host, or the client's SNI name when it differs).
+   * Called once per host: the result is cached for every later tunnel (a rejection is not cached).
+   */
+  forge: (host: string) => Leaf | Promise<Leaf>;
+  /** How to reach the real server. */
+  upstream?: UpstreamOptions;
+  /** The address to listen on; default `127.0.0.1`. */
+  host?: string;
+  /** The port to listen on; default 0 (one the system picks). */
+  port?: number;
+  /** Called with every event, in order, as it happens. */
+  onEvent?: (event: InterceptEvent<Leaf>) => void;
+}
+
+/**
+ * Where an interception failed:
+ * - `forge`: the `forge` function threw or rejected (the client's tunnel is dropped);
+ * - `client-handshake`: the client refused the forged certificate or broke the handshake (a pinned client ends here);
+ * - `client`: the client's TLS session failed after the handshake;
+ * - `upstream`: the real server could not be reached, or its TLS failed (an untrusted chain, a reset).
+ *
+ * @example
+ * const refused = events.filter((e) => e.kind === "failure" && e.stage === ("client-handshake" satisfies FailureStage));
+ */
+export type FailureStage = "forge" | "client-handshake" | "client" | "upstream";
+
+/**
+ * One thing the proxy saw, tagged with the tunnel (one per CONNECT, numbered from 1) it happened on.
+ * For each tunnel: `connect`, then `forge`, `handshake`, `request`, `relay`, `response` and `failure` as they
+ * happen, and `closed` last.
+ *
+ * @example
+ * const stolen = events.some((e) => e.kind === "request" && e.message.headers["authorization"] !== undefined);
+ */
+export type InterceptEvent<Leaf extends ForgedCertificate = ForgedCertificate> =
+  | { kind: "connect"; tunnel: number; host: string; port: number }
+  | {
+      kind: "forge";
+      tunnel: number;
+      /** The name the leaf was forged for. */
+      host: string;
+      /** What `forge` returned for it. */
+      leaf: Leaf;
+      /** Whether the leaf came from the cache (forged for an earlier tunnel). */
+      cached: boolean;
+      /** The PEMs served after the leaf on this tunnel ({@link InterceptingProxy.appendToChain}). */
+      appended: string[];
+    }
+  | { kind: "handshake"; tunnel: number; protocol: string; servername: string | undefined }
+  /** An HTTP/1.x request the client sent, decrypted (for display: relaying is done on the bytes). */
+  | { kind: "request"; tunnel: number; message: HttpMessage }
+  /** The proxy dials the real server (on the client's first byte of application data). */
+  | { kind: "relay"; tunnel: number; host: string; port: number }
+  /** An HTTP/1.x response the real server sent back, decrypted. */
+  | { kind: "response"; tunnel: number; message: HttpMessage }
+  | {
+      kind: "failure";
+      tunnel: number;
+      stage: FailureStage;
+      /** The error's `code` (`ECONNRESET`, `ERR_SSL_TLSV1_ALERT_UNKNOWN_CA`…), else its message. */
+      reason: string;
+      /** The error itself. */
+      cause: unknown;
+    }
+  | {
+      kind: "closed";
+      tunnel: number;
+      /** Bytes of application data decrypted from the client on this tunnel. */
+      appBytes: number;
+      /** Whether the client completed its TLS handshake with the proxy. */
+      handshake: boolean;
+    };
+
+interface Tunnel {
+  id: number;
+  client: Socket;
+  tls?: TLSSocket;
+  upstream?: TLSSocket;
+  /** Whether the client completed its handshake with the proxy. */
+  handshake: boolean;
+  /** Application bytes decrypted from the client on this tunnel. */
+  appBytes: number;
+}
+
+function reasonOf(error: unknown): string {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === "string") return code;
+  return typeof message === "string" ? message : String(error);
+}
+
+/**
+ * An intercepting HTTPS proxy in the manner of mitmproxy or Charles: it answers HTTP CONNECT, presents a
+ * leaf forged for the host asked for (SNI first), decrypts the client's traffic and relays it to the real
+ * server over a second TLS connection. It counts, on its own, every byte of application data it decrypts
+ * from clients, so a test or a lab can show that a pinned client sent it none.
+ *
+ * @example
+ * const proxy = await InterceptingProxy.start({
+ *   forge: (host) => forgeLeaf(attackerCa, host), // any { key, cert } PEM pair
+ *   upstream: { ca: [publicRoot.pem] },
+ *   onEvent: (event) => console.log(event.kind),
+ * });
+ * // point a client at proxy.url, then:
+ * await proxy.idle();
+ * console.log(proxy.appBytes);
+ * await proxy.close();
+ */
+export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificate> {
+  /** Bytes of application data decrypted from clients since start, counted as they are read. */
+  appBytes = 0;
+  /** Certificates (PEM) served after the forged leaf on tunnels opened from now on; empty by default. */
+  appendToChain: string[] = [];
+
+  readonly #server: Server;
+  readonly #options: InterceptingProxyOptions<Leaf>;
+  readonly #forged = new Map<string, Promise<Leaf>>();
+  readonly #tunnels = new Set<Tunnel>();
+  #waiters: (() => void)[] = [];
+  #nextTunnel = 1;
+
+  private constructor(server: Server, options: InterceptingProxyOptions<Leaf>) {
+    this.#server = server;
+    this.#options = options;
+    server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) =>
+      this.#onConnect(req, socket, head),
+    );
+    server.on("request", (_req, res) => {
+      res.writeHead(405, { "content-type": "text/plain" });
+      res.end("This proxy only tunnels HTTPS (HTTP CONNECT).\n");
+    });
+  }
+
+  /**
+   * Starts the proxy, listening on `options.host` (127.0.0.1) and `options.port` (one the system picks).
+   *
+   * @example
+   * const proxy = await InterceptingProxy.start({ forge: (host) => forgeLeaf(ca, host) });
+   */
+  static async start<Leaf extends ForgedCertificate>(
+    options: InterceptingProxyOptions<Leaf>,
+  ): Promise<InterceptingProxy<Leaf>> {
+    const server = createServer();
+    const proxy = new InterceptingProxy(server, options);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1");
+    await once(server, "listening");
+    return proxy;
+  }
+
+  /** The port it listens on. */
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  /** The proxy's URL for a client: `http://127.0.0.1:<port>` (brackets around an IPv6 address). */
+  get url(): string {
+    const { address, port } = this.#server.address() as AddressInfo;
+    return `http://${address.includes(":") ? `[${address}]` : address}:${port}`;
+  }
+
+  /**
+   * Resolves once no tunnel is open (every tunnel closed and its `closed` event emitted). With `timeoutMs`,
+   * tunnels still open after that long are dropped rather than waited for.
+   *
+   * @example
+   * await proxy.idle({ timeoutMs: 5000 });
+   */
+  async idle(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#tunnels.size === 0) return;
+    const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
+    if (options.timeoutMs === undefined) return done;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), options.timeoutMs);
+    });
+    const first = await Promise.race([done, late]);
+    clearTimeout(timer);
+    if (first === "late") {
+      for (const tunnel of this.#tunnels) this.#drop(tunnel);
+      await done;
+    }
+  }
+
+  /**
+   * Stops listening and drops every open tunnel.
+   *
+   * @example
+   * await proxy.close();
+   */
+  async close(): Promise<void> {
+    for (const tunnel of this.#tunnels) this.#drop(tunnel);
+    if (!this.#server.listening) return;
+    const closed = once(this.#server, "close");
+    this.#server.close();
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  #drop(tunnel: Tunnel): void {
+    tunnel.upstream?.destroy();
+    tunnel.tls?.destroy();
+    tunnel.client.destroy();
+  }
+
+  #emit(event: InterceptEvent<Leaf>): void {
+    this.#options.onEvent?.(event);
+  }
+
+  /** The leaf for `host`, from the cache or forged now. */
+  #forge(host: string): { leaf: Promise<Leaf>; cached: boolean } {
+    const cached = this.#forged.get(host);
+    if (cached) return { leaf: cached, cached: true };
+    const leaf = Promise.resolve().then(() => this.#options.forge(host));
+    this.#forged.set(host, leaf);
+    leaf.catch(() => this.#forged.delete(host));
+    return { leaf, cached: false };
+  }
+
+  /** Forges (or reuses) the leaf for `name` and makes the context serving it, followed by `appended`. */
+  async #contextFor(
+    name: string,
+    appended: string[],
+  ): Promise<{ leaf: Leaf; cached: boolean; context: SecureContext }> {
+    const { leaf: pending, cached } = this.#forge(name);
+    const leaf = await pending;
+    return {
+      leaf,
+      cached,
+      context: createSecureContext({ key: leaf.key, cert: leaf.cert + appended.join("") }),
+    };
+  }
+
+  #fail(tunnel: Tunnel, stage: FailureStage, error: unknown): void {
+    this.#emit({ kind: "failure", tunnel: tunnel.id, stage, reason: reasonOf(error), cause: error });
+  }
+
+  #onConnect(req: IncomingMessage, client: Socket, head: Buffer): void {
+    const tunnel: Tunnel = { id: this.#nextTunnel++, client, handshake: false, appBytes: 0 };
+    this.#tunnels.add(tunnel);
+    let closed = false;
+    const finish = (): void => {
+      if (closed) return;
+      closed = true;
+      tunnel.upstream?.destroy();
+      this.#emit({
+        kind: "closed",
+        tunnel: tunnel.id,
+        appBytes: tunnel.appBytes,
+        handshake: tunnel.handshake,
+      });
+      this.#tunnels.delete(tunnel);
+      if (this.#tunnels.size === 0) {
+        const waiters = this.#waiters;
+        this.#waiters = [];
+        for (const resolve of waiters) resolve();
+      }
+    };
+    client.on("error", () => {});
+    client.on("close", finish);
+
+    const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(req.url ?? "");
+    if (!match) {
+      client.end("HTTP/1.1 400 Bad Request\r\n\r\n");
+      return;
+    }
+    const host = match[1]!.toLowerCase();
+    const port = Number(match[2]);
+    this.#emit({ kind: "connect", tunnel: tunnel.id, host, port });
+
+    const appended = [...this.appendToChain];
+    this.#contextFor(host, appended).then(
+      ({ leaf, cached, context }) => {
+        if (client.destroyed) return;
+        this.#emit({ kind: "forge", tunnel: tunnel.id, host, leaf, cached, appended });
+        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+        if (head.length > 0) client.unshift(head);
+        const tls = new TLSSocket(client, {
+          isServer: true,
+          secureContext: context,
+          // A client asking for another name than the CONNECT host gets a leaf forged for that name.
+          SNICallback: (servername, callback) => {
+            const name = servername.toLowerCase();
+            if (name === host) return callback(null, context);
+            this.#contextFor(name, appended).then(
+              (forged) => {
+                const { leaf, cached } = forged;
+                this.#emit({ kind: "forge", tunnel: tunnel.id, host: name, leaf, cached, appended });
+                callback(null, forged.context);
+              },
+              (error: Error) => {
+                this.#fail(tunnel, "forge", error);
+                callback(error);
+              },
+            );
+          },
+        });
+        tunnel.tls = tls;
+        this.#intercept(tunnel, tls, host, port);
+      },
+      (error: unknown) => {
+        this.#fail(tunnel, "forge", error);
+        client.destroy();
+      },
+    );
+  }
+
+  #intercept(tunnel: Tunnel, tls: TLSSocket, host: string, port: number): void {
+    const requests = new HttpMessageReader();
+    tls.on("secure", () => {
+      tunnel.handshake = true;
+      const servername = (tls as TLSSocket & { servername?: string | false }).servername || undefined;
+      this.#emit({ kind: "handshake", tunnel: tunnel.id, protocol: tls.getProtocol() ?? "TLS", servername });
+    });
+    tls.on("error", (error: unknown) => {
+      this.#fail(tunnel, tunnel.handshake ? "client" : "client-handshake", error);
+      tunnel.client.destroy();
+    });
+    tls.on("data", (chunk: Buffer) => {
+      // The independent counter: every decrypted byte the client sent is counted here, as it is read.
+      this.appBytes += chunk.length;
+      tunnel.appBytes += chunk.length;
+      for (const message of requests.push(chunk)) this.#emit({ kind: "request", tunnel: tunnel.id, message });
+      this.#relay(tunnel, tls, host, port, chunk);
+    });
+    // The HTTP server allows half-open sockets: pass the client's end on, or end our side too.
+    tls.on("end", () => {
+      if (tunnel.upstream) tunnel.upstream.end();
+      else tls.end();
+    });
+    tls.on("close", () => tunnel.client.destroy());
+  }
+
+  #relay(tunnel: Tunnel, tls: TLSSocket, host: string, port: number, chunk: Buffer): void {
+    if (!tunnel.upstream) {
+      this.#emit({ kind: "relay", tunnel: tunnel.id, host, port });
+      const options = this.#options.upstream ?? {};
+      const target = options.address?.(host, port) ?? { host, port };
+      const servername = (tls as TLSSocket & { servername?: string | false }).servername || host;
+      const responses = new HttpMessageReader();
+      const upstream = connectTls({
+        host: target.host,
+        port: target.port,
+        ...(isIP(servername) === 0 ? { servername } : {}),
+        ...(options.lookup ? { lookup: options.lookup } : {}),
+        ...(options.ca ? { ca: options.ca } : {}),
+        rejectUnauthorized: options.rejectUnauthorized ?? true,
+      });
+      tunnel.upstream = upstream;
+      upstream.on("data", (data: Buffer) => {
+        for (const message of responses.push(data))
+          this.#emit({ kind: "response", tunnel: tunnel.id, message });
+        tls.write(data);
+      });
+      upstream.on("end", () => {
+        for (const message of responses.end()) this.#emit({ kind: "response", tunnel: tunnel.id, message });
+        tls.end();
+      });
+      upstream.on("error", (error: unknown) => {
+        this.#fail(tunnel, "upstream", error);
+        tls.destroy();
+      });
+    }
+    tunnel.upstream.write(chunk);
+  }
+}
