@@ -1,17 +1,35 @@
-// Builds every package with tsc, in dependency order (core first, the CLI last).
+// Builds every workspace package that has a tsconfig.build.json with tsc, in dependency order: the root
+// package.json's workspaces, each after the workspaces it depends on (so the list itself needs no order).
 // Used by `npm install` (prepare), `npm test` and `npm run build`.
 import { spawnSync } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 
-const order = ["core", "node", "export", "expo", "lab", "cli"];
+const readJson = (file) => JSON.parse(readFileSync(file, "utf8"));
+const workspaces = readJson("package.json").workspaces.map((dir) => {
+  const pkg = readJson(`${dir}/package.json`);
+  const deps = { ...pkg.dependencies, ...pkg.devDependencies, ...pkg.peerDependencies };
+  return { dir, name: pkg.name, deps: Object.keys(deps) };
+});
+const byName = new Map(workspaces.map((ws) => [ws.name, ws]));
+const order = [];
+const visit = (ws, path) => {
+  if (order.includes(ws)) return;
+  if (path.includes(ws))
+    throw new Error(
+      `build: workspaces depend on each other in a cycle: ${[...path, ws].map((w) => w.name).join(" → ")}`,
+    );
+  for (const dep of ws.deps) if (byName.has(dep)) visit(byName.get(dep), [...path, ws]);
+  order.push(ws);
+};
+for (const ws of workspaces) visit(ws, []);
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 
-for (const pkg of order) {
-  const config = `packages/${pkg}/tsconfig.build.json`;
+for (const { dir } of order) {
+  const config = `${dir}/tsconfig.build.json`;
   if (!existsSync(config)) continue;
   // A clean dist each time: files of a renamed or deleted module must not linger into the packed package.
-  rmSync(`packages/${pkg}/dist`, { recursive: true, force: true });
+  rmSync(`${dir}/dist`, { recursive: true, force: true });
   const run = spawnSync(process.execPath, [tsc, "-p", config], { stdio: "inherit" });
   if (run.status !== 0) {
     console.error(`build: ${config} failed (exit ${run.status ?? run.signal}).`);
