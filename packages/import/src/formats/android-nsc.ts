@@ -1,0 +1,170 @@
+// Android Network Security Config (res/xml/network_security_config.xml).
+import { Findings, readHost, readPin, short } from "../common.js";
+import { isCalendarDate, lastPinnedDay } from "../dates.js";
+import { ImportError } from "../errors.js";
+import type { ImportedDomain, ImportedPin, ImportedSource, Place } from "../types.js";
+import { parseXml, type XmlElement } from "../xml.js";
+
+const platform = "Android";
+
+/** What a domain-config has, or inherits from the configs around it (Android's inheritance rules). */
+interface Inherited {
+  pinSet?: { pins: ImportedPin[]; expires?: string; line: number };
+  /** The trust-anchors certificates that override pins, with their line. */
+  overrides: { src: string; line: number }[];
+}
+
+/**
+ * Reads an Android network security config: every domain-config (nested ones inherit the pin-set and
+ * trust anchors of the config around them), `includeSubdomains`, pin-set `expiration` (Android's first
+ * unpinned day, converted to keypin's last pinned day), `overridePins` (reported: keypin has no such
+ * exception) and `debug-overrides` (reported, never imported as pins).
+ */
+export function importAndroidNsc(text: string, file: string): ImportedSource {
+  const root = parseXml(text, file);
+  if (root.name !== "network-security-config") {
+    throw new ImportError(
+      { file, line: root.line },
+      `the root element is <${root.name}>, not <network-security-config>: not an Android network security config`,
+    );
+  }
+  const findings = new Findings();
+  const domains: ImportedDomain[] = [];
+  const seen = new Map<string, number>();
+  const at = (line: number): Place => ({ file, line });
+
+  const overridesOf = (config: XmlElement): { src: string; line: number }[] | undefined => {
+    const anchors = config.children.find((c) => c.name === "trust-anchors");
+    if (anchors === undefined) return undefined;
+    return anchors.children
+      .filter((c) => c.name === "certificates" && c.attributes.overridePins === "true")
+      .map((c) => ({ src: c.attributes.src ?? "(no src)", line: c.line }));
+  };
+
+  const readPinSet = (set: XmlElement): Inherited["pinSet"] => {
+    const pins: ImportedPin[] = [];
+    for (const pin of set.children.filter((c) => c.name === "pin")) {
+      const digest = pin.attributes.digest;
+      if (digest !== "SHA-256") {
+        throw new ImportError(
+          at(pin.line),
+          `<pin digest=${short(digest ?? "")}>: Android accepts only digest="SHA-256" and rejects this file`,
+        );
+      }
+      const read = readPin(pin.text);
+      if ("problem" in read || !/^[A-Za-z0-9+/]{43}=$/.test(pin.text)) {
+        throw new ImportError(
+          at(pin.line),
+          `<pin> holds ${short(pin.text)}, not the base64 of a SHA-256 digest; Android rejects this file`,
+        );
+      }
+      if (!pins.some((p) => p.pin === read.pin)) pins.push({ pin: read.pin, place: at(pin.line) });
+    }
+    const expiration = set.attributes.expiration;
+    if (expiration === undefined) return { pins, line: set.line };
+    if (!isCalendarDate(expiration)) {
+      throw new ImportError(
+        at(set.line),
+        `pin-set expiration=${short(expiration)} is not a yyyy-MM-dd date; Android rejects this file`,
+      );
+    }
+    return { pins, expires: lastPinnedDay(expiration)!, line: set.line };
+  };
+
+  const base = root.children.find((c) => c.name === "base-config");
+  const baseOverrides = base === undefined ? [] : (overridesOf(base) ?? []);
+  if (base?.children.some((c) => c.name === "pin-set")) {
+    findings.add(
+      "dropped",
+      at(base.line),
+      "base-config cannot hold a pin-set (Android ignores it); not imported",
+    );
+  }
+
+  const visit = (config: XmlElement, parent: Inherited): void => {
+    const sets = config.children.filter((c) => c.name === "pin-set");
+    if (sets.length > 1) {
+      throw new ImportError(
+        at(sets[1]!.line),
+        "a domain-config has more than one pin-set; Android rejects this file",
+      );
+    }
+    const own: Inherited = {
+      overrides: overridesOf(config) ?? parent.overrides,
+      ...(sets[0] !== undefined
+        ? { pinSet: readPinSet(sets[0]) }
+        : parent.pinSet
+          ? { pinSet: parent.pinSet }
+          : {}),
+    };
+    for (const el of config.children.filter((c) => c.name === "domain")) {
+      const host = readHost(el.text);
+      if (host === undefined) {
+        throw new ImportError(at(el.line), `<domain> holds ${short(el.text)}, not a host name`);
+      }
+      const previous = seen.get(host);
+      if (previous !== undefined) {
+        throw new ImportError(
+          at(el.line),
+          `${host} is already configured at line ${previous}; Android rejects a domain named twice`,
+        );
+      }
+      seen.set(host, el.line);
+      const includeSubdomains = el.attributes.includeSubdomains === "true";
+      if (own.pinSet === undefined) continue; // a domain-config for cleartext or trust anchors only: no pins
+      if (own.pinSet.pins.length === 0) {
+        findings.add(
+          "dropped",
+          at(own.pinSet.line),
+          `the pin-set for ${host} has no pins, so Android does not pin it`,
+          host,
+        );
+        continue;
+      }
+      const domain: ImportedDomain = {
+        domain: host,
+        includeSubdomains,
+        pins: own.pinSet.pins,
+        mode: "enforce",
+        reportUris: [],
+        place: at(el.line),
+      };
+      if (own.pinSet.expires !== undefined) domain.expires = own.pinSet.expires;
+      domains.push(domain);
+      for (const o of own.overrides) {
+        findings.add(
+          "dropped",
+          at(o.line),
+          `overridePins="true" on ${short(o.src)}: Android skips ${host}'s pins for chains that end at that CA; keypin has no such exception, so the pins are imported and hold for every chain`,
+          host,
+          "pins",
+        );
+      }
+    }
+    for (const inner of config.children.filter((c) => c.name === "domain-config")) visit(inner, own);
+  };
+
+  for (const config of root.children.filter((c) => c.name === "domain-config")) {
+    visit(config, { overrides: baseOverrides });
+  }
+
+  for (const debug of root.children.filter((c) => c.name === "debug-overrides")) {
+    const certs = debug.children.flatMap((c) => (c.name === "trust-anchors" ? c.children : []));
+    const names = certs.map(
+      (c) => `${c.attributes.src ?? "?"}${c.attributes.overridePins === "true" ? " (overriding pins)" : ""}`,
+    );
+    findings.add(
+      "dropped",
+      at(debug.line),
+      `debug-overrides (debuggable builds only) trusts ${names.length > 0 ? names.join(", ") : "no extra CA"}; not imported: keypin.json holds the pins every build enforces`,
+    );
+  }
+  return {
+    file,
+    format: "android-nsc",
+    platform,
+    domains,
+    findings: findings.list,
+    expresses: { expires: true, reportUris: false, reportOnly: false },
+  };
+}

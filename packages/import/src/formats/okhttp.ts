@@ -1,0 +1,351 @@
+// OkHttp CertificatePinner in Kotlin or Java source: `CertificatePinner.Builder().add(pattern, pins…)`,
+// with constants of the same file resolved. What cannot be read statically is reported with its line.
+
+import { Evaluator, matching, rangeText, splitArgs, type Value } from "../code/expressions.js";
+import { tokenizeJava } from "../code/java-lexer.js";
+import { tokenizeKotlin } from "../code/kotlin-lexer.js";
+import type { Token } from "../code/tokens.js";
+import { Findings, readHost, readPin, short } from "../common.js";
+import type { ImportedDomain, ImportedPin, ImportedSource, Place } from "../types.js";
+
+const platform = "OkHttp";
+const isPunct = (t: Token | undefined, v: string) => t !== undefined && t.kind === "punct" && t.value === v;
+const isIdent = (t: Token | undefined, v?: string) =>
+  t !== undefined && t.kind === "ident" && (v === undefined || t.value === v);
+const identValue = (t: Token | undefined) => (t !== undefined && t.kind === "ident" ? t.value : undefined);
+
+interface Declaration {
+  name: string;
+  start: number;
+  end: number;
+  line: number;
+}
+
+/** The statement end of an initializer starting at `start` (Kotlin ends statements at line breaks). */
+function initializerEnd(tokens: Token[], start: number, kotlin: boolean): number {
+  let depth = 0;
+  for (let i = start; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t.kind === "punct" && "([{".includes(t.value)) depth++;
+    else if (t.kind === "punct" && ")]}".includes(t.value)) {
+      if (depth === 0) return i;
+      depth--;
+    } else if (depth === 0 && (isPunct(t, ";") || isPunct(t, ","))) return i;
+    if (kotlin && depth === 0 && i > start) {
+      const prev = tokens[i - 1]!;
+      const continues =
+        (prev.kind === "punct" && "+=.(,".includes(prev.value)) || isPunct(t, ".") || isPunct(t, "?");
+      if (t.line > prev.line && !continues) return i;
+    }
+  }
+  return tokens.length;
+}
+
+/** Every `name = initializer` declaration (Kotlin `val`/`var`/`const val`, Java typed fields and locals). */
+function declarations(tokens: Token[], kotlin: boolean): { decls: Declaration[]; assigned: Set<string> } {
+  const decls: Declaration[] = [];
+  const assigned = new Set<string>();
+  for (let e = 1; e < tokens.length; e++) {
+    if (!isPunct(tokens[e], "=")) continue;
+    const prev = tokens[e - 1]!;
+    const next = tokens[e + 1];
+    if (isPunct(next, "=") || (prev.kind === "punct" && "=!<>+-*/%&|^".includes(prev.value))) continue;
+    let name: string | undefined;
+    if (kotlin) {
+      // val NAME = …   val NAME: Type<…>? = …
+      for (let k = e - 1; k >= 0 && k >= e - 12; k--) {
+        const v = identValue(tokens[k]);
+        if (v === "val" || v === "var") {
+          name = identValue(tokens[k + 1]);
+          break;
+        }
+        const t = tokens[k]!;
+        if (!(t.kind === "ident" || (t.kind === "punct" && ":<>,?.".includes(t.value)))) break;
+      }
+    } else if (
+      prev.kind === "ident" &&
+      (tokens[e - 2]?.kind === "ident" || isPunct(tokens[e - 2], "]") || isPunct(tokens[e - 2], ">"))
+    ) {
+      name = prev.value;
+    } else if (prev.kind === "ident" && isPunct(tokens[e - 2], ",")) {
+      // String A = "…", B = "…";
+      name = prev.value;
+    }
+    if (name === undefined) {
+      if (prev.kind === "ident") assigned.add(prev.value);
+      continue;
+    }
+    const end = initializerEnd(tokens, e + 1, kotlin);
+    decls.push({ name, start: e + 1, end, line: tokens[e]!.line });
+  }
+  return { decls, assigned };
+}
+
+/** The names of the classes and objects declared in the file (qualifiers keypin may resolve). */
+function declaredTypes(tokens: Token[]): Set<string> {
+  const out = new Set(["Companion", "this"]);
+  tokens.forEach((t, i) => {
+    const v = identValue(t);
+    if ((v === "class" || v === "object" || v === "interface") && isIdent(tokens[i + 1]))
+      out.add(identValue(tokens[i + 1])!);
+  });
+  return out;
+}
+
+/** One `add(pattern, pins…)` call as read. */
+interface AddCall {
+  pattern: string;
+  pins: ImportedPin[];
+  line: number;
+}
+
+/**
+ * Reads OkHttp CertificatePinner calls from Kotlin (`okhttp-kotlin`) or Java (`okhttp-java`) source.
+ * Java is parsed with java-parser; Kotlin is tokenized (there is no maintained Kotlin parser in JavaScript).
+ */
+export function importOkHttp(text: string, file: string, language: "kotlin" | "java"): ImportedSource {
+  const kotlin = language === "kotlin";
+  const tokens = kotlin ? tokenizeKotlin(text, file) : tokenizeJava(text, file);
+  const findings = new Findings();
+  const at = (line: number): Place => ({ file, line });
+  const { decls, assigned } = declarations(tokens, kotlin);
+  const types = declaredTypes(tokens);
+  const byName = new Map<string, Declaration[]>();
+  for (const d of decls) byName.set(d.name, [...(byName.get(d.name) ?? []), d]);
+  const consumed = new Set<number>();
+  const resolving = new Set<string>();
+  const lookup = (name: string, qualifier: string | undefined): Value => {
+    if (qualifier !== undefined && !qualifier.split(".").every((q) => types.has(q))) {
+      return { kind: "unknown", why: `${qualifier}.${name} is defined outside this file` };
+    }
+    const found = byName.get(name) ?? [];
+    if (found.length === 0) return { kind: "unknown", why: `${name} is not a constant of this file` };
+    if (assigned.has(name))
+      return { kind: "unknown", why: `${name} is assigned again, so its value depends on run time` };
+    if (resolving.has(name)) return { kind: "unknown", why: `${name} refers to itself` };
+    resolving.add(name);
+    try {
+      const values = found.map((d) => evaluator.evaluate(d.start, d.end));
+      const first = values[0]!;
+      if (first.kind === "unknown") return first;
+      const same = values.every((v) => JSON.stringify(v) === JSON.stringify(first));
+      if (!same)
+        return {
+          kind: "unknown",
+          why: `${name} is declared ${found.length} times with different values (lines ${found.map((d) => d.line).join(", ")})`,
+        };
+      return first;
+    } finally {
+      resolving.delete(name);
+    }
+  };
+  const evaluator = new Evaluator(tokens, lookup, consumed);
+
+  const calls: AddCall[] = [];
+  const readAdd = (open: number): number => {
+    const close = matching(tokens, open);
+    const line = tokens[open]!.line;
+    if (close === -1) {
+      findings.add("unreadable", at(line), "an add( call whose parentheses do not close; not imported");
+      return tokens.length;
+    }
+    const args = splitArgs(tokens, open + 1, close);
+    const [patternRange, ...pinRanges] = args;
+    if (patternRange === undefined) {
+      findings.add("unreadable", at(line), "add() without arguments; not imported");
+      return close + 1;
+    }
+    const pattern = evaluator.evaluate(...patternRange);
+    if (pattern.kind !== "string") {
+      const why = pattern.kind === "unknown" ? pattern.why : "it is not a string";
+      findings.add(
+        "unreadable",
+        at(line),
+        `the pattern of add(${rangeText(tokens, ...patternRange)}, …) cannot be read statically (${why}); this call is not imported`,
+      );
+      for (const r of pinRanges) evaluator.evaluate(...r); // its pins are accounted for, not reported twice
+      return close + 1;
+    }
+    const pins: ImportedPin[] = [];
+    for (const r of pinRanges) {
+      const v = evaluator.evaluate(...r);
+      const pinLine = tokens[r[0]]!.line;
+      if (v.kind === "unknown") {
+        findings.add(
+          "unreadable",
+          at(pinLine),
+          `a pin for ${short(pattern.value)} cannot be read statically (${v.why}); not imported, so keypin's entry lacks it`,
+        );
+        continue;
+      }
+      for (const s of v.kind === "string" ? [v.value] : v.values) {
+        const read = readPin(s);
+        if ("problem" in read) {
+          findings.add("dropped", at(pinLine), `${read.problem}; not imported for ${short(pattern.value)}`);
+        } else if (!pins.some((p) => p.pin === read.pin)) pins.push({ pin: read.pin, place: at(pinLine) });
+      }
+    }
+    calls.push({ pattern: pattern.value, pins, line });
+    return close + 1;
+  };
+
+  /** Follows `.add(…)` / `.apply { add(…) }` from `j` (a "." after a builder); returns where it stopped. */
+  const readChain = (j: number): number => {
+    for (;;) {
+      if (isPunct(tokens[j], "?")) j++;
+      if (!isPunct(tokens[j], ".")) return j;
+      const member = identValue(tokens[j + 1]);
+      if (member === "add" && isPunct(tokens[j + 2], "(")) {
+        j = readAdd(j + 2);
+      } else if (
+        (member === "apply" || member === "also" || member === "run") &&
+        isPunct(tokens[j + 2], "{")
+      ) {
+        const close = matching(tokens, j + 2);
+        const end = close === -1 ? tokens.length : close;
+        for (let k = j + 3; k < end; k++) {
+          if (!isIdent(tokens[k], "add") || !isPunct(tokens[k + 1], "(")) continue;
+          const receiver = tokens[k - 1];
+          const bare = !isPunct(receiver, ".");
+          const self =
+            isPunct(receiver, ".") && (isIdent(tokens[k - 2], "it") || isIdent(tokens[k - 2], "this"));
+          if (bare || self) k = readAdd(k + 1) - 1;
+        }
+        j = end + 1;
+      } else return j;
+    }
+  };
+
+  const builderVars = new Set<string>();
+  for (let s = 0; s + 4 < tokens.length; s++) {
+    if (
+      !(
+        isIdent(tokens[s], "CertificatePinner") &&
+        isPunct(tokens[s + 1], ".") &&
+        isIdent(tokens[s + 2], "Builder") &&
+        isPunct(tokens[s + 3], "(") &&
+        isPunct(tokens[s + 4], ")")
+      )
+    )
+      continue;
+    // Who gets the builder: `val b = CertificatePinner.Builder()`, `Builder b = new okhttp3.CertificatePinner.Builder()`
+    let k = s - 1;
+    while (isPunct(tokens[k], ".") && isIdent(tokens[k - 1])) k -= 2;
+    if (isIdent(tokens[k], "new")) k--;
+    const after = readChain(s + 5);
+    if (isPunct(tokens[k], "=") && after === s + 5) {
+      const decl = decls.find((d) => d.start === k + 1);
+      const target = decl?.name ?? identValue(tokens[k - 1]);
+      if (target !== undefined) builderVars.add(target);
+    }
+  }
+  for (let i = 0; i + 1 < tokens.length; i++) {
+    const v = identValue(tokens[i]);
+    if (
+      v !== undefined &&
+      builderVars.has(v) &&
+      (isPunct(tokens[i + 1], ".") || isPunct(tokens[i + 1], "?"))
+    ) {
+      if (isPunct(tokens[i - 1], ".")) continue;
+      i = readChain(i + 1) - 1;
+    }
+  }
+
+  // Pins that no readable call used: never silently skipped.
+  tokens.forEach((t, i) => {
+    if (t.kind !== "string" || consumed.has(i)) return;
+    const text = t.parts.map((p) => ("text" in p ? p.text : "")).join("");
+    if (!/^(sha256|sha1)\/[A-Za-z0-9+/]*=*$/.test(text)) return;
+    findings.add(
+      "unreadable",
+      at(t.line),
+      `the pin ${short(text)} is not in a CertificatePinner.Builder().add(…) call keypin can follow (a loop, a helper, another file); not imported`,
+    );
+  });
+  if (calls.length === 0 && !findings.list.some((f) => f.kind === "unreadable")) {
+    findings.add(
+      "dropped",
+      { file },
+      "no CertificatePinner.Builder().add(…) call found: this file pins nothing keypin can read",
+    );
+  }
+
+  const domains = mapPatterns(calls, file, findings);
+  return {
+    file,
+    format: kotlin ? "okhttp-kotlin" : "okhttp-java",
+    platform,
+    domains,
+    findings: findings.list,
+    expresses: { expires: false, reportUris: false, reportOnly: false },
+  };
+}
+
+/**
+ * Turns OkHttp patterns into keypin domains. `host` is the host alone; `**.host` the host and its subdomains
+ * at any depth (keypin's includeSubdomains exactly); `*.host` one label below only, not the host (keypin
+ * cannot say that: imported as includeSubdomains, reported). OkHttp unions the pins of every matching pattern.
+ */
+function mapPatterns(calls: AddCall[], file: string, findings: Findings): ImportedDomain[] {
+  interface Group {
+    exact?: ImportedPin[];
+    any?: ImportedPin[];
+    one?: ImportedPin[];
+    line: number;
+  }
+  const groups = new Map<string, Group>();
+  const union = (a: ImportedPin[] | undefined, b: ImportedPin[]) => {
+    const out = [...(a ?? [])];
+    for (const p of b) if (!out.some((q) => q.pin === p.pin)) out.push(p);
+    return out;
+  };
+  for (const call of calls) {
+    const m = /^(\*\*\.|\*\.)?(.*)$/s.exec(call.pattern)!;
+    const host = readHost(m[2]!);
+    if (host === undefined || m[2]!.includes("*")) {
+      findings.add(
+        "unreadable",
+        { file, line: call.line },
+        `${short(call.pattern)} is not an OkHttp pattern keypin can read (host, *.host or **.host); not imported`,
+      );
+      continue;
+    }
+    if (call.pins.length === 0) continue;
+    const g = groups.get(host) ?? { line: call.line };
+    if (m[1] === "**.") g.any = union(g.any, call.pins);
+    else if (m[1] === "*.") g.one = union(g.one, call.pins);
+    else g.exact = union(g.exact, call.pins);
+    groups.set(host, g);
+  }
+  const domains: ImportedDomain[] = [];
+  const same = (a: ImportedPin[], b: ImportedPin[]) =>
+    a.length === b.length && a.every((p) => b.some((q) => q.pin === p.pin));
+  for (const [host, g] of groups) {
+    const place = { file, line: g.line };
+    const sub = g.any !== undefined || g.one !== undefined;
+    const pins = union(union(g.exact, g.any ?? []), g.one ?? []);
+    if (g.one !== undefined) {
+      findings.add(
+        "changed",
+        place,
+        g.exact === undefined && g.any === undefined
+          ? `*.${host} pins hosts one label below ${host} only; keypin cannot say that: imported as ${host} with includeSubdomains, which also pins ${host} itself and deeper subdomains`
+          : `*.${host} pins hosts one label below ${host}; imported into ${host}'s includeSubdomains entry, which also pins deeper subdomains`,
+        host,
+        "includeSubdomains",
+      );
+    }
+    const subPins = union(g.any, g.one ?? []);
+    if (g.exact !== undefined && sub && !same(g.exact, subPins)) {
+      findings.add(
+        "changed",
+        place,
+        `${host} and its subdomains have different pins in OkHttp (${host} accepts ${g.exact.length + subPins.length} patterns' pins, subdomains only ${subPins.length}); keypin has one set for both: imported as their union`,
+        host,
+        "pins",
+      );
+    }
+    domains.push({ domain: host, includeSubdomains: sub, pins, mode: "enforce", reportUris: [], place });
+  }
+  return domains;
+}

@@ -1,0 +1,117 @@
+// Property lists, XML or binary, as a tree of values that each know their place.
+import bplist from "bplist-parser";
+import { ImportError } from "./errors.js";
+import type { Place } from "./types.js";
+import { parseXml, type XmlElement } from "./xml.js";
+
+/** One plist value with its place (a line in XML plists, a key path in binary ones). */
+export type PlistValue =
+  | { type: "dict"; entries: Map<string, PlistValue>; place: Place }
+  | { type: "array"; items: PlistValue[]; place: Place }
+  | { type: "string"; value: string; place: Place }
+  | { type: "boolean"; value: boolean; place: Place }
+  | { type: "number"; value: number; place: Place }
+  | { type: "date"; value: Date; place: Place }
+  | { type: "data"; place: Place };
+
+/** Whether the bytes are a binary plist (`bplist00`). */
+export function isBinaryPlist(bytes: Uint8Array): boolean {
+  return new TextDecoder("latin1").decode(bytes.subarray(0, 8)) === "bplist00";
+}
+
+/** Parses an XML or binary plist; a malformed one is an {@link ImportError}. */
+export function parsePlist(bytes: Uint8Array, file: string): PlistValue {
+  return isBinaryPlist(bytes)
+    ? parseBinary(bytes, file)
+    : parseXmlPlist(new TextDecoder().decode(bytes), file);
+}
+
+function parseXmlPlist(text: string, file: string): PlistValue {
+  const root = parseXml(text, file);
+  if (root.name !== "plist") {
+    throw new ImportError({ file, line: root.line }, `the root element is <${root.name}>, not <plist>`);
+  }
+  if (root.children.length !== 1) {
+    throw new ImportError({ file, line: root.line }, "<plist> must hold exactly one value");
+  }
+  return fromXml(root.children[0]!, file);
+}
+
+function fromXml(el: XmlElement, file: string): PlistValue {
+  const place = { file, line: el.line };
+  const bad = (why: string) => new ImportError(place, why);
+  switch (el.name) {
+    case "dict": {
+      const entries = new Map<string, PlistValue>();
+      const kids = el.children;
+      for (let i = 0; i < kids.length; i += 2) {
+        const key = kids[i]!;
+        const value = kids[i + 1];
+        if (key.name !== "key")
+          throw new ImportError(
+            { file, line: key.line },
+            `<${key.name}> where a <key> was expected in a <dict>`,
+          );
+        if (value === undefined)
+          throw new ImportError({ file, line: key.line }, `<key>${key.text}</key> has no value`);
+        entries.set(key.text, fromXml(value, file));
+      }
+      return { type: "dict", entries, place };
+    }
+    case "array":
+      return { type: "array", items: el.children.map((c) => fromXml(c, file)), place };
+    case "string":
+      return { type: "string", value: el.text, place };
+    case "true":
+    case "false":
+      return { type: "boolean", value: el.name === "true", place };
+    case "integer":
+    case "real": {
+      const value = Number(el.text);
+      if (!Number.isFinite(value)) throw bad(`<${el.name}>${el.text}</${el.name}> is not a number`);
+      return { type: "number", value, place };
+    }
+    case "date": {
+      const value = new Date(el.text);
+      if (Number.isNaN(value.getTime())) throw bad(`<date>${el.text}</date> is not a date`);
+      return { type: "date", value, place };
+    }
+    case "data":
+      return { type: "data", place };
+    default:
+      throw bad(`<${el.name}> is not a plist value`);
+  }
+}
+
+function parseBinary(bytes: Uint8Array, file: string): PlistValue {
+  let parsed: unknown[];
+  try {
+    parsed = bplist.parseBuffer(Buffer.from(bytes));
+  } catch (error) {
+    throw new ImportError({ file }, `not a readable binary plist: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (parsed.length !== 1) throw new ImportError({ file }, "a binary plist with no top object");
+  return fromJs(parsed[0], file, "");
+}
+
+function fromJs(value: unknown, file: string, keyPath: string): PlistValue {
+  const place: Place = { file, keyPath: keyPath === "" ? "/" : keyPath };
+  if (typeof value === "string") return { type: "string", value, place };
+  if (typeof value === "boolean") return { type: "boolean", value, place };
+  if (typeof value === "number" || typeof value === "bigint")
+    return { type: "number", value: Number(value), place };
+  if (value instanceof Date) return { type: "date", value, place };
+  if (value instanceof Uint8Array) return { type: "data", place };
+  if (Array.isArray(value)) {
+    return { type: "array", items: value.map((v, i) => fromJs(v, file, `${keyPath}/${i}`)), place };
+  }
+  if (typeof value === "object" && value !== null) {
+    if ("UID" in value && Object.keys(value).length === 1) return { type: "data", place };
+    const entries = new Map<string, PlistValue>();
+    for (const [k, v] of Object.entries(value)) entries.set(k, fromJs(v, file, `${keyPath}/${k}`));
+    return { type: "dict", entries, place };
+  }
+  throw new ImportError(place, "a binary plist value keypin cannot read");
+}
