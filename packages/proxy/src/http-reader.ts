@@ -1,4 +1,9 @@
-/** One HTTP/1.x message as an intercepting proxy reads it off the wire. */
+/**
+ * One HTTP/1.x message as an intercepting proxy reads it off the wire.
+ *
+ * @example
+ * const token = message.headers["authorization"]; // "Bearer …" when the client sent one
+ */
 export interface HttpMessage {
   /** `GET /user/profile HTTP/1.1` or `HTTP/1.1 200 OK`. */
   startLine: string;

@@ -2,11 +2,11 @@
 // The exports below are the whole public API.
 
 export { type HttpMessage, HttpMessageReader } from "./http-reader.js";
-export {
-  type FailureStage,
-  type ForgedCertificate,
-  type InterceptEvent,
-  InterceptingProxy,
-  type InterceptingProxyOptions,
-  type UpstreamOptions,
-} from "./intercepting-proxy.js";
+export { InterceptingProxy } from "./intercepting-proxy.js";
+export type {
+  FailureStage,
+  ForgedCertificate,
+  InterceptEvent,
+  InterceptingProxyOptions,
+  UpstreamOptions,
+} from "./types.js";

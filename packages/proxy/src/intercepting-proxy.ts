@@ -1,130 +1,9 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { type AddressInfo, isIP, type Socket } from "node:net";
-import {
-  type ConnectionOptions,
-  connect as connectTls,
-  createSecureContext,
-  type SecureContext,
-  TLSSocket,
-} from "node:tls";
-import { type HttpMessage, HttpMessageReader } from "./http-reader.js";
-
-/**
- * What a `forge` function returns: the forged leaf's private key and certificate, both PEM. Anything else
- * the object carries (a subject, a pin) comes back untouched in the `forge` event.
- *
- * @example
- * const forged: ForgedCertificate = { key: leaf.keyPem, cert: leaf.pem };
- */
-export interface ForgedCertificate {
-  /** PEM private key of the forged leaf (PKCS#8, SEC1 or PKCS#1). */
-  key: string;
-  /** PEM of the forged leaf, optionally followed by the chain to serve after it. */
-  cert: string;
-}
-
-/**
- * How the proxy reaches the real server once a client has sent it application data.
- *
- * @example
- * const upstream: UpstreamOptions = { ca: [publicRoot.pem], lookup: labLookup };
- */
-export interface UpstreamOptions {
-  /** Trust anchors (PEM) for the real server's chain; default Node's bundled CAs. */
-  ca?: string | string[];
-  /** Name resolution for the real server (Node's `lookup` signature); default the system's. */
-  lookup?: ConnectionOptions["lookup"];
-  /** Where to dial for a CONNECT target; default the target itself. */
-  address?: (host: string, port: number) => { host: string; port: number };
-  /**
-   * Whether the real server's certificate must verify against `ca` (default `true`).
-   * **Dangerous:** `false` relays the client's decrypted traffic to whatever answers, genuine or not.
-   * Only for tests whose real server is not the point.
-   */
-  rejectUnauthorized?: boolean;
-}
-
-/**
- * Options of {@link InterceptingProxy.start}.
- *
- * @example
- * const options: InterceptingProxyOptions = { forge: (host) => forgeLeaf(ca, host), upstream: { ca: [root.pem] } };
- */
-export interface InterceptingProxyOptions<Leaf extends ForgedCertificate = ForgedCertificate> {
-  /**
-   * Forges the certificate presented for `host` (the CONNECT host, or the client's SNI name when it differs).
-   * Called once per host: the result is cached for every later tunnel (a rejection is not cached).
-   */
-  forge: (host: string) => Leaf | Promise<Leaf>;
-  /** How to reach the real server. */
-  upstream?: UpstreamOptions;
-  /** The address to listen on; default `127.0.0.1`. */
-  host?: string;
-  /** The port to listen on; default 0 (one the system picks). */
-  port?: number;
-  /** Called with every event, in order, as it happens. */
-  onEvent?: (event: InterceptEvent<Leaf>) => void;
-}
-
-/**
- * Where an interception failed:
- * - `forge`: the `forge` function threw or rejected (the client's tunnel is dropped);
- * - `client-handshake`: the client refused the forged certificate or broke the handshake (a pinned client ends here);
- * - `client`: the client's TLS session failed after the handshake;
- * - `upstream`: the real server could not be reached, or its TLS failed (an untrusted chain, a reset).
- *
- * @example
- * const refused = events.filter((e) => e.kind === "failure" && e.stage === ("client-handshake" satisfies FailureStage));
- */
-export type FailureStage = "forge" | "client-handshake" | "client" | "upstream";
-
-/**
- * One thing the proxy saw, tagged with the tunnel (one per CONNECT, numbered from 1) it happened on.
- * For each tunnel: `connect`, then `forge`, `handshake`, `request`, `relay`, `response` and `failure` as they
- * happen, and `closed` last.
- *
- * @example
- * const stolen = events.some((e) => e.kind === "request" && e.message.headers["authorization"] !== undefined);
- */
-export type InterceptEvent<Leaf extends ForgedCertificate = ForgedCertificate> =
-  | { kind: "connect"; tunnel: number; host: string; port: number }
-  | {
-      kind: "forge";
-      tunnel: number;
-      /** The name the leaf was forged for. */
-      host: string;
-      /** What `forge` returned for it. */
-      leaf: Leaf;
-      /** Whether the leaf came from the cache (forged for an earlier tunnel). */
-      cached: boolean;
-      /** The PEMs served after the leaf on this tunnel ({@link InterceptingProxy.appendToChain}). */
-      appended: string[];
-    }
-  | { kind: "handshake"; tunnel: number; protocol: string; servername: string | undefined }
-  /** An HTTP/1.x request the client sent, decrypted (for display: relaying is done on the bytes). */
-  | { kind: "request"; tunnel: number; message: HttpMessage }
-  /** The proxy dials the real server (on the client's first byte of application data). */
-  | { kind: "relay"; tunnel: number; host: string; port: number }
-  /** An HTTP/1.x response the real server sent back, decrypted. */
-  | { kind: "response"; tunnel: number; message: HttpMessage }
-  | {
-      kind: "failure";
-      tunnel: number;
-      stage: FailureStage;
-      /** The error's `code` (`ECONNRESET`, `ERR_SSL_TLSV1_ALERT_UNKNOWN_CA`…), else its message. */
-      reason: string;
-      /** The error itself. */
-      cause: unknown;
-    }
-  | {
-      kind: "closed";
-      tunnel: number;
-      /** Bytes of application data decrypted from the client on this tunnel. */
-      appBytes: number;
-      /** Whether the client completed its TLS handshake with the proxy. */
-      handshake: boolean;
-    };
+import { connect as connectTls, createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import { HttpMessageReader } from "./http-reader.js";
+import type { FailureStage, ForgedCertificate, InterceptEvent, InterceptingProxyOptions } from "./types.js";
 
 interface Tunnel {
   id: number;
@@ -135,6 +14,8 @@ interface Tunnel {
   handshake: boolean;
   /** Application bytes decrypted from the client on this tunnel. */
   appBytes: number;
+  /** The name the client asked for in its ClientHello (SNI), if any. */
+  servername?: string;
 }
 
 function reasonOf(error: unknown): string {
@@ -171,6 +52,7 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
   readonly #forged = new Map<string, Promise<Leaf>>();
   readonly #tunnels = new Set<Tunnel>();
   #waiters: (() => void)[] = [];
+  #listening: AddressInfo | undefined;
   #nextTunnel = 1;
 
   private constructor(server: Server, options: InterceptingProxyOptions<Leaf>) {
@@ -198,18 +80,24 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
     const proxy = new InterceptingProxy(server, options);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1");
     await once(server, "listening");
+    proxy.#address();
     return proxy;
   }
 
-  /** The port it listens on. */
+  /** The port it listens on (still known after `close`). */
   get port(): number {
-    return (this.#server.address() as AddressInfo).port;
+    return this.#address().port;
   }
 
   /** The proxy's URL for a client: `http://127.0.0.1:<port>` (brackets around an IPv6 address). */
   get url(): string {
-    const { address, port } = this.#server.address() as AddressInfo;
+    const { address, port } = this.#address();
     return `http://${address.includes(":") ? `[${address}]` : address}:${port}`;
+  }
+
+  #address(): AddressInfo {
+    this.#listening ??= this.#server.address() as AddressInfo;
+    return this.#listening;
   }
 
   /**
@@ -334,6 +222,7 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
           // A client asking for another name than the CONNECT host gets a leaf forged for that name.
           SNICallback: (servername, callback) => {
             const name = servername.toLowerCase();
+            tunnel.servername = name;
             if (name === host) return callback(null, context);
             this.#contextFor(name, appended).then(
               (forged) => {
@@ -362,7 +251,7 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
     const requests = new HttpMessageReader();
     tls.on("secure", () => {
       tunnel.handshake = true;
-      const servername = (tls as TLSSocket & { servername?: string | false }).servername || undefined;
+      const { servername } = tunnel;
       this.#emit({ kind: "handshake", tunnel: tunnel.id, protocol: tls.getProtocol() ?? "TLS", servername });
     });
     tls.on("error", (error: unknown) => {
@@ -389,7 +278,7 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
       this.#emit({ kind: "relay", tunnel: tunnel.id, host, port });
       const options = this.#options.upstream ?? {};
       const target = options.address?.(host, port) ?? { host, port };
-      const servername = (tls as TLSSocket & { servername?: string | false }).servername || host;
+      const servername = tunnel.servername ?? host;
       const responses = new HttpMessageReader();
       const upstream = connectTls({
         host: target.host,

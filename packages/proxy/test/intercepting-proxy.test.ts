@@ -1,0 +1,389 @@
+// The engine on real sockets: a genuine HTTPS server on 127.0.0.1, the proxy in front of it, and clients that are not
+// ours where it matters (curl with and without --pinnedpubkey, openssl s_client for the served chain).
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { once } from "node:events";
+import { writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { connect as connectTcp } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { connect as connectTls, type TLSSocket } from "node:tls";
+import { type ForgedCertificate, type InterceptEvent, InterceptingProxy } from "@keypin/proxy";
+import {
+  createChain,
+  curl,
+  isListening,
+  issue,
+  issueLeaf,
+  lookupLocal,
+  makeTempDir,
+  opensslPinOfCertificate,
+  startHttpsServer,
+  type TempDir,
+  type TestCert,
+  type TestChain,
+  type TestServer,
+} from "@keypin/testkit";
+
+const HOST = "api.proxy.test";
+const TOKEN = "Bearer engine-test-token";
+
+let genuine: TestChain;
+let server: TestServer;
+let attackerCa: TestCert;
+let tmp: TempDir;
+const files = { deviceStore: "", publicRoot: "" };
+
+before(async () => {
+  genuine = await createChain("p256", [HOST, "other.proxy.test", "sni.proxy.test"], "genuine");
+  server = await startHttpsServer({ key: genuine.leaf.keyPem, cert: genuine.served });
+  attackerCa = await issue("p256", { subject: "CN=Engine Test Interceptor CA", ca: true });
+  tmp = makeTempDir("keypin-proxy-test-");
+  files.publicRoot = join(tmp.dir, "public-root.pem");
+  files.deviceStore = join(tmp.dir, "device-store.pem");
+  writeFileSync(files.publicRoot, genuine.root.pem);
+  writeFileSync(files.deviceStore, genuine.root.pem + attackerCa.pem);
+});
+
+after(async () => {
+  await server.close();
+  tmp.remove();
+});
+
+/** A proxy forging with the attacker's CA, trusting the genuine root upstream; records events and forge calls. */
+async function startProxy(
+  options: { forge?: (host: string) => Promise<ForgedCertificate>; upstreamCa?: string } = {},
+) {
+  const events: InterceptEvent[] = [];
+  const forgeCalls: string[] = [];
+  const proxy = await InterceptingProxy.start({
+    forge: async (host) => {
+      forgeCalls.push(host);
+      if (options.forge) return options.forge(host);
+      const leaf = await issueLeaf("p256", [host], attackerCa);
+      return { key: leaf.keyPem, cert: leaf.pem };
+    },
+    upstream: { ca: options.upstreamCa ?? genuine.root.pem, lookup: lookupLocal },
+    onEvent: (event) => events.push(event),
+  });
+  const of = <K extends InterceptEvent["kind"]>(kind: K) =>
+    events.filter((event): event is Extract<InterceptEvent, { kind: K }> => event.kind === kind);
+  return { proxy, events, forgeCalls, of };
+}
+
+/** Opens a CONNECT tunnel by hand; resolves with the socket and the proxy's answer line. */
+async function openTunnel(port: number, authority: string) {
+  const socket = connectTcp({ host: "127.0.0.1", port });
+  await once(socket, "connect");
+  socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+  const answer = await new Promise<string>((resolve) => {
+    let text = "";
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString("latin1");
+      if (text.includes("\r\n\r\n")) {
+        socket.off("data", onData);
+        resolve(text.split("\r\n")[0]!);
+      }
+    };
+    socket.on("data", onData);
+    socket.once("close", () => resolve(text.split("\r\n")[0] ?? ""));
+  });
+  return { socket, answer };
+}
+
+/** TLS through a hand-made tunnel, trusting the attacker's CA (the device that installed it). */
+async function tlsThrough(port: number, authority: string, servername?: string): Promise<TLSSocket> {
+  const { socket, answer } = await openTunnel(port, authority);
+  assert.match(answer, /^HTTP\/1\.1 200/);
+  const tls = connectTls({ socket, ca: [attackerCa.pem], ...(servername ? { servername } : {}) });
+  await once(tls, "secureConnect");
+  return tls;
+}
+
+const url = (path = "/") => `https://${HOST}:${server.port}${path}`;
+
+describe("InterceptingProxy", () => {
+  test("reads the token of a client that trusts the device's CAs, and relays the genuine answer (the control)", async () => {
+    const { proxy, of } = await startProxy();
+    try {
+      const before = server.requests.length;
+      const result = await curl([
+        "--proxy",
+        proxy.url,
+        "--cacert",
+        files.deviceStore,
+        "-H",
+        `Authorization: ${TOKEN}`,
+        url("/account"),
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(JSON.parse(result.stdout), { ok: true, path: "/account" }, "the real server's answer");
+      await proxy.idle();
+      assert.equal(server.requests.length, before + 1, "the request reached the real server");
+      const [request] = of("request");
+      assert.equal(request?.message.startLine, "GET /account HTTP/1.1");
+      assert.equal(request?.message.headers["authorization"], TOKEN, "the proxy read the token");
+      assert.match(of("response")[0]?.message.startLine ?? "", /^HTTP\/1\.1 200/);
+      assert.ok(proxy.appBytes > 0);
+      assert.deepEqual(
+        of("closed").map((e) => [e.handshake, e.appBytes]),
+        [[true, proxy.appBytes]],
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("gets 0 application bytes from a client pinning the real server's key (curl exit 90), and never dials it", async () => {
+    const { proxy, of } = await startProxy();
+    try {
+      const before = server.requests.length;
+      const pin = opensslPinOfCertificate(genuine.leaf.pem).slice("sha256/".length);
+      const result = await curl([
+        "--proxy",
+        proxy.url,
+        "--cacert",
+        files.deviceStore,
+        "--pinnedpubkey",
+        `sha256//${pin}`,
+        "-H",
+        `Authorization: ${TOKEN}`,
+        url("/account"),
+      ]);
+      assert.equal(result.code, 90, `curl: pinned key mismatch (${result.stderr})`);
+      await proxy.idle();
+      assert.equal(proxy.appBytes, 0, "not one byte of application data");
+      assert.deepEqual(of("request"), []);
+      assert.deepEqual(of("relay"), [], "the proxy had nothing to relay");
+      assert.equal(server.requests.length, before);
+      assert.deepEqual(
+        of("closed").map((e) => e.appBytes),
+        [0],
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("counts exactly the decrypted bytes a client writes, per tunnel and in total", async () => {
+    const { proxy, of } = await startProxy();
+    try {
+      const sizes: number[] = [];
+      for (const path of ["/a", "/a-longer-path?with=query"]) {
+        const tls = await tlsThrough(proxy.port, `${HOST}:${server.port}`, HOST);
+        const request = `GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\nAuthorization: ${TOKEN}\r\nConnection: close\r\n\r\n`;
+        sizes.push(Buffer.byteLength(request));
+        tls.end(request);
+        tls.resume();
+        await once(tls, "close");
+        await proxy.idle();
+      }
+      assert.deepEqual(
+        of("closed").map((e) => e.appBytes),
+        sizes,
+      );
+      assert.equal(proxy.appBytes, sizes[0]! + sizes[1]!);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("forges one leaf per host, for that host, and serves it from the cache to later tunnels", async () => {
+    const { proxy, forgeCalls, of } = await startProxy();
+    try {
+      const seen: X509Certificate[] = [];
+      for (const host of [HOST, HOST, "other.proxy.test"]) {
+        const tls = await tlsThrough(proxy.port, `${host}:${server.port}`, host);
+        seen.push(new X509Certificate(tls.getPeerCertificate().raw));
+        tls.destroy();
+      }
+      await proxy.idle();
+      assert.deepEqual(forgeCalls, [HOST, "other.proxy.test"], "forge runs once per host");
+      assert.deepEqual(
+        of("forge").map((e) => [e.host, e.cached]),
+        [
+          [HOST, false],
+          [HOST, true],
+          ["other.proxy.test", false],
+        ],
+      );
+      assert.equal(seen[0]!.checkHost(HOST), HOST);
+      assert.equal(seen[1]!.fingerprint256, seen[0]!.fingerprint256, "the cached leaf");
+      assert.equal(seen[2]!.checkHost("other.proxy.test"), "other.proxy.test");
+      for (const cert of seen) assert.ok(cert.verify(new X509Certificate(attackerCa.pem).publicKey));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("forges for the SNI name when the client asks for another name than the CONNECT host", async () => {
+    const { proxy, of } = await startProxy();
+    try {
+      const tls = await tlsThrough(proxy.port, `127.0.0.1:${server.port}`, "sni.proxy.test");
+      const cert = new X509Certificate(tls.getPeerCertificate().raw);
+      assert.equal(cert.checkHost("sni.proxy.test"), "sni.proxy.test");
+      // A whole request and its answer, so the handshake is complete on the proxy's side too.
+      tls.end(`GET /sni HTTP/1.1\r\nHost: sni.proxy.test\r\nConnection: close\r\n\r\n`);
+      let answer = "";
+      tls.on("data", (chunk: Buffer) => {
+        answer += chunk.toString();
+      });
+      await once(tls, "close");
+      await proxy.idle();
+      assert.match(answer, /^HTTP\/1\.1 200/, "relayed to the real server under the SNI name");
+      assert.deepEqual(
+        of("forge").map((e) => e.host),
+        ["127.0.0.1", "sni.proxy.test"],
+      );
+      assert.equal(of("handshake")[0]?.servername, "sni.proxy.test");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("serves appendToChain after the forged leaf (openssl s_client sees both)", async () => {
+    const { proxy } = await startProxy();
+    try {
+      proxy.appendToChain = [genuine.intermediate.pem];
+      const shown = await new Promise<string>((resolve, reject) => {
+        const child = execFile(
+          "openssl",
+          [
+            "s_client",
+            "-proxy",
+            `127.0.0.1:${proxy.port}`,
+            "-connect",
+            `${HOST}:${server.port}`,
+            "-servername",
+            HOST,
+            "-showcerts",
+          ],
+          { encoding: "utf8", timeout: 20_000 },
+          (error, stdout) => (stdout ? resolve(stdout) : reject(error)),
+        );
+        child.stdin?.end();
+      });
+      const served = shown.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+      assert.equal(served.length, 2, "leaf and the appended certificate");
+      assert.equal(opensslPinOfCertificate(`${served[1]}\n`), genuine.intermediate.pin);
+      assert.equal(new X509Certificate(`${served[0]}\n`).checkHost(HOST), HOST);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("reports a client that refuses the forged certificate as a client-handshake failure, with its alert", async () => {
+    const { proxy, of } = await startProxy();
+    try {
+      // curl trusting only the public root: the forgery is refused during the handshake (curl exit 60).
+      const result = await curl(["--proxy", proxy.url, "--cacert", files.publicRoot, url()]);
+      assert.equal(result.code, 60, result.stderr);
+      await proxy.idle();
+      const failures = of("failure");
+      assert.deepEqual(
+        failures.map((e) => e.stage),
+        ["client-handshake"],
+      );
+      assert.match(failures[0]!.reason, /ALERT_UNKNOWN_CA|ALERT_BAD_CERTIFICATE/);
+      assert.ok(failures[0]!.cause instanceof Error);
+      assert.deepEqual(
+        of("closed").map((e) => [e.handshake, e.appBytes]),
+        [[false, 0]],
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("reports a real server it cannot verify as an upstream failure with the verification code, and relays nothing", async () => {
+    const otherRoot = await issue("p256", { subject: "CN=Not The Public Root", ca: true });
+    const { proxy, of } = await startProxy({ upstreamCa: otherRoot.pem });
+    try {
+      const before = server.requests.length;
+      const result = await curl([
+        "--proxy",
+        proxy.url,
+        "--cacert",
+        files.deviceStore,
+        "-H",
+        `Authorization: ${TOKEN}`,
+        url(),
+      ]);
+      assert.notEqual(result.code, 0, "the client gets no answer");
+      await proxy.idle();
+      const failures = of("failure");
+      assert.deepEqual(
+        failures.map((e) => e.stage),
+        ["upstream"],
+      );
+      assert.match(
+        failures[0]!.reason,
+        /^(UNABLE_TO_GET_ISSUER_CERT_LOCALLY|UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)$/,
+      );
+      assert.equal(of("relay").length, 1, "it did dial the real server");
+      assert.equal(server.requests.length, before, "but no request reached it");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("reports a forge that fails and drops the tunnel; the next tunnel forges again (failures are not cached)", async () => {
+    let attempts = 0;
+    const { proxy, forgeCalls, of } = await startProxy({
+      forge: async (host) => {
+        attempts++;
+        if (attempts === 1) throw new Error("the CA key is locked");
+        const leaf = await issueLeaf("p256", [host], attackerCa);
+        return { key: leaf.keyPem, cert: leaf.pem };
+      },
+    });
+    try {
+      const first = await openTunnel(proxy.port, `${HOST}:${server.port}`);
+      assert.equal(first.answer, "", "the tunnel is dropped without an answer");
+      const tls = await tlsThrough(proxy.port, `${HOST}:${server.port}`, HOST);
+      tls.destroy();
+      await proxy.idle();
+      assert.deepEqual(forgeCalls, [HOST, HOST]);
+      assert.deepEqual(
+        of("failure").map((e) => [e.stage, e.reason]),
+        [["forge", "the CA key is locked"]],
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("answers a plain HTTP request with 405 and a CONNECT without a port with 400", async () => {
+    const { proxy, of } = await startProxy();
+    try {
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        const req = httpRequest({ host: "127.0.0.1", port: proxy.port, path: "/" }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      assert.equal(status, 405);
+      const bad = await openTunnel(proxy.port, HOST);
+      assert.match(bad.answer, /^HTTP\/1\.1 400/);
+      bad.socket.destroy();
+      await proxy.idle();
+      assert.deepEqual(of("connect"), [], "nothing was intercepted");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("close drops open tunnels and leaves nothing listening", async () => {
+    const { proxy, of } = await startProxy();
+    const tls = await tlsThrough(proxy.port, `${HOST}:${server.port}`, HOST);
+    const closed = once(tls, "close");
+    await proxy.close();
+    await closed;
+    assert.equal(await isListening(proxy.port), false);
+    assert.equal(of("closed").length, 1, "the dropped tunnel was reported closed");
+  });
+});
