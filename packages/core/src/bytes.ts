@@ -142,10 +142,3 @@ export function decodeLatin1(bytes: Uint8Array): string {
   for (const b of bytes) out += String.fromCharCode(b);
   return out;
 }
-
-/** True when both arrays hold the same bytes. */
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
