@@ -140,3 +140,16 @@ export function findRotatingFamily(intermediateSubject: string): CaFamily | unde
   if (cn === undefined || org === undefined) return undefined;
   return caFamilies.find((family) => family.organization === org && family.intermediate.test(cn));
 }
+
+/**
+ * The family one of whose roots has this subject (by organization and common name): the self-signed root,
+ * or its cross-signed copy (ISRG Root X2 signed by ISRG Root X1), or undefined.
+ *
+ * @example
+ * findRootFamily("CN=ISRG Root X2, O=Internet Security Research Group, C=US")?.name; // "Let's Encrypt"
+ */
+export function findRootFamily(subject: string): CaFamily | undefined {
+  const cn = parseDistinguishedName(subject).get("CN");
+  if (cn === undefined) return undefined;
+  return caFamilies.find((family) => family.roots.includes(cn));
+}
