@@ -40,10 +40,17 @@ export function short(value: string): string {
 export class Findings {
   readonly list: ImportFinding[] = [];
 
-  add(kind: ImportFinding["kind"], place: Place, message: string, domain?: string, field?: string): void {
+  add(
+    kind: ImportFinding["kind"],
+    place: Place,
+    message: string,
+    domain?: string,
+    field?: string | (string | number)[],
+  ): void {
     const finding: ImportFinding = { kind, place, message };
     if (domain !== undefined) finding.domain = domain;
-    if (domain !== undefined) finding.path = domainPointer(domain, ...(field === undefined ? [] : [field]));
+    const parts = field === undefined ? [] : Array.isArray(field) ? field : [field];
+    if (domain !== undefined) finding.path = domainPointer(domain, ...parts);
     this.list.push(finding);
   }
 }

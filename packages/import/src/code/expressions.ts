@@ -180,7 +180,11 @@ export class Evaluator {
     for (const part of tok.parts) {
       if ("text" in part) out += part.text;
       else if ("ref" in part) {
-        const v = this.lookup(part.ref, undefined);
+        const names = part.ref.split(".");
+        const v = this.lookup(
+          names[names.length - 1]!,
+          names.length > 1 ? names.slice(0, -1).join(".") : undefined,
+        );
         if (v.kind !== "string")
           return v.kind === "unknown" ? v : { kind: "unknown", why: `$${part.ref} is not a string` };
         out += v.value;

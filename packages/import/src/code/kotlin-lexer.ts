@@ -56,7 +56,11 @@ export function tokenizeKotlin(text: string, file: string): Token[] {
     if (next === "{") {
       advance(2);
       const inner = readTemplateExpr(startLine).trim();
-      parts.push(/^[A-Za-z_][A-Za-z0-9_]*$/.test(inner) ? { ref: inner } : { computed: inner });
+      parts.push(
+        /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(inner)
+          ? { ref: inner }
+          : { computed: inner },
+      );
       return true;
     }
     const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i + 1, i + 200));

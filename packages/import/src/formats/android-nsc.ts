@@ -7,11 +7,19 @@ import { parseXml, type XmlElement } from "../xml.js";
 
 const platform = "Android";
 
+/** The standard padded base64 of the 32 bytes that `text` (43 or 44 characters) decodes to. */
+function canonicalBase64(text: string): string {
+  const bytes = Uint8Array.from(atob(text.endsWith("=") ? text : `${text}=`), (c) => c.charCodeAt(0));
+  return btoa(String.fromCharCode(...bytes));
+}
+
 /** What a domain-config has, or inherits from the configs around it (Android's inheritance rules). */
 interface Inherited {
   pinSet?: { pins: ImportedPin[]; expires?: string; line: number };
   /** The trust-anchors certificates that override pins, with their line. */
   overrides: { src: string; line: number }[];
+  /** TrustKit for Android's `<trustkit-config>` (enforcePinning, report-uri). */
+  trustKit?: { enforce: boolean; reportUris: string[]; line: number };
 }
 
 /**
@@ -51,8 +59,9 @@ export function importAndroidNsc(text: string, file: string): ImportedSource {
           `<pin digest=${short(digest ?? "")}>: Android accepts only digest="SHA-256" and rejects this file`,
         );
       }
-      const read = readPin(pin.text);
-      if ("problem" in read || !/^[A-Za-z0-9+/]{43}=$/.test(pin.text)) {
+      // Android decodes the base64 leniently (a missing "=" is fine) and requires 32 bytes.
+      const read = /^[A-Za-z0-9+/]{43}=?$/.test(pin.text) ? readPin(canonicalBase64(pin.text)) : undefined;
+      if (read === undefined || "problem" in read) {
         throw new ImportError(
           at(pin.line),
           `<pin> holds ${short(pin.text)}, not the base64 of a SHA-256 digest; Android rejects this file`,
@@ -89,8 +98,20 @@ export function importAndroidNsc(text: string, file: string): ImportedSource {
         "a domain-config has more than one pin-set; Android rejects this file",
       );
     }
+    const tk = config.children.find((c) => c.name === "trustkit-config");
     const own: Inherited = {
       overrides: overridesOf(config) ?? parent.overrides,
+      ...(tk !== undefined
+        ? {
+            trustKit: {
+              enforce: tk.attributes.enforcePinning !== "false",
+              reportUris: tk.children.filter((c) => c.name === "report-uri").map((c) => c.text),
+              line: tk.line,
+            },
+          }
+        : parent.trustKit
+          ? { trustKit: parent.trustKit }
+          : {}),
       ...(sets[0] !== undefined
         ? { pinSet: readPinSet(sets[0]) }
         : parent.pinSet
@@ -130,6 +151,18 @@ export function importAndroidNsc(text: string, file: string): ImportedSource {
         place: at(el.line),
       };
       if (own.pinSet.expires !== undefined) domain.expires = own.pinSet.expires;
+      if (own.trustKit !== undefined) {
+        domain.reportUris = [...new Set(own.trustKit.reportUris)];
+        if (!own.trustKit.enforce) {
+          findings.add(
+            "changed",
+            at(own.trustKit.line),
+            `<trustkit-config enforcePinning="false"> for ${host}: TrustKit for Android only reports, but Android 7+ enforces the pin-set itself; imported as enforce`,
+            host,
+            "mode",
+          );
+        }
+      }
       domains.push(domain);
       for (const o of own.overrides) {
         findings.add(
@@ -165,6 +198,6 @@ export function importAndroidNsc(text: string, file: string): ImportedSource {
     platform,
     domains,
     findings: findings.list,
-    expresses: { expires: true, reportUris: false, reportOnly: false },
+    expresses: { expires: true, reportUris: domains.some((d) => d.reportUris.length > 0), reportOnly: false },
   };
 }

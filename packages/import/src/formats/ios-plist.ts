@@ -89,7 +89,7 @@ function readAts(pinned: Dict, file: string): ImportedSource {
         entry.place,
         `${host}'s NSPinnedCAIdentities are imported with role intermediate (ATS does not say whether a CA key is an intermediate or a root)`,
         host,
-        "pins",
+        ["pins", pins.findIndex((p) => p.role === "intermediate"), "role"],
       );
     }
     if (categories.length === 2) {
@@ -159,7 +159,11 @@ function readTrustKit(tsk: Dict, file: string): ImportedSource {
     if (host === undefined)
       throw new ImportError(entry.place, `TSKPinnedDomains key ${short(name)} is not a host name`);
     const bool = (key: string) => expect(entry.entries.get(key), "boolean", `${name}/${key}`)?.value;
-    if (bool("TSKExcludeSubdomainFromParentPolicy") === true) {
+    // TrustKit's constant kTSKExcludeSubdomainFromParentPolicy is the string "kSKExcludeSubdomainFromParentPolicy".
+    if (
+      bool("kSKExcludeSubdomainFromParentPolicy") === true ||
+      bool("TSKExcludeSubdomainFromParentPolicy") === true
+    ) {
       findings.add(
         "dropped",
         entry.place,

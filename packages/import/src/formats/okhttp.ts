@@ -232,8 +232,8 @@ export function importOkHttp(text: string, file: string, language: "kotlin" | "j
     let k = s - 1;
     while (isPunct(tokens[k], ".") && isIdent(tokens[k - 1])) k -= 2;
     if (isIdent(tokens[k], "new")) k--;
-    const after = readChain(s + 5);
-    if (isPunct(tokens[k], "=") && after === s + 5) {
+    readChain(s + 5);
+    if (isPunct(tokens[k], "=")) {
       const decl = decls.find((d) => d.start === k + 1);
       const target = decl?.name ?? identValue(tokens[k - 1]);
       if (target !== undefined) builderVars.add(target);
@@ -340,7 +340,7 @@ function mapPatterns(calls: AddCall[], file: string, findings: Findings): Import
       findings.add(
         "changed",
         place,
-        `${host} and its subdomains have different pins in OkHttp (${host} accepts ${g.exact.length + subPins.length} patterns' pins, subdomains only ${subPins.length}); keypin has one set for both: imported as their union`,
+        `${host} and its subdomains have different pins in OkHttp (${host} accepts ${pins.length}, its subdomains only ${subPins.length}); keypin has one set for both: imported as their union`,
         host,
         "pins",
       );
