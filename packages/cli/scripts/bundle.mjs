@@ -1,14 +1,16 @@
 // Bundles the built CLI (dist/*.js from tsc) into CommonJS files for fast start-up:
-//   dist/cli.cjs                 the framework (argument parsing, help, errors)
-//   dist/cli-commands/<name>.cjs one file per command, with @keypin/core and @keypin/node inlined and tree-shaken
+//   dist/cli.cjs                 the framework (argument parsing, help, errors, the command table)
+//   dist/cli-commands/<name>.cjs one file per command the table marks `bundled`, with @keypin/core and
+//                                @keypin/node inlined and tree-shaken
 // Node loads a few CommonJS files much faster than a tree of ES modules (no ESM loader, no per-file
 // resolution), which is most of what `keypin hash` costs over a bare `node -e ""`.
-// bin/keypin.cjs uses these when they exist and falls back to dist/main.js (the tsc output) otherwise.
-// `export` and `lab` stay ES modules (their packages load lazily anyway).
+// bin/keypin.js uses these when dist/cli.cjs is at least as new as dist/main.js (the tsc output), and
+// falls back to dist/main.js otherwise. Commands the table does not mark `bundled` (export, lab) stay
+// ES modules in dist/commands (their packages load lazily anyway).
 // Run after `tsc -p packages/cli/tsconfig.build.json`: node packages/cli/scripts/bundle.mjs
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -35,7 +37,13 @@ const common = {
   define: { __KEYPIN_BUNDLE__: "true", __KEYPIN_VERSION__: JSON.stringify(pkg.version) },
 };
 
-const commands = ["hash", "backup", "inspect", "init", "check"];
+const tableFile = join(root, "dist", "command-table.js");
+if (!existsSync(tableFile)) {
+  console.error("bundle: dist/command-table.js is missing; run tsc for packages/cli first.");
+  process.exit(1);
+}
+const { commandTable } = await import(pathToFileURL(tableFile).href);
+const commands = commandTable.filter((c) => c.bundled).map((c) => c.name);
 for (const name of ["main", ...commands.map((c) => `commands/${c}`)]) {
   if (!existsSync(join(root, "dist", `${name}.js`))) {
     console.error(`bundle: dist/${name}.js is missing; run tsc for packages/cli first.`);

@@ -5,7 +5,9 @@ import { UsageError } from "./errors.js";
 
 const defs = {
   json: { type: "boolean" },
-  ca: { type: "string" },
+  ca: { type: "string", repeatable: true },
+  out: { type: "string" },
+  format: { type: "string", choices: ["xml", "plist"] },
   timeout: { type: "string", default: "10000" },
   force: { type: "boolean", alias: "f" },
   target: { type: "positional", required: false },
@@ -19,6 +21,41 @@ describe("argument parsing", () => {
     assert.deepEqual(args._, ["host"]);
     assert.equal(args.json, true);
     assert.equal(args.timeout, "10000");
+  });
+
+  it("gives a repeatable option as a list even when it is absent, and refuses a second value of any other", () => {
+    const none: string[] = parseArgs(["--json"], defs, "keypin inspect").ca;
+    assert.deepEqual(none, []);
+    assert.deepEqual(parseArgs(["--ca", "a.pem"], defs, "keypin inspect").ca, ["a.pem"]);
+    assert.equal(parseArgs(["--out", "a"], defs, "keypin backup").out, "a");
+    for (const argv of [
+      ["--out", "a", "--out", "b"],
+      ["--out=a", "--out", "a"],
+    ]) {
+      assert.throws(
+        () => parseArgs(argv, defs, "keypin backup"),
+        (error: unknown) =>
+          error instanceof UsageError &&
+          error.exitCode === 2 &&
+          error.message === "option --out of `keypin backup` is given more than once",
+      );
+    }
+  });
+
+  it("accepts only the listed choices, naming them", () => {
+    // Typed too: tsc checks that the value is the union of the choices.
+    const format: "xml" | "plist" | undefined = parseArgs(
+      ["--format", "plist"],
+      defs,
+      "keypin export",
+    ).format;
+    assert.equal(format, "plist");
+    assert.throws(
+      () => parseArgs(["--format=json"], defs, "keypin export"),
+      (error: unknown) =>
+        error instanceof UsageError &&
+        error.message === 'unknown format "json" for `keypin export`; formats: xml, plist',
+    );
   });
 
   it("refuses an unknown option, naming it and the command", () => {

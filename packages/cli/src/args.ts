@@ -1,20 +1,24 @@
-import type { ArgsDef } from "citty";
+import type { ArgsDef, ParsedArgs } from "./command.js";
 import { UsageError } from "./errors.js";
 
-/** Parsed arguments: option values by name (strings repeat into arrays), and the positionals in `_`. */
-export type ParsedArgs = { _: string[] } & Record<string, string | boolean | string[] | undefined>;
+export type { ParsedArgs } from "./command.js";
 
 /**
- * Parses `argv` against a citty `ArgsDef`, strictly: an unknown option, a string option without a
- * value or a value given to a boolean is a `UsageError` (citty itself ignores unknown flags).
- * A string option given several times becomes an array (`--ca a.pem --ca b.pem`). Named positionals
- * are filled in order; every positional is also in `_`. `--` ends the options; `-` is a positional.
+ * Parses `argv` against a command's `args`, strictly: an unknown option, a string option without a
+ * value, a value given to a boolean, a value outside an option's `choices`, or an option that is not
+ * `repeatable` given twice is a `UsageError`. A repeatable option's value is the list of its values
+ * (`--ca a.pem --ca b.pem`). Named positionals are filled in order; every positional is also in `_`.
+ * `--` ends the options; `-` is a positional.
  *
  * @example
- * parseArgs(["--ca", "a.pem", "host"], { ca: { type: "string" }, host: { type: "positional" } }, "keypin inspect");
- * // { _: ["host"], ca: "a.pem", host: "host" }
+ * parseArgs(["--ca", "a.pem", "host"], { ca: { type: "string", repeatable: true }, host: { type: "positional" } }, "keypin inspect");
+ * // { _: ["host"], ca: ["a.pem"], host: "host" }
  */
-export function parseArgs(argv: readonly string[], defs: ArgsDef, commandName: string): ParsedArgs {
+export function parseArgs<const T extends ArgsDef>(
+  argv: readonly string[],
+  defs: T,
+  commandName: string,
+): ParsedArgs<T> {
   const byName = new Map<string, { name: string; type: "string" | "boolean" }>();
   for (const [name, def] of Object.entries(defs)) {
     if (def.type === "positional") continue;
@@ -24,13 +28,17 @@ export function parseArgs(argv: readonly string[], defs: ArgsDef, commandName: s
     for (const alias of aliases) byName.set(alias, { name, type });
   }
   const out: ParsedArgs = { _: [] };
+  for (const [name, def] of Object.entries(defs)) {
+    if (def.type === "string" && def.repeatable) out[name] = [];
+  }
   const unknown = (flag: string) =>
     new UsageError(`unknown option ${flag} for \`${commandName}\` (see \`${helpHint(commandName)}\`)`);
   const set = (name: string, value: string | boolean) => {
     const old = out[name];
-    if (typeof value === "string" && typeof old === "string") out[name] = [old, value];
-    else if (typeof value === "string" && Array.isArray(old)) out[name] = [...old, value];
-    else out[name] = value;
+    if (Array.isArray(old)) out[name] = [...old, value as string];
+    else if (typeof value === "string" && typeof old === "string") {
+      throw new UsageError(`option --${name} of \`${commandName}\` is given more than once`);
+    } else out[name] = value;
   };
 
   for (let i = 0; i < argv.length; i++) {
@@ -90,8 +98,15 @@ export function parseArgs(argv: readonly string[], defs: ArgsDef, commandName: s
   for (const [name, def] of Object.entries(defs)) {
     if (def.type === "positional") continue;
     if (out[name] === undefined && def.default !== undefined) out[name] = def.default;
-    if (def.required && out[name] === undefined) {
+    if (def.type !== "string") continue;
+    const value = out[name];
+    if (def.required && value === undefined) {
       throw new UsageError(`\`${commandName}\` needs --${name}`);
+    }
+    if (def.choices && typeof value === "string" && !def.choices.includes(value)) {
+      throw new UsageError(
+        `unknown ${name} "${value}" for \`${commandName}\`; ${name}s: ${def.choices.join(", ")}`,
+      );
     }
   }
   const positionals = [...out._];
@@ -104,14 +119,7 @@ export function parseArgs(argv: readonly string[], defs: ArgsDef, commandName: s
       throw new UsageError(`\`${commandName}\` needs <${name}> (see \`${helpHint(commandName)}\`)`);
     }
   }
-  // citty's parsed args answer to both spellings (`connect-to` and `connectTo`).
-  for (const key of Object.keys(out)) {
-    if (key.includes("-")) {
-      const camel = key.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-      if (out[camel] === undefined) out[camel] = out[key];
-    }
-  }
-  return out;
+  return out as ParsedArgs<T>;
 }
 
 /**
@@ -126,7 +134,8 @@ export function helpHint(commandName: string): string {
 }
 
 /**
- * The values of a repeatable string option as an array (none, one, or several).
+ * The values of a string option as an array (none, one, or several), for code that holds the untyped
+ * `ParsedArgs`.
  *
  * @example
  * stringList(["a", "b"]); // ["a", "b"]
@@ -138,7 +147,8 @@ export function stringList(value: ParsedArgs[string]): string[] {
 }
 
 /**
- * The value of a string option that may be given at most once.
+ * The value of a string option that may be given at most once, for code that holds the untyped
+ * `ParsedArgs` (the parser already refuses a second value of an option that is not `repeatable`).
  *
  * @example
  * singleString(args.out, "--out", "keypin backup"); // "keys" or undefined

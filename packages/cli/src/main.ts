@@ -1,47 +1,32 @@
-import type { ArgsDef, CommandDef } from "citty";
-import { helpHint, parseArgs } from "./args.js";
+import { parseArgs } from "./args.js";
+import type { KeypinCommand } from "./command.js";
+import { type CommandEntry, commandTable } from "./command-table.js";
 import { codeOf, exitCodeOf, FailureError, isCliError, oneLine, UsageError } from "./errors.js";
 import { colorsFor, disableColors } from "./output.js";
-
-/**
- * The commands, with the one line the top-level help shows. Each lives in `commands/<name>.ts` and
- * is imported only when it runs, so `keypin hash` does not pay for TLS, undici or the lab.
- * `export` and `lab` are written with citty's `defineCommand` by their own packages' engineers.
- */
-const commands = {
-  inspect: "connect to a server; show its served and verified chains, pins, advice and warnings",
-  hash: "print the pins of certificates, public keys, private keys and CSRs (files or stdin)",
-  backup: "make an offline backup key pair and its CSR, and print the backup pin",
-  init: "inspect hosts and write a keypin.json policy with roles and a backup pin",
-  check: "connect to every pinned host as a device would; report ok, pin-mismatch, untrusted, error",
-  export: "turn keypin.json into Android, iOS, TrustKit, OkHttp, React Native and Node configuration",
-  lab: "run the MITM lab: watch pinning stop an intercepting proxy, live",
-} as const;
-
-type CommandName = keyof typeof commands;
 
 // Set by scripts/bundle.mjs (esbuild `define`) in the CommonJS bundle; undefined in the tsc output.
 declare const __KEYPIN_BUNDLE__: boolean | undefined;
 declare const __KEYPIN_VERSION__: string | undefined;
 const bundled = typeof __KEYPIN_BUNDLE__ !== "undefined" && __KEYPIN_BUNDLE__;
-/** Commands the bundle contains; `export` and `lab` are always loaded as ES modules from dist/commands. */
-const bundledCommands = new Set<string>(["hash", "backup", "inspect", "init", "check"]);
 
-function isCommandName(name: string): name is CommandName {
-  return Object.hasOwn(commands, name);
+function findCommand(name: string): CommandEntry | undefined {
+  return commandTable.find((entry) => entry.name === name);
 }
 
-/** Loads one command module; a command that is not built (yet) is a clear failure, not a crash. */
-async function loadCommand(name: CommandName): Promise<CommandDef> {
-  let mod: { default?: CommandDef };
+/**
+ * Loads one command module, as its table entry says (see `command-table.ts`); a command that is not
+ * built (yet) is a clear failure, not a crash.
+ */
+async function loadCommand({ name, bundled: inBundle }: CommandEntry): Promise<KeypinCommand> {
+  let mod: { default?: KeypinCommand };
   try {
-    if (bundled && bundledCommands.has(name)) {
+    if (bundled && inBundle) {
       // The CommonJS bundle (scripts/bundle.mjs): one file per command, next to dist/cli.cjs.
-      mod = require(["./cli-commands/", name, ".cjs"].join("")) as { default?: CommandDef };
+      mod = require(["./cli-commands/", name, ".cjs"].join("")) as { default?: KeypinCommand };
     } else {
       // A computed specifier, so that a bundler leaves the per-command split to run time.
       const specifier = ["./commands/", name, ".js"].join("");
-      mod = (await import(specifier)) as { default?: CommandDef };
+      mod = (await import(specifier)) as { default?: KeypinCommand };
     }
   } catch (error) {
     const code = codeOf(error);
@@ -100,57 +85,23 @@ function closest(name: string, candidates: readonly string[]): string | undefine
 }
 
 function unknownCommand(name: string): UsageError {
-  const names = [...Object.keys(commands), "help"];
+  const names = [...commandTable.map((entry) => entry.name), "help"];
   const suggestion = closest(name, names);
   return new UsageError(
     `unknown command "${name}"${suggestion ? ` (did you mean \`keypin ${suggestion}\`?)` : ""}; commands: ${names.join(", ")}`,
   );
 }
 
-async function resolveValue<T>(
-  value: T | Promise<T> | (() => T) | (() => Promise<T>) | undefined,
-): Promise<T | undefined> {
-  return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
-}
-
-/**
- * Runs a citty command with strict argument parsing (unknown options are usage errors),
- * then its `setup`, sub-command or `run`, and `cleanup`.
- */
-async function runDef(cmd: CommandDef, argv: string[], commandName: string): Promise<void> {
+/** Runs a command: `--help` shows its help; otherwise strict argument parsing (unknown options are usage errors), then `run`. */
+async function runCommand(cmd: KeypinCommand, argv: string[], name: string): Promise<void> {
   const help = argv.indexOf("--") === -1 ? argv : argv.slice(0, argv.indexOf("--"));
   if (help.includes("--help") || help.includes("-h")) {
     const { renderCommandHelp } = await import("./usage.js");
-    process.stdout.write(
-      await renderCommandHelp(commandName.replace(/^keypin /, ""), cmd, colorsFor(process.stdout)),
-    );
+    process.stdout.write(renderCommandHelp(name, cmd, colorsFor(process.stdout)));
     return;
   }
-  const subCommands = (await resolveValue(cmd.subCommands)) as Record<string, CommandDef> | undefined;
-  if (subCommands && Object.keys(subCommands).length > 0) {
-    const index = argv.findIndex((a) => !a.startsWith("-"));
-    const subName = index === -1 ? undefined : argv[index];
-    if (subName !== undefined) {
-      const sub = Object.hasOwn(subCommands, subName) ? await resolveValue(subCommands[subName]) : undefined;
-      if (!sub) {
-        throw new UsageError(
-          `unknown command "${subName}" for \`${commandName}\`; commands: ${Object.keys(subCommands).join(", ")}`,
-        );
-      }
-      return runDef(sub, [...argv.slice(0, index), ...argv.slice(index + 1)], `${commandName} ${subName}`);
-    }
-    if (!cmd.run)
-      throw new UsageError(`\`${commandName}\` needs a command (see \`${helpHint(commandName)}\`)`);
-  }
-  const defs = ((await resolveValue(cmd.args)) ?? {}) as ArgsDef;
-  const args = parseArgs(argv, defs, commandName);
-  const context = { rawArgs: argv, args: args as never, cmd };
-  if (cmd.setup) await cmd.setup(context);
-  try {
-    if (cmd.run) await cmd.run(context);
-  } finally {
-    if (cmd.cleanup) await cmd.cleanup(context);
-  }
+  const args = parseArgs(argv, cmd.args ?? {}, `keypin ${name}`);
+  await cmd.run({ rawArgs: argv, args });
 }
 
 /**
@@ -191,9 +142,7 @@ async function dispatch(args: string[]): Promise<void> {
   const first = args[0];
   if (first === undefined || first === "--help" || first === "-h") {
     const { renderRootHelp } = await import("./usage.js");
-    process.stdout.write(
-      renderRootHelp(await readVersion(), Object.entries(commands), colorsFor(process.stdout)),
-    );
+    process.stdout.write(renderRootHelp(await readVersion(), commandTable, colorsFor(process.stdout)));
     return;
   }
   if (first === "--version" || first === "-v" || first === "-V") {
@@ -209,11 +158,13 @@ async function dispatch(args: string[]): Promise<void> {
   if (first === "help") {
     const target = args[1];
     if (target === undefined) return dispatch(["--help"]);
-    if (!isCommandName(target)) throw unknownCommand(target);
+    const entry = findCommand(target);
+    if (!entry) throw unknownCommand(target);
     if (args.length > 2)
       throw new UsageError(`\`keypin help\` takes one command name (got "${args.slice(2).join(" ")}")`);
-    return runDef(await loadCommand(target), ["--help"], `keypin ${target}`);
+    return runCommand(await loadCommand(entry), ["--help"], target);
   }
-  if (!isCommandName(first)) throw unknownCommand(first);
-  await runDef(await loadCommand(first), args.slice(1), `keypin ${first}`);
+  const entry = findCommand(first);
+  if (!entry) throw unknownCommand(first);
+  await runCommand(await loadCommand(entry), args.slice(1), first);
 }

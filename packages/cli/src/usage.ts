@@ -1,5 +1,5 @@
-import type { ArgsDef, CommandDef, CommandMeta } from "citty";
-import type { KeypinCommand } from "./command.js";
+import type { KeypinCommand, PositionalArg } from "./command.js";
+import type { CommandEntry } from "./command-table.js";
 import { type Colors, formatTable } from "./output.js";
 
 /** Options every command accepts; `main.ts` handles them before the command sees its arguments. */
@@ -9,26 +9,20 @@ export const globalOptions: readonly (readonly [string, string])[] = [
   ["--no-color", "plain output (also NO_COLOR=1, or when not a terminal)"],
 ];
 
-async function resolve<T>(
-  value: T | Promise<T> | (() => T) | (() => Promise<T>) | undefined,
-): Promise<T | undefined> {
-  return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
-}
-
 /**
  * The help text of one command: description, usage line, arguments, options, exit codes, examples.
  *
  * @example
- * process.stdout.write(await renderCommandHelp("hash", hashCommand, colorsFor(process.stdout)));
+ * process.stdout.write(renderCommandHelp("hash", hashCommand, colorsFor(process.stdout)));
  */
-export async function renderCommandHelp(name: string, cmd: CommandDef, c: Colors): Promise<string> {
-  const meta = ((await resolve(cmd.meta)) ?? {}) as CommandMeta;
-  const args = ((await resolve(cmd.args)) ?? {}) as ArgsDef;
-  const extra = cmd as KeypinCommand;
-  const positionals = Object.entries(args).filter(([, def]) => def.type === "positional");
+export function renderCommandHelp(name: string, cmd: KeypinCommand, c: Colors): string {
+  const args = cmd.args ?? {};
+  const positionals = Object.entries(args).filter(
+    (entry): entry is [string, PositionalArg] => entry[1].type === "positional",
+  );
   const options = Object.entries(args).filter(([, def]) => def.type !== "positional");
   const usage =
-    extra.usage ??
+    cmd.usage ??
     [
       options.length > 0 ? "[options]" : "",
       ...positionals.map(([n, def]) =>
@@ -38,7 +32,7 @@ export async function renderCommandHelp(name: string, cmd: CommandDef, c: Colors
       .filter(Boolean)
       .join(" ");
   const lines: string[] = [];
-  lines.push(`${c.bold(`keypin ${name}`)}: ${meta.description ?? ""}`, "");
+  lines.push(`${c.bold(`keypin ${name}`)}: ${cmd.meta.description}`, "");
   lines.push(`${c.bold("Usage:")} keypin ${name}${usage ? ` ${usage}` : ""}`);
   if (positionals.length > 0) {
     lines.push("", c.bold("Arguments:"));
@@ -48,17 +42,6 @@ export async function renderCommandHelp(name: string, cmd: CommandDef, c: Colors
         "  ",
       ),
     );
-  }
-  const subCommands = (await resolve(cmd.subCommands)) as Record<string, unknown> | undefined;
-  if (subCommands && Object.keys(subCommands).length > 0) {
-    lines.push("", c.bold("Commands:"));
-    const rows: string[][] = [];
-    for (const [sub, def] of Object.entries(subCommands)) {
-      const subDef = (await resolve(def as CommandDef)) as CommandDef | undefined;
-      const subMeta = ((await resolve(subDef?.meta)) ?? {}) as CommandMeta;
-      rows.push([c.cyan(sub), subMeta.description ?? ""]);
-    }
-    lines.push(...formatTable(rows, "  "));
   }
   lines.push("", c.bold("Options:"));
   const optionRows = options.map(([n, def]) => {
@@ -72,26 +55,26 @@ export async function renderCommandHelp(name: string, cmd: CommandDef, c: Colors
     return [c.cyan(names), `${def.description ?? ""}${dflt}`];
   });
   lines.push(...formatTable([...optionRows, ...globalOptions.map(([n, d]) => [c.cyan(n), d])], "  "));
-  if (extra.exitCodes) {
+  if (cmd.exitCodes) {
     lines.push("", c.bold("Exit codes:"));
-    const rows = Object.entries(extra.exitCodes).map(([code, text]) => [code, text ?? ""]);
+    const rows = Object.entries(cmd.exitCodes).map(([code, text]) => [code, text ?? ""]);
     lines.push(...formatTable(rows, "  "));
   }
-  if (extra.examples && extra.examples.length > 0) {
-    lines.push("", c.bold("Examples:"), ...extra.examples.map((e) => `  ${c.dim("$")} ${e}`));
+  if (cmd.examples && cmd.examples.length > 0) {
+    lines.push("", c.bold("Examples:"), ...cmd.examples.map((e) => `  ${c.dim("$")} ${e}`));
   }
   return `${lines.join("\n")}\n`;
 }
 
 /**
- * The help text of `keypin` itself: the commands with one line each.
+ * The help text of `keypin` itself: the commands of the table with one line each.
  *
  * @example
- * renderRootHelp("0.1.0", [["hash", "Print pins"]], colorsFor(process.stdout));
+ * renderRootHelp("0.1.0", [{ name: "hash", summary: "print pins" }], colorsFor(process.stdout));
  */
 export function renderRootHelp(
   version: string,
-  commands: readonly (readonly [string, string])[],
+  commands: readonly Pick<CommandEntry, "name" | "summary">[],
   c: Colors,
 ): string {
   const lines = [
@@ -101,7 +84,7 @@ export function renderRootHelp(
     "",
     c.bold("Commands:"),
     ...formatTable(
-      commands.map(([n, d]) => [c.cyan(n), d]),
+      commands.map(({ name, summary }) => [c.cyan(name), summary]),
       "  ",
     ),
     "",

@@ -86,6 +86,7 @@ export default defineCommand({
       type: "string",
       valueHint: "NAME",
       description: "DNS name for the CSR's subjectAltName (repeatable)",
+      repeatable: true,
     },
     "passphrase-file": {
       type: "string",

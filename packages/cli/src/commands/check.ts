@@ -265,6 +265,7 @@ export default defineCommand({
       type: "string",
       valueHint: "NAME[:PORT]",
       description: "also check this host, e.g. a subdomain that includeSubdomains covers (repeatable)",
+      repeatable: true,
     },
     concurrency: {
       type: "string",

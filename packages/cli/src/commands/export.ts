@@ -1,7 +1,16 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
-import { checkDebugProxyCa, type ExportFormat, exportFormats, exportPolicy } from "@keypin/export";
-import { singleString } from "../args.js";
+import {
+  checkDebugProxyCa,
+  exportFormatDescriptor,
+  exportFormatDescriptors,
+  exportFormats,
+  exportPolicy,
+  type FormatOption,
+  formatOptions,
+  LossyExportError,
+  optionFlags,
+} from "@keypin/export";
 import { defineCommand } from "../command.js";
 import { codeOf, FailureError, UsageError } from "../errors.js";
 import { readPolicy } from "../lib/policy-file.js";
@@ -17,8 +26,15 @@ function displayPath(path: string): string {
   return (rel === "" ? path : rel).split(sep).join("/");
 }
 
-function isFormat(value: string): value is ExportFormat {
-  return (exportFormats as readonly string[]).includes(value);
+/** Refuses a format-specific flag that the format's descriptor does not take. */
+function checkFormatOptions(format: string, given: Record<FormatOption, boolean>): void {
+  const descriptor = exportFormatDescriptor(format);
+  for (const option of formatOptions) {
+    if (!given[option] || descriptor?.options.includes(option)) continue;
+    const takers = exportFormatDescriptors.filter((f) => f.options.includes(option)).map((f) => f.name);
+    const where = takers.length === 1 ? `--format ${takers[0]}` : takers.join(" and ");
+    throw new UsageError(`--${optionFlags[option].long} only applies to ${where} (got ${format})`);
+  }
 }
 
 /** Where two texts first differ, by line (1-based), with both lines. */
@@ -64,6 +80,7 @@ export default defineCommand({
       alias: "f",
       description: `one of ${exportFormats.join(", ")}`,
       required: true,
+      choices: exportFormats,
     },
     policy: { type: "string", alias: "p", description: "the policy file", default: "keypin.json" },
     out: {
@@ -100,56 +117,51 @@ export default defineCommand({
     },
   },
   async run({ args }) {
-    const a = args as Record<string, string | boolean | string[] | undefined>;
-    const format = singleString(a.format, "--format", name)!;
-    if (!isFormat(format)) {
-      throw new UsageError(
-        `unknown format "${format}" for \`${name}\`; formats: ${exportFormats.join(", ")}`,
-      );
-    }
-    const source = singleString(a.policy, "--policy", name) ?? "keypin.json";
-    const out = singleString(a.out, "--out", name);
-    const debugProxyCa = singleString(a["debug-proxy-ca"], "--debug-proxy-ca", name);
-    const packageName = singleString(a.package, "--package", name);
-    const check = a.check === true;
-    const allowLossy = a["allow-lossy"] === true;
-    const allowCleartext = a["allow-cleartext"] === true;
-    if (allowCleartext && format !== "android-nsc") {
-      throw new UsageError(`--allow-cleartext only applies to --format android-nsc (got ${format})`);
-    }
+    const { format, policy: source, out, package: packageName, check } = args;
+    const debugProxyCa = args["debug-proxy-ca"];
+    const allowLossy = args["allow-lossy"] === true;
+    const allowCleartext = args["allow-cleartext"] === true;
+    checkFormatOptions(format, {
+      debugProxyCa: debugProxyCa !== undefined,
+      cleartextTrafficPermitted: allowCleartext,
+      packageName: packageName !== undefined,
+    });
     if (check && out === undefined) {
       throw new UsageError(
         `\`${name} --check\` needs --out FILE: the generated file to compare with the policy`,
       );
     }
     if (debugProxyCa !== undefined) {
-      if (format !== "android-nsc") {
-        throw new UsageError(`--debug-proxy-ca only applies to --format android-nsc (got ${format})`);
-      }
       checkDebugProxyCa(
         readInput(debugProxyCa, "CA certificate (PEM or DER) for --debug-proxy-ca"),
         debugProxyCa,
       );
     }
-    if (packageName !== undefined && format !== "okhttp-kotlin" && format !== "okhttp-java") {
-      throw new UsageError(`--package only applies to okhttp-kotlin and okhttp-java (got ${format})`);
-    }
 
     const { policy, warnings } = await readPolicy(source);
-    const result = exportPolicy(policy, format, {
-      allowLossy,
-      source: displayPath(source),
-      ...(out !== undefined ? { out: displayPath(out) } : {}),
-      ...(debugProxyCa !== undefined ? { debugProxyCa: displayPath(debugProxyCa) } : {}),
-      ...(packageName !== undefined ? { packageName } : {}),
-      ...(allowCleartext ? { cleartextTrafficPermitted: true } : {}),
-    });
+    let result: ReturnType<typeof exportPolicy>;
+    try {
+      result = exportPolicy(policy, format, {
+        allowLossy,
+        source: displayPath(source),
+        ...(out !== undefined ? { out: displayPath(out) } : {}),
+        ...(debugProxyCa !== undefined ? { debugProxyCa: displayPath(debugProxyCa) } : {}),
+        ...(packageName !== undefined ? { packageName } : {}),
+        ...(allowCleartext ? { cleartextTrafficPermitted: true } : {}),
+      });
+    } catch (error) {
+      // The library names its option (allowLossy); here it is a flag.
+      if (error instanceof LossyExportError) {
+        throw new UsageError(error.messageFor(`--${optionFlags.allowLossy.long}`), { cause: error });
+      }
+      throw error;
+    }
 
     const c = colorsFor(process.stderr);
     const err = (line: string) => process.stderr.write(`${line}\n`);
     if (check) {
       // Only the verdict: the differences are in the file's header, and lint is `keypin check`'s job.
-      const file = out!;
+      const file = out as string;
       let actual: string;
       try {
         actual = readFileSync(file, "utf8");

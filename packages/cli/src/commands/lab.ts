@@ -1,5 +1,4 @@
 import { LabNarrator, type LabSummary, labScenarios, runLab } from "@keypin/lab";
-import { stringList } from "../args.js";
 import { defineCommand } from "../command.js";
 import { FailureError, UsageError } from "../errors.js";
 import { colorsFor } from "../output.js";
@@ -49,6 +48,7 @@ export default defineCommand({
       type: "string",
       alias: "s",
       description: `run only these scenarios (${labScenarios.map((s) => s.id).join(", ")}; repeat or separate with commas)`,
+      repeatable: true,
     },
     keep: {
       type: "boolean",
@@ -58,10 +58,9 @@ export default defineCommand({
     json: { type: "boolean", description: "write the events as JSON Lines (one JSON object per line)" },
   },
   async run({ args }) {
-    const a = args as Record<string, string | boolean | string[] | undefined>;
-    const scenarios = parseScenarios(stringList(a.scenario));
-    const json = a.json === true;
-    const keep = a.keep === true;
+    const scenarios = parseScenarios(args.scenario);
+    const json = args.json === true;
+    const keep = args.keep === true;
     const narrator = new LabNarrator({
       colors: colorsFor(process.stdout),
       width: process.stdout.columns ? Math.min(process.stdout.columns, 140) : 100,

@@ -26,7 +26,7 @@ export interface NetworkOptions {
   timeout: number;
 }
 
-/** The citty argument definitions of the network options. */
+/** The argument definitions of the network options (see `ArgsDef` in command.ts). */
 export const networkArgs = {
   servername: {
     type: "string",
@@ -37,11 +37,13 @@ export const networkArgs = {
     type: "string",
     valueHint: "H1:P1:H2:P2",
     description: "connect to H2:P2 when asked for H1:P1, like curl (repeatable)",
+    repeatable: true,
   },
   ca: {
     type: "string",
     valueHint: "FILE",
     description: "extra trusted CA certificates in PEM, like a CA installed on a device (repeatable)",
+    repeatable: true,
   },
   proxy: { type: "string", valueHint: "URL", description: "HTTP CONNECT proxy (default: HTTPS_PROXY)" },
   timeout: {

@@ -1,0 +1,56 @@
+/**
+ * The commands of `keypin`, in the order `keypin --help` lists them. Each lives in `commands/<name>.ts`
+ * (a default export made with `defineCommand`) and is loaded only when it runs, so `keypin hash` does not
+ * pay for TLS, undici or the lab. Adding a command: write `commands/<name>.ts`, and add its line here.
+ * `main.ts` (dispatch, `keypin --help`, "did you mean") and `scripts/bundle.mjs` read this table.
+ */
+export interface CommandEntry {
+  /** `keypin <name>`; the module is `commands/<name>.ts`. */
+  readonly name: string;
+  /** The one line `keypin --help` shows. */
+  readonly summary: string;
+  /**
+   * How `main.ts` loads it: `true`, from the CommonJS file `scripts/bundle.mjs` makes of it
+   * (`dist/cli-commands/<name>.cjs`, with @keypin/core and @keypin/node inlined: fast start-up);
+   * `false`, as the ES module `dist/commands/<name>.js` (for commands whose packages are heavy anyway).
+   */
+  readonly bundled: boolean;
+}
+
+export const commandTable: readonly CommandEntry[] = [
+  {
+    name: "inspect",
+    summary: "connect to a server; show its served and verified chains, pins, advice and warnings",
+    bundled: true,
+  },
+  {
+    name: "hash",
+    summary: "print the pins of certificates, public keys, private keys and CSRs (files or stdin)",
+    bundled: true,
+  },
+  {
+    name: "backup",
+    summary: "make an offline backup key pair and its CSR, and print the backup pin",
+    bundled: true,
+  },
+  {
+    name: "init",
+    summary: "inspect hosts and write a keypin.json policy with roles and a backup pin",
+    bundled: true,
+  },
+  {
+    name: "check",
+    summary: "connect to every pinned host as a device would; report ok, pin-mismatch, untrusted, error",
+    bundled: true,
+  },
+  {
+    name: "export",
+    summary: "turn keypin.json into Android, iOS, TrustKit, OkHttp, React Native and Node configuration",
+    bundled: false,
+  },
+  {
+    name: "lab",
+    summary: "run the MITM lab: watch pinning stop an intercepting proxy, live",
+    bundled: false,
+  },
+];
