@@ -17,7 +17,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { makeChain } from "./lib/pki.js";
+import { makeChain } from "@keypin/testkit";
 import { snapshotPackages } from "./lib/snapshot.js";
 import type { BenchContext, TargetResult } from "./lib/types.js";
 

@@ -5,10 +5,9 @@ import { randomBytes } from "node:crypto";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
 import tls from "node:tls";
+import { type Chain, opensslPinOfCertificateFile } from "@keypin/testkit";
 import { Agent, type Dispatcher, request } from "undici";
 import type { NodeApi } from "./keypin-api.js";
-import type { Chain } from "./pki.js";
-import { opensslPin } from "./pki.js";
 
 export const HOST = "bench.keypin.test";
 
@@ -28,7 +27,7 @@ export function plainSecureContext(chain: Chain): tls.SecureContext {
 /** A keypin.json object pinning the chain's intermediate, plus a backup pin (a random key's hash). */
 export function policyFor(chain: Chain, host = HOST): { domains: Record<string, { pins: string[] }> } {
   const backup = `sha256/${randomBytes(32).toString("base64")}`;
-  return { domains: { [host]: { pins: [opensslPin(chain.files.intermediate), backup] } } };
+  return { domains: { [host]: { pins: [opensslPinOfCertificateFile(chain.files.intermediate), backup] } } };
 }
 
 /** A policy whose pins match nothing in the chain: a pinned client must refuse the server. */

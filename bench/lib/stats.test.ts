@@ -1,18 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { seededRandom } from "@keypin/testkit";
 import { medianInterval, pairedRatios, summarize } from "./stats.js";
-
-/** A small deterministic generator (mulberry32), so the coverage check below is reproducible. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("bench statistics", () => {
   it("summarizes a sample with interpolated quartiles", () => {
@@ -21,7 +10,7 @@ describe("bench statistics", () => {
   });
 
   it("gives a median interval that holds the true median about 95% of the time", () => {
-    const next = random(7);
+    const next = seededRandom(7);
     for (const n of [20, 60]) {
       let covered = 0;
       const trials = 2000;

@@ -10,16 +10,22 @@
 import { randomBytes, X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { checkServerIdentity, type DetailedPeerCertificate } from "node:tls";
+import {
+  type Chain,
+  type ChainKind,
+  loadChain,
+  makeVariants,
+  opensslPinOfCertificateFile,
+} from "@keypin/testkit";
 import { HOST, plainClient } from "../lib/clients.js";
 import { startHttpsServers } from "../lib/https-server.js";
 import { loadNode, missingReason, type NodeApi } from "../lib/keypin-api.js";
-import { type Chain, type KeyKind, loadChain, makeVariants, opensslPin } from "../lib/pki.js";
 import { summarize } from "../lib/stats.js";
 import { type BenchContext, judge, type TargetResult } from "../lib/types.js";
 
 type CheckIdentity = (hostname: string, cert: DetailedPeerCertificate) => Error | undefined;
 
-const KIND_LABEL: Record<KeyKind, string> = { rsa2048: "RSA-2048", p256: "ECDSA P-256" };
+const KIND_LABEL: Record<ChainKind, string> = { rsa2048: "RSA-2048", p256: "ECDSA P-256" };
 
 /** Node's shape for a peer chain: leaf → intermediate → root, the root linked to itself. */
 function peerCertificate(
@@ -74,7 +80,10 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     const policy = {
       domains: {
         [HOST]: {
-          pins: [opensslPin(chain.files.intermediate), `sha256/${randomBytes(32).toString("base64")}`],
+          pins: [
+            opensslPinOfCertificateFile(chain.files.intermediate),
+            `sha256/${randomBytes(32).toString("base64")}`,
+          ],
         },
       },
     };

@@ -2,47 +2,25 @@
 // *.check.keypin.test; the server counts the distinct SNI names it sees) behind a relay that holds each
 // connection 50 ms, as a real network would. Whole-process wall time of the installed bin with its
 // default concurrency vs `--concurrency 1`. Every host must come back "ok" in the --json report.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { loadChain, opensslPinOfCertificateFile, type ProcessResult, runProcess } from "@keypin/testkit";
 import { startHttpsServers } from "../lib/https-server.js";
 import { startLatencyRelay } from "../lib/latency-relay.js";
-import { loadChain, opensslPin } from "../lib/pki.js";
 import { alternate, pairedRatios, summarize } from "../lib/stats.js";
 import { type BenchContext, judge, type TargetResult } from "../lib/types.js";
 
 const LATENCY_MS = 50;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function runCli(bin: string, args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    for (const name of ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_COLOR"])
-      delete env[name];
-    const start = performance.now();
-    const child = spawn(bin, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr, ms: performance.now() - start }));
-  });
+/** The installed bin, timed from spawn to exit, with no proxy and colors as a user has them. */
+function runCli(bin: string, args: string[], cwd: string): Promise<ProcessResult> {
+  const env = { ...process.env, HTTPS_PROXY: undefined, https_proxy: undefined, HTTP_PROXY: undefined };
+  return runProcess(bin, args, { cwd, env: { ...env, http_proxy: undefined, NO_COLOR: undefined } });
 }
 
 /** Throws unless the run printed a report with every host "ok". */
-function checkReport(run: Run, hosts: number, label: string): void {
+function checkReport(run: ProcessResult, hosts: number, label: string): void {
   let report: { ok?: boolean; hosts?: { host: string; status: string; reason?: string }[] };
   try {
     report = JSON.parse(run.stdout) as typeof report;
@@ -74,7 +52,10 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   const chain = loadChain(join(ctx.dir, "p256"), "p256");
   const dir = join(ctx.dir, "check");
   mkdirSync(dir, { recursive: true });
-  const pins = [opensslPin(chain.files.intermediate), `sha256/${randomBytes(32).toString("base64")}`];
+  const pins = [
+    opensslPinOfCertificateFile(chain.files.intermediate),
+    `sha256/${randomBytes(32).toString("base64")}`,
+  ];
   const domains: Record<string, { pins: string[] }> = {};
   for (let i = 0; i < count; i++) domains[`h${String(i).padStart(3, "0")}.check.keypin.test`] = { pins };
   const policyFile = join(dir, "keypin.json");

@@ -3,47 +3,26 @@
 //   node     node -e ""                                     (the floor for any Node CLI)
 //   openssl  openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64
 // alternating, many rounds. keypin's output must contain openssl's pin for the same certificate.
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadChain, opensslPin } from "../lib/pki.js";
+import {
+  loadChain,
+  OPENSSL_PIN_PIPELINE,
+  opensslPinOfCertificateFile,
+  type ProcessResult,
+  runProcess,
+} from "@keypin/testkit";
 import { alternate, pairedRatios, summarize } from "../lib/stats.js";
 import { type BenchContext, judge, type TargetResult } from "../lib/types.js";
 
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function timeProcess(command: string, args: string[], cwd: string): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr, ms: performance.now() - start }));
-  });
-}
+/** Wall time of one process, spawn to exit, in the repository. */
+const timeProcess = (command: string, args: string[], cwd: string) => runProcess(command, args, { cwd });
 
 export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   const chain = loadChain(join(ctx.dir, "p256"), "p256");
   const bin = join(ctx.modules, ".bin", "keypin");
-  const pin = opensslPin(chain.files.leaf);
-  const pipeline = [
-    "-c",
-    'openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64',
-    "sh",
-    chain.files.leaf,
-  ];
+  const pin = opensslPinOfCertificateFile(chain.files.leaf);
+  const pipeline = ["-c", OPENSSL_PIN_PIPELINE, "sh", chain.files.leaf];
   const base = {
     target: 6,
     id: "6-cli-startup",
@@ -68,7 +47,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   if (!probe.stdout.includes(pin.slice("sha256/".length))) {
     throw new Error(`keypin hash printed no pin matching openssl's ${pin}:\n${probe.stdout}`);
   }
-  const check = (name: string, exit: Exit) => {
+  const check = (name: string, exit: ProcessResult) => {
     if (exit.code !== 0) throw new Error(`${name} exited ${exit.code}: ${exit.stderr.trim()}`);
     return exit.ms;
   };

@@ -5,6 +5,7 @@
 // For RSA-2048 and ECDSA P-256 chains (root → intermediate → leaf; the server sends leaf + intermediate).
 // The HTTPS server runs in its own process, so the measured process holds only the clients.
 import { join } from "node:path";
+import { type Chain, type ChainKind, loadChain } from "@keypin/testkit";
 import {
   type Client,
   type Family,
@@ -15,12 +16,11 @@ import {
 } from "../lib/clients.js";
 import { type HttpsServers, startHttpsServers } from "../lib/https-server.js";
 import { loadNode, missingReason, type NodeApi } from "../lib/keypin-api.js";
-import { type Chain, type KeyKind, loadChain } from "../lib/pki.js";
 import { alternate, drive, medianInterval, pairedRatios, ratiosOf, summarize } from "../lib/stats.js";
 import { type BenchContext, judge, type TargetResult } from "../lib/types.js";
 
 const CONCURRENCY = 4;
-const KIND_LABEL: Record<KeyKind, string> = { rsa2048: "RSA-2048", p256: "ECDSA P-256" };
+const KIND_LABEL: Record<ChainKind, string> = { rsa2048: "RSA-2048", p256: "ECDSA P-256" };
 
 /** A pinned client must refuse a server whose verified chain carries none of its pins. */
 async function provePinningIsOn(
@@ -155,7 +155,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   const results: TargetResult[] = [];
   const kinds = ["rsa2048", "p256"] as const;
   const chains = Object.fromEntries(kinds.map((k) => [k, loadChain(join(ctx.dir, k), k)])) as Record<
-    KeyKind,
+    ChainKind,
     Chain
   >;
   const servers = await startHttpsServers(

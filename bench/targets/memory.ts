@@ -11,10 +11,10 @@
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import type { DetailedPeerCertificate } from "node:tls";
+import { type Chain, loadChain } from "@keypin/testkit";
 import { type Client, HOST, pinnedClient, plainClient, policyFor } from "../lib/clients.js";
 import { startHttpsServers } from "../lib/https-server.js";
 import { loadNode, missingReason, type NodeApi } from "../lib/keypin-api.js";
-import { type Chain, loadChain } from "../lib/pki.js";
 import { drive, type Fit, leastSquares } from "../lib/stats.js";
 import type { BenchContext, TargetResult } from "../lib/types.js";
 

@@ -13,9 +13,9 @@
 import * as crypto from "node:crypto";
 import { createHash, webcrypto, X509Certificate } from "node:crypto";
 import { join } from "node:path";
+import { loadChain, opensslPinOfCertificateFile } from "@keypin/testkit";
 import * as x509 from "@peculiar/x509";
 import { loadCore, loadNode, missingReason, type Sha256 } from "../lib/keypin-api.js";
-import { loadChain, opensslPin } from "../lib/pki.js";
 import { alternate, pairedRatios, summarize } from "../lib/stats.js";
 import { type BenchContext, judge, type TargetResult } from "../lib/types.js";
 
@@ -89,7 +89,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   for (const chain of chains) {
     for (const which of ["leaf", "intermediate", "root"] as const) {
       inputs.push(chain.der[which]);
-      expected.push(opensslPin(chain.files[which]));
+      expected.push(opensslPinOfCertificateFile(chain.files[which]));
     }
   }
   const spkis = inputs.map((der) =>

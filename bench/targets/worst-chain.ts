@@ -11,9 +11,8 @@ import { randomBytes, X509Certificate } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import tls from "node:tls";
-import { craftChain, SHAPES, type ShapeName } from "../lib/crafted-chains.js";
+import { craftChain, opensslPinOfCertificateFile, SHAPES, type ShapeName } from "@keypin/testkit";
 import { loadNode, missingReason, type NodeApi } from "../lib/keypin-api.js";
-import { opensslPin } from "../lib/pki.js";
 import { startRotatingTlsServer } from "../lib/rotating-tls-server.js";
 import { alternate, medianInterval, ratiosOf, summarize } from "../lib/stats.js";
 import { type BenchContext, judge, type TargetResult } from "../lib/types.js";
@@ -70,7 +69,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     const variants = [];
     for (let i = 0; i < 2 * (rounds + 1); i++) variants.push(await chain.makeVariant(i));
     writeFileSync(join(dir, `${shape}-intermediate.pem`), chain.intermediatePem);
-    const pin = opensslPin(join(dir, `${shape}-intermediate.pem`));
+    const pin = opensslPinOfCertificateFile(join(dir, `${shape}-intermediate.pem`));
     const policy = { domains: { [HOST]: { pins: [pin, `sha256/${randomBytes(32).toString("base64")}`] } } };
     const pinnedOptions = api.pinnedTlsOptions({ policy, ca: chain.rootPem });
     const plainOptions: tls.ConnectionOptions = {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { makeTempDir, openssl, opensslPinOfPublicKey, runCli } from "./helpers.js";
+import { makeTempDir, openssl, opensslPinOfPublicKey, runCli } from "@keypin/testkit";
 
 interface BackupJson {
   pin: string;

@@ -3,7 +3,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  generateKey,
+  answerHello,
+  generateKeyFile,
   type Issued,
   makeCa,
   makeLeaf,
@@ -17,7 +18,7 @@ import {
   startForgingProxy,
   startHttpsServer,
   unusedPort,
-} from "./helpers.js";
+} from "@keypin/testkit";
 
 interface HostJson {
   host: string;
@@ -56,8 +57,12 @@ describe("keypin check", () => {
     root = makeCa(tmp.dir, "root", "/O=Keypin Test/CN=Check Root");
     intermediate = makeCa(tmp.dir, "intermediate", "/O=Keypin Test/CN=Check Issuing CA", { issuer: root });
     leaf = makeLeaf(tmp.dir, "leaf", ["api.myapp.test", "cdn.myapp.test", "other.test"], intermediate);
-    server = await startHttpsServer(leaf.key, `${leaf.cert}${intermediate.cert}`);
-    const backupKey = generateKey(join(tmp.dir, "backup.key"), "ec-p256");
+    server = await startHttpsServer({
+      key: leaf.key,
+      cert: `${leaf.cert}${intermediate.cert}`,
+      handler: answerHello,
+    });
+    const backupKey = generateKeyFile(join(tmp.dir, "backup.key"), "ec-p256");
     backupPin = opensslPinOfPublicKey(openssl(["pkey", "-in", backupKey, "-pubout"]));
     leafPin = opensslPinOfCertificate(leaf.cert);
     intermediatePin = opensslPinOfCertificate(intermediate.cert);
@@ -97,10 +102,17 @@ describe("keypin check", () => {
     const file = policy("mitm.json", {
       "api.myapp.test": { pins: [intermediatePin, { pin: backupPin, role: "backup" }] },
     });
-    const proxy = await startForgingProxy(join(tmp.dir, "proxy"), root.cert, () => [
-      "127.0.0.1",
-      server.port,
-    ]);
+    // The interceptor's CA and the leaves it forges, made by the openssl CLI.
+    const mitm = join(tmp.dir, "proxy", "mitm");
+    const proxyCa = makeCa(mitm, "mitm-ca", "/O=Intercepting Proxy/CN=Intercepting Proxy CA");
+    let forgedLeaves = 0;
+    const proxy = await startForgingProxy({
+      forge: (name) => {
+        const leaf = makeLeaf(mitm, `forged-${forgedLeaves++}`, [name], proxyCa, { days: 30 });
+        return { key: leaf.key, cert: `${leaf.cert}${proxyCa.cert}` };
+      },
+      upstream: { ca: root.cert, address: () => ({ host: "127.0.0.1", port: server.port }) },
+    });
     try {
       const result = await runCli([
         "check",
@@ -111,7 +123,7 @@ describe("keypin check", () => {
         "--ca",
         root.certPath,
         "--ca",
-        proxy.ca.certPath,
+        proxyCa.certPath,
         "--json",
       ]);
       assert.equal(result.code, 1, result.stderr);
@@ -126,7 +138,7 @@ describe("keypin check", () => {
       );
       assert.equal(host.servedPins.length, 2);
       assert.ok(!host.servedPins.includes(intermediatePin));
-      assert.equal(host.verifiedPins.at(-1), opensslPinOfCertificate(proxy.ca.cert));
+      assert.equal(host.verifiedPins.at(-1), opensslPinOfCertificate(proxyCa.cert));
       assert.match(result.stderr, /^keypin: check failed: api\.myapp\.test:443 pin-mismatch\n$/);
       // Without the proxy's CA the device would not even trust the forged chain.
       const untrusted = await runCli([

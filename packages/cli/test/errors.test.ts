@@ -6,15 +6,15 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import {
   hasStack,
+  makeSelfSigned,
   makeTempDir,
-  openssl,
   type RunningServer,
   runCli,
   startPlainServer,
   startRefusingProxy,
   startSilentServer,
   unusedPort,
-} from "./helpers.js";
+} from "@keypin/testkit";
 
 const version = (
   JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
@@ -130,24 +130,7 @@ describe("keypin command line", () => {
     // A command's own output too: each command is bundled on its own, so the flag must reach it.
     const tmp = makeTempDir();
     try {
-      const cert = join(tmp.dir, "cert.pem");
-      openssl([
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        join(tmp.dir, "key.pem"),
-        "-out",
-        cert,
-        "-subj",
-        "/CN=colors",
-        "-days",
-        "2",
-      ]);
+      const cert = makeSelfSigned(tmp.dir, "cert", "/CN=colors", { days: 2 }).certPath;
       const env = { NO_COLOR: undefined, FORCE_COLOR: "1" };
       assert.match((await runCli(["hash", cert], { env })).stdout, /\u001b\[/);
       assert.doesNotMatch((await runCli(["hash", cert, "--no-color"], { env })).stdout, /\u001b\[/);

@@ -4,18 +4,18 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  generateKey,
+  type GenpkeyKind,
+  generateKeyFile,
   hasStack,
-  type KeyKind,
   makeTempDir,
   openssl,
   opensslPinOfCertificate,
   opensslPinOfPublicKey,
   runCli,
-} from "./helpers.js";
+} from "@keypin/testkit";
 
-const kinds: KeyKind[] = ["rsa-2048", "ec-p256", "ec-p384", "ec-p521", "ed25519", "ed448"];
-const keyTypes: Record<KeyKind, string> = {
+const kinds: GenpkeyKind[] = ["rsa-2048", "ec-p256", "ec-p384", "ec-p521", "ed25519", "ed448"];
+const keyTypes: Record<GenpkeyKind, string> = {
   "rsa-2048": "RSA-2048",
   "ec-p256": "EC-P256",
   "ec-p384": "EC-P384",
@@ -25,7 +25,7 @@ const keyTypes: Record<KeyKind, string> = {
 };
 
 interface Material {
-  kind: KeyKind;
+  kind: GenpkeyKind;
   /** The openssl oracle's pin of this key. */
   pin: string;
   files: Record<string, string>;
@@ -54,7 +54,7 @@ describe("keypin hash", () => {
   before(() => {
     for (const kind of kinds) {
       const d = (name: string) => join(tmp.dir, `${kind}-${name}`);
-      const key = generateKey(d("key.pem"), kind);
+      const key = generateKeyFile(d("key.pem"), kind);
       const pub = d("pub.pem");
       openssl(["pkey", "-in", key, "-pubout", "-out", pub]);
       openssl(["pkey", "-in", key, "-pubout", "-outform", "der", "-out", d("pub.der")]);

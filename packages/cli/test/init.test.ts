@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { validatePolicy } from "@keypin/core";
 import {
-  generateKey,
+  answerHello,
+  generateKeyFile,
   type Issued,
   makeCa,
   makeLeaf,
@@ -16,7 +17,7 @@ import {
   runCli,
   runCliOnTerminal,
   startHttpsServer,
-} from "./helpers.js";
+} from "@keypin/testkit";
 
 interface PinJson {
   pin: string;
@@ -42,8 +43,12 @@ describe("keypin init", () => {
     root = makeCa(tmp.dir, "root", "/O=Keypin Test/CN=Init Root");
     intermediate = makeCa(tmp.dir, "intermediate", "/O=Keypin Test/CN=Init Issuing CA", { issuer: root });
     leaf = makeLeaf(tmp.dir, "leaf", ["api.myapp.test"], intermediate);
-    server = await startHttpsServer(leaf.key, `${leaf.cert}${intermediate.cert}`);
-    const backupKey = generateKey(join(tmp.dir, "backup.key"), "ec-p384");
+    server = await startHttpsServer({
+      key: leaf.key,
+      cert: `${leaf.cert}${intermediate.cert}`,
+      handler: answerHello,
+    });
+    const backupKey = generateKeyFile(join(tmp.dir, "backup.key"), "ec-p384");
     backupCsr = join(tmp.dir, "backup.csr");
     openssl(["req", "-new", "-key", backupKey, "-subj", "/CN=api.myapp.test", "-out", backupCsr]);
     backupPin = opensslPinOfPublicKey(openssl(["pkey", "-in", backupKey, "-pubout"]));

@@ -1,22 +1,20 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
+  answerHello,
   crossSign,
   curl,
-  generateKey,
   type Issued,
   makeCa,
   makeLeaf,
+  makeSelfSigned,
   makeTempDir,
-  openssl,
   opensslPinOfCertificate,
   type RunningServer,
   runCli,
+  startConnectProxy,
   startHttpsServer,
-  startTunnelProxy,
-} from "./helpers.js";
+} from "@keypin/testkit";
 
 interface ChainJson {
   subject: string;
@@ -60,13 +58,21 @@ describe("keypin inspect", () => {
     // but the verified path ends at the self-signed root the client trusts, so its role is "extra".
     const oldRoot = makeCa(tmp.dir, "old-root", "/O=Old Trust/CN=Old Root CA");
     stray = crossSign(tmp.dir, root, "/O=Keypin Test/CN=Keypin Test Root", oldRoot);
-    server = await startHttpsServer(leaf.key, `${leaf.cert}${intermediate.cert}${stray.cert}`);
+    server = await startHttpsServer({
+      key: leaf.key,
+      cert: `${leaf.cert}${intermediate.cert}${stray.cert}`,
+      handler: answerHello,
+    });
 
     // Named like Let's Encrypt's 2024 hierarchy: the CA-family table must recognize it.
     leRoot = makeCa(tmp.dir, "isrg", "/C=US/O=Internet Security Research Group/CN=ISRG Root X1");
     leIntermediate = makeCa(tmp.dir, "r11", "/C=US/O=Let's Encrypt/CN=R11", { issuer: leRoot });
     leLeaf = makeLeaf(tmp.dir, "le-leaf", ["localhost"], leIntermediate, { days: 10 });
-    leServer = await startHttpsServer(leLeaf.key, `${leLeaf.cert}${leIntermediate.cert}`);
+    leServer = await startHttpsServer({
+      key: leLeaf.key,
+      cert: `${leLeaf.cert}${leIntermediate.cert}`,
+      handler: answerHello,
+    });
   });
 
   after(async () => {
@@ -88,7 +94,7 @@ describe("keypin inspect", () => {
       leafPin.replace("sha256/", "sha256//"),
       url,
     ]);
-    assert.equal(accepted.status, 0, accepted.stderr);
+    assert.equal(accepted.code, 0, accepted.stderr);
     assert.equal(accepted.stdout, "hello\n");
     const wrongPin = report.chain[1]!.pin; // the intermediate's key is not the leaf's
     const refused = await curl([
@@ -99,7 +105,7 @@ describe("keypin inspect", () => {
       url,
     ]);
     assert.equal(
-      refused.status,
+      refused.code,
       90,
       `curl must refuse the wrong pin (CURLE_SSL_PINNEDPUBKEYNOTMATCH): ${refused.stderr}`,
     );
@@ -166,26 +172,14 @@ describe("keypin inspect", () => {
   });
 
   it("warns about a self-signed leaf that is trusted only because --ca names it", async () => {
-    const keyPath = generateKey(join(tmp.dir, "self.key"), "ed25519");
-    const certPath = join(tmp.dir, "self.crt");
-    openssl([
-      "req",
-      "-x509",
-      "-new",
-      "-key",
-      keyPath,
-      "-subj",
-      "/CN=localhost",
-      "-days",
-      "60",
-      "-addext",
-      "subjectAltName=DNS:localhost",
-      "-out",
-      certPath,
-    ]);
-    const self = await startHttpsServer(readFileSync(keyPath, "utf8"), readFileSync(certPath, "utf8"));
+    const cert = makeSelfSigned(tmp.dir, "self", "/CN=localhost", {
+      kind: "ed25519",
+      days: 60,
+      addext: ["subjectAltName=DNS:localhost"],
+    });
+    const self = await startHttpsServer({ key: cert.key, cert: cert.cert, handler: answerHello });
     try {
-      const result = await runCli(["inspect", `localhost:${self.port}`, "--ca", certPath, "--json"]);
+      const result = await runCli(["inspect", `localhost:${self.port}`, "--ca", cert.certPath, "--json"]);
       assert.equal(result.code, 0, result.stderr);
       const report = JSON.parse(result.stdout) as InspectJson;
       assert.equal(report.trusted, true);
@@ -239,7 +233,7 @@ describe("keypin inspect", () => {
   });
 
   it("goes through an HTTP CONNECT proxy given with --proxy or HTTPS_PROXY", async () => {
-    const proxy = await startTunnelProxy();
+    const proxy = await startConnectProxy();
     try {
       const viaFlag = await runCli([
         "inspect",
@@ -252,17 +246,17 @@ describe("keypin inspect", () => {
       ]);
       assert.equal(viaFlag.code, 0, viaFlag.stderr);
       assert.equal((JSON.parse(viaFlag.stdout) as InspectJson).trusted, true);
-      assert.ok(proxy.connects.length >= 1);
+      assert.ok(proxy.tunnels.length >= 1);
       assert.ok(
-        proxy.connects.every((c) => c === `localhost:${server.port}`),
-        proxy.connects.join(),
+        proxy.tunnels.every((c) => c === `localhost:${server.port}`),
+        proxy.tunnels.join(),
       );
-      const before = proxy.connects.length;
+      const before = proxy.tunnels.length;
       const viaEnv = await runCli(["inspect", `localhost:${server.port}`, "--ca", root.certPath, "--json"], {
         env: { HTTPS_PROXY: `http://127.0.0.1:${proxy.port}` },
       });
       assert.equal(viaEnv.code, 0, viaEnv.stderr);
-      assert.ok(proxy.connects.length > before, "HTTPS_PROXY is used when --proxy is not given");
+      assert.ok(proxy.tunnels.length > before, "HTTPS_PROXY is used when --proxy is not given");
     } finally {
       await proxy.close();
     }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { hasStack, makeTempDir, runCli } from "./helpers.js";
+import { hasStack, makeTempDir, runCli } from "@keypin/testkit";
 
 const temp = makeTempDir("keypin-cli-policy-input-");
 after(() => temp.remove());

@@ -19,8 +19,8 @@ import plist from "@expo/plist";
 import { parsePolicy, pinToBase64 } from "@keypin/core";
 import withKeypin from "@keypin/expo";
 import { exportPolicy } from "@keypin/export";
+import { makePki } from "@keypin/testkit";
 import { XMLParser } from "fast-xml-parser";
-import { makePki } from "../../export/test/helpers.js";
 
 const repoRoot = new URL("../../../", import.meta.url).pathname;
 const pin = (n: number) => `sha256/${Buffer.alloc(32, n).toString("base64")}`;

@@ -1,25 +1,17 @@
 // `keypin export`, run as users run it: the built CLI (npm run build first), in a temporary folder.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { exportPolicy } from "@keypin/export";
-import { goldenDir, goldenPolicy, makePki, repoRoot, tempDir } from "./helpers.js";
+import { makePki, makeTempDir, runCliSync } from "@keypin/testkit";
+import { goldenDir, goldenPolicy, repoRoot } from "./helpers.js";
 
-const bin = join(repoRoot, "packages", "cli", "bin", "keypin.js");
-
-function keypin(cwd: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, "export", ...args], {
-    cwd,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1", NODE_OPTIONS: "" },
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+/** `keypin export …args` in `cwd`. */
+const keypin = (cwd: string, ...args: string[]) => runCliSync(["export", ...args], { cwd });
 
 function assertOneLineError(result: ReturnType<typeof keypin>, code: number, pattern: RegExp): void {
-  assert.equal(result.status, code, result.stderr);
+  assert.equal(result.code, code, result.stderr);
   assert.equal(result.stdout, "", "nothing on stdout");
   const lines = result.stderr.trim().split("\n");
   assert.equal(lines.length, 1, `one line on stderr: ${result.stderr}`);
@@ -27,8 +19,8 @@ function assertOneLineError(result: ReturnType<typeof keypin>, code: number, pat
 }
 
 describe("keypin export (built CLI)", () => {
-  const dir = tempDir("cli");
-  const cwd = dir.path;
+  const tmp = makeTempDir("keypin-cli-");
+  const cwd = tmp.dir;
 
   before(() => {
     assert.ok(
@@ -38,11 +30,11 @@ describe("keypin export (built CLI)", () => {
     writeFileSync(join(cwd, "keypin.json"), readFileSync(new URL("keypin.json", goldenDir)));
     writeFileSync(join(cwd, "rich.json"), readFileSync(new URL("keypin.rich.json", goldenDir)));
   });
-  after(() => dir[Symbol.dispose]());
+  after(() => tmp.remove());
 
   it("prints the export on stdout when there is no --out", () => {
     const r = keypin(cwd, "--format", "okhttp-java");
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     assert.equal(
       r.stdout,
       exportPolicy(goldenPolicy("keypin.json"), "okhttp-java", { source: "keypin.json" }).content,
@@ -52,7 +44,7 @@ describe("keypin export (built CLI)", () => {
   it("writes --out (creating folders), and --check passes on the fresh export", () => {
     const out = "app/src/main/res/xml/network_security_config.xml";
     const written = keypin(cwd, "--format", "android-nsc", "--out", out);
-    assert.equal(written.status, 0, written.stderr);
+    assert.equal(written.code, 0, written.stderr);
     assert.equal(written.stdout, "");
     assert.match(
       written.stderr,
@@ -64,12 +56,12 @@ describe("keypin export (built CLI)", () => {
       exportPolicy(goldenPolicy("keypin.json"), "android-nsc", { source: "keypin.json", out }).content,
     );
     const check = keypin(cwd, "--check", "--format", "android-nsc", "--out", `./${out}`);
-    assert.equal(check.status, 0, check.stderr);
+    assert.equal(check.code, 0, check.stderr);
   });
 
   it("--check exits 1 on a one-character drift and says where", () => {
     const out = "PinningConfig.kt";
-    assert.equal(keypin(cwd, "-f", "okhttp-kotlin", "-o", out).status, 0);
+    assert.equal(keypin(cwd, "-f", "okhttp-kotlin", "-o", out).code, 0);
     const text = readFileSync(join(cwd, out), "utf8");
     const at = text.indexOf("sha256/") + 10;
     writeFileSync(join(cwd, out), text.slice(0, at) + (text[at] === "A" ? "B" : "A") + text.slice(at + 1));
@@ -105,7 +97,7 @@ describe("keypin export (built CLI)", () => {
       "--out",
       "rich.java",
     );
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     const differences = r.stderr.split("\n").filter((l) => l.startsWith("difference (--allow-lossy): "));
     assert.deepEqual(
       differences.map((l) => l.replace("difference (--allow-lossy): ", "").split(":")[0]),
@@ -137,7 +129,7 @@ describe("keypin export (built CLI)", () => {
     mkdirSync(join(cwd, "pki"), { recursive: true });
     makePki(join(cwd, "pki"), ["localhost"]);
     const r = keypin(cwd, "--format", "android-nsc", "--debug-proxy-ca", "pki/ca.pem");
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /<certificates src="@raw\/ca" overridePins="true"\/>/);
     assert.match(r.stderr, /Copy pki\/ca\.pem to app\/src\/main\/res\/raw\/ca\.pem/);
   });

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { checkDebugProxyCa } from "@keypin/export";
-import { makePki } from "./helpers.js";
+import { makePki } from "@keypin/testkit";
 
 // The files a developer might pick for a debugging proxy's CA, made by openssl the way mitmproxy and
 // Charles lay theirs out: the CA certificate alone (PEM and DER), key and certificate in one file

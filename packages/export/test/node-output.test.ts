@@ -11,8 +11,9 @@ import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import { parsePolicy } from "@keypin/core";
 import { exportPolicy } from "@keypin/export";
+import { makePki, makeTempDir } from "@keypin/testkit";
 import ts from "typescript";
-import { makePki, repoRoot, tempDir } from "./helpers.js";
+import { repoRoot } from "./helpers.js";
 
 const run = promisify(execFile);
 const tsxCli = createRequire(join(repoRoot, "package.json")).resolve("tsx/cli");
@@ -52,8 +53,8 @@ describe("node output", () => {
   it("runs, and pins through the dispatcher and the agent it builds", async () => {
     const nodeDist = join(repoRoot, "packages", "node", "dist", "index.js");
     assert.ok(existsSync(nodeDist), "packages/node/dist is missing: run `npm run build` first");
-    using dir = tempDir("node-output");
-    const pki = makePki(dir.path, ["pinned.keypin.test", "wrong.keypin.test"]);
+    using tmp = makeTempDir("keypin-node-output-");
+    const pki = makePki(tmp.dir, ["pinned.keypin.test", "wrong.keypin.test"]);
     const policy = parsePolicy({
       domains: {
         "pinned.keypin.test": {
@@ -72,11 +73,11 @@ describe("node output", () => {
     }).policy;
     const { content, differences } = exportPolicy(policy, "node", { source: "keypin.json" });
     assert.deepEqual(differences, []);
-    writeFileSync(join(dir.path, "pinning.ts"), content);
-    writeFileSync(join(dir.path, "runner.ts"), runner);
-    writeFileSync(join(dir.path, "package.json"), JSON.stringify({ type: "module" }));
-    mkdirSync(join(dir.path, "node_modules", "@keypin"), { recursive: true });
-    symlinkSync(join(repoRoot, "packages", "node"), join(dir.path, "node_modules", "@keypin", "node"));
+    writeFileSync(join(tmp.dir, "pinning.ts"), content);
+    writeFileSync(join(tmp.dir, "runner.ts"), runner);
+    writeFileSync(join(tmp.dir, "package.json"), JSON.stringify({ type: "module" }));
+    mkdirSync(join(tmp.dir, "node_modules", "@keypin"), { recursive: true });
+    symlinkSync(join(repoRoot, "packages", "node"), join(tmp.dir, "node_modules", "@keypin", "node"));
 
     // It also type-checks against @keypin/node's published declarations.
     const options: ts.CompilerOptions = {
@@ -89,7 +90,7 @@ describe("node output", () => {
       typeRoots: [join(repoRoot, "node_modules", "@types")],
       skipLibCheck: true,
     };
-    const program = ts.createProgram([join(dir.path, "pinning.ts")], options);
+    const program = ts.createProgram([join(tmp.dir, "pinning.ts")], options);
     const diagnostics = ts
       .getPreEmitDiagnostics(program)
       .map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
@@ -106,7 +107,7 @@ describe("node output", () => {
       const { stdout } = await run(
         process.execPath,
         [tsxCli, "runner.ts", JSON.stringify([pki.caPem, port, "pinned.keypin.test", "wrong.keypin.test"])],
-        { cwd: dir.path, env: { ...process.env, NODE_OPTIONS: "" }, timeout: 60_000 },
+        { cwd: tmp.dir, env: { ...process.env, NODE_OPTIONS: "" }, timeout: 60_000 },
       );
       const results = stdout
         .trim()

@@ -10,8 +10,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { exportPolicy } from "@keypin/export";
+import { makeTempDir } from "@keypin/testkit";
 import ts from "typescript";
-import { goldenPolicy, tempDir } from "./helpers.js";
+import { goldenPolicy } from "./helpers.js";
 
 const tarball = new URL("./fixtures/react-native-ssl-public-key-pinning-1.2.6.tgz", import.meta.url);
 /** `npm view react-native-ssl-public-key-pinning@1.2.6 dist.integrity` */
@@ -62,22 +63,22 @@ describe("react-native output against react-native-ssl-public-key-pinning@1.2.6"
   });
 
   it("type-checks against the library's published declarations", () => {
-    using dir = tempDir("rn-types");
-    setUpProject(dir.path);
+    using tmp = makeTempDir("keypin-rn-types-");
+    setUpProject(tmp.dir);
     const { content } = exportPolicy(goldenPolicy("keypin.rich.json"), "react-native", { allowLossy: true });
     assert.ok(content.includes("expirationDate"), "the checked output uses every DomainOptions field");
-    assert.deepEqual(typeCheck(dir.path, content), []);
+    assert.deepEqual(typeCheck(tmp.dir, content), []);
     const plain = exportPolicy(goldenPolicy("keypin.json"), "react-native").content;
-    assert.deepEqual(typeCheck(dir.path, plain), []);
+    assert.deepEqual(typeCheck(tmp.dir, plain), []);
   });
 
   it("would catch a wrong field name or type (the check can fail)", () => {
-    using dir = tempDir("rn-types-neg");
-    setUpProject(dir.path);
+    using tmp = makeTempDir("keypin-rn-types-neg-");
+    setUpProject(tmp.dir);
     const { content } = exportPolicy(goldenPolicy("keypin.json"), "react-native");
     const typo = content.replaceAll("includeSubdomains:", "includeSubdomain:");
-    assert.ok(typeCheck(dir.path, typo).some((m) => m.includes("includeSubdomain")));
+    assert.ok(typeCheck(tmp.dir, typo).some((m) => m.includes("includeSubdomain")));
     const wrongType = content.replace(/publicKeyHashes: \[/, "publicKeyHashes: [42, ");
-    assert.ok(typeCheck(dir.path, wrongType).some((m) => m.includes("number")));
+    assert.ok(typeCheck(tmp.dir, wrongType).some((m) => m.includes("number")));
   });
 });

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect as connectTcp } from "node:net";
@@ -9,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { connect as connectTls } from "node:tls";
 import { pinToBase64 } from "@keypin/core";
 import { type LabCast, labScenarios, startCast } from "@keypin/lab";
-import { curl } from "./helpers.js";
+import { curl, opensslPinOfCertificate } from "@keypin/testkit";
 
 /** Plays one scenario on the cast and returns the slice of the attacker's log it produced, as text. */
 async function attackerLogOf(cast: LabCast, id: number): Promise<{ log: string; observed: string }> {
@@ -147,19 +146,13 @@ describe("the cast", () => {
   });
 
   it("gives every lab certificate the pin openssl computes from it", () => {
-    const opensslPin = (pem: string, name: string): string => {
-      const file = join(dir, `${name}.pem`);
-      writeFileSync(file, pem);
-      const script = `openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`;
-      return `sha256/${execFileSync("sh", ["-c", script, "sh", file], { encoding: "utf8" }).trim()}`;
-    };
-    assert.equal(cast.pins.leaf, opensslPin(cast.leaf.pem, "leaf"));
-    assert.equal(cast.pins.intermediate, opensslPin(cast.intermediate.pem, "intermediate"));
-    assert.equal(cast.pins.root, opensslPin(cast.root.pem, "root"));
-    assert.equal(cast.pins.attacker, opensslPin(cast.attackerCa.pem, "attacker"));
+    assert.equal(cast.pins.leaf, opensslPinOfCertificate(cast.leaf.pem));
+    assert.equal(cast.pins.intermediate, opensslPinOfCertificate(cast.intermediate.pem));
+    assert.equal(cast.pins.root, opensslPinOfCertificate(cast.root.pem));
+    assert.equal(cast.pins.attacker, opensslPinOfCertificate(cast.attackerCa.pem));
     assert.equal(
       cast.pins.backup,
-      opensslPin(cast.rotatedLeaf.pem, "rotated"),
+      opensslPinOfCertificate(cast.rotatedLeaf.pem),
       "the backup key is the rotated leaf's",
     );
   });

@@ -1,39 +1,17 @@
 // Spawns the built CLI (`npm run build` first): `node packages/cli/bin/keypin.js lab …`.
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { LabEvent, LabKeepInfo, LabOutcomeEvent, LabStepEvent } from "@keypin/lab";
-import { curl, isListening, portOf } from "./helpers.js";
+import { curl, type Env, isListening, portOf, runCli, spawnCli } from "@keypin/testkit";
 
-const bin = fileURLToPath(new URL("../../cli/bin/keypin.js", import.meta.url));
 const ansi = /\u001b\[[0-9;]*m/;
 
-function start(args: string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
-  const base = { ...process.env };
-  delete base["NO_COLOR"];
-  delete base["FORCE_COLOR"];
-  return spawn(process.execPath, [bin, ...args], { env: { ...base, ...env }, stdio: "pipe" });
-}
-
-async function run(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = start(args, env);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const [code] = (await once(child, "close")) as [number | null];
-  return { code, stdout, stderr };
-}
+/** The lab sees this environment's colors (NO_COLOR unset) unless `env` says otherwise; stdin stays open. */
+const start = (args: string[], env: Env = {}) => spawnCli(args, { env: { NO_COLOR: undefined, ...env } });
+const run = (args: string[], env: Env = {}) =>
+  runCli(args, { env: { NO_COLOR: undefined, ...env }, keepStdinOpen: true, killAfterMs: 120_000 });
 
 function parseLines(stdout: string): LabEvent[] {
   return stdout

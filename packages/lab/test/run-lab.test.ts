@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { KeypinError } from "@keypin/core";
 import { type LabEvent, type LabOutcomeEvent, runLab } from "@keypin/lab";
-import { isListening, portOf } from "./helpers.js";
+import { isListening, portOf } from "@keypin/testkit";
 
 const expected: Record<number, { observed: string; tokenLeaked: boolean; backendHits: number }> = {
   1: { observed: "works", tokenLeaked: false, backendHits: 1 },
@@ -15,7 +15,7 @@ const expected: Record<number, { observed: string; tokenLeaked: boolean; backend
 };
 
 describe("runLab in-process", () => {
-  it("plays all seven scenarios to the outcomes of issue 6, as the counters saw them, then closes every port", async () => {
+  it("plays all seven scenarios to their expected outcomes, as the counters saw them, then closes every port", async () => {
     const events: LabEvent[] = [];
     const summary = await runLab({ onEvent: (event) => events.push(event) });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { DetailedPeerCertificate } from "node:tls";
-import { createChain, type TestChain } from "../test/helpers/pki.js";
+import { createChain, type TestChain } from "@keypin/testkit";
 import { isPeerChain, peerChainOf } from "./peer-chain.js";
 
 let chain: TestChain;

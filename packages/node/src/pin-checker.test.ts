@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { DetailedPeerCertificate } from "node:tls";
 import type { PinFailureReport } from "@keypin/core";
-import { createChain, issue, type TestChain } from "../test/helpers/pki.js";
+import { createChain, issue, type TestChain } from "@keypin/testkit";
 import { PinMismatchError, UntrustedChainError } from "./errors.js";
 import { PinChecker } from "./pin-checker.js";
 import { HopCache } from "./verified-path.js";

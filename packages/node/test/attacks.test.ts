@@ -1,7 +1,6 @@
 // The attacks keypin exists to stop (issue 3, "Attacks"), each next to an unpinned or naive control that shows the
 // attack really works against a client without keypin.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { createHash, X509Certificate } from "node:crypto";
 import { once } from "node:events";
 import { Agent as HttpsAgent, get as httpsGet } from "node:https";
@@ -15,12 +14,26 @@ import {
   type PinMismatchError,
   pinnedTlsOptions,
 } from "@keypin/node";
+import {
+  createChain,
+  generateKey,
+  issue,
+  issueLeaf,
+  type KeyKind,
+  keypinCodeOf,
+  lookupLocal,
+  opensslPinOfCertificate,
+  policyOf,
+  rejectionOf,
+  startForgingProxy,
+  startHttpServer,
+  startHttpsServer,
+  type TestChain,
+  type TestServer,
+  unrelatedPin,
+} from "@keypin/testkit";
 import axios from "axios";
 import { Agent, fetch, ProxyAgent } from "undici";
-import { keypinCodeOf, policyOf, rejectionOf, unrelatedPin } from "./helpers/keypin.js";
-import { startInterceptingProxy } from "./helpers/mitm.js";
-import { lookupLocal, startHttpServer, startHttpsServer, type TestServer } from "./helpers/net.js";
-import { createChain, generateKey, issue, issueLeaf, type KeyKind, type TestChain } from "./helpers/pki.js";
 
 const HOST = "api.keypin.test";
 const BEARER = "Bearer s3cr3t-token";
@@ -50,7 +63,7 @@ const pinnedPolicy = () => policyOf({ [HOST]: [genuine.intermediate.pin, unrelat
 describe("attack 1: an intercepting proxy with a CA the device trusts", () => {
   test("unpinned, the proxy reads the bearer token; pinned, ERR_KEYPIN_PIN_MISMATCH and 0 bytes reach the proxy", async () => {
     const deviceCa = await issue("p256", { subject: "CN=Debugging Proxy CA", ca: true });
-    const proxy = await startInterceptingProxy({ ca: deviceCa });
+    const proxy = await startForgingProxy({ ca: deviceCa });
     closers.push(proxy.close);
     const trusted = [deviceCa.pem, genuine.root.pem];
 
@@ -96,7 +109,7 @@ describe("attack 1: an intercepting proxy with a CA the device trusts", () => {
 describe("attack 1 with axios and HTTPS_PROXY", () => {
   test("unpinned axios leaks the token through the proxy; with a pinned httpsAgent it fails and sends nothing", async () => {
     const deviceCa = await issue("p256", { subject: "CN=Corporate TLS inspection CA", ca: true });
-    const proxy = await startInterceptingProxy({ ca: deviceCa });
+    const proxy = await startForgingProxy({ ca: deviceCa });
     closers.push(proxy.close);
     const trusted = [deviceCa.pem, genuine.root.pem];
     const saved = { ...process.env };
@@ -165,7 +178,7 @@ describe("attack 2: a forged leaf with the genuine pinned intermediate appended"
       key: evilKey,
     });
     const forge = (name: string) => issueLeaf("p256", [name], genuine.intermediate, { signingKey: evilKey });
-    const proxy = await startInterceptingProxy({ ca: lookAlikeCa, forge, append: genuine.intermediate.pem });
+    const proxy = await startForgingProxy({ ca: lookAlikeCa, forge, append: genuine.intermediate.pem });
     closers.push(proxy.close);
     const trusted = [lookAlikeCa.pem, genuine.root.pem];
     const pins = [genuine.intermediate.pin, unrelatedPin()];
@@ -202,13 +215,6 @@ describe("attack 2: a forged leaf with the genuine pinned intermediate appended"
   });
 });
 
-/** The pin as openssl computes it: the oracle. */
-function opensslPin(pem: string): string {
-  const spki = execFileSync("openssl", ["x509", "-pubkey", "-noout"], { input: pem });
-  const der = execFileSync("openssl", ["pkey", "-pubin", "-outform", "DER"], { input: spki });
-  return `sha256/${createHash("sha256").update(der).digest("base64")}`;
-}
-
 describe("attack 3: every key type, pinned at every level", () => {
   const kinds: KeyKind[] = ["rsa", "p256", "p384", "ed25519"];
   for (const kind of kinds) {
@@ -217,7 +223,7 @@ describe("attack 3: every key type, pinned at every level", () => {
       const tlsServer = await startHttpsServer({ key: chain.leaf.keyPem, cert: chain.served });
       closers.push(tlsServer.close);
       for (const cert of [chain.leaf, chain.intermediate, chain.root]) {
-        const pin = opensslPin(cert.pem);
+        const pin = opensslPinOfCertificate(cert.pem);
         assert.equal(pin, cert.pin);
         const dispatcher = createPinnedDispatcher({
           policy: policyOf({ [HOST]: [pin, unrelatedPin()] }),

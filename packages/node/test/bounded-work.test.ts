@@ -8,12 +8,11 @@ import { createHash, X509Certificate } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import tls from "node:tls";
-import { type CraftedChain, craftChain, SHAPES, type ShapeName } from "../../../bench/lib/crafted-chains.js";
+import { type CraftedChain, craftChain, issue, issueLeaf, SHAPES, type ShapeName } from "@keypin/testkit";
 import type { PathCertificate } from "../src/parsed-certificate.js";
 import { PinChecker } from "../src/pin-checker.js";
 import { verificationCost } from "../src/signature.js";
 import { HopCache } from "../src/verified-path.js";
-import { issue, issueLeaf } from "./helpers/pki.js";
 
 const HOST = "worst.keypin.test";
 const MAX_VERIFICATIONS = 32;

@@ -7,22 +7,26 @@ import { once } from "node:events";
 import { createSecureServer as createH2Server } from "node:http2";
 import { get as httpsGet, type RequestOptions } from "node:https";
 import { after, before, describe, test } from "node:test";
-import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from "node:tls";
+import { type ConnectionOptions, connect as tlsConnect } from "node:tls";
 import { domainToASCII } from "node:url";
 import { normalizeHost, type PinFailureReport } from "@keypin/core";
 import { createPinnedAgent, createPinnedDispatcher, pinnedTlsOptions } from "@keypin/node";
+import {
+  createChain,
+  issueLeaf,
+  keypinCodeOf,
+  lookupLocal,
+  policyOf,
+  rejectionOf,
+  startConnectProxy,
+  startHttpsServer,
+  type TestChain,
+  type TestServer,
+  trackSockets,
+} from "@keypin/testkit";
 import got from "got";
 import { type Dispatcher, request as undiciRequest } from "undici";
 import WebSocket from "ws";
-import { keypinCodeOf, policyOf, rejectionOf } from "./helpers/keypin.js";
-import {
-  lookupLocal,
-  startConnectProxy,
-  startHttpsServer,
-  type TestServer,
-  trackSockets,
-} from "./helpers/net.js";
-import { createChain, issueLeaf, type TestChain } from "./helpers/pki.js";
 
 const HOST = "api.keypin.test";
 const OTHER = "other.keypin.test";
@@ -156,20 +160,13 @@ describe("bypass attempts: TLS sessions", () => {
 
   for (const maxVersion of ["TLSv1.2", "TLSv1.3"] as const) {
     test(`a session from a ${maxVersion} handshake the pin check refused is never resumed (dispatcher and agent)`, async () => {
-      const server = (await import("node:https")).createServer(
-        { key: attacker.leaf.keyPem, cert: attacker.served, maxVersion },
-        (_req, res) => res.end("stolen"),
-      );
-      const close = trackSockets(server as never);
-      let resumed = 0;
-      let requests = 0;
-      server.on("request", () => requests++);
-      server.on("secureConnection", (socket: TLSSocket) => {
-        if (socket.isSessionReused()) resumed++;
+      const server = await startHttpsServer({
+        key: attacker.leaf.keyPem,
+        cert: attacker.served,
+        maxVersion,
+        handler: (_req, res) => res.end("stolen"),
       });
-      server.listen(0, "127.0.0.1");
-      await once(server, "listening");
-      const { port } = server.address() as { port: number };
+      const { port } = server;
       const dispatcher = createPinnedDispatcher({ policy: pinnedPolicy(), ca: trusted(), connect });
       const agent = createPinnedAgent({ policy: pinnedPolicy(), ca: trusted(), connect });
       for (let round = 0; round < 3; round++) {
@@ -178,9 +175,9 @@ describe("bypass attempts: TLS sessions", () => {
       }
       await dispatcher.close();
       agent.destroy();
-      await close();
-      assert.equal(resumed, 0);
-      assert.equal(requests, 0);
+      await server.close();
+      assert.equal(server.resumptions, 0);
+      assert.equal(server.requests.length, 0);
     });
   }
 });

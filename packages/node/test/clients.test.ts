@@ -5,13 +5,22 @@ import { request as httpsRequest } from "node:https";
 import { after, before, describe, test } from "node:test";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { createPinnedAgent, createPinnedDispatcher, PinMismatchError, pinnedTlsOptions } from "@keypin/node";
+import {
+  createChain,
+  keypinCodeOf,
+  lookupLocal,
+  policyOf,
+  rejectionOf,
+  startConnectProxy,
+  startHttpsServer,
+  type TestChain,
+  type TestServer,
+  unrelatedPin,
+} from "@keypin/testkit";
 import axios from "axios";
 import got from "got";
 import { fetch as undiciFetch } from "undici";
 import WebSocket, { WebSocketServer } from "ws";
-import { keypinCodeOf, policyOf, rejectionOf, unrelatedPin } from "./helpers/keypin.js";
-import { lookupLocal, startConnectProxy, startHttpsServer, type TestServer } from "./helpers/net.js";
-import { createChain, type TestChain } from "./helpers/pki.js";
 
 let api: TestChain;
 let cdn: TestChain;

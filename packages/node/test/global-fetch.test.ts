@@ -3,10 +3,19 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createPinnedDispatcher } from "@keypin/node";
+import {
+  createChain,
+  keypinCodeOf,
+  lookupLocal,
+  policyOf,
+  rejectionOf,
+  startConnectProxy,
+  startHttpsServer,
+  type TestChain,
+  type TestServer,
+  unrelatedPin,
+} from "@keypin/testkit";
 import { getGlobalDispatcher, interceptors, setGlobalDispatcher } from "undici";
-import { keypinCodeOf, policyOf, rejectionOf, unrelatedPin } from "./helpers/keypin.js";
-import { lookupLocal, startConnectProxy, startHttpsServer, type TestServer } from "./helpers/net.js";
-import { createChain, type TestChain } from "./helpers/pki.js";
 
 let chain: TestChain;
 let server: TestServer;

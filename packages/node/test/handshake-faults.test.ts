@@ -9,11 +9,17 @@
 // The control: a plain client whose own checkServerIdentity throws dies on the same server.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createServer as createHttpsServer } from "node:https";
+import { X509Certificate } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { type TestServer, trackSockets } from "./helpers/net.js";
-import { asciiHex, type OpensslCert, OpensslPki, tlv } from "./helpers/openssl-pki.js";
+import {
+  asciiHex,
+  type OpensslCert,
+  OpensslPki,
+  startHttpsServer,
+  type TestServer,
+  tlv,
+} from "@keypin/testkit";
 
 const run = promisify(execFile);
 const HOST = "api.keypin.test";
@@ -52,15 +58,13 @@ after(async () => {
 });
 
 async function serve(leaf: OpensslCert, chain: OpensslCert[]): Promise<number> {
-  const server = createHttpsServer(
-    { key: leaf.key, cert: [leaf, ...chain].map((c) => c.pem).join("") },
-    (_req, res) => res.end("ok"),
-  );
-  const close = trackSockets(server);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  servers.push({ port, requests: [], connections: 0, server: server as never, close });
-  return port;
+  const server = await startHttpsServer({
+    key: leaf.key,
+    cert: [leaf, ...chain].map((c) => c.pem).join(""),
+    handler: (_req, res) => res.end("ok"),
+  });
+  servers.push(server);
+  return server.port;
 }
 
 /** Runs the child; it must exit 0 with one RESULT line. */
@@ -144,6 +148,28 @@ async function expectOpensslRefusal(
         "keypin gave a verdict on a chain OpenSSL refused",
       );
     }
+}
+
+/**
+ * OpenSSL 3.5 (Node 22 and 24) refuses to parse these time forms at all ("utctime is too short"), where OpenSSL 3.0
+ * (Node 20) reads them: then no Node client can receive such a certificate and there is no handshake to test. Says
+ * so, after checking that this Node's parser really refuses it.
+ */
+function unreadableHere(t: { diagnostic(message: string): void }, ...certs: OpensslCert[]): boolean {
+  const refused = certs.filter((cert) => {
+    try {
+      new X509Certificate(cert.pem);
+      return false;
+    } catch (error) {
+      assert.match(String((error as Error).message), /asn1|time|PEM/i);
+      return true;
+    }
+  });
+  if (refused.length === 0) return false;
+  t.diagnostic(
+    `OpenSSL ${process.versions.openssl} cannot parse ${refused.map((c) => c.name).join(", ")}: no handshake can carry it`,
+  );
+  return true;
 }
 
 /** A leaf from `openssl x509 -req -extfile` with the given extension lines. */
@@ -375,9 +401,10 @@ describe("a served certificate OpenSSL does not use but Node links is refused wi
       TIMES.generalizedFraction(AFTER),
     ],
   ] as const) {
-    test(`a copy of the intermediate with ${label}, served first: refused as ERR_KEYPIN_UNTRUSTED_CHAIN because OpenSSL's verifier rejects that time form, so the copy hides the path`, async () => {
+    test(`a copy of the intermediate with ${label}, served first: refused as ERR_KEYPIN_UNTRUSTED_CHAIN because OpenSSL's verifier rejects that time form, so the copy hides the path`, async (t) => {
       const copy = intermediateCopy(`copy-${label.replace(/\W+/g, "-")}`, notBefore, notAfter);
       const leaf = leafWith(`copyleaf-${label.replace(/\W+/g, "-")}`, [...LEAF_EXT, sanExt(dnsSan)]);
+      if (unreadableHere(t, copy)) return;
       const alone = pki.verify(root, leaf, [copy]);
       assert.equal(alone.ok, false, "openssl verify accepted the path through the copy");
       assert.match(alone.output, /format error in certificate's not(Before|After) field/);
@@ -400,8 +427,9 @@ describe("certificates OpenSSL refuses fail the handshake before keypin runs, as
       TIMES.generalizedFraction(AFTER),
     ],
   ] as const) {
-    test(`a leaf whose validity is ${label}`, async () => {
+    test(`a leaf whose validity is ${label}`, async (t) => {
       const leaf = genconfLeaf(`time-${label.replace(/\W+/g, "-")}`, { notBefore, notAfter });
+      if (unreadableHere(t, leaf)) return;
       assert.match(pki.print(leaf, "-enddate"), /^notAfter=.* GMT$/);
       await expectOpensslRefusal(leaf, [inter], /^ERROR_IN_CERT_NOT_(BEFORE|AFTER)_FIELD$/);
     });

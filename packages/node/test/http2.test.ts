@@ -13,13 +13,19 @@ import {
   createPinnedHttp2Agent,
   pinnedTlsOptions,
 } from "@keypin/node";
+import {
+  createChain,
+  keypinCodeOf,
+  lookupLocal,
+  policyOf,
+  rejectionOf,
+  type TestChain,
+  trackSockets,
+} from "@keypin/testkit";
 import axios from "axios";
 import got, { type Agents } from "got";
 import http2wrapper from "http2-wrapper";
 import { type Dispatcher, Agent as UndiciAgent, request as undiciRequest } from "undici";
-import { keypinCodeOf, policyOf, rejectionOf } from "./helpers/keypin.js";
-import { lookupLocal, trackSockets } from "./helpers/net.js";
-import { createChain, type TestChain } from "./helpers/pki.js";
 
 const HOST = "api.keypin.test";
 const OTHER = "other.keypin.test";

@@ -4,16 +4,17 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { after, before, describe, test } from "node:test";
-import {
-  connect,
-  createSecureContext,
-  createServer as createTlsServer,
-  type DetailedPeerCertificate,
-  type TLSSocket,
-} from "node:tls";
+import { connect, createSecureContext, type DetailedPeerCertificate } from "node:tls";
 import { inspectTls } from "@keypin/node";
-import { startHttpsServer, type TestServer, trackSockets } from "./helpers/net.js";
-import { createChain, issue, issueLeaf, type TestCert, type TestChain } from "./helpers/pki.js";
+import {
+  createChain,
+  issue,
+  issueLeaf,
+  startHttpsServer,
+  type TestCert,
+  type TestChain,
+  type TestServer,
+} from "@keypin/testkit";
 
 let chain: TestChain;
 let other: TestChain;
@@ -172,29 +173,25 @@ describe("inspectTls with one handshake", () => {
   {
     const maxVersion = "TLSv1.2";
     test("makes a full handshake every time, never resuming a session the server offered", async () => {
-      const server = createTlsServer({
+      const server = await startHttpsServer({
         key: chain.leaf.keyPem,
         cert: chain.leaf.pem + chain.intermediate.pem,
         maxVersion,
       });
-      const resumed: boolean[] = [];
-      server.on("secureConnection", (socket: TLSSocket) => {
-        resumed.push(socket.isSessionReused());
-        socket.on("error", () => {});
-        socket.end();
-      });
-      closers.push(trackSockets(server));
-      server.listen(0, "127.0.0.1");
-      await once(server, "listening");
-      const { port } = server.address() as { port: number };
+      closers.push(server.close);
+      const { port } = server;
       for (let i = 0; i < 3; i++) {
         const seen = await inspectTls({ ...local, port, ca: [chain.root.pem] });
         assert.equal(seen.trusted, true);
         assert.equal(seen.protocol, maxVersion);
         assert.equal(seen.served.length, 2);
       }
-      while (resumed.length < 3) await once(server, "secureConnection");
-      assert.deepEqual(resumed, [false, false, false]);
+      while (server.handshakes + server.resumptions < 3) await once(server.server, "secureConnection");
+      assert.deepEqual(
+        [server.handshakes, server.resumptions],
+        [3, 0],
+        "three full handshakes, no resumption",
+      );
     });
   }
 

@@ -6,13 +6,14 @@ import { after, before, describe, test } from "node:test";
 import { KeypinError } from "@keypin/core";
 import { inspectTls } from "@keypin/node";
 import {
+  createChain,
   startConnectProxy,
   startHttpServer,
   startHttpsServer,
+  type TestChain,
   type TestServer,
   trackSockets,
-} from "./helpers/net.js";
-import { createChain, type TestChain } from "./helpers/pki.js";
+} from "@keypin/testkit";
 
 let chain: TestChain;
 let server: TestServer;

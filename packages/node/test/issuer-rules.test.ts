@@ -12,10 +12,18 @@ import {
   sha256,
   type UntrustedChainError,
 } from "@keypin/node";
+import {
+  buildCertificate,
+  type DerKey,
+  keypinCodeOf,
+  lookupLocal,
+  makeKey,
+  policyOf,
+  startHttpsServer,
+  type TestServer,
+  toPem,
+} from "@keypin/testkit";
 import { Agent, fetch } from "undici";
-import { buildCertificate, type DerKey, makeKey, toPem } from "./helpers/der-cert.js";
-import { keypinCodeOf, policyOf } from "./helpers/keypin.js";
-import { lookupLocal, startHttpsServer, type TestServer } from "./helpers/net.js";
 
 const HOST = "api.keypin.test";
 const TOKEN = "Bearer issuer-rules-token";

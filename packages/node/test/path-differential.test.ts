@@ -9,17 +9,22 @@
 //   basicConstraints), which are counted.
 // KEYPIN_PATH_SEED=<n> replays a run; KEYPIN_PATH_GRAPHS=<n> runs more graphs (default 2,000).
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { promisify } from "node:util";
 import { parseCertificate } from "@keypin/core";
+import {
+  buildCertificate,
+  type DerCertSpec,
+  type DerKey,
+  makeKey,
+  opensslVerify,
+  seededRandom,
+  toPem,
+} from "@keypin/testkit";
 import { HopCache, searchVerifiedPath } from "../src/verified-path.js";
-import { buildCertificate, type DerCertSpec, type DerKey, makeKey, toPem } from "./helpers/der-cert.js";
 
-const run = promisify(execFile);
 const GRAPHS = Number(process.env["KEYPIN_PATH_GRAPHS"] ?? 2000);
 const SEED = Number(process.env["KEYPIN_PATH_SEED"] ?? Math.floor(Math.random() * 2 ** 31));
 const NOW = new Date("2026-06-01T12:00:00Z");
@@ -29,18 +34,6 @@ const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
 
 const dir = mkdtempSync(join(tmpdir(), "keypin-path-diff-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** mulberry32: a small seeded generator, so a failing graph can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEYS: DerKey[] = Array.from({ length: 8 }, makeKey);
 const NAMES = ["Root A", "Root B", "Int X", "Int Y", "Int Z"];
@@ -210,7 +203,7 @@ function makeGraph(random: () => number): Graph {
  * `openssl verify` at NOW as a TLS client verifies a server: the chain length it printed, or its error number
  * (`{ error }`) when it refuses.
  */
-async function opensslVerify(
+async function verifyWithOpenssl(
   name: string,
   leaf: Uint8Array,
   untrusted: Uint8Array[],
@@ -219,30 +212,20 @@ async function opensslVerify(
   const base = join(dir, name);
   writeFileSync(`${base}-leaf.pem`, toPem(leaf));
   writeFileSync(`${base}-ca.pem`, toPem(...anchors));
-  const args = [
-    "verify",
-    "-attime",
-    String(Math.floor(NOW.getTime() / 1000)),
-    "-purpose",
-    "sslserver",
-    "-auth_level",
-    "1",
-  ];
-  args.push("-show_chain", "-CAfile", `${base}-ca.pem`);
+  let untrustedFile: string | undefined;
   if (untrusted.length > 0) {
-    writeFileSync(`${base}-untrusted.pem`, toPem(...untrusted));
-    args.push("-untrusted", `${base}-untrusted.pem`);
+    untrustedFile = `${base}-untrusted.pem`;
+    writeFileSync(untrustedFile, toPem(...untrusted));
   }
-  args.push(`${base}-leaf.pem`);
-  try {
-    const { stdout } = await run("openssl", args);
-    if (!/: OK\n/.test(stdout)) return { error: -1 };
-    return stdout.split("\n").filter((line) => /^depth=\d+:/.test(line)).length;
-  } catch (error) {
-    // openssl exits non-zero when it refuses the chain, and names the first error: "error 7 at 0 depth lookup: …"
-    const text = `${(error as { stdout?: string }).stdout ?? ""}${(error as { stderr?: string }).stderr ?? ""}`;
-    return { error: Number(/error (\d+) at \d+ depth/.exec(text)?.[1] ?? -1) };
-  }
+  const verdict = opensslVerify(`${base}-leaf.pem`, {
+    caFile: `${base}-ca.pem`,
+    untrustedFile,
+    at: NOW,
+    purpose: "sslserver",
+    args: ["-auth_level", "1", "-show_chain"],
+  });
+  // openssl names the first error when it refuses the chain: "error 7 at 0 depth lookup: …"
+  return verdict.ok ? verdict.depthLines : { error: verdict.error ?? -1 };
 }
 
 const describeName = (der: Uint8Array) => parseCertificate(der).names.subject;
@@ -251,7 +234,7 @@ const issuerName = (der: Uint8Array) => parseCertificate(der).names.issuer;
 test(`the path builder agrees with openssl verify on ${GRAPHS} generated chain graphs (seed ${SEED})`, {
   timeout: 600_000,
 }, async () => {
-  const random = prng(SEED);
+  const random = seededRandom(SEED);
   const stats = { found: 0, opensslAccepted: 0, bothRefused: 0, legacyOnly: 0, budget: 0, greedy: 0 };
   const failures: string[] = [];
   const graphs = Array.from({ length: GRAPHS }, () => makeGraph(random));
@@ -259,13 +242,13 @@ test(`the path builder agrees with openssl verify on ${GRAPHS} generated chain g
     const search = searchVerifiedPath(graph.served, graph.anchors, { now: NOW, hopCache: new HopCache() });
     const where = () => `graph ${index} (KEYPIN_PATH_SEED=${SEED}):\n    ${graph.describe.join("\n    ")}`;
     const [leaf, ...rest] = graph.served;
-    const all = await opensslVerify(`g${index}-all`, leaf!, rest, graph.anchors);
+    const all = await verifyWithOpenssl(`g${index}-all`, leaf!, rest, graph.anchors);
     const accepted = typeof all === "number";
     if (accepted) stats.opensslAccepted++;
     if (search.found) {
       stats.found++;
       const path = search.path;
-      const exact = await opensslVerify(`g${index}-path`, path[0]!, path.slice(1, -1), [
+      const exact = await verifyWithOpenssl(`g${index}-path`, path[0]!, path.slice(1, -1), [
         path[path.length - 1]!,
       ]);
       if (exact === path.length) return;

@@ -19,10 +19,16 @@ import {
   type PinningOptions,
   pinnedTlsOptions,
 } from "@keypin/node";
+import {
+  createChain,
+  keypinCodeOf,
+  lookupLocal,
+  policyOf,
+  startHttpsServer,
+  type TestChain,
+  type TestServer,
+} from "@keypin/testkit";
 import { Agent, type Dispatcher, request as undiciRequest } from "undici";
-import { keypinCodeOf, policyOf } from "./helpers/keypin.js";
-import { lookupLocal, startHttpsServer, type TestServer } from "./helpers/net.js";
-import { createChain, type TestChain } from "./helpers/pki.js";
 
 const HOST = "api.keypin.test";
 const TOKEN = "Bearer policy-input-secret";

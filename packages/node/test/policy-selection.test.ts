@@ -8,9 +8,15 @@ import { after, before, describe, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { KeypinError, parsePolicy } from "@keypin/core";
 import { createPinnedAgent, createPinnedDispatcher, pinnedTlsOptions } from "@keypin/node";
-import { keypinCodeOf, policyOf, unrelatedPin } from "./helpers/keypin.js";
-import { startHttpsServer, type TestServer } from "./helpers/net.js";
-import { createChain, type TestChain } from "./helpers/pki.js";
+import {
+  createChain,
+  keypinCodeOf,
+  policyOf,
+  startHttpsServer,
+  type TestChain,
+  type TestServer,
+  unrelatedPin,
+} from "@keypin/testkit";
 
 let chain: TestChain;
 let server: TestServer;

@@ -16,10 +16,16 @@ import { after, before, describe, test } from "node:test";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { createPinnedAgent, createPinnedDispatcher, pinnedTlsOptions } from "@keypin/node";
+import {
+  createChain,
+  keypinCodeOf,
+  lookupLocal,
+  policyOf,
+  startConnectProxy,
+  type TestChain,
+  trackSockets,
+} from "@keypin/testkit";
 import { type Dispatcher, ProxyAgent, request as undiciRequest } from "undici";
-import { keypinCodeOf, policyOf } from "./helpers/keypin.js";
-import { lookupLocal, startConnectProxy, trackSockets } from "./helpers/net.js";
-import { createChain, type TestChain } from "./helpers/pki.js";
 
 const HOST = "api.keypin.test";
 const OTHER = "other.keypin.test";

@@ -10,9 +10,14 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as tls from "node:tls";
 import { promisify } from "node:util";
-import { unrelatedPin } from "./helpers/keypin.js";
-import { startHttpsServer, type TestServer } from "./helpers/net.js";
-import { createChain, type TestChain } from "./helpers/pki.js";
+import {
+  createChain,
+  openssl,
+  startHttpsServer,
+  type TestChain,
+  type TestServer,
+  unrelatedPin,
+} from "@keypin/testkit";
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "keypin-trust-modes-"));
@@ -39,9 +44,9 @@ before(async () => {
   // directory's certificate by the subject hash in its file name (openssl itself computes the name); a file
   // under any other name is never read by that lookup.
   writeFileSync(file("bundle"), chains.system.root.pem);
-  const hash = execFileSync("openssl", ["x509", "-noout", "-subject_hash", "-in", file("hashed")], {
-    encoding: "utf8",
-  }).trim();
+  const hash = openssl(["x509", "-noout", "-subject_hash", "-in", file("hashed")])
+    .toString("utf8")
+    .trim();
   writeFileSync(join(certDir, `${hash}.0`), chains.hashed.root.pem);
   writeFileSync(join(certDir, "misnamed.pem"), chains.misnamed.root.pem);
 });

@@ -7,10 +7,18 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { createPinnedDispatcher, inspectTls } from "@keypin/node";
+import {
+  createChain,
+  keypinCodeOf,
+  lookupLocal,
+  policyOf,
+  rejectionOf,
+  startHttpsServer,
+  type TestChain,
+  type TestServer,
+  unrelatedPin,
+} from "@keypin/testkit";
 import { fetch } from "undici";
-import { keypinCodeOf, policyOf, rejectionOf, unrelatedPin } from "./helpers/keypin.js";
-import { lookupLocal, startHttpsServer, type TestServer } from "./helpers/net.js";
-import { createChain, type TestChain } from "./helpers/pki.js";
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "keypin-trust-"));

@@ -5,10 +5,18 @@ import { get as httpsGet } from "node:https";
 import { after, before, describe, test } from "node:test";
 import { type PinVerdict, parseCertificate } from "@keypin/core";
 import { createPinnedAgent, createPinnedDispatcher } from "@keypin/node";
+import {
+  createChain,
+  keypinCodeOf,
+  lookupLocal,
+  policyOf,
+  rejectionOf,
+  startHttpsServer,
+  type TestChain,
+  type TestServer,
+  unrelatedPin,
+} from "@keypin/testkit";
 import { fetch } from "undici";
-import { keypinCodeOf, policyOf, rejectionOf, unrelatedPin } from "./helpers/keypin.js";
-import { lookupLocal, startHttpsServer, type TestServer } from "./helpers/net.js";
-import { createChain, type TestChain } from "./helpers/pki.js";
 
 const HOST = "api.keypin.test";
 const OTHER = "other.keypin.test";

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { before, describe, test } from "node:test";
 import { buildVerifiedPath } from "@keypin/node";
+import { createChain, issue, issueLeaf, type KeyKind, type TestChain } from "@keypin/testkit";
 import { HopCache } from "../src/verified-path.js";
-import { createChain, issue, issueLeaf, type KeyKind, type TestChain } from "./helpers/pki.js";
 
 const kinds: KeyKind[] = ["rsa", "p256", "p384", "ed25519"];
 const chains = new Map<KeyKind, TestChain>();

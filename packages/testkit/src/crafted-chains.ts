@@ -1,6 +1,6 @@
-// Crafted server chains for issue 12's "bounded work" class: chains an attacker can serve that OpenSSL still
-// accepts (so keypin's path search runs), built to make that search verify as many costly signatures as possible.
-// Shared by bench/targets/worst-chain.ts (time) and packages/node/test/bounded-work.test.ts (verification counts).
+// Crafted server chains for the "bounded work" class: chains an attacker can serve that OpenSSL still accepts (so
+// keypin's path search runs), built to make that search verify as many costly signatures as possible. Used by
+// bench/targets/worst-chain.ts (time) and packages/node/test/bounded-work.test.ts (verification counts).
 //
 // What the shapes exploit, from OpenSSL 3.0's and Node 20's sources:
 // - Node links getPeerCertificate(true) by the FIRST served certificate that X509_check_issued accepts (names, key
@@ -19,6 +19,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
+import { concatBytes, derTlv } from "./der-cert.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -81,26 +82,11 @@ function ecSpki(namedCurve: string): Uint8Array {
   return new Uint8Array(publicKey.export({ type: "spki", format: "der" }));
 }
 
-// --- a little DER, for the authorityKeyIdentifier forms @peculiar/x509 does not write ---
-function tlv(tag: number, body: Uint8Array): Uint8Array {
-  const n = body.length;
-  const len =
-    n < 0x80
-      ? [n]
-      : n < 0x100
-        ? [0x81, n]
-        : n < 0x10000
-          ? [0x82, n >> 8, n & 0xff]
-          : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  return new Uint8Array([tag, ...len, ...body]);
-}
-const concat = (...parts: Uint8Array[]) => new Uint8Array(parts.flatMap((p) => [...p]));
-
 /** authorityKeyIdentifier naming the issuer by its issuer's name and its serial number, with no key identifier. */
 function akidByIssuerAndSerial(issuerOfIssuer: string, serialHex: string): x509.Extension {
   const name = new Uint8Array(new x509.Name(issuerOfIssuer).toArrayBuffer());
   const serial = Buffer.from(serialHex.length % 2 ? `0${serialHex}` : serialHex, "hex");
-  const value = tlv(0x30, concat(tlv(0xa1, tlv(0xa4, name)), tlv(0x82, serial)));
+  const value = derTlv(0x30, concatBytes([derTlv(0xa1, derTlv(0xa4, name)), derTlv(0x82, serial)]));
   return new x509.Extension("2.5.29.35", false, value);
 }
 

@@ -2,21 +2,29 @@
 // malformed or unusual encodings). Signed with node:crypto; P-256 keys by default, made once and reused.
 import { createHash, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
 
+/** One DER TLV: `tag`, the definite length of `body` (short or long form, up to 2^24 − 1), then `body`. */
+export function derTlv(tag: number, body: Uint8Array): Uint8Array {
+  const n = body.length;
+  const len =
+    n < 0x80
+      ? [n]
+      : n < 0x100
+        ? [0x81, n]
+        : n < 0x10000
+          ? [0x82, n >> 8, n & 255]
+          : [0x83, n >> 16, (n >> 8) & 255, n & 255];
+  return Uint8Array.from([tag, ...len, ...body]);
+}
+
+/** The bytes of `parts`, one after the other. */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
+  return Uint8Array.from(Buffer.concat(parts));
+}
+
 const enc = {
-  tlv(tag: number, body: Uint8Array): Uint8Array {
-    const n = body.length;
-    const len =
-      n < 0x80
-        ? [n]
-        : n < 0x100
-          ? [0x81, n]
-          : n < 0x10000
-            ? [0x82, n >> 8, n & 255]
-            : [0x83, n >> 16, (n >> 8) & 255, n & 255];
-    return Uint8Array.from([tag, ...len, ...body]);
-  },
-  seq: (...parts: Uint8Array[]) => enc.tlv(0x30, concat(parts)),
-  set: (...parts: Uint8Array[]) => enc.tlv(0x31, concat(parts)),
+  tlv: derTlv,
+  seq: (...parts: Uint8Array[]) => enc.tlv(0x30, concatBytes(parts)),
+  set: (...parts: Uint8Array[]) => enc.tlv(0x31, concatBytes(parts)),
   int(n: number | bigint): Uint8Array {
     let hex = BigInt(n).toString(16);
     if (hex.length % 2) hex = `0${hex}`;
@@ -36,7 +44,7 @@ const enc = {
   },
   bool: (b: boolean) => enc.tlv(0x01, Uint8Array.of(b ? 0xff : 0)),
   octets: (b: Uint8Array) => enc.tlv(0x04, b),
-  bits: (b: Uint8Array, unused = 0) => enc.tlv(0x03, concat([Uint8Array.of(unused), b])),
+  bits: (b: Uint8Array, unused = 0) => enc.tlv(0x03, concatBytes([Uint8Array.of(unused), b])),
   utf8: (s: string) => enc.tlv(0x0c, Buffer.from(s, "utf8")),
   ia5: (s: string) => Buffer.from(s, "latin1"),
   time(date: Date): Uint8Array {
@@ -48,10 +56,6 @@ const enc = {
   },
   ctx: (n: number, body: Uint8Array, constructed = true) => enc.tlv((constructed ? 0xa0 : 0x80) | n, body),
 };
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  return Uint8Array.from(Buffer.concat(parts));
-}
 
 /** A key for signing and its SPKI. */
 export interface DerKey {
@@ -131,9 +135,9 @@ export function buildCertificate(spec: DerCertSpec): Uint8Array {
       const subtrees = (list: string[]) => list.map((d) => enc.seq(enc.ctx(2, enc.ia5(d), false)));
       const parts: Uint8Array[] = [];
       if (spec.nameConstraints.permitted)
-        parts.push(enc.ctx(0, concat(subtrees(spec.nameConstraints.permitted))));
+        parts.push(enc.ctx(0, concatBytes(subtrees(spec.nameConstraints.permitted))));
       if (spec.nameConstraints.excluded)
-        parts.push(enc.ctx(1, concat(subtrees(spec.nameConstraints.excluded))));
+        parts.push(enc.ctx(1, concatBytes(subtrees(spec.nameConstraints.excluded))));
       exts.push(extension("2.5.29.30", enc.seq(...parts), true));
     }
     if (spec.subjectKeyId !== false)

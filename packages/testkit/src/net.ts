@@ -1,13 +1,7 @@
-// Sockets for tests: a resolver sending every name to 127.0.0.1, servers that close cleanly.
+// Sockets for tests: a resolver sending every name to 127.0.0.1, servers that close cleanly, ports.
 import type { LookupAddress } from "node:dns";
 import { once } from "node:events";
-import {
-  createServer as createHttpServer,
-  type Server as HttpServer,
-  type IncomingHttpHeaders,
-} from "node:http";
-import { createServer as createHttpsServer } from "node:https";
-import { connect as connectTcp, type Server, type Socket } from "node:net";
+import { type AddressInfo, connect as connectTcp, createServer, type Server, type Socket } from "node:net";
 
 type LookupCallback = (
   error: NodeJS.ErrnoException | null,
@@ -43,99 +37,46 @@ export function trackSockets(server: Server): () => Promise<void> {
   };
 }
 
-export interface RecordedRequest {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-export interface TestServer {
-  port: number;
-  requests: RecordedRequest[];
-  /** TCP connections accepted. */
-  connections: number;
-  /** The underlying server (for `upgrade` listeners such as ws). */
-  server: HttpServer;
-  close: () => Promise<void>;
-}
-
-type Handler = (req: RecordedRequest, res: import("node:http").ServerResponse) => void;
-
-const defaultHandler: Handler = (req, res) => {
-  res.setHeader("content-type", "application/json");
-  res.end(JSON.stringify({ ok: true, path: req.url }));
-};
-
-async function serve(server: HttpServer, handler: Handler): Promise<TestServer> {
-  const result: TestServer = { port: 0, requests: [], connections: 0, server, close: async () => {} };
-  server.on("connection", () => {
-    result.connections++;
-  });
-  server.on("request", (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const recorded = {
-        method: req.method ?? "",
-        url: req.url ?? "",
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString(),
-      };
-      result.requests.push(recorded);
-      handler(recorded, res);
-    });
-  });
-  result.close = trackSockets(server);
+/** Listens on 127.0.0.1, port 0; resolves with the port. */
+export async function listenLocal(server: Server): Promise<number> {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
-  result.port = (server.address() as { port: number }).port;
-  return result;
+  return (server.address() as AddressInfo).port;
 }
 
-/** An HTTPS server on 127.0.0.1 serving `certPem` (leaf first, then intermediates). */
-export function startHttpsServer(options: {
-  key: string;
-  cert: string;
-  handler?: Handler;
-}): Promise<TestServer> {
-  const server = createHttpsServer({ key: options.key, cert: options.cert });
-  // Upgrade requests (ws) are handled by the caller through `server`; plain requests here.
-  return serve(server as unknown as HttpServer, options.handler ?? defaultHandler);
+/** A port on 127.0.0.1 where nothing listens (bound, then released; free a moment ago). */
+export async function unusedPort(): Promise<number> {
+  const server = createServer();
+  const port = await listenLocal(server);
+  server.close();
+  await once(server, "close");
+  return port;
 }
 
-/** A plain HTTP server (report collectors, a not-TLS port). */
-export function startHttpServer(handler?: Handler): Promise<TestServer> {
-  return serve(createHttpServer(), handler ?? defaultHandler);
-}
-
-/**
- * An honest HTTP CONNECT proxy that forwards every tunnel to 127.0.0.1 (whatever name was asked for), counting
- * tunnels.
- */
-export async function startConnectProxy(): Promise<{
-  url: string;
-  tunnels: string[];
-  close: () => Promise<void>;
-}> {
-  const server = createHttpServer();
-  const tunnels: string[] = [];
-  server.on("connect", (req, client: Socket, head: Buffer) => {
-    tunnels.push(req.url ?? "");
-    const port = Number(new URL(`http://${req.url}`).port);
-    const upstream = connectTcp({ host: "127.0.0.1", port }, () => {
-      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
+/** Resolves true when something accepts a TCP connection on 127.0.0.1:port, false when it is refused. */
+export function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
     });
-    upstream.on("error", () => client.destroy());
-    client.on("error", () => upstream.destroy());
-    client.on("close", () => upstream.destroy());
+    socket.once("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "ECONNREFUSED") resolve(false);
+      else reject(error);
+    });
   });
-  const close = trackSockets(server);
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}`, tunnels, close };
+}
+
+/** The port of "127.0.0.1:1234" or "http://127.0.0.1:1234". */
+export function portOf(address: string): number {
+  const port = Number(/:(\d+)$/.exec(address)?.[1]);
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`no port in ${address}`);
+  return port;
+}
+
+/** Host and port of a CONNECT authority ("host:port", "[::1]:port"); 443 when there is no port. */
+export function splitAuthority(authority: string): [string, number] {
+  const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(authority);
+  return match ? [match[1]!, Number(match[2])] : [authority, 443];
 }

@@ -1,14 +1,14 @@
-// Test PKI for the benchmarks: a root CA, an intermediate CA and a leaf, made with the openssl CLI
-// (an outside tool, so the material does not depend on the code being measured).
-import { execFileSync } from "node:child_process";
+// The benchmarks' PKI: a root CA, an intermediate CA and a leaf, made with the openssl CLI (an outside tool, so the
+// material does not depend on the code being measured), kept as files in one directory so later runs reuse them.
 import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { openssl as runOpenssl } from "./openssl.js";
 
-export type KeyKind = "rsa2048" | "p256";
+export type ChainKind = "rsa2048" | "p256";
 
 export interface Chain {
-  kind: KeyKind;
+  kind: ChainKind;
   dir: string;
   rootPem: string;
   intermediatePem: string;
@@ -21,10 +21,10 @@ export interface Chain {
 }
 
 function openssl(args: string[], cwd: string): void {
-  execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
+  runOpenssl(args, undefined, { cwd });
 }
 
-function keyArgs(kind: KeyKind): string[] {
+function keyArgs(kind: ChainKind): string[] {
   return kind === "rsa2048"
     ? ["-newkey", "rsa:2048"]
     : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
@@ -32,6 +32,25 @@ function keyArgs(kind: KeyKind): string[] {
 
 function toDer(pem: string): Buffer {
   return Buffer.from(new X509Certificate(pem).raw);
+}
+
+/** A new key `<name>.key` of `kind` and its CSR `<name>.csr` for `subject`, in `dir`. */
+function newKeyAndCsr(dir: string, kind: ChainKind, name: string, subject: string): void {
+  openssl(
+    [
+      "req",
+      "-new",
+      ...keyArgs(kind),
+      "-nodes",
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+      "-subj",
+      subject,
+    ],
+    dir,
+  );
 }
 
 /**
@@ -70,7 +89,7 @@ function signCsr(
  * Makes root → intermediate → leaf in `dir` (which must exist). The leaf names `hosts` (DNS SANs,
  * wildcards allowed). Files: root.pem, intermediate.pem, leaf.pem, leaf.key, served.pem (leaf + intermediate).
  */
-export function makeChain(dir: string, kind: KeyKind, hosts: string[]): Chain {
+export function makeChain(dir: string, kind: ChainKind, hosts: string[]): Chain {
   const ext = join(dir, "ext.cnf");
   writeFileSync(
     ext,
@@ -114,37 +133,9 @@ export function makeChain(dir: string, kind: KeyKind, hosts: string[]): Chain {
     ],
     dir,
   );
-  openssl(
-    [
-      "req",
-      "-new",
-      ...keyArgs(kind),
-      "-nodes",
-      "-keyout",
-      "intermediate.key",
-      "-out",
-      "intermediate.csr",
-      "-subj",
-      `/CN=keypin bench intermediate ${kind}/O=keypin bench`,
-    ],
-    dir,
-  );
+  newKeyAndCsr(dir, kind, "intermediate", `/CN=keypin bench intermediate ${kind}/O=keypin bench`);
   signCsr(dir, { csr: "intermediate.csr", ca: "root", out: "intermediate.pem", extensions: "ca" });
-  openssl(
-    [
-      "req",
-      "-new",
-      ...keyArgs(kind),
-      "-nodes",
-      "-keyout",
-      "leaf.key",
-      "-out",
-      "leaf.csr",
-      "-subj",
-      `/CN=${hosts[0]}/O=keypin bench`,
-    ],
-    dir,
-  );
+  newKeyAndCsr(dir, kind, "leaf", `/CN=${hosts[0]}/O=keypin bench`);
   signCsr(dir, { csr: "leaf.csr", ca: "intermediate", out: "leaf.pem", extensions: "leaf" });
   writeFileSync(
     join(dir, "served.pem"),
@@ -153,23 +144,8 @@ export function makeChain(dir: string, kind: KeyKind, hosts: string[]): Chain {
   return loadChain(dir, kind);
 }
 
-/** The pin of a PEM certificate, computed by the openssl CLI (the oracle, independent of keypin). */
-export function opensslPin(certFile: string): string {
-  const out = execFileSync(
-    "sh",
-    [
-      "-c",
-      'openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64',
-      "sh",
-      certFile,
-    ],
-    { encoding: "utf8" },
-  );
-  return `sha256/${out.trim()}`;
-}
-
 /** Reads a chain made earlier by `makeChain` in `dir`. */
-export function loadChain(dir: string, kind: KeyKind): Chain {
+export function loadChain(dir: string, kind: ChainKind): Chain {
   const read = (name: string) => readFileSync(join(dir, name), "utf8");
   const rootPem = read("root.pem");
   const intermediatePem = read("intermediate.pem");

@@ -2,10 +2,10 @@
 // `openssl req`/`openssl x509 -req` with -extfile configs (raw `DER:` extension values), and `openssl asn1parse
 // -genconf` for an exact tbsCertificate, signed with `openssl dgst -sign`. openssl is also the oracle: `verify`
 // says whether OpenSSL accepts a chain, `pinOf` computes a pin the way the README says (x509 -pubkey | pkey | dgst).
-import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { openssl, opensslPinOfCertificateFile, opensslVerify, type Pin } from "./openssl.js";
 
 /** A certificate made here: its PEM file, its key file, and both as text. */
 export interface OpensslCert {
@@ -27,7 +27,7 @@ export class OpensslPki {
   #serial = 0x1000;
 
   run(args: string[], input?: string): string {
-    return execFileSync("openssl", args, { cwd: this.dir, input, encoding: "utf8", stdio: "pipe" });
+    return openssl(args, input, { cwd: this.dir }).toString("utf8");
   }
 
   file(name: string): string {
@@ -167,7 +167,7 @@ export class OpensslPki {
 
   /** The public key of a key file as genconf lines `[name]` (algorithm and BIT STRING) for a named P-256 key. */
   spkiSection(section: string, keyFile: string): string {
-    const spki = execFileSync("openssl", ["pkey", "-in", keyFile, "-pubout", "-outform", "der"], {
+    const spki = openssl(["pkey", "-in", keyFile, "-pubout", "-outform", "der"], undefined, {
       cwd: this.dir,
     });
     const point = spki.subarray(spki.length - 65).toString("hex"); // uncompressed P-256 point, the SPKI's tail
@@ -183,23 +183,24 @@ export class OpensslPki {
   }
 
   /** openssl's pin of a certificate: `x509 -pubkey | pkey -pubin -outform der | dgst -sha256 -binary | base64`. */
-  pinOf(cert: OpensslCert): `sha256/${string}` {
-    const pub = this.run(["x509", "-in", cert.pemFile, "-noout", "-pubkey"]);
-    const der = execFileSync("openssl", ["pkey", "-pubin", "-outform", "der"], { input: pub });
-    const digest = execFileSync("openssl", ["dgst", "-sha256", "-binary"], { input: der });
-    return `sha256/${digest.toString("base64")}`;
+  pinOf(cert: OpensslCert): Pin {
+    return opensslPinOfCertificateFile(cert.pemFile);
   }
 
   /** `openssl verify -CAfile root -untrusted <served after the leaf> leaf -purpose sslserver`: ok and the output. */
   verify(root: OpensslCert, leaf: OpensslCert, untrusted: OpensslCert[]): { ok: boolean; output: string } {
-    const args = ["verify", "-purpose", "sslserver", "-CAfile", root.pemFile];
+    let untrustedFile: string | undefined;
     if (untrusted.length > 0) {
-      const bundle = this.file(`untrusted-${leaf.name}-${untrusted.map((c) => c.name).join("-")}.pem`);
-      writeFileSync(bundle, untrusted.map((c) => c.pem).join(""));
-      args.push("-untrusted", bundle);
+      untrustedFile = this.file(`untrusted-${leaf.name}-${untrusted.map((c) => c.name).join("-")}.pem`);
+      writeFileSync(untrustedFile, untrusted.map((c) => c.pem).join(""));
     }
-    const result = spawnSync("openssl", [...args, leaf.pemFile], { cwd: this.dir, encoding: "utf8" });
-    return { ok: result.status === 0, output: `${result.stdout}${result.stderr}`.trim() };
+    const { ok, output } = opensslVerify(leaf.pemFile, {
+      caFile: root.pemFile,
+      untrustedFile,
+      purpose: "sslserver",
+      cwd: this.dir,
+    });
+    return { ok, output };
   }
 
   /** `openssl x509 -noout <flag>` of a certificate (e.g. `-enddate`), trimmed. */

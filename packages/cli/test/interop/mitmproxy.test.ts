@@ -7,14 +7,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
-  headerOf,
-  type Mitmdump,
-  type MitmRecord,
-  startMitmdump,
-} from "../../../node/test/interop/mitmproxy.js";
-import {
+  answerHello,
   curl,
-  generateKey,
+  generateKeyFile,
   type Issued,
   makeCa,
   makeLeaf,
@@ -25,7 +20,13 @@ import {
   type RunningServer,
   runCli,
   startHttpsServer,
-} from "../helpers.js";
+} from "@keypin/testkit";
+import {
+  headerOf,
+  type Mitmdump,
+  type MitmRecord,
+  startMitmdump,
+} from "../../../node/test/interop/mitmproxy.js";
 
 interface CertJson {
   subject: string;
@@ -79,8 +80,12 @@ before(async () => {
   root = makeCa(tmp.dir, "root", "/O=Keypin Interop/CN=Backend Root");
   intermediate = makeCa(tmp.dir, "intermediate", "/O=Keypin Interop/CN=Backend Issuing CA", { issuer: root });
   leaf = makeLeaf(tmp.dir, "leaf", [HOST], intermediate);
-  backend = await startHttpsServer(leaf.key, `${leaf.cert}${intermediate.cert}`);
-  const backupKey = generateKey(join(tmp.dir, "backup.key"), "ec-p256");
+  backend = await startHttpsServer({
+    key: leaf.key,
+    cert: `${leaf.cert}${intermediate.cert}`,
+    handler: answerHello,
+  });
+  const backupKey = generateKeyFile(join(tmp.dir, "backup.key"), "ec-p256");
   policyPath = join(tmp.dir, "keypin.json");
   writeFileSync(
     policyPath,
@@ -206,7 +211,7 @@ describe("curl through the real mitmproxy (outside control)", () => {
     const pin = ["--pinnedpubkey", opensslPinOfCertificate(leaf.cert).replace("sha256/", "sha256//")];
     // The control: the same pinned curl straight to the backend gets through, so the pin is right.
     const direct = await curl(["--noproxy", "*", ...route, ...pin, `https://${target()}/direct`]);
-    assert.equal(direct.status, 0, direct.stderr);
+    assert.equal(direct.code, 0, direct.stderr);
     assert.equal(direct.stdout, "hello\n");
     let record: MitmRecord;
     let unpinned: Awaited<ReturnType<typeof curl>>;
@@ -217,13 +222,9 @@ describe("curl through the real mitmproxy (outside control)", () => {
     } finally {
       record = await own.stop();
     }
-    assert.equal(unpinned.status, 0, unpinned.stderr);
+    assert.equal(unpinned.code, 0, unpinned.stderr);
     assert.equal(unpinned.stdout, "hello\n");
-    assert.equal(
-      pinned.status,
-      90,
-      `curl: SSL public key does not match pinned public key\n${pinned.stderr}`,
-    );
+    assert.equal(pinned.code, 90, `curl: SSL public key does not match pinned public key\n${pinned.stderr}`);
     assert.deepEqual(
       record.requests.map((r) => [r.path, headerOf(r, "authorization")]),
       [["/unpinned", leaked]],

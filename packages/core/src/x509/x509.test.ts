@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { opensslPinOfCertificateFile, opensslPinOfCsrFile, opensslPinOfPublicKeyFile } from "@keypin/testkit";
 import { KeypinParseError } from "../errors.js";
 import { decodePem, encodePem } from "../pem.js";
 import { computePin } from "../pin.js";
@@ -29,15 +30,6 @@ const file = (name: string) => join(dir, name);
 /** Runs one openssl command line in the temp dir (file names are relative to it). */
 const openssl = (args: string) =>
   execFileSync("sh", ["-c", `openssl ${args}`], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-/** The documented openssl pipeline: the pin of the public key that `extract` prints as PEM. */
-function opensslPin(extract: string): string {
-  const out = execFileSync(
-    "sh",
-    ["-c", `${extract} | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  return `sha256/${out.toString().trim()}`;
-}
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), "keypin-core-x509-"));
@@ -80,7 +72,7 @@ after(() => {
 describe("openssl oracle: pins of every key type", () => {
   for (const { name } of KEY_TYPES) {
     it(`gives openssl's pin for a ${name} certificate in PEM and DER`, () => {
-      const expected = opensslPin(`openssl x509 -in '${file(`${name}.crt`)}' -pubkey -noout`);
+      const expected = opensslPinOfCertificateFile(file(`${name}.crt`));
       const [fromPem] = readKeyMaterial(readFileSync(file(`${name}.crt`), "utf8"));
       assert.equal(fromPem?.kind, "certificate");
       assert.equal(fromPem?.kind === "certificate" && fromPem.keyType, name);
@@ -92,7 +84,7 @@ describe("openssl oracle: pins of every key type", () => {
     });
 
     it(`gives openssl's pin for a ${name} public key in PEM and DER`, () => {
-      const expected = opensslPin(`openssl pkey -pubin -in '${file(`${name}.pub`)}'`);
+      const expected = opensslPinOfPublicKeyFile(file(`${name}.pub`));
       const [fromPem] = readKeyMaterial(readFileSync(file(`${name}.pub`), "utf8"));
       assert.equal(fromPem?.kind, "public-key");
       assert.equal(fromPem?.kind === "public-key" && computePin(fromPem.spki, sha256), expected);
@@ -105,7 +97,7 @@ describe("openssl oracle: pins of every key type", () => {
     });
 
     it(`gives openssl's pin for a ${name} CSR in PEM and DER`, () => {
-      const expected = opensslPin(`openssl req -in '${file(`${name}.csr`)}' -pubkey -noout`);
+      const expected = opensslPinOfCsrFile(file(`${name}.csr`));
       for (const input of [
         readFileSync(file(`${name}.csr`), "utf8"),
         new Uint8Array(readFileSync(file(`${name}.csr.der`))),
@@ -121,7 +113,7 @@ describe("openssl oracle: pins of every key type", () => {
   }
 
   it("gives openssl's pin for an RSA PUBLIC KEY (PKCS#1) block by re-wrapping it as SPKI", () => {
-    const expected = opensslPin(`openssl pkey -pubin -in '${file("RSA-2048.pub")}'`);
+    const expected = opensslPinOfPublicKeyFile(file("RSA-2048.pub"));
     const [key] = readKeyMaterial(readFileSync(file("rsa-pkcs1.pub"), "utf8"));
     assert.equal(key?.kind === "public-key" && computePin(key.spki, sha256), expected);
   });
@@ -151,10 +143,7 @@ describe("openssl oracle: uncommon encodings", () => {
     const [m] = readKeyMaterial(readFileSync(file("pss.crt"), "utf8"));
     assert.ok(m?.kind === "certificate");
     assert.equal(m.keyType, "RSA-PSS-2048");
-    assert.equal(
-      computePin(m.spki, sha256),
-      opensslPin(`openssl x509 -in '${file("pss.crt")}' -pubkey -noout`),
-    );
+    assert.equal(computePin(m.spki, sha256), opensslPinOfCertificateFile(file("pss.crt")));
   });
 
   it("hashes EC keys exactly as encoded: a compressed point and explicit curve parameters give openssl's pins", () => {
@@ -165,10 +154,10 @@ describe("openssl oracle: uncommon encodings", () => {
       const [m] = readKeyMaterial(readFileSync(file(name!), "utf8"));
       assert.ok(m?.kind === "public-key");
       assert.equal(m.keyType, keyType);
-      assert.equal(computePin(m.spki, sha256), opensslPin(`openssl pkey -pubin -in '${file(name!)}'`));
+      assert.equal(computePin(m.spki, sha256), opensslPinOfPublicKeyFile(file(name!)));
     }
-    const uncompressed = opensslPin(`openssl pkey -pubin -in '${file("EC-P256.pub")}'`);
-    assert.notEqual(opensslPin(`openssl pkey -pubin -in '${file("compressed.pub")}'`), uncompressed);
+    const uncompressed = opensslPinOfPublicKeyFile(file("EC-P256.pub"));
+    assert.notEqual(opensslPinOfPublicKeyFile(file("compressed.pub")), uncompressed);
   });
 });
 

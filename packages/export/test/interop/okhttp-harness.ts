@@ -7,7 +7,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { TestPki } from "../helpers.js";
+import type { TestPki } from "@keypin/testkit";
 
 const run = promisify(execFile);
 

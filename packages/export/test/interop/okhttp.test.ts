@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Policy, parsePolicy } from "@keypin/core";
 import { exportPolicy } from "@keypin/export";
-import { makePki, type TestPki, tempDir } from "../helpers.js";
+import { makePki, makeTempDir, type TestPki } from "@keypin/testkit";
 import { javaDir, okhttpClasspath, requireTools, run, runHarness, startServer } from "./okhttp-harness.js";
 
 const hosts = [
@@ -42,7 +42,7 @@ function testPolicy(pki: TestPki): Policy {
 }
 
 describe("OkHttp 3.13 runs the generated CertificatePinner", () => {
-  const dir = tempDir("okhttp");
+  const tmp = makeTempDir("keypin-okhttp-");
   let pki: TestPki;
   let server: Server;
   let port: number;
@@ -51,12 +51,12 @@ describe("OkHttp 3.13 runs the generated CertificatePinner", () => {
 
   before(async () => {
     requireTools(["javac", "java", "kotlinc"], okhttpClasspath);
-    pki = makePki(dir.path, hosts);
+    pki = makePki(tmp.dir, hosts);
     ({ server, port, requests } = await startServer(pki));
   });
   after(() => {
     server?.close();
-    dir[Symbol.dispose]();
+    tmp.remove();
   });
 
   function assertVerdicts(results: Map<string, string>): void {
@@ -96,7 +96,7 @@ describe("OkHttp 3.13 runs the generated CertificatePinner", () => {
   }
 
   it("compiles okhttp-java with javac and accepts the right pins and rejects wrong ones", async () => {
-    const work = join(dir.path, "java");
+    const work = join(tmp.dir, "java");
     mkdirSync(work, { recursive: true });
     const { content } = exportPolicy(testPolicy(pki), "okhttp-java", { source: "keypin.json" });
     assert.match(content, /OkHttp 4\.3\.0 or later/);
@@ -114,7 +114,7 @@ describe("OkHttp 3.13 runs the generated CertificatePinner", () => {
   });
 
   it("compiles okhttp-kotlin (with and without a package line) with Debian's kotlinc and pins the same way when run", async () => {
-    const work = join(dir.path, "kotlin");
+    const work = join(tmp.dir, "kotlin");
     mkdirSync(join(work, "src", "net"), { recursive: true });
     const { content } = exportPolicy(testPolicy(pki), "okhttp-kotlin", { source: "keypin.json" });
     writeFileSync(join(work, "src", "PinningConfig.kt"), content);

@@ -3,9 +3,8 @@
 import { rootCertificates } from "node:tls";
 import { decodePem } from "@keypin/core";
 import { buildVerifiedPath, createPinnedDispatcher, inspectTls } from "@keypin/node";
+import { keypinCodeOf, lookupLocal } from "@keypin/testkit";
 import { fetch } from "undici";
-import { keypinCodeOf } from "./keypin.js";
-import { lookupLocal } from "./net.js";
 
 const port = Number(process.env["KP_PORT"]);
 const pins = JSON.parse(process.env["KP_PINS"] ?? "[]") as string[];

@@ -13,9 +13,8 @@ import {
   type PinningOptions,
   pinnedTlsOptions,
 } from "@keypin/node";
+import { keypinCodeOf, lookupLocal, unrelatedPin } from "@keypin/testkit";
 import { Agent, fetch } from "undici";
-import { keypinCodeOf, unrelatedPin } from "./keypin.js";
-import { lookupLocal } from "./net.js";
 
 const host = process.env["KP_HOST"] ?? "api.keypin.test";
 const port = Number(process.env["KP_PORT"]);

@@ -7,9 +7,8 @@ import { connect as http2Connect } from "node:http2";
 import { Agent as HttpsAgent, get as httpsGet, type RequestOptions } from "node:https";
 import { createSecureContext, connect as tlsConnect } from "node:tls";
 import { createPinnedAgent, createPinnedDispatcher, pinnedTlsOptions } from "@keypin/node";
+import { keypinCodeOf, lookupLocal, startConnectProxy } from "@keypin/testkit";
 import { type Dispatcher, request as undiciRequest } from "undici";
-import { keypinCodeOf } from "./keypin.js";
-import { lookupLocal, startConnectProxy } from "./net.js";
 
 const port = Number(process.env["KP_PORT"]);
 const genuineRoot = process.env["KP_GENUINE_ROOT"] ?? "";

@@ -7,9 +7,8 @@ import { join } from "node:path";
 import * as tls from "node:tls";
 import { decodePem } from "@keypin/core";
 import { buildVerifiedPath, createPinnedDispatcher, inspectTls } from "@keypin/node";
+import { keypinCodeOf, lookupLocal } from "@keypin/testkit";
 import { Agent, fetch } from "undici";
-import { keypinCodeOf } from "./keypin.js";
-import { lookupLocal } from "./net.js";
 
 interface Target {
   name: string;

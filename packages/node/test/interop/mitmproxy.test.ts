@@ -2,7 +2,6 @@
 // uses: a device that trusts mitmproxy's CA hands over its bearer token, a pinned client does not, and mitmproxy's
 // own record (its flows file and its log) is the witness. Each pinned case has its unpinned control.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent as HttpsAgent } from "node:https";
@@ -10,11 +9,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createPinnedAgent, createPinnedDispatcher, PinMismatchError } from "@keypin/node";
+import {
+  createChain,
+  keypinCodeOf,
+  lookupLocal,
+  opensslPinOfCertificateFile,
+  policyOf,
+  rejectionOf,
+  startHttpsServer,
+  type TestChain,
+  type TestServer,
+} from "@keypin/testkit";
 import axios from "axios";
 import { fetch, ProxyAgent } from "undici";
-import { keypinCodeOf, policyOf, rejectionOf } from "../helpers/keypin.js";
-import { lookupLocal, startHttpsServer, type TestServer } from "../helpers/net.js";
-import { createChain, type TestChain } from "../helpers/pki.js";
 import { headerOf, type MitmRecord, startMitmdump } from "./mitmproxy.js";
 
 // mitmproxy dials the CONNECT target itself, so the origin is a name it can resolve without a network.
@@ -46,22 +53,6 @@ const newToken = () => `Bearer kp-${randomBytes(12).toString("hex")}`;
 const url = (path: string) => `https://${HOST}:${server.port}${path}`;
 /** The backend's leaf and intermediate: what the app ships. */
 const backendPolicy = () => policyOf({ [HOST]: [backend.leaf.pin, backend.intermediate.pin] });
-
-/** The pin of a certificate's key, by openssl alone (the pipeline from the threat model and every pinning guide). */
-function opensslPin(certPath: string): string {
-  const b64 = execFileSync(
-    "bash",
-    [
-      "-c",
-      'set -o pipefail; openssl x509 -pubkey -noout -in "$1" | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64',
-      "bash",
-      certPath,
-    ],
-    { encoding: "utf8" },
-  ).trim();
-  assert.match(b64, /^[A-Za-z0-9+/]{43}=$/, "openssl printed a SHA-256 in base64");
-  return `sha256/${b64}`;
-}
 
 function pinMismatchIn(error: unknown): PinMismatchError | undefined {
   let current = error as { cause?: unknown } | undefined;
@@ -146,7 +137,7 @@ describe("undici through the real mitmproxy", () => {
     assert.ok(mismatch, "the cause is a PinMismatchError");
 
     // The verified chain is mitmproxy's forged leaf and its CA; both carry the CA's own key.
-    const mitmCaPin = opensslPin(mitm.caPath);
+    const mitmCaPin = opensslPinOfCertificateFile(mitm.caPath);
     assert.deepEqual(
       mismatch.chainPins.map((entry) => entry.pin),
       [mitmCaPin, mitmCaPin],
