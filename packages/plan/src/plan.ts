@@ -158,7 +158,10 @@ export function planHost(input: PlanHostInput, options: PlanOptions): HostPlan {
     return reason === "leaf-renewal" || reason === "ari-renewal" || reason === "family-rotation";
   });
   findings.push(...deadlines.findings);
-  findings.push(...scheduleFindings(input.host, forecast, changesAtRenewal, options, horizon));
+  // A pin that changes at each renewal matters only when no other pinned key outlasts it.
+  findings.push(
+    ...scheduleFindings(input.host, forecast, changesAtRenewal && breaksAt !== undefined, options, horizon),
+  );
   const out: HostPlan = { ...base, status: deadlines.status, findings };
   if (breaksAt !== undefined) out.breaksAt = breaksAt;
   if (deadlines.successor !== undefined) out.successor = deadlines.successor;

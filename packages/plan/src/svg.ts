@@ -41,9 +41,10 @@ function shortPin(pin: string): string {
 }
 
 function pinLabel(p: PinPlan): string {
-  const where = p.position === undefined ? "not served" : p.position === 0 ? "leaf" : (p.subject ?? "CA");
-  const cn = /CN=([^,]+)/.exec(where)?.[1] ?? where;
-  return `${p.role ?? (p.position === 0 ? "leaf" : "pin")}: ${cn} ${shortPin(p.pin)}`;
+  if (p.position === undefined) return `${p.role ?? "pin"} (not served) ${shortPin(p.pin)}`;
+  if (p.position === 0) return `leaf key ${shortPin(p.pin)}`;
+  const cn = /CN=([^,]+)/.exec(p.subject ?? "")?.[1] ?? p.subject ?? "CA";
+  return `CA ${cn} ${shortPin(p.pin)}`;
 }
 
 function statusLabel(h: HostPlan): string {
@@ -145,7 +146,7 @@ export function renderSvg(plan: Plan): string {
     grid.push(
       `<line x1="${n(tx)}" y1="${top - 6}" x2="${n(tx)}" y2="${bottom}" stroke="${colors.grid}" stroke-width="1"/>`,
     );
-    if (i % months === 0) {
+    if (i % months === 0 && tx < width - right - 40) {
       grid.push(
         `<text x="${n(tx + 2)}" y="${top - 10}" font-size="11" fill="${colors.muted}">${formatDay(tick).slice(0, 7)}</text>`,
       );

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { isKeypinError, type Pin } from "@keypin/core";
+import { planHost, planPins } from "./plan.js";
+import type { PlanCertificate, PlanHostInput } from "./types.js";
+
+const day = (text: string) => new Date(`${text}T00:00:00Z`);
+const pin = (n: number) => `sha256/${String(n).padStart(43, "A")}=` as Pin;
+
+function chain(notBefore: string, lifetimeDays: number): PlanCertificate[] {
+  const nb = day(notBefore);
+  return [
+    {
+      subject: "CN=api.test",
+      issuer: "CN=Issuing, O=Corp",
+      pin: pin(1),
+      notBefore: nb,
+      notAfter: new Date(nb.getTime() + lifetimeDays * 86_400_000),
+    },
+    {
+      subject: "CN=Issuing, O=Corp",
+      issuer: "CN=Root, O=Corp",
+      pin: pin(2),
+      notBefore: day("2024-01-01"),
+      notAfter: day("2034-01-01"),
+    },
+    {
+      subject: "CN=Root, O=Corp",
+      issuer: "CN=Root, O=Corp",
+      pin: pin(3),
+      notBefore: day("2020-01-01"),
+      notAfter: day("2040-01-01"),
+      selfSigned: true,
+    },
+  ];
+}
+
+function host(pins: Pin[], extra: Partial<PlanHostInput> = {}): PlanHostInput {
+  return {
+    host: "api.test",
+    port: 443,
+    domain: "api.test",
+    mode: "enforce",
+    pins: pins.map((p) => ({ pin: p })),
+    path: chain("2029-03-20", 47),
+    reuseKey: false,
+    ...extra,
+  };
+}
+
+describe("planHost", () => {
+  it("says a changing leaf key cannot be released in time once certificates live 47 days", () => {
+    const plan = planHost(host([pin(1)]), { now: day("2029-03-25"), releaseDays: 14, adoptionDays: 30 });
+    assert.equal(plan.renewal?.at.toISOString().slice(0, 10), "2029-04-20"); // 2029-03-20 + 31 days
+    assert.equal(plan.status, "late");
+    const schedule = plan.findings.find((f) => f.code === "lifetime-schedule");
+    assert.equal(schedule?.severity, "warning");
+    assert.match(
+      schedule?.message ?? "",
+      /renews about every 31 days; a pinned key that changes at each renewal needs 44 days' notice/,
+    );
+  });
+
+  it("keeps a host with a pinned root stable, and says what the schedule means without alarm", () => {
+    const plan = planHost(host([pin(1), pin(3)], { path: chain("2026-12-01", 90) }), {
+      now: day("2026-12-10"),
+      releaseDays: 14,
+      adoptionDays: 90,
+    });
+    assert.equal(plan.status, "stable");
+    assert.equal(plan.breaksAt, undefined);
+    const steps = plan.findings.filter((f) => f.code === "lifetime-schedule");
+    assert.deepEqual(
+      steps.map((f) => f.severity),
+      steps.map(() => "info"),
+    );
+  });
+
+  it("reports a report-only host that is late without failing the plan", () => {
+    const options = { now: day("2029-03-25"), releaseDays: 14, adoptionDays: 30 };
+    assert.equal(planPins([host([pin(1)])], options).ok, false);
+    const reportOnly = planPins([host([pin(1)], { mode: "report-only" })], options);
+    assert.equal(reportOnly.hosts[0]!.status, "late");
+    assert.equal(reportOnly.ok, true);
+  });
+
+  it("refuses options that are not whole days, with ERR_KEYPIN_OPTIONS", () => {
+    for (const bad of [-1, 1.5, Number.NaN, 4000]) {
+      assert.throws(
+        () => planPins([host([pin(1)])], { now: day("2027-01-01"), releaseDays: bad, adoptionDays: 30 }),
+        (e: unknown) => isKeypinError(e) && e.code === "ERR_KEYPIN_OPTIONS" && /releaseDays/.test(e.message),
+      );
+    }
+    assert.throws(
+      () => planPins([], { now: new Date("nope"), releaseDays: 1, adoptionDays: 1 }),
+      (e: unknown) => isKeypinError(e) && e.code === "ERR_KEYPIN_OPTIONS",
+    );
+  });
+});
