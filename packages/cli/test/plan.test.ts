@@ -38,26 +38,19 @@ function file(name: string, text: string): string {
   return path;
 }
 
-async function root(subject: string, extra: { key?: TestKey; notAfter?: Date } = {}): Promise<TestCert> {
-  return issue("p256", {
-    subject,
-    ca: true,
-    notBefore: at(-3000),
-    notAfter: extra.notAfter ?? at(3000),
-    key: extra.key,
-  });
-}
-
-async function ca(subject: string, issuer: TestCert, extra: { key?: TestKey; notAfter?: Date } = {}) {
+/** A CA certificate: self-signed (a root, 3000 days either side of today) or issued by `issuer` (ends in 1500 days). */
+async function ca(subject: string, issuer?: TestCert, extra: { key?: TestKey; notAfter?: Date } = {}) {
+  const [from, to] = issuer ? [-400, 1500] : [-3000, 3000];
   return issue("p256", {
     subject,
     issuer,
     ca: true,
-    notBefore: at(-400),
-    notAfter: extra.notAfter ?? at(1500),
+    notBefore: at(from),
+    notAfter: extra.notAfter ?? at(to),
     key: extra.key,
   });
 }
+const root = (subject: string) => ca(subject);
 
 /** A 90-day leaf for api.test issued `age` days ago (renewal due at day 60: in 60 − age days). */
 async function leaf(issuer: TestCert, age: number, extra: { key?: TestKey; lifetime?: number } = {}) {
@@ -120,6 +113,18 @@ async function planJson(args: string[]): Promise<{ code: number | null; plan: Pl
 
 const lead = ["--release-days", "14", "--adoption-days", "30"];
 
+/** The incident happens: `chain` (renewed as predicted) is served; the status the policy then gets. */
+async function statusOnceServed(keypin: string, chain: TestCert[], anchor: TestCert, extra: string[] = []) {
+  const { plan: p } = await planJson([
+    "--policy",
+    keypin,
+    ...lead,
+    ...(await serve(chain, anchor)),
+    ...extra,
+  ]);
+  return p.hosts[0]!.status;
+}
+
 describe("keypin plan: a renewal that makes a new leaf key", () => {
   let issuing: TestCert;
   let anchor: TestCert;
@@ -160,8 +165,7 @@ describe("keypin plan: a renewal that makes a new leaf key", () => {
 
     // Then the renewal happens as predicted: a new key, and the policy's only pin no longer matches.
     const renewed = await leaf(issuing, 0);
-    const after = await planJson(["--policy", keypin, ...lead, ...(await serve([renewed, issuing], anchor))]);
-    assert.equal(after.plan.hosts[0]!.status, "mismatch");
+    assert.equal(await statusOnceServed(keypin, [renewed, issuing], anchor), "mismatch");
   });
 
   it("passes --check when renewals keep the key, and the renewed certificate indeed keeps matching", async () => {
@@ -182,15 +186,10 @@ describe("keypin plan: a renewal that makes a new leaf key", () => {
     const all = await planJson(["--policy", keypin, ...lead, ...net, "--reuse-key", "all", "--check"]);
     assert.equal(all.code, 0);
     const renewed = await leaf(issuing, 0, { key: current });
-    const later = await planJson([
-      "--policy",
-      keypin,
-      ...lead,
-      ...(await serve([renewed, issuing], anchor)),
-      "--reuse-key",
-      "all",
-    ]);
-    assert.equal(later.plan.hosts[0]!.status, "stable");
+    assert.equal(
+      await statusOnceServed(keypin, [renewed, issuing], anchor, ["--reuse-key", "all"]),
+      "stable",
+    );
   });
 
   it("with a backup pin, says to renew onto it and dates the new backup pin", async () => {
@@ -248,13 +247,7 @@ describe("keypin plan: a CDN moving to another CA, with leaf + intermediate pins
     // The CDN renews through Google Trust Services: new leaf key, new intermediate, new root.
     const gts = await root("CN=GTS Root R4, O=Google Trust Services LLC");
     const we1 = await ca("CN=WE1, O=Google Trust Services", gts);
-    const moved = await planJson([
-      "--policy",
-      keypin,
-      ...lead,
-      ...(await serve([await leaf(we1, 0), we1], gts)),
-    ]);
-    assert.equal(moved.plan.hosts[0]!.status, "mismatch");
+    assert.equal(await statusOnceServed(keypin, [await leaf(we1, 0), we1], gts), "mismatch");
   });
 });
 
@@ -278,13 +271,7 @@ describe("keypin plan: an intermediate rotation (CloudFront M01 → M04)", () =>
     assert.ok(finding);
     assert.match(finding.message, /Amazon Root CA 1, Amazon Root CA 2/);
     const m04 = await ca("CN=Amazon RSA 2048 M04, O=Amazon", amazon);
-    const rotated = await planJson([
-      "--policy",
-      keypin,
-      ...lead,
-      ...(await serve([await leaf(m04, 0), m04], amazon)),
-    ]);
-    assert.equal(rotated.plan.hosts[0]!.status, "mismatch");
+    assert.equal(await statusOnceServed(keypin, [await leaf(m04, 0), m04], amazon), "mismatch");
   });
 
   it("dates the renewal whose certificate would outlive a CA's own intermediate, for a CA outside the table", async () => {
@@ -323,13 +310,7 @@ describe("keypin plan: a CA choosing among its intermediates at random, one of t
     assert.match(finding.message, /R10–R14.*Pin all of ISRG Root X1, ISRG Root X2/);
     assert.equal(code, 0);
     const r12 = await ca("CN=R12, O=Let's Encrypt", isrg);
-    const drawn = await planJson([
-      "--policy",
-      keypin,
-      ...lead,
-      ...(await serve([await leaf(r12, 0), r12], isrg)),
-    ]);
-    assert.equal(drawn.plan.hosts[0]!.status, "mismatch");
+    assert.equal(await statusOnceServed(keypin, [await leaf(r12, 0), r12], isrg), "mismatch");
   });
 
   it("flags a root pin that covers one side of a cross-signed pair, with the cross-sign's end", async () => {
