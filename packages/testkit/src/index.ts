@@ -8,6 +8,7 @@ export * from "./curl.js"; // curl, the outside client
 export * from "./der-cert.js"; // certificates built byte by byte
 export * from "./forging-proxy.js"; // the intercepting (forging) proxy: @keypin/proxy with counters
 export * from "./keypin.js"; // policies, error codes along a cause chain, rejections
+export * from "./mitmdump.js"; // the real mitmproxy (mitmdump) for the interop tests
 export * from "./net.js"; // lookups, ports, socket tracking
 export * from "./openssl.js"; // the openssl oracle: pins, verify
 export * from "./openssl-ca.js"; // CAs and leaves made with the openssl CLI, as files

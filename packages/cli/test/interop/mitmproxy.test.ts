@@ -10,7 +10,10 @@ import {
   answerHello,
   curl,
   generateKeyFile,
+  headerOf,
   type Issued,
+  type Mitmdump,
+  type MitmRecord,
   makeCa,
   makeLeaf,
   makeTempDir,
@@ -20,13 +23,8 @@ import {
   type RunningServer,
   runCli,
   startHttpsServer,
-} from "@keypin/testkit";
-import {
-  headerOf,
-  type Mitmdump,
-  type MitmRecord,
   startMitmdump,
-} from "../../../node/test/interop/mitmproxy.js";
+} from "@keypin/testkit";
 
 interface CertJson {
   subject: string;

@@ -11,18 +11,20 @@ import { after, before, describe, test } from "node:test";
 import { createPinnedAgent, createPinnedDispatcher, PinMismatchError } from "@keypin/node";
 import {
   createChain,
+  headerOf,
   keypinCodeOf,
   lookupLocal,
+  type MitmRecord,
   opensslPinOfCertificateFile,
   policyOf,
   rejectionOf,
   startHttpsServer,
+  startMitmdump,
   type TestChain,
   type TestServer,
 } from "@keypin/testkit";
 import axios from "axios";
 import { fetch, ProxyAgent } from "undici";
-import { headerOf, type MitmRecord, startMitmdump } from "./mitmproxy.js";
 
 // mitmproxy dials the CONNECT target itself, so the origin is a name it can resolve without a network.
 const HOST = "localhost";

@@ -1,12 +1,13 @@
-// The real mitmproxy (Debian's `mitmproxy` package, mitmdump 8.x) as an intercepting proxy for interop tests.
+// The real mitmproxy (Debian's `mitmproxy` package, mitmdump 8.x) as an intercepting proxy for interop tests
+// (packages/node/test/interop and packages/cli/test/interop).
 // It runs as a regular HTTP proxy on 127.0.0.1, generates its CA in a test-owned confdir, trusts only the lab
 // backend's root upstream (never --ssl-insecure), and writes what it intercepted to a flows file. `stop()` ends it
 // gracefully (mitmdump closes the flows file on shutdown) and returns its whole record: stdout, stderr, the raw
 // flows bytes and the HTTP requests parsed from them.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { connect as connectTcp, createServer } from "node:net";
 import { join } from "node:path";
+import { isListening, unusedPort } from "./net.js";
 
 /** Where CI installs it (`apt-get install mitmproxy`). Overridable for a pip install elsewhere. */
 export const mitmdumpPath = process.env["KEYPIN_MITMDUMP"] ?? "/usr/bin/mitmdump";
@@ -54,28 +55,8 @@ export interface MitmdumpOptions {
 
 let runs = 0;
 
-/** A port on 127.0.0.1 that was free a moment ago (bound to 0, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connectTcp({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
+/** Whether something accepts a TCP connection on 127.0.0.1:port (any error: no). */
+const canConnect = (port: number): Promise<boolean> => isListening(port).catch(() => false);
 
 /**
  * Starts mitmdump on a free port of 127.0.0.1 and resolves once it accepts connections. Retries with another
@@ -91,7 +72,7 @@ export async function startMitmdump(options: MitmdumpOptions): Promise<Mitmdump>
   }
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+    const port = await unusedPort();
     try {
       return await launch(options, port);
     } catch (error) {
