@@ -4,6 +4,13 @@ import { formatOptions } from "./format.js";
 import { type ExportFormat, exportFormatDescriptor, exportFormatDescriptors } from "./registry.js";
 import type { ExportOptions, ExportResult } from "./types.js";
 
+/** `a`, `a and b`, `a, b and c`. */
+function listOf(names: string[], conjunction: "and" | "or"): string {
+  return names.length < 2
+    ? names.join("")
+    : `${names.slice(0, -1).join(", ")} ${conjunction} ${names.at(-1)}`;
+}
+
 /**
  * Turns a validated policy into one platform's pinning configuration. Faithful or loud: when the platform
  * cannot express the policy exactly, it throws a `LossyExportError` (code `ERR_KEYPIN_LOSSY_EXPORT`) naming
@@ -34,7 +41,7 @@ export function exportPolicy(
     if (options[option] === undefined || descriptor.options.includes(option)) continue;
     const takers = exportFormatDescriptors.filter((f) => f.options.includes(option)).map((f) => f.name);
     throw new ExportOptionError(
-      `${option} only applies to ${takers.join(" and ")} (got format ${format}). Remove it, or export ${takers.join(" or ")}.`,
+      `${option} only applies to ${listOf(takers, "and")} (got format ${format}). Remove it, or export ${listOf(takers, "or")}.`,
     );
   }
   return descriptor.export(policy, options);

@@ -32,7 +32,10 @@ function checkFormatOptions(format: string, given: Record<FormatOption, boolean>
   for (const option of formatOptions) {
     if (!given[option] || descriptor?.options.includes(option)) continue;
     const takers = exportFormatDescriptors.filter((f) => f.options.includes(option)).map((f) => f.name);
-    const where = takers.length === 1 ? `--format ${takers[0]}` : takers.join(" and ");
+    const where =
+      takers.length === 1
+        ? `--format ${takers[0]}`
+        : `${takers.slice(0, -1).join(", ")} and ${takers.at(-1)}`;
     throw new UsageError(`--${optionFlags[option].long} only applies to ${where} (got ${format})`);
   }
 }
