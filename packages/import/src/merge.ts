@@ -10,7 +10,14 @@ import { compareSources, type Difference } from "./compare.js";
 import { ImportError } from "./errors.js";
 import type { ImportedSource } from "./types.js";
 
-/** The `$schema` a new keypin.json gets. */
+/**
+ * The `$schema` a new keypin.json gets.
+ *
+ * @example
+ * ```ts
+ * const file: PolicyFile = { $schema: defaultSchema, domains: {} };
+ * ```
+ */
 export const defaultSchema = "./node_modules/@keypin/core/keypin.schema.json";
 
 /**

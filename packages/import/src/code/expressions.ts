@@ -1,6 +1,6 @@
 // Constant string expressions of Kotlin and Java source, read from tokens: literals, templates, `+`,
 // constants of the same file, and arrays or lists of them. Anything else is reported, never guessed.
-import { type Token, tokenText } from "./tokens.js";
+import { isIdent, isPunct, type Token, tokenText } from "./tokens.js";
 
 /** What an expression statically is. */
 export type Value =
@@ -20,10 +20,6 @@ const collectionFactories = new Set([
 ]);
 const javaFactories = new Set(["Arrays.asList", "List.of", "Set.of"]);
 const identitySuffixes = new Set(["toTypedArray", "toList", "toSet", "toMutableList"]);
-
-const isPunct = (t: Token | undefined, v: string) => t !== undefined && t.kind === "punct" && t.value === v;
-const isIdent = (t: Token | undefined, v?: string) =>
-  t !== undefined && t.kind === "ident" && (v === undefined || t.value === v);
 
 /** Index of the token closing the bracket at `open`, or -1. */
 export function matching(tokens: Token[], open: number): number {

@@ -17,3 +17,11 @@ export function tokenText(t: Token): string {
     t.parts.map((p) => ("text" in p ? p.text : "ref" in p ? `$${p.ref}` : `\${${p.computed}}`)).join(""),
   );
 }
+
+/** Whether `t` is the punctuation `v`. */
+export const isPunct = (t: Token | undefined, v: string): boolean =>
+  t !== undefined && t.kind === "punct" && t.value === v;
+
+/** Whether `t` is an identifier (the identifier `v`, when given). */
+export const isIdent = (t: Token | undefined, v?: string): boolean =>
+  t !== undefined && t.kind === "ident" && (v === undefined || t.value === v);

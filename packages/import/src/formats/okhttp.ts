@@ -4,14 +4,11 @@
 import { Evaluator, matching, rangeText, splitArgs, type Value } from "../code/expressions.js";
 import { tokenizeJava } from "../code/java-lexer.js";
 import { tokenizeKotlin } from "../code/kotlin-lexer.js";
-import type { Token } from "../code/tokens.js";
+import { isIdent, isPunct, type Token } from "../code/tokens.js";
 import { Findings, readHost, readPin, short } from "../common.js";
 import type { ImportedDomain, ImportedPin, ImportedSource, Place } from "../types.js";
 
 const platform = "OkHttp";
-const isPunct = (t: Token | undefined, v: string) => t !== undefined && t.kind === "punct" && t.value === v;
-const isIdent = (t: Token | undefined, v?: string) =>
-  t !== undefined && t.kind === "ident" && (v === undefined || t.value === v);
 const identValue = (t: Token | undefined) => (t !== undefined && t.kind === "ident" ? t.value : undefined);
 
 interface Declaration {
