@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -151,18 +150,14 @@ describe("keypin command line", () => {
         join(copy.dir, "node_modules"),
       );
       rmSync(join(copy.dir, "dist", "commands", "lab.js"));
-      const run = spawnSync(process.execPath, [join(copy.dir, "bin", "keypin.js"), "lab"], {
-        encoding: "utf8",
-        env: { ...process.env, NO_COLOR: "1" },
-      });
-      assert.equal(run.status, 1, run.stderr);
+      const bin = join(copy.dir, "bin", "keypin.js");
+      const run = await runCli(["lab"], { bin });
+      assert.equal(run.code, 1, run.stderr);
       assert.equal(run.stdout, "");
       assert.match(run.stderr, /^keypin: `keypin lab` is not in this build \(commands\/lab\.js is missing\)/);
       assert.ok(!hasStack(run.stderr));
-      const help = spawnSync(process.execPath, [join(copy.dir, "bin", "keypin.js"), "--help"], {
-        encoding: "utf8",
-      });
-      assert.equal(help.status, 0, "the other commands still work");
+      const help = await runCli(["--help"], { bin });
+      assert.equal(help.code, 0, "the other commands still work");
     } finally {
       copy.remove();
     }

@@ -97,6 +97,8 @@ export type CliResult = ProcessResult;
 export interface CliOptions extends Omit<ProcessOptions, "env"> {
   /** Changes to `cliEnv()`'s environment. */
   env?: Env;
+  /** Another copy of the bin (a test's modified build); default `cliBin`. */
+  bin?: string;
 }
 
 /**
@@ -104,8 +106,8 @@ export interface CliOptions extends Omit<ProcessOptions, "env"> {
  * `cliEnv(options.env)`. Killed after `killAfterMs` (30 s by default).
  */
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
-  assertBuilt();
-  return runProcess(process.execPath, [cliBin, ...args], {
+  if (!options.bin) assertBuilt();
+  return runProcess(process.execPath, [options.bin ?? cliBin, ...args], {
     ...options,
     env: cliEnv(options.env),
     killAfterMs: options.killAfterMs ?? 30_000,
