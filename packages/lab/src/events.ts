@@ -231,14 +231,8 @@ export interface LabSummaryEvent extends LabEventBase {
   scenario: null;
   /** True when every scenario ended as expected. */
   ok: boolean;
-  scenarios: {
-    scenario: number;
-    title: string;
-    expected: LabResult;
-    observed: LabResult;
-    ok: boolean;
-    tokenLeaked: boolean;
-  }[];
+  /** Each scenario's outcome, without its counters. */
+  scenarios: Pick<LabOutcomeEvent, "scenario" | "title" | "expected" | "observed" | "ok" | "tokenLeaked">[];
   /** Wall-clock duration of the run, set-up included, in milliseconds. */
   durationMs: number;
 }
