@@ -44,6 +44,18 @@ export const commandTable: readonly CommandEntry[] = [
     bundled: true,
   },
   {
+    name: "plan",
+    summary:
+      "date each pin's end: renewals (SC-081, ARI), CA families, and when the next pin must be merged and released",
+    bundled: false,
+  },
+  {
+    name: "import",
+    summary:
+      "read the pins an app already ships (Android, iOS, OkHttp, React Native) into keypin.json, or --check that they agree",
+    bundled: false,
+  },
+  {
     name: "export",
     summary: "turn keypin.json into Android, iOS, TrustKit, OkHttp, React Native and Node configuration",
     bundled: false,

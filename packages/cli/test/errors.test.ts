@@ -14,6 +14,7 @@ import {
   startSilentServer,
   unusedPort,
 } from "@keypin/testkit";
+import { commandTable } from "../src/command-table.js";
 
 const version = (
   JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
@@ -38,7 +39,7 @@ describe("keypin command line", () => {
     for (const args of [[], ["--help"], ["-h"], ["help"]]) {
       const result = await runCli(args);
       assert.equal(result.code, 0, result.stderr);
-      for (const command of ["inspect", "hash", "backup", "init", "check", "export", "lab"]) {
+      for (const { name: command } of commandTable) {
         assert.match(result.stdout, new RegExp(`\\n  ${command} +\\S`), `${command} in ${args.join(" ")}`);
       }
     }

@@ -1,7 +1,6 @@
 // `keypin import`: writes keypin.json from the files an app ships, --merge updates it, --check exits 1 on a
 // difference, and a wrong or unreadable file is one line and exit 2.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,33 +8,14 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parsePolicy } from "@keypin/core";
 import { exportPolicy } from "@keypin/export";
+import { runCli } from "@keypin/testkit";
 
-const runner = fileURLToPath(new URL("import-runner.ts", import.meta.url));
 const fixtures = fileURLToPath(new URL("../../import/test/fixtures/", import.meta.url));
 const P = (b: number) => `sha256/${Buffer.alloc(32, b).toString("base64")}`;
 
+/** `keypin import …` through the built bin (the command table lists it), in `dir`. */
 function run(dir: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", runner, ...args], {
-      cwd: fileURLToPath(new URL("../../..", import.meta.url)),
-      env: { ...process.env, NO_COLOR: "1", NODE_OPTIONS: "", KEYPIN_IMPORT_TEST_CWD: dir },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(["import", ...args], { cwd: dir });
 }
 
 function tempDir(): string {
