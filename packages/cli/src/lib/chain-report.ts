@@ -1,4 +1,5 @@
 import { type CertificateInfo, computePin, type Pin } from "@keypin/core";
+import type { TlsInspection } from "@keypin/node";
 import { sha256 } from "@keypin/node";
 import { findRotatingFamily } from "./ca-families.js";
 
@@ -45,17 +46,18 @@ export interface InspectReport {
 }
 
 /** The parts of `@keypin/node`'s `TlsInspection` the report needs. */
-export interface InspectionInput {
-  host: string;
-  port: number;
-  servername: string;
-  served: CertificateInfo[];
-  verified: CertificateInfo[] | undefined;
-  trusted: boolean;
-  authorizationError?: string;
-  hostnameError?: string;
-  pathProblem?: string;
-}
+export type InspectionInput = Pick<
+  TlsInspection,
+  | "host"
+  | "port"
+  | "servername"
+  | "served"
+  | "verified"
+  | "trusted"
+  | "authorizationError"
+  | "hostnameError"
+  | "pathProblem"
+>;
 
 /** Certificates that expire within this many days get a warning. */
 export const expiresSoonDays = 30;
