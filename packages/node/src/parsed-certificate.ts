@@ -1,6 +1,7 @@
-import { createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
+import { type KeyObject, X509Certificate } from "node:crypto";
 import { type CertificateInfo, computePin, type Pin, parseCertificate } from "@keypin/core";
 import { BoundedCache } from "./bounded-cache.js";
+import { type PublicKeyEntry, publicKeyEntryOf } from "./public-key.js";
 import { sha256 } from "./sha256.js";
 
 /** A certificate seen by this process, parsed once: Node's view (for signatures) and core's (for the SPKI). */
@@ -29,8 +30,8 @@ export interface PathCertificate {
   key: string;
   info: CertificateInfo;
   pin: Pin;
-  /** The subject public key, or null when node:crypto cannot read it (then it verifies nothing). */
-  publicKey?: KeyObject | null;
+  /** The subject public key (shared by every certificate with the same SPKI), made on first use. */
+  keyEntry?: PublicKeyEntry;
 }
 
 export function derKey(der: Uint8Array): string {
@@ -76,14 +77,13 @@ export function describeCertificate(der: Uint8Array): PathCertificate {
   return entry;
 }
 
-/** The certificate's public key as a KeyObject, made once; null when node:crypto cannot read it. */
+/** The certificate's public key and its verification cost, shared by every certificate with the same SPKI. */
+export function publicKeyEntryOfCertificate(cert: PathCertificate): PublicKeyEntry {
+  if (cert.keyEntry === undefined) cert.keyEntry = publicKeyEntryOf(cert.info.spki, cert.pin);
+  return cert.keyEntry;
+}
+
+/** The certificate's public key as a KeyObject, made once per SPKI; null when node:crypto cannot read it. */
 export function publicKeyOf(cert: PathCertificate): KeyObject | null {
-  if (cert.publicKey === undefined) {
-    try {
-      cert.publicKey = createPublicKey({ key: Buffer.from(cert.info.spki), format: "der", type: "spki" });
-    } catch {
-      cert.publicKey = null;
-    }
-  }
-  return cert.publicKey;
+  return publicKeyEntryOfCertificate(cert).key;
 }

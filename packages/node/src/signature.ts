@@ -1,5 +1,5 @@
-import { constants as cryptoConstants, verify, X509Certificate } from "node:crypto";
-import { type PathCertificate, publicKeyOf } from "./parsed-certificate.js";
+import { constants as cryptoConstants, type KeyObject, verify, X509Certificate } from "node:crypto";
+import { type PathCertificate, publicKeyEntryOfCertificate, publicKeyOf } from "./parsed-certificate.js";
 
 /** Signature algorithms verified directly over tbsCertificate: the digest node:crypto takes, and the key family. */
 const ALGORITHMS: Record<string, { digest: string | null; family: "rsa" | "ec" | "ed25519" | "ed448" }> = {
@@ -37,7 +37,12 @@ const OTHER_CURVE_COST = 100;
  * measured to (CURVE_COST). Infinity for a key keypin refuses to verify with (an RSA exponent over 64 bits).
  */
 export function verificationCost(issuer: PathCertificate): number {
-  const key = publicKeyOf(issuer);
+  const entry = publicKeyEntryOfCertificate(issuer);
+  if (entry.cost === undefined) entry.cost = costOf(entry.key);
+  return entry.cost;
+}
+
+function costOf(key: KeyObject | null): number {
   const details = key?.asymmetricKeyDetails;
   const type = key?.asymmetricKeyType;
   if (type === "ec") return CURVE_COST[details?.namedCurve ?? ""] ?? OTHER_CURVE_COST;
