@@ -105,10 +105,23 @@ describe("keypin init", () => {
     assert.equal(written.domains["api.myapp.test"]!.pins.find((p) => p.role === "backup")?.pin, keyPin);
   });
 
-  it("writes a valid policy with leaf, CA and backup pins, roles and labels", async () => {
+  it("writes a valid policy with leaf, CA and backup pins, roles and labels (platforms that accept any one pin)", async () => {
     const out = join(tmp.dir, "keypin.json");
+    // Every format but ios-ats: ATS cannot take leaf + CA + backup (init-platforms.test.ts covers it).
+    const anyOnePin = "android-nsc,trustkit,okhttp-kotlin,okhttp-java,react-native,node";
     const result = await runCli(
-      ["init", "api.myapp.test", "--backup", backupCsr, "--out", out, ...route(), "--json"],
+      [
+        "init",
+        "api.myapp.test",
+        "--backup",
+        backupCsr,
+        "--out",
+        out,
+        ...route(),
+        "--platforms",
+        anyOnePin,
+        "--json",
+      ],
       {
         keepStdinOpen: true,
       },

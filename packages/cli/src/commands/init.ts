@@ -1,12 +1,20 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
-import { computePin, normalizeHost, type Pin, type PolicyFile, validatePolicy } from "@keypin/core";
+import { computePin, normalizeHost, type Pin, type PolicyFile } from "@keypin/core";
+import { exportFormats } from "@keypin/export";
 import { sha256 } from "@keypin/node";
 import { singleString } from "../args.js";
 import { defineCommand } from "../command.js";
 import { FailureError, oneLine, UsageError } from "../errors.js";
 import { type BackupKeyResult, createBackupKey } from "../lib/backup-key.js";
 import { formatTarget, inspectHost } from "../lib/connect.js";
+import {
+  checkExpressible,
+  choosePinShape,
+  iosIdentityChoices,
+  readPlatforms,
+  renewalAdvice,
+} from "../lib/init-platforms.js";
 import { networkArgs, parseHostPort, readNetworkOptions } from "../lib/network-options.js";
 import { mapConcurrent } from "../lib/pool.js";
 import { type ProposedPin, proposeDomain, proposePins } from "../lib/propose.js";
@@ -95,17 +103,32 @@ export default defineCommand({
     },
     force: { type: "boolean", description: "overwrite an existing policy file" },
     "include-subdomains": { type: "boolean", description: "pin the hosts' subdomains too" },
+    platforms: {
+      type: "string",
+      valueHint: "LIST",
+      description: `the export formats the policy must fit exactly, comma-separated (default: all of ${exportFormats.join(",")})`,
+      repeatable: true,
+    },
+    "ios-identities": {
+      type: "string",
+      valueHint: "leaf|ca",
+      description:
+        "with ios-ats: pin your leaf key and backup (default; renewals must reuse the key) or the CA keys only (no backup)",
+      choices: iosIdentityChoices,
+    },
     json: { type: "boolean", description: "print one JSON object: { file, policy, warnings }" },
     ...networkArgs,
   },
   exitCodes: {
     0: "the policy was written",
     1: "a host could not be reached over TLS, or its chain is not trusted (no pins are taken from it)",
-    2: "bad option, the policy file exists (without --force), no backup key and no terminal to ask on, a bad backup file",
+    2: "bad option, the policy file exists (without --force), no backup key and no terminal to ask on, a bad backup file, a chosen platform that cannot express the pin set exactly",
   },
   examples: [
     "keypin init api.myapp.com --generate-backup ~/keypin-backup",
     "keypin init api.myapp.com cdn.myapp.com --backup backup.csr.pem --out app/keypin.json",
+    "keypin init api.myapp.com --platforms android-nsc,okhttp-kotlin --backup backup.csr.pem",
+    "keypin init api.myapp.com --platforms ios-ats,android-nsc --ios-identities ca",
   ],
   async run({ args }) {
     const command = "keypin init";
@@ -123,8 +146,16 @@ export default defineCommand({
       throw new UsageError("give either --backup FILE or --generate-backup DIR, not both");
     }
     const net = readNetworkOptions(args, command);
-    let source: BackupSource;
-    if (backupFile !== undefined) source = { kind: "file", path: backupFile };
+    const platforms = readPlatforms(args.platforms);
+    const choice = choosePinShape(platforms, args["ios-identities"]);
+    let source: BackupSource | undefined;
+    if (choice.shape === "ca") {
+      if (backupFile !== undefined || generateDir !== undefined) {
+        throw new UsageError(
+          `--ios-identities ca pins CA keys only, so a backup key of your own is not pinned; leave out ${backupFile !== undefined ? "--backup" : "--generate-backup"}, or use --ios-identities leaf`,
+        );
+      }
+    } else if (backupFile !== undefined) source = { kind: "file", path: backupFile };
     else if (generateDir !== undefined) source = { kind: "generate", dir: generateDir };
     else if (process.stdin.isTTY === true && process.stderr.isTTY === true)
       source = await askForBackup("keypin-backup");
@@ -134,7 +165,7 @@ export default defineCommand({
       );
     }
     // Read a given backup before connecting, so a bad file fails fast (exit 2).
-    let backupPin: Pin | undefined = source.kind === "file" ? backupPinFromFile(source.path) : undefined;
+    let backupPin: Pin | undefined = source?.kind === "file" ? backupPinFromFile(source.path) : undefined;
 
     const inspections = await mapConcurrent(targets, 8, async (target) => {
       try {
@@ -157,7 +188,7 @@ export default defineCommand({
     if (problems.length > 0) throw new FailureError(problems.join("; "));
 
     let generated: BackupKeyResult | undefined;
-    if (source.kind === "generate") {
+    if (source?.kind === "generate") {
       const first = targets[0]!.host;
       generated = await createBackupKey({
         dir: source.dir,
@@ -182,12 +213,18 @@ export default defineCommand({
       const livePins = new Set(
         [...item.inspection.served, ...item.inspection.verified].map((cert) => computePin(cert.spki, sha256)),
       );
-      if (livePins.has(backupPin!)) {
+      if (backupPin !== undefined && livePins.has(backupPin)) {
         throw new UsageError(
           `--backup ${backupFile}: that key is in the live chain of ${formatTarget(item.target)}; a backup must be a key that is on no server`,
         );
       }
-      const pins = proposePins(item.inspection.verified, { pin: backupPin!, label: backupLabel });
+      const backup = backupPin === undefined ? undefined : { pin: backupPin, label: backupLabel };
+      const pins = proposePins(item.inspection.verified, backup, choice.shape);
+      if (pins.length === 0) {
+        throw new UsageError(
+          `${formatTarget(item.target)}: its chain has no CA certificate above the leaf, so --ios-identities ca has no CA key to pin; use --ios-identities leaf`,
+        );
+      }
       const previous = proposals.get(domain);
       proposals.set(
         domain,
@@ -197,24 +234,39 @@ export default defineCommand({
     for (const [domain, pins] of proposals) {
       file.domains[domain] = proposeDomain(pins, { includeSubdomains: args["include-subdomains"] === true });
     }
-    const validation = validatePolicy(file);
-    if (!validation.ok) {
-      throw new Error(
-        `init built an invalid policy: ${validation.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
-      );
-    }
+    // Every chosen format's real exporter must write it exactly, before anything is written.
+    const { warnings } = checkExpressible(file, platforms);
+    const advice = renewalAdvice(choice.shape, [...proposals.keys()]);
     try {
       writeFileSync(out, `${JSON.stringify(file, null, 2)}\n`, { flag: force ? "w" : "wx" });
     } catch (error) {
       throw new UsageError(`${out}: cannot write the policy: ${describeFsError(error)}`, { cause: error });
     }
-    const warnings = validation.warnings;
     if (args.json) {
-      printJson({ file: out, policy: file, warnings, ...(generated ? { backup: generated } : {}) });
+      printJson({
+        file: out,
+        policy: file,
+        warnings,
+        platforms,
+        pinSet: {
+          shape: choice.shape,
+          ...(choice.ios ? { iosIdentities: choice.ios } : {}),
+          reasons: choice.reasons,
+          renewals: advice,
+        },
+        ...(generated ? { backup: generated } : {}),
+      });
       return;
     }
     const c = colorsFor(process.stdout);
-    const lines = [c.green(`Wrote ${out}`), ""];
+    const lines = [
+      c.green(`Wrote ${out}`),
+      "",
+      c.bold("Platforms"),
+      `  ${platforms.join(", ")}: each one writes this policy exactly (checked with its exporter)`,
+      ...choice.reasons.map((r) => `  ${r}`),
+      "",
+    ];
     for (const [domain, pins] of proposals) {
       lines.push(
         c.bold(domain),
@@ -232,11 +284,12 @@ export default defineCommand({
         "",
       );
     }
+    lines.push(c.bold("Renewals"), ...advice.map((a) => `  ${a}`), "");
     if (generated) lines.push(...describeBackup(generated, c, out), "");
     lines.push(
       c.bold("Next:"),
       `  keypin check --policy ${out}     in CI, so a server change that would lock apps out fails the build`,
-      `  keypin export --policy ${out} …  to generate the Android, iOS, OkHttp and React Native configuration`,
+      `  keypin export --policy ${out} --format ${platforms[0]} …  to generate each platform's configuration (${platforms.join(", ")})`,
     );
     printLines(lines);
   },

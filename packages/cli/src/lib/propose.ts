@@ -2,6 +2,7 @@ import type { CertificateInfo, DomainPolicyInput, Pin, PinRole } from "@keypin/c
 import { computePin } from "@keypin/core";
 import { sha256 } from "@keypin/node";
 import { findRotatingFamily, parseDistinguishedName } from "./ca-families.js";
+import type { PinShape } from "./init-platforms.js";
 
 /** A pin as `init` writes it. */
 export interface ProposedPin {
@@ -17,14 +18,17 @@ function cn(subject: string): string {
 /**
  * The pins `init` proposes for a host from its signature-verified path (leaf first, anchor last):
  * the leaf key (a key you control), the CA (the roots for a family that rotates intermediates, otherwise
- * the issuing intermediate, or the root when the root issues the leaf), and the backup.
+ * the issuing intermediate, or the root when the root issues the leaf), and the backup. `shape` narrows it
+ * for platforms that cannot take all three (iOS ATS): `leaf-backup` keeps the leaf and the backup; `ca`
+ * keeps only CA keys (the CA above, and the root too when it is another key) and needs no backup.
  *
  * @example
  * proposePins(inspection.verified, { pin: backupPin, label: "offline backup key" });
  */
 export function proposePins(
   verified: readonly CertificateInfo[],
-  backup: { pin: Pin; label: string },
+  backup: { pin: Pin; label: string } | undefined,
+  shape: PinShape = "leaf-ca-backup",
 ): ProposedPin[] {
   const pins: ProposedPin[] = [];
   const leaf = verified[0];
@@ -53,9 +57,22 @@ export function proposePins(
   } else if (root) {
     pins.push({ pin: pinOf(root), role: "root", label: `CA ${cn(root.subject)}` });
   }
-  pins.push({ pin: backup.pin, role: "backup", label: backup.label });
+  if (shape === "ca" && root && !pins.some((p) => p.role === "root")) {
+    pins.push({ pin: pinOf(root), role: "root", label: `root CA ${cn(root.subject)}` });
+  }
+  if (shape !== "ca") {
+    if (!backup) throw new Error(`proposePins needs a backup key for ${shape}`);
+    pins.push({ pin: backup.pin, role: "backup", label: backup.label });
+  }
+  const kept = pins.filter((p) =>
+    shape === "leaf-backup"
+      ? p.role === "leaf" || p.role === "backup"
+      : shape === "ca"
+        ? p.role !== "leaf"
+        : true,
+  );
   const unique = new Map<Pin, ProposedPin>();
-  for (const p of pins) if (!unique.has(p.pin)) unique.set(p.pin, p);
+  for (const p of kept) if (!unique.has(p.pin)) unique.set(p.pin, p);
   return [...unique.values()];
 }
 
