@@ -20,6 +20,7 @@ export function expiryDropped(d: DomainPolicy, platform: string, problem: string
     problem,
     consequence: `Written without it: these pins hold until the app is updated, not only through ${d.expires}.`,
     blocking: false,
+    fix: `remove ${pointerOf(d, "expires")} (and ship new pins by app update before the keys change)`,
   };
 }
 
@@ -48,7 +49,7 @@ export function reportsDropped(
  */
 export function planDomains(
   policy: Policy,
-  noReportOnly: { platform: string; problem: string; consequence: string },
+  noReportOnly: { platform: string; problem: string; consequence: string; fix?: string },
   visit: (d: DomainPolicy, losses: ExportLoss[]) => "written" | "left out",
 ): { losses: ExportLoss[]; written: DomainPolicy[]; leftOut: DomainPolicy[] } {
   const losses: ExportLoss[] = [];

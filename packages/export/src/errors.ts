@@ -58,10 +58,16 @@ function describeLosses(
 ): string {
   const blocking = losses.filter((l) => l.blocking);
   const shown = blocking.length > 0 ? blocking : losses;
-  const list = shown.map((l) => `${l.path}: ${l.problem.replace(/\.$/, "")}`).join("; ");
+  const list = shown
+    .map(
+      (l) =>
+        `${l.path}: ${l.problem.replace(/\.$/, "")}${l.fix === undefined ? "" : ` (fix: ${l.fix.replace(/\.$/, "")})`}`,
+    )
+    .join("; ");
+  const fixed = shown.every((l) => l.fix !== undefined);
   return blocking.length > 0
-    ? `${platform} (${format}) cannot express ${source} even with ${option}: ${list}. Change the policy (give the domain its own pinned entry or drop the parent's includeSubdomains).`
-    : `${platform} (${format}) cannot express ${source} exactly: ${list}. Change the policy, or pass ${option} to write it anyway with every difference listed in the file's header.`;
+    ? `${platform} (${format}) cannot express ${source} even with ${option}: ${list}. ${fixed ? "Make the fixes above in the policy" : "Change the policy (give the domain its own pinned entry or drop the parent's includeSubdomains)"}.`
+    : `${platform} (${format}) cannot express ${source} exactly: ${list}. ${fixed ? "Make the fixes above in the policy" : "Change the policy"}, or pass ${option} to write it anyway with every difference listed in the file's header.`;
 }
 
 /**

@@ -98,6 +98,7 @@ export function planOkHttp(
     problem: "OkHttp has no report-only mode (a pinned host always fails on mismatch) and sends no reports.",
     consequence:
       "Left out of the CertificatePinner: the domain is not pinned (never blocked) and no report is sent.",
+    fix: `set "mode": "enforce" once the pins are known good (Android's network security config and ATS have no report-only mode either; TrustKit and @keypin/node report without blocking)`,
   };
   const {
     losses,

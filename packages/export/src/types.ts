@@ -75,4 +75,9 @@ export interface ExportLoss {
   consequence: string;
   /** True when even `allowLossy` cannot write it without blocking or unpinning traffic the policy pins. */
   blocking: boolean;
+  /**
+   * The concrete change that makes the export exact: which pins to move or drop, which field to change, or
+   * which other format carries the policy exactly (e.g. TrustKit for iOS).
+   */
+  fix?: string;
 }

@@ -71,6 +71,7 @@ export function buildAtsPinnedDomains(
     problem: "ATS has no report-only mode (a pinned domain always blocks on mismatch) and sends no reports.",
     consequence:
       "Left out of NSPinnedDomains: the domain is not pinned (never blocked) and no report is sent.",
+    fix: 'export for iOS with --format trustkit (kTSKEnforcePinning: false reports without blocking), or set "mode": "enforce"',
   };
   const { losses, leftOut } = planDomains(policy, noReportOnly, (d, losses) => {
     if (isIpAddress(d.domain)) {
@@ -97,6 +98,7 @@ export function buildAtsPinnedDomains(
         problem: `NSIncludesSubdomains covers one more label only (x.${d.domain}), where keypin covers subdomains at any depth.`,
         consequence: `Written as NSIncludesSubdomains: hosts two or more labels below (a.b.${d.domain}) are not pinned.`,
         blocking: false,
+        fix: `export for iOS with --format trustkit (kTSKIncludeSubdomains covers every depth), or list each deeper host as its own domain`,
       });
     }
     const leaf: string[] = [];
@@ -120,6 +122,7 @@ export function buildAtsPinnedDomains(
               "this pin has no role, and ATS must know whether a key is a leaf key (NSPinnedLeafIdentities) or a CA key (NSPinnedCAIdentities). Give it a role in the policy.",
             consequence: "Left out: a chain carrying only this key is refused.",
             blocking: false,
+            fix: `give ${pointerOf(d, "pins", index)} a "role" (leaf or backup for your keys, intermediate or root for a CA's)`,
           });
           break;
         default: {
@@ -129,6 +132,9 @@ export function buildAtsPinnedDomains(
       }
     });
     if (leaf.length > 0 && ca.length > 0) {
+      const caPins = d.pins.filter((p) => p.role === "intermediate" || p.role === "root");
+      const caIndexes = d.pins.flatMap((p, i) => (p.role === "intermediate" || p.role === "root" ? [i] : []));
+      const leafIndexes = d.pins.flatMap((p, i) => (p.role === "leaf" || p.role === "backup" ? [i] : []));
       losses.push({
         domain: d.domain,
         path: pointerOf(d, "pins"),
@@ -138,6 +144,7 @@ export function buildAtsPinnedDomains(
         consequence:
           "Written with both categories: a chain must now carry one of the leaf/backup keys AND one of the intermediate/root keys.",
         blocking: false,
+        fix: `keep one category for this domain: drop the CA pin${caPins.length === 1 ? "" : "s"} (pins ${caIndexes.join(", ")}: ${caPins.map((p) => p.role).join(", ")}) and keep the leaf and backup keys (renewals must then reuse the leaf key, e.g. certbot --reuse-key; keypin init --ios-identities leaf proposes this), or drop pins ${leafIndexes.join(", ")} (leaf/backup) and pin CA keys only (keypin init --ios-identities ca); or export for iOS with --format trustkit, which accepts any one pin as keypin does`,
       });
     }
     if (leaf.length === 0 && ca.length === 0) return "left out";

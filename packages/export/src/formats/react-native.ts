@@ -60,6 +60,7 @@ function exportReactNative(policy: Policy, options: ExportOptions): ExportResult
         platform,
         problem: `on iOS the library runs TrustKit, which refuses an enforced domain with fewer than two pins (${distinct} here); add a backup pin.`,
         consequence: "Left out of initializeSslPinning: the domain is not pinned on either platform.",
+        fix: `add a second pin to ${pointerOf(d, "pins")}: a backup key you keep offline (keypin backup --out DIR prints its pin)`,
         blocking: false,
       });
       return "left out";

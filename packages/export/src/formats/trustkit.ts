@@ -41,6 +41,7 @@ export function trustKitDomainLoss(d: DomainPolicy, platformName: string): Expor
     problem: `TrustKit only pins names with a public registrable suffix and throws at start-up on ${d.domain} (an IP address or single-label name).`,
     consequence: "Left out: this domain is not pinned there.",
     blocking: false,
+    fix: `pin ${d.domain} by its DNS name instead, or leave it out of the iOS build's policy`,
   };
 }
 
@@ -92,6 +93,7 @@ function exportTrustKit(policy: Policy, options: ExportOptions): ExportResult {
         consequence:
           "Written as report-only (kTSKEnforcePinning: false): a mismatch is reported, not blocked.",
         blocking: false,
+        fix: `add a second pin to ${pointerOf(d, "pins")}: a backup key you keep offline (keypin backup --out DIR prints its pin)`,
       });
     }
   }
