@@ -140,42 +140,36 @@ export function readOid(bytes: Uint8Array, node: DerNode): string {
       node.start,
     );
   }
-  const v = valueBytes(bytes, node);
-  if (v.length === 0 || v.length > 64) {
+  const length = node.end - node.valueStart;
+  if (length === 0 || length > 64) {
     throw new KeypinParseError(
-      `OBJECT IDENTIFIER at byte ${node.start} has a bad length (${v.length})`,
+      `OBJECT IDENTIFIER at byte ${node.start} has a bad length (${length})`,
       node.start,
     );
   }
-  const arcs: number[] = [];
+  // The dotted text is built as the arcs are read (no view, no array): OIDs are read for every name attribute,
+  // algorithm and extension of every certificate a handshake brings.
+  let out = "";
   let value = 0;
   let digits = 0;
-  for (let i = 0; i < v.length; i++) {
-    const b = v[i]!;
+  for (let i = node.valueStart; i < node.end; i++) {
+    const b = bytes[i]!;
     if (digits === 0 && b === 0x80) {
-      throw new KeypinParseError(
-        `OBJECT IDENTIFIER at byte ${node.start} is not minimally encoded`,
-        node.valueStart + i,
-      );
+      throw new KeypinParseError(`OBJECT IDENTIFIER at byte ${node.start} is not minimally encoded`, i);
     }
     value = value * 128 + (b & 0x7f);
     digits++;
-    if (digits > 7)
-      throw new KeypinParseError(
-        `OBJECT IDENTIFIER arc too large at byte ${node.valueStart + i}`,
-        node.valueStart + i,
-      );
+    if (digits > 7) throw new KeypinParseError(`OBJECT IDENTIFIER arc too large at byte ${i}`, i);
     if ((b & 0x80) === 0) {
-      arcs.push(value);
+      if (out === "") out = value < 40 ? `0.${value}` : value < 80 ? `1.${value - 40}` : `2.${value - 80}`;
+      else out += `.${value}`;
       value = 0;
       digits = 0;
     }
   }
   if (digits !== 0)
     throw new KeypinParseError(`OBJECT IDENTIFIER at byte ${node.start} is cut off`, node.end);
-  const first = arcs[0]!;
-  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
-  return [...head, ...arcs.slice(1)].join(".");
+  return out;
 }
 
 /** The value bytes of a BIT STRING with zero unused bits (keys and signatures). */

@@ -14,7 +14,7 @@ import {
 } from "../der.js";
 import { KeypinParseError } from "../errors.js";
 import { type CertificateConstraints, readExtensions } from "./extensions.js";
-import { canonicalName, readName } from "./name.js";
+import { readNameForms } from "./name.js";
 import { keyTypeOf } from "./spki.js";
 import { isVerifierTime, readTime } from "./time.js";
 
@@ -151,11 +151,13 @@ export function readCertificate(der: Uint8Array, cert: DerNode): CertificateInfo
   if (signatureAlgorithm?.tag !== TAG.SEQUENCE)
     throw new KeypinParseError(`expected the signature algorithm at byte ${cert.start}`, cert.start);
   const signatureBits = readBitStringBytes(der, signatureValue!, "the signature");
+  const subjectName = readNameForms(der, subject);
+  const issuerName = readNameForms(der, issuer);
   return {
     der: new Uint8Array(encodingOf(der, cert)),
     spki: new Uint8Array(encodingOf(der, spki)),
-    subject: readName(der, subject),
-    issuer: readName(der, issuer),
+    subject: subjectName.text,
+    issuer: issuerName.text,
     notBefore: readTime(der, notBefore),
     notAfter: readTime(der, notAfter),
     serialNumber: encodeHex(stripSignByte(valueBytes(der, serial))).toUpperCase(),
@@ -163,7 +165,7 @@ export function readCertificate(der: Uint8Array, cert: DerNode): CertificateInfo
     keyType,
     isCA,
     constraints,
-    names: { subject: canonicalName(der, subject), issuer: canonicalName(der, issuer) },
+    names: { subject: subjectName.canonical, issuer: issuerName.canonical },
     signed: {
       tbs: new Uint8Array(encodingOf(der, tbsNode)),
       algorithm: readAlgorithm(der, signatureAlgorithm),

@@ -5,23 +5,55 @@ import { type DerNode, TAG, tagName, valueBytes } from "../der.js";
 import { KeypinParseError } from "../errors.js";
 
 /**
- * Reads a certificate time in every form OpenSSL accepts in a certificate: UTCTime `YYMMDDHHMM[SS]` and
- * GeneralizedTime `YYYYMMDDHH[MM[SS[.fff]]]`, each ending in `Z` or an offset `+hhmm`/`-hhmm` (UTCTime years
- * 50–99 are 19xx). RFC 5280 asks for seconds and `Z`; certificates in the wild do not always comply.
- */
-/**
  * Whether a certificate time is in the one form OpenSSL's verifier compares (`X509_cmp_time`): UTCTime
  * `YYMMDDHHMMSSZ` or GeneralizedTime `YYYYMMDDHHMMSSZ`, all digits. OpenSSL reads the other forms {@link readTime}
  * accepts, but a certificate carrying one fails verification ("format error in certificate's notAfter field"), so
  * such a certificate cannot be on a path OpenSSL accepts.
  */
 export function isVerifierTime(der: Uint8Array, node: DerNode): boolean {
-  const text = decodeLatin1(valueBytes(der, node));
-  if (node.tag === TAG.UTC_TIME) return /^\d{12}Z$/.test(text);
-  return node.tag === TAG.GENERALIZED_TIME && /^\d{14}Z$/.test(text);
+  const digits = node.tag === TAG.UTC_TIME ? 12 : node.tag === TAG.GENERALIZED_TIME ? 14 : -1;
+  return (
+    digits > 0 && node.end - node.valueStart === digits + 1 && isDigitsThenZ(der, node.valueStart, digits)
+  );
 }
 
+/** `count` ASCII digits at `at`, then `Z`. */
+function isDigitsThenZ(der: Uint8Array, at: number, count: number): boolean {
+  for (let i = at; i < at + count; i++) {
+    const b = der[i]!;
+    if (b < 0x30 || b > 0x39) return false;
+  }
+  return der[at + count] === 0x5a;
+}
+
+/** The number written by the two ASCII digits at `at` (the caller checked they are digits). */
+function twoDigits(der: Uint8Array, at: number): number {
+  return (der[at]! - 0x30) * 10 + (der[at + 1]! - 0x30);
+}
+
+/**
+ * Reads a certificate time in every form OpenSSL accepts in a certificate: UTCTime `YYMMDDHHMM[SS]` and
+ * GeneralizedTime `YYYYMMDDHH[MM[SS[.fff]]]`, each ending in `Z` or an offset `+hhmm`/`-hhmm` (UTCTime years
+ * 50–99 are 19xx). RFC 5280 asks for seconds and `Z`; certificates in the wild do not always comply.
+ */
 export function readTime(der: Uint8Array, node: DerNode): Date {
+  // The form nearly every certificate uses (what the verifier compares), read without a regular expression; the
+  // same date checks as below. Anything else takes the general reader.
+  if (isVerifierTime(der, node)) {
+    const v = node.valueStart;
+    const long = node.tag === TAG.GENERALIZED_TIME;
+    const at = long ? v + 2 : v;
+    const yy = twoDigits(der, at);
+    const year = long ? twoDigits(der, v) * 100 + yy : yy >= 50 ? 1900 + yy : 2000 + yy;
+    const mo = twoDigits(der, at + 2);
+    const d = twoDigits(der, at + 4);
+    const h = twoDigits(der, at + 6);
+    const mi = twoDigits(der, at + 8);
+    const s = twoDigits(der, at + 10);
+    const date = new Date(Date.UTC(year, mo - 1, d, h, mi, s));
+    if (year < 100) date.setUTCFullYear(year);
+    if (mo >= 1 && mo <= 12 && date.getUTCDate() === d && h <= 23 && mi <= 59 && s <= 59) return date;
+  }
   const text = decodeLatin1(valueBytes(der, node));
   let m: RegExpExecArray | null;
   let year = 0;

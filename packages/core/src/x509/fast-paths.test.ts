@@ -1,0 +1,100 @@
+// The hand-written fast paths of the certificate reader (issue 19) give what the general code gives.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { readNode, readOid } from "../der.js";
+import { canonicalText } from "./name.js";
+import { isVerifierTime, readTime } from "./time.js";
+
+/** The canonical form as it was written before (three regular expressions), the reference. */
+function canonicalReference(text: string): string {
+  return text
+    .replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, "")
+    .replace(/[\t\n\v\f\r ]+/g, " ")
+    .replace(/[A-Z]+/g, (m) => m.toLowerCase());
+}
+
+const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const tlv = (tag: number, value: Uint8Array) => Uint8Array.from([tag, value.length, ...value]);
+
+/** readTime's answer as a comparable value: the instant, or "throws". */
+function timeOf(tag: number, text: string): number | "throws" {
+  const der = tlv(tag, ascii(text));
+  try {
+    return readTime(der, readNode(der, 0)).getTime();
+  } catch {
+    return "throws";
+  }
+}
+
+const two = (n: number) => String(n).padStart(2, "0");
+
+describe("certificate reader fast paths", () => {
+  it("canonicalizes names exactly as the regular expressions did", () => {
+    const chars = fc.constantFrom(..."aZ Q\t\n\v\f\r\u00a0É ß1-.\u2028", "\u{1f600}", "  ", "\r\n");
+    fc.assert(
+      fc.property(fc.array(chars, { maxLength: 24 }), (parts) => {
+        const text = parts.join("");
+        assert.equal(canonicalText(text), canonicalReference(text), JSON.stringify(text));
+      }),
+      { numRuns: 3000 },
+    );
+    assert.equal(canonicalText("  Keypin\t\tTEST  root \n"), "keypin test root");
+    assert.equal(canonicalText(""), "");
+  });
+
+  it("reads a YYMMDDHHMMSSZ time as the general reader reads the same instant with a fraction of a second", () => {
+    // The verifier's form takes the fast path; GeneralizedTime with ".0" cannot, so it is the reference.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 99 }),
+        fc.integer({ min: 0, max: 14 }),
+        fc.integer({ min: 0, max: 32 }),
+        fc.integer({ min: 0, max: 25 }),
+        fc.integer({ min: 0, max: 61 }),
+        fc.integer({ min: 0, max: 61 }),
+        (yy, mo, d, h, mi, s) => {
+          const utc = `${two(yy)}${two(mo)}${two(d)}${two(h)}${two(mi)}${two(s)}Z`;
+          const year = yy >= 50 ? 1900 + yy : 2000 + yy;
+          const generalized = `${year}${utc.slice(2, 12)}`;
+          assert.ok(isVerifierTime(tlv(0x17, ascii(utc)), readNode(tlv(0x17, ascii(utc)), 0)));
+          const reference = timeOf(0x18, `${generalized}.0Z`);
+          assert.equal(timeOf(0x17, utc), reference, utc);
+          assert.equal(timeOf(0x18, `${generalized}Z`), reference, generalized);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("reads GeneralizedTime years below 100 and the forms the verifier refuses as before", () => {
+    assert.equal(timeOf(0x18, "00500101000000Z"), timeOf(0x18, "00500101000000.0Z"));
+    const year50 = new Date(Date.UTC(2000, 0, 1));
+    year50.setUTCFullYear(50);
+    assert.equal(timeOf(0x18, "00500101000000Z"), year50.getTime());
+    assert.equal(timeOf(0x17, "2501010000Z"), Date.UTC(2025, 0, 1));
+    assert.equal(timeOf(0x17, "250101000000+0100"), Date.UTC(2024, 11, 31, 23));
+    assert.equal(
+      isVerifierTime(tlv(0x17, ascii("2501010000Z")), readNode(tlv(0x17, ascii("2501010000Z")), 0)),
+      false,
+    );
+    assert.equal(
+      isVerifierTime(tlv(0x17, ascii("25010100000aZ")), readNode(tlv(0x17, ascii("25010100000aZ")), 0)),
+      false,
+    );
+    assert.equal(timeOf(0x17, "25010100000aZ"), "throws");
+  });
+
+  it("writes OIDs in dotted form, the first two arcs split as X.690 says", () => {
+    const oid = (hex: string) => {
+      const der = tlv(0x06, Buffer.from(hex, "hex"));
+      return readOid(der, readNode(der, 0));
+    };
+    assert.equal(oid("2a864886f70d01010b"), "1.2.840.113549.1.1.11");
+    assert.equal(oid("550403"), "2.5.4.3");
+    assert.equal(oid("0027"), "0.0.39");
+    assert.equal(oid("8837"), "2.999");
+    assert.throws(() => oid("2a8048"), /not minimally encoded/);
+    assert.throws(() => oid("2a86"), /cut off/);
+  });
+});
