@@ -4,7 +4,6 @@ import {
   issuerViolation,
   type PathRuleViolation,
 } from "@keypin/core";
-import { BoundedCache } from "./bounded-cache.js";
 import { derKey, describeCertificate, type PathCertificate } from "./parsed-certificate.js";
 import { verificationCost, verifySignature } from "./signature.js";
 
@@ -82,19 +81,26 @@ export class AnchorSet {
  * the time-dependent rules are checked on every search.
  */
 export class HopCache {
-  readonly #verdicts: BoundedCache<boolean>;
+  /**
+   * Child bytes → issuer bytes → verdict. Two levels, not one key made of both: the keys are the certificates' own
+   * base64 strings, whose hashes V8 keeps, where a key joined from two ~1 KB strings was built and hashed anew on
+   * every lookup.
+   */
+  readonly #verdicts = new Map<string, Map<string, boolean>>();
+  readonly #limit: number;
+  #size = 0;
   /** Signature verifications actually performed (cache misses). */
   verifications = 0;
   /** Hops answered from the cache. */
   hits = 0;
 
   constructor(limit = 2048) {
-    this.#verdicts = new BoundedCache(limit);
+    this.#limit = limit;
   }
 
   /** The cached verdict, or undefined when this pair was never verified. */
   cached(child: PathCertificate, issuer: PathCertificate): boolean | undefined {
-    const verdict = this.#verdicts.get(`${child.key}\n${issuer.key}`);
+    const verdict = this.#verdicts.get(child.key)?.get(issuer.key);
     if (verdict !== undefined) this.hits++;
     return verdict;
   }
@@ -103,8 +109,30 @@ export class HopCache {
   verify(child: PathCertificate, issuer: PathCertificate): boolean {
     this.verifications++;
     const ok = verifySignature(child, issuer);
-    this.#verdicts.set(`${child.key}\n${issuer.key}`, ok);
+    if (this.#verdicts.get(child.key)?.has(issuer.key)) {
+      this.#verdicts.get(child.key)!.set(issuer.key, ok);
+      return ok;
+    }
+    // At the limit, the oldest children are forgotten with all their issuers: the cache never grows unbounded.
+    while (this.#size >= this.#limit) {
+      const oldest = this.#verdicts.entries().next();
+      if (oldest.done) break;
+      this.#size -= oldest.value[1].size;
+      this.#verdicts.delete(oldest.value[0]);
+    }
+    let issuers = this.#verdicts.get(child.key);
+    if (!issuers) {
+      issuers = new Map();
+      this.#verdicts.set(child.key, issuers);
+    }
+    issuers.set(issuer.key, ok);
+    this.#size++;
     return ok;
+  }
+
+  /** Pairs remembered. */
+  get size(): number {
+    return this.#size;
   }
 }
 
