@@ -87,17 +87,17 @@ export function canonicalJwkOf(spki: Uint8Array): JsonWebKey | undefined {
 /** The magnitudes of n and e read from an rsaEncryption SPKI, loosely: the caller compares a re-encoding. */
 function rsaNumbersOf(bytes: Buffer): { n: Buffer; e: Buffer } | undefined {
   const outer = tlv(bytes, 0);
-  if (!outer || outer.tag !== 0x30 || outer.end !== bytes.length) return undefined;
+  if (outer?.tag !== 0x30 || outer.end !== bytes.length) return undefined;
   if (!bytes.subarray(outer.value, outer.value + RSA_ALGORITHM.length).equals(RSA_ALGORITHM))
     return undefined;
   const bits = tlv(bytes, outer.value + RSA_ALGORITHM.length);
-  if (!bits || bits.tag !== 0x03 || bytes[bits.value] !== 0) return undefined;
+  if (bits?.tag !== 0x03 || bytes[bits.value] !== 0) return undefined;
   const seq = tlv(bytes, bits.value + 1);
-  if (!seq || seq.tag !== 0x30) return undefined;
+  if (seq?.tag !== 0x30) return undefined;
   const n = tlv(bytes, seq.value);
-  if (!n || n.tag !== 0x02) return undefined;
+  if (n?.tag !== 0x02) return undefined;
   const e = tlv(bytes, n.end);
-  if (!e || e.tag !== 0x02) return undefined;
+  if (e?.tag !== 0x02) return undefined;
   const magnitude = (start: number, end: number) => {
     const v = bytes.subarray(start, end);
     // Negative or zero numbers are not RSA keys: leave them to the DER import.
