@@ -25,6 +25,33 @@ function reasonOf(error: unknown): string {
 }
 
 /**
+ * Reads the client's first TLS record (header and body; what arrived if the client stops or sends no TLS), then
+ * pauses the socket so that the bytes can be put back for the TLS layer.
+ */
+function firstRecord(socket: Socket, head: Buffer): Promise<Buffer> {
+  const complete = (b: Buffer): boolean =>
+    b.length >= 5 && (b[0] !== 0x16 || b.length >= 5 + b.readUInt16BE(3));
+  if (complete(head) || socket.destroyed) return Promise.resolve(head);
+  return new Promise((resolve) => {
+    let buffered = head;
+    const done = (): void => {
+      socket.off("data", onData);
+      socket.off("end", done);
+      socket.off("close", done);
+      socket.pause();
+      resolve(buffered);
+    };
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (complete(buffered)) done();
+    };
+    socket.on("data", onData);
+    socket.once("end", done);
+    socket.once("close", done);
+  });
+}
+
+/**
  * An intercepting HTTPS proxy in the manner of mitmproxy or Charles: it answers HTTP CONNECT, presents a
  * leaf forged for the host asked for (SNI first), decrypts the client's traffic and relays it to the real
  * server over a second TLS connection. It counts, on its own, every byte of application data it decrypts
@@ -207,7 +234,8 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
     }
     const host = match[1]!.toLowerCase();
     const port = Number(match[2]);
-    this.#emit({ kind: "connect", tunnel: tunnel.id, host, port });
+    const from = { address: client.remoteAddress ?? "", port: client.remotePort ?? 0 };
+    this.#emit({ kind: "connect", tunnel: tunnel.id, host, port, client: from });
 
     const appended = [...this.appendToChain];
     this.#contextFor(host, appended).then(
@@ -215,36 +243,45 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
         if (client.destroyed) return;
         this.#emit({ kind: "forge", tunnel: tunnel.id, host, leaf, cached, appended });
         client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-        if (head.length > 0) client.unshift(head);
-        const tls = new TLSSocket(client, {
-          isServer: true,
-          secureContext: context,
-          // A client asking for another name than the CONNECT host gets a leaf forged for that name.
-          SNICallback: (servername, callback) => {
-            const name = servername.toLowerCase();
-            tunnel.servername = name;
-            if (name === host) return callback(null, context);
-            this.#contextFor(name, appended).then(
-              (forged) => {
-                const { leaf, cached } = forged;
-                this.#emit({ kind: "forge", tunnel: tunnel.id, host: name, leaf, cached, appended });
-                callback(null, forged.context);
-              },
-              (error: Error) => {
-                this.#fail(tunnel, "forge", error);
-                callback(error);
-              },
-            );
-          },
+        return firstRecord(client, head).then((first) => {
+          if (first.length > 0) this.#emit({ kind: "client-hello", tunnel: tunnel.id, record: first });
+          if (client.destroyed) return;
+          if (first.length > 0) client.unshift(first);
+          this.#serve(tunnel, host, port, context, appended);
         });
-        tunnel.tls = tls;
-        this.#intercept(tunnel, tls, host, port);
       },
       (error: unknown) => {
         this.#fail(tunnel, "forge", error);
         client.destroy();
       },
     );
+  }
+
+  #serve(tunnel: Tunnel, host: string, port: number, context: SecureContext, appended: string[]): void {
+    const client = tunnel.client;
+    const tls = new TLSSocket(client, {
+      isServer: true,
+      secureContext: context,
+      // A client asking for another name than the CONNECT host gets a leaf forged for that name.
+      SNICallback: (servername, callback) => {
+        const name = servername.toLowerCase();
+        tunnel.servername = name;
+        if (name === host) return callback(null, context);
+        this.#contextFor(name, appended).then(
+          (forged) => {
+            const { leaf, cached } = forged;
+            this.#emit({ kind: "forge", tunnel: tunnel.id, host: name, leaf, cached, appended });
+            callback(null, forged.context);
+          },
+          (error: Error) => {
+            this.#fail(tunnel, "forge", error);
+            callback(error);
+          },
+        );
+      },
+    });
+    tunnel.tls = tls;
+    this.#intercept(tunnel, tls, host, port);
   }
 
   #intercept(tunnel: Tunnel, tls: TLSSocket, host: string, port: number): void {

@@ -79,7 +79,19 @@ export type FailureStage = "forge" | "client-handshake" | "client" | "upstream";
  * const stolen = events.some((e) => e.kind === "request" && e.message.headers["authorization"] !== undefined);
  */
 export type InterceptEvent<Leaf extends ForgedCertificate = ForgedCertificate> =
-  | { kind: "connect"; tunnel: number; host: string; port: number }
+  | {
+      kind: "connect";
+      tunnel: number;
+      host: string;
+      port: number;
+      /** The client's address and port, as the proxy's socket sees them. */
+      client: { address: string; port: number };
+    }
+  /**
+   * The first TLS record the client sent on the tunnel (its ClientHello, raw), read before the handshake, so
+   * that an audit can fingerprint the client's TLS stack. Not emitted when the client sent nothing.
+   */
+  | { kind: "client-hello"; tunnel: number; record: Buffer }
   | {
       kind: "forge";
       tunnel: number;
