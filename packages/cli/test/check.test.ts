@@ -74,6 +74,46 @@ describe("keypin check", () => {
     tmp.remove();
   });
 
+  it("--platforms lints the policy by those platforms' rules, naming the platform; without it nothing changes", async () => {
+    const file = policy("platforms.json", {
+      "api.myapp.test": {
+        includeSubdomains: true,
+        pins: [
+          { pin: intermediatePin, role: "intermediate" },
+          { pin: backupPin, role: "backup" },
+        ],
+      },
+    });
+    const plain = await runCli(["check", "--policy", file, ...route(), "--json"]);
+    assert.equal(plain.code, 0, plain.stderr);
+    const platformCodes = (json: CheckJson) =>
+      json.warnings.flatMap((w) =>
+        (w as { platform?: string }).platform ? [`${(w as { platform?: string }).platform} ${w.code}`] : [],
+      );
+    assert.deepEqual(platformCodes(JSON.parse(plain.stdout) as CheckJson), []);
+    const linted = await runCli([
+      "check",
+      "--policy",
+      file,
+      ...route(),
+      "--platforms",
+      "ios-ats,okhttp-java",
+      "--json",
+    ]);
+    assert.equal(linted.code, 0, linted.stderr);
+    assert.deepEqual(platformCodes(JSON.parse(linted.stdout) as CheckJson), [
+      "ios-ats ats-one-label",
+      "ios-ats ats-and-rule",
+      "okhttp-java okhttp3-subdomains",
+    ]);
+    const text = await runCli(["check", "--policy", file, ...route(), "--platforms", "ios-ats", "--strict"]);
+    assert.equal(text.code, 1, "--strict fails on the platform warnings");
+    assert.match(text.stdout, /\[ios-ats ats-one-label\]/);
+    const bad = await runCli(["check", "--policy", file, ...route(), "--platforms", "windows-phone"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown platform "windows-phone"/);
+  });
+
   it("passes when the verified chain carries a pinned key, naming the pin that matched", async () => {
     const file = policy("good.json", {
       "api.myapp.test": {

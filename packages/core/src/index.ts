@@ -14,6 +14,7 @@ export { decodePem, encodePem, type PemBlock } from "./pem.js";
 export { computePin, formatHpkpPin, parsePin, pinToBase64 } from "./pin.js";
 export { lintPolicy } from "./policy/lint.js";
 export { normalizePolicy } from "./policy/normalize.js";
+export { LINT_PLATFORMS, type LintPlatform } from "./policy/platform-lint.js";
 export { parsePolicy, validatePolicy } from "./policy/validate.js";
 export { buildPinFailureReport, reportDedupeKey, TRUSTKIT_VALIDATION_RESULT } from "./report.js";
 export { policySchema } from "./schema.js";

@@ -143,6 +143,8 @@ export interface LintFinding {
   path: string;
   message: string;
   domain?: string;
+  /** For a platform rule (lintPolicy's `platforms`): the platform it is about, e.g. `ios-ats`. */
+  platform?: string;
 }
 
 /**

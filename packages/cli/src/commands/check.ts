@@ -3,7 +3,9 @@ import {
   computePin,
   evaluateChain,
   findDomainPolicy,
+  LINT_PLATFORMS,
   type LintFinding,
+  type LintPlatform,
   lintPolicy,
   normalizeHost,
   type Pin,
@@ -34,6 +36,8 @@ export interface CheckWarning {
   message: string;
   domain?: string;
   path?: string;
+  /** The platform a platform rule is about (`--platforms`), e.g. `ios-ats`. */
+  platform?: string;
 }
 
 /** One host in `keypin check --json`. */
@@ -160,15 +164,37 @@ export async function checkHost(
   }
 }
 
-function policyWarnings(policy: Policy, loaderWarnings: LintFinding[]): CheckWarning[] {
+/** `--platforms a,b` (repeatable): the platforms whose rules lint applies too; none by default. */
+function readLintPlatforms(values: readonly string[]): LintPlatform[] | undefined {
+  const names = values
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
+  if (names.length === 0) return undefined;
+  for (const name of names) {
+    if (!(LINT_PLATFORMS as readonly string[]).includes(name))
+      throw new UsageError(
+        `--platforms: unknown platform "${name}"; the platforms are ${LINT_PLATFORMS.join(", ")} (comma-separated)`,
+      );
+  }
+  return LINT_PLATFORMS.filter((p) => names.includes(p));
+}
+
+function policyWarnings(
+  policy: Policy,
+  loaderWarnings: LintFinding[],
+  platforms: readonly LintPlatform[] | undefined,
+): CheckWarning[] {
   const seen = new Set<string>();
   const out: CheckWarning[] = [];
-  for (const finding of [...loaderWarnings, ...lintPolicy(policy)]) {
-    const key = `${finding.code}\u0000${finding.path}`;
+  const findings = lintPolicy(policy, platforms ? { platforms } : {});
+  for (const finding of [...loaderWarnings, ...findings]) {
+    const key = `${finding.code}\u0000${finding.path}\u0000${finding.platform ?? ""}`;
     if (seen.has(key)) continue;
     seen.add(key);
     const warning: CheckWarning = { code: finding.code, message: finding.message, path: finding.path };
     if (finding.domain !== undefined) warning.domain = finding.domain;
+    if (finding.platform !== undefined) warning.platform = finding.platform;
     out.push(warning);
   }
   return out;
@@ -238,7 +264,9 @@ export function formatCheckReport(report: CheckReport, policyFile: string, c: Co
     lines.push(
       "",
       c.bold("Warnings"),
-      ...allWarnings.map((w) => `  ${c.yellow("!")} ${w.message} ${c.dim(`[${w.code}]`)}`),
+      ...allWarnings.map(
+        (w) => `  ${c.yellow("!")} ${w.message} ${c.dim(`[${w.platform ? `${w.platform} ` : ""}${w.code}]`)}`,
+      ),
     );
   }
   const counts = new Map<HostStatus, number>();
@@ -274,6 +302,12 @@ export default defineCommand({
       default: String(defaultConcurrency),
     },
     strict: { type: "boolean", description: "fail on lint warnings and not-pinned hosts too" },
+    platforms: {
+      type: "string",
+      valueHint: "LIST",
+      description: `also lint the policy by these platforms' rules, comma-separated (${LINT_PLATFORMS.join(",")})`,
+      repeatable: true,
+    },
     json: {
       type: "boolean",
       description:
@@ -328,7 +362,7 @@ export default defineCommand({
             process.stderr.write(`\r\u001b[2Kchecking ${done}/${total}${done === total ? "\r\u001b[2K" : ""}`)
         : undefined,
     );
-    const warnings = policyWarnings(policy, loaderWarnings);
+    const warnings = policyWarnings(policy, loaderWarnings, readLintPlatforms(stringList(args.platforms)));
     const report: CheckReport = { ok: checkPassed(hosts, warnings, args.strict === true), warnings, hosts };
     if (args.json) printJson(report);
     else printLines(formatCheckReport(report, policyFile, colorsFor(process.stdout)));

@@ -2,6 +2,7 @@
 import { isIpAddress, normalizeHost } from "../host.js";
 import type { DomainPolicy, LintFinding, Policy } from "../types.js";
 import { isExpired } from "./expires.js";
+import { type LintPlatform, platformFindings } from "./platform-lint.js";
 import { jsonPointer } from "./read.js";
 
 /**
@@ -10,12 +11,22 @@ import { jsonPointer } from "./read.js";
  * `weaker-subdomain` (a more specific entry is expired or report-only under an enforced parent
  * with `includeSubdomains`, so it switches pinning off or down for its hosts).
  *
+ * With `platforms`, also what the policy means on each platform it is exported to, each finding naming its
+ * `platform`: `trustkit-two-pins` (TrustKit and React Native refuse fewer than two enforced pins),
+ * `ats-one-label` (NSIncludesSubdomains covers one more label), `ats-and-rule` (leaf and CA identities must
+ * each match), `okhttp3-subdomains` (OkHttp 3.x's `**.` matches nothing), `expiry-fails-open` (Android and
+ * TrustKit stop enforcing after the date), `no-expiry` (ATS and OkHttp never stop), `no-report-only` (ATS
+ * always enforces), `ip-not-pinnable` (ATS and TrustKit pin names only).
+ *
  * @example
  * ```ts
  * for (const f of lintPolicy(policy, { now: new Date() })) console.warn(`${f.code} at ${f.path}: ${f.message}`);
  * ```
  */
-export function lintPolicy(policy: Policy, options?: { now?: Date }): LintFinding[] {
+export function lintPolicy(
+  policy: Policy,
+  options?: { now?: Date; platforms?: readonly LintPlatform[] },
+): LintFinding[] {
   const now = options?.now ?? new Date();
   const findings: LintFinding[] = [];
   const seen = new Map<string, DomainPolicy>();
@@ -43,6 +54,7 @@ export function lintPolicy(policy: Policy, options?: { now?: Date }): LintFindin
         message: `"${key}" enforces ${d.pins.length} pin; enforce at least two (the current key and a backup) or a key rotation locks every installed app out (TrustKit refuses fewer than two)`,
       });
     }
+    if (options?.platforms) findings.push(...platformFindings(d, options.platforms));
     if (!d.pins.some((p) => p.role === "backup")) {
       findings.push({
         code: "no-backup-pin",

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { PolicyFile } from "../types.js";
+import { lintPolicy } from "./lint.js";
+import { LINT_PLATFORMS, type LintPlatform } from "./platform-lint.js";
+import { parsePolicy } from "./validate.js";
+
+const pin = (n: number) => `sha256/${Buffer.alloc(32, n).toString("base64")}`;
+
+/** The platform findings of one domain entry, as `platform code` strings. */
+function findings(
+  entry: Record<string, unknown>,
+  platforms: readonly LintPlatform[],
+  host = "api.myapp.com",
+) {
+  const file = { domains: { [host]: entry } } as unknown as PolicyFile;
+  const { policy } = parsePolicy(file);
+  return lintPolicy(policy, { now: new Date("2026-06-01T00:00:00Z"), platforms })
+    .filter((f) => f.platform !== undefined)
+    .map((f) => `${f.platform} ${f.code}`);
+}
+
+const twoPins = [
+  { pin: pin(1), role: "leaf" },
+  { pin: pin(2), role: "backup" },
+];
+
+describe("lint by platform rules", () => {
+  it("gives no platform finding unless platforms are asked for, and none for a policy every platform expresses", () => {
+    const { policy } = parsePolicy({
+      domains: { "api.myapp.com": { pins: twoPins } },
+    } as unknown as PolicyFile);
+    assert.equal(
+      lintPolicy(policy).some((f) => f.platform !== undefined),
+      false,
+    );
+    assert.deepEqual(findings({ pins: twoPins }, LINT_PLATFORMS), []);
+  });
+
+  it("TrustKit and React Native refuse fewer than two enforced pins; Android and OkHttp do not care", () => {
+    assert.deepEqual(findings({ pins: [pin(1)] }, LINT_PLATFORMS), [
+      "trustkit trustkit-two-pins",
+      "react-native trustkit-two-pins",
+    ]);
+    assert.deepEqual(findings({ pins: [pin(1)], mode: "report-only" }, ["trustkit"]), []);
+  });
+
+  it("ATS covers one extra label; OkHttp 3.x's **. matches nothing; TrustKit and Android cover any depth", () => {
+    assert.deepEqual(findings({ pins: twoPins, includeSubdomains: true }, LINT_PLATFORMS), [
+      "ios-ats ats-one-label",
+      "okhttp-kotlin okhttp3-subdomains",
+      "okhttp-java okhttp3-subdomains",
+      "react-native okhttp3-subdomains",
+    ]);
+  });
+
+  it("ATS's AND rule: leaf (or backup) and CA identities together", () => {
+    const mixed = [
+      { pin: pin(1), role: "leaf" },
+      { pin: pin(2), role: "intermediate" },
+      { pin: pin(3), role: "backup" },
+    ];
+    assert.deepEqual(findings({ pins: mixed }, ["ios-ats", "android-nsc"]), ["ios-ats ats-and-rule"]);
+    const caOnly = [
+      { pin: pin(2), role: "intermediate" },
+      { pin: pin(3), role: "root" },
+    ];
+    assert.deepEqual(findings({ pins: caOnly }, ["ios-ats"]), []);
+  });
+
+  it("expiry fails open on Android and TrustKit, and does not exist on ATS and OkHttp", () => {
+    assert.deepEqual(findings({ pins: twoPins, expires: "2027-01-31" }, LINT_PLATFORMS), [
+      "android-nsc expiry-fails-open",
+      "ios-ats no-expiry",
+      "trustkit expiry-fails-open",
+      "okhttp-kotlin no-expiry",
+      "okhttp-java no-expiry",
+    ]);
+  });
+
+  it("ATS always enforces, and neither ATS nor TrustKit pins an IP address", () => {
+    assert.deepEqual(findings({ pins: twoPins, mode: "report-only" }, ["ios-ats"]), [
+      "ios-ats no-report-only",
+    ]);
+    assert.deepEqual(findings({ pins: twoPins }, ["ios-ats", "trustkit", "android-nsc"], "10.0.0.1"), [
+      "ios-ats ip-not-pinnable",
+      "trustkit ip-not-pinnable",
+    ]);
+  });
+
+  it("points each finding at the entry's JSON Pointer and names the domain", () => {
+    const { policy } = parsePolicy({
+      domains: { "API.myapp.com": { pins: twoPins, expires: "2027-01-31" } },
+    } as unknown as PolicyFile);
+    const [finding] = lintPolicy(policy, { platforms: ["android-nsc"] }).filter((f) => f.platform);
+    assert.equal(finding?.path, "/domains/API.myapp.com/expires");
+    assert.equal(finding?.domain, "api.myapp.com");
+  });
+});
