@@ -33,7 +33,7 @@ export default defineCommand({
   },
   usage: "[--scenario N] [--keep] [--json]",
   examples: [
-    "keypin lab                      # all seven scenarios, narrated",
+    "keypin lab                      # every scenario, narrated",
     "keypin lab --scenario 3         # only the pinned app against the proxy",
     "keypin lab --keep               # then leave the cast running for curl or your own app, until Ctrl-C",
     "keypin lab --json | jq -c 'select(.type == \"outcome\")'",
