@@ -179,6 +179,8 @@ export class AttackerProxy {
       case "closed":
         this.#write({ session, kind: "closed", appBytes: event.appBytes, handshake: event.handshake });
         return;
+      case "client-hello":
+        return; // the raw ClientHello tells audits one client from another; the lab knows its one app
       default: {
         const unreachable: never = event;
         throw new Error(`unknown proxy event ${JSON.stringify(unreachable)}`);
