@@ -65,4 +65,9 @@ export const commandTable: readonly CommandEntry[] = [
     summary: "run the MITM lab: watch pinning stop an intercepting proxy, live",
     bundled: false,
   },
+  {
+    name: "collect",
+    summary: "run a pin-failure report collector with a dashboard and a JSON API",
+    bundled: false,
+  },
 ];

@@ -1,0 +1,103 @@
+import { openStore, startCollector } from "@keypin/collect";
+import { defineCommand } from "../command.js";
+import { FailureError, UsageError } from "../errors.js";
+
+const command = "keypin collect";
+
+/** Splits `--listen HOST:PORT` (`[::1]:PORT` for IPv6; a bare port means 127.0.0.1). */
+export function parseListen(value: string): { host: string; port: number } {
+  const m =
+    /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):([0-9]{1,5})$/.exec(value) ?? /^()()([0-9]{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) {
+    throw new UsageError(
+      `option --listen of \`${command}\` needs HOST:PORT, e.g. 127.0.0.1:8470 or [::1]:8470 (got "${value}")`,
+    );
+  }
+  return { host: m[1] || m[2] || "127.0.0.1", port };
+}
+
+/** The database as shown to the user: a URL without its password. */
+function describeDatabase(database: string): string {
+  if (!/^postgres(ql)?:\/\//i.test(database)) return database;
+  try {
+    const url = new URL(database);
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return "postgres://…";
+  }
+}
+
+export default defineCommand({
+  meta: {
+    name: "collect",
+    description:
+      "run a pin-failure report collector: ingest TrustKit, RFC 7469 and @keypin/node reports, group and classify them, serve a JSON API and a dashboard",
+  },
+  args: {
+    listen: {
+      type: "string",
+      valueHint: "HOST:PORT",
+      description: "address to listen on (port 0 picks a free one)",
+      default: "127.0.0.1:8470",
+    },
+    database: {
+      type: "string",
+      valueHint: "FILE|postgres://…",
+      description: "a SQLite file (embedded), or a PostgreSQL URL shared by several collectors",
+      default: "./keypin-reports.db",
+    },
+  },
+  examples: [
+    "keypin collect",
+    "keypin collect --listen 127.0.0.1:9000 --database reports.db",
+    "keypin collect --listen 0.0.0.0:8470 --database postgres://collector@db.internal/keypin",
+  ],
+  exitCodes: { 1: "the database could not be opened or the address could not be bound", 2: "usage error" },
+  async run({ args }) {
+    const { host, port } = parseListen(args.listen);
+    let store: Awaited<ReturnType<typeof openStore>>;
+    try {
+      store = await openStore(args.database);
+    } catch (error) {
+      throw new FailureError(
+        `${command}: could not open the database ${describeDatabase(args.database)}: ${(error as Error).message}`,
+      );
+    }
+    let collector: Awaited<ReturnType<typeof startCollector>>;
+    try {
+      collector = await startCollector({
+        store,
+        host,
+        port,
+        onError: (error) =>
+          process.stderr.write(`keypin collect: ${(error as Error).message ?? String(error)}\n`),
+      });
+    } catch (error) {
+      await store.close();
+      throw new FailureError(`${command}: could not listen on ${args.listen}: ${(error as Error).message}`);
+    }
+    const base = collector.url.replace(/\/report$/, "");
+    process.stdout.write(
+      [
+        `keypin collect: storing reports in ${describeDatabase(args.database)}`,
+        `ingest URL (kTSKReportUris, reportUris): ${collector.url}`,
+        `dashboard: ${base}/   API: ${base}/api/groups`,
+        "",
+      ].join("\n"),
+    );
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        collector
+          .close()
+          .then(() => store.close())
+          .finally(resolve);
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+  },
+});

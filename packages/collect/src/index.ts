@@ -1,0 +1,27 @@
+export {
+  type Classification,
+  type ClassifiedReport,
+  type ClassifyOptions,
+  classify,
+  groupKey,
+  type IngestedReport,
+  parseReport,
+  ReportRejected,
+  type ReportSource,
+} from "./ingest.js";
+export {
+  type Collector,
+  type CollectorOptions,
+  createCollectorServer,
+  MAX_REPORT_BYTES,
+  startCollector,
+} from "./server.js";
+export {
+  type GroupRecord,
+  type GroupUpsert,
+  openPostgresStore,
+  openSqliteStore,
+  openStore,
+  type ReportStore,
+  type SeriesPoint,
+} from "./store.js";

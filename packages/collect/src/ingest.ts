@@ -1,0 +1,320 @@
+import { createHash, X509Certificate } from "node:crypto";
+import { rootCertificates } from "node:tls";
+
+/** Where a report came from, told apart by its fields. */
+export type ReportSource = "trustkit-ios" | "trustkit-android" | "rfc7469" | "keypin-node";
+
+/** A report that passed validation, reduced to what the collector groups and classifies on. */
+export interface IngestedReport {
+  readonly source: ReportSource;
+  readonly host: string;
+  readonly port: number;
+  readonly notedHost: string;
+  readonly includeSubdomains: boolean;
+  /** PEM, as sent; TrustKit iOS sends none. */
+  readonly servedChain: readonly string[];
+  readonly validatedChain: readonly string[];
+  readonly knownPins: readonly string[];
+  /** TrustKit's `validation-result`; null in an RFC 7469 report, which has none. */
+  readonly result: number | null;
+  readonly enforcePinning: boolean | null;
+  readonly dateTime: string | null;
+  readonly app: Readonly<Record<string, string>>;
+}
+
+/** Why a body was refused: the collector answers 400 with this message. */
+export class ReportRejected extends Error {
+  override name = "ReportRejected";
+}
+
+const APP_FIELDS = [
+  "app-bundle-id",
+  "app-version",
+  "app-vendor-id",
+  "app-platform",
+  "app-platform-version",
+  "trustkit-version",
+] as const;
+
+function fieldType(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  return typeof value;
+}
+
+function wrongType(name: string, expected: string, value: unknown): ReportRejected {
+  return new ReportRejected(`field "${name}" must be ${expected}, got ${fieldType(value)}`);
+}
+
+function optionalString(o: Record<string, unknown>, name: string): string | undefined {
+  const v = o[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string") throw wrongType(name, "a string", v);
+  return v;
+}
+
+function optionalBoolean(o: Record<string, unknown>, name: string): boolean | undefined {
+  const v = o[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== "boolean") throw wrongType(name, "true or false", v);
+  return v;
+}
+
+function stringArray(o: Record<string, unknown>, name: string, max: number): string[] | undefined {
+  const v = o[name];
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) throw wrongType(name, "an array of strings", v);
+  if (v.length > max)
+    throw new ReportRejected(`field "${name}" has ${v.length} entries; at most ${max} are accepted`);
+  v.forEach((entry, i) => {
+    if (typeof entry !== "string") throw wrongType(`${name}[${i}]`, "a string", entry);
+  });
+  return v as string[];
+}
+
+const PEM_RE = /^-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END CERTIFICATE-----\s*$/;
+
+function checkPem(name: string, pems: readonly string[]): void {
+  pems.forEach((pem, i) => {
+    if (!PEM_RE.test(pem.trim())) {
+      throw new ReportRejected(
+        `field "${name}[${i}]" must be one PEM certificate (-----BEGIN CERTIFICATE-----)`,
+      );
+    }
+  });
+}
+
+/**
+ * Parses and validates a report body: TrustKit iOS (`app-platform` "IOS", no served chain), TrustKit
+ * Android (`app-platform` "ANDROID"), @keypin/node (core's builder: `validation-result` and
+ * `enforce-pinning`, no app platform) or RFC 7469 §3. Throws {@link ReportRejected} with the reason.
+ */
+export function parseReport(body: string): IngestedReport {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    throw new ReportRejected(`the body is not JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ReportRejected(`unknown report shape: expected a JSON object, got ${fieldType(value)}`);
+  }
+  const o = value as Record<string, unknown>;
+  if (!("hostname" in o) || !("known-pins" in o)) {
+    throw new ReportRejected(
+      'unknown report shape: a TrustKit or RFC 7469 report has "hostname" and "known-pins" (missing ' +
+        ["hostname", "known-pins"].filter((k) => !(k in o)).join(", ") +
+        ")",
+    );
+  }
+  const host = optionalString(o, "hostname") ?? "";
+  if (host === "" || host.length > 253)
+    throw new ReportRejected('field "hostname" must be a host name of 1 to 253 characters');
+  let port = 443;
+  if (o.port !== undefined) {
+    if (typeof o.port !== "number" || !Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
+      throw wrongType("port", "an integer from 0 to 65535", o.port);
+    }
+    port = o.port;
+  }
+  const knownPins = stringArray(o, "known-pins", 64) ?? [];
+  const served = stringArray(o, "served-certificate-chain", 16);
+  const validated = stringArray(o, "validated-certificate-chain", 16);
+  if (served === undefined && validated === undefined) {
+    throw new ReportRejected(
+      'unknown report shape: neither "served-certificate-chain" nor "validated-certificate-chain"',
+    );
+  }
+  checkPem("served-certificate-chain", served ?? []);
+  checkPem("validated-certificate-chain", validated ?? []);
+  let result: number | null = null;
+  if (o["validation-result"] !== undefined) {
+    const r = o["validation-result"];
+    if (typeof r !== "number" || !Number.isInteger(r) || r < 0 || r > 255) {
+      throw wrongType("validation-result", "an integer (TrustKit's TSKTrustEvaluationResult)", r);
+    }
+    result = r;
+  }
+  const app: Record<string, string> = {};
+  for (const name of APP_FIELDS) {
+    const v = optionalString(o, name);
+    if (v !== undefined) app[name] = v.slice(0, 200);
+  }
+  if (o.app !== undefined) {
+    if (o.app === null || typeof o.app !== "object" || Array.isArray(o.app))
+      throw wrongType("app", "an object", o.app);
+    for (const [k, v] of Object.entries(o.app as Record<string, unknown>)) {
+      if (typeof v !== "string") throw wrongType(`app.${k}`, "a string", v);
+      app[k.slice(0, 100)] = v.slice(0, 200);
+    }
+  }
+  const platform = app["app-platform"]?.toUpperCase();
+  const source: ReportSource =
+    platform === "IOS"
+      ? "trustkit-ios"
+      : platform === "ANDROID"
+        ? "trustkit-android"
+        : result !== null || o["enforce-pinning"] !== undefined
+          ? "keypin-node"
+          : "rfc7469";
+  const notedHost = optionalString(o, "noted-hostname") ?? host;
+  optionalString(o, "effective-expiration-date");
+  return {
+    source,
+    host: host.toLowerCase(),
+    port,
+    notedHost: notedHost.toLowerCase(),
+    includeSubdomains: optionalBoolean(o, "include-subdomains") ?? false,
+    servedChain: (served ?? []).map(normalizePem),
+    validatedChain: (validated ?? []).map(normalizePem),
+    knownPins: knownPins.map((p) => p.trim()),
+    result,
+    enforcePinning: optionalBoolean(o, "enforce-pinning") ?? null,
+    dateTime: optionalString(o, "date-time") ?? null,
+    app,
+  };
+}
+
+function normalizePem(pem: string): string {
+  const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, "").replace(/\s+/g, "");
+  const lines = body.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----\n${lines.join("\n")}\n-----END CERTIFICATE-----\n`;
+}
+
+/**
+ * The group a report belongs to: TrustKit's tuple (host, port, noted host, served chain, known pins,
+ * result). TrustKit iOS sends no served chain; its validated chain stands in, as in TrustKit's own limiter.
+ */
+export function groupKey(r: IngestedReport): string {
+  const chain = r.servedChain.length > 0 ? r.servedChain : r.validatedChain;
+  return createHash("sha256")
+    .update(JSON.stringify([r.host, r.port, r.notedHost, chain, r.knownPins, r.result]))
+    .digest("hex");
+}
+
+export type Classification = "interception" | "server-change" | "misconfiguration";
+
+export interface ClassifiedReport {
+  readonly classification: Classification;
+  /** One line per fact the classification rests on. */
+  readonly evidence: readonly string[];
+}
+
+const spkiPin = (cert: X509Certificate): string =>
+  createHash("sha256")
+    .update(cert.publicKey.export({ type: "spki", format: "der" }))
+    .digest("base64");
+
+const rootPinCache = new WeakMap<readonly string[], Set<string>>();
+/** SPKI pins of a root store (by default Node's bundled one, tls.rootCertificates: the public roots). */
+function rootPins(roots: readonly string[]): Set<string> {
+  let pins = rootPinCache.get(roots);
+  if (!pins) {
+    pins = new Set();
+    for (const pem of roots) {
+      try {
+        pins.add(spkiPin(new X509Certificate(pem)));
+      } catch {
+        // a root Node cannot parse cannot anchor a chain either
+      }
+    }
+    rootPinCache.set(roots, pins);
+  }
+  return pins;
+}
+
+/** Options of {@link classify}. */
+export interface ClassifyOptions {
+  /** The public roots (PEM); default Node's bundled root store, tls.rootCertificates. */
+  publicRoots?: readonly string[] | undefined;
+}
+
+const PIN_RE = /^pin-sha256\s*=\s*"([A-Za-z0-9+/]{43}=)"$/;
+
+function hostCovered(host: string, noted: string, includeSubdomains: boolean): boolean {
+  return host === noted || (includeSubdomains && host.endsWith(`.${noted}`));
+}
+
+/**
+ * Classifies a report from its own fields:
+ * - `misconfiguration`: the fields disagree (a known pin is in the validated chain yet it failed, the
+ *   host is not under the noted host, the chain does not link, the leaf is not for the host, a
+ *   failure report that says success, pins that are not pins);
+ * - `interception`: the validated chain ends at an anchor that is not in Node's bundled root store;
+ * - `server-change`: publicly trusted but matching no pin.
+ */
+export function classify(r: IngestedReport, options: ClassifyOptions = {}): ClassifiedReport {
+  const problems: string[] = [];
+  if (!hostCovered(r.host, r.notedHost, r.includeSubdomains)) {
+    problems.push(
+      `hostname ${r.host} is not ${r.notedHost}${r.includeSubdomains ? " or a subdomain of it" : " and include-subdomains is false"}`,
+    );
+  }
+  if (r.result === 0) problems.push("validation-result is 0 (success) in a failure report");
+  const pins: string[] = [];
+  for (const p of r.knownPins) {
+    const m = PIN_RE.exec(p);
+    if (m?.[1]) pins.push(m[1]);
+    else
+      problems.push(`known pin ${JSON.stringify(p.slice(0, 80))} is not pin-sha256="<base64 of 32 bytes>"`);
+  }
+  if (r.knownPins.length === 0) problems.push("known-pins is empty: nothing could have failed to match");
+  const parse = (pems: readonly string[], name: string): X509Certificate[] | undefined => {
+    try {
+      return pems.map((p) => new X509Certificate(p));
+    } catch (error) {
+      problems.push(`${name} holds a certificate that does not parse: ${(error as Error).message}`);
+      return undefined;
+    }
+  };
+  const validated = parse(r.validatedChain, "validated-certificate-chain");
+  const served = parse(r.servedChain, "served-certificate-chain");
+  let anchor: X509Certificate | undefined;
+  if (validated) {
+    if (validated.length === 0) problems.push("validated-certificate-chain is empty");
+    for (let i = 0; i + 1 < validated.length; i++) {
+      const child = validated[i] as X509Certificate;
+      const parent = validated[i + 1] as X509Certificate;
+      if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
+        problems.push(
+          `validated-certificate-chain[${i}] (${child.subject.replace(/\n/g, ", ")}) is not issued by [${i + 1}]`,
+        );
+      }
+    }
+    const leaf = validated[0];
+    if (leaf && leaf.checkHost(r.host) === undefined) {
+      problems.push(`the validated leaf (${leaf.subject.replace(/\n/g, ", ")}) is not for ${r.host}`);
+    }
+    const matched = validated.map(spkiPin).filter((pin) => pins.includes(pin));
+    if (matched.length > 0 && r.result !== null && r.result !== 0) {
+      problems.push(
+        `known pin ${matched[0]} is in the validated chain, yet validation-result is ${r.result}`,
+      );
+    } else if (matched.length > 0 && r.result === null) {
+      problems.push(`known pin ${matched[0]} is in the validated chain of a pin-failure report`);
+    }
+    anchor = validated[validated.length - 1];
+    if (served && served.length > 0 && leaf && served[0]?.fingerprint256 !== leaf.fingerprint256) {
+      problems.push("the served leaf is not the validated leaf");
+    }
+  }
+  if (problems.length > 0) return { classification: "misconfiguration", evidence: problems };
+  const a = anchor as X509Certificate;
+  const anchorName = a.subject.replace(/\n/g, ", ");
+  const anchorPin = spkiPin(a);
+  if (!rootPins(options.publicRoots ?? rootCertificates).has(anchorPin)) {
+    return {
+      classification: "interception",
+      evidence: [
+        `the validated chain ends at ${anchorName} (pin-sha256 ${anchorPin}), which is not a public root (not in Node's bundled root store): a user-installed or proxy CA`,
+      ],
+    };
+  }
+  return {
+    classification: "server-change",
+    evidence: [
+      `the validated chain ends at the public root ${anchorName}`,
+      `none of its ${validated?.length ?? 0} keys matches the ${pins.length} known pins: a renewal with a new key or a new CA`,
+    ],
+  };
+}

@@ -1,0 +1,259 @@
+import { createHash, X509Certificate } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dashboardHtml } from "./dashboard.js";
+import { classify, groupKey, parseReport, ReportRejected } from "./ingest.js";
+import type { GroupRecord, ReportStore } from "./store.js";
+
+/** The largest report body accepted; larger bodies are answered 413. */
+export const MAX_REPORT_BYTES = 64 * 1024;
+/** A body over the limit is read (and discarded) up to this many bytes so the 413 arrives, then the socket closes. */
+const MAX_DRAIN_BYTES = 1024 * 1024;
+
+export interface CollectorOptions {
+  store: ReportStore;
+  /** Milliseconds since the epoch (injectable for tests). */
+  now?: () => number;
+  /** Called for a store failure (answered 503): the collector keeps running. */
+  onError?: (error: unknown) => void;
+  /** The public roots for classification (PEM); default Node's bundled root store. */
+  publicRoots?: readonly string[] | undefined;
+}
+
+export interface Collector {
+  readonly server: Server;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = typeof body === "string" ? body : `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    "content-type": typeof body === "string" ? "text/html; charset=utf-8" : "application/json",
+    "content-length": Buffer.byteLength(text),
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    ...headers,
+  });
+  res.end(text);
+}
+
+function tooLarge(req: IncomingMessage, res: ServerResponse): void {
+  send(res, 413, { error: `the report body is over ${MAX_REPORT_BYTES} bytes` }, { connection: "close" });
+  // Keep reading (and discarding) so the client sees the 413 rather than a reset; then close.
+  let drained = 0;
+  req.removeAllListeners("data");
+  req.on("data", (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > MAX_DRAIN_BYTES) req.socket.destroy();
+  });
+  req.resume();
+}
+
+function readBody(req: IncomingMessage, res: ServerResponse): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && Number(declared) > MAX_REPORT_BYTES) {
+      tooLarge(req, res);
+      resolve(undefined);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on("data", (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > MAX_REPORT_BYTES) {
+        over = true;
+        tooLarge(req, res);
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (!over) resolve(Buffer.concat(chunks).toString("utf8"));
+    });
+    req.on("error", () => resolve(undefined));
+    req.on("aborted", () => resolve(undefined));
+  });
+}
+
+/** What `GET /api/groups` returns for one group. */
+function groupJson(g: GroupRecord): Record<string, unknown> {
+  return {
+    host: g.host,
+    port: g.port,
+    notedHost: g.notedHost,
+    count: g.count,
+    firstSeen: g.firstSeen,
+    lastSeen: g.lastSeen,
+    classification: g.classification,
+    evidence: g.evidence,
+    result: g.result,
+    source: g.source,
+    knownPins: g.knownPins,
+    servedChain: g.servedChain,
+    validatedChain: g.validatedChain,
+    chain: describeChain(g.validatedChain.length > 0 ? g.validatedChain : g.servedChain),
+    id: g.key,
+  };
+}
+
+/** Subject, issuer and pin of each certificate, for the dashboard (a certificate that does not parse is named so). */
+function describeChain(pems: readonly string[]): { subject: string; issuer: string; pin: string }[] {
+  return pems.map((pem) => {
+    try {
+      const cert = new X509Certificate(pem);
+      const pin = createHash("sha256")
+        .update(cert.publicKey.export({ type: "spki", format: "der" }))
+        .digest("base64");
+      return { subject: cert.subject.replace(/\n/g, ", "), issuer: cert.issuer.replace(/\n/g, ", "), pin };
+    } catch {
+      return { subject: "(does not parse)", issuer: "", pin: "" };
+    }
+  });
+}
+
+/**
+ * The collector's HTTP server: `POST /report` (ingest), `GET /api/groups[?host=]`, `GET /api/series[?host=]`
+ * and the dashboard at `/`. Nothing a client sends yields a 500: bad bodies are 400 with the reason, large
+ * ones 413, a store failure 503.
+ */
+export function createCollectorServer(options: CollectorOptions): Server {
+  const now = options.now ?? Date.now;
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://collector.invalid");
+    } catch {
+      send(res, 400, { error: "the request target is not a path" });
+      return;
+    }
+    const path = url.pathname;
+    if (path === "/report" || path === "/report/") {
+      if (req.method !== "POST") {
+        send(res, 405, { error: `POST a report to /report (got ${req.method})` }, { allow: "POST" });
+        req.resume();
+        return;
+      }
+      const body = await readBody(req, res);
+      if (body === undefined) return;
+      let upsert: Parameters<ReportStore["record"]>[0][number];
+      try {
+        const report = parseReport(body);
+        const { classification, evidence } = classify(report, { publicRoots: options.publicRoots });
+        upsert = {
+          key: groupKey(report),
+          host: report.host,
+          port: report.port,
+          notedHost: report.notedHost,
+          servedChain: [...report.servedChain],
+          validatedChain: [...report.validatedChain],
+          knownPins: [...report.knownPins],
+          result: report.result,
+          source: report.source,
+          classification,
+          evidence: [...evidence],
+          seenAt: now(),
+        };
+      } catch (error) {
+        if (error instanceof ReportRejected) {
+          send(res, 400, { error: error.message });
+          return;
+        }
+        send(res, 400, { error: `the report could not be read: ${(error as Error).message}` });
+        return;
+      }
+      try {
+        await options.store.record([upsert]);
+      } catch (error) {
+        options.onError?.(error);
+        send(res, 503, { error: "the report could not be stored; retry later" }, { "retry-after": "10" });
+        return;
+      }
+      send(res, 201, { stored: true, group: upsert.key, classification: upsert.classification });
+      return;
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      send(res, 405, { error: `${path} is read with GET` }, { allow: "GET" });
+      req.resume();
+      return;
+    }
+    req.resume();
+    const host = url.searchParams.get("host")?.toLowerCase() ?? undefined;
+    try {
+      if (path === "/api/groups") {
+        const groups = await options.store.groups({ host });
+        send(res, 200, { groups: groups.map(groupJson) });
+      } else if (path === "/api/series") {
+        const sinceParam = url.searchParams.get("since");
+        const sinceMs =
+          sinceParam !== null && Number.isFinite(Date.parse(sinceParam)) ? Date.parse(sinceParam) : 0;
+        send(res, 200, { series: await options.store.series({ host, sinceMs }) });
+      } else if (path === "/" || path === "/dashboard") {
+        send(res, 200, dashboardHtml(), {
+          "content-security-policy":
+            "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+        });
+      } else {
+        send(res, 404, {
+          error: `no such path ${path}: POST /report, GET /api/groups, GET /api/series, GET /`,
+        });
+      }
+    } catch (error) {
+      options.onError?.(error);
+      send(res, 503, { error: "the store could not be read; retry later" });
+    }
+  };
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+    handle(req, res).catch((error) => {
+      options.onError?.(error);
+      if (!res.headersSent) send(res, 503, { error: "the collector could not answer; retry later" });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  server.on("clientError", (_error, socket) => {
+    if (socket.writable)
+      socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    else socket.destroy();
+  });
+  return server;
+}
+
+/** Starts a collector on host:port (port 0 picks a free one) and resolves with its ingest URL. */
+export async function startCollector(
+  options: CollectorOptions & { host?: string; port?: number },
+): Promise<Collector> {
+  const server = createCollectorServer(options);
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    server,
+    url: `http://${shown}:${address.port}/report`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
