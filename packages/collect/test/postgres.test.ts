@@ -1,0 +1,87 @@
+// keypin collect on PostgreSQL (issue 17): a real server from Debian's postgresql, started by the test in a
+// temporary directory; two collector processes share it with no other coordination, and concurrent
+// identical reports through both give one group whose count is exact.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { openPostgresStore } from "@keypin/collect";
+import { createChain, type TestChain, unrelatedPin } from "@keypin/testkit";
+import { type CollectorProcess, spawnCollector } from "./cli-process.js";
+import { getJson, post, rfc7469Report, trustKitAndroidReport, trustKitIosReport } from "./helpers.js";
+import { type PgCluster, pgUnavailable, startPgCluster } from "./pg-cluster.js";
+
+const skip = pgUnavailable();
+let cluster: PgCluster | undefined;
+let chain: TestChain;
+const processes: CollectorProcess[] = [];
+
+describe("PostgreSQL: a fleet of collectors sharing one database", { skip }, () => {
+  before(async () => {
+    cluster = await startPgCluster();
+    chain = await createChain("p256", ["fleet.keypin.test"], "fleet");
+  });
+  after(async () => {
+    for (const p of processes) await p.stop();
+    cluster?.stop();
+  });
+
+  test("two collectors started at once on a fresh database both migrate and serve", async () => {
+    const url = (cluster as PgCluster).url;
+    processes.push(...(await Promise.all([spawnCollector(url), spawnCollector(url)])));
+    for (const p of processes)
+      assert.equal((await getJson(p.url.replace(/report$/, "api/groups"))).status, 200);
+  });
+
+  test("1,200 identical reports, 60 at a time through both collectors: one group, count exactly 1,200", async () => {
+    const [a, b] = processes as [CollectorProcess, CollectorProcess];
+    const pins = [unrelatedPin(), unrelatedPin()];
+    const body = JSON.stringify(trustKitAndroidReport(chain, "fleet.keypin.test", 443, pins));
+    const statuses: number[] = [];
+    for (let round = 0; round < 20; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => post(i % 2 === 0 ? a.url : b.url, body)),
+      );
+      statuses.push(...answers.map((x) => x.status));
+    }
+    assert.equal(statuses.filter((s) => s === 201).length, 1200, `statuses: ${[...new Set(statuses)]}`);
+    for (const p of [a, b]) {
+      const { json } = await getJson(p.url.replace(/report$/, "api/groups?host=fleet.keypin.test"));
+      assert.equal(json.groups.length, 1);
+      assert.equal(json.groups[0].count, 1200, "each collector sees the shared count");
+      assert.equal(json.groups[0].classification, "interception");
+    }
+    const { json } = await getJson(a.url.replace(/report$/, "api/series?host=fleet.keypin.test"));
+    assert.equal(
+      json.series.reduce((s: number, p: { count: number }) => s + p.count, 0),
+      1200,
+    );
+    assert.equal(a.stderr() + b.stderr(), "", "no store errors");
+  });
+
+  test("every report shape, and the 400s, through a PostgreSQL-backed collector", async () => {
+    const [a] = processes as [CollectorProcess];
+    const pins = [unrelatedPin()];
+    for (const [report, source] of [
+      [trustKitIosReport(chain, "shapes.keypin.test", 1, pins), "trustkit-ios"],
+      [trustKitAndroidReport(chain, "shapes.keypin.test", 2, pins), "trustkit-android"],
+      [rfc7469Report(chain, "shapes.keypin.test", 3, pins), "rfc7469"],
+    ] as const) {
+      const answer = await post(a.url, JSON.stringify(report));
+      assert.equal(answer.status, 201, JSON.stringify(answer.json));
+      const { json } = await getJson(a.url.replace(/report$/, "api/groups?host=shapes.keypin.test"));
+      assert.ok(
+        json.groups.some((g: { source: string }) => g.source === source),
+        source,
+      );
+    }
+    assert.equal((await post(a.url, "{")).status, 400);
+    assert.equal((await post(a.url, JSON.stringify({ hostname: 1, "known-pins": [] }))).status, 400);
+    assert.equal((await post(a.url, "x".repeat(70_000))).status, 413);
+  });
+
+  test("the store reopened by a third client sees the same groups (the data is in PostgreSQL)", async () => {
+    const store = await openPostgresStore((cluster as PgCluster).url);
+    const groups = await store.groups({ host: "fleet.keypin.test" });
+    await store.close();
+    assert.equal(groups[0]?.count, 1200);
+  });
+});
