@@ -88,7 +88,8 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
     server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) =>
       this.#onConnect(req, socket, head),
     );
-    server.on("request", (_req, res) => {
+    server.on("request", (req, res) => {
+      if (options.httpRequest) return options.httpRequest(req, res);
       res.writeHead(405, { "content-type": "text/plain" });
       res.end("This proxy only tunnels HTTPS (HTTP CONNECT).\n");
     });

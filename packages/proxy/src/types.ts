@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ConnectionOptions } from "node:tls";
 import type { HttpMessage } from "./http-reader.js";
 
@@ -54,6 +55,11 @@ export interface InterceptingProxyOptions<Leaf extends ForgedCertificate = Forge
   host?: string;
   /** The port to listen on; default 0 (one the system picks). */
   port?: number;
+  /**
+   * Answers plain HTTP requests sent to the proxy (not tunnelled), e.g. an onboarding page on a reserved name;
+   * default: 405 with a line saying the proxy only tunnels HTTPS.
+   */
+  httpRequest?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Called with every event, in order, as it happens. */
   onEvent?: (event: InterceptEvent<Leaf>) => void;
 }

@@ -1,0 +1,22 @@
+// @keypin/audit: does an app pin, host by host? The exports below are the whole public API.
+export {
+  type AuditOptions,
+  installSteps,
+  ONBOARDING_HOST,
+  type RunningAudit,
+  startAudit,
+  upstreamPinsOf,
+} from "./audit.js";
+export { type AuditCa, CA_CERT_FILE, CA_KEY_FILE, defaultCaDir, loadOrCreateAuditCa } from "./ca-store.js";
+export { type ClientHello, fingerprintOf, parseClientHello } from "./client-hello.js";
+export { isSecretHeader, maskTarget, maskValue } from "./mask.js";
+export { type AuditReport, formatTable, type UpstreamPins } from "./report.js";
+export {
+  AuditLog,
+  expectationOf,
+  type RequestEvidence,
+  type TunnelRecord,
+  type Verdict,
+  type VerdictKind,
+  verdictsOf,
+} from "./verdicts.js";
