@@ -60,6 +60,16 @@ const groups: Group[] = [
   },
   // Issue 12: a cold pinned handshake on crafted worst-case chains, against an unpinned one on the same chains.
   { name: "worst-chain", targets: [8], timeoutMs: 600_000, load: () => import("./targets/worst-chain.js") },
+  // Issue 19: the cold check (never-seen chain, issuer rules and signatures) against a new connection, same rounds.
+  { name: "cold-check", targets: [9], timeoutMs: 300_000, load: () => import("./targets/cold-check.js") },
+  // Issue 19: 200,000 handshakes, pinned and plain in alternating blocks, to tell a slope from the allocator settling.
+  {
+    name: "memory-soak",
+    targets: [10],
+    execArgv: ["--expose-gc"],
+    timeoutMs: 1_800_000,
+    load: () => import("./targets/memory-soak.js"),
+  },
 ];
 
 function argValue(name: string): string | undefined {
