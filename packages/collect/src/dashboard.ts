@@ -25,7 +25,10 @@ const svgEl = (tag, attrs, text) => { const e = document.createElementNS(NS, tag
 function drawChart(series) {
   const svg = document.getElementById("chart"); svg.replaceChildren();
   const W = 720, H = 220, L = 40, B = 30, T = 10, R = 10;
-  const minutes = [...new Set(series.map((p) => Date.parse(p.minute)))].sort((a, b) => a - b);
+  const seen = series.map((p) => Date.parse(p.minute));
+  const minutes = [];
+  // Every minute from the first report to the last (the last 3 hours at most), the quiet ones as 0.
+  if (seen.length > 0) { const last = Math.max(...seen); for (let m = Math.max(Math.min(...seen), last - 179 * 60000); m <= last; m += 60000) minutes.push(m); }
   if (minutes.length === 0) { svg.append(svgEl("text", { x: 20, y: 40 }, "no reports yet")); return; }
   const totals = minutes.map((m) => series.filter((p) => Date.parse(p.minute) === m).reduce((s, p) => s + p.count, 0));
   const max = Math.max(...totals);

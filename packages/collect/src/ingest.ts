@@ -108,8 +108,12 @@ export function parseReport(body: string): IngestedReport {
     );
   }
   const host = optionalString(o, "hostname") ?? "";
-  if (host === "" || host.length > 253)
-    throw new ReportRejected('field "hostname" must be a host name of 1 to 253 characters');
+  const HOST_RE = /^[A-Za-z0-9._:[\]-]{1,253}$/;
+  if (!HOST_RE.test(host)) {
+    throw new ReportRejected(
+      'field "hostname" must be a host name or IP address (letters, digits, . - _ : [ ]; 1 to 253)',
+    );
+  }
   let port = 443;
   if (o.port !== undefined) {
     if (typeof o.port !== "number" || !Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
@@ -158,6 +162,11 @@ export function parseReport(body: string): IngestedReport {
           ? "keypin-node"
           : "rfc7469";
   const notedHost = optionalString(o, "noted-hostname") ?? host;
+  if (!HOST_RE.test(notedHost)) {
+    throw new ReportRejected(
+      'field "noted-hostname" must be a host name (letters, digits, . - _ : [ ]; 1 to 253)',
+    );
+  }
   optionalString(o, "effective-expiration-date");
   return {
     source,

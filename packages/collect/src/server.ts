@@ -206,6 +206,8 @@ export function createCollectorServer(options: CollectorOptions): Server {
           "content-security-policy":
             "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
         });
+      } else if (path === "/favicon.ico") {
+        res.writeHead(204, { "cache-control": "max-age=86400" }).end();
       } else {
         send(res, 404, {
           error: `no such path ${path}: POST /report, GET /api/groups, GET /api/series, GET /`,

@@ -250,6 +250,11 @@ describe("what a client gets wrong: 400 with the reason, 413 answered", () => {
       ["{}", /unknown report shape.*missing hostname, known-pins/],
       [JSON.stringify({ hostname: HOST, "known-pins": [] }), /neither "served-certificate-chain" nor/],
       [JSON.stringify({ ...good, hostname: 42 }), /"hostname" must be a string, got number/],
+      [
+        JSON.stringify({ ...good, hostname: "<img src=x onerror=alert(1)>" }),
+        /"hostname" must be a host name/,
+      ],
+      [JSON.stringify({ ...good, "noted-hostname": "a b" }), /"noted-hostname" must be a host name/],
       [JSON.stringify({ ...good, port: "443" }), /"port" must be an integer from 0 to 65535, got string/],
       [JSON.stringify({ ...good, port: 70000 }), /"port" must be an integer/],
       [JSON.stringify({ ...good, port: 1.5 }), /"port" must be an integer/],
