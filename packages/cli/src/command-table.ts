@@ -61,6 +61,12 @@ export const commandTable: readonly CommandEntry[] = [
     bundled: false,
   },
   {
+    name: "audit",
+    summary:
+      "an intercepting proxy for your app: per host, intercepted, pinned, ca-not-trusted or undetermined",
+    bundled: false,
+  },
+  {
     name: "lab",
     summary: "run the MITM lab: watch pinning stop an intercepting proxy, live",
     bundled: false,

@@ -1,0 +1,193 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import {
+  type AuditReport,
+  defaultCaDir,
+  formatTable,
+  installSteps,
+  loadOrCreateAuditCa,
+  ONBOARDING_HOST,
+  startAudit,
+} from "@keypin/audit";
+import { loadPolicyFile } from "@keypin/node";
+import { defineCommand } from "../command.js";
+import { FailureError, UsageError } from "../errors.js";
+
+const list = (values: string[]): string[] =>
+  values
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim().toLowerCase())
+    .filter((v) => v !== "");
+
+function parseListen(value: string | undefined): { host: string; port: number } {
+  if (value === undefined) return { host: "127.0.0.1", port: 8080 };
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value) ?? /^()()(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[3]) : Number.NaN;
+  if (!match || port > 65535)
+    throw new UsageError(`--listen expects HOST:PORT or PORT, e.g. 0.0.0.0:8080 (got "${value}")`);
+  return { host: match[1] || match[2] || "127.0.0.1", port };
+}
+
+function lanAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i && i.family === "IPv4" && !i.internal)
+    .map((i) => i!.address);
+}
+
+/**
+ * `keypin audit`: an intercepting proxy that says, host by host, whether the app pointed at it pins.
+ *
+ * @example
+ * // keypin audit --duration 120 --expect-pinned api.example.com --report audit.json
+ */
+export default defineCommand({
+  meta: {
+    name: "audit",
+    description:
+      "an intercepting proxy for your app: per host, intercepted, pinned, ca-not-trusted or undetermined, with evidence",
+  },
+  usage:
+    "[--listen HOST:PORT] [--ca-dir DIR] [--duration SECONDS] [--policy keypin.json | --expect-pinned HOSTS] [--json] [--report FILE]",
+  examples: [
+    "keypin audit                                   # proxy on 127.0.0.1:8080; Ctrl-C prints the report",
+    "keypin audit --listen 0.0.0.0:8080             # for a phone on the same Wi-Fi",
+    "keypin audit --policy keypin.json --duration 300 --report audit.json",
+    "keypin audit --expect-pinned api.example.com --name-constraints api.example.com,cdn.example.com",
+  ],
+  exitCodes: {
+    0: "every host of the policy (or --expect-pinned) is pinned",
+    1: "one of them was intercepted, not seen, or not proven pinned",
+    2: "bad option or unreadable input",
+  },
+  args: {
+    listen: { type: "string", description: "address and port to listen on (default 127.0.0.1:8080)" },
+    "ca-dir": { type: "string", description: `where the audit CA lives (default ${defaultCaDir()})` },
+    "name-constraints": {
+      type: "string",
+      repeatable: true,
+      description:
+        "limit the audit CA to these hosts (comma-separated), so a CA left installed cannot be used elsewhere",
+    },
+    duration: { type: "string", description: "end the audit after this many seconds (default: at Ctrl-C)" },
+    json: {
+      type: "boolean",
+      description: "print the report as JSON (MASTG-TEST-0244 intercepted domains plus every verdict)",
+    },
+    report: { type: "string", description: "also write the JSON report to FILE" },
+    policy: {
+      type: "string",
+      description: "keypin.json: its hosts must be pinned (not-seen and intercepted fail)",
+    },
+    "expect-pinned": {
+      type: "string",
+      repeatable: true,
+      description: "hosts that must be pinned (comma-separated)",
+    },
+    hosts: { type: "string", repeatable: true, description: "judge only these hosts (comma-separated)" },
+    "show-secrets": {
+      type: "boolean",
+      description: "show Authorization, Cookie and similar values (masked by default)",
+    },
+    "upstream-ca": { type: "string", description: "PEM file of trust anchors for the real servers (tests)" },
+  },
+  async run({ args }) {
+    const listen = parseListen(args.listen);
+    const duration = args.duration === undefined ? undefined : Number(args.duration);
+    if (duration !== undefined && !(Number.isFinite(duration) && duration > 0))
+      throw new UsageError(`--duration expects a number of seconds above 0 (got "${args.duration}")`);
+    if (args.policy !== undefined && args["expect-pinned"].length > 0)
+      throw new UsageError("give either --policy or --expect-pinned, not both");
+    const expected = list(args["expect-pinned"]);
+    if (args.policy !== undefined) {
+      try {
+        const { policy } = await loadPolicyFile(args.policy);
+        expected.push(...policy.domains.map((d) => d.domain.toLowerCase()));
+      } catch (error) {
+        throw new UsageError(`--policy ${args.policy}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    let upstreamCa: string[] | undefined;
+    if (args["upstream-ca"] !== undefined) {
+      try {
+        upstreamCa = [readFileSync(args["upstream-ca"], "utf8")];
+      } catch (error) {
+        throw new UsageError(
+          `--upstream-ca ${args["upstream-ca"]}: cannot read it (${(error as Error).message})`,
+        );
+      }
+    }
+    const hosts = list(args.hosts);
+    const ca = await loadOrCreateAuditCa({
+      dir: args["ca-dir"] ?? defaultCaDir(),
+      nameConstraints: list(args["name-constraints"]),
+    });
+    const json = args.json === true;
+    const log = (line: string): void => {
+      process.stderr.write(`${line}\n`);
+    };
+    const tty = process.stdout.isTTY === true && !json;
+    const audit = await startAudit({
+      ca,
+      host: listen.host,
+      port: listen.port,
+      ...(hosts.length > 0 ? { hosts } : {}),
+      expectPinned: expected,
+      showSecrets: args["show-secrets"] === true,
+      ...(upstreamCa ? { upstreamCa } : {}),
+      onUpdate: (verdicts) => {
+        if (tty) process.stdout.write(`\x1b[2J\x1b[H${formatTable(verdicts)}\n`);
+      },
+    });
+    log(`keypin audit: proxy on ${audit.proxy.url}`);
+    if (listen.host === "0.0.0.0" || listen.host === "::") {
+      log(`warning: listening on every interface: anyone on this network can use this proxy while it runs.`);
+      log(
+        `  this machine's LAN address: ${lanAddresses().join(", ") || "(none found)"}, port ${audit.proxy.port}`,
+      );
+    }
+    log(
+      `audit CA ${ca.created ? "made" : "reused"}: ${ca.certPath} (${ca.pin}, until ${ca.notAfter.toISOString().slice(0, 10)}${ca.nameConstraints.length > 0 ? `, limited to ${ca.nameConstraints.join(", ")}` : ""})`,
+    );
+    log(`onboarding page through the proxy: http://${ONBOARDING_HOST}/`);
+    for (const { platform, steps } of installSteps(ca.certPath)) {
+      log(`  ${platform}:`);
+      for (const step of steps) log(`    - ${step}`);
+    }
+    log(
+      duration
+        ? `the audit ends in ${duration} s (or at Ctrl-C)`
+        : "exercise the app, then press Ctrl-C for the report",
+    );
+    await new Promise<void>((resolve) => {
+      const end = (): void => {
+        process.off("SIGINT", end);
+        process.off("SIGTERM", end);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = duration ? setTimeout(end, duration * 1000) : undefined;
+      process.on("SIGINT", end);
+      process.on("SIGTERM", end);
+    });
+    const report: AuditReport = await audit.finish();
+    const text = `${JSON.stringify(report, null, 2)}\n`;
+    if (args.report !== undefined) writeFileSync(args.report, text);
+    if (json) process.stdout.write(text);
+    else {
+      process.stdout.write(
+        `${formatTable(report.verdicts) || "no client connected through the audit proxy"}\n`,
+      );
+      for (const v of report.verdicts) process.stdout.write(`\n${v.host} ${v.verdict}: ${v.explanation}\n`);
+      for (const u of report.upstreamPins)
+        process.stdout.write(
+          `\npins of ${u.host}'s real chain (for keypin init): ${u.pins.map((p) => p.pin).join(" ") || u.error}\n`,
+        );
+    }
+    if (report.expectation && !report.expectation.ok) {
+      throw new FailureError(
+        `not proven pinned: ${report.expectation.failing.map((f) => `${f.host} (${f.verdict})`).join(", ")}`,
+      );
+    }
+  },
+});

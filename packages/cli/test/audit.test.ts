@@ -1,0 +1,165 @@
+// keypin audit, the built bin: a real proxy process, curl through it to a genuine HTTPS server on 127.0.0.1, the
+// report at Ctrl-C (SIGINT), exit codes 0/1/2, the onboarding page, and no secret or CA key in any output.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import {
+  createChain,
+  curl,
+  makeTempDir,
+  opensslPinOfCertificate,
+  runCli,
+  spawnCli,
+  startHttpsServer,
+  type TempDir,
+  type TestChain,
+  type TestServer,
+  unusedPort,
+} from "@keypin/testkit";
+
+const TOKEN = "Bearer cli-audit-secret-4242";
+let genuine: TestChain;
+let server: TestServer;
+let tmp: TempDir;
+let publicRoot: string;
+
+before(async () => {
+  genuine = await createChain("p256", ["localhost", "127.0.0.1"], "genuine");
+  server = await startHttpsServer({ key: genuine.leaf.keyPem, cert: genuine.served });
+  tmp = makeTempDir("keypin-cli-audit-");
+  publicRoot = join(tmp.dir, "public-root.pem");
+  writeFileSync(publicRoot, genuine.root.pem);
+});
+
+after(async () => {
+  await server.close();
+  tmp.remove();
+});
+
+/** Runs `keypin audit` until `exercise` is done, then Ctrl-C; returns its exit code and output. */
+async function audit(args: string[], exercise: (proxy: string, caFile: string) => Promise<void>) {
+  const port = await unusedPort();
+  const caDir = join(tmp.dir, "ca");
+  const child = spawnCli([
+    "audit",
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--ca-dir",
+    caDir,
+    "--upstream-ca",
+    publicRoot,
+    ...args,
+  ]);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  let certExistedWhenListening = false;
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d;
+      if (stderr.includes("proxy on")) {
+        certExistedWhenListening = existsSync(join(caDir, "keypin-audit-ca.pem"));
+        resolve();
+      }
+    });
+    child.on("close", () => reject(new Error(`audit exited early: ${stderr}`)));
+  });
+  const caFile = join(tmp.dir, "trusts-audit.pem");
+  writeFileSync(caFile, genuine.root.pem + readFileSync(join(caDir, "keypin-audit-ca.pem"), "utf8"));
+  await exercise(`http://127.0.0.1:${port}`, caFile);
+  child.kill("SIGINT");
+  const code = await exited;
+  const key = readFileSync(join(caDir, "keypin-audit-ca.key"), "utf8");
+  return { code, stdout, stderr, certExistedWhenListening, key, caDir };
+}
+
+describe("keypin audit (the bin)", () => {
+  test("an unpinned control on 127.0.0.1 and curl --pinnedpubkey on localhost: localhost pinned, exit 0; no secret, no key in the output", async () => {
+    const pin = opensslPinOfCertificate(genuine.leaf.pem).slice(7);
+    const codes: (number | null)[] = [];
+    const run = await audit(["--json", "--expect-pinned", "localhost"], async (proxy, caFile) => {
+      const base = ["--proxy", proxy, "--cacert", caFile, "-H", `Authorization: ${TOKEN}`];
+      codes.push((await curl([...base, `https://127.0.0.1:${server.port}/?token=${TOKEN.slice(7)}`])).code);
+      codes.push(
+        (await curl([...base, "--pinnedpubkey", `sha256//${pin}`, `https://localhost:${server.port}/`])).code,
+      );
+    });
+    assert.deepEqual(codes, [0, 90]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.certExistedWhenListening, true);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.test, "MASTG-TEST-0244");
+    assert.deepEqual(report.interceptedDomains, ["127.0.0.1"]);
+    const verdicts = Object.fromEntries(
+      report.verdicts.map((v: { host: string; verdict: string }) => [v.host, v.verdict]),
+    );
+    assert.deepEqual(verdicts, { "127.0.0.1": "intercepted", localhost: "pinned" });
+    assert.equal(report.upstreamPins[0].pins[0].pin, opensslPinOfCertificate(genuine.leaf.pem));
+    const all = run.stdout + run.stderr;
+    assert.ok(!all.includes("cli-audit-secret"), "the token (header and query) is masked");
+    for (const line of run.key.split("\n").filter((l) => l.length > 20))
+      assert.ok(!all.includes(line), "CA key printed");
+  });
+
+  test("--show-secrets shows the Authorization value; a host expected pinned but intercepted exits 1", async () => {
+    const run = await audit(
+      ["--json", "--show-secrets", "--expect-pinned", "127.0.0.1,localhost"],
+      async (proxy, caFile) => {
+        await curl([
+          "--proxy",
+          proxy,
+          "--cacert",
+          caFile,
+          "-H",
+          `Authorization: ${TOKEN}`,
+          `https://127.0.0.1:${server.port}/`,
+        ]);
+      },
+    );
+    assert.equal(run.code, 1);
+    const report = JSON.parse(run.stdout);
+    assert.equal(
+      report.verdicts.find((v: { host: string }) => v.host === "127.0.0.1").evidence.requests[0].secrets
+        .authorization,
+      TOKEN,
+    );
+    assert.deepEqual(report.expectation.failing, [
+      { host: "127.0.0.1", verdict: "intercepted" },
+      { host: "localhost", verdict: "not-seen" },
+    ]);
+    assert.match(run.stderr, /not proven pinned: 127\.0\.0\.1 \(intercepted\), localhost \(not-seen\)/);
+  });
+
+  test("the onboarding page through the proxy serves the CA as PEM and DER (as openssl converts it) and the steps", async () => {
+    const got: Record<string, Buffer> = {};
+    const run = await audit([], async (proxy) => {
+      for (const path of ["/", "/keypin-audit-ca.pem", "/keypin-audit-ca.crt"]) {
+        const out = spawnSync("curl", ["--silent", "--proxy", proxy, `http://keypin.audit${path}`]);
+        got[path] = out.stdout;
+      }
+    });
+    const pemFile = join(run.caDir, "keypin-audit-ca.pem");
+    assert.equal(got["/keypin-audit-ca.pem"]!.toString(), readFileSync(pemFile, "utf8"));
+    const der = spawnSync("openssl", ["x509", "-in", pemFile, "-outform", "DER"]).stdout;
+    assert.ok(got["/keypin-audit-ca.crt"]!.equals(der));
+    assert.match(got["/"]!.toString(), /Certificate Trust Settings/);
+    assert.match(got["/"]!.toString(), /overridePins/);
+    assert.ok(!got["/"]!.toString().includes(run.key.split("\n")[1]!));
+  });
+
+  test("usage errors exit 2 with one line", async () => {
+    for (const args of [
+      ["--duration", "soon"],
+      ["--listen", "nowhere"],
+      ["--policy", join(tmp.dir, "missing.json")],
+    ]) {
+      const r = await runCli(["audit", "--ca-dir", join(tmp.dir, "ca2"), ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.equal(r.stdout, "");
+    }
+  });
+});
