@@ -16,11 +16,17 @@ import {
   startForgingProxy,
   startHttpsServer,
   type TestChain,
-  type TestServer,
   unrelatedPin,
 } from "@keypin/testkit";
 import { fetch, ProxyAgent } from "undici";
-import { getJson, post, rfc7469Report, trustKitAndroidReport, trustKitIosReport } from "./helpers.js";
+import {
+  type ApiGroup,
+  getJson,
+  post,
+  rfc7469Report,
+  trustKitAndroidReport,
+  trustKitIosReport,
+} from "./helpers.js";
 
 const HOST = "api.keypin.test";
 const temp = makeTempDir("keypin-collect-");
@@ -44,7 +50,7 @@ after(async () => {
   temp.remove();
 });
 
-async function groupsOf(host?: string): Promise<any[]> {
+async function groupsOf(host?: string): Promise<ApiGroup[]> {
   const { status, json } = await getJson(
     `${base}/api/groups${host ? `?host=${encodeURIComponent(host)}` : ""}`,
   );
@@ -52,7 +58,7 @@ async function groupsOf(host?: string): Promise<any[]> {
   return json.groups;
 }
 
-async function waitForGroup(host: string, port: number): Promise<any> {
+async function waitForGroup(host: string, port: number): Promise<ApiGroup> {
   for (let i = 0; i < 500; i++) {
     const found = (await groupsOf(host)).find((g) => g.port === port);
     if (found) return found;
@@ -91,7 +97,7 @@ describe("@keypin/node's reports, sent by a pinned client that fails", () => {
       group.knownPins,
       oldPins.map((p) => `pin-sha256="${p.slice(7)}"`),
     );
-    assert.equal(group.chain[0].pin, renewed.pin.slice(7), "the dashboard's chain names the new leaf key");
+    assert.equal(group.chain[0]?.pin, renewed.pin.slice(7), "the dashboard's chain names the new leaf key");
     assert.ok(Date.parse(group.firstSeen) <= Date.parse(group.lastSeen));
   });
 
@@ -119,7 +125,7 @@ describe("@keypin/node's reports, sent by a pinned client that fails", () => {
     await assert.rejects(fetch(`https://${HOST}:${server.port}/`, { dispatcher }));
     const group = await waitForGroup(HOST, server.port);
     assert.equal(group.classification, "interception", JSON.stringify(group.evidence));
-    assert.match(group.evidence[0], /CN=Debugging Proxy CA.*not a public root/);
+    assert.match(String(group.evidence[0]), /CN=Debugging Proxy CA.*not a public root/);
   });
 });
 
@@ -156,15 +162,15 @@ describe("TrustKit's and RFC 7469's report JSON", () => {
     );
     assert.equal(rfc.status, 201, JSON.stringify(rfc.json));
 
-    const [iosGroup] = await groupsOf("ios.keypin.test");
+    const iosGroup = (await groupsOf("ios.keypin.test"))[0] as ApiGroup;
     assert.equal(iosGroup.source, "trustkit-ios");
     assert.equal(iosGroup.classification, "interception");
-    assert.match(iosGroup.evidence[0], /CN=Corporate Proxy CA/);
-    const [androidGroup] = await groupsOf("android.keypin.test");
+    assert.match(String(iosGroup.evidence[0]), /CN=Corporate Proxy CA/);
+    const androidGroup = (await groupsOf("android.keypin.test"))[0] as ApiGroup;
     assert.equal(androidGroup.source, "trustkit-android");
     assert.equal(androidGroup.port, 8443);
     assert.equal(androidGroup.servedChain.length, 2);
-    const [rfcGroup] = await groupsOf("rfc.keypin.test");
+    const rfcGroup = (await groupsOf("rfc.keypin.test"))[0] as ApiGroup;
     assert.equal(rfcGroup.source, "rfc7469");
     assert.equal(rfcGroup.result, null);
   });
@@ -233,7 +239,7 @@ describe("TrustKit's and RFC 7469's report JSON", () => {
       assert.equal(answer.status, 201, name);
       assert.equal(answer.json.classification, "misconfiguration", name);
       const group = (await groupsOf(host)).find((g) => g.id === answer.json.group);
-      assert.match(group.evidence.join("\n"), evidence, name);
+      assert.match(String(group?.evidence.join("\n")), evidence, name);
     }
   });
 });
@@ -348,7 +354,7 @@ describe("dedupe: TrustKit's tuple", () => {
     assert.equal((await post(collector.url, JSON.stringify(later))).status, 201);
     let groups = await groupsOf(host);
     assert.equal(groups.length, 1);
-    assert.equal(groups[0].count, 401);
+    assert.equal(groups[0]?.count, 401);
     // Each element of the tuple makes a new group: port, noted host, served chain, known pins, result.
     const variants: Record<string, unknown>[] = [
       { ...trustKitAndroidReport(genuine, host, 8443, pins) },

@@ -131,7 +131,7 @@ describe("the dashboard in Chromium", {
         (groups[0] as string).includes(`pin-sha256="${(pins[0] as string).slice(7)}"`),
         "the known pins are shown",
       );
-      assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
+      assert.equal(await page.evaluate(() => (globalThis as unknown as { pwned?: number }).pwned), undefined);
       assert.deepEqual(errors, []);
       assert.ok(requests.length >= 3);
       assert.deepEqual(

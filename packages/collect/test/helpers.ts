@@ -39,9 +39,35 @@ export function post(
   });
 }
 
-export async function getJson(url: string): Promise<{ status: number; json: any }> {
+/** One entry of `GET /api/groups`, as the README documents it. */
+export interface ApiGroup {
+  id: string;
+  host: string;
+  port: number;
+  notedHost: string;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  classification: string;
+  evidence: string[];
+  result: number | null;
+  source: string;
+  knownPins: string[];
+  servedChain: string[];
+  validatedChain: string[];
+  chain: { subject: string; issuer: string; pin: string }[];
+}
+
+/** What the JSON API answers: `groups`, `series` or an `error`, by path. */
+export interface ApiAnswer {
+  groups: ApiGroup[];
+  series: { host: string; minute: string; count: number }[];
+  error?: string;
+}
+
+export async function getJson(url: string): Promise<{ status: number; json: ApiAnswer }> {
   const res = await fetch(url);
-  return { status: res.status, json: await res.json() };
+  return { status: res.status, json: (await res.json()) as ApiAnswer };
 }
 
 export const hpkp = (pin: string): string => `pin-sha256="${pin.replace(/^sha256\//, "")}"`;
