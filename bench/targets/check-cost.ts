@@ -7,7 +7,7 @@
 //   cached  the same chain again: every cache warm
 //   Node's hostname check alone (tls.checkServerIdentity), the floor every client pays already
 // For scale, the median time of one new connection with a plain undici Agent is measured too.
-import { randomBytes, X509Certificate } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { checkServerIdentity, type DetailedPeerCertificate } from "node:tls";
 import {
@@ -20,28 +20,13 @@ import {
 import { HOST, plainClient } from "../lib/clients.js";
 import { startHttpsServers } from "../lib/https-server.js";
 import { loadNode, missingReason, type NodeApi } from "../lib/keypin-api.js";
+import { peerCertificate } from "../lib/peer-certificate.js";
 import { summarize } from "../lib/stats.js";
 import { type BenchContext, judge, type TargetResult } from "../lib/types.js";
 
 type CheckIdentity = (hostname: string, cert: DetailedPeerCertificate) => Error | undefined;
 
 const KIND_LABEL: Record<ChainKind, string> = { rsa2048: "RSA-2048", p256: "ECDSA P-256" };
-
-/** Node's shape for a peer chain: leaf → intermediate → root, the root linked to itself. */
-function peerCertificate(
-  leaf: Uint8Array,
-  intermediate: Uint8Array,
-  root: Uint8Array,
-): DetailedPeerCertificate {
-  const legacy = (der: Uint8Array) => new X509Certificate(der).toLegacyObject() as DetailedPeerCertificate;
-  const r = legacy(root);
-  r.issuerCertificate = r;
-  const i = legacy(intermediate);
-  i.issuerCertificate = r;
-  const l = legacy(leaf);
-  l.issuerCertificate = i;
-  return l;
-}
 
 function timeOnce(fn: () => void): number {
   const start = performance.now();

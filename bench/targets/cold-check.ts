@@ -9,7 +9,7 @@
 //                1 per round, first or last in turn
 // Value: the median over the rounds of (median cold check / median new connection) in the same round, with its
 // 95% interval.
-import { randomBytes, X509Certificate } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { DetailedPeerCertificate } from "node:tls";
 import { type ChainKind, loadChain, makeVariants, opensslPinOfCertificateFile } from "@keypin/testkit";
@@ -17,6 +17,7 @@ import { HOST, plainClient } from "../lib/clients.js";
 import { startHttpsServers } from "../lib/https-server.js";
 import { loadNode, missingReason, type NodeApi } from "../lib/keypin-api.js";
 import { makeNewKeyVariants } from "../lib/new-key-variants.js";
+import { peerCertificate } from "../lib/peer-certificate.js";
 import { medianInterval, summarize } from "../lib/stats.js";
 import { type BenchContext, judge, type TargetResult } from "../lib/types.js";
 
@@ -25,21 +26,6 @@ type CheckIdentity = (hostname: string, cert: DetailedPeerCertificate) => Error 
 const KIND_LABEL: Record<ChainKind, string> = { rsa2048: "RSA-2048", p256: "ECDSA P-256" };
 const LIMIT = 0.05;
 const PER_ROUND = 3;
-
-function peerCertificate(
-  leaf: Uint8Array,
-  intermediate: Uint8Array,
-  root: Uint8Array,
-): DetailedPeerCertificate {
-  const legacy = (der: Uint8Array) => new X509Certificate(der).toLegacyObject() as DetailedPeerCertificate;
-  const r = legacy(root);
-  r.issuerCertificate = r;
-  const i = legacy(intermediate);
-  i.issuerCertificate = r;
-  const l = legacy(leaf);
-  l.issuerCertificate = i;
-  return l;
-}
 
 const median = (values: number[]) => summarize(values).median;
 const randomPin = () => `sha256/${randomBytes(32).toString("base64")}`;
