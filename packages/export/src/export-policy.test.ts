@@ -462,6 +462,7 @@ describe("exportPolicy: cleartext in the network security config", () => {
 describe("exportPolicy: the options each format takes", () => {
   const given: Required<Pick<ExportOptions, FormatOption>> = {
     debugProxyCa: "proxy-ca.pem",
+    auditCa: "keypin-audit-ca.pem",
     cleartextTrafficPermitted: true,
     packageName: "com.myapp.net",
   };

@@ -21,7 +21,7 @@ export type FormatOption = (typeof formatOptions)[number];
  * const unused = formatOptions.filter((o) => !descriptor.options.includes(o));
  * ```
  */
-export const formatOptions = ["debugProxyCa", "cleartextTrafficPermitted", "packageName"] as const;
+export const formatOptions = ["debugProxyCa", "auditCa", "cleartextTrafficPermitted", "packageName"] as const;
 
 /**
  * One export format: everything the library, the CLI, the generated header and the tests need to know
@@ -86,6 +86,7 @@ export const optionFlags = {
   out: { long: "out", short: "o", value: "path" },
   packageName: { long: "package", short: "P", value: "word" },
   debugProxyCa: { long: "debug-proxy-ca", short: "d", value: "path" },
+  auditCa: { long: "audit-ca", short: "A", value: "path" },
   cleartextTrafficPermitted: { long: "allow-cleartext", short: "C", value: "flag" },
   allowLossy: { long: "allow-lossy", short: "L", value: "flag" },
 } as const satisfies Record<

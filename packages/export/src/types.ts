@@ -26,6 +26,12 @@ export interface ExportOptions {
    */
   debugProxyCa?: string;
   /**
+   * android-nsc only: the path of the `keypin audit` CA. Adds `debug-overrides` that trust it in debuggable
+   * builds only, *without* overriding pins (`overridePins="false"`), so that an audit can tell a pinned host
+   * (refused) from an unpinned one (intercepted). Not with `debugProxyCa`.
+   */
+  auditCa?: string;
+  /**
    * android-nsc only: writes `<base-config cleartextTrafficPermitted="…"/>`. With a network security
    * config, Android ignores the manifest's `android:usesCleartextTraffic`, so an app (or a React Native
    * debug build loading JavaScript from Metro over http) that relies on it must say so here.

@@ -103,6 +103,12 @@ export default defineCommand({
       description:
         "android-nsc: trust this proxy CA in debug builds only (debug-overrides), e.g. Charles or mitmproxy",
     },
+    "audit-ca": {
+      type: "string",
+      alias: "A",
+      description:
+        'android-nsc: trust the keypin audit CA in debug builds only, keeping the pins (overridePins="false"), so keypin audit can tell pinned hosts',
+    },
     "allow-cleartext": {
       type: "boolean",
       alias: "C",
@@ -122,10 +128,12 @@ export default defineCommand({
   async run({ args }) {
     const { format, policy: source, out, package: packageName, check } = args;
     const debugProxyCa = args["debug-proxy-ca"];
+    const auditCa = args["audit-ca"];
     const allowLossy = args["allow-lossy"] === true;
     const allowCleartext = args["allow-cleartext"] === true;
     checkFormatOptions(format, {
       debugProxyCa: debugProxyCa !== undefined,
+      auditCa: auditCa !== undefined,
       cleartextTrafficPermitted: allowCleartext,
       packageName: packageName !== undefined,
     });
@@ -141,6 +149,13 @@ export default defineCommand({
       );
     }
 
+    if (auditCa !== undefined) {
+      checkDebugProxyCa(
+        readInput(auditCa, "the keypin audit CA certificate (PEM or DER) for --audit-ca"),
+        auditCa,
+      );
+    }
+
     const { policy, warnings } = await readPolicy(source);
     let result: ReturnType<typeof exportPolicy>;
     try {
@@ -149,6 +164,7 @@ export default defineCommand({
         source: displayPath(source),
         ...(out !== undefined ? { out: displayPath(out) } : {}),
         ...(debugProxyCa !== undefined ? { debugProxyCa: displayPath(debugProxyCa) } : {}),
+        ...(auditCa !== undefined ? { auditCa: displayPath(auditCa) } : {}),
         ...(packageName !== undefined ? { packageName } : {}),
         ...(allowCleartext ? { cleartextTrafficPermitted: true } : {}),
       });

@@ -11,6 +11,7 @@ import {
   sanitizeCommentText,
   settleLosses,
 } from "../common.js";
+import { ExportOptionError } from "../errors.js";
 import { defineExportFormat } from "../format.js";
 import type { ExportOptions, ExportResult } from "../types.js";
 
@@ -25,7 +26,7 @@ import type { ExportOptions, ExportResult } from "../types.js";
 export const androidNsc = defineExportFormat({
   name: "android-nsc",
   platform: "Android Network Security Config",
-  options: ["debugProxyCa", "cleartextTrafficPermitted"],
+  options: ["debugProxyCa", "auditCa", "cleartextTrafficPermitted"],
   defaultOut: "app/src/main/res/xml/network_security_config.xml",
   shortFlags: true,
   export: exportAndroidNsc,
@@ -92,6 +93,20 @@ function exportAndroidNsc(policy: Policy, options: ExportOptions): ExportResult 
     );
   }
   let rawName: string | undefined;
+  let overridePins = "true";
+  if (options.debugProxyCa !== undefined && options.auditCa !== undefined) {
+    throw new ExportOptionError(
+      "android-nsc takes --debug-proxy-ca (trust a proxy CA and let it override pins: for debugging traffic) or --audit-ca (trust the keypin audit CA and keep the pins: for an audit), not both",
+    );
+  }
+  if (options.auditCa !== undefined) {
+    rawName = rawResourceName(options.auditCa);
+    overridePins = "false";
+    const ext = options.auditCa.includes(".") ? options.auditCa.slice(options.auditCa.lastIndexOf(".")) : "";
+    notes.push(
+      `debug-overrides trusts @raw/${rawName}, the keypin audit CA, without overriding the pins (overridePins="false"), in debuggable builds only: keypin audit can then tell a pinned host (refused) from an unpinned one (intercepted). Copy ${options.auditCa} to app/src/main/res/raw/${rawName}${ext.toLowerCase()}. Release builds ignore it.`,
+    );
+  }
   if (options.debugProxyCa !== undefined) {
     rawName = rawResourceName(options.debugProxyCa);
     const ext = options.debugProxyCa.includes(".")
@@ -131,7 +146,7 @@ function exportAndroidNsc(policy: Policy, options: ExportOptions): ExportResult 
     root
       .ele("debug-overrides")
       .ele("trust-anchors")
-      .ele("certificates", { src: `@raw/${rawName}`, overridePins: "true" });
+      .ele("certificates", { src: `@raw/${rawName}`, overridePins });
   }
   const content = `${doc.end({ prettyPrint: true, indent: "    ", headless: false })}\n`;
   return { content, differences, notes };
