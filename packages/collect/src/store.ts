@@ -1,4 +1,15 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import type { Classification } from "./ingest.js";
 
@@ -104,17 +115,57 @@ function rowToGroup(row: Record<string, unknown>): GroupRecord {
 const minuteOf = (ms: number): number => Math.floor(ms / 60_000) * 60_000;
 
 /**
- * The embedded store: SQLite (sql.js, compiled to WASM, shipped in the npm package) in one file. Writes
- * that arrive together are applied in one transaction, then the database is written to a temporary file,
- * fsynced and renamed over the file before any of them resolves: an acknowledged report survives a kill.
- * One process owns the file; a fleet uses PostgreSQL.
+ * Takes `FILE.lock` (holding this process's id) so that a second collector on the same file fails at start
+ * instead of both overwriting it; a lock left by a process that no longer runs (killed) is taken over.
  */
-export async function openSqliteStore(file: string): Promise<ReportStore> {
+function lockFile(file: string): () => void {
+  const lock = `${file}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const pid = Number(readFileSync(lock, "utf8"));
+      let alive = false;
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === "EPERM";
+      }
+      if (alive) {
+        throw new Error(
+          `${file} is in use by process ${pid} (${lock}); one collector owns a SQLite file: use PostgreSQL for several`,
+        );
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+  throw new Error(`could not take ${lock}`);
+}
+
+/**
+ * The embedded store: SQLite (sql.js, compiled to WASM, shipped in the npm package) in one file, with a
+ * journal next to it (`FILE-journal`). A batch of reports (those that arrive together) is appended to the
+ * journal and fdatasynced, then applied in one transaction, before any of them resolves: an acknowledged
+ * report survives a kill. About once a second the database is written to a temporary file, fsynced and
+ * renamed over FILE with the journal's sequence number in it, and the journal is emptied; at open the
+ * journal entries after that number are replayed. One process owns the file; a fleet uses PostgreSQL.
+ */
+export async function openSqliteStore(
+  file: string,
+  options: { snapshotEveryMs?: number } = {},
+): Promise<ReportStore> {
+  const unlock = lockFile(file);
   const require = createRequire(import.meta.url);
   const initSqlJs = require("sql.js") as typeof import("sql.js").default;
   const SQL = await initSqlJs();
   const db = existsSync(file) ? new SQL.Database(readFileSync(file)) : new SQL.Database();
   db.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  db.run("CREATE TABLE IF NOT EXISTS journal_position (seq BIGINT NOT NULL)");
   const current = Number(
     db.exec("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0]?.values[0]?.[0] ?? 0,
   );
@@ -124,7 +175,38 @@ export async function openSqliteStore(file: string): Promise<ReportStore> {
     db.run("INSERT INTO schema_version (version) VALUES (?)", [v + 1]);
     db.run("COMMIT");
   }
-  const persist = (): void => {
+  const upsertGroup = UPSERT_GROUP((i) => `?${i}`);
+  const upsertMinute = UPSERT_MINUTE((i) => `?${i}`);
+  const apply = (reports: readonly GroupUpsert[]): void => {
+    for (const g of reports) {
+      db.run(upsertGroup, params(g) as never);
+      db.run(upsertMinute, [g.host, minuteOf(g.seenAt)]);
+    }
+  };
+  let seq = Number(db.exec("SELECT COALESCE(MAX(seq), 0) FROM journal_position")[0]?.values[0]?.[0] ?? 0);
+  const journalFile = `${file}-journal`;
+  if (existsSync(journalFile)) {
+    // Replay what was acknowledged after the last snapshot. A torn last line was never acknowledged.
+    db.run("BEGIN");
+    for (const line of readFileSync(journalFile, "utf8").split("\n")) {
+      let entry: { seq: number; reports: GroupUpsert[] };
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if (entry.seq > seq) {
+        apply(entry.reports);
+        seq = entry.seq;
+      }
+    }
+    db.run("COMMIT");
+  }
+  let dirty = true;
+  const snapshot = (): void => {
+    if (!dirty) return;
+    db.run("DELETE FROM journal_position");
+    db.run("INSERT INTO journal_position (seq) VALUES (?)", [seq]);
     const tmp = `${file}.tmp-${process.pid}`;
     const fd = openSync(tmp, "w");
     try {
@@ -134,33 +216,42 @@ export async function openSqliteStore(file: string): Promise<ReportStore> {
       closeSync(fd);
     }
     renameSync(tmp, file);
+    ftruncateSync(journal, 0);
+    dirty = false;
   };
-  persist();
-  const upsertGroup = UPSERT_GROUP((i) => `?${i}`);
-  const upsertMinute = UPSERT_MINUTE((i) => `?${i}`);
+  const journal = openSync(journalFile, "a");
+  snapshot();
+  const timer = setInterval(() => {
+    try {
+      snapshot();
+    } catch {
+      // the journal still holds every acknowledged report; the next snapshot retries
+    }
+  }, options.snapshotEveryMs ?? 1000);
+  timer.unref();
   let pending: { reports: readonly GroupUpsert[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
   const flush = (): void => {
     scheduled = false;
     const batch = pending;
     pending = [];
+    if (batch.length === 0) return;
+    const reports = batch.flatMap((item) => item.reports);
     try {
+      writeSync(journal, `${JSON.stringify({ seq: seq + 1, reports })}\n`);
+      fdatasyncSync(journal);
+      seq += 1;
       db.run("BEGIN");
-      for (const item of batch) {
-        for (const g of item.reports) {
-          db.run(upsertGroup, params(g) as never);
-          db.run(upsertMinute, [g.host, minuteOf(g.seenAt)]);
-        }
+      try {
+        apply(reports);
+        db.run("COMMIT");
+      } catch (error) {
+        db.run("ROLLBACK");
+        throw error;
       }
-      db.run("COMMIT");
-      persist();
+      dirty = true;
       for (const item of batch) item.resolve();
     } catch (error) {
-      try {
-        db.run("ROLLBACK");
-      } catch {
-        // no transaction open
-      }
       for (const item of batch) item.reject(error);
     }
   };
@@ -210,8 +301,12 @@ export async function openSqliteStore(file: string): Promise<ReportStore> {
       }));
     },
     async close() {
-      if (pending.length > 0) flush();
+      clearInterval(timer);
+      flush();
+      snapshot();
+      closeSync(journal);
       db.close();
+      unlock();
     },
   };
 }

@@ -385,11 +385,20 @@ describe("dedupe: TrustKit's tuple", () => {
     );
   });
 
-  test("the SQLite file holds what was acknowledged: reopened, the same groups and counts", async () => {
-    const before = await store.groups({ host: "flood.keypin.test" });
-    const reopened = await openSqliteStore(join(temp.dir, "reports.db"));
-    const again = await reopened.groups({ host: "flood.keypin.test" });
+  test("the SQLite file holds what was acknowledged: reopened, the same groups and counts; one owner", async () => {
+    const file = join(temp.dir, "reopen.db");
+    const first = await openSqliteStore(file);
+    await assert.rejects(openSqliteStore(file), /is in use by process \d+.*use PostgreSQL for several/);
+    const c = await startCollector({ store: first });
+    const body = JSON.stringify(trustKitAndroidReport(genuine, "reopen.keypin.test", 443, [unrelatedPin()]));
+    for (let i = 0; i < 25; i++) assert.equal((await post(c.url, body)).status, 201);
+    const before = await first.groups();
+    await c.close();
+    await first.close();
+    const reopened = await openSqliteStore(file);
+    const again = await reopened.groups();
     await reopened.close();
+    assert.equal(again[0]?.count, 25);
     assert.deepEqual(again, before);
   });
 });
