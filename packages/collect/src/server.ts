@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dashboardHtml } from "./dashboard.js";
-import { classify, groupKey, parseReport, ReportRejected } from "./ingest.js";
+import { classify, groupKey, type IngestedReport, parseReport, ReportRejected } from "./ingest.js";
 import type { GroupRecord, ReportStore } from "./store.js";
 
 /** The largest report body accepted; larger bodies are answered 413. */
@@ -132,6 +132,31 @@ function describeChain(pems: readonly string[]): { subject: string; issuer: stri
  */
 export function createCollectorServer(options: CollectorOptions): Server {
   const now = options.now ?? Date.now;
+  // Classifying parses and verifies the chain (milliseconds); a flood repeats the same report, so the
+  // answer is kept per distinct content (everything classify reads), up to 10,000 of them.
+  const classified = new Map<string, ReturnType<typeof classify>>();
+  const classifyCached = (report: IngestedReport): ReturnType<typeof classify> => {
+    const key = createHash("sha256")
+      .update(
+        JSON.stringify([
+          report.host,
+          report.notedHost,
+          report.includeSubdomains,
+          report.servedChain,
+          report.validatedChain,
+          report.knownPins,
+          report.result,
+        ]),
+      )
+      .digest("base64");
+    let answer = classified.get(key);
+    if (!answer) {
+      answer = classify(report, { publicRoots: options.publicRoots });
+      if (classified.size >= 10_000) classified.clear();
+      classified.set(key, answer);
+    }
+    return answer;
+  };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let url: URL;
     try {
@@ -152,7 +177,7 @@ export function createCollectorServer(options: CollectorOptions): Server {
       let upsert: Parameters<ReportStore["record"]>[0][number];
       try {
         const report = parseReport(body);
-        const { classification, evidence } = classify(report, { publicRoots: options.publicRoots });
+        const { classification, evidence } = classifyCached(report);
         upsert = {
           key: groupKey(report),
           host: report.host,
