@@ -45,8 +45,11 @@ function drawChart(series) {
   svg.append(svgEl("text", { x: L, y: H - 8, "font-size": 11 }, new Date(minutes[0]).toISOString().slice(0, 16).replace("T", " ")));
   svg.append(svgEl("text", { x: W - R - 110, y: H - 8, "font-size": 11 }, new Date(minutes[minutes.length - 1]).toISOString().slice(0, 16).replace("T", " ")));
 }
+// A token (collectors bound beyond loopback) comes in the fragment, #token=…, which the browser never sends.
+const token = new URLSearchParams(location.hash.slice(1)).get("token");
+const api = (path) => fetch(path, token ? { headers: { authorization: "Bearer " + token } } : {}).then((r) => { if (!r.ok) throw new Error(path + ": HTTP " + r.status); return r.json(); });
 async function load() {
-  const [g, s] = await Promise.all([fetch("api/groups").then((r) => r.json()), fetch("api/series").then((r) => r.json())]);
+  const [g, s] = await Promise.all([api("api/groups"), api("api/series")]);
   const byHost = new Map();
   for (const grp of g.groups) {
     const h = byHost.get(grp.host) || { count: 0, groups: 0, last: "" };

@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from "node:crypto";
+import { createHash, timingSafeEqual, X509Certificate } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dashboardHtml } from "./dashboard.js";
@@ -16,6 +16,11 @@ export interface CollectorOptions {
   now?: () => number;
   /** Called for a store failure (answered 503): the collector keeps running. */
   onError?: (error: unknown) => void;
+  /**
+   * Required (as `Authorization: Bearer TOKEN`) to read the API; ingest never needs it (devices cannot
+   * hold one). `keypin collect` demands one when bound to anything but loopback.
+   */
+  token?: string | undefined;
   /** The public roots for classification (PEM); default Node's bundled root store. */
   publicRoots?: readonly string[] | undefined;
 }
@@ -132,6 +137,12 @@ function describeChain(pems: readonly string[]): { subject: string; issuer: stri
  */
 export function createCollectorServer(options: CollectorOptions): Server {
   const now = options.now ?? Date.now;
+  const tokenDigest = options.token ? createHash("sha256").update(options.token).digest() : undefined;
+  const authorized = (header: string | undefined): boolean => {
+    const m = /^Bearer (.+)$/.exec(header ?? "");
+    if (!m?.[1] || !tokenDigest) return false;
+    return timingSafeEqual(createHash("sha256").update(m[1]).digest(), tokenDigest);
+  };
   // Classifying parses and verifies the chain (milliseconds); a flood repeats the same report, so the
   // answer is kept per distinct content (everything classify reads), up to 10,000 of them.
   const classified = new Map<string, ReturnType<typeof classify>>();
@@ -216,6 +227,18 @@ export function createCollectorServer(options: CollectorOptions): Server {
       return;
     }
     req.resume();
+    if (path.startsWith("/api/") && tokenDigest && !authorized(req.headers.authorization)) {
+      send(
+        res,
+        401,
+        {
+          error:
+            "this collector's API needs its token: Authorization: Bearer <token> (the dashboard: /#token=<token>)",
+        },
+        { "www-authenticate": 'Bearer realm="keypin collect"' },
+      );
+      return;
+    }
     const host = url.searchParams.get("host")?.toLowerCase() ?? undefined;
     try {
       if (path === "/api/groups") {

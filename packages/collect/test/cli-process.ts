@@ -1,23 +1,29 @@
 // `keypin collect` as a user runs it: the built CLI as a child process, its ingest URL read from stdout.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { cliBin, cliEnv } from "@keypin/testkit";
+import { cliBin, cliEnv, type Env } from "@keypin/testkit";
 
 export interface CollectorProcess {
   child: ChildProcessWithoutNullStreams;
   url: string;
   stderr: () => string;
+  stdout: () => string;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function spawnCollector(database: string, cwd?: string): Promise<CollectorProcess> {
-  const child = spawn(
-    process.execPath,
-    [cliBin, "collect", "--listen", "127.0.0.1:0", "--database", database],
-    {
-      env: cliEnv(),
-      cwd,
-    },
-  );
+/** `keypin collect --listen 127.0.0.1:0 --database DATABASE` (or `args` instead of those), in `cwd`. */
+export function spawnCollector(
+  database: string | undefined,
+  options: { args?: string[]; env?: Env; cwd?: string } = {},
+): Promise<CollectorProcess> {
+  const args = options.args ?? [
+    "--listen",
+    "127.0.0.1:0",
+    ...(database === undefined ? [] : ["--database", database]),
+  ];
+  const child = spawn(process.execPath, [cliBin, "collect", ...args], {
+    env: cliEnv(options.env),
+    cwd: options.cwd,
+  });
   let stdout = "";
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d.toString()));
@@ -41,6 +47,7 @@ export function spawnCollector(database: string, cwd?: string): Promise<Collecto
           child,
           url: m[1],
           stderr: () => stderr,
+          stdout: () => stdout,
           async stop(signal = "SIGTERM") {
             if (child.exitCode === null && child.signalCode === null) child.kill(signal);
             await exited;

@@ -99,7 +99,7 @@ describe("the dashboard in Chromium", {
       await page.waitForSelector("body[data-loaded=true]", { timeout: 10_000 });
 
       const hosts = await page.$$eval("#hosts tbody tr", (rows) =>
-        rows.map((r) => [...r.children].map((c) => c.textContent)),
+        rows.map((r) => Array.from(r.children).map((c) => c.textContent)),
       );
       assert.deepEqual(
         hosts.map((h) => [h[0], h[1], h[2]]),

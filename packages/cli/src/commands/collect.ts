@@ -57,6 +57,13 @@ export default defineCommand({
   exitCodes: { 1: "the database could not be opened or the address could not be bound", 2: "usage error" },
   async run({ args }) {
     const { host, port } = parseListen(args.listen);
+    const loopback = host === "127.0.0.1" || host === "::1" || host === "localhost";
+    const token = process.env.KEYPIN_COLLECT_TOKEN || undefined;
+    if (!loopback && (token === undefined || token.length < 16)) {
+      throw new UsageError(
+        `${command} --listen ${args.listen}: bound beyond loopback, the dashboard and API need a token: set KEYPIN_COLLECT_TOKEN to 16 or more random characters (ingest stays open to devices)`,
+      );
+    }
     let store: Awaited<ReturnType<typeof openStore>>;
     try {
       store = await openStore(args.database);
@@ -71,6 +78,7 @@ export default defineCommand({
         store,
         host,
         port,
+        token,
         onError: (error) =>
           process.stderr.write(`keypin collect: ${(error as Error).message ?? String(error)}\n`),
       });
@@ -83,7 +91,7 @@ export default defineCommand({
       [
         `keypin collect: storing reports in ${describeDatabase(args.database)}`,
         `ingest URL (kTSKReportUris, reportUris): ${collector.url}`,
-        `dashboard: ${base}/   API: ${base}/api/groups`,
+        `dashboard: ${base}/${token ? "#token=<KEYPIN_COLLECT_TOKEN>" : ""}   API: ${base}/api/groups${token ? " (Authorization: Bearer <KEYPIN_COLLECT_TOKEN>)" : ""}`,
         "",
       ].join("\n"),
     );
