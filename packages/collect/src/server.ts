@@ -284,9 +284,25 @@ export function createCollectorServer(options: CollectorOptions): Server {
 
 /** Starts a collector on host:port (port 0 picks a free one) and resolves with its ingest URL. */
 export async function startCollector(
-  options: CollectorOptions & { host?: string; port?: number },
+  options: CollectorOptions & {
+    host?: string;
+    port?: number;
+    /** Deletes groups not seen for this many days, at start and every hour. */
+    retainDays?: number | undefined;
+  },
 ): Promise<Collector> {
   const server = createCollectorServer(options);
+  let retention: NodeJS.Timeout | undefined;
+  if (options.retainDays !== undefined) {
+    const days = options.retainDays;
+    const prune = (): Promise<unknown> =>
+      options.store
+        .prune((options.now ?? Date.now)() - days * 86_400_000)
+        .catch((error) => options.onError?.(error));
+    await prune();
+    retention = setInterval(prune, 3_600_000);
+    retention.unref();
+  }
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -302,6 +318,7 @@ export async function startCollector(
     url: `http://${shown}:${address.port}/report`,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(retention);
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -47,6 +47,8 @@ export interface ReportStore {
   record(reports: readonly GroupUpsert[]): Promise<void>;
   groups(filter?: { host?: string | undefined }): Promise<GroupRecord[]>;
   series(filter?: { host?: string | undefined; sinceMs?: number | undefined }): Promise<SeriesPoint[]>;
+  /** Deletes groups last seen before `beforeMs` and per-minute counts older than it; resolves with the groups deleted. */
+  prune(beforeMs: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -300,6 +302,16 @@ export async function openSqliteStore(
         count: Number(r.count),
       }));
     },
+    async prune(beforeMs) {
+      db.run("BEGIN");
+      db.run("DELETE FROM report_groups WHERE last_seen < ?", [beforeMs]);
+      const deleted = db.getRowsModified();
+      db.run("DELETE FROM report_minutes WHERE minute < ?", [minuteOf(beforeMs)]);
+      db.run("COMMIT");
+      dirty = true;
+      snapshot();
+      return deleted;
+    },
     async close() {
       clearInterval(timer);
       flush();
@@ -383,6 +395,11 @@ export async function openPostgresStore(url: string): Promise<ReportStore> {
         minute: new Date(Number(r.minute)).toISOString(),
         count: Number(r.count),
       }));
+    },
+    async prune(beforeMs) {
+      const deleted = await pool.query("DELETE FROM report_groups WHERE last_seen < $1", [beforeMs]);
+      await pool.query("DELETE FROM report_minutes WHERE minute < $1", [minuteOf(beforeMs)]);
+      return deleted.rowCount ?? 0;
     },
     async close() {
       await pool.end();

@@ -402,3 +402,44 @@ describe("dedupe: TrustKit's tuple", () => {
     assert.deepEqual(again, before);
   });
 });
+
+describe("retention", () => {
+  test("--retain-days: groups not seen for that long go, at start; newer ones and their minutes stay", async () => {
+    const file = join(temp.dir, "retention.db");
+    const own = await openSqliteStore(file);
+    let now = Date.parse("2026-11-01T12:00:00Z");
+    const c = await startCollector({ store: own, now: () => now });
+    const oldReport = JSON.stringify(
+      trustKitAndroidReport(genuine, "old.keypin.test", 443, [unrelatedPin()]),
+    );
+    const newReport = JSON.stringify(
+      trustKitAndroidReport(genuine, "new.keypin.test", 443, [unrelatedPin()]),
+    );
+    assert.equal((await post(c.url, oldReport)).status, 201);
+    now += 5 * 86_400_000;
+    assert.equal((await post(c.url, newReport)).status, 201);
+    await c.close();
+    now += 86_400_000; // the old group was last seen 6 days ago, the new one 1 day ago
+    const keep7 = await startCollector({ store: own, now: () => now, retainDays: 7 });
+    await keep7.close();
+    assert.deepEqual((await own.groups()).map((g) => g.host).sort(), ["new.keypin.test", "old.keypin.test"]);
+    const keep3 = await startCollector({ store: own, now: () => now, retainDays: 3 });
+    await keep3.close();
+    assert.deepEqual(
+      (await own.groups()).map((g) => g.host),
+      ["new.keypin.test"],
+    );
+    assert.deepEqual(
+      (await own.series()).map((p) => p.host),
+      ["new.keypin.test"],
+    );
+    await own.close();
+    const reopened = await openSqliteStore(file);
+    assert.deepEqual(
+      (await reopened.groups()).map((g) => g.host),
+      ["new.keypin.test"],
+      "the deletion is stored",
+    );
+    await reopened.close();
+  });
+});

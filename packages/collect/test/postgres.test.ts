@@ -78,10 +78,18 @@ describe("PostgreSQL: a fleet of collectors sharing one database", { skip }, () 
     assert.equal((await post(a.url, "x".repeat(70_000))).status, 413);
   });
 
-  test("the store reopened by a third client sees the same groups (the data is in PostgreSQL)", async () => {
+  test("the store reopened by a third client sees the same groups (the data is in PostgreSQL); retention deletes", async () => {
     const store = await openPostgresStore((cluster as PgCluster).url);
     const groups = await store.groups({ host: "fleet.keypin.test" });
-    await store.close();
+    const store2Prune = async (before: number): Promise<number> => {
+      const n = await store.prune(before);
+      return n;
+    };
     assert.equal(groups[0]?.count, 1200);
+    // Retention on PostgreSQL: nothing is older than a day ago; everything is older than a minute from now.
+    assert.equal(await store2Prune(Date.now() - 86_400_000), 0);
+    assert.ok((await store2Prune(Date.now() + 60_000)) >= 4);
+    assert.deepEqual(await store.groups(), []);
+    await store.close();
   });
 });

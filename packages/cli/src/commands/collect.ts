@@ -48,6 +48,12 @@ export default defineCommand({
       description: "a SQLite file (embedded), or a PostgreSQL URL shared by several collectors",
       default: "./keypin-reports.db",
     },
+    "retain-days": {
+      type: "string",
+      valueHint: "DAYS",
+      description:
+        "delete groups not seen for DAYS days (checked at start and every hour; default: keep all)",
+    },
   },
   examples: [
     "keypin collect",
@@ -57,6 +63,16 @@ export default defineCommand({
   exitCodes: { 1: "the database could not be opened or the address could not be bound", 2: "usage error" },
   async run({ args }) {
     const { host, port } = parseListen(args.listen);
+    const retainText = args["retain-days"];
+    if (
+      retainText !== undefined &&
+      (!/^[0-9]+$/.test(retainText) || Number(retainText) < 1 || Number(retainText) > 36500)
+    ) {
+      throw new UsageError(
+        `option --retain-days of \`${command}\` needs a whole number of days from 1 to 36500 (got "${retainText}")`,
+      );
+    }
+    const retainDays = retainText === undefined ? undefined : Number(retainText);
     const loopback = host === "127.0.0.1" || host === "::1" || host === "localhost";
     const token = process.env.KEYPIN_COLLECT_TOKEN || undefined;
     if (!loopback && (token === undefined || token.length < 16)) {
@@ -79,6 +95,7 @@ export default defineCommand({
         host,
         port,
         token,
+        retainDays,
         onError: (error) =>
           process.stderr.write(`keypin collect: ${(error as Error).message ?? String(error)}\n`),
       });
