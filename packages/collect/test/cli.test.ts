@@ -15,7 +15,7 @@ test("a bad --listen is a usage error (exit 2) that says what it needs", async (
     assert.match(result.stderr, /--listen of `keypin collect` needs HOST:PORT/);
   }
   for (const days of ["0", "-1", "seven", "1.5"]) {
-    const result = await runCli(["collect", "--retain-days", days]);
+    const result = await runCli(["collect", `--retain-days=${days}`]);
     assert.equal(result.code, 2, `${days}: ${result.stderr}`);
     assert.match(result.stderr, /--retain-days of `keypin collect` needs a whole number of days/);
   }
