@@ -210,9 +210,12 @@ function readOne(der: Uint8Array, oid: string, node: DerNode, facts: ExtensionFa
       const v = valueBytes(der, node);
       if (v.length < 1 || v[0]! > 7 || (v.length === 1 && v[0] !== 0)) fail("malformed keyUsage BIT STRING");
       const bits: KeyUsage[] = [];
+      // The last byte's `v[0]` low bits are padding, not flags: OpenSSL (c2i_ASN1_BIT_STRING) clears them, so a
+      // keyCertSign set only in the padding is no keyCertSign.
+      const valid = (v.length - 1) * 8 - v[0]!;
       KEY_USAGE_BITS.forEach((name, bit) => {
         const byte = v[1 + (bit >> 3)];
-        if (byte !== undefined && byte & (0x80 >> (bit & 7))) bits.push(name);
+        if (bit < valid && byte !== undefined && byte & (0x80 >> (bit & 7))) bits.push(name);
       });
       c.keyUsage = bits;
       return;
@@ -266,8 +269,10 @@ function readOne(der: Uint8Array, oid: string, node: DerNode, facts: ExtensionFa
         else if (part.tag === 0x82) {
           c.authorityCertIssuer = true;
           let v = valueBytes(der, part);
+          // A negative INTEGER (top bit set) is no positive serial with the same octets: -1 (FF) is not 255 (00 FF).
+          const negative = v.length > 0 && (v[0]! & 0x80) !== 0;
           while (v.length > 1 && v[0] === 0) v = v.subarray(1);
-          c.authorityCertSerial = encodeHex(v).toUpperCase();
+          c.authorityCertSerial = `${negative ? "-" : ""}${encodeHex(v).toUpperCase()}`;
         } else if (part.tag === 0xa1) {
           c.authorityCertIssuer = true;
           const directory = childrenOf(der, part).find((name) => name.tag === 0xa4);

@@ -57,15 +57,27 @@ export function readNameForms(der: Uint8Array, name: DerNode): { text: string; c
       if (hex === undefined) parts.push(`${short}=${escapeRdnValue(text!)}`);
       else parts.push(`${oid}=#${hex}`);
       entries.push(
-        text !== undefined && CANONICAL_TYPES.has(value.tag)
+        text !== undefined && CANONICAL_TYPES.has(value.tag) && !opensslReadsOtherwise(value.tag, text)
           ? `${oid}=${canonicalText(text)}`
           : `${oid}#${hex ?? encodeHex(encodingOf(der, value))}`,
       );
     }
     rdns.push(parts.join("+"));
-    canonical.push(entries);
+    // OpenSSL encodes each RDN's canonical values as a DER SET OF, which sorts them: {O, CN} is {CN, O}.
+    canonical.push(entries.sort());
   }
   return { text: rdns.reverse().join(", "), canonical: JSON.stringify(canonical) };
+}
+
+/**
+ * Where OpenSSL's canonical form is not the decoded text: a BMPString with surrogate code units (OpenSSL reads
+ * BMPString as UCS-2 and encodes each unit on its own), and a UTF8String that is not valid UTF-8 (OpenSSL keeps
+ * its bytes; decoding would map different bytes to the same U+FFFD). Such values compare by their DER.
+ */
+function opensslReadsOtherwise(tag: number, text: string): boolean {
+  if (tag === 0x1e) return /[\ud800-\udfff]/.test(text);
+  if (tag === 0x0c) return text.includes("\ufffd");
+  return false;
 }
 
 export function decodeDirectoryString(der: Uint8Array, node: DerNode): string | undefined {

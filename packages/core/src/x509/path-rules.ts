@@ -33,6 +33,8 @@ export interface PathRuleViolation {
 }
 
 const SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
+/** proxyCertInfo (RFC 3820): proxy certificates follow other issuing rules; OpenSSL refuses them by default. */
+const PROXY_CERT_INFO = "1.3.6.1.5.5.7.1.14";
 /** Netscape certificate type: OpenSSL reads it for purposes; keypin refuses to guess. */
 const NETSCAPE_CERT_TYPE = "2.16.840.1.113730.1.1";
 /** RSA and DSA keys below OpenSSL's security level 1 (80 bits); above 8192 bits, keypin bounds its own work. */
@@ -71,6 +73,11 @@ export function certificateViolation(
     return at("critical-extension", `has a critical extension keypin does not handle (${unknownCritical})`);
   if (c.present.includes(NETSCAPE_CERT_TYPE))
     return at("unsupported-extension", "has a Netscape certificate type, which keypin does not evaluate");
+  if (c.present.includes(PROXY_CERT_INFO))
+    return at(
+      "unsupported-extension",
+      "is a proxy certificate (RFC 3820), which OpenSSL refuses unless asked to allow them",
+    );
   if (c.present.includes("2.5.29.36"))
     return at(
       "unsupported-extension",
