@@ -1,3 +1,4 @@
+export { type Alert, type AlertOptions, AlertSender } from "./alerts.js";
 export {
   type Classification,
   type ClassifiedReport,
@@ -22,6 +23,7 @@ export {
   openPostgresStore,
   openSqliteStore,
   openStore,
+  type RecordOutcome,
   type ReportStore,
   type SeriesPoint,
 } from "./store.js";

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual, X509Certificate } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { AlertSender } from "./alerts.js";
 import { dashboardHtml } from "./dashboard.js";
 import { classify, groupKey, type IngestedReport, parseReport, ReportRejected } from "./ingest.js";
 import type { GroupRecord, ReportStore } from "./store.js";
@@ -21,6 +22,8 @@ export interface CollectorOptions {
    * hold one). `keypin collect` demands one when bound to anything but loopback.
    */
   token?: string | undefined;
+  /** A webhook for new groups and for a host's rate per minute passing a threshold. */
+  alerts?: AlertSender | undefined;
   /** The public roots for classification (PEM); default Node's bundled root store. */
   publicRoots?: readonly string[] | undefined;
 }
@@ -211,14 +214,41 @@ export function createCollectorServer(options: CollectorOptions): Server {
         send(res, 400, { error: `the report could not be read: ${(error as Error).message}` });
         return;
       }
+      let outcome: Awaited<ReturnType<ReportStore["record"]>>[number] | undefined;
       try {
-        await options.store.record([upsert]);
+        [outcome] = await options.store.record([upsert]);
       } catch (error) {
         options.onError?.(error);
         send(res, 503, { error: "the report could not be stored; retry later" }, { "retry-after": "10" });
         return;
       }
       send(res, 201, { stored: true, group: upsert.key, classification: upsert.classification });
+      const alerts = options.alerts;
+      if (alerts && outcome) {
+        const at = new Date(upsert.seenAt).toISOString();
+        if (outcome.created) {
+          alerts.send({
+            event: "new-group",
+            host: upsert.host,
+            port: upsert.port,
+            classification: upsert.classification,
+            evidence: upsert.evidence,
+            group: upsert.key,
+            at,
+          });
+        }
+        // Exactly one report makes the count equal the threshold, on one collector even in a fleet.
+        if (alerts.ratePerMinute !== undefined && outcome.minuteCount === alerts.ratePerMinute) {
+          alerts.send({
+            event: "rate",
+            host: upsert.host,
+            minute: new Date(Math.floor(upsert.seenAt / 60_000) * 60_000).toISOString(),
+            count: outcome.minuteCount,
+            threshold: alerts.ratePerMinute,
+            at,
+          });
+        }
+      }
       return;
     }
     if (req.method !== "GET" && req.method !== "HEAD") {

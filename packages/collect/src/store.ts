@@ -42,9 +42,15 @@ export interface SeriesPoint {
   count: number;
 }
 
+/** What storing one report did: whether its group is new, and its host's count in its minute after it. */
+export interface RecordOutcome {
+  created: boolean;
+  minuteCount: number;
+}
+
 /** The collector's storage. `record` resolves only once the reports are durably stored. */
 export interface ReportStore {
-  record(reports: readonly GroupUpsert[]): Promise<void>;
+  record(reports: readonly GroupUpsert[]): Promise<RecordOutcome[]>;
   groups(filter?: { host?: string | undefined }): Promise<GroupRecord[]>;
   series(filter?: { host?: string | undefined; sinceMs?: number | undefined }): Promise<SeriesPoint[]>;
   /** Deletes groups last seen before `beforeMs` and per-minute counts older than it; resolves with the groups deleted. */
@@ -179,12 +185,27 @@ export async function openSqliteStore(
   }
   const upsertGroup = UPSERT_GROUP((i) => `?${i}`);
   const upsertMinute = UPSERT_MINUTE((i) => `?${i}`);
-  const apply = (reports: readonly GroupUpsert[]): void => {
-    for (const g of reports) {
-      db.run(upsertGroup, params(g) as never);
-      db.run(upsertMinute, [g.host, minuteOf(g.seenAt)]);
+  const scalar = (sql: string, args: unknown[]): unknown => {
+    const stmt = db.prepare(sql);
+    try {
+      stmt.bind(args as never);
+      return stmt.step() ? stmt.get()[0] : undefined;
+    } finally {
+      stmt.free();
     }
   };
+  const apply = (reports: readonly GroupUpsert[]): RecordOutcome[] =>
+    reports.map((g) => {
+      // One process owns the database, so the look-up and the upsert cannot interleave with another's.
+      const created = scalar("SELECT 1 FROM report_groups WHERE key = ?", [g.key]) === undefined;
+      db.run(upsertGroup, params(g) as never);
+      const minute = minuteOf(g.seenAt);
+      db.run(upsertMinute, [g.host, minute]);
+      const minuteCount = Number(
+        scalar("SELECT count FROM report_minutes WHERE host = ? AND minute = ?", [g.host, minute]),
+      );
+      return { created, minuteCount };
+    });
   let seq = Number(db.exec("SELECT COALESCE(MAX(seq), 0) FROM journal_position")[0]?.values[0]?.[0] ?? 0);
   const journalFile = `${file}-journal`;
   if (existsSync(journalFile)) {
@@ -231,7 +252,11 @@ export async function openSqliteStore(
     }
   }, options.snapshotEveryMs ?? 1000);
   timer.unref();
-  let pending: { reports: readonly GroupUpsert[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let pending: {
+    reports: readonly GroupUpsert[];
+    resolve: (outcomes: RecordOutcome[]) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   let scheduled = false;
   const flush = (): void => {
     scheduled = false;
@@ -244,15 +269,20 @@ export async function openSqliteStore(
       fdatasyncSync(journal);
       seq += 1;
       db.run("BEGIN");
+      let outcomes: RecordOutcome[];
       try {
-        apply(reports);
+        outcomes = apply(reports);
         db.run("COMMIT");
       } catch (error) {
         db.run("ROLLBACK");
         throw error;
       }
       dirty = true;
-      for (const item of batch) item.resolve();
+      let at = 0;
+      for (const item of batch) {
+        item.resolve(outcomes.slice(at, at + item.reports.length));
+        at += item.reports.length;
+      }
     } catch (error) {
       for (const item of batch) item.reject(error);
     }
@@ -359,11 +389,18 @@ export async function openPostgresStore(url: string): Promise<ReportStore> {
       const c = await pool.connect();
       try {
         await c.query("BEGIN");
+        const outcomes: RecordOutcome[] = [];
         for (const g of reports) {
-          await c.query(upsertGroup, params(g));
-          await c.query(upsertMinute, [g.host, minuteOf(g.seenAt)]);
+          // xmax = 0 only on a row this statement inserted: the group is new, whichever collector asks.
+          const group = await c.query(`${upsertGroup} RETURNING (xmax = 0) AS created`, params(g));
+          const minute = await c.query(`${upsertMinute} RETURNING count`, [g.host, minuteOf(g.seenAt)]);
+          outcomes.push({
+            created: group.rows[0].created === true,
+            minuteCount: Number(minute.rows[0].count),
+          });
         }
         await c.query("COMMIT");
+        return outcomes;
       } catch (error) {
         await c.query("ROLLBACK").catch(() => undefined);
         throw error;
