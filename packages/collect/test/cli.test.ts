@@ -19,6 +19,19 @@ test("a bad --listen is a usage error (exit 2) that says what it needs", async (
     assert.equal(result.code, 2, `${days}: ${result.stderr}`);
     assert.match(result.stderr, /--retain-days of `keypin collect` needs a whole number of days/);
   }
+  for (const [args, message] of [
+    [["--alert-rate", "10"], /--alert-rate of `keypin collect` needs --alert-webhook URL/],
+    [
+      ["--alert-webhook", "http://127.0.0.1:1/", "--alert-rate=0"],
+      /needs a whole number of reports per minute/,
+    ],
+    [["--alert-webhook", "ftp://example.com/"], /--alert-webhook .*must be an http or https URL/],
+    [["--alert-webhook", "not a url"], /--alert-webhook of `keypin collect`/],
+  ] as const) {
+    const result = await runCli(["collect", ...args]);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+  }
 });
 
 test("the default database is ./keypin-reports.db; the printed ingest URL takes a report", async () => {

@@ -2,6 +2,8 @@
 // temporary directory; two collector processes share it with no other coordination, and concurrent
 // identical reports through both give one group whose count is exact.
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { openPostgresStore } from "@keypin/collect";
 import { createChain, type TestChain, unrelatedPin } from "@keypin/testkit";
@@ -13,20 +15,45 @@ const skip = pgUnavailable();
 let cluster: PgCluster | undefined;
 let chain: TestChain;
 const processes: CollectorProcess[] = [];
+// The fleet's alert webhook: every alert either collector sends.
+const alerts: { event: string; host: string; minute?: string }[] = [];
+const webhook = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on("data", (c: Buffer) => chunks.push(c));
+  req.on("end", () => {
+    alerts.push(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+    res.writeHead(204).end();
+  });
+});
 
 describe("PostgreSQL: a fleet of collectors sharing one database", { skip }, () => {
   before(async () => {
     cluster = await startPgCluster();
+    await new Promise<void>((resolve) => webhook.listen(0, "127.0.0.1", resolve));
     chain = await createChain("p256", ["fleet.keypin.test"], "fleet");
   });
   after(async () => {
     for (const p of processes) await p.stop();
     cluster?.stop();
+    webhook.close();
   });
 
   test("two collectors started at once on a fresh database both migrate and serve", async () => {
     const url = (cluster as PgCluster).url;
-    processes.push(...(await Promise.all([spawnCollector(url), spawnCollector(url)])));
+    const hook = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`;
+    const args = [
+      "--listen",
+      "127.0.0.1:0",
+      "--database",
+      url,
+      "--alert-webhook",
+      hook,
+      "--alert-rate",
+      "100",
+    ];
+    processes.push(
+      ...(await Promise.all([spawnCollector(undefined, { args }), spawnCollector(undefined, { args })])),
+    );
     for (const p of processes)
       assert.equal((await getJson(p.url.replace(/report$/, "api/groups"))).status, 200);
   });
@@ -55,6 +82,27 @@ describe("PostgreSQL: a fleet of collectors sharing one database", { skip }, () 
       1200,
     );
     assert.equal(a.stderr() + b.stderr(), "", "no store errors");
+    // Alerts: the group is new once across the fleet, and each minute that reached 100 alerts once.
+    const busyMinutes = json.series
+      .filter((p: { count: number }) => p.count >= 100)
+      .map((p: { minute: string }) => p.minute);
+    const fleet = () => alerts.filter((x) => x.host === "fleet.keypin.test");
+    for (let i = 0; i < 250 && fleet().length < 1 + busyMinutes.length; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200)); // any duplicate would arrive by now
+    assert.equal(
+      fleet().filter((x) => x.event === "new-group").length,
+      1,
+      "one new-group alert from two collectors",
+    );
+    assert.deepEqual(
+      fleet()
+        .filter((x) => x.event === "rate")
+        .map((x) => x.minute)
+        .sort(),
+      busyMinutes.sort(),
+      "one rate alert per minute that reached the threshold",
+    );
   });
 
   test("every report shape, and the 400s, through a PostgreSQL-backed collector", async () => {

@@ -1,4 +1,4 @@
-import { openStore, startCollector } from "@keypin/collect";
+import { AlertSender, openStore, startCollector } from "@keypin/collect";
 import { defineCommand } from "../command.js";
 import { FailureError, UsageError } from "../errors.js";
 
@@ -48,6 +48,17 @@ export default defineCommand({
       description: "a SQLite file (embedded), or a PostgreSQL URL shared by several collectors",
       default: "./keypin-reports.db",
     },
+    "alert-webhook": {
+      type: "string",
+      valueHint: "URL",
+      description:
+        "POST a JSON alert here when a new group appears (and with --alert-rate, when a host's rate passes it)",
+    },
+    "alert-rate": {
+      type: "string",
+      valueHint: "N",
+      description: "alert when a host's reports in one minute reach N (needs --alert-webhook)",
+    },
     "retain-days": {
       type: "string",
       valueHint: "DAYS",
@@ -73,6 +84,32 @@ export default defineCommand({
       );
     }
     const retainDays = retainText === undefined ? undefined : Number(retainText);
+    const rateText = args["alert-rate"];
+    if (rateText !== undefined && (!/^[0-9]+$/.test(rateText) || Number(rateText) < 1)) {
+      throw new UsageError(
+        `option --alert-rate of \`${command}\` needs a whole number of reports per minute, 1 or more (got "${rateText}")`,
+      );
+    }
+    if (rateText !== undefined && args["alert-webhook"] === undefined) {
+      throw new UsageError(
+        `option --alert-rate of \`${command}\` needs --alert-webhook URL (where to send the alert)`,
+      );
+    }
+    let alerts: AlertSender | undefined;
+    if (args["alert-webhook"] !== undefined) {
+      try {
+        alerts = new AlertSender({
+          webhook: args["alert-webhook"],
+          ratePerMinute: rateText === undefined ? undefined : Number(rateText),
+          onGiveUp: (alert, why) =>
+            process.stderr.write(
+              `keypin collect: gave up sending the ${alert.event} alert for ${alert.host}: ${why}\n`,
+            ),
+        });
+      } catch (error) {
+        throw new UsageError(`option --alert-webhook of \`${command}\`: ${(error as Error).message}`);
+      }
+    }
     const loopback = host === "127.0.0.1" || host === "::1" || host === "localhost";
     const token = process.env.KEYPIN_COLLECT_TOKEN || undefined;
     if (!loopback && (token === undefined || token.length < 16)) {
@@ -96,6 +133,7 @@ export default defineCommand({
         port,
         token,
         retainDays,
+        alerts,
         onError: (error) =>
           process.stderr.write(`keypin collect: ${(error as Error).message ?? String(error)}\n`),
       });
