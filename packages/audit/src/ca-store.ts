@@ -8,7 +8,8 @@ import { join } from "node:path";
 import type { ForgedCertificate } from "@keypin/proxy";
 import * as x509 from "@peculiar/x509";
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+// Node's WebCrypto is the provider (the one-argument overload; its DOM type is not in this build's lib).
+x509.cryptoProvider.set(webcrypto as never);
 
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 export const CA_CERT_FILE = "keypin-audit-ca.pem";

@@ -12,7 +12,10 @@ import { DOMParser } from "@xmldom/xmldom";
 function parse(xml: string) {
   const errors: string[] = [];
   const doc = new DOMParser({
-    onError: (level, message) => void (level !== "warning" && errors.push(message)),
+    errorHandler: {
+      error: (message: string) => errors.push(message),
+      fatalError: (message: string) => errors.push(message),
+    },
   }).parseFromString(xml, "text/xml");
   assert.deepEqual(errors, []);
   return doc;
