@@ -95,8 +95,14 @@ function makeGraph(random: () => number): Graph {
     else if (ku < 0.58) {
       flags.keyUsage = ["digitalSignature"];
       flags.note += " ku-no-certsign";
+    } else if (ku < 0.62) {
+      // keyCertSign (bit 5) inside the padding: three unused bits cover bits 5–7
+      flags.keyUsage = ["digitalSignature", "keyCertSign"];
+      flags.keyUsageUnusedBits = 3;
+      flags.note += " ku-certsign-in-padding";
     }
-    if (!flags.basicConstraints && flags.keyUsage?.includes("keyCertSign")) legacyCa = true;
+    if (!flags.basicConstraints && flags.keyUsage?.includes("keyCertSign") && !flags.keyUsageUnusedBits)
+      legacyCa = true;
     const eku = random();
     if (eku < 0.05) {
       flags.extKeyUsage = [CLIENT_AUTH];

@@ -86,6 +86,11 @@ export interface DerCertSpec {
   v1?: boolean;
   basicConstraints?: { ca: boolean; pathLen?: number; critical?: boolean };
   keyUsage?: ("digitalSignature" | "keyEncipherment" | "keyAgreement" | "keyCertSign" | "cRLSign")[];
+  /**
+   * Declare this many unused (padding) bits in the keyUsage BIT STRING instead of the DER count: bits set there
+   * are padding, not flags (a keyCertSign only in the padding is none, to OpenSSL).
+   */
+  keyUsageUnusedBits?: number;
   extKeyUsage?: string[];
   dns?: string[];
   /** Permitted and excluded dNSName subtrees. */
@@ -126,7 +131,8 @@ export function buildCertificate(spec: DerCertSpec): Uint8Array {
       let bits = 0;
       for (const usage of spec.keyUsage) bits |= 0x80 >> KU_BITS[usage];
       const trailing = bits === 0 ? 0 : Math.min(7, 31 - Math.clz32(bits & -bits) - 0);
-      exts.push(extension("2.5.29.15", enc.bits(Uint8Array.of(bits), bits === 0 ? 0 : trailing), true));
+      const unused = spec.keyUsageUnusedBits ?? (bits === 0 ? 0 : trailing);
+      exts.push(extension("2.5.29.15", enc.bits(Uint8Array.of(bits), unused), true));
     }
     if (spec.extKeyUsage) exts.push(extension("2.5.29.37", enc.seq(...spec.extKeyUsage.map(enc.oid))));
     if (spec.dns?.length)
