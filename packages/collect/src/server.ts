@@ -22,6 +22,14 @@ export interface CollectorOptions {
    * hold one). `keypin collect` demands one when bound to anything but loopback.
    */
   token?: string | undefined;
+  /**
+   * Reports accepted from one client address per minute (default 6,000); more are answered 429 with
+   * Retry-After, before their body is parsed.
+   */
+  perClientPerMinute?: number | undefined;
+  /** A client that has not sent its request headers, or its whole request, within this many ms is cut off (default 10,000 / 30,000). */
+  headersTimeoutMs?: number | undefined;
+  requestTimeoutMs?: number | undefined;
   /** A webhook for new groups and for a host's rate per minute passing a threshold. */
   alerts?: AlertSender | undefined;
   /** The public roots for classification (PEM); default Node's bundled root store. */
@@ -140,6 +148,8 @@ function describeChain(pems: readonly string[]): { subject: string; issuer: stri
  */
 export function createCollectorServer(options: CollectorOptions): Server {
   const now = options.now ?? Date.now;
+  const perClientLimit = options.perClientPerMinute ?? 6000;
+  const perClient = new Map<string, { minute: number; count: number }>();
   const tokenDigest = options.token ? createHash("sha256").update(options.token).digest() : undefined;
   const authorized = (header: string | undefined): boolean => {
     const m = /^Bearer (.+)$/.exec(header ?? "");
@@ -183,6 +193,29 @@ export function createCollectorServer(options: CollectorOptions): Server {
     if (path === "/report" || path === "/report/") {
       if (req.method !== "POST") {
         send(res, 405, { error: `POST a report to /report (got ${req.method})` }, { allow: "POST" });
+        req.resume();
+        return;
+      }
+      const client = req.socket.remoteAddress ?? "?";
+      const minute = Math.floor(now() / 60_000);
+      let bucket = perClient.get(client);
+      if (!bucket || bucket.minute !== minute) {
+        if (perClient.size >= 100_000) perClient.clear();
+        bucket = { minute, count: 0 };
+        perClient.set(client, bucket);
+      }
+      bucket.count += 1;
+      if (bucket.count > perClientLimit) {
+        const retry = String(60 - Math.floor((now() / 1000) % 60));
+        send(
+          res,
+          429,
+          { error: `over ${perClientLimit} reports a minute from ${client}; retry in ${retry} s` },
+          {
+            "retry-after": retry,
+            connection: "close",
+          },
+        );
         req.resume();
         return;
       }
@@ -296,17 +329,29 @@ export function createCollectorServer(options: CollectorOptions): Server {
       send(res, 503, { error: "the store could not be read; retry later" });
     }
   };
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-    handle(req, res).catch((error) => {
-      options.onError?.(error);
-      if (!res.headersSent) send(res, 503, { error: "the collector could not answer; retry later" });
-      else res.destroy();
-    });
-  });
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const requestTimeout = Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout);
+  const server = createServer(
+    {
+      requestTimeout,
+      headersTimeout,
+      // How often Node checks those timeouts (its default, 30 s, would let a slow client stay that long).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
+      handle(req, res).catch((error) => {
+        options.onError?.(error);
+        if (!res.headersSent) send(res, 503, { error: "the collector could not answer; retry later" });
+        else res.destroy();
+      });
+    },
+  );
   server.keepAliveTimeout = 5_000;
-  server.on("clientError", (_error, socket) => {
-    if (socket.writable)
-      socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+  // An idle connection (no request at all) is closed too.
+  server.on("connection", (socket) => socket.setTimeout(requestTimeout, () => socket.destroy()));
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    const status = error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     else socket.destroy();
   });
   return server;
