@@ -52,10 +52,15 @@ after(async () => {
   tmp.remove();
 });
 
-async function session(run: (proxyUrl: string, port: number) => Promise<void>, expectPinned: string[] = []) {
+async function session(
+  run: (proxyUrl: string, port: number) => Promise<void>,
+  expectPinned: string[] = [],
+  hosts?: string[],
+) {
   const audit = await startAudit({
     ca,
     expectPinned,
+    ...(hosts ? { hosts } : {}),
     upstreamCa: [genuine.root.pem],
     upstreamAddress: () => ({ host: "127.0.0.1", port: server.port }),
   });
@@ -275,5 +280,25 @@ describe("keypin audit: the client matrix", () => {
       await run(C, `GET / HTTP/1.1\r\nHost: ${C}\r\nConnection: close\r\n\r\n`);
     });
     assert.equal(only(report, C).verdict, "intercepted");
+  });
+
+  test("--hosts: only the audited hosts are judged (another app's host is left out, so it cannot be a control)", async () => {
+    const report = await session(
+      async (proxy) => {
+        assert.equal((await curlThrough(proxy, C, ["--cacert", files.trustsAudit])).code, 0);
+        assert.equal(
+          (await curlThrough(proxy, A, ["--cacert", files.trustsAudit, "--pinnedpubkey", `sha256//${pin()}`]))
+            .code,
+          90,
+        );
+      },
+      [],
+      [A],
+    );
+    assert.deepEqual(
+      report.verdicts.map((v) => [v.host, v.verdict]),
+      [[A, "undetermined"]],
+    );
+    assert.deepEqual(report.interceptedDomains, []);
   });
 });
