@@ -8,9 +8,11 @@ import { after, before, describe, test } from "node:test";
 import {
   createChain,
   curl,
+  isListening,
   makeTempDir,
   opensslPinOfCertificate,
   runCli,
+  runCliOnTerminal,
   spawnCli,
   startHttpsServer,
   type TempDir,
@@ -161,5 +163,43 @@ describe("keypin audit (the bin)", () => {
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
       assert.equal(r.stdout, "");
     }
+  });
+
+  test("on a terminal, the live table is redrawn as each tunnel closes; the report follows at --duration's end", async () => {
+    const port = await unusedPort();
+    const caDir = join(tmp.dir, "ca-tty");
+    const args = [
+      "audit",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--ca-dir",
+      caDir,
+      "--upstream-ca",
+      publicRoot,
+      "--duration",
+      "6",
+    ];
+    const running = runCliOnTerminal(args, "no prompt in audit", "");
+    for (let i = 0; i < 400 && !(await isListening(port)); i++) await new Promise((r) => setTimeout(r, 50));
+    const caFile = join(tmp.dir, "trusts-audit-tty.pem");
+    writeFileSync(caFile, genuine.root.pem + readFileSync(join(caDir, "keypin-audit-ca.pem"), "utf8"));
+    assert.equal(
+      (
+        await curl([
+          "--proxy",
+          `http://127.0.0.1:${port}`,
+          "--cacert",
+          caFile,
+          `https://127.0.0.1:${server.port}/`,
+        ])
+      ).code,
+      0,
+    );
+    const { code, output } = await running;
+    assert.equal(code, 0, output);
+    const live = output.indexOf("\x1b[2J");
+    assert.ok(live >= 0, "the screen is cleared for the live table");
+    assert.match(output.slice(live), /HOST\s+VERDICT[\s\S]*127\.0\.0\.1\s+intercepted/);
+    assert.match(output, /pins of 127\.0\.0\.1's real chain/);
   });
 });
