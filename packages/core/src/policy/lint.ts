@@ -1,5 +1,5 @@
 // lintPolicy: risky but valid settings of a validated policy.
-import { isIpAddress, normalizeHost } from "../host.js";
+import { findDomainPolicy, isIpAddress, normalizeHost } from "../host.js";
 import type { DomainPolicy, LintFinding, Policy } from "../types.js";
 import { isExpired } from "./expires.js";
 import { type LintPlatform, platformFindings } from "./platform-lint.js";
@@ -9,7 +9,8 @@ import { jsonPointer } from "./read.js";
  * Risky but valid settings: `too-few-pins` (an enforced domain with fewer than two pins), `no-backup-pin`
  * (no pin has role `backup`), `expired` (`expires` has passed: the domain is no longer pinned),
  * `weaker-subdomain` (a more specific entry is expired or report-only under an enforced parent
- * with `includeSubdomains`, so it switches pinning off or down for its hosts).
+ * with `includeSubdomains`, so it switches pinning off or down for its hosts), `report-uri-pinned` (a
+ * report URI on a host the same policy enforces pins for: the report that matters cannot arrive).
  *
  * With `platforms`, also what the policy means on each platform it is exported to, each finding naming its
  * `platform`: `trustkit-two-pins` (TrustKit and React Native refuse fewer than two enforced pins),
@@ -85,6 +86,27 @@ export function lintPolicy(
       }
       break;
     }
+  }
+  // A report URI on a host this policy enforces pins for cannot deliver the report that matters: the
+  // interception that fails the pin fails the report's connection too (RFC 7469 §2.1.4; TrustKit-Android#72).
+  for (const [canonical, d] of unique) {
+    d.reportUris.forEach((uri, index) => {
+      let host: string;
+      try {
+        host = normalizeHost(new URL(uri).hostname.replace(/^\[|\]$/g, ""));
+      } catch {
+        return;
+      }
+      const pinned = findDomainPolicy(policy, host);
+      if (pinned?.mode !== "enforce" || isExpired(pinned, now)) return;
+      const key = d.key ?? d.domain;
+      findings.push({
+        code: "report-uri-pinned",
+        path: jsonPointer("domains", key, "reportUris", String(index)),
+        domain: canonical,
+        message: `report URI ${uri} of "${key}" is on ${host}, which this policy pins ("${pinned.key ?? pinned.domain}"): when an interception fails the pin, it fails the report's connection too, and the report that matters never arrives (RFC 7469 section 2.1.4). Send reports to a host this policy does not pin`,
+      });
+    });
   }
   return findings;
 }
