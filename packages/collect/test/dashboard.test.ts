@@ -142,6 +142,31 @@ describe("the dashboard in Chromium", {
       const shot = join(process.env.KEYPIN_SCREENSHOT_DIR ?? temp.dir, "dashboard.png");
       await page.screenshot({ path: shot, fullPage: true });
       assert.ok(existsSync(shot));
+
+      // A collector with a token: without it the page says it could not load; with #token= it loads, and
+      // the token travels only in the Authorization header (the fragment is never sent).
+      const token = "dashboard-token-0123456789";
+      const guarded = await startCollector({ store, token, now: () => now });
+      try {
+        const guardedOrigin = new URL(guarded.url).origin;
+        const locked = await browser.newPage();
+        await locked.goto(`${guardedOrigin}/`);
+        await locked.waitForFunction(() => document.body.textContent?.includes("could not load"));
+        assert.equal(await locked.$$eval("#groups tbody tr", (rows) => rows.length), 0);
+        const open = await browser.newPage();
+        const seen: { url: string; auth: string | undefined }[] = [];
+        open.on("request", (r) => seen.push({ url: r.url(), auth: r.headers().authorization }));
+        await open.goto(`${guardedOrigin}/#token=${token}`);
+        await open.waitForSelector("body[data-loaded=true]", { timeout: 10_000 });
+        assert.equal(await open.$$eval("#groups tbody tr", (rows) => rows.length), 2);
+        assert.ok(
+          seen.every((r) => !r.url.includes(token)),
+          "the token is never in a URL sent",
+        );
+        assert.ok(seen.filter((r) => r.url.includes("/api/")).every((r) => r.auth === `Bearer ${token}`));
+      } finally {
+        await guarded.close();
+      }
     } finally {
       await browser.close();
     }
