@@ -91,12 +91,8 @@ export function lintPolicy(
   // interception that fails the pin fails the report's connection too (RFC 7469 §2.1.4; TrustKit-Android#72).
   for (const [canonical, d] of unique) {
     d.reportUris.forEach((uri, index) => {
-      let host: string;
-      try {
-        host = normalizeHost(new URL(uri).hostname.replace(/^\[|\]$/g, ""));
-      } catch {
-        return;
-      }
+      const host = hostOfUri(uri);
+      if (host === undefined) return;
       const pinned = findDomainPolicy(policy, host);
       if (pinned?.mode !== "enforce" || isExpired(pinned, now)) return;
       const key = d.key ?? d.domain;
@@ -109,4 +105,18 @@ export function lintPolicy(
     });
   }
   return findings;
+}
+
+/**
+ * The host of an absolute http(s) URI, canonical (core has no URL parser of its own, and must not need the
+ * platform's): the authority without user info and port, brackets off an IPv6 literal. Undefined for anything else.
+ */
+function hostOfUri(uri: string): string | undefined {
+  const authority = /^https?:\/\/([^/?#]*)/i.exec(uri)?.[1];
+  if (!authority) return undefined;
+  const hostPort = authority.slice(authority.lastIndexOf("@") + 1);
+  const host = hostPort.startsWith("[")
+    ? hostPort.slice(1, hostPort.indexOf("]"))
+    : hostPort.replace(/:\d*$/, "");
+  return host === "" ? undefined : normalizeHost(host);
 }
