@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { readNode, readOid } from "../der.js";
-import { canonicalText } from "./name.js";
+import { canonicalName, canonicalText, readNameForms } from "./name.js";
 import { isVerifierTime, readTime } from "./time.js";
 
 /** The canonical form as it was written before (three regular expressions), the reference. */
@@ -83,6 +83,24 @@ describe("certificate reader fast paths", () => {
       false,
     );
     assert.equal(timeOf(0x17, "25010100000aZ"), "throws");
+  });
+
+  it("gives an authorityKeyIdentifier's issuer name the same canonical form as a certificate's names", () => {
+    const atv = (oid: string, value: string) =>
+      tlv(0x30, Uint8Array.from([...tlv(0x06, Buffer.from(oid, "hex")), ...tlv(0x0c, ascii(value))]));
+    const cn = atv("550403", "Keypin  Root");
+    const o = atv("55040a", "Tests");
+    const nameOf = (...atvs: Uint8Array[]) =>
+      tlv(0x30, tlv(0x31, Uint8Array.from(atvs.flatMap((a) => [...a]))));
+    const [one, other] = [nameOf(cn, o), nameOf(o, cn)];
+    const canonical = (der: Uint8Array) => canonicalName(der, readNode(der, 0));
+    assert.equal(canonical(one), readNameForms(one, readNode(one, 0)).canonical);
+    assert.equal(
+      canonical(one),
+      canonical(other),
+      "a multi-valued RDN's order does not matter (a DER SET OF)",
+    );
+    assert.equal(readNameForms(other, readNode(other, 0)).canonical, canonical(one));
   });
 
   it("writes OIDs in dotted form, the first two arcs split as X.690 says", () => {

@@ -56,17 +56,26 @@ export function readNameForms(der: Uint8Array, name: DerNode): { text: string; c
       const hex = short && text !== undefined ? undefined : encodeHex(encodingOf(der, value));
       if (hex === undefined) parts.push(`${short}=${escapeRdnValue(text!)}`);
       else parts.push(`${oid}=#${hex}`);
-      entries.push(
-        text !== undefined && CANONICAL_TYPES.has(value.tag) && !opensslReadsOtherwise(value.tag, text)
-          ? `${oid}=${canonicalText(text)}`
-          : `${oid}#${hex ?? encodeHex(encodingOf(der, value))}`,
-      );
+      entries.push(canonicalEntry(der, oid, value, text, hex));
     }
     rdns.push(parts.join("+"));
     // OpenSSL encodes each RDN's canonical values as a DER SET OF, which sorts them: {O, CN} is {CN, O}.
     canonical.push(entries.sort());
   }
   return { text: rdns.reverse().join(", "), canonical: JSON.stringify(canonical) };
+}
+
+/** One attribute in OpenSSL's canonical form; `text` is its decoded value, `hex` its DER in hex when known. */
+function canonicalEntry(
+  der: Uint8Array,
+  oid: string,
+  value: DerNode,
+  text: string | undefined,
+  hex?: string,
+): string {
+  return text !== undefined && CANONICAL_TYPES.has(value.tag) && !opensslReadsOtherwise(value.tag, text)
+    ? `${oid}=${canonicalText(text)}`
+    : `${oid}#${hex ?? encodeHex(encodingOf(der, value))}`;
 }
 
 /**
@@ -183,11 +192,10 @@ export function canonicalName(der: Uint8Array, name: DerNode): string {
         throw new KeypinParseError(`malformed name attribute at byte ${atv.start}`, atv.start);
       const value = pair[1]!;
       const text = CANONICAL_TYPES.has(value.tag) ? decodeDirectoryString(der, value) : undefined;
-      const canonical =
-        text === undefined ? `#${encodeHex(encodingOf(der, value))}` : `=${canonicalText(text)}`;
-      entries.push(`${readOid(der, pair[0]!)}${canonical}`);
+      entries.push(canonicalEntry(der, readOid(der, pair[0]!), value, text));
     }
-    rdns.push(entries);
+    // The same form as readNameForms gives a certificate's names, which this one is compared with.
+    rdns.push(entries.sort());
   }
   return JSON.stringify(rdns);
 }
