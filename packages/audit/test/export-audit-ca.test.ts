@@ -7,16 +7,43 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { loadOrCreateAuditCa } from "@keypin/audit";
 import { makeTempDir, policyOf, runCli, unrelatedPin } from "@keypin/testkit";
-import { DOMParser } from "@xmldom/xmldom";
+import { XMLParser, XMLValidator } from "fast-xml-parser";
 
-function parse(xml: string) {
-  const errors: string[] = [];
-  const doc = new DOMParser({
-    // xmldom 0.8 reports an unclosed element as a warning: every report counts.
-    errorHandler: (_level: string, message: string) => errors.push(message),
-  }).parseFromString(xml, "text/xml");
-  assert.deepEqual(errors, []);
-  return doc;
+/** An element as fast-xml-parser's preserveOrder form gives it: its name, attributes and children. */
+interface Element {
+  name: string;
+  attributes: Record<string, string>;
+  children: Element[];
+}
+
+/** Parses with a real XML parser (and its validator: a malformed document throws); elements in document order. */
+function parse(xml: string): { elements(name: string): Element[] } {
+  const valid = XMLValidator.validate(xml);
+  if (valid !== true) throw new Error(`not well-formed XML: ${valid.err.msg} (line ${valid.err.line})`);
+  const tree = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: "" }).parse(
+    xml,
+  );
+  const all: Element[] = [];
+  const walk = (nodes: Record<string, unknown>[]): Element[] =>
+    nodes.flatMap((node) => {
+      const name = Object.keys(node).find((k) => k !== ":@");
+      if (!name || name.startsWith("#") || name.startsWith("?")) return [];
+      const element: Element = {
+        name,
+        attributes: (node[":@"] as Record<string, string> | undefined) ?? {},
+        children: [],
+      };
+      all.push(element);
+      element.children = walk(node[name] as Record<string, unknown>[]);
+      return [element];
+    });
+  walk(tree as Record<string, unknown>[]);
+  return { elements: (name: string) => all.filter((e) => e.name === name) };
+}
+
+/** The elements named `name` inside `parent`, at any depth. */
+function within(parent: Element, name: string): Element[] {
+  return parent.children.flatMap((e) => [...(e.name === name ? [e] : []), ...within(e, name)]);
 }
 
 test("the XML reader refuses a malformed document (so the checks below read real XML)", () => {
@@ -42,13 +69,13 @@ test('--audit-ca writes debug-overrides with overridePins="false"; --debug-proxy
   ]);
   assert.equal(run.code, 0, run.stderr);
   const doc = parse(readFileSync(out, "utf8"));
-  const overrides = doc.getElementsByTagName("debug-overrides");
+  const overrides = doc.elements("debug-overrides");
   assert.equal(overrides.length, 1);
-  const certs = overrides[0]!.getElementsByTagName("certificates");
+  const certs = within(overrides[0]!, "certificates");
   assert.equal(certs.length, 1);
-  assert.equal(certs[0]!.getAttribute("src"), "@raw/keypin_audit_ca");
-  assert.equal(certs[0]!.getAttribute("overridePins"), "false");
-  assert.equal(doc.getElementsByTagName("pin").length, 2, "the pins are still written");
+  assert.equal(certs[0]!.attributes["src"], "@raw/keypin_audit_ca");
+  assert.equal(certs[0]!.attributes["overridePins"], "false");
+  assert.equal(doc.elements("pin").length, 2, "the pins are still written");
   assert.ok(!readFileSync(out, "utf8").includes(readFileSync(ca.keyPath, "utf8").split("\n")[1]!));
 
   const control = await runCli([
@@ -61,8 +88,8 @@ test('--audit-ca writes debug-overrides with overridePins="false"; --debug-proxy
     ca.certPath,
   ]);
   assert.equal(control.code, 0, control.stderr);
-  const controlCerts = parse(control.stdout).getElementsByTagName("certificates");
-  assert.equal(controlCerts[0]!.getAttribute("overridePins"), "true");
+  const controlCerts = parse(control.stdout).elements("certificates");
+  assert.equal(controlCerts[0]!.attributes["overridePins"], "true");
 
   const both = await runCli([
     "export",

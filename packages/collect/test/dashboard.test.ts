@@ -98,8 +98,13 @@ describe("the dashboard in Chromium", {
       await page.goto(`${origin}/`);
       await page.waitForSelector("body[data-loaded=true]", { timeout: 10_000 });
 
+      // Run in the page (the browser's DOM; this program is typed for Node only).
       const hosts = await page.$$eval("#hosts tbody tr", (rows) =>
-        rows.map((r) => Array.from(r.children).map((c) => c.textContent)),
+        rows.map((r) =>
+          Array.from((r as unknown as { children: ArrayLike<{ textContent: string | null }> }).children).map(
+            (c) => c.textContent,
+          ),
+        ),
       );
       assert.deepEqual(
         hosts.map((h) => [h[0], h[1], h[2]]),
@@ -151,7 +156,11 @@ describe("the dashboard in Chromium", {
         const guardedOrigin = new URL(guarded.url).origin;
         const locked = await browser.newPage();
         await locked.goto(`${guardedOrigin}/`);
-        await locked.waitForFunction(() => document.body.textContent?.includes("could not load"));
+        await locked.waitForFunction(() =>
+          (
+            globalThis as unknown as { document: { body: { textContent: string | null } } }
+          ).document.body.textContent?.includes("could not load"),
+        );
         assert.equal(await locked.$$eval("#groups tbody tr", (rows) => rows.length), 0);
         const open = await browser.newPage();
         const seen: { url: string; auth: string | undefined }[] = [];
