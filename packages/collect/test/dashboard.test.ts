@@ -8,17 +8,21 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Collector, openSqliteStore, type ReportStore, startCollector } from "@keypin/collect";
-import { createChain, issue, issueLeaf, makeTempDir, type TestChain, unrelatedPin } from "@keypin/testkit";
+import {
+  chromiumLaunchOptions,
+  createChain,
+  issue,
+  issueLeaf,
+  makeTempDir,
+  skipWithoutChromium,
+  type TestChain,
+  unrelatedPin,
+} from "@keypin/testkit";
 import { chromium } from "playwright-core";
 import { post, trustKitAndroidReport, trustKitIosReport } from "./helpers.js";
 
-const executablePath = "/usr/bin/chromium";
-const missing = !existsSync(executablePath);
-if (missing && process.env.CI === "true")
-  throw new Error(`${executablePath} is missing: .ci/run must apt-get install chromium`);
-
 describe("the dashboard in Chromium", {
-  skip: missing ? `${executablePath} is not installed` : false,
+  skip: skipWithoutChromium(),
 }, () => {
   const temp = makeTempDir("keypin-dashboard-");
   let store: ReportStore;
@@ -74,17 +78,7 @@ describe("the dashboard in Chromium", {
       assert.equal((await post(collector.url, JSON.stringify(report))).status, 201);
     }
 
-    const browser = await chromium.launch({
-      executablePath,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await chromium.launch(chromiumLaunchOptions);
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       const origin = new URL(collector.url).origin;

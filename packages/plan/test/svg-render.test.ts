@@ -2,19 +2,15 @@
 // has the timeline's colors where the plan puts them. Skipped only on a developer's machine without Chromium;
 // in CI (CI=true), where .ci/run installs it, a missing Chromium fails the test.
 import assert from "node:assert/strict";
-import { existsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { inflateSync } from "node:zlib";
 import type { Pin } from "@keypin/core";
+import { chromiumLaunchOptions, skipWithoutChromium } from "@keypin/testkit";
 import { chromium } from "playwright-core";
 import { planPins, renderSvg } from "../src/index.js";
-
-const executablePath = "/usr/bin/chromium";
-const missing = !existsSync(executablePath);
-if (missing && process.env.CI)
-  throw new Error(`${executablePath} is missing: .ci/run must apt-get install chromium`);
 
 /** Decodes an 8-bit RGB(A), non-interlaced PNG (what Chromium's screenshots are) into RGBA pixels. */
 function decodePng(png: Buffer): { width: number; height: number; rgba: Uint8Array } {
@@ -69,7 +65,7 @@ const day = (text: string) => new Date(`${text}T00:00:00Z`);
 const pin = (n: number) => `sha256/${String(n).padStart(43, "B")}=` as Pin;
 
 describe("the SVG timeline in Chromium", {
-  skip: missing ? `${executablePath} is missing (apt-get install chromium)` : false,
+  skip: skipWithoutChromium(),
 }, () => {
   it("renders the release window, the pins' bars and today's line in their colors", async () => {
     const nb = day("2026-11-20");
@@ -120,17 +116,7 @@ describe("the SVG timeline in Chromium", {
       { now: day("2026-12-01"), releaseDays: 14, adoptionDays: 30 },
     );
     const svg = renderSvg(plan);
-    const browser = await chromium.launch({
-      executablePath,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await chromium.launch(chromiumLaunchOptions);
     try {
       const page = await browser.newPage({ viewport: { width: 1000, height: 400 } });
       await page.setContent(`<!doctype html><body style="margin:0;background:#000">${svg}</body>`);

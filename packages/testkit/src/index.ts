@@ -1,6 +1,7 @@
 // @keypin/testkit: the one test kit of the keypin workspace (private, never published), as mockttp keeps one
 // `test-utils` and undici one `test/utils`. Every package's tests and the benchmarks import it; no test imports
 // another package's test files. One module per concern:
+export * from "./browser.js"; // Debian's Chromium for browser tests: path, launch options, skip-or-fail
 export * from "./cli.js"; // the built CLI as a subprocess (and on a terminal), any process timed
 export * from "./connect-proxy.js"; // honest CONNECT proxies, and one that refuses
 export * from "./crafted-chains.js"; // chains OpenSSL accepts that make a path search work hardest
