@@ -1,4 +1,6 @@
 import { type ChainEntry, KeypinError, type Pin } from "@keypin/core";
+import { describeCertificate } from "./parsed-certificate.js";
+import type { PathSearch } from "./verified-path.js";
 
 /**
  * Thrown (as the cause of the client's own error) when the signature-verified chain a server presented carries
@@ -163,5 +165,38 @@ export class PinCheckError extends KeypinError {
       { cause },
     );
     this.host = host;
+  }
+}
+
+/**
+ * The UntrustedChainError for a path search that found nothing: the served subjects, the search's reason and the
+ * certificate that hid the path, and for `no-path` the anchors keypin left out (`limits`). Used by the pinned
+ * clients and by `inspectTls`, so both say the same thing.
+ */
+export function untrustedChainErrorOf(
+  search: Extract<PathSearch, { found: false }>,
+  where: { host: string; port: number; served: readonly Uint8Array[]; limits?: readonly string[] },
+): UntrustedChainError {
+  const input: ConstructorParameters<typeof UntrustedChainError>[0] = {
+    host: where.host,
+    port: where.port,
+    served: where.served.map(subjectOf),
+    reason: search.reason,
+  };
+  if (search.rejected)
+    input.hiddenBy = { subject: search.rejected.subject, problem: search.rejected.violation.detail };
+  if (search.detail) input.detail = search.detail;
+  // Anchors keypin left out because it could not know Node trusts them: the likeliest reason for "no-path".
+  else if (search.reason === "no-path" && where.limits && where.limits.length > 0)
+    input.detail = where.limits.join(" ");
+  return new UntrustedChainError(input);
+}
+
+/** A served certificate's subject for an error message, or what it is when keypin cannot read it. */
+function subjectOf(der: Uint8Array): string {
+  try {
+    return describeCertificate(der).info.subject;
+  } catch {
+    return "(a certificate keypin cannot read)";
   }
 }

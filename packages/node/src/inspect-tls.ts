@@ -8,7 +8,7 @@ import {
 } from "node:tls";
 import { type CertificateInfo, isKeypinError, KeypinError } from "@keypin/core";
 import { BoundedCache } from "./bounded-cache.js";
-import { UntrustedChainError } from "./errors.js";
+import { untrustedChainErrorOf } from "./errors.js";
 import { describeCertificate } from "./parsed-certificate.js";
 import { openProxyTunnel } from "./proxy-tunnel.js";
 import { linkSentCertificates, readSentCertificates } from "./served-chain.js";
@@ -18,7 +18,7 @@ import {
   resolveTrustAnchors,
   type TrustAnchors,
 } from "./trust-anchors.js";
-import { type PathSearch, searchVerifiedPath } from "./verified-path.js";
+import { searchVerifiedPath } from "./verified-path.js";
 
 /**
  * What `inspectTls` saw. Certificates are described by @keypin/core (SPKI from the DER).
@@ -309,30 +309,12 @@ export async function inspectTls(options: InspectTlsOptions): Promise<TlsInspect
   };
   if (first.authorizationError !== undefined) inspection.authorizationError = first.authorizationError;
   else if (!search.found)
-    inspection.pathProblem = describePathProblem(search, options.host, options.port, served);
+    inspection.pathProblem = untrustedChainErrorOf(search, {
+      host: options.host,
+      port: options.port,
+      served,
+    }).message;
   if (hostError) inspection.hostnameError = hostError.message;
   if (first.protocol) inspection.protocol = first.protocol;
   return inspection;
-}
-
-/** The operator-facing sentence for a search that found no path: the same words as the pinned clients' error. */
-function describePathProblem(search: PathSearch, host: string, port: number, served: Uint8Array[]): string {
-  if (search.found) return "";
-  const subjects = served.map((der) => {
-    try {
-      return describeCertificate(der).info.subject;
-    } catch {
-      return "(a certificate keypin cannot read)";
-    }
-  });
-  const input: ConstructorParameters<typeof UntrustedChainError>[0] = {
-    host,
-    port,
-    served: subjects,
-    reason: search.reason,
-  };
-  if (search.rejected)
-    input.hiddenBy = { subject: search.rejected.subject, problem: search.rejected.violation.detail };
-  if (search.detail) input.detail = search.detail;
-  return new UntrustedChainError(input).message;
 }

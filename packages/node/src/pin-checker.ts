@@ -13,7 +13,7 @@ import {
   type PolicyFile,
 } from "@keypin/core";
 import { BoundedCache } from "./bounded-cache.js";
-import { describeThrown, PinCheckError, PinMismatchError, UntrustedChainError } from "./errors.js";
+import { describeThrown, PinCheckError, PinMismatchError, untrustedChainErrorOf } from "./errors.js";
 import { describeCertificate } from "./parsed-certificate.js";
 import { isPeerChain, peerChainOf } from "./peer-chain.js";
 import { loadPolicyFileSync } from "./policy-file.js";
@@ -109,33 +109,8 @@ function hostOf(options: unknown): string | undefined {
 /** What one served chain (exact bytes) leads to under this checker's anchors: its verified path and pins. */
 interface VerifiedChain {
   served: Uint8Array[];
-  path: Uint8Array[] | undefined;
   chain: ChainEntry[];
   search: PathSearch;
-}
-
-/** A served certificate's subject for an error message, or what it is when keypin cannot read it. */
-function subjectOf(der: Uint8Array): string {
-  try {
-    return describeCertificate(der).info.subject;
-  } catch {
-    return "(a certificate keypin cannot read)";
-  }
-}
-
-/** What an UntrustedChainError says about a failed search. */
-function untrustedDetails(
-  search: PathSearch,
-  limits: readonly string[],
-): Partial<ConstructorParameters<typeof UntrustedChainError>[0]> {
-  if (search.found) return {};
-  const out: Partial<ConstructorParameters<typeof UntrustedChainError>[0]> = { reason: search.reason };
-  if (search.rejected)
-    out.hiddenBy = { subject: search.rejected.subject, problem: search.rejected.violation.detail };
-  if (search.detail) out.detail = search.detail;
-  // Anchors keypin left out because it could not know Node trusts them: the likeliest reason for "no-path".
-  else if (search.reason === "no-path" && limits.length > 0) out.detail = limits.join(" ");
-  return out;
 }
 
 /**
@@ -250,7 +225,7 @@ export class PinChecker {
   checkPins(hostname: string, port: number, cert: PeerCertificate): Error | undefined {
     const domainPolicy = findDomainPolicy(this.policy, hostname);
     if (!domainPolicy) return undefined;
-    const { served, path, chain, search } = this.#verifiedChainOf(hostname, cert);
+    const { served, chain, search } = this.#verifiedChainOf(hostname, cert);
     const verdict = evaluateChain({ policy: this.policy, host: hostname, chain });
     if (this.#onVerdict) this.#tellVerdict(verdict, port);
     switch (verdict.verdict) {
@@ -261,26 +236,21 @@ export class PinChecker {
           this.#warnExpired(verdict.domain ?? domainPolicy.domain, domainPolicy.expires);
         return undefined;
       case "mismatch": {
-        if (!path) {
+        if (!search.found) {
           if (!verdict.enforced) {
             this.#warn(
               `keypin: no verified path for ${hostname}:${port}; report-only, so the connection goes on.`,
             );
             return undefined;
           }
-          return new UntrustedChainError({
-            host: hostname,
-            port,
-            served: served.map(subjectOf),
-            ...untrustedDetails(search, this.trust.limits),
-          });
+          return untrustedChainErrorOf(search, { host: hostname, port, served, limits: this.trust.limits });
         }
         const report = buildPinFailureReport({
           verdict,
           domainPolicy,
           port,
           servedChain: served,
-          validatedChain: path,
+          validatedChain: search.path,
         });
         const wantsReport = domainPolicy.reportUris.length > 0 || this.#hasReportListener();
         if (wantsReport) this.#reports.submit(report, domainPolicy.reportUris);
@@ -310,12 +280,11 @@ export class PinChecker {
       this.trust.anchors,
       this.hopCache ? { hopCache: this.hopCache } : {},
     );
-    const path = search.found ? search.path : undefined;
-    const chain: ChainEntry[] = (path ?? []).map((der) => {
+    const chain: ChainEntry[] = (search.found ? search.path : []).map((der) => {
       const { info, pin } = describeCertificate(der);
       return { subject: info.subject, pin };
     });
-    const verified = { served, path, chain, search };
+    const verified = { served, chain, search };
     this.#recent.set(hostname, verified);
     return verified;
   }
