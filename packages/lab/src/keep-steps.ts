@@ -1,7 +1,32 @@
 import type { LabStep } from "./events.js";
 import type { ProxyLogEntry } from "./proxy.js";
 
-/** A live step for what the proxy logged from your own tools (`--keep`). */
+/**
+ * What a closed tunnel says about the client, from the proxy's own counts: a client that completed the
+ * handshake and closed without sending a byte refused the certificate after the handshake.
+ */
+function closedText(entry: Extract<ProxyLogEntry, { kind: "closed" }>): string {
+  if (entry.appBytes > 0) {
+    const bytes = `${entry.appBytes} byte${entry.appBytes === 1 ? "" : "s"}`;
+    return `tunnel closed; the client accepted the forged certificate and sent ${bytes} of application data`;
+  }
+  if (entry.handshake) {
+    return (
+      "tunnel closed; the client closed without sending a byte: it refused the forged certificate after the " +
+      "handshake (what curl --pinnedpubkey and OkHttp's CertificatePinner do)"
+    );
+  }
+  return "tunnel closed before the TLS handshake completed; 0 bytes of application data read from the client";
+}
+
+/**
+ * A live step for what the proxy logged from your own tools (`--keep`). The words claim only what the log
+ * shows: a completed handshake is not acceptance; the `closed` entry's byte count says whether the client
+ * went on to send its request.
+ *
+ * @example
+ * cast.proxy.onLog = (entry) => emit(proxyLogStep(entry));
+ */
 export function proxyLogStep(entry: ProxyLogEntry): LabStep {
   const actor = "proxy";
   switch (entry.kind) {
@@ -25,7 +50,9 @@ export function proxyLogStep(entry: ProxyLogEntry): LabStep {
       return {
         actor,
         step: "intercept",
-        text: `the client accepted the forged certificate (${entry.protocol})`,
+        // Not yet acceptance: a pinning client (curl --pinnedpubkey, OkHttp's CertificatePinner) checks the
+        // key after the handshake and hangs up then; what the client does next (the `closed` entry) tells.
+        text: `TLS handshake completed with the forged certificate (${entry.protocol})`,
         route: [],
         data: { ...entry },
       };
@@ -33,7 +60,7 @@ export function proxyLogStep(entry: ProxyLogEntry): LabStep {
       return {
         actor,
         step: "intercept",
-        text: `the client refused the forged certificate (${entry.reason})`,
+        text: `the client refused the forged certificate during the TLS handshake (${entry.reason})`,
         route: [],
         data: { ...entry },
       };
@@ -73,7 +100,7 @@ export function proxyLogStep(entry: ProxyLogEntry): LabStep {
       return {
         actor,
         step: "decrypt",
-        text: `tunnel closed; ${entry.appBytes} bytes of application data read from the client`,
+        text: closedText(entry),
         route: [],
         data: { ...entry },
       };
