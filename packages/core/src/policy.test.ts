@@ -485,3 +485,69 @@ describe("validatePolicy and normalizePolicy on deeply nested input", () => {
     }
   });
 });
+
+describe("renewal.reuseKey: how the host's certificate is renewed", () => {
+  it("reads it from keypin.json and from a normalized policy, and leaves it out when absent", () => {
+    const { policy } = parsePolicy({
+      domains: {
+        "api.myapp.com": { pins: [A, B], renewal: { reuseKey: true } },
+        "cdn.myapp.com": { pins: [A, B], renewal: { reuseKey: false } },
+        "www.myapp.com": { pins: [A, B] },
+      },
+    });
+    assert.deepEqual(
+      policy.domains.map((d) => d.renewal),
+      [{ reuseKey: true }, { reuseKey: false }, undefined],
+    );
+    assert.equal(Object.hasOwn(policy.domains[2]!, "renewal"), false);
+    const { policy: normalized } = normalizePolicy(policy);
+    assert.deepEqual({ ...normalized.domains[0]!.renewal }, { reuseKey: true });
+    assert.ok(Object.isFrozen(normalized.domains[0]!.renewal), "the copy's renewal cannot be changed");
+    assert.equal(Object.getPrototypeOf(normalized.domains[0]!.renewal), null);
+    // The caller's object changing later does not reach the copy.
+    policy.domains[0]!.renewal!.reuseKey = false;
+    assert.equal(normalized.domains[0]!.renewal!.reuseKey, true);
+  });
+
+  it("refuses a bad value with a PolicyError whose problem names the field by its JSON Pointer", () => {
+    const cases: [unknown, string, RegExp][] = [
+      [
+        true,
+        "/domains/a.com/renewal",
+        /"renewal" must be an object like \{ "reuseKey": true \}; found boolean true/,
+      ],
+      [{}, "/domains/a.com/renewal", /missing "renewal\.reuseKey"/],
+      [{ reuseKey: "yes" }, "/domains/a.com/renewal/reuseKey", /"renewal\.reuseKey" must be true or false/],
+      [
+        { reuseKey: true, reusekey: false },
+        "/domains/a.com/renewal/reusekey",
+        /unknown field "reusekey": did you mean "reuseKey"\?/,
+      ],
+    ];
+    for (const [renewal, path, message] of cases) {
+      const doc = { domains: { "a.com": { pins: [A, B], renewal } } };
+      let error: unknown;
+      try {
+        parsePolicy(doc);
+      } catch (e) {
+        error = e;
+      }
+      assert.ok(error instanceof PolicyError, `${JSON.stringify(renewal)}: ${String(error)}`);
+      assert.equal(error.code, "ERR_KEYPIN_POLICY");
+      assert.deepEqual(
+        problemsOf(doc).map((p) => p.path),
+        [path],
+      );
+      assert.match(problemsOf(doc)[0]!.message, message);
+      assert.match(error.message, message);
+    }
+    // The normalized form is held to the same rule.
+    assert.throws(
+      () =>
+        normalizePolicy({
+          domains: [{ domain: "a.com", pins: [{ pin: A }], reportUris: [], renewal: { reuseKey: 1 } }],
+        }),
+      (e: unknown) => e instanceof PolicyError && /\/domains\/0\/renewal\/reuseKey/.test(e.message),
+    );
+  });
+});

@@ -51,6 +51,8 @@ const VALID: [string, unknown][] = [
   ],
   ["a 63-character label", { domains: { [`${"a".repeat(63)}.com`]: ok } }],
   ["an xn-- name", { domains: { "xn--bcher-kva.example": ok } }],
+  ["renewals that keep the leaf key", { domains: { "a.com": { ...ok, renewal: { reuseKey: true } } } }],
+  ["renewals that make a new key", { domains: { "a.com": { ...ok, renewal: { reuseKey: false } } } }],
   [
     "pin objects with every role",
     {
@@ -111,6 +113,16 @@ const INVALID: [string, unknown][] = [
   ["an invalid IPv6 address", { domains: { "2001:db8:::1": ok } }],
   ["a domain entry that is not an object", { domains: { "a.com": [A] } }],
   ["$schema that is not a string", { $schema: 1, domains: { "a.com": ok } }],
+  ["renewal as true", { domains: { "a.com": { ...ok, renewal: true } } }],
+  ["renewal as an array", { domains: { "a.com": { ...ok, renewal: [{ reuseKey: true }] } } }],
+  ["renewal without reuseKey", { domains: { "a.com": { ...ok, renewal: {} } } }],
+  ["renewal.reuseKey as a string", { domains: { "a.com": { ...ok, renewal: { reuseKey: "true" } } } }],
+  ["renewal.reuseKey as null", { domains: { "a.com": { ...ok, renewal: { reuseKey: null } } } }],
+  [
+    "a typo in renewal: reuse_key",
+    { domains: { "a.com": { ...ok, renewal: { reuseKey: true, reuse_key: true } } } },
+  ],
+  ["reuseKey at the domain's level", { domains: { "a.com": { ...ok, reuseKey: true } } }],
 ];
 
 describe("keypin.schema.json", () => {
@@ -236,6 +248,13 @@ describe("keypin.schema.json and validatePolicy on generated documents", () => {
         fc.string(),
       ),
       includeSubdomain: fc.boolean(),
+      renewal: fc.oneof(
+        fc.record(
+          { reuseKey: fc.oneof(fc.boolean(), fc.constant("yes")), reuse_key: fc.boolean() },
+          { requiredKeys: [] },
+        ),
+        fc.boolean(),
+      ),
     },
     { requiredKeys: [] },
   );
@@ -267,6 +286,7 @@ describe("keypin.schema.json and validatePolicy on generated documents", () => {
         .map((d) => d.toISOString().slice(0, 10)),
       mode: fc.constantFrom("enforce", "report-only"),
       reportUris: fc.array(fc.webUrl({ validSchemes: ["https", "http"] }), { maxLength: 2 }),
+      renewal: fc.record({ reuseKey: fc.boolean() }),
     },
     { requiredKeys: ["pins"] },
   );

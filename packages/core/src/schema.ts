@@ -82,6 +82,20 @@ export const policySchema: Record<string, unknown> = {
           items: { type: "string", pattern: REPORT_URI_PATTERN },
           description: "Where pin-failure reports (RFC 7469 + TrustKit fields) are sent.",
         },
+        renewal: {
+          type: "object",
+          additionalProperties: false,
+          required: ["reuseKey"],
+          description:
+            "How the host's certificate is renewed, as far as the pins depend on it. Not a pin: exporters ignore it; keypin plan and lint read it.",
+          properties: {
+            reuseKey: {
+              type: "boolean",
+              description:
+                "true: every renewal keeps the leaf key (certbot --reuse-key, lego --reuse-key, cert-manager rotationPolicy: Never), so a pinned leaf key survives renewals. keypin init writes it for iOS ATS leaf identities. false or absent: keypin plan assumes each renewal makes a new key.",
+            },
+          },
+        },
       },
     },
     pin: {

@@ -67,6 +67,8 @@ export interface DomainPolicyInput {
   expires?: string;
   mode?: "enforce" | "report-only";
   reportUris?: string[];
+  /** How the host's certificate is renewed: `reuseKey` when every renewal keeps the leaf key (certbot `--reuse-key`). */
+  renewal?: { reuseKey: boolean };
 }
 
 /**
@@ -99,6 +101,11 @@ export interface DomainPolicy {
   expires?: string;
   mode: "enforce" | "report-only";
   reportUris: string[];
+  /**
+   * How the host's certificate is renewed, when the policy says: `reuseKey` is true when every renewal keeps
+   * the leaf key (certbot `--reuse-key`). Not a pin: exporters ignore it; `keypin plan` and lint read it.
+   */
+  renewal?: { reuseKey: boolean };
   key?: string;
 }
 

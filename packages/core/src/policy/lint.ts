@@ -15,7 +15,7 @@ import { jsonPointer } from "./read.js";
  * With `platforms`, also what the policy means on each platform it is exported to, each finding naming its
  * `platform`: `trustkit-two-pins` (TrustKit and React Native refuse fewer than two enforced pins),
  * `ats-one-label` (NSIncludesSubdomains covers one more label), `ats-and-rule` (leaf and CA identities must
- * each match), `okhttp3-subdomains` (OkHttp 3.x's `**.` matches nothing), `expiry-fails-open` (Android and
+ * each match), `ats-leaf-renewal` (leaf identities only, and no `renewal.reuseKey: true`), `okhttp3-subdomains` (OkHttp 3.x's `**.` matches nothing), `expiry-fails-open` (Android and
  * TrustKit stop enforcing after the date), `no-expiry` (ATS and OkHttp never stop), `no-report-only` (ATS
  * always enforces), `ip-not-pinnable` (ATS and TrustKit pin names only).
  *

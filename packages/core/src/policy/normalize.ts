@@ -39,6 +39,7 @@ function frozenCopy(policy: Policy): Policy {
       ...d,
       pins: Object.freeze(d.pins.map((p) => bare({ ...p }))) as PinnedKey[],
       reportUris: Object.freeze([...d.reportUris]) as string[],
+      ...(d.renewal ? { renewal: bare({ ...d.renewal }) } : {}),
     }),
   );
   return bare({ domains: Object.freeze(domains) as DomainPolicy[] });

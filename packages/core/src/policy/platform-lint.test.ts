@@ -24,17 +24,19 @@ const twoPins = [
   { pin: pin(1), role: "leaf" },
   { pin: pin(2), role: "backup" },
 ];
+/** ATS leaf identities done right: the leaf key and a backup, and renewals that keep the leaf key. */
+const leafSet = { pins: twoPins, renewal: { reuseKey: true } };
 
 describe("lint by platform rules", () => {
   it("gives no platform finding unless platforms are asked for, and none for a policy every platform expresses", () => {
     const { policy } = parsePolicy({
-      domains: { "api.myapp.com": { pins: twoPins } },
+      domains: { "api.myapp.com": leafSet },
     } as unknown as PolicyFile);
     assert.equal(
       lintPolicy(policy).some((f) => f.platform !== undefined),
       false,
     );
-    assert.deepEqual(findings({ pins: twoPins }, LINT_PLATFORMS), []);
+    assert.deepEqual(findings(leafSet, LINT_PLATFORMS), []);
   });
 
   it("TrustKit and React Native refuse fewer than two enforced pins; Android and OkHttp do not care", () => {
@@ -46,7 +48,7 @@ describe("lint by platform rules", () => {
   });
 
   it("ATS covers one extra label; OkHttp 3.x's **. matches nothing; TrustKit and Android cover any depth", () => {
-    assert.deepEqual(findings({ pins: twoPins, includeSubdomains: true }, LINT_PLATFORMS), [
+    assert.deepEqual(findings({ ...leafSet, includeSubdomains: true }, LINT_PLATFORMS), [
       "ios-ats ats-one-label",
       "okhttp-kotlin okhttp3-subdomains",
       "okhttp-java okhttp3-subdomains",
@@ -68,8 +70,39 @@ describe("lint by platform rules", () => {
     assert.deepEqual(findings({ pins: caOnly }, ["ios-ats"]), []);
   });
 
+  it("ATS leaf identities need renewals that keep the leaf key, recorded as renewal.reuseKey", () => {
+    // Without the record (or with it false), the first renewal with a new key locks the app out on iOS only.
+    assert.deepEqual(findings({ pins: twoPins }, LINT_PLATFORMS), ["ios-ats ats-leaf-renewal"]);
+    assert.deepEqual(findings({ pins: twoPins, renewal: { reuseKey: false } }, ["ios-ats"]), [
+      "ios-ats ats-leaf-renewal",
+    ]);
+    assert.deepEqual(findings(leafSet, ["ios-ats"]), []);
+    // Not a leaf identity set: CA keys only, a backup alone, or report-only (ATS enforces anyway: no-report-only).
+    const caOnly = [
+      { pin: pin(2), role: "intermediate" },
+      { pin: pin(3), role: "root" },
+    ];
+    assert.deepEqual(findings({ pins: caOnly }, ["ios-ats"]), []);
+    assert.deepEqual(findings({ pins: [{ pin: pin(2), role: "backup" }, pin(3)] }, ["ios-ats"]), []);
+    assert.deepEqual(findings({ pins: twoPins, mode: "report-only" }, ["ios-ats"]), [
+      "ios-ats no-report-only",
+    ]);
+    // Leaf and CA keys are the AND rule's finding, not this one.
+    assert.deepEqual(findings({ pins: [...twoPins, { pin: pin(3), role: "intermediate" }] }, ["ios-ats"]), [
+      "ios-ats ats-and-rule",
+    ]);
+    const { policy } = parsePolicy({
+      domains: { "API.myapp.com": { pins: twoPins, renewal: { reuseKey: false } } },
+    } as unknown as PolicyFile);
+    const [finding] = lintPolicy(policy, { platforms: ["ios-ats"] }).filter((f) => f.platform);
+    assert.equal(finding?.path, "/domains/API.myapp.com/renewal");
+    assert.match(finding?.message ?? "", /"renewal\.reuseKey" is false/);
+    assert.match(finding?.message ?? "", /certbot --reuse-key/);
+    assert.match(finding?.message ?? "", /"renewal": \{ "reuseKey": true \}/);
+  });
+
   it("expiry fails open on Android and TrustKit, and does not exist on ATS and OkHttp", () => {
-    assert.deepEqual(findings({ pins: twoPins, expires: "2027-01-31" }, LINT_PLATFORMS), [
+    assert.deepEqual(findings({ ...leafSet, expires: "2027-01-31" }, LINT_PLATFORMS), [
       "android-nsc expiry-fails-open",
       "ios-ats no-expiry",
       "trustkit expiry-fails-open",
@@ -79,10 +112,8 @@ describe("lint by platform rules", () => {
   });
 
   it("ATS always enforces, and neither ATS nor TrustKit pins an IP address", () => {
-    assert.deepEqual(findings({ pins: twoPins, mode: "report-only" }, ["ios-ats"]), [
-      "ios-ats no-report-only",
-    ]);
-    assert.deepEqual(findings({ pins: twoPins }, ["ios-ats", "trustkit", "android-nsc"], "10.0.0.1"), [
+    assert.deepEqual(findings({ ...leafSet, mode: "report-only" }, ["ios-ats"]), ["ios-ats no-report-only"]);
+    assert.deepEqual(findings(leafSet, ["ios-ats", "trustkit", "android-nsc"], "10.0.0.1"), [
       "ios-ats ip-not-pinnable",
       "trustkit ip-not-pinnable",
     ]);

@@ -90,6 +90,21 @@ const RULES: Record<LintPlatform, Rule[]> = {
           }
         : undefined;
     },
+    (d, key) => {
+      // ATS leaf identities (keypin init --ios-identities leaf): the leaf key and the backup, no CA key, so a
+      // renewal that makes a new key matches no pin unless the server moves to the backup.
+      const leafOnly =
+        d.mode === "enforce" &&
+        d.pins.some((p) => p.role === "leaf") &&
+        !d.pins.some((p) => p.role === "intermediate" || p.role === "root");
+      return leafOnly && d.renewal?.reuseKey !== true
+        ? {
+            code: "ats-leaf-renewal",
+            path: d.renewal ? "renewal" : "pins",
+            message: `"${key}" pins leaf identities only (no CA key), and ${d.renewal ? `"renewal.reuseKey" is false` : `the policy does not say that renewals keep the leaf key`}: on iOS ATS the first renewal with a new key matches no pin and locks every installed app out. Renew with the same key (certbot --reuse-key, lego --reuse-key, cert-manager rotationPolicy: Never) and record it as "renewal": { "reuseKey": true }, so keypin plan watches it; or pin CA keys only (keypin init --ios-identities ca)`,
+          }
+        : undefined;
+    },
     (d, key) =>
       d.expires !== undefined
         ? {

@@ -18,7 +18,8 @@ const DATE = new RegExp(DATE_PATTERN, "u");
 const REPORT_URI = new RegExp(REPORT_URI_PATTERN, "u");
 
 /** The fields a domain entry of keypin.json may have. */
-export const DOMAIN_FIELDS = ["includeSubdomains", "pins", "expires", "mode", "reportUris"];
+export const DOMAIN_FIELDS = ["includeSubdomains", "pins", "expires", "mode", "reportUris", "renewal"];
+const RENEWAL_FIELDS = ["reuseKey"];
 const PIN_FIELDS = ["pin", "role", "label"];
 const ROLES: readonly PinRole[] = ["leaf", "intermediate", "root", "backup"];
 
@@ -115,10 +116,49 @@ export function validateDomain(
       });
     }
   }
+  const renewal = Object.hasOwn(entry, "renewal")
+    ? validateRenewal(entry.renewal, [...base, "renewal"], problems)
+    : undefined;
   if (failed || problems.length > before) return undefined;
   const domain: Omit<DomainPolicy, "domain"> = { includeSubdomains, pins, mode, reportUris };
   if (expires !== undefined) domain.expires = expires;
+  if (renewal !== undefined) domain.renewal = renewal;
   return domain;
+}
+
+/**
+ * `renewal`: how the host's certificate is renewed, as far as pins depend on it. `reuseKey: true` says every
+ * renewal keeps the leaf's key (certbot `--reuse-key`), which a policy pinning the leaf key without a CA key
+ * relies on; `keypin plan` reads it.
+ */
+function validateRenewal(
+  value: unknown,
+  path: (string | number)[],
+  problems: PolicyProblem[],
+): { reuseKey: boolean } | undefined {
+  if (!isPlainObject(value)) {
+    problems.push({
+      path: jsonPointer(...path),
+      message: `"renewal" must be an object like { "reuseKey": true }; found ${describe(value)}`,
+    });
+    return undefined;
+  }
+  const fields = fieldsOf(value);
+  const before = problems.length;
+  unknownFields(fields, RENEWAL_FIELDS, path, problems);
+  if (!Object.hasOwn(fields, "reuseKey")) {
+    problems.push({
+      path: jsonPointer(...path),
+      message: `missing "renewal.reuseKey": true when every renewal keeps the leaf key (certbot --reuse-key), false when renewals make a new key`,
+    });
+  } else if (typeof fields.reuseKey !== "boolean") {
+    problems.push({
+      path: jsonPointer(...path, "reuseKey"),
+      message: `"renewal.reuseKey" must be true or false; found ${describe(fields.reuseKey)}`,
+    });
+  }
+  if (problems.length > before) return undefined;
+  return { reuseKey: fields.reuseKey as boolean };
 }
 
 function validatePinText(
