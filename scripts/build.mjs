@@ -2,7 +2,7 @@
 // package.json's workspaces, each after the workspaces it depends on (so the list itself needs no order).
 // Used by `npm install` (prepare), `npm test` and `npm run build`.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 
 const readJson = (file) => JSON.parse(readFileSync(file, "utf8"));
@@ -35,6 +35,17 @@ for (const { dir } of order) {
     console.error(`build: ${config} failed (exit ${run.status ?? run.signal}).`);
     process.exit(1);
   }
+  // Browser code (a page the package serves): its own tsconfig (DOM types), then the files tsc does not emit
+  // (index.html, style.css…) copied from its rootDir next to the output.
+  const browser = `${dir}/tsconfig.browser.json`;
+  if (!existsSync(browser)) continue;
+  const page = spawnSync(process.execPath, [tsc, "-p", browser], { stdio: "inherit" });
+  if (page.status !== 0) {
+    console.error(`build: ${browser} failed (exit ${page.status ?? page.signal}).`);
+    process.exit(1);
+  }
+  const { rootDir, outDir } = readJson(browser).compilerOptions;
+  cpSync(`${dir}/${rootDir}`, `${dir}/${outDir}`, { recursive: true, filter: (src) => !src.endsWith(".ts") });
 }
 
 // The CLI's start-up bundle (one CommonJS file per command); bin/keypin.js falls back to dist/main.js without it.
