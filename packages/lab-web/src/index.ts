@@ -1,4 +1,7 @@
 // @keypin/lab-web: the keypin lab in a browser. `startLabWeb` serves the lab's run (server-sent events), its
 // pins with openssl commands, the pin set rendered for each platform and the run's files from 127.0.0.1.
-// (The server lands in the next commits; this skeleton reserves the package in the workspace.)
-export {};
+
+export { type LabWebErrorCode, labWebErrorStatus } from "./errors.js";
+export type { PinListing } from "./pins.js";
+export type { PlatformConfig } from "./platforms.js";
+export { type LabWeb, type LabWebOptions, startLabWeb } from "./server.js";
