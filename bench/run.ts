@@ -70,6 +70,10 @@ const groups: Group[] = [
     timeoutMs: 1_800_000,
     load: () => import("./targets/memory-soak.js"),
   },
+  // Issue 14: new intercepted connections per second, keypin audit against mitmdump, alternating.
+  { name: "audit", targets: [14], timeoutMs: 600_000, load: () => import("./targets/audit.js") },
+  // Issue 17: keypin collect's reports/s on SQLite and PostgreSQL against a bare node:http server; RSS under a flood.
+  { name: "collect", targets: [17], timeoutMs: 900_000, load: () => import("./targets/collect.js") },
 ];
 
 function argValue(name: string): string | undefined {

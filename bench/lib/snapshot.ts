@@ -16,6 +16,10 @@ const PACKAGES: { dir: string; name: string; needs: string[] }[] = [
   { dir: "export", name: "@keypin/export", needs: ["dist/index.js"] },
   { dir: "expo", name: "@keypin/expo", needs: [] },
   { dir: "lab", name: "@keypin/lab", needs: ["dist/index.js"] },
+  // Issue 14: `keypin audit` loads these (the CLI bundle keeps them external).
+  { dir: "proxy", name: "@keypin/proxy", needs: ["dist/index.js"] },
+  { dir: "audit", name: "@keypin/audit", needs: ["dist/index.js"] },
+  { dir: "collect", name: "@keypin/collect", needs: ["dist/index.js"] },
   {
     dir: "cli",
     name: "keypin",
