@@ -13,6 +13,7 @@ import {
 } from "@keypin/core";
 import { buildVerifiedPath, createPinnedDispatcher, PinMismatchError, sha256 } from "@keypin/node";
 import type { LookupFunction } from "./lookup.js";
+import { watchAppSockets } from "./tls-watch.js";
 
 /** How an app is built for one scenario. */
 export interface LabAppConfig {
@@ -26,6 +27,8 @@ export interface LabAppConfig {
   proxy?: string | undefined;
   /** Warnings @keypin/node gives about the policy (a missing backup pin, an expired pin set). */
   onWarning?: (message: string) => void;
+  /** Every NSS key log line (without its newline) of every TLS session this app opens. */
+  onKeylog?: (line: string) => void;
 }
 
 /** What the app saw of the TLS connection: the verified path with its pins, and the pin verdict. */
@@ -38,11 +41,15 @@ export interface ConnectionView {
   verdict: PinVerdict;
 }
 
-/** How the app's request ended. */
-export type LabAppResult =
+/**
+ * How the app's request ended, with `presented`: the certificates (DER, leaf first) the server the app's TLS
+ * session reached (the backend, or the proxy posing as it) sent in its handshake, `[]` when none completed.
+ */
+export type LabAppResult = (
   | { kind: "response"; status: number; body: string; connection: ConnectionView | undefined }
   | { kind: "pin-mismatch"; error: PinMismatchError }
-  | { kind: "error"; code: string; message: string };
+  | { kind: "error"; code: string; message: string }
+) & { presented: Uint8Array[] };
 
 const connectedChannel = "undici:client:connected";
 
@@ -66,6 +73,21 @@ function errorCode(error: unknown): string {
   return "ERR_UNKNOWN";
 }
 
+/** The certificates a TLS peer sent, leaf first, as Node links them (DER). */
+function peerChain(socket: TLSSocket): Uint8Array[] {
+  const served: Uint8Array[] = [];
+  const seen = new Set<string>();
+  let current = socket.getPeerCertificate(true);
+  while (current?.raw && served.length < 16) {
+    const key = current.raw.toString("base64");
+    if (seen.has(key)) break;
+    seen.add(key);
+    served.push(new Uint8Array(current.raw));
+    current = current.issuerCertificate;
+  }
+  return served;
+}
+
 /**
  * Describes the connection the app made, for the narration: the leaf's issuer, the verified path with its pins, and
  * the verdict @keypin/node reached on this handshake (given to its `onVerdict`). A verdict carries the path it was
@@ -78,16 +100,7 @@ function describeConnection(
   host: string,
   verdict: PinVerdict | undefined,
 ): ConnectionView {
-  const served: Uint8Array[] = [];
-  const seen = new Set<string>();
-  let current = socket.getPeerCertificate(true);
-  while (current?.raw && served.length < 16) {
-    const key = current.raw.toString("base64");
-    if (seen.has(key)) break;
-    seen.add(key);
-    served.push(new Uint8Array(current.raw));
-    current = current.issuerCertificate;
-  }
+  const served = peerChain(socket);
   const leafIssuer = served[0] ? parseCertificate(served[0]).issuer : "";
   if (verdict && verdict.verdict !== "not-pinned") return { chain: verdict.chainPins, leafIssuer, verdict };
   const anchorDers = anchors.flatMap((pem) => decodePem(pem).map((block) => block.der));
@@ -116,13 +129,27 @@ export async function requestProfile(
   const host = url.hostname;
   const port = Number(url.port || 443);
   const policy: Policy = config.policy ? parsePolicy(config.policy).policy : { domains: [] };
+  // This request's own name resolution (a function of its own) marks the TLS sockets it opens, so that the lab
+  // can watch them: their key log lines, and the certificates their peer sent, read when the handshake is done
+  // and before Node's checks (which destroy the socket on a refusal) run.
+  const lookup: LookupFunction = (hostname, options, callback) => config.lookup(hostname, options, callback);
+  let presented: Uint8Array[] = [];
+  const stopWatching = watchAppSockets(lookup, (socket) => {
+    if (config.onKeylog) {
+      const onKeylog = config.onKeylog;
+      socket.on("keylog", (line: Buffer) => onKeylog(line.toString("latin1").replace(/\r?\n$/, "")));
+    }
+    socket.prependListener("secure", () => {
+      presented = peerChain(socket);
+    });
+  });
   let verdict: PinVerdict | undefined;
   const dispatcher = createPinnedDispatcher({
     policy,
     ca: config.anchors,
     caOnly: true,
     ...(config.proxy ? { proxy: config.proxy } : {}),
-    connect: { lookup: config.lookup },
+    connect: { lookup },
     onWarning: config.onWarning ?? (() => {}),
     // The dispatcher's own verdict on the handshake, for the narration (the backend, not the proxy tunnel).
     onVerdict: (v) => {
@@ -149,13 +176,14 @@ export async function requestProfile(
       headers: { authorization: `Bearer ${token}`, "user-agent": "MyApp/1.0 (keypin lab)" },
     });
     const body = await response.body.text();
-    return { kind: "response", status: response.statusCode, body, connection };
+    return { kind: "response", status: response.statusCode, body, connection, presented };
   } catch (error) {
     const mismatch = findPinMismatch(error);
-    if (mismatch) return { kind: "pin-mismatch", error: mismatch };
-    return { kind: "error", code: errorCode(error), message: (error as Error).message };
+    if (mismatch) return { kind: "pin-mismatch", error: mismatch, presented };
+    return { kind: "error", code: errorCode(error), message: (error as Error).message, presented };
   } finally {
     unsubscribe(connectedChannel, onConnected);
     await dispatcher.destroy();
+    stopWatching();
   }
 }

@@ -1,6 +1,7 @@
 import type { ChainEntry, Pin, PinVerdict, PolicyFile } from "@keypin/core";
 import type { BackendRequest } from "./backend.js";
 import type { LabPins } from "./cast.js";
+import type { LabCertificateView, LabPathCertificate } from "./certificate-views.js";
 import type { ProxyLogEntry } from "./proxy.js";
 
 /**
@@ -87,13 +88,23 @@ export interface LabStepData {
     pins: Pin[];
     /** The subjects of the device's trust anchors. */
     anchors: string[];
+    /** The pin set in force for this attempt (`null`: the app does not pin). */
+    policy: PolicyFile | null;
   }>;
   intercept:
     | StepData<{ connect: string | null } & ProxyEntry<"forge">>
     | StepData<ProxyEntry<"connect" | "forge" | "handshake" | "handshake-failed">>;
-  certificate: StepData<{ subject?: string; issuer?: string }>;
+  certificate: StepData<{
+    subject?: string;
+    issuer?: string;
+    /** What the server (or the proxy posing as it) sent in the handshake, leaf first. */
+    presented: LabCertificateView[];
+    /** The real backend's chain as it serves it now, leaf first. */
+    real: LabCertificateView[];
+  }>;
   trust: StepData<{ anchor?: string; path: string[]; store: string[] }>;
-  "extract-pin": StepData<{ chainPins: ChainEntry[] }>;
+  /** `certificates`: each certificate of the verified path, same order as `chainPins`. */
+  "extract-pin": StepData<{ chainPins: ChainEntry[]; certificates: LabPathCertificate[] }>;
   compare:
     | StepData<{ expectedPins: Pin[]; matched: ChainEntry & { position: number } }>
     | StepData<{ expectedPins: Pin[]; matched: null }>

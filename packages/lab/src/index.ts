@@ -3,6 +3,7 @@
 
 export type { BackendRequest } from "./backend.js";
 export { type LabCast, type LabPins, startCast } from "./cast.js";
+export type { LabCertificateView, LabPathCertificate } from "./certificate-views.js";
 export type {
   LabActor,
   LabEvent,
@@ -22,3 +23,12 @@ export { type LabColors, LabNarrator, type LabNarratorOptions } from "./narrate.
 export type { ProxyLogEntry } from "./proxy.js";
 export { type RunLabOptions, runLab } from "./run-lab.js";
 export { type LabScenario, labScenarios, type ScenarioContext } from "./scenarios/index.js";
+export { predictWhatIf, type WhatIfPrediction, type WhatIfRule } from "./what-if/predict.js";
+export {
+  describeWhatIf,
+  type LabPinChoice,
+  type LabWhatIf,
+  labPinChoices,
+  labWhatIfScenario,
+  parseLabWhatIf,
+} from "./what-if/what-if.js";

@@ -14,7 +14,9 @@ import type {
   LabSummaryEvent,
 } from "./events.js";
 import { proxyLogStep } from "./keep-steps.js";
-import { labScenarios, type ScenarioContext } from "./scenarios/index.js";
+import { type LabScenario, labScenarios, type ScenarioContext } from "./scenarios/index.js";
+import { playWhatIf } from "./what-if/play.js";
+import { describeWhatIf, type LabWhatIf, labWhatIfScenario, parseLabWhatIf } from "./what-if/what-if.js";
 
 /**
  * Options of {@link runLab}.
@@ -25,6 +27,19 @@ import { labScenarios, type ScenarioContext } from "./scenarios/index.js";
 export interface RunLabOptions {
   /** Which scenarios to run (their numbers in `labScenarios`), in the order given; default all, in order. */
   scenarios?: number[];
+  /**
+   * Run ONE parameterised scenario instead of the presets: its events have `scenario: 0` ({@link labWhatIfScenario}),
+   * its title, proof and expected outcome come from `describeWhatIf` (predicted by the rule table), its observed
+   * outcome from the counters, as a preset's. Not with `scenarios` (ERR_KEYPIN_LAB_OPTIONS); a malformed value is
+   * refused with ERR_KEYPIN_LAB_OPTIONS too.
+   */
+  whatIf?: LabWhatIf;
+  /**
+   * Called with every NSS key log line (SSLKEYLOGFILE format, without the newline) of every TLS session the
+   * app opens, to the proxy and to the backend: written to a file, they let Wireshark decrypt the run. Session
+   * secrets only; they decrypt this run's made-up traffic and nothing else.
+   */
+  onKeylog?: (line: string) => void;
   /**
    * Leave the cast running after the scenarios (until `signal` aborts): writes the CA files and a keypin.json
    * to a temporary folder and emits a `keep` step saying how to point curl, a proxy-aware tool or your own
@@ -116,6 +131,22 @@ async function writeKeepFiles(cast: LabCast, dir: string): Promise<LabKeepInfo> 
   };
 }
 
+/** A what-if run as a scenario numbered {@link labWhatIfScenario}, played by the presets' own `playWhatIf`. */
+function whatIfScenario(whatIf: LabWhatIf): LabScenario {
+  const { title, proves, expected } = describeWhatIf(whatIf);
+  return {
+    id: labWhatIfScenario,
+    name: "what-if",
+    title,
+    proves,
+    expected,
+    whatIf,
+    async run(context) {
+      return (await playWhatIf(context, whatIf)).observation;
+    },
+  };
+}
+
 /**
  * Runs the MITM lab: starts the cast on 127.0.0.1 with fresh keys, plays the scenarios (all of
  * `labScenarios` by default), emits every step, one `outcome` per scenario and a `summary` last, then stops everything.
@@ -129,8 +160,20 @@ async function writeKeepFiles(cast: LabCast, dir: string): Promise<LabKeepInfo> 
  * console.log(summary.ok); // true when every scenario ended as expected
  */
 export async function runLab(options: RunLabOptions = {}): Promise<LabSummary> {
-  const ids = options.scenarios ?? labScenarios.map((s) => s.id);
-  assertScenarios(ids);
+  if (options.whatIf !== undefined && options.scenarios !== undefined) {
+    throw new KeypinError(
+      "ERR_KEYPIN_LAB_OPTIONS",
+      "Give either `scenarios` (presets) or `whatIf` (one parameterised run), not both.",
+    );
+  }
+  let scenarios: LabScenario[];
+  if (options.whatIf !== undefined) {
+    scenarios = [whatIfScenario(parseLabWhatIf(options.whatIf))];
+  } else {
+    const ids = options.scenarios ?? labScenarios.map((s) => s.id);
+    assertScenarios(ids);
+    scenarios = ids.map((id) => labScenarios.find((s) => s.id === id)!);
+  }
   if (options.keep && !options.signal) {
     throw new KeypinError("ERR_KEYPIN_LAB_OPTIONS", "`keep: true` needs a `signal` to end the run with.");
   }
@@ -174,9 +217,9 @@ export async function runLab(options: RunLabOptions = {}): Promise<LabSummary> {
       },
     });
     const outcomes: LabOutcomeEvent[] = [];
-    for (const id of ids) {
+    for (const scenario of scenarios) {
       signal?.throwIfAborted();
-      const scenario = labScenarios.find((s) => s.id === id)!;
+      const id = scenario.id;
       const logStart = cast.proxy.log.length;
       const bytesStart = cast.proxy.appBytes;
       const hitsStart = cast.backend.hits;
@@ -184,13 +227,19 @@ export async function runLab(options: RunLabOptions = {}): Promise<LabSummary> {
         cast,
         scenario: id,
         step: (narrated) => step(id, narrated),
+        onKeylog: options.onKeylog,
       };
       step(id, {
         actor: "lab",
         step: "setup",
         text: `Scenario ${id}: ${scenario.title}. ${scenario.proves}`,
         route: [],
-        data: { title: scenario.title, proves: scenario.proves, expected: scenario.expected },
+        data: {
+          title: scenario.title,
+          proves: scenario.proves,
+          expected: scenario.expected,
+          whatIf: scenario.whatIf,
+        },
       });
       const observed = await scenario.run(context);
       signal?.throwIfAborted();

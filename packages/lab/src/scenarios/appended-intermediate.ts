@@ -8,6 +8,11 @@ export const appendedIntermediate = defineScenario({
   proves:
     "Only the signature-verified path counts: a pinned certificate merely sent along (CVE-2016-2402) is ignored.",
   expected: "blocked",
+  /**
+   * Not a what-if: its scene is scenario 3's (`pinnedApp.whatIf`) plus what the proxy sends, the genuine
+   * intermediate appended after its forged leaf, and the proxy's chain is no what-if setting.
+   */
+  whatIf: null,
   async run(ctx) {
     const { cast } = ctx;
     cleanDevice(ctx);

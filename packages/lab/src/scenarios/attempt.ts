@@ -1,7 +1,13 @@
-import type { Pin, PolicyFile } from "@keypin/core";
+import { type ChainEntry, decodePem, type Pin, type PolicyFile } from "@keypin/core";
 import { type LabAppResult, requestProfile } from "../app.js";
 import type { BackendRequest } from "../backend.js";
 import type { LabCast } from "../cast.js";
+import {
+  type LabCertificateView,
+  type LabPathCertificate,
+  pathCertificates,
+  viewCertificate,
+} from "../certificate-views.js";
 import type { LabObservation } from "../events.js";
 import type { ProxyLogEntry } from "../proxy.js";
 
@@ -43,6 +49,12 @@ export interface Attempt extends AttemptRequest {
   attackerPin: Pin;
   /** What the app got back. */
   result: LabAppResult;
+  /** The certificates the app was shown (what the server or the proxy sent), leaf first. */
+  presented: LabCertificateView[];
+  /** The real backend's chain as it serves it now, leaf first. */
+  real: LabCertificateView[];
+  /** The certificates of the path the app verified, in the order of its chain pins (`[]` when there is none). */
+  verifiedPath: LabPathCertificate[];
   /** Warnings @keypin/node gave about the pin set. */
   warnings: string[];
   /** The proxy's log entries for this attempt. */
@@ -63,6 +75,22 @@ export function pinsOf(policy: PolicyFile | undefined): Pin[] {
   return Object.values(policy.domains).flatMap((entry) =>
     entry.pins.map((pin) => (typeof pin === "string" ? pin : pin.pin) as Pin),
   );
+}
+
+/** The verified path's pins the app reported, leaf first (`[]` when no path was verified). */
+function chainOf(result: LabAppResult): ChainEntry[] {
+  switch (result.kind) {
+    case "response":
+      return result.connection?.chain ?? [];
+    case "pin-mismatch":
+      return result.error.chainPins;
+    case "error":
+      return [];
+    default: {
+      const unreachable: never = result;
+      throw new Error(`unknown result ${JSON.stringify(unreachable)}`);
+    }
+  }
 }
 
 /** Classifies an attempt from what the app got back and the counters. */
@@ -87,7 +115,11 @@ function classify(
  * const attempt = await attemptRequest(cast, { who: "The pinned app", policy, viaProxy: true });
  * attempt.appBytes; // 0
  */
-export async function attemptRequest(cast: LabCast, request: AttemptRequest): Promise<Attempt> {
+export async function attemptRequest(
+  cast: LabCast,
+  request: AttemptRequest,
+  options: { onKeylog?: ((line: string) => void) | undefined } = {},
+): Promise<Attempt> {
   const { proxy, backend } = cast;
   const logStart = proxy.log.length;
   const bytesStart = proxy.appBytes;
@@ -95,6 +127,8 @@ export async function attemptRequest(cast: LabCast, request: AttemptRequest): Pr
   const requestsStart = backend.requests.length;
   const proxyUrl = `http://127.0.0.1:${proxy.port}`;
   const anchors = cast.device.subjects();
+  const anchorDers = cast.device.pems().flatMap((pem) => decodePem(pem).map((block) => block.der));
+  const real = [cast.backend.leaf, cast.intermediate].map((certificate) => viewCertificate(certificate.der));
   const warnings: string[] = [];
 
   const result = await requestProfile(cast.origin, cast.token, {
@@ -103,6 +137,7 @@ export async function attemptRequest(cast: LabCast, request: AttemptRequest): Pr
     lookup: cast.lookup,
     proxy: request.viaProxy ? proxyUrl : undefined,
     onWarning: (message) => warnings.push(message),
+    ...(options.onKeylog ? { onKeylog: options.onKeylog } : {}),
   });
   // The app has closed its connections; let the proxy finish logging its side of them.
   await proxy.idle({ timeoutMs: 5000 });
@@ -121,6 +156,9 @@ export async function attemptRequest(cast: LabCast, request: AttemptRequest): Pr
     anchors,
     attackerPin: cast.pins.attacker,
     result,
+    presented: result.presented.map(viewCertificate),
+    real,
+    verifiedPath: pathCertificates(chainOf(result), [...result.presented, ...anchorDers]),
     warnings,
     log,
     appBytes,

@@ -13,7 +13,7 @@ import { narrateAttempt } from "./narrate-attempt.js";
  * return (await attempt(ctx, { who: "The app", policy: undefined, viaProxy: true })).observation;
  */
 export async function attempt(ctx: ScenarioContext, request: AttemptRequest): Promise<Attempt> {
-  const result = await attemptRequest(ctx.cast, request);
+  const result = await attemptRequest(ctx.cast, request, { onKeylog: ctx.onKeylog });
   for (const step of narrateAttempt(result)) ctx.step(step);
   return result;
 }

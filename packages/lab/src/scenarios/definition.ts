@@ -1,5 +1,6 @@
 import type { LabCast } from "../cast.js";
 import type { LabObservation, LabResult, LabStep } from "../events.js";
+import type { LabWhatIf } from "../what-if/what-if.js";
 
 /**
  * What the runner hands a scenario: the cast, the scenario's number, and a way to emit its steps.
@@ -12,6 +13,8 @@ export interface ScenarioContext {
   /** The scenario's number (its place in `labScenarios`). */
   scenario: number;
   step(step: LabStep): void;
+  /** Every key log line of every TLS session the app opens (`runLab`'s `onKeylog`). */
+  onKeylog?: ((line: string) => void) | undefined;
 }
 
 /** What a scenario definition's `run` gets: the context, and the numbers of the other scenarios by name. */
@@ -44,6 +47,11 @@ export interface ScenarioDefinition<E extends ScenarioExpectation = ScenarioExpe
   /** What the scenario proves, in one sentence (the narration shows it); a function to name other scenarios. */
   proves: string | ((numberOf: (name: string) => number) => string);
   expected: E;
+  /**
+   * The parameterised attempt this scenario is, when it is one (see `defineWhatIfScenario`); `null` or absent
+   * for a scenario that is not one attempt in a what-if's scene (its doc comment says why).
+   */
+  whatIf?: LabWhatIf | null;
   /** Runs the scenario and returns what it observed (classified from the counters). */
   run(context: ScenarioRunContext): Promise<ScenarioObservation<E>>;
 }
@@ -75,6 +83,12 @@ export interface LabScenario {
   /** What the scenario proves, in one sentence (the README and the narration use it). */
   proves: string;
   expected: LabResult;
+  /**
+   * The what-if this preset is: the same parameterised attempt `runLab({ whatIf })` runs. `null` for a preset
+   * that is not one attempt in a what-if's scene: the appended intermediate (the proxy's extra certificate is no
+   * what-if setting) and the key rotation (two apps with different pin sets, each a `rotated: true` attempt).
+   */
+  whatIf: LabWhatIf | null;
   /** Runs the scenario and returns what it observed (classified from the counters). */
   run(context: ScenarioContext): Promise<LabResult>;
 }
@@ -110,6 +124,7 @@ export function registerScenarios(definitions: readonly ScenarioDefinition[]): r
     title: definition.title,
     proves: typeof definition.proves === "string" ? definition.proves : definition.proves(numberOf),
     expected: formatResult(definition.expected),
+    whatIf: definition.whatIf ? { ...definition.whatIf, pins: [...definition.whatIf.pins] } : null,
     async run(context: ScenarioContext): Promise<LabResult> {
       return formatResult(await definition.run({ ...context, numberOf }));
     },

@@ -1,7 +1,19 @@
 import { type PolicyFile, parsePolicy } from "@keypin/core";
-import { attempt, cleanDevice } from "./common.js";
+import { attemptWhatIf, setScene, whatIfPolicy } from "../what-if/play.js";
+import type { LabWhatIf } from "../what-if/what-if.js";
 import { defineScenario } from "./definition.js";
-import { shortPin } from "./narrate-attempt.js";
+
+/** The key rotation's two apps, each a what-if of its own in the same rotated scene (the rule table predicts each). */
+export const keyRotationApps: Readonly<Record<"backup" | "no-backup", LabWhatIf>> = {
+  backup: {
+    attackerCaInstalled: false,
+    viaProxy: false,
+    pins: ["leaf", "backup"],
+    rotated: true,
+    expired: false,
+  },
+  "no-backup": { attackerCaInstalled: false, viaProxy: false, pins: ["leaf"], rotated: true, expired: false },
+};
 
 /** The backend rotates to its spare key: the app with a backup pin keeps working, the other is locked out. */
 export const keyRotation = defineScenario({
@@ -9,33 +21,13 @@ export const keyRotation = defineScenario({
   title: "The backend rotates its key",
   proves: "A backup pin keeps the app working through a key rotation; without one the app is locked out.",
   expected: { backup: "works", "no-backup": "blocked" },
+  // Not one what-if: two apps with different pin sets (keyRotationApps), each a `rotated: true` attempt.
+  whatIf: null,
   async run(ctx) {
-    const { cast } = ctx;
-    cleanDevice(ctx);
-    cast.backend.rotate(cast.rotatedLeaf);
+    const restore = setScene(ctx, { attackerCaInstalled: false, rotated: true });
     try {
-      ctx.step({
-        actor: "backend",
-        step: "setup",
-        text:
-          `${cast.host} rotates its key: it now serves a certificate for the spare key ${shortPin(cast.pins.backup)} ` +
-          `(same CA). The old leaf key ${shortPin(cast.pins.leaf)} is gone.`,
-        route: [],
-        data: { oldPin: cast.pins.leaf, newPin: cast.pins.backup },
-      });
-      const withBackup: PolicyFile = {
-        domains: {
-          [cast.host]: {
-            pins: [
-              { pin: cast.pins.leaf, role: "leaf", label: "current key" },
-              { pin: cast.pins.backup, role: "backup", label: "spare key, kept offline" },
-            ],
-          },
-        },
-      };
-      const withoutBackup: PolicyFile = {
-        domains: { [cast.host]: { pins: [{ pin: cast.pins.leaf, role: "leaf", label: "current key" }] } },
-      };
+      const withBackup = whatIfPolicy(ctx.cast, keyRotationApps.backup)!;
+      const withoutBackup = whatIfPolicy(ctx.cast, keyRotationApps["no-backup"])!;
       // What keypin's own lint said about each pin set before it shipped.
       const lint = (policy: PolicyFile) =>
         parsePolicy(policy).warnings.map((warning) => ({ code: warning.code, message: warning.message }));
@@ -51,12 +43,8 @@ export const keyRotation = defineScenario({
         route: [],
         data: { withBackup, withoutBackup, lint: { withBackup: lint(withBackup), withoutBackup: warnings } },
       });
-      const a = await attempt(ctx, { who: "The app with a backup pin", policy: withBackup, viaProxy: false });
-      const b = await attempt(ctx, {
-        who: "The app without a backup pin",
-        policy: withoutBackup,
-        viaProxy: false,
-      });
+      const a = await attemptWhatIf(ctx, keyRotationApps.backup, "The app with a backup pin");
+      const b = await attemptWhatIf(ctx, keyRotationApps["no-backup"], "The app without a backup pin");
       ctx.step({
         actor: "lab",
         step: "decision",
@@ -70,7 +58,7 @@ export const keyRotation = defineScenario({
       });
       return { backup: a.observation, "no-backup": b.observation };
     } finally {
-      cast.backend.rotate(cast.leaf);
+      restore();
     }
   },
 });

@@ -43,7 +43,12 @@ function narrateVerification(attempt: Attempt, upstream: string): LabStep[] {
             step: "certificate",
             text: `The app is shown ${leaf?.subject}, issued by ${view.leafIssuer}.`,
             route: [upstream, "app"],
-            data: { subject: leaf?.subject, issuer: view.leafIssuer },
+            data: {
+              subject: leaf?.subject,
+              issuer: view.leafIssuer,
+              presented: attempt.presented,
+              real: attempt.real,
+            },
           },
           {
             actor: "device",
@@ -59,7 +64,7 @@ function narrateVerification(attempt: Attempt, upstream: string): LabStep[] {
             step: "extract-pin",
             text: describePins(view.chain),
             route: [],
-            data: { chainPins: view.chain },
+            data: { chainPins: view.chain, certificates: attempt.verifiedPath },
           },
         );
         const verdict = view.verdict;
@@ -124,7 +129,7 @@ function narrateVerification(attempt: Attempt, upstream: string): LabStep[] {
           step: "certificate",
           text: `The app is shown ${leaf?.subject}, issued by ${issuer}.`,
           route: [upstream, "app"],
-          data: { subject: leaf?.subject, issuer },
+          data: { subject: leaf?.subject, issuer, presented: attempt.presented, real: attempt.real },
         },
         {
           actor: "device",
@@ -146,7 +151,7 @@ function narrateVerification(attempt: Attempt, upstream: string): LabStep[] {
           step: "extract-pin",
           text: describePins(error.chainPins),
           route: [],
-          data: { chainPins: error.chainPins },
+          data: { chainPins: error.chainPins, certificates: attempt.verifiedPath },
         },
         {
           actor: "app",
@@ -164,16 +169,32 @@ function narrateVerification(attempt: Attempt, upstream: string): LabStep[] {
         },
       ];
     }
-    case "error":
-      return [
-        {
+    case "error": {
+      // A handshake that completed and was refused (an untrusted chain): the app was still shown a certificate.
+      const shown = attempt.presented[0];
+      if (shown) {
+        steps.push({
           actor: "app",
-          step: "decision",
-          text: `The request failed: ${result.message} (${result.code}).`,
-          route: ["app", "✕"],
-          data: { code: result.code },
-        },
-      ];
+          step: "certificate",
+          text: `The app is shown ${shown.subject}, issued by ${shown.issuer}.`,
+          route: [upstream, "app"],
+          data: {
+            subject: shown.subject,
+            issuer: shown.issuer,
+            presented: attempt.presented,
+            real: attempt.real,
+          },
+        });
+      }
+      steps.push({
+        actor: "app",
+        step: "decision",
+        text: `The request failed: ${result.message} (${result.code}).`,
+        route: ["app", "✕"],
+        data: { code: result.code },
+      });
+      return steps;
+    }
     default: {
       const unreachable: never = result;
       throw new Error(`unknown result ${JSON.stringify(unreachable)}`);
@@ -208,6 +229,7 @@ export function narrateAttempt(attempt: Attempt): LabStep[] {
         proxy: attempt.proxyUrl,
         pins: attempt.pins,
         anchors: attempt.anchors,
+        policy: attempt.policy ?? null,
       },
     },
   ];

@@ -1,22 +1,24 @@
-import { attempt, cleanDevice, pinnedPolicy } from "./common.js";
-import { defineScenario } from "./definition.js";
+import { defineWhatIfScenario } from "./what-if-preset.js";
 
 /** The pinned app against the real server: pinning does not get in the way. */
-export const pinningNoAttacker = defineScenario({
+export const pinningNoAttacker = defineWhatIfScenario({
   name: "pinning-no-attacker",
   title: "Pinning, no attacker",
   proves: "Pinning does not get in the way of the real server.",
   expected: "works",
-  async run(ctx) {
-    cleanDevice(ctx);
-    const policy = pinnedPolicy(ctx.cast);
-    ctx.step({
-      actor: "lab",
-      step: "setup",
-      text: "No proxy, the attacker's CA removed; the app keeps its pin set.",
-      route: [],
-      data: { policy },
-    });
-    return (await attempt(ctx, { who: "The pinned app", policy, viaProxy: false })).observation;
+  whatIf: {
+    attackerCaInstalled: false,
+    viaProxy: false,
+    pins: ["intermediate", "backup"],
+    rotated: false,
+    expired: false,
   },
+  who: "The pinned app",
+  setup: (_ctx, policy) => ({
+    actor: "lab",
+    step: "setup",
+    text: "No proxy, the attacker's CA removed; the app keeps its pin set.",
+    route: [],
+    data: { policy },
+  }),
 });
