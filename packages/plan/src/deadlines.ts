@@ -114,7 +114,7 @@ export function scheduleFindings(
       severity: tight ? "warning" : "info",
       date: from,
       message: tight
-        ? `${host}: certificates issued from ${step.from} live at most ${step.maxDays} days (SC-081), so this leaf renews about every ${every} days; a pinned key that changes at each renewal needs ${notice} days' notice (${options.releaseDays} release + ${options.adoptionDays} adoption). Renew with the same key (--reuse-key), or pin a backup key or the CA's roots`
+        ? `${host}: certificates issued from ${step.from} live at most ${step.maxDays} days (SC-081), so this leaf renews about every ${every} days; a pinned key that changes at each renewal needs ${notice} days' notice (${options.releaseDays} release + ${options.adoptionDays} adoption). Renew with the same key (certbot --reuse-key) and record it in the policy ("renewal": { "reuseKey": true }), or pin a backup key or the CA's roots`
         : `${host}: certificates issued from ${step.from} live at most ${step.maxDays} days (SC-081): this leaf renews about every ${every} days from ${formatDay(renewal.at)}${pinChangesAtRenewal ? "" : "; no pinned key here changes with it"}`,
     });
   }

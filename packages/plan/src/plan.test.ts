@@ -76,6 +76,41 @@ describe("planHost", () => {
     );
   });
 
+  it("keeps a leaf pin across renewals that reuse the key, and says on whose word", () => {
+    // Leaf + backup (ATS leaf identities), 90-day certificates issued 2026-12-01: renewal on 2027-01-30.
+    const pins = [pin(1), pin(9)];
+    const options = { now: day("2026-12-10"), releaseDays: 14, adoptionDays: 90 };
+    const newKey = planHost(host(pins, { path: chain("2026-12-01", 90) }), options);
+    assert.equal(newKey.pins[0]!.changesAt?.toISOString().slice(0, 10), "2027-01-30");
+    assert.match(
+      newKey.findings.find((f) => f.code === "leaf-key-changes")?.message ?? "",
+      /record it in the policy: "renewal": \{ "reuseKey": true \} under api\.test/,
+    );
+    assert.equal(
+      newKey.findings.some((f) => f.code === "reuse-key"),
+      false,
+    );
+    for (const from of ["policy", "option"] as const) {
+      const kept = planHost(
+        host(pins, { path: chain("2026-12-01", 90), reuseKey: true, reuseKeyFrom: from }),
+        options,
+      );
+      assert.equal(kept.reuseKeyFrom, from);
+      assert.equal(kept.pins[0]!.changesAt, undefined, "a kept key does not leave the path at the renewal");
+      assert.equal(
+        kept.findings.some((f) => f.code === "leaf-key-changes"),
+        false,
+      );
+      const said = kept.findings.find((f) => f.code === "reuse-key");
+      assert.equal(said?.severity, "info");
+      assert.equal(said?.date?.toISOString().slice(0, 10), "2027-01-30");
+      assert.match(
+        said?.message ?? "",
+        from === "policy" ? /keypin\.json: "renewal": \{ "reuseKey": true \}/ : /\(--reuse-key\)/,
+      );
+    }
+  });
+
   it("reports a report-only host that is late without failing the plan", () => {
     const options = { now: day("2029-03-25"), releaseDays: 14, adoptionDays: 30 };
     assert.equal(planPins([host([pin(1)])], options).ok, false);

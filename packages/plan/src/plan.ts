@@ -63,6 +63,7 @@ export function planHost(input: PlanHostInput, options: PlanOptions): HostPlan {
     mode: input.mode,
     status: "error",
     reuseKey: input.reuseKey,
+    ...(input.reuseKeyFrom !== undefined ? { reuseKeyFrom: input.reuseKeyFrom } : {}),
     path: [],
     pins: input.pins.map((p) => {
       const out: PinPlan = { pin: p.pin };
@@ -138,7 +139,18 @@ export function planHost(input: PlanHostInput, options: PlanOptions): HostPlan {
       severity: "warning",
       pin: pin.pin,
       date: pin.changesAt,
-      message: `${input.host}: the pinned key of the ${leaf ? "leaf" : `CA certificate ${pin.subject}`} is expected to leave the path on ${formatDay(pin.changesAt)}: ${reasonText(pin)}${leaf ? " (if your renewals keep the key, say --reuse-key)" : ""}`,
+      message: `${input.host}: the pinned key of the ${leaf ? "leaf" : `CA certificate ${pin.subject}`} is expected to leave the path on ${formatDay(pin.changesAt)}: ${reasonText(pin)}${leaf ? ` (if your renewals keep the key, record it in the policy: "renewal": { "reuseKey": true } under ${input.domain})` : ""}`,
+    });
+  }
+  if (input.reuseKey && matched.has(0)) {
+    // The pinned leaf key outlasts renewals only because they keep it: say on whose word, so a changed ACME
+    // setting is caught where it is made.
+    findings.push({
+      code: "reuse-key",
+      severity: "info",
+      pin: path[0]!.pin,
+      date: forecast.at,
+      message: `${input.host}: the pinned leaf key is taken to survive the renewal on ${formatDay(forecast.at)} because renewals keep it (${input.reuseKeyFrom === "option" ? "--reuse-key" : input.reuseKeyFrom === "policy" ? `keypin.json: "renewal": { "reuseKey": true }` : "reuseKey"}); keep the ACME client's setting (certbot --reuse-key, lego --reuse-key, cert-manager rotationPolicy: Never), or the first renewal with a new key matches no leaf pin`,
     });
   }
   findings.push(...caFamilyFindings(input, matched, hasBackup, forecast));

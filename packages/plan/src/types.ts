@@ -55,6 +55,11 @@ export interface PlanHostInput {
   error?: string;
   /** Renewals keep the leaf's key (certbot `--reuse-key`, a CSR made once from a kept key). */
   reuseKey: boolean;
+  /**
+   * Who says renewals keep the key: the policy (keypin.json's `"renewal": { "reuseKey": true }`) or an option
+   * of the run (`keypin plan --reuse-key`). Only for messages; absent means the caller did not say.
+   */
+  reuseKeyFrom?: "policy" | "option";
   /** The renewal window the CA suggests for the leaf (ARI, RFC 9773), when known. */
   ari?: RenewalWindow;
   /** The leaf's ARI identifier (RFC 9773 §4.1), for the user to fetch its renewalInfo. */
@@ -108,7 +113,8 @@ export interface PlanFinding {
     | "lifetime-schedule"
     | "deadline-passed"
     | "no-pin-in-path"
-    | "use-backup";
+    | "use-backup"
+    | "reuse-key";
   severity: "error" | "warning" | "info";
   message: string;
   /** The day the finding is about (a key change, a schedule step, a deadline). */
@@ -166,6 +172,8 @@ export interface HostPlan {
   mode: "enforce" | "report-only";
   status: HostStatus;
   reuseKey: boolean;
+  /** Where `reuseKey` came from (see {@link PlanHostInput.reuseKeyFrom}). */
+  reuseKeyFrom?: "policy" | "option";
   /** The live path, leaf first, with when each certificate is expected to be replaced. */
   path: { subject: string; pin: Pin; notBefore: Date; notAfter: Date; replacedAt?: Date }[];
   /** The leaf's next renewal, and where the date comes from. */
