@@ -1,56 +1,15 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import plist from "@expo/plist";
-import {
-  answerHello,
-  generateKeyFile,
-  type Issued,
-  makeCa,
-  makeLeaf,
-  makeTempDir,
-  openssl,
-  opensslPinOfCertificate,
-  opensslPinOfPublicKey,
-  type RunningServer,
-  runCli,
-  startHttpsServer,
-} from "@keypin/testkit";
+import { opensslPinOfCertificate, runCli } from "@keypin/testkit";
+import { useInitServer } from "./init-fixture.js";
 
-interface PolicyJson {
-  domains: Record<string, { pins: { pin: string; role: string; label: string }[] }>;
-}
 const b64 = (pin: string) => pin.slice("sha256/".length);
 
 describe("keypin init --platforms and --ios-identities", () => {
-  const tmp = makeTempDir();
-  let root: Issued;
-  let intermediate: Issued;
-  let leaf: Issued;
-  let server: RunningServer;
-  let backupCsr: string;
-  let backupPin: string;
-  const route = () => ["--connect-to", `::127.0.0.1:${server.port}`, "--ca", root.certPath];
-
-  before(async () => {
-    root = makeCa(tmp.dir, "root", "/O=Keypin Test/CN=Platforms Root");
-    intermediate = makeCa(tmp.dir, "intermediate", "/O=Keypin Test/CN=Platforms CA", { issuer: root });
-    leaf = makeLeaf(tmp.dir, "leaf", ["api.myapp.test"], intermediate);
-    server = await startHttpsServer({
-      key: leaf.key,
-      cert: `${leaf.cert}${intermediate.cert}`,
-      handler: answerHello,
-    });
-    const backupKey = generateKeyFile(join(tmp.dir, "backup.key"), "ec-p256");
-    backupCsr = join(tmp.dir, "backup.csr");
-    openssl(["req", "-new", "-key", backupKey, "-subj", "/CN=api.myapp.test", "-out", backupCsr]);
-    backupPin = opensslPinOfPublicKey(openssl(["pkey", "-in", backupKey, "-pubout"]));
-  });
-  after(async () => {
-    await server.close();
-    tmp.remove();
-  });
+  const fx = useInitServer("Platforms", "ec-p256");
 
   const exportAll = async (policy: string) => {
     for (const format of [
@@ -67,16 +26,18 @@ describe("keypin init --platforms and --ios-identities", () => {
     }
   };
 
-  it("by default fits every format: leaf + backup (ATS leaf identities), says why, how to renew and which plan flag", async () => {
-    const out = join(tmp.dir, "default.json");
-    const result = await runCli(["init", "api.myapp.test", "--backup", backupCsr, "--out", out, ...route()]);
+  it("by default fits every format: leaf + backup (ATS leaf identities), says why and how to renew, and records that renewals keep the key", async () => {
+    const out = join(fx.tmp.dir, "default.json");
+    const result = await fx.initWithBackup(["--out", out]);
     assert.equal(result.code, 0, result.stderr);
-    const pins = (JSON.parse(readFileSync(out, "utf8")) as PolicyJson).domains["api.myapp.test"]!.pins;
+    const written = fx.readPolicy(out).domains["api.myapp.test"]!;
+    assert.deepEqual(written.renewal, { reuseKey: true });
+    const pins = written.pins;
     assert.deepEqual(
       pins.map((p) => [p.role, p.pin]),
       [
-        ["leaf", opensslPinOfCertificate(leaf.cert)],
-        ["backup", backupPin],
+        ["leaf", opensslPinOfCertificate(fx.leaf.cert)],
+        ["backup", fx.backupPin],
       ],
     );
     assert.match(
@@ -87,7 +48,10 @@ describe("keypin init --platforms and --ios-identities", () => {
     assert.match(result.stdout, /the default \(--ios-identities leaf\)/);
     assert.match(result.stdout, /Pass --ios-identities ca/);
     assert.match(result.stdout, /certbot renew --reuse-key/);
-    assert.match(result.stdout, /keypin plan --reuse-key api\.myapp\.test/);
+    assert.match(
+      result.stdout,
+      /The policy records it: "renewal": \{ "reuseKey": true \} for api\.myapp\.test\. keypin plan reads it/,
+    );
     // The README's next commands now work for every format, ios-ats included.
     await exportAll(out);
     const ats = await runCli(["export", "--policy", out, "--format", "ios-ats"]);
@@ -100,15 +64,10 @@ describe("keypin init --platforms and --ios-identities", () => {
   });
 
   it("--json records the choice: platforms, the pin shape, iOS identities and the renewal advice", async () => {
-    const out = join(tmp.dir, "json.json");
-    const result = await runCli([
-      "init",
-      "api.myapp.test",
-      "--backup",
-      backupCsr,
+    const out = join(fx.tmp.dir, "json.json");
+    const result = await fx.initWithBackup([
       "--out",
       out,
-      ...route(),
       "--json",
       "--platforms",
       "ios-ats",
@@ -123,75 +82,109 @@ describe("keypin init --platforms and --ios-identities", () => {
     assert.deepEqual(printed.platforms, ["android-nsc", "ios-ats"]);
     assert.equal(printed.pinSet.shape, "leaf-backup");
     assert.equal(printed.pinSet.iosIdentities, "leaf");
-    assert.ok(printed.pinSet.renewals.some((r) => r.includes("keypin plan --reuse-key api.myapp.test")));
+    assert.ok(printed.pinSet.renewals.some((r) => r.includes('"renewal": { "reuseKey": true }')));
+    assert.deepEqual(fx.readPolicy(out).domains["api.myapp.test"]!.renewal, { reuseKey: true });
+  });
+
+  it("keypin plan and check read the recorded renewal on their own; without it, check --platforms ios-ats flags the leaf identities", async () => {
+    const out = join(fx.tmp.dir, "watched.json");
+    assert.equal((await fx.initWithBackup(["--out", out, "--platforms", "ios-ats"])).code, 0);
+    const plan = await runCli(["plan", "--policy", out, ...fx.route(), "--json"]);
+    assert.equal(plan.code, 0, plan.stderr);
+    const host = (
+      JSON.parse(plan.stdout) as {
+        hosts: {
+          reuseKey: boolean;
+          reuseKeyFrom?: string;
+          pins: { role?: string; changesAt?: string }[];
+          findings: { code: string; message: string }[];
+        }[];
+      }
+    ).hosts[0]!;
+    assert.equal(host.reuseKey, true);
+    assert.equal(host.reuseKeyFrom, "policy");
+    assert.equal(host.pins.find((p) => p.role === "leaf")?.changesAt, undefined);
+    assert.match(
+      host.findings.find((f) => f.code === "reuse-key")?.message ?? "",
+      /keypin\.json: "renewal": \{ "reuseKey": true \}/,
+    );
+    const platformCodes = async (file: string) => {
+      const check = await runCli([
+        "check",
+        "--policy",
+        file,
+        ...fx.route(),
+        "--platforms",
+        "ios-ats",
+        "--json",
+      ]);
+      assert.equal(check.code, 0, check.stderr);
+      return (JSON.parse(check.stdout) as { warnings: { code: string; platform?: string }[] }).warnings
+        .filter((w) => w.platform)
+        .map((w) => w.code);
+    };
+    assert.deepEqual(await platformCodes(out), []);
+    // The same pins with the record taken out: the first renewal with a new key would lock iOS out.
+    const policy = fx.readPolicy(out);
+    delete policy.domains["api.myapp.test"]!.renewal;
+    const bare = join(fx.tmp.dir, "unwatched.json");
+    writeFileSync(bare, JSON.stringify(policy));
+    assert.deepEqual(await platformCodes(bare), ["ats-leaf-renewal"]);
+    const unwatched = await runCli(["plan", "--policy", bare, ...fx.route(), "--json"]);
+    const leafPin = (
+      JSON.parse(unwatched.stdout) as { hosts: { pins: { role?: string; changesAt?: string }[] }[] }
+    ).hosts[0]!.pins.find((p) => p.role === "leaf");
+    assert.ok(leafPin?.changesAt, "without the record, plan expects the renewal to change the leaf key");
   });
 
   it("--ios-identities ca pins the CA keys only, asks for no backup, and ATS gets CA identities", async () => {
-    const out = join(tmp.dir, "ca.json");
-    const result = await runCli(
-      ["init", "api.myapp.test", "--ios-identities", "ca", "--out", out, ...route()],
-      { keepStdinOpen: true },
-    );
+    const out = join(fx.tmp.dir, "ca.json");
+    const result = await fx.init(["--ios-identities", "ca", "--out", out], { keepStdinOpen: true });
     assert.equal(result.code, 0, result.stderr);
-    const pins = (JSON.parse(readFileSync(out, "utf8")) as PolicyJson).domains["api.myapp.test"]!.pins;
+    const pins = fx.readPolicy(out).domains["api.myapp.test"]!.pins;
     assert.deepEqual(
       pins.map((p) => [p.role, p.pin]),
       [
-        ["intermediate", opensslPinOfCertificate(intermediate.cert)],
-        ["root", opensslPinOfCertificate(root.cert)],
+        ["intermediate", opensslPinOfCertificate(fx.intermediate.cert)],
+        ["root", opensslPinOfCertificate(fx.root.cert)],
       ],
     );
     assert.match(result.stdout, /no backup key of your own/);
-    assert.match(result.stdout, /no --reuse-key/);
+    assert.match(result.stdout, /the policy has no "renewal": the leaf key is not pinned/);
+    assert.equal(fx.readPolicy(out).domains["api.myapp.test"]!.renewal, undefined);
     await exportAll(out);
-    const refused = await runCli([
-      "init",
-      "api.myapp.test",
+    const refused = await fx.init([
       "--ios-identities",
       "ca",
       "--backup",
-      backupCsr,
+      fx.backupCsr,
       "--out",
-      join(tmp.dir, "ca2.json"),
-      ...route(),
+      join(fx.tmp.dir, "ca2.json"),
     ]);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /--ios-identities ca pins CA keys only.*leave out --backup/);
   });
 
   it("platforms that accept any one pin get leaf + CA + backup", async () => {
-    const out = join(tmp.dir, "android.json");
-    const result = await runCli([
-      "init",
-      "api.myapp.test",
-      "--backup",
-      backupCsr,
-      "--out",
-      out,
-      ...route(),
-      "--platforms",
-      "android-nsc,okhttp-kotlin",
-    ]);
+    const out = join(fx.tmp.dir, "android.json");
+    const result = await fx.initWithBackup(["--out", out, "--platforms", "android-nsc,okhttp-kotlin"]);
     assert.equal(result.code, 0, result.stderr);
-    const pins = (JSON.parse(readFileSync(out, "utf8")) as PolicyJson).domains["api.myapp.test"]!.pins;
+    const pins = fx.readPolicy(out).domains["api.myapp.test"]!.pins;
     assert.deepEqual(
       pins.map((p) => p.role),
       ["leaf", "intermediate", "backup"],
     );
+    // The CA pin covers a renewal with a new key: init does not claim renewals keep it, but says how to.
+    assert.equal(fx.readPolicy(out).domains["api.myapp.test"]!.renewal, undefined);
+    assert.match(
+      result.stdout,
+      /say so in the policy with "renewal": \{ "reuseKey": true \} under api\.myapp\.test/,
+    );
   });
 
   it("refuses, writing nothing, what a chosen platform cannot express, and names the fix", async () => {
-    const out = join(tmp.dir, "subdomains.json");
-    const result = await runCli([
-      "init",
-      "api.myapp.test",
-      "--include-subdomains",
-      "--backup",
-      backupCsr,
-      "--out",
-      out,
-      ...route(),
-    ]);
+    const out = join(fx.tmp.dir, "subdomains.json");
+    const result = await fx.init(["--include-subdomains", "--backup", fx.backupCsr, "--out", out]);
     assert.equal(result.code, 2);
     assert.match(
       result.stderr,
@@ -203,15 +196,12 @@ describe("keypin init --platforms and --ios-identities", () => {
       /--platforms android-nsc,trustkit,okhttp-kotlin,okhttp-java,react-native,node/,
     );
     assert.equal(existsSync(out), false);
-    const without = await runCli([
-      "init",
-      "api.myapp.test",
+    const without = await fx.init([
       "--include-subdomains",
       "--backup",
-      backupCsr,
+      fx.backupCsr,
       "--out",
       out,
-      ...route(),
       "--platforms",
       "android-nsc,trustkit,okhttp-kotlin,okhttp-java,react-native,node",
     ]);
@@ -219,39 +209,13 @@ describe("keypin init --platforms and --ios-identities", () => {
   });
 
   it("refuses unknown platforms and --ios-identities without ios-ats (exit 2)", async () => {
-    const bad = await runCli([
-      "init",
-      "api.myapp.test",
-      "--backup",
-      backupCsr,
-      "--platforms",
-      "android-nsc,windows",
-      ...route(),
-    ]);
+    const bad = await fx.initWithBackup(["--platforms", "android-nsc,windows"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown platform "windows"; the platforms are android-nsc, ios-ats, trustkit/);
-    const choice = await runCli([
-      "init",
-      "api.myapp.test",
-      "--backup",
-      backupCsr,
-      "--platforms",
-      "android-nsc",
-      "--ios-identities",
-      "leaf",
-      ...route(),
-    ]);
+    const choice = await fx.initWithBackup(["--platforms", "android-nsc", "--ios-identities", "leaf"]);
     assert.equal(choice.code, 2);
     assert.match(choice.stderr, /--ios-identities leaf is about ios-ats, which is not in --platforms/);
-    const value = await runCli([
-      "init",
-      "api.myapp.test",
-      "--backup",
-      backupCsr,
-      "--ios-identities",
-      "both",
-      ...route(),
-    ]);
+    const value = await fx.initWithBackup(["--ios-identities", "both"]);
     assert.equal(value.code, 2);
   });
 });

@@ -1,67 +1,23 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { validatePolicy } from "@keypin/core";
 import {
-  answerHello,
-  generateKeyFile,
-  type Issued,
-  makeCa,
-  makeLeaf,
-  makeTempDir,
   openssl,
   opensslPinOfCertificate,
   opensslPinOfPublicKey,
-  type RunningServer,
   runCli,
   runCliOnTerminal,
-  startHttpsServer,
 } from "@keypin/testkit";
-
-interface PinJson {
-  pin: string;
-  role: string;
-  label: string;
-}
-interface PolicyJson {
-  $schema: string;
-  domains: Record<string, { pins: PinJson[]; includeSubdomains?: boolean }>;
-}
+import { type PolicyJson, useInitServer } from "./init-fixture.js";
 
 describe("keypin init", () => {
-  const tmp = makeTempDir();
-  let root: Issued;
-  let intermediate: Issued;
-  let leaf: Issued;
-  let server: RunningServer;
-  let backupCsr: string;
-  let backupPin: string;
-  const route = () => ["--connect-to", `::127.0.0.1:${server.port}`, "--ca", root.certPath];
-
-  before(async () => {
-    root = makeCa(tmp.dir, "root", "/O=Keypin Test/CN=Init Root");
-    intermediate = makeCa(tmp.dir, "intermediate", "/O=Keypin Test/CN=Init Issuing CA", { issuer: root });
-    leaf = makeLeaf(tmp.dir, "leaf", ["api.myapp.test"], intermediate);
-    server = await startHttpsServer({
-      key: leaf.key,
-      cert: `${leaf.cert}${intermediate.cert}`,
-      handler: answerHello,
-    });
-    const backupKey = generateKeyFile(join(tmp.dir, "backup.key"), "ec-p384");
-    backupCsr = join(tmp.dir, "backup.csr");
-    openssl(["req", "-new", "-key", backupKey, "-subj", "/CN=api.myapp.test", "-out", backupCsr]);
-    backupPin = opensslPinOfPublicKey(openssl(["pkey", "-in", backupKey, "-pubout"]));
-  });
-
-  after(async () => {
-    await server.close();
-    tmp.remove();
-  });
+  const fx = useInitServer("Init", "ec-p384");
 
   it("never waits for input without a terminal: no backup source is exit 2 at once, nothing written", async () => {
-    const out = join(tmp.dir, "no-tty.json");
-    const result = await runCli(["init", "api.myapp.test", "--out", out, ...route()], {
+    const out = join(fx.tmp.dir, "no-tty.json");
+    const result = await fx.init(["--out", out], {
       keepStdinOpen: true,
       killAfterMs: 20_000,
     });
@@ -76,13 +32,13 @@ describe("keypin init", () => {
   });
 
   it("asks on a terminal, and generates the backup when the answer is yes", async () => {
-    const out = join(tmp.dir, "tty.json");
+    const out = join(fx.tmp.dir, "tty.json");
     const cancelled = await runCliOnTerminal(
-      ["init", "api.myapp.test", "--out", out, ...route()],
+      ["init", "api.myapp.test", "--out", out, ...fx.route()],
       "quit [q]?",
       "q",
       {
-        cwd: tmp.dir,
+        cwd: fx.tmp.dir,
       },
     );
     assert.equal(cancelled.prompted, true, cancelled.output);
@@ -90,44 +46,30 @@ describe("keypin init", () => {
     assert.match(cancelled.output, /init cancelled: no backup key chosen/);
     assert.equal(existsSync(out), false);
     const accepted = await runCliOnTerminal(
-      ["init", "api.myapp.test", "--out", out, ...route()],
+      ["init", "api.myapp.test", "--out", out, ...fx.route()],
       "quit [q]?",
       "y",
       {
-        cwd: tmp.dir,
+        cwd: fx.tmp.dir,
       },
     );
     assert.equal(accepted.code, 0, accepted.output);
-    const written = JSON.parse(readFileSync(out, "utf8")) as PolicyJson;
+    const written = fx.readPolicy(out);
     const keyPin = opensslPinOfPublicKey(
-      openssl(["pkey", "-in", join(tmp.dir, "keypin-backup", "keypin-backup.key.pem"), "-pubout"]),
+      openssl(["pkey", "-in", join(fx.tmp.dir, "keypin-backup", "keypin-backup.key.pem"), "-pubout"]),
     );
     assert.equal(written.domains["api.myapp.test"]!.pins.find((p) => p.role === "backup")?.pin, keyPin);
   });
 
   it("writes a valid policy with leaf, CA and backup pins, roles and labels (platforms that accept any one pin)", async () => {
-    const out = join(tmp.dir, "keypin.json");
+    const out = join(fx.tmp.dir, "keypin.json");
     // Every format but ios-ats: ATS cannot take leaf + CA + backup (init-platforms.test.ts covers it).
     const anyOnePin = "android-nsc,trustkit,okhttp-kotlin,okhttp-java,react-native,node";
-    const result = await runCli(
-      [
-        "init",
-        "api.myapp.test",
-        "--backup",
-        backupCsr,
-        "--out",
-        out,
-        ...route(),
-        "--platforms",
-        anyOnePin,
-        "--json",
-      ],
-      {
-        keepStdinOpen: true,
-      },
-    );
+    const result = await fx.initWithBackup(["--out", out, "--platforms", anyOnePin, "--json"], {
+      keepStdinOpen: true,
+    });
     assert.equal(result.code, 0, result.stderr);
-    const written = JSON.parse(readFileSync(out, "utf8")) as PolicyJson;
+    const written = fx.readPolicy(out);
     const printed = JSON.parse(result.stdout) as { file: string; policy: PolicyJson };
     assert.deepEqual(printed.policy, written);
     assert.equal(printed.file, out);
@@ -137,9 +79,9 @@ describe("keypin init", () => {
     assert.deepEqual(
       pins.map((p) => [p.role, p.pin]),
       [
-        ["leaf", opensslPinOfCertificate(leaf.cert)],
-        ["intermediate", opensslPinOfCertificate(intermediate.cert)],
-        ["backup", backupPin],
+        ["leaf", opensslPinOfCertificate(fx.leaf.cert)],
+        ["intermediate", opensslPinOfCertificate(fx.intermediate.cert)],
+        ["backup", fx.backupPin],
       ],
     );
     assert.ok(pins.every((p) => p.label.length > 0));
@@ -147,9 +89,9 @@ describe("keypin init", () => {
   });
 
   it("never overwrites an existing policy without --force", async () => {
-    const out = join(tmp.dir, "existing.json");
+    const out = join(fx.tmp.dir, "existing.json");
     writeFileSync(out, '{ "hand": "written" }\n');
-    const refused = await runCli(["init", "api.myapp.test", "--backup", backupCsr, "--out", out, ...route()]);
+    const refused = await fx.initWithBackup(["--out", out]);
     assert.equal(refused.code, 2);
     assert.equal(refused.stdout, "");
     assert.match(
@@ -157,70 +99,43 @@ describe("keypin init", () => {
       /existing\.json already exists; keypin init never overwrites it without --force/,
     );
     assert.equal(readFileSync(out, "utf8"), '{ "hand": "written" }\n');
-    const forced = await runCli([
-      "init",
-      "api.myapp.test",
-      "--backup",
-      backupCsr,
-      "--out",
-      out,
-      "--force",
-      ...route(),
-    ]);
+    const forced = await fx.initWithBackup(["--out", out, "--force"]);
     assert.equal(forced.code, 0, forced.stderr);
-    assert.ok((JSON.parse(readFileSync(out, "utf8")) as PolicyJson).domains["api.myapp.test"]);
+    assert.ok(fx.readPolicy(out).domains["api.myapp.test"]);
   });
 
   it("generates the backup key pair with --generate-backup, key mode 0600, and pins it", async () => {
-    const out = join(tmp.dir, "generated.json");
-    const dir = join(tmp.dir, "generated-backup");
-    const result = await runCli([
-      "init",
-      "api.myapp.test",
-      "--generate-backup",
-      dir,
-      "--out",
-      out,
-      ...route(),
-      "--json",
-    ]);
+    const out = join(fx.tmp.dir, "generated.json");
+    const dir = join(fx.tmp.dir, "generated-backup");
+    const result = await fx.init(["--generate-backup", dir, "--out", out, "--json"]);
     assert.equal(result.code, 0, result.stderr);
     const keyFile = join(dir, "keypin-backup.key.pem");
     assert.equal(statSync(keyFile).mode & 0o777, 0o600);
     const keyPin = opensslPinOfPublicKey(openssl(["pkey", "-in", keyFile, "-pubout"]));
-    const written = JSON.parse(readFileSync(out, "utf8")) as PolicyJson;
+    const written = fx.readPolicy(out);
     const backup = written.domains["api.myapp.test"]!.pins.find((p) => p.role === "backup");
     assert.equal(backup?.pin, keyPin);
     assert.ok(!result.stdout.includes("PRIVATE KEY"), "the key is never printed");
   });
 
   it("refuses a backup that is in the live chain", async () => {
-    const out = join(tmp.dir, "live-backup.json");
-    const result = await runCli([
-      "init",
-      "api.myapp.test",
-      "--backup",
-      intermediate.certPath,
-      "--out",
-      out,
-      ...route(),
-    ]);
+    const out = join(fx.tmp.dir, "live-backup.json");
+    const result = await fx.init(["--backup", fx.intermediate.certPath, "--out", out]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /is in the live chain of api\.myapp\.test:443/);
     assert.equal(existsSync(out), false);
   });
 
   it("takes no pins from an untrusted chain: exit 1 and no file", async () => {
-    const out = join(tmp.dir, "untrusted.json");
+    const out = join(fx.tmp.dir, "untrusted.json");
     const result = await runCli([
       "init",
       "api.myapp.test",
       "--backup",
-      backupCsr,
+      fx.backupCsr,
       "--out",
       out,
-      "--connect-to",
-      `::127.0.0.1:${server.port}`,
+      ...fx.connectTo(),
     ]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /not trusted/);

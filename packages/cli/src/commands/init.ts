@@ -232,7 +232,10 @@ export default defineCommand({
       );
     }
     for (const [domain, pins] of proposals) {
-      file.domains[domain] = proposeDomain(pins, { includeSubdomains: args["include-subdomains"] === true });
+      const entry = proposeDomain(pins, { includeSubdomains: args["include-subdomains"] === true });
+      // ATS leaf identities hold only while renewals keep the leaf key: the policy says so, for plan and lint.
+      if (choice.shape === "leaf-backup") entry.renewal = { reuseKey: true };
+      file.domains[domain] = entry;
     }
     // Every chosen format's real exporter must write it exactly, before anything is written.
     const { warnings } = checkExpressible(file, platforms);

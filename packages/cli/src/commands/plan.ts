@@ -11,7 +11,7 @@ import {
   renderIcs,
   renderSvg,
 } from "@keypin/plan";
-import { stringList } from "../args.js";
+import { singleString, stringList } from "../args.js";
 import { defineCommand } from "../command.js";
 import { FailureError, oneLine, UsageError } from "../errors.js";
 import { inspectHost } from "../lib/connect.js";
@@ -36,6 +36,26 @@ function days(text: string, flag: string): number {
     );
   }
   return Number(text);
+}
+
+/**
+ * The day of `--today` (YYYY-MM-DD, a real calendar day) as its start, 00:00 UTC; the plan is dated as of it.
+ *
+ * @example
+ * planDay("2027-03-15").toISOString(); // "2027-03-15T00:00:00.000Z"
+ */
+export function planDay(text: string): Date {
+  const match = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(text);
+  const date = match
+    ? new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])))
+    : undefined;
+  // Date.UTC rolls 2027-02-30 over to March: a day that does not round-trip does not exist.
+  if (!date || Number(match?.[1]) < 1970 || date.toISOString().slice(0, 10) !== text) {
+    throw new UsageError(
+      `option --today of \`${command}\` needs a calendar day as YYYY-MM-DD (UTC, from 1970), e.g. 2027-03-15 (got "${text}")`,
+    );
+  }
+  return date;
 }
 
 /** Splits a `HOST=FILE` value (`--chain`, `--ari`), the host normalized. */
@@ -127,7 +147,7 @@ export function formatPlan(plan: Plan, policyFile: string, c: Colors): string[] 
     }
     if (h.renewal) {
       lines.push(
-        `  renewal ${day(h.renewal.at)} (${h.renewal.source === "ari" ? "the CA's ARI window" : `two thirds into its ${h.renewal.lifetimeDays}-day lifetime`})${h.reuseKey ? ", same key" : ", new key"}${h.renewal.ariCertId ? c.dim(`  ARI id ${h.renewal.ariCertId}`) : ""}`,
+        `  renewal ${day(h.renewal.at)} (${h.renewal.source === "ari" ? "the CA's ARI window" : `two thirds into its ${h.renewal.lifetimeDays}-day lifetime`})${h.reuseKey ? `, same key${h.reuseKeyFrom === "option" ? " (--reuse-key)" : h.reuseKeyFrom === "policy" ? " (keypin.json renewal.reuseKey)" : ""}` : ", new key"}${h.renewal.ariCertId ? c.dim(`  ARI id ${h.renewal.ariCertId}`) : ""}`,
       );
     }
     if (h.breaksAt) {
@@ -203,8 +223,14 @@ export default defineCommand({
       type: "string",
       valueHint: "HOST|all",
       description:
-        "this host's renewals keep the leaf key (certbot --reuse-key); `all` for every host (repeatable)",
+        'for this run: the host\'s renewals keep the leaf key (certbot --reuse-key), over keypin.json\'s "renewal": { "reuseKey": … }; `all` for every host (repeatable)',
       repeatable: true,
+    },
+    today: {
+      type: "string",
+      valueHint: "YYYY-MM-DD",
+      description:
+        "date the plan as of this day (UTC) instead of today, for replays and CI; the live chains are still read now",
     },
     offline: {
       type: "boolean",
@@ -249,6 +275,7 @@ export default defineCommand({
     "keypin plan",
     "keypin plan --release-days 21 --adoption-days 120 --reuse-key api.myapp.com --ics pins.ics --svg pins.svg",
     "keypin plan --offline --chain api.myapp.com=api-chain.pem --check   # CI without network",
+    "keypin plan --offline --chain api.myapp.com=api-chain.pem --today 2027-03-15 --json   # as of a given day",
   ],
   async run({ args }) {
     if (args._.length > 0) {
@@ -256,6 +283,8 @@ export default defineCommand({
         `\`${command}\` takes no arguments (got "${args._.join(" ")}"); chains go in --chain HOST=FILE`,
       );
     }
+    const todayText = singleString(args.today, "--today", command);
+    const now = todayText === undefined ? new Date() : planDay(todayText);
     const releaseDays = days(args["release-days"], "--release-days");
     const adoptionDays = days(args["adoption-days"], "--adoption-days");
     if (!args.offline && args.chain.length > 0) {
@@ -291,12 +320,12 @@ export default defineCommand({
           : [[d.domain, readChainFile(file, d.domain, d.includeSubdomains)] as const];
       }),
     );
-    const now = new Date();
 
     const inputs = await mapConcurrent(policy.domains, 8, async (d: DomainPolicy): Promise<PlanHostInput> => {
-      const live: Parameters<typeof planInputOf>[2] = {
-        reuseKey: reuse.includes("all") || reuse.includes(d.domain),
-      };
+      // keypin.json's renewal.reuseKey says it for good; --reuse-key says it for this run, over the policy.
+      const byOption = reuse.includes("all") || reuse.includes(d.domain);
+      const byPolicy = d.renewal?.reuseKey === true;
+      const live: Parameters<typeof planInputOf>[2] = { reuseKey: byOption || byPolicy };
       const hostAri = ari.get(d.domain);
       if (hostAri) live.ari = hostAri;
       const offline = offlinePaths.get(d.domain);
@@ -315,7 +344,10 @@ export default defineCommand({
           live.error = oneLine(error);
         }
       }
-      return planInputOf(d, 443, live);
+      const input = planInputOf(d, 443, live);
+      if (byOption) input.reuseKeyFrom = "option";
+      else if (byPolicy) input.reuseKeyFrom = "policy";
+      return input;
     });
     const plan = planPins(inputs, { now, releaseDays, adoptionDays });
     if (args.ics !== undefined) writeOutput(args.ics, renderIcs(plan), "--ics");

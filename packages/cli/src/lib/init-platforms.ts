@@ -81,7 +81,7 @@ export function choosePinShape(
 }
 
 /**
- * What renewals must do, and which `keypin plan` flag watches it, for the pin set `shape`.
+ * What renewals must do, and how the policy and `keypin plan` watch it, for the pin set `shape`.
  *
  * @example
  * renewalAdvice("leaf-backup", ["api.myapp.com"]);
@@ -93,16 +93,16 @@ export function renewalAdvice(shape: PinShape, domains: readonly string[]): stri
     case "leaf-backup":
       return [
         `Every renewal must keep the leaf key of ${hosts} (a new key matches no pin and every installed app is locked out): certbot renew --reuse-key (or reuse_key = True in the renewal conf), lego renew --reuse-key, acme.sh without --always-force-new-domain-key (it keeps the key by default), cert-manager privateKey.rotationPolicy: Never, or a CSR made once from a key you keep. Your CDN or load balancer must let you bring your own key.`,
-        `Watch it: keypin plan ${reuse} (plan then trusts that renewals keep the key; without the flag it assumes every renewal makes a new one).`,
+        `The policy records it: "renewal": { "reuseKey": true } for ${hosts}. keypin plan reads it (and says on whose word the leaf pin outlasts each renewal); keypin check --platforms ios-ats flags leaf identities without it. Keep it true only while your renewals keep the key.`,
         "If the key must change, move the server to the backup key first: the installed apps accept it.",
       ];
     case "ca":
       return [
-        `Renewals may change the leaf key. Watch the CA side with keypin plan (no --reuse-key: the leaf key is not pinned): it warns before a pinned intermediate or root leaves the path.`,
+        `Renewals may change the leaf key (the policy has no "renewal": the leaf key is not pinned). Watch the CA side with keypin plan: it warns before a pinned intermediate or root leaves the path.`,
       ];
     case "leaf-ca-backup":
       return [
-        `Watch it: keypin plan; add ${reuse} if your renewals keep the leaf key (certbot --reuse-key).`,
+        `Watch it: keypin plan. If your renewals keep the leaf key (certbot --reuse-key), say so in the policy with "renewal": { "reuseKey": true } under ${hosts} (or for one run: keypin plan ${reuse}).`,
       ];
     default: {
       const never: never = shape;
