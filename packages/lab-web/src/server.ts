@@ -55,6 +55,8 @@ export interface LabWeb {
   /** `http://127.0.0.1:<port>/`. */
   url: string;
   port: number;
+  /** The folder (under the OS temp dir) holding each run's files, one subfolder per run; removed by `close()`. */
+  dir: string;
   /** Stops the runs (and their cast), ends every event stream, closes the port, removes the run folders. */
   close(): Promise<void>;
 }
@@ -387,5 +389,5 @@ export async function startLabWeb(options: LabWebOptions = {}): Promise<LabWeb> 
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
   startRun({ scenarios: labScenarios.map((s) => s.id) });
-  return { url, port, close };
+  return { url, port, dir: root, close };
 }
