@@ -75,6 +75,9 @@ export function parseLabWhatIf(input: unknown): LabWhatIf {
     }
     return value;
   };
+  // In the order of the interface, so the first key wrong is the one named.
+  const attackerCaInstalled = flag("attackerCaInstalled");
+  const viaProxy = flag("viaProxy");
   const pins = record["pins"];
   if (!Array.isArray(pins)) {
     throw whatIfError(
@@ -92,8 +95,8 @@ export function parseLabWhatIf(input: unknown): LabWhatIf {
     seen.add(pin);
   }
   return {
-    attackerCaInstalled: flag("attackerCaInstalled"),
-    viaProxy: flag("viaProxy"),
+    attackerCaInstalled,
+    viaProxy,
     pins: [...(pins as LabPinChoice[])],
     rotated: flag("rotated"),
     expired: flag("expired"),
