@@ -20,7 +20,11 @@ export interface AuditOptions {
   upstreamCa?: string[];
   /** Where to dial for a host (tests); default the host itself. */
   upstreamAddress?: (host: string, port: number) => { host: string; port: number };
-  /** Called when a tunnel closes, with the verdicts so far (the live table). */
+  /**
+   * Called when tunnels close, with the verdicts so far and the last tunnel closed (the live table): at once for
+   * the first close, then at most four times a second (the closes in between are folded into the next
+   * call). Verdicts are computed over the whole session, so one call per close would make a busy audit quadratic.
+   */
   onUpdate?: (verdicts: Verdict[], record: TunnelRecord) => void;
 }
 
@@ -76,6 +80,9 @@ export function upstreamPinsOf(
   });
 }
 
+/** The shortest time between two onUpdate calls. */
+const UPDATE_INTERVAL_MS = 250;
+
 /** The reserved name of the onboarding page, reached through the proxy: http://keypin.audit/ */
 export const ONBOARDING_HOST = "keypin.audit";
 
@@ -94,17 +101,44 @@ export async function startAudit(options: AuditOptions): Promise<RunningAudit> {
   const judged = (r: TunnelRecord): boolean => !hosts || hosts.includes(r.host);
   const expected = (options.expectPinned ?? []).map((h) => h.toLowerCase());
   const verdicts = (): Verdict[] => verdictsOf([...log.tunnels.values()].filter(judged), expected);
+  // onUpdate, throttled: the last closed record waits for the next slot.
+  let lastUpdate = Number.NEGATIVE_INFINITY;
+  let pendingRecord: TunnelRecord | undefined;
+  let updateTimer: NodeJS.Timeout | undefined;
+  const update = (): void => {
+    updateTimer = undefined;
+    const record = pendingRecord;
+    pendingRecord = undefined;
+    if (!record || !options.onUpdate) return;
+    lastUpdate = performance.now();
+    options.onUpdate(verdicts(), record);
+  };
+  const closed = (record: TunnelRecord): void => {
+    if (!options.onUpdate) return;
+    pendingRecord = record;
+    if (updateTimer) return;
+    const wait = lastUpdate + UPDATE_INTERVAL_MS - performance.now();
+    if (wait <= 0) {
+      update();
+      return;
+    }
+    updateTimer = setTimeout(update, wait);
+    updateTimer.unref();
+  };
   const proxy = await InterceptingProxy.start({
     host: options.host ?? "127.0.0.1",
     port: options.port ?? 0,
     forge: (host) => options.ca.forge(host),
+    // Every tunnel a full handshake (the proxy's default, said here because the verdicts rely on it): each one is
+    // evidence of how the client treats the forged chain, which a resumed session would skip.
+    clientSessionResumption: false,
     upstream: {
       ...(options.upstreamCa ? { ca: options.upstreamCa } : {}),
       ...(options.upstreamAddress ? { address: options.upstreamAddress } : {}),
     },
     onEvent: (event: InterceptEvent) => {
       const record = log.record(event);
-      if (event.kind === "closed" && record && judged(record)) options.onUpdate?.(verdicts(), record);
+      if (event.kind === "closed" && record && judged(record)) closed(record);
     },
     httpRequest: (req: IncomingMessage, res: ServerResponse) => onboarding(req, res, options.ca),
   });
@@ -114,6 +148,8 @@ export async function startAudit(options: AuditOptions): Promise<RunningAudit> {
     verdicts,
     async finish(): Promise<AuditReport> {
       await proxy.idle({ timeoutMs: 2000 });
+      clearTimeout(updateTimer);
+      update();
       const final = verdicts();
       const intercepted = [
         ...new Set(final.filter((v) => v.verdict === "intercepted").map((v) => v.host)),

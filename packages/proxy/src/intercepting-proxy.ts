@@ -1,3 +1,4 @@
+import { constants } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { type AddressInfo, isIP, type Socket } from "node:net";
@@ -77,6 +78,13 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
   readonly #server: Server;
   readonly #options: InterceptingProxyOptions<Leaf>;
   readonly #forged = new Map<string, Promise<Leaf>>();
+  /**
+   * The secure context serving each forged leaf, per chain appended after it: made once, not per tunnel (parsing
+   * the leaf's key and certificate into a context cost more than the TLS handshake itself).
+   */
+  readonly #contexts = new WeakMap<Leaf, Map<string, SecureContext>>();
+  /** The context of every upstream connection (trust anchors parsed once, not per tunnel), made on first use. */
+  #upstreamContext: SecureContext | undefined;
   readonly #tunnels = new Set<Tunnel>();
   #waiters: (() => void)[] = [];
   #listening: AddressInfo | undefined;
@@ -193,11 +201,24 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
   ): Promise<{ leaf: Leaf; cached: boolean; context: SecureContext }> {
     const { leaf: pending, cached } = this.#forge(name);
     const leaf = await pending;
-    return {
-      leaf,
-      cached,
-      context: createSecureContext({ key: leaf.key, cert: leaf.cert + appended.join("") }),
-    };
+    let byChain = this.#contexts.get(leaf);
+    if (!byChain) {
+      byChain = new Map();
+      this.#contexts.set(leaf, byChain);
+    }
+    const chain = appended.join("");
+    let context = byChain.get(chain);
+    if (!context) {
+      context = createSecureContext({
+        key: leaf.key,
+        cert: leaf.cert + chain,
+        ...(this.#options.clientSessionResumption === true
+          ? {}
+          : { secureOptions: constants.SSL_OP_NO_TICKET }),
+      });
+      byChain.set(chain, context);
+    }
+    return { leaf, cached, context };
   }
 
   #fail(tunnel: Tunnel, stage: FailureStage, error: unknown): void {
@@ -311,6 +332,12 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
     tls.on("close", () => tunnel.client.destroy());
   }
 
+  /** The upstream connections' context, with the trust anchors `ca` (the options' own, fixed at start). */
+  #upstreamContextFor(ca: string | string[]): SecureContext {
+    this.#upstreamContext ??= createSecureContext({ ca });
+    return this.#upstreamContext;
+  }
+
   #relay(tunnel: Tunnel, tls: TLSSocket, host: string, port: number, chunk: Buffer): void {
     if (!tunnel.upstream) {
       this.#emit({ kind: "relay", tunnel: tunnel.id, host, port });
@@ -323,7 +350,7 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
         port: target.port,
         ...(isIP(servername) === 0 ? { servername } : {}),
         ...(options.lookup ? { lookup: options.lookup } : {}),
-        ...(options.ca ? { ca: options.ca } : {}),
+        ...(options.ca ? { secureContext: this.#upstreamContextFor(options.ca) } : {}),
         rejectUnauthorized: options.rejectUnauthorized ?? true,
       });
       tunnel.upstream = upstream;

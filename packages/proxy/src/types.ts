@@ -60,6 +60,12 @@ export interface InterceptingProxyOptions<Leaf extends ForgedCertificate = Forge
    * default: 405 with a line saying the proxy only tunnels HTTPS.
    */
   httpRequest?: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Whether a client may resume, on a later tunnel, a TLS session it made with the proxy (session tickets);
+   * default `false`: the proxy issues no tickets and keeps no sessions, so every tunnel is a full handshake in
+   * which the client judges the forged chain again (and the proxy does no ticket work).
+   */
+  clientSessionResumption?: boolean;
   /** Called with every event, in order, as it happens. */
   onEvent?: (event: InterceptEvent<Leaf>) => void;
 }

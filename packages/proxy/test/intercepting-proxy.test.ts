@@ -54,7 +54,11 @@ after(async () => {
 
 /** A proxy forging with the attacker's CA, trusting the genuine root upstream; records events and forge calls. */
 async function startProxy(
-  options: { forge?: (host: string) => Promise<ForgedCertificate>; upstreamCa?: string } = {},
+  options: {
+    forge?: (host: string) => Promise<ForgedCertificate>;
+    upstreamCa?: string;
+    clientSessionResumption?: boolean;
+  } = {},
 ) {
   const events: InterceptEvent[] = [];
   const forgeCalls: string[] = [];
@@ -66,6 +70,9 @@ async function startProxy(
       return { key: leaf.keyPem, cert: leaf.pem };
     },
     upstream: { ca: options.upstreamCa ?? genuine.root.pem, lookup: lookupLocal },
+    ...(options.clientSessionResumption !== undefined
+      ? { clientSessionResumption: options.clientSessionResumption }
+      : {}),
     onEvent: (event) => events.push(event),
   });
   const of = <K extends InterceptEvent["kind"]>(kind: K) =>
@@ -271,6 +278,93 @@ describe("InterceptingProxy", () => {
       assert.equal(new X509Certificate(`${served[0]}\n`).checkHost(HOST), HOST);
     } finally {
       await proxy.close();
+    }
+  });
+
+  test("a cached leaf is served with the chain appended when its tunnel opened, not the one of an earlier tunnel", async () => {
+    // The proxy keeps one secure context per leaf and appended chain: changing appendToChain between tunnels
+    // of one host must change what the next tunnel serves, and changing it back must serve the first again.
+    const { proxy, forgeCalls } = await startProxy();
+    try {
+      // What the proxy sent, as openssl s_client shows it: the pin of each certificate, in order.
+      const served = () =>
+        new Promise<string[]>((resolve, reject) => {
+          const child = execFile(
+            "openssl",
+            [
+              "s_client",
+              "-proxy",
+              `127.0.0.1:${proxy.port}`,
+              "-connect",
+              `${HOST}:${server.port}`,
+              "-servername",
+              HOST,
+              "-showcerts",
+            ],
+            { encoding: "utf8", timeout: 20_000 },
+            (error, stdout) =>
+              stdout
+                ? resolve(
+                    (stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+                      (pem) => opensslPinOfCertificate(`${pem}\n`),
+                    ),
+                  )
+                : reject(error),
+          );
+          child.stdin?.end();
+        });
+      const plain = await served();
+      proxy.appendToChain = [genuine.intermediate.pem];
+      const withIntermediate = await served();
+      proxy.appendToChain = [genuine.root.pem, genuine.intermediate.pem];
+      const withBoth = await served();
+      proxy.appendToChain = [];
+      const plainAgain = await served();
+      await proxy.idle();
+      assert.deepEqual(forgeCalls, [HOST], "one leaf for the host, forged once");
+      assert.equal(plain.length, 1);
+      const leaf = plain[0]!;
+      assert.deepEqual(withIntermediate, [leaf, genuine.intermediate.pin]);
+      assert.deepEqual(withBoth, [leaf, genuine.root.pin, genuine.intermediate.pin]);
+      assert.deepEqual(plainAgain, [leaf]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("every tunnel is a full handshake unless clientSessionResumption: a client's saved session is not resumed", async () => {
+    for (const resumption of [false, true]) {
+      const { proxy, of } = await startProxy(resumption ? { clientSessionResumption: true } : {});
+      try {
+        // Tunnel 1: a full handshake, keeping any session (ticket) the proxy hands out; then a request, so that
+        // TLS 1.3's tickets (sent after the handshake) have arrived before the tunnel closes.
+        const first = await tlsThrough(proxy.port, `${HOST}:${server.port}`, HOST);
+        let session: Buffer | undefined;
+        first.on("session", (s: Buffer) => {
+          session = s;
+        });
+        first.end(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
+        first.resume();
+        await once(first, "close");
+        // (OpenSSL still sends TLS 1.3 tickets without SSL_OP_NO_TICKET's stateless kind: they resume nothing.)
+        if (resumption) assert.ok(session, "the proxy issued a session ticket");
+        // Tunnel 2: the same client offers the session it saved.
+        const { socket, answer } = await openTunnel(proxy.port, `${HOST}:${server.port}`);
+        assert.match(answer, /^HTTP\/1\.1 200/);
+        const second = connectTls({
+          socket,
+          ca: [attackerCa.pem],
+          servername: HOST,
+          ...(session ? { session } : {}),
+        });
+        await once(second, "secureConnect");
+        assert.equal(second.isSessionReused(), resumption);
+        second.destroy();
+        await proxy.idle();
+        assert.equal(of("connect").length, 2);
+      } finally {
+        await proxy.close();
+      }
     }
   });
 
