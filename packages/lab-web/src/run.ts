@@ -56,9 +56,9 @@ function isCertificateData(value: unknown): value is CertificateData {
 
 /** A file name for a certificate: its subject's readable part and the start of the PEM's SHA-256. */
 function certificateFileName(subject: string, pem: string): string {
+  const name = /CN=([^,]+)/i.exec(subject)?.[1] ?? subject;
   const slug =
-    subject
-      .replace(/^.*?CN=/i, "")
+    name
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, "-")
       .replace(/^-+|-+$/g, "")

@@ -306,7 +306,7 @@ export async function startLabWeb(options: LabWebOptions = {}): Promise<LabWeb> 
           title: s.title,
           proves: s.proves,
           expected: s.expected,
-          whatIf: (s as { whatIf?: unknown }).whatIf ?? null,
+          whatIf: s.whatIf,
         })),
         runs: [...runs.values()].map((r) => ({ id: r.id, status: r.status })),
         defaultRun: "r1",

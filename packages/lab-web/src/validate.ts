@@ -1,15 +1,10 @@
 // Checks what a client POSTs to /api/runs: exactly `{ "scenarios": [numbers] }` or `{ "whatIf": {…} }`, with
 // every field's type and value, so nothing unchecked reaches the lab.
+import { isKeypinError } from "@keypin/core";
+import { type LabWhatIf, parseLabWhatIf } from "@keypin/lab";
 import { HttpError } from "./errors.js";
-import {
-  type LabPinChoice,
-  type LabWhatIf,
-  labPinChoices,
-  labScenarios,
-  type RunRequest,
-} from "./lab-api.js";
+import { labScenarios, type RunRequest } from "./lab-api.js";
 
-const whatIfBooleans = ["attackerCaInstalled", "viaProxy", "rotated", "expired"] as const;
 const maxScenarios = 32;
 
 function bad(message: string): HttpError {
@@ -46,33 +41,12 @@ function parseScenarios(value: unknown): number[] {
 }
 
 function parseWhatIf(value: unknown): LabWhatIf {
-  const fields = [...whatIfBooleans, "pins"];
-  if (!isRecord(value)) throw bad(`Expected "whatIf" to be an object with ${fields.join(", ")}.`);
-  onlyKeys(value, fields, '"whatIf"');
-  for (const key of whatIfBooleans) {
-    if (typeof value[key] !== "boolean") {
-      throw bad(
-        `Expected "whatIf.${key}" to be true or false but got ${JSON.stringify(value[key] ?? null)}.`,
-      );
-    }
+  try {
+    return parseLabWhatIf(value);
+  } catch (error) {
+    if (isKeypinError(error)) throw bad(`In "whatIf": ${error.message}`);
+    throw error;
   }
-  const pins = value["pins"];
-  if (
-    !Array.isArray(pins) ||
-    pins.some((p) => !labPinChoices.includes(p as LabPinChoice)) ||
-    new Set(pins).size !== pins.length
-  ) {
-    throw bad(
-      `Expected "whatIf.pins" to list distinct keys among ${labPinChoices.join(", ")} ([] for an app that does not pin) but got ${JSON.stringify(pins ?? null)}.`,
-    );
-  }
-  return {
-    attackerCaInstalled: value["attackerCaInstalled"] as boolean,
-    viaProxy: value["viaProxy"] as boolean,
-    pins: [...(pins as LabPinChoice[])],
-    rotated: value["rotated"] as boolean,
-    expired: value["expired"] as boolean,
-  };
 }
 
 /**

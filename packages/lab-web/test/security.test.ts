@@ -261,23 +261,28 @@ describe("requests a client sends", () => {
   });
 
   it("answers a second run while one is going with 409, and takes it once the first has ended", async () => {
-    const post = () =>
-      fetch(`${web.url}api/runs`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: '{"scenarios":[1]}',
-      });
-    const status = (await (await fetch(`${web.url}api/runs/r1`)).json()) as { status: string };
-    assert.equal(status.status, "running");
-    const busy = await post();
-    assert.equal(busy.status, 409);
-    assert.equal(((await busy.json()) as { error: { code: string } }).error.code, "ERR_LAB_WEB_BUSY");
-    const { ended } = await readSse(`${web.url}api/runs/r1/events`);
-    assert.equal(ended, true);
-    const next = await post();
-    assert.equal(next.status, 201);
-    assert.deepEqual(await next.json(), { id: "r2" });
-    await readSse(`${web.url}api/runs/r2/events`);
+    // Its own server, whose default run takes at least 15 ms for each of its events: the POST right after the
+    // start meets it running.
+    const busyWeb = await startLabWeb({ assetsDir: assets, eventDelayMs: 15 });
+    try {
+      const post = () =>
+        fetch(`${busyWeb.url}api/runs`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"scenarios":[1]}',
+        });
+      const busy = await post();
+      assert.equal(busy.status, 409);
+      assert.equal(((await busy.json()) as { error: { code: string } }).error.code, "ERR_LAB_WEB_BUSY");
+      const { ended } = await readSse(`${busyWeb.url}api/runs/r1/events`);
+      assert.equal(ended, true);
+      const next = await post();
+      assert.equal(next.status, 201);
+      assert.deepEqual(await next.json(), { id: "r2" });
+      await readSse(`${busyWeb.url}api/runs/r2/events`);
+    } finally {
+      await busyWeb.close();
+    }
   });
 
   it("answers a method a route does not take with 405 and Allow", async () => {
