@@ -7,6 +7,7 @@ import type {
   LabStepEvent,
   LabSummaryEvent,
 } from "./events.js";
+import { ShortNarration } from "./narrate-short.js";
 import { formatCommand } from "./run-lab.js";
 
 /**
@@ -28,6 +29,12 @@ export interface LabNarratorOptions {
   colors?: LabColors;
   /** Line width to wrap the narration at; default 100. */
   width?: number;
+  /**
+   * Each step's own text, in full (`keypin lab --verbose`). Default: the short narration, which says what
+   * repeats from one scenario to the next (the request, the installed CA, the forgery, the body) once and
+   * keeps every step and every observed value.
+   */
+  verbose?: boolean;
 }
 
 const routeWidth = 28;
@@ -68,11 +75,14 @@ function wrap(text: string, width: number): string[] {
 export class LabNarrator {
   readonly #c: LabColors;
   readonly #width: number;
+  /** The short narration's memory of what it said; `undefined` with `verbose`. */
+  readonly #short: ShortNarration | undefined;
   #keep: LabKeepInfo | undefined;
 
   constructor(options: LabNarratorOptions = {}) {
     this.#c = options.colors ?? picocolors.createColors(false);
     this.#width = Math.max(60, options.width ?? 100);
+    this.#short = options.verbose ? undefined : new ShortNarration(this.#width - routeWidth - 4);
   }
 
   /** The text for one event (possibly empty), ending with a newline when not empty. */
@@ -113,6 +123,8 @@ export class LabNarrator {
 
   #step(event: LabStepEvent): string[] {
     const c = this.#c;
+    // Every step goes through the short narration (its memory of what was said), headers included.
+    const text = this.#short ? this.#short.text(event) : event.text;
     if (event.step === "keep") {
       this.#keep = event.data;
       return [];
@@ -133,7 +145,7 @@ export class LabNarrator {
     const hops = event.route.length > 0 ? event.route : [event.actor];
     const route = hops.map((hop) => this.#actorColor(hop)(hop)).join(c.dim(" → "));
     const textWidth = this.#width - routeWidth - 4;
-    const body = wrap(event.text, textWidth);
+    const body = wrap(text, textWidth);
     return body.map((line, i) =>
       i === 0 ? `  ${pad(route, routeWidth)}  ${line}` : `  ${" ".repeat(routeWidth)}  ${line}`,
     );
