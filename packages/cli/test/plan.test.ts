@@ -24,9 +24,12 @@ const tmp = makeTempDir("keypin-plan-");
 after(() => tmp.remove());
 
 const dayMs = 86_400_000;
-const today = new Date();
+// The live replays serve certificates that must be valid now (the TLS client checks them against the clock),
+// so they are dated from today; every plan is made --today that day, so a run across midnight stays exact.
+const today = new Date(Math.floor(Date.now() / dayMs) * dayMs);
 const at = (days: number) => new Date(today.getTime() + days * dayMs);
 const ymd = (d: Date) => d.toISOString().slice(0, 10);
+const utc = (day: string) => new Date(`${day}T00:00:00Z`);
 
 let fileCount = 0;
 function file(name: string, text: string): string {
@@ -94,9 +97,9 @@ interface PlanJson {
   }[];
 }
 
-/** `keypin plan …` through the built bin (the command table lists it). */
+/** `keypin plan …` through the built bin (the command table lists it), dated `--today` the test's day unless given. */
 function plan(args: string[]) {
-  return runCli(["plan", ...args]);
+  return runCli(["plan", ...args, ...(args.includes("--today") ? [] : ["--today", ymd(today)])]);
 }
 
 async function planJson(args: string[]): Promise<{ code: number | null; plan: PlanJson; stderr: string }> {
@@ -107,16 +110,14 @@ async function planJson(args: string[]): Promise<{ code: number | null; plan: Pl
 
 const lead = ["--release-days", "14", "--adoption-days", "30"];
 
+/** The plan of `keypin` against `chain` served on 127.0.0.1 (`lead` release facts, then `extra`). */
+async function planServed(keypin: string, chain: TestCert[], anchor: TestCert, extra: string[] = []) {
+  return planJson(["--policy", keypin, ...lead, ...(await serve(chain, anchor)), ...extra]);
+}
+
 /** The incident happens: `chain` (renewed as predicted) is served; the status the policy then gets. */
 async function statusOnceServed(keypin: string, chain: TestCert[], anchor: TestCert, extra: string[] = []) {
-  const { plan: p } = await planJson([
-    "--policy",
-    keypin,
-    ...lead,
-    ...(await serve(chain, anchor)),
-    ...extra,
-  ]);
-  return p.hosts[0]!.status;
+  return (await planServed(keypin, chain, anchor, extra)).plan.hosts[0]!.status;
 }
 
 describe("keypin plan: a renewal that makes a new leaf key", () => {
@@ -214,13 +215,7 @@ describe("keypin plan: a CDN moving to another CA, with leaf + intermediate pins
     const e5 = await ca("CN=E5, O=Let's Encrypt", isrg);
     const current = await leaf(e5, 10); // renews in 50 days
     const keypin = policy([current.pin, e5.pin]);
-    const { code, plan: p } = await planJson([
-      "--policy",
-      keypin,
-      ...lead,
-      ...(await serve([current, e5], isrg)),
-      "--check",
-    ]);
+    const { code, plan: p } = await planServed(keypin, [current, e5], isrg, ["--check"]);
     const host = p.hosts[0]!;
     const renewal = ymd(at(50));
     assert.equal(host.status, "planned");
@@ -251,12 +246,7 @@ describe("keypin plan: an intermediate rotation (CloudFront M01 → M04)", () =>
     const m01 = await ca("CN=Amazon RSA 2048 M01, O=Amazon", amazon);
     const current = await leaf(m01, 200, { lifetime: 396 }); // a 13-month ACM certificate: renews in 64 days
     const keypin = policy([m01.pin]);
-    const { plan: p } = await planJson([
-      "--policy",
-      keypin,
-      ...lead,
-      ...(await serve([current, m01], amazon)),
-    ]);
+    const { plan: p } = await planServed(keypin, [current, m01], amazon);
     const host = p.hosts[0]!;
     const renewal = ymd(at(64));
     assert.equal(host.pins[0]!.reason, "family-rotation");
@@ -272,12 +262,7 @@ describe("keypin plan: an intermediate rotation (CloudFront M01 → M04)", () =>
     const anchor = await root("CN=Corp Root, O=Corp");
     const old = await ca("CN=Corp Issuing CA 2019, O=Corp", anchor, { notAfter: at(100) });
     const current = await leaf(old, 30); // renews in 30 days; a 90-day certificate then would end after day 100
-    const { plan: p } = await planJson([
-      "--policy",
-      policy([old.pin]),
-      ...lead,
-      ...(await serve([current, old], anchor)),
-    ]);
+    const { plan: p } = await planServed(policy([old.pin]), [current, old], anchor);
     const host = p.hosts[0]!;
     assert.equal(host.pins[0]!.reason, "issuer-end-of-life");
     assert.equal(host.breaksAt?.slice(0, 10), ymd(at(30)));
@@ -291,13 +276,7 @@ describe("keypin plan: a CA choosing among its intermediates at random, one of t
     const r11 = await ca("CN=R11, O=Let's Encrypt", isrg);
     const current = await leaf(r11, 5);
     const keypin = policy([r11.pin]);
-    const { code, plan: p } = await planJson([
-      "--policy",
-      keypin,
-      ...lead,
-      ...(await serve([current, r11], isrg)),
-      "--check",
-    ]);
+    const { code, plan: p } = await planServed(keypin, [current, r11], isrg, ["--check"]);
     const host = p.hosts[0]!;
     const finding = host.findings.find((f) => f.code === "family-intermediate");
     assert.ok(finding && finding.date?.slice(0, 10) === ymd(at(55)));
@@ -316,12 +295,7 @@ describe("keypin plan: a CA choosing among its intermediates at random, one of t
     });
     const e6 = await ca("CN=E6, O=Let's Encrypt", x2cross);
     const current = await leaf(e6, 5);
-    const { plan: p } = await planJson([
-      "--policy",
-      policy([x1.pin]),
-      ...lead,
-      ...(await serve([current, e6, x2cross], x1)),
-    ]);
+    const { plan: p } = await planServed(policy([x1.pin]), [current, e6, x2cross], x1);
     const host = p.hosts[0]!;
     assert.equal(host.pins[0]!.reason, "cross-sign-expiry");
     assert.equal(host.pins[0]!.changesAt?.slice(0, 10), ymd(at(120)));
@@ -465,6 +439,18 @@ describe("keypin plan: inputs, --offline, and the iCalendar and SVG files", () =
         /RFC 3339/,
       ],
       [["--reuse-key", "nope.test"], /--reuse-key nope\.test: not a domain/],
+      ...["2027-02-30", "2027-2-3", "tomorrow", "2027-03-15T00:00:00Z", "1969-12-31", "20270315", ""].map(
+        (day): [string[], RegExp] => [
+          ["--today", day],
+          new RegExp(
+            `^keypin: option --today of \`keypin plan\` needs a calendar day as YYYY-MM-DD \\(UTC, from 1970\\), e\\.g\\. 2027-03-15 \\(got "${day.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"\\)`,
+          ),
+        ],
+      ),
+      [
+        ["--today", "2027-03-15", "--today", "2027-03-16"],
+        /option --today of `keypin plan` is given more than once/,
+      ],
     ];
     for (const [args, message] of cases) {
       const run = await plan(["--policy", keypin, ...args, "--check"].slice(args[0] === "--policy" ? 2 : 0));
@@ -528,5 +514,154 @@ describe("keypin plan: inputs, --offline, and the iCalendar and SVG files", () =
     assert.ok(classes.includes("pin-changes"));
     assert.ok(classes.includes("pin-backup"));
     assert.ok(classes.includes("today"));
+  });
+});
+
+describe("keypin plan --today: a plan dated as of a given day, exact to the day", () => {
+  // Fixed dates, offline (no TLS client checks them against the clock): a 90-day leaf issued 2027-01-10
+  // renews two thirds in, on 2027-03-11, with a new key. With 14 release and 30 adoption days the next pin
+  // must be in the stores by 2027-02-09, so merged by 2027-01-26.
+  let anchor: TestCert;
+  let issuing: TestCert;
+  let current: TestCert;
+  let chain: string;
+  let keypin: string;
+  const offline = () => ["--policy", keypin, ...lead, "--offline", "--chain", `api.test=${chain}`];
+  before(async () => {
+    anchor = await issue("p256", {
+      subject: "CN=Fixed Root, O=Fixed CA",
+      ca: true,
+      notBefore: utc("2020-01-01"),
+      notAfter: utc("2040-01-01"),
+    });
+    issuing = await issue("p256", {
+      subject: "CN=Fixed Issuing CA, O=Fixed CA",
+      issuer: anchor,
+      ca: true,
+      notBefore: utc("2024-01-01"),
+      notAfter: utc("2034-01-01"),
+    });
+    current = await issue("p256", {
+      subject: "CN=api.test",
+      issuer: issuing,
+      dns: ["api.test"],
+      notBefore: utc("2027-01-10"),
+      notAfter: utc("2027-04-10"),
+    });
+    chain = file("fixed-chain.pem", current.pem + issuing.pem);
+    keypin = policy([current.pin]);
+  });
+
+  it("dates renewal and deadlines from that day, and turns late the day after the last merge day", async () => {
+    const onTime = await planJson([...offline(), "--today", "2027-01-26", "--check"]);
+    assert.equal(onTime.code, 0, "a release merged on the last merge day ships on the ship-by day");
+    const host = onTime.plan.hosts[0]!;
+    assert.equal(host.status, "planned");
+    assert.equal(host.renewal?.at, "2027-03-11T00:00:00.000Z");
+    assert.equal(host.breaksAt, "2027-03-11T00:00:00.000Z");
+    assert.equal(host.shipBy, "2027-02-09T00:00:00.000Z");
+    assert.equal(host.mergeBy, "2027-01-26T00:00:00.000Z");
+    assert.equal(host.pins[0]!.removableAfter, "2027-03-12T00:00:00.000Z");
+    assert.equal(
+      (JSON.parse((await plan([...offline(), "--today", "2027-01-26", "--json"])).stdout) as { now: string })
+        .now,
+      "2027-01-26T00:00:00.000Z",
+    );
+
+    const late = await planJson([...offline(), "--today", "2027-01-27", "--check"]);
+    assert.equal(late.code, 1);
+    assert.equal(late.plan.hosts[0]!.status, "late");
+    const text = await plan([...offline(), "--today", "2027-01-27", "--check"]);
+    assert.match(text.stdout, /planned 2027-01-27 \(release 14 days, adoption 30 days\)/);
+    assert.match(
+      text.stderr,
+      /^keypin: plan --check failed: api\.test late \(the next pin had to be in the stores by 2027-02-09\)\n$/,
+    );
+
+    // On the renewal day the new leaf (a new key) is served, and the policy's only pin no longer matches.
+    const renewed = await issue("p256", {
+      subject: "CN=api.test",
+      issuer: issuing,
+      dns: ["api.test"],
+      notBefore: utc("2027-03-11"),
+      notAfter: utc("2027-06-09"),
+    });
+    const after = await planJson([
+      "--policy",
+      keypin,
+      ...lead,
+      "--offline",
+      "--chain",
+      `api.test=${file("renewed.pem", renewed.pem + issuing.pem)}`,
+      "--today",
+      "2027-03-11",
+    ]);
+    assert.equal(after.plan.hosts[0]!.status, "mismatch");
+  });
+
+  it("reads renewal.reuseKey from keypin.json on its own; --reuse-key says it for one run", async () => {
+    const kept = file(
+      "kept.json",
+      JSON.stringify({ domains: { "api.test": { pins: [current.pin], renewal: { reuseKey: true } } } }),
+    );
+    const args = ["--offline", "--chain", `api.test=${chain}`, ...lead, "--today", "2027-01-27"];
+    const fromPolicy = await planJson(["--policy", kept, ...args, "--check"]);
+    assert.equal(fromPolicy.code, 0);
+    const host = fromPolicy.plan.hosts[0]! as PlanJson["hosts"][number] & { reuseKeyFrom?: string };
+    assert.equal(host.status, "stable");
+    assert.equal(host.reuseKeyFrom, "policy");
+    assert.equal(host.pins[0]!.changesAt, undefined);
+    const table = await plan(["--policy", kept, ...args]);
+    assert.match(
+      table.stdout,
+      /renewal 2027-03-11 \(two thirds into its 90-day lifetime\), same key \(keypin\.json renewal\.reuseKey\)/,
+    );
+
+    // The same pins, the policy silent: a new key at the renewal, late on that day; the option overrides.
+    const silent = await planJson(["--policy", keypin, ...args, "--check"]);
+    assert.equal(silent.code, 1);
+    const option = await plan(["--policy", keypin, ...args, "--reuse-key", "api.test", "--check"]);
+    assert.equal(option.code, 0, option.stderr);
+    assert.match(option.stdout, /same key \(--reuse-key\)/);
+    // "reuseKey": false is the policy saying renewals make a new key: the same as silent.
+    const newKey = file(
+      "new-key.json",
+      JSON.stringify({ domains: { "api.test": { pins: [current.pin], renewal: { reuseKey: false } } } }),
+    );
+    assert.equal((await planJson(["--policy", newKey, ...args, "--check"])).code, 1);
+    // A bad value is the policy's typed error, naming the field: exit 2.
+    const bad = file(
+      "bad-renewal.json",
+      JSON.stringify({ domains: { "api.test": { pins: [current.pin], renewal: { reuseKey: "yes" } } } }),
+    );
+    const refused = await plan(["--policy", bad, ...args]);
+    assert.equal(refused.code, 2);
+    assert.match(
+      refused.stderr,
+      /\/domains\/api\.test\/renewal\/reuseKey: "renewal\.reuseKey" must be true or false/,
+    );
+  });
+
+  it("stamps the iCalendar file and draws the SVG's today line on that day", async () => {
+    const ics = join(tmp.dir, "fixed.ics");
+    const svg = join(tmp.dir, "fixed.svg");
+    const run = await plan([...offline(), "--today", "2027-01-15", "--ics", ics, "--svg", svg]);
+    assert.equal(run.code, 0, run.stderr);
+    const calendar = new ICAL.Component(ICAL.parse(readFileSync(ics, "utf8")));
+    const events = calendar.getAllSubcomponents("vevent").map((v) => new ICAL.Event(v));
+    assert.ok(events.length > 0);
+    for (const event of events) {
+      assert.equal(event.component.getFirstPropertyValue("dtstamp")?.toString(), "2027-01-15T00:00:00Z");
+    }
+    const byUid = new Map(events.map((e) => [e.uid, e.startDate.toString()]));
+    assert.equal(byUid.get("merge.api.test.443@plan.keypin"), "2027-01-26");
+    assert.equal(byUid.get("ship.api.test.443@plan.keypin"), "2027-02-09");
+    assert.equal(byUid.get("change.api.test.443@plan.keypin"), "2027-03-11");
+    const doc = new XMLParser({ ignoreAttributes: false }).parse(readFileSync(svg, "utf8")) as {
+      svg: { title?: string; text: (string | { "#text"?: string })[] };
+    };
+    const texts = doc.svg.text.map((t) => (typeof t === "string" ? t : (t["#text"] ?? "")));
+    assert.ok(texts.includes("today 2027-01-15"), texts.join(" | "));
+    assert.match(readFileSync(svg, "utf8"), /keypin plan, 2027-01-15: release 14 days, adoption 30 days/);
   });
 });
