@@ -72,6 +72,8 @@ const groups: Group[] = [
   },
   // Issue 14: new intercepted connections per second, keypin audit against mitmdump, alternating.
   { name: "audit", targets: [14], timeoutMs: 600_000, load: () => import("./targets/audit.js") },
+  // Issue 15: the lab's page in Chromium: JS weight, event-to-screen latency per step, the preset run's time.
+  { name: "web-page", targets: [15], timeoutMs: 300_000, load: () => import("./targets/web-page.js") },
   // Issue 17: keypin collect's reports/s on SQLite and PostgreSQL against a bare node:http server; RSS under a flood.
   { name: "collect", targets: [17], timeoutMs: 900_000, load: () => import("./targets/collect.js") },
 ];

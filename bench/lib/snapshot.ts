@@ -20,6 +20,12 @@ const PACKAGES: { dir: string; name: string; needs: string[] }[] = [
   { dir: "proxy", name: "@keypin/proxy", needs: ["dist/index.js"] },
   { dir: "audit", name: "@keypin/audit", needs: ["dist/index.js"] },
   { dir: "collect", name: "@keypin/collect", needs: ["dist/index.js"] },
+  // Issue 15: the lab's page (target 15 serves it with startLabWeb and loads it in Chromium).
+  {
+    dir: "lab-web",
+    name: "@keypin/lab-web",
+    needs: ["dist/index.js", "dist/client/index.html", "dist/client/app.js"],
+  },
   {
     dir: "cli",
     name: "keypin",
