@@ -64,6 +64,47 @@ function wrap(text: string, width: number): string[] {
 }
 
 /**
+ * The keypin commands to try on a `--keep` cast, each with what it shows: inspect, init, check (straight to the
+ * backend, then through the proxy) and export. keypin asks for api.myapp.com on port 443; `--connect-to` sends
+ * it to the backend on 127.0.0.1 (or, through the proxy, to the backend's port), `--ca` trusts the lab's CA.
+ *
+ * @example
+ * for (const [command] of keypinCommands(info)) console.log(formatCommand(command));
+ */
+export function keypinCommands(info: LabKeepInfo): [command: string[], note: string][] {
+  const { host } = info;
+  const direct = [
+    "--connect-to",
+    `${host}:443:${info.backend.address}:${info.backend.port}`,
+    "--ca",
+    info.files.labRoot,
+  ];
+  return [
+    [["npx", "keypin", "inspect", host, ...direct], "the chain and each key's pin"],
+    [["npx", "keypin", "init", host, ...direct, "--generate-backup", "lab-backup"], "writes keypin.json"],
+    [["npx", "keypin", "check", ...direct], "ok: the pins match the backend"],
+    [
+      [
+        "npx",
+        "keypin",
+        "check",
+        "--proxy",
+        info.proxy,
+        "--connect-to",
+        `${host}:443:${host}:${info.backend.port}`,
+        "--ca",
+        info.files.deviceStore,
+      ],
+      "pin-mismatch, exit 1: the pins catch the proxy",
+    ],
+    [
+      ["npx", "keypin", "export", "--format", "android-nsc"],
+      "or ios-ats, okhttp-kotlin, trustkit, react-native, node",
+    ],
+  ];
+}
+
+/**
  * Turns lab events into the readable narration of `keypin lab`: a sequence line per step
  * (`app → proxy → api.myapp.com`) beside its text, an outcome line per scenario, a summary table, and
  * (with `--keep`) how to use the running cast. Holds the `keep` instructions until the summary is printed.
@@ -225,6 +266,10 @@ export class LabNarrator {
       `  ${c.bold("Through the proxy, pinned")} (curl refuses the forged key: exit 90):`,
       `    ${formatCommand(info.curl.throughProxyPinned)}`,
       `  ${c.bold("Any proxy-aware tool")}: HTTPS_PROXY=${info.proxy}, trusting ${f.deviceStore}`,
+      `  ${c.bold("keypin itself")}, from a folder of yours (init writes keypin.json and a backup key there):`,
+      ...keypinCommands(info).map(
+        ([command, note]) => `    ${formatCommand(command)}${note ? c.dim(`  # ${note}`) : ""}`,
+      ),
       `  ${c.bold("Your own Node app")}: createPinnedDispatcher({ policy: "${f.policy}", ca: readFileSync("${f.deviceStore}", "utf8"), caOnly: true, proxy: "${info.proxy}" }): the pins stop the proxy (ERR_KEYPIN_PIN_MISMATCH); without \`proxy\` (and with \`connect: { lookup }\` mapping ${info.host} to 127.0.0.1) it reaches the backend`,
       "",
       c.dim(`Press Ctrl-C to stop: every port closes and ${info.dir} is deleted. What the cast sees:`),
