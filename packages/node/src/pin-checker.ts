@@ -14,12 +14,11 @@ import {
 } from "@keypin/core";
 import { BoundedCache } from "./bounded-cache.js";
 import { describeThrown, PinCheckError, PinMismatchError, untrustedChainErrorOf } from "./errors.js";
-import { describeCertificate } from "./parsed-certificate.js";
 import { isPeerChain, peerChainOf } from "./peer-chain.js";
 import { loadPolicyFileSync } from "./policy-file.js";
 import { ReportSender } from "./report-sender.js";
 import { createTrustContext, resolveTrustAnchors, type TrustAnchors } from "./trust-anchors.js";
-import { type HopCache, type PathSearch, searchVerifiedPath } from "./verified-path.js";
+import { type HopCache, type PathSearch, searchVerifiedCertificates } from "./verified-path.js";
 
 /**
  * Options shared by every pinned client.
@@ -275,15 +274,14 @@ export class PinChecker {
     const last = this.#recent.get(hostname);
     if (last && isPeerChain(cert, last.served)) return last;
     const served = peerChainOf(cert);
-    const search = searchVerifiedPath(
+    // The path's certificates come back as the search read them: looking each one up again by its bytes cost a
+    // key (a digest of the DER) and a cache lookup per certificate on every cold check.
+    const { search, certificates } = searchVerifiedCertificates(
       served,
       this.trust.anchors,
       this.hopCache ? { hopCache: this.hopCache } : {},
     );
-    const chain: ChainEntry[] = (search.found ? search.path : []).map((der) => {
-      const { info, pin } = describeCertificate(der);
-      return { subject: info.subject, pin };
-    });
+    const chain: ChainEntry[] = certificates.map(({ info, pin }) => ({ subject: info.subject, pin }));
     const verified = { served, chain, search };
     this.#recent.set(hostname, verified);
     return verified;

@@ -77,14 +77,14 @@ export class AnchorSet {
 
 /**
  * Verdicts of single signatures ("this issuer's key signed this child"), keyed by the exact bytes of both
- * certificates, so the same child presented with another issuer is verified again. Only signatures are cached:
+ * certificates (their SHA-256, {@link derKey}), so the same child presented with another issuer is verified again. Only signatures are cached:
  * the time-dependent rules are checked on every search.
  */
 export class HopCache {
   /**
    * Child bytes → issuer bytes → verdict. Two levels, not one key made of both: the keys are the certificates' own
-   * base64 strings, whose hashes V8 keeps, where a key joined from two ~1 KB strings was built and hashed anew on
-   * every lookup.
+   * key strings, whose hashes V8 keeps, where a key joined from two strings was built and hashed anew on every
+   * lookup.
    */
   readonly #verdicts = new Map<string, Map<string, boolean>>();
   readonly #limit: number;
@@ -211,6 +211,29 @@ export function searchVerifiedPath(
   anchors: readonly Uint8Array[] | AnchorSet,
   options: PathOptions = {},
 ): PathSearch {
+  return searchVerifiedCertificates(served, anchors, options).search;
+}
+
+/**
+ * {@link searchVerifiedPath}, and the certificates of the path as the search read them (core's reading and the
+ * pin), for a caller that needs them: the pin check, which would otherwise look each one up again by its bytes.
+ */
+export function searchVerifiedCertificates(
+  served: readonly Uint8Array[],
+  anchors: readonly Uint8Array[] | AnchorSet,
+  options: PathOptions = {},
+): { search: PathSearch; certificates: readonly PathCertificate[] } {
+  const found = searchPath(served, anchors, options);
+  if (!Array.isArray(found)) return { search: found, certificates: [] };
+  return { search: { found: true, path: found.map((cert) => cert.der) }, certificates: found };
+}
+
+/** The path's certificates when there is one, else why not. */
+function searchPath(
+  served: readonly Uint8Array[],
+  anchors: readonly Uint8Array[] | AnchorSet,
+  options: PathOptions,
+): PathCertificate[] | Exclude<PathSearch, { found: true }> {
   const leafDer = served[0];
   if (!leafDer) return { found: false, reason: "leaf", detail: "the server sent no certificate" };
   const anchorSet = toAnchorSet(anchors);
@@ -230,7 +253,7 @@ export function searchVerifiedPath(
   const leafViolation = certificateViolation(leaf.info, 0, { now, anchor: anchorSet.has(leaf) });
   if (leafViolation)
     return { found: false, reason: "leaf", detail: `the leaf certificate ${leafViolation.detail}` };
-  if (anchorSet.has(leaf)) return { found: true, path: [leaf.der] };
+  if (anchorSet.has(leaf)) return [leaf];
 
   const intermediates: PathCertificate[] = [];
   const seen = new Set([leaf.key]);
@@ -319,7 +342,7 @@ export function searchVerifiedPath(
     return false;
   };
 
-  if (extend()) return { found: true, path: path.map((cert) => cert.der) };
+  if (extend()) return path;
   if (exhausted) return { found: false, reason: "budget" };
   // A served certificate that broke a rule and whose signature is genuine is the one that hid the path (an anchor
   // that broke one is reported too: its subject tells the operator which CA to look at).

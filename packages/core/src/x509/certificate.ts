@@ -28,7 +28,10 @@ import { isVerifierTime, readTime } from "./time.js";
  * ```
  */
 export interface CertificateInfo {
-  /** The whole certificate DER (a copy: it does not share memory with the input). */
+  /**
+   * The whole certificate DER (a copy: it does not share memory with the input). `spki` and `signed`'s bytes are
+   * views into this copy.
+   */
   der: Uint8Array;
   /** The DER SubjectPublicKeyInfo exactly as encoded in the certificate: the bytes a pin hashes. */
   spki: Uint8Array;
@@ -153,9 +156,13 @@ export function readCertificate(der: Uint8Array, cert: DerNode): CertificateInfo
   const signatureBits = readBitStringBytes(der, signatureValue!, "the signature");
   const subjectName = readNameForms(der, subject);
   const issuerName = readNameForms(der, issuer);
+  // One copy of the certificate; the SPKI, the signed part, the signature and the algorithm's parameters are views
+  // into it (an ArrayBuffer each was a third of the allocations of reading a certificate).
+  const copy = new Uint8Array(encodingOf(der, cert));
+  const view = (node: DerNode) => copy.subarray(node.start - cert.start, node.end - cert.start);
   return {
-    der: new Uint8Array(encodingOf(der, cert)),
-    spki: new Uint8Array(encodingOf(der, spki)),
+    der: copy,
+    spki: view(spki),
     subject: subjectName.text,
     issuer: issuerName.text,
     notBefore: readTime(der, notBefore),
@@ -167,10 +174,11 @@ export function readCertificate(der: Uint8Array, cert: DerNode): CertificateInfo
     constraints,
     names: { subject: subjectName.canonical, issuer: issuerName.canonical },
     signed: {
-      tbs: new Uint8Array(encodingOf(der, tbsNode)),
-      algorithm: readAlgorithm(der, signatureAlgorithm),
+      tbs: view(tbsNode),
+      algorithm: readAlgorithm(der, signatureAlgorithm, view),
       algorithmsMatch: equalEncodings(encodingOf(der, signatureAlgorithm), encodingOf(der, signature)),
-      signature: new Uint8Array(signatureBits),
+      // readBitStringBytes checked the BIT STRING: its value after the unused-bits octet.
+      signature: copy.subarray(copy.length - signatureBits.length),
     },
   };
 }
@@ -190,15 +198,21 @@ function readVersion(der: Uint8Array, first: DerNode | undefined): number {
 }
 
 /** An AlgorithmIdentifier: the OID and the DER of its parameters, when present. */
-function readAlgorithm(der: Uint8Array, node: DerNode): SignatureAlgorithm {
+function readAlgorithm(
+  der: Uint8Array,
+  node: DerNode,
+  view: (node: DerNode) => Uint8Array,
+): SignatureAlgorithm {
   const parts = childrenOf(der, node);
   const [id, params] = parts;
   if (!id || parts.length > 2)
     throw new KeypinParseError(`malformed AlgorithmIdentifier at byte ${node.start}`, node.start);
   const oid = readOid(der, id);
-  return params ? { oid, parameters: new Uint8Array(encodingOf(der, params)) } : { oid };
+  return params ? { oid, parameters: view(params) } : { oid };
 }
 
 function equalEncodings(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -89,17 +89,28 @@ function opensslReadsOtherwise(tag: number, text: string): boolean {
   return false;
 }
 
+/** Latin-1 text of short values in one call (decodeLatin1 appends a string per byte); the same characters. */
+function latin1(v: Uint8Array): string {
+  return v.length <= 256 ? String.fromCharCode.apply(null, v as unknown as number[]) : decodeLatin1(v);
+}
+
+/** True when every byte is ASCII: UTF-8 then decodes to the same characters as Latin-1. */
+function isAscii(v: Uint8Array): boolean {
+  for (let i = 0; i < v.length; i++) if (v[i]! >= 0x80) return false;
+  return true;
+}
+
 export function decodeDirectoryString(der: Uint8Array, node: DerNode): string | undefined {
   const v = valueBytes(der, node);
   switch (node.tag) {
     case 0x0c: // UTF8String
-      return decodeUtf8(v);
+      return isAscii(v) ? latin1(v) : decodeUtf8(v);
     case 0x12: // NumericString
     case 0x13: // PrintableString
     case 0x16: // IA5String
     case 0x1a: // VisibleString
     case 0x14: // TeletexString (treated as Latin-1, as most software does)
-      return decodeLatin1(v);
+      return latin1(v);
     case 0x1e: {
       // BMPString: UTF-16BE
       if (v.length % 2 !== 0)
@@ -126,6 +137,7 @@ export function decodeDirectoryString(der: Uint8Array, node: DerNode): string | 
 
 /** RFC 4514 §2.4 escaping. */
 function escapeRdnValue(value: string): string {
+  if (!needsEscape(value)) return value;
   let out = "";
   for (let i = 0; i < value.length; i++) {
     const c = value[i]!;
@@ -136,6 +148,21 @@ function escapeRdnValue(value: string): string {
     else out += c;
   }
   return out;
+}
+
+/** Whether {@link escapeRdnValue} changes anything: the same tests, without building a string. */
+function needsEscape(value: string): boolean {
+  const last = value.length - 1;
+  for (let i = 0; i <= last; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+    // , + " \ < > ;
+    if (code === 0x2c || code === 0x2b || code === 0x22 || code === 0x5c || code === 0x3c || code === 0x3e)
+      return true;
+    if (code === 0x3b) return true;
+    if ((i === 0 && (code === 0x20 || code === 0x23)) || (i === last && code === 0x20)) return true;
+  }
+  return false;
 }
 
 /** String types OpenSSL canonicalizes before comparing names (its ASN1_MASK_CANON); NumericString is not one. */
