@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
-import type { TLSSocket } from "node:tls";
+import type { DetailedPeerCertificate, TLSSocket } from "node:tls";
 import {
   type ChainEntry,
   computePin,
@@ -43,7 +43,8 @@ export interface ConnectionView {
 
 /**
  * How the app's request ended, with `presented`: the certificates (DER, leaf first) the server the app's TLS
- * session reached (the backend, or the proxy posing as it) sent in its handshake, `[]` when none completed.
+ * session reached (the backend, or the proxy posing as it) sent in its handshake, `[]` when none completed
+ * (see `readPresented`).
  */
 export type LabAppResult = (
   | { kind: "response"; status: number; body: string; connection: ConnectionView | undefined }
@@ -86,6 +87,27 @@ function peerChain(socket: TLSSocket): Uint8Array[] {
     current = current.issuerCertificate;
   }
   return served;
+}
+
+/**
+ * Every certificate the server sent in this handshake, exactly as received and in order (the proxy's genuine
+ * intermediate that links to nothing included), read when the handshake is done and before Node's checks run.
+ * Node 20 hands that list out once (getPeerX509Certificate empties the peer chain on the way), so the socket's
+ * `getPeerCertificate` is first snapshotted and then answers with that snapshot: Node's own check, keypin's pin check
+ * and the narration read exactly what Node would have given them (as @keypin/node's inspectTls does).
+ */
+function readPresented(socket: TLSSocket): Uint8Array[] {
+  const detailed = socket.getPeerCertificate(true);
+  const { issuerCertificate: _issuer, ...leaf } = detailed as DetailedPeerCertificate;
+  const sent: Uint8Array[] = [];
+  let current = socket.getPeerX509Certificate();
+  while (current && sent.length < 32) {
+    sent.push(new Uint8Array(current.raw));
+    current = current.issuerCertificate;
+  }
+  socket.getPeerCertificate = ((full?: boolean) =>
+    full ? detailed : leaf) as TLSSocket["getPeerCertificate"];
+  return sent;
 }
 
 /**
@@ -140,7 +162,7 @@ export async function requestProfile(
       socket.on("keylog", (line: Buffer) => onKeylog(line.toString("latin1").replace(/\r?\n$/, "")));
     }
     socket.prependListener("secure", () => {
-      presented = peerChain(socket);
+      presented = readPresented(socket);
     });
   });
   let verdict: PinVerdict | undefined;
