@@ -3,6 +3,7 @@
 // in a report. Short-lived (30 days by default), and with --name-constraints limited to the audited hosts.
 import { createHash, webcrypto, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ForgedCertificate } from "@keypin/proxy";
@@ -46,19 +47,92 @@ function der(tag: number, content: Buffer): Buffer {
     n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
   return Buffer.concat([Buffer.from([tag]), len, content]);
 }
-function ipBytes(ip: string): Buffer | undefined {
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return Buffer.from(ip.split(".").map(Number));
-  return undefined;
+/** The 16 bytes of an IPv6 address (Node's isIP has said it is one), "::" and a trailing dotted quad included. */
+function ipv6Bytes(ip: string): Buffer {
+  const [head = "", tail] = ip.split("::");
+  const groups = (part: string): number[] => {
+    if (part === "") return [];
+    const out: number[] = [];
+    for (const g of part.split(":")) {
+      if (g.includes(".")) {
+        const [a = 0, b = 0, c = 0, d = 0] = g.split(".").map(Number);
+        out.push((a << 8) | b, (c << 8) | d);
+      } else out.push(Number.parseInt(g, 16));
+    }
+    return out;
+  };
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const all = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  const bytes = Buffer.alloc(16);
+  for (const [i, g] of all.entries()) bytes.writeUInt16BE(g, i * 2);
+  return bytes;
 }
+
+/** One --name-constraints entry, read: an IP address (one host: a /32 or /128 mask) or a DNS subtree. */
+type Constraint = { kind: "ip"; bytes: Buffer } | { kind: "dns"; name: string };
+
+/**
+ * Reads and normalises one --name-constraints entry:
+ * - an IPv4 or IPv6 address, brackets allowed ("[::1]"), is that one host: canonical text (Node's URL form);
+ * - "*.example.com" and ".example.com" are the names under example.com, not example.com itself (RFC 5280 has no
+ *   one-label wildcard: a constraint covers every depth), written ".example.com" as OpenSSL reads it;
+ * - "example.com" is example.com and every name under it (RFC 5280 4.2.1.10); a trailing dot is dropped.
+ * Throws a RangeError that names the entry and says what is accepted.
+ */
+function readConstraint(entry: string): { text: string; constraint: Constraint } {
+  const raw = entry.trim().toLowerCase();
+  const bare = raw.startsWith("[") && raw.endsWith("]") ? raw.slice(1, -1) : raw;
+  const family = isIP(bare);
+  if (family === 4)
+    return { text: bare, constraint: { kind: "ip", bytes: Buffer.from(bare.split(".").map(Number)) } };
+  if (family === 6) {
+    const text = new URL(`http://[${bare}]/`).hostname.slice(1, -1);
+    return { text, constraint: { kind: "ip", bytes: ipv6Bytes(text) } };
+  }
+  const name = raw.replace(/^\*\./, ".").replace(/\.$/, "");
+  const labels = (name.startsWith(".") ? name.slice(1) : name).split(".");
+  const valid =
+    labels.every((l) => /^(?!-)[a-z0-9-]{1,63}(?<!-)$|^_[a-z0-9-]{1,62}$/.test(l)) && name.length <= 253;
+  if (!valid)
+    throw new RangeError(
+      `--name-constraints: "${entry}" is not a host: give a DNS name (api.example.com), its subdomains (*.example.com or .example.com), or an IPv4 or IPv6 address`,
+    );
+  return { text: name, constraint: { kind: "dns", name } };
+}
+
+/** The entries, normalised, deduplicated and sorted (the form kept in AuditCa.nameConstraints). */
+function readConstraints(entries: string[]): string[] {
+  return [...new Set(entries.map((e) => readConstraint(e).text))].sort();
+}
+
+/**
+ * The NameConstraints value for `names` (normalised). Permitted: each name's subtree. Every name form the permitted
+ * list does not mention is excluded whole (RFC 5280: a type with no permitted subtree is unconstrained), so a CA
+ * limited to DNS names cannot forge for an IP address, nor one limited to IPs for a DNS name:
+ * excluded iPAddress 0.0.0.0/0 and ::/0, and excluded dNSName "" (the empty name matches every name): the forms
+ * the CA/Browser Forum's Baseline Requirements give a technically constrained CA that may not issue for a type.
+ */
 function nameConstraintsValue(names: string[]): ArrayBuffer {
-  const subtrees = names.map((name) => {
-    const ip = ipBytes(name);
-    const base = ip
-      ? der(0x87, Buffer.concat([ip, Buffer.from([255, 255, 255, 255])]))
-      : der(0x82, Buffer.from(name, "ascii"));
-    return der(0x30, base);
-  });
-  const value = der(0x30, der(0xa0, Buffer.concat(subtrees)));
+  const constraints = names.map((n) => readConstraint(n).constraint);
+  const ipSubtree = (bytes: Buffer, mask: Buffer) => der(0x30, der(0x87, Buffer.concat([bytes, mask])));
+  const dnsSubtree = (name: string) => der(0x30, der(0x82, Buffer.from(name, "ascii")));
+  const permitted = constraints.map((c) =>
+    c.kind === "ip" ? ipSubtree(c.bytes, Buffer.alloc(c.bytes.length, 0xff)) : dnsSubtree(c.name),
+  );
+  const excluded: Buffer[] = [];
+  if (!constraints.some((c) => c.kind === "ip" && c.bytes.length === 4))
+    excluded.push(ipSubtree(Buffer.alloc(4), Buffer.alloc(4)));
+  if (!constraints.some((c) => c.kind === "ip" && c.bytes.length === 16))
+    excluded.push(ipSubtree(Buffer.alloc(16), Buffer.alloc(16)));
+  if (!constraints.some((c) => c.kind === "dns")) excluded.push(dnsSubtree(""));
+  const value = der(
+    0x30,
+    Buffer.concat([
+      der(0xa0, Buffer.concat(permitted)),
+      ...(excluded.length > 0 ? [der(0xa1, Buffer.concat(excluded))] : []),
+    ]),
+  );
   return value.buffer.slice(value.byteOffset, value.byteOffset + value.length) as ArrayBuffer;
 }
 
@@ -79,7 +153,7 @@ export async function loadOrCreateAuditCa(options: {
   now?: Date;
 }): Promise<AuditCa> {
   const now = options.now ?? new Date();
-  const constraints = [...new Set((options.nameConstraints ?? []).map((n) => n.toLowerCase()))].sort();
+  const constraints = readConstraints(options.nameConstraints ?? []);
   const certPath = join(options.dir, CA_CERT_FILE);
   const keyPath = join(options.dir, CA_KEY_FILE);
   mkdirSync(options.dir, { recursive: true, mode: 0o700 });
