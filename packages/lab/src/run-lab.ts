@@ -232,7 +232,8 @@ export async function runLab(options: RunLabOptions = {}): Promise<LabSummary> {
       step(id, {
         actor: "lab",
         step: "setup",
-        text: `Scenario ${id}: ${scenario.title}. ${scenario.proves}`,
+        // A what-if's title says what it is ("What if: …"); a preset is named by its number.
+        text: `${id === labWhatIfScenario ? "" : `Scenario ${id}: `}${scenario.title}. ${scenario.proves}`,
         route: [],
         data: {
           title: scenario.title,
