@@ -158,7 +158,7 @@ function drawStep(current: Run, seq: number, event: StepEvent): void {
     const info = scenarioInfo(event.scenario);
     const title = typeof event.data["title"] === "string" ? event.data["title"] : (info?.title ?? "");
     const proves = typeof event.data["proves"] === "string" ? event.data["proves"] : (info?.proves ?? "");
-    stepsList.append(scenarioHead(event.scenario, title, proves));
+    stepsList.append(scenarioHead(current.id, event.scenario, title, proves));
     if (event.scenario !== null) addPlatformOption(event.scenario, title);
   }
   if (typeof event.data["token"] === "string") current.token = event.data["token"];
@@ -489,6 +489,10 @@ window.addEventListener("hashchange", () => {
     const li = document.getElementById(`step-${hash.step}`);
     if (li) reveal(li);
     else pending = { step: hash.step };
+  } else if (hash.scenario !== undefined) {
+    const head = document.getElementById(`scenario-${hash.scenario}`);
+    if (head) head.scrollIntoView({ block: "start", behavior: reducedMotion.matches ? "auto" : "smooth" });
+    else pending = { scenario: hash.scenario };
   }
 });
 

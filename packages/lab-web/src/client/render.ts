@@ -471,7 +471,12 @@ export function outcomeItem(event: OutcomeEvent): HTMLLIElement {
   );
 }
 
-export function scenarioHead(scenario: number | null, title: string, proves: string): HTMLLIElement {
+export function scenarioHead(
+  runId: string,
+  scenario: number | null,
+  title: string,
+  proves: string,
+): HTMLLIElement {
   return h(
     "li",
     { class: "scenario-head", id: `scenario-${scenario ?? "run"}` },
@@ -481,6 +486,17 @@ export function scenarioHead(scenario: number | null, title: string, proves: str
       scenario === null ? "The run" : scenario === 0 ? `What if: ${title}` : `Scenario ${scenario}: ${title}`,
     ),
     proves ? h("p", {}, proves) : null,
+    scenario === null
+      ? null
+      : h(
+          "p",
+          {},
+          h(
+            "a",
+            { class: "permalink", href: `#run=${encodeURIComponent(runId)}&scenario=${scenario}` },
+            `Link to ${scenario === 0 ? "this what-if" : `scenario ${scenario}`}`,
+          ),
+        ),
   );
 }
 

@@ -57,6 +57,8 @@ describe("the lab page in Chromium", { skip: skipWithoutChromium() }, () => {
   let origin: string;
   const requests: string[] = [];
   const errors: string[] = [];
+  /** The run of each preset, by scenario number (the presets' test fills it). */
+  const presetRuns = new Map<number, string>();
 
   const api = async <T>(path: string): Promise<T> => {
     const response = await fetch(`${origin}${path}`);
@@ -302,9 +304,29 @@ describe("the lab page in Chromium", { skip: skipWithoutChromium() }, () => {
       assert.ok(await item.locator(".cancel").isVisible());
       const link = await item.locator("a.permalink").getAttribute("href");
       assert.equal(link, `#run=r1&scenario=3&step=${decision.seq}`);
+      assert.equal(await linked.getAttribute("#scenario-3 a.permalink", "href"), "#run=r1&scenario=3");
     } finally {
       await linked.close();
     }
+  });
+
+  test("every preset: the steps equal the run's JSON Lines, the outcome row its counters; a screenshot each", async (t) => {
+    const lab = await api<{ scenarios: { id: number; title: string }[] }>("/api/lab");
+    assert.ok(lab.scenarios.length >= 7);
+    for (const scenario of lab.scenarios) {
+      const run = await runFromPage(page, () => page.click(`button[data-preset="${scenario.id}"]`));
+      presetRuns.set(scenario.id, run);
+      const events = await assertStepsMatch(page, run);
+      const outcome = events.find((e) => e.type === "outcome" && e.scenario === scenario.id) as JsonEvent;
+      const row = page.locator(`[data-outcome="${scenario.id}"]`);
+      assert.equal(await row.getAttribute("data-observed"), outcome.observed);
+      assert.equal(await row.getAttribute("data-attacker-bytes"), String(outcome.attackerAppBytes));
+      assert.equal(await row.getAttribute("data-backend-hits"), String(outcome.backendHits));
+      const shot = join(artifacts, `preset-${scenario.id}.png`);
+      await page.screenshot({ path: shot, fullPage: true });
+      assert.ok(existsSync(shot));
+    }
+    t.diagnostic(`screenshots: ${artifacts}`);
   });
 
   test("axe-core: no serious or critical violation at 1280 px and at 375 px; reduced motion honoured", async () => {
@@ -319,28 +341,47 @@ describe("the lab page in Chromium", { skip: skipWithoutChromium() }, () => {
     const checked = await context.newPage();
     checked.on("request", (r) => requests.push(r.url()));
     try {
-      await checked.goto(`${origin}/#run=r1`);
-      await waitForRunEnd(checked, "r1");
-      // Open a step of each kind, so their values are checked too.
-      for (const step of [
-        "certificate",
-        "extract-pin",
-        "compare",
-        "decision",
-        "decrypt",
-        "request",
-        "trust",
-      ]) {
-        const summary = checked
-          .locator(`li.step[data-step="${step}"] > details:not([open]) > summary`)
-          .first();
-        if ((await summary.count()) > 0) await summary.click();
+      // Scenario 2 (the stolen token, the attacker's log) and scenario 3 (the ✕, the pin set on each platform),
+      // every step of each opened, at both widths.
+      for (const scenario of [2, 3]) {
+        const run = presetRuns.get(scenario) as string;
+        assert.ok(run, `the presets' test ran scenario ${scenario}`);
+        await checked.setViewportSize({ width: 1280, height: 900 });
+        await checked.goto(`${origin}/#run=${run}`);
+        await waitForRunEnd(checked, run);
+        await checked.$$eval("li.step > details", (all) => {
+          for (const details of all as unknown as { open: boolean }[]) details.open = true;
+        });
+        await checked.selectOption("#platform-scenario", String(scenario));
+        if (scenario === 3) {
+          await checked.waitForSelector('#platform-list [data-platform="android-nsc"]', {
+            state: "attached",
+          });
+        }
+        assert.deepEqual(await axeSerious(checked), [], `scenario ${scenario} at 1280 px`);
+        await checked.setViewportSize({ width: 375, height: 812 });
+        assert.deepEqual(await axeSerious(checked), [], `scenario ${scenario} at 375 px`);
       }
-      await checked.selectOption("#platform-scenario", "3");
-      await checked.waitForSelector('#platform-list [data-platform="android-nsc"]', { state: "attached" });
-      assert.deepEqual(await axeSerious(checked), [], "at 1280 px");
-      await checked.setViewportSize({ width: 375, height: 812 });
-      assert.deepEqual(await axeSerious(checked), [], "at 375 px");
+      // The control: the same check reports a nameless button (critical) and unreadable text (serious).
+      await checked.evaluate(() => {
+        const doc = (
+          globalThis as unknown as {
+            document: { querySelector(s: string): { insertAdjacentHTML(w: string, h: string): void } };
+          }
+        ).document;
+        doc
+          .querySelector("main")
+          ?.insertAdjacentHTML(
+            "beforeend",
+            '<button id="control"></button><p id="control-text" style="color:#eee;background:#fff">faint</p>',
+          );
+      });
+      const control = await axeSerious(checked);
+      assert.ok(
+        control.some((v) => v.includes("button-name")) && control.some((v) => v.includes("color-contrast")),
+        control.join("; "),
+      );
+      await checked.reload();
       const width = await checked.evaluate(() => {
         const doc = (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } })
           .document;
@@ -367,25 +408,20 @@ describe("the lab page in Chromium", { skip: skipWithoutChromium() }, () => {
     }
   });
 
-  test("every preset: the steps equal the run's JSON Lines, the outcome row its counters; a screenshot each", async (t) => {
-    const lab = await api<{ scenarios: { id: number; title: string }[] }>("/api/lab");
-    assert.ok(lab.scenarios.length >= 7);
-    for (const scenario of lab.scenarios) {
-      const run = await runFromPage(page, () => page.click(`button[data-preset="${scenario.id}"]`));
-      const events = await assertStepsMatch(page, run);
-      const outcome = events.find((e) => e.type === "outcome" && e.scenario === scenario.id) as JsonEvent;
-      const row = page.locator(`[data-outcome="${scenario.id}"]`);
-      assert.equal(await row.getAttribute("data-observed"), outcome.observed);
-      assert.equal(await row.getAttribute("data-attacker-bytes"), String(outcome.attackerAppBytes));
-      assert.equal(await row.getAttribute("data-backend-hits"), String(outcome.backendHits));
-      const shot = join(artifacts, `preset-${scenario.id}.png`);
-      await page.screenshot({ path: shot, fullPage: true });
-      assert.ok(existsSync(shot));
-    }
-    t.diagnostic(`screenshots: ${artifacts}`);
-  });
-
   test("what if: the root key pinned, the attacker's CA installed, via the proxy: drawn and ended as the counters say", async () => {
+    // "Start from" a preset fills the form with that preset's own parameters (scenario 7: expired pins).
+    const lab = await api<{ scenarios: { id: number; whatIf: Record<string, unknown> | null }[] }>(
+      "/api/lab",
+    );
+    const seven = lab.scenarios.find((sc) => sc.id === 7)?.whatIf as Record<string, boolean | string[]>;
+    await page.selectOption("#whatif-from", "7");
+    for (const name of ["attackerCaInstalled", "viaProxy", "rotated", "expired"]) {
+      assert.equal(await page.isChecked(`#whatif input[name="${name}"]`), seven[name], name);
+    }
+    for (const pin of ["leaf", "intermediate", "root", "backup"]) {
+      const want = (seven["pins"] as string[]).includes(pin);
+      assert.equal(await page.isChecked(`#whatif input[name="pin"][value="${pin}"]`), want, pin);
+    }
     const run = await runFromPage(page, async () => {
       await page.selectOption("#whatif-from", "");
       for (const name of ["attackerCaInstalled", "viaProxy", "rotated", "expired"]) {
