@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import picocolors from "picocolors";
-import type { LabEvent, LabKeepInfo } from "./events.js";
+import type { LabEvent, LabKeepInfo, LabStepEvent } from "./events.js";
 import { LabNarrator } from "./narrate.js";
 
 const ts = "2026-01-01T00:00:00.000Z";
@@ -109,5 +109,94 @@ describe("LabNarrator", () => {
     const colored = new LabNarrator({ colors: picocolors.createColors(true) }).render(events[1]!);
     assert.doesNotMatch(plain, /\u001b\[/);
     assert.match(colored, /\u001b\[32m/);
+  });
+
+  it("prints, after the summary of a --keep run, the keypin commands for the cast, paths quoted for the shell", () => {
+    const narrator = new LabNarrator({ width: 200 });
+    const info = { ...keepInfo, files: { ...keepInfo.files, labRoot: "/tmp/keypin lab/lab-root-ca.pem" } };
+    narrator.render({ ...(events[2] as LabStepEvent), data: info } as LabEvent);
+    const out = narrator.render(events[3]!);
+    assert.ok(
+      out.includes(
+        "npx keypin inspect api.myapp.com --connect-to api.myapp.com:443:127.0.0.1:4443 --ca '/tmp/keypin lab/lab-root-ca.pem'",
+      ),
+      out,
+    );
+    assert.match(
+      out,
+      /npx keypin check --proxy http:\/\/127\.0\.0\.1:8080 --connect-to api\.myapp\.com:443:api\.myapp\.com:4443 /,
+    );
+    assert.match(out, /npx keypin export --format android-nsc/);
+  });
+});
+
+describe("LabNarrator's short narration", () => {
+  const step = (scenario: number, fields: Partial<LabStepEvent> & Pick<LabStepEvent, "step" | "data">) =>
+    ({
+      v: 1,
+      type: "step",
+      scenario,
+      ts,
+      actor: "app",
+      route: [],
+      text: "(its own text)",
+      ...fields,
+    }) as LabEvent;
+  const request = (scenario: number, token: string, proxy: string | null) =>
+    step(scenario, {
+      step: "request",
+      route: proxy ? ["app", "proxy", "api.myapp.com"] : ["app", "api.myapp.com"],
+      text: "The pinned app sends GET …",
+      data: {
+        method: "GET",
+        url: "https://api.myapp.com:4443/user/profile",
+        token,
+        proxy,
+        pins: [],
+        anchors: [],
+      },
+    });
+
+  it("says a request in full once, then as the same one (and names a proxy that is new)", () => {
+    const narrator = new LabNarrator({ width: 200 });
+    assert.match(
+      narrator.render(request(1, "lab_fake_1", null)),
+      /The pinned app sends GET https:\/\/api\.myapp\.com:4443\/user\/profile with "Authorization: Bearer lab_fake_1"\./,
+    );
+    assert.match(
+      narrator.render(request(2, "lab_fake_1", "http://127.0.0.1:8080")),
+      /same request via http:\/\/127\.0\.0\.1:8080\./,
+    );
+    assert.match(
+      narrator.render(request(3, "lab_fake_1", "http://127.0.0.1:8080")),
+      /The pinned app sends the same request\.\n$/,
+    );
+    assert.match(
+      narrator.render(request(4, "lab_fake_2", null)),
+      /Bearer lab_fake_2/,
+      "another token is said in full",
+    );
+  });
+
+  it("prints a step's own text when its data is not a shape it knows", () => {
+    const narrator = new LabNarrator();
+    const odd = step(1, {
+      step: "certificate",
+      data: { presented: [] } as never,
+      text: "Something new happened.",
+    });
+    assert.match(narrator.render(odd), /Something new happened\./);
+    const lab = step(1, { actor: "lab", step: "decision", data: {}, text: "A lesson in one line." });
+    assert.match(narrator.render(lab), /A lesson in one line\./);
+  });
+
+  it("cuts pins to 8 base64 characters, in its own sentences and in the steps' own texts alike", () => {
+    const narrator = new LabNarrator({ width: 200 });
+    const pin = "sha256/ABCDEFGHijklmnopqrstuvwxyz0123456789+/ABCD=";
+    const compare = step(3, { step: "compare", data: { expectedPins: [pin], matched: null } });
+    assert.match(narrator.render(compare), /None of sha256\/ABCDEFGH… is on the path\./);
+    const own = step(3, { actor: "lab", step: "setup", data: {}, text: "Pinned: sha256/ABCDEFGHijkl…." });
+    assert.match(narrator.render(own), /Pinned: sha256\/ABCDEFGH…\./);
+    assert.match(new LabNarrator({ verbose: true, width: 200 }).render(own), /sha256\/ABCDEFGHijkl…/);
   });
 });
