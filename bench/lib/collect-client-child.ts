@@ -46,7 +46,9 @@ function template(host: string, chain: ChainPems): [string, string, string] {
   return [head, middle, tail];
 }
 
-const hot = Array.from({ length: HOT }, (_, g) => template(`h${g}.check.keypin.test`, chains[g % chains.length]!));
+const hot = Array.from({ length: HOT }, (_, g) =>
+  template(`h${g}.check.keypin.test`, chains[g % chains.length]!),
+);
 
 let device = 0;
 function body(i: number, m: RunMessage): string {
@@ -54,7 +56,8 @@ function body(i: number, m: RunMessage): string {
   const vendor = `599F9C00-92DC-4B5C-9464-${String(device).padStart(12, "0")}`;
   const time = new Date(1_796_000_000_000 + device * 1000).toISOString();
   // A deterministic spread of the new groups over the round (every 1/share-th report).
-  const distinct = m.distinctShare > 0 && Math.floor((i + 1) * m.distinctShare) > Math.floor(i * m.distinctShare);
+  const distinct =
+    m.distinctShare > 0 && Math.floor((i + 1) * m.distinctShare) > Math.floor(i * m.distinctShare);
   const [head, middle, tail] = distinct
     ? template(`n${i}-${m.nonce}.check.keypin.test`, chains[i % chains.length]!)
     : hot[i % HOT]!;

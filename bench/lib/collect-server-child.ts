@@ -4,7 +4,9 @@
 //   KEYPIN_BENCH_COLLECT = {"kind": "collector", "database": FILE|URL, "modules": DIR}
 //                                                                    @keypin/collect from the run's snapshot
 // Tells the parent its port over IPC; answers {type: "rss"} with its resident set size and {type: "close"} by
-// closing (the collector flushes and snapshots its store) and exiting.
+// closing (the collector flushes and snapshots its store) and exiting. The rss answer holds the process's CPU
+// time so far too (user + system, µs, all threads: the parent takes CPU per report from it, a figure that
+// other load on the machine changes far less than it changes reports/s).
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -75,7 +77,16 @@ if (config.kind === "bare") {
 const port = (server.address() as AddressInfo).port;
 process.send?.({ type: "ready", port });
 process.on("message", (m: { type: string }) => {
-  if (m.type === "rss") process.send?.({ type: "rss", rss: rss(), errors });
+  if (m.type === "rss") {
+    const cpu = process.cpuUsage();
+    process.send?.({
+      type: "rss",
+      rss: rss(),
+      cpuMicros: cpu.user + cpu.system,
+      systemMicros: cpu.system,
+      errors,
+    });
+  }
   if (m.type === "close") {
     server.closeAllConnections?.();
     close().then(

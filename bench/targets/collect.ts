@@ -74,7 +74,11 @@ async function forkChild(
 const serverArgs = process.env.KEYPIN_BENCH_COLLECT_SERVER_ARGS?.split(" ").filter(Boolean) ?? [];
 
 function startServer(config: Record<string, unknown>): Promise<Child> {
-  return forkChild("../lib/collect-server-child.ts", { KEYPIN_BENCH_COLLECT: JSON.stringify(config) }, serverArgs);
+  return forkChild(
+    "../lib/collect-server-child.ts",
+    { KEYPIN_BENCH_COLLECT: JSON.stringify(config) },
+    serverArgs,
+  );
 }
 
 function findPgBin(): string | undefined {
@@ -154,7 +158,9 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     return { leaf: c.leafPem, intermediate: c.intermediatePem, root: c.rootPem };
   });
   const work = mkdtempSync(join(tmpdir(), "keypin-bench-collect-"));
-  const client = await forkChild("../lib/collect-client-child.ts", { KEYPIN_BENCH_CHAINS: JSON.stringify(chains) });
+  const client = await forkChild("../lib/collect-client-child.ts", {
+    KEYPIN_BENCH_CHAINS: JSON.stringify(chains),
+  });
   const servers: Child[] = [];
   const results: TargetResult[] = [];
   let pg: { url: string; stop(): void } | undefined;
@@ -162,21 +168,43 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   const pgBin = findPgBin();
   if (!pgBin) pgReason = "PostgreSQL's server binaries are not installed (/usr/lib/postgresql/*/bin/initdb)";
   let nonce = 0;
+  /** Server CPU µs per report of each round, per server (by port). */
+  const cpuPerReport = new Map<number, number[]>();
+  const usage = (server: Child) =>
+    server.ask<{ rss: number; cpuMicros: number; errors: number }>({ type: "rss" }, "rss");
   const round = async (server: Child, count: number, distinctShare: number): Promise<number> => {
+    const before = await usage(server);
     const answer = await client.ask<RoundAnswer>(
-      { type: "run", port: server.port, count, concurrency: CONCURRENCY, distinctShare, nonce: `r${nonce++}` },
+      {
+        type: "run",
+        port: server.port,
+        count,
+        concurrency: CONCURRENCY,
+        distinctShare,
+        nonce: `r${nonce++}`,
+      },
       "done",
     );
     if (answer.error) throw new Error(`a collect round failed: ${answer.error}`);
     const ok = answer.statuses["201"] ?? 0;
-    if (ok !== count) throw new Error(`${count} reports sent, ${ok} answered 201: ${JSON.stringify(answer.statuses)}`);
+    if (ok !== count)
+      throw new Error(`${count} reports sent, ${ok} answered 201: ${JSON.stringify(answer.statuses)}`);
+    const after = await usage(server);
+    if (after.errors > 0) throw new Error(`the collector reported ${after.errors} store errors`);
+    const list = cpuPerReport.get(server.port) ?? [];
+    list.push((after.cpuMicros - before.cpuMicros) / count);
+    cpuPerReport.set(server.port, list);
     return (count * 1000) / answer.ms;
   };
   try {
     if (pgBin) pg = await startPostgres(pgBin);
     const bare = await startServer({ kind: "bare" });
     servers.push(bare);
-    const sqlite = await startServer({ kind: "collector", database: join(work, "reports.db"), modules: ctx.modules });
+    const sqlite = await startServer({
+      kind: "collector",
+      database: join(work, "reports.db"),
+      modules: ctx.modules,
+    });
     servers.push(sqlite);
     const postgres = pg
       ? await startServer({ kind: "collector", database: pg.url, modules: ctx.modules })
@@ -193,6 +221,9 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
       1,
     );
     const bareRates = values.get("bare")!;
+    // The warm-up round is the first of each server's CPU figures.
+    const cpuOf = (server: Child) => (cpuPerReport.get(server.port) ?? []).slice(1);
+    const bareCpu = cpuOf(bare);
     const unit = "reports/s";
     const mix = `${perRound} reports a round per server, ${CONCURRENCY} keep-alive connections, 1 in ${1 / DISTINCT_SHARE} a new group and the rest 24 repeated groups (every body distinct: device id and time vary), client in its own process; rounds alternate bare/SQLite/PostgreSQL, ${rounds} measured after 1 warm-up`;
     for (const side of ["sqlite", "postgres"] as const) {
@@ -214,6 +245,10 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
       const ri = medianInterval(ratios);
       const rate = summarize(rates);
       const rateI = medianInterval(rates);
+      const cpu = cpuOf(side === "sqlite" ? sqlite : (postgres as Child));
+      const cpuRatios = ratiosOf(cpu, bareCpu);
+      const cpuRatio = summarize(cpuRatios);
+      const cpuI = medianInterval(cpuRatios);
       const status =
         side === "sqlite"
           ? judge(rate.median, ">=", GOAL_RATE) === "met" && judge(ratio.median, ">=", GOAL_RATIO) === "met"
@@ -228,10 +263,13 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
           "bare node:http": { ...summarize(bareRates), unit },
           [`collector, ${label}`]: { ...rate, unit },
           [`collector/bare`]: { ...ratio, unit: "ratio" },
+          "bare node:http, server CPU": { ...summarize(bareCpu), unit: "µs/report" },
+          [`collector, ${label}, server CPU`]: { ...summarize(cpu), unit: "µs/report" },
         },
         notes: [
           `reports/s median ${rate.median.toFixed(0)} (95% interval of the median ${rateI.low.toFixed(0)}–${rateI.high.toFixed(0)})`,
           `collector/bare: median of ${rounds} per-round ratios ${ratio.median.toFixed(3)} (95% interval ${ri.low.toFixed(3)}–${ri.high.toFixed(3)}, IQR ${ratio.q1.toFixed(3)}–${ratio.q3.toFixed(3)})`,
+          `server CPU per report (user + system, all its threads), bare/collector: median ${cpuRatio.median.toFixed(3)} (95% interval ${cpuI.low.toFixed(3)}–${cpuI.high.toFixed(3)}): the ratio the collector would reach with a core to itself, whatever else runs on the machine`,
           mix,
         ],
       });
@@ -239,7 +277,11 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     for (const s of servers.splice(0)) await s.close();
 
     // Memory: a fresh collector on a fresh SQLite file, flooded with one group's duplicates.
-    const flooded = await startServer({ kind: "collector", database: join(work, "flood.db"), modules: ctx.modules });
+    const flooded = await startServer({
+      kind: "collector",
+      database: join(work, "flood.db"),
+      modules: ctx.modules,
+    });
     servers.push(flooded);
     const sent: number[] = [];
     const rss: number[] = [];

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { AlertSender } from "./alerts.js";
 import { dashboardHtml } from "./dashboard.js";
-import { classify, groupKey, type IngestedReport, parseReport, ReportRejected } from "./ingest.js";
+import { classify, groupKey, parseReport, ReportRejected } from "./ingest.js";
 import type { GroupRecord, ReportStore } from "./store.js";
 
 /** The largest report body accepted; larger bodies are answered 413. */
@@ -156,31 +156,9 @@ export function createCollectorServer(options: CollectorOptions): Server {
     if (!m?.[1] || !tokenDigest) return false;
     return timingSafeEqual(createHash("sha256").update(m[1]).digest(), tokenDigest);
   };
-  // Classifying parses and verifies the chain (milliseconds); a flood repeats the same report, so the
-  // answer is kept per distinct content (everything classify reads), up to 10,000 of them.
-  const classified = new Map<string, ReturnType<typeof classify>>();
-  const classifyCached = (report: IngestedReport): ReturnType<typeof classify> => {
-    const key = createHash("sha256")
-      .update(
-        JSON.stringify([
-          report.host,
-          report.notedHost,
-          report.includeSubdomains,
-          report.servedChain,
-          report.validatedChain,
-          report.knownPins,
-          report.result,
-        ]),
-      )
-      .digest("base64");
-    let answer = classified.get(key);
-    if (!answer) {
-      answer = classify(report, { publicRoots: options.publicRoots });
-      if (classified.size >= 10_000) classified.clear();
-      classified.set(key, answer);
-    }
-    return answer;
-  };
+  // Classification is not cached here: ingest.ts keeps each certificate parsed and each link verified (the
+  // costly parts), and a key over everything classify reads cost more to build than classifying does.
+  const classifyOptions = { publicRoots: options.publicRoots };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let url: URL;
     try {
@@ -224,7 +202,7 @@ export function createCollectorServer(options: CollectorOptions): Server {
       let upsert: Parameters<ReportStore["record"]>[0][number];
       try {
         const report = parseReport(body);
-        const { classification, evidence } = classifyCached(report);
+        const { classification, evidence } = classify(report, classifyOptions);
         upsert = {
           key: groupKey(report),
           host: report.host,
@@ -339,6 +317,13 @@ export function createCollectorServer(options: CollectorOptions): Server {
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
     },
     (req, res) => {
+      // The idle timer is for connections without a request: one being answered (waiting for its report to be
+      // synced to disk, say) is not idle. Node's own headersTimeout and requestTimeout still bound the request.
+      const socket = req.socket;
+      socket.setTimeout(0);
+      res.once("finish", () => {
+        if (!socket.destroyed) socket.setTimeout(requestTimeout);
+      });
       handle(req, res).catch((error) => {
         options.onError?.(error);
         if (!res.headersSent) send(res, 503, { error: "the collector could not answer; retry later" });
@@ -348,7 +333,10 @@ export function createCollectorServer(options: CollectorOptions): Server {
   );
   server.keepAliveTimeout = 5_000;
   // An idle connection (no request at all) is closed too.
-  server.on("connection", (socket) => socket.setTimeout(requestTimeout, () => socket.destroy()));
+  server.on("connection", (socket) => {
+    socket.setTimeout(requestTimeout);
+    socket.on("timeout", () => socket.destroy());
+  });
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
     const status = error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
     if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);

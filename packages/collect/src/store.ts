@@ -1,7 +1,7 @@
 import {
   closeSync,
   existsSync,
-  fdatasyncSync,
+  fdatasync,
   fsyncSync,
   ftruncateSync,
   openSync,
@@ -70,18 +70,27 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (host, minute));`,
 ];
 
+/**
+ * A group's row with `count` reports of a batch at once (p13 first seen, p14 last seen, p12 the count); on a
+ * key already stored, only the count and the times change.
+ */
 const UPSERT_GROUP = (p: (i: number) => string) => `INSERT INTO report_groups
   (key, host, port, noted_host, served_chain, validated_chain, known_pins, result, source, classification, evidence, count, first_seen, last_seen)
-  VALUES (${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(p).join(", ")}, 1, ${p(12)}, ${p(12)})
-  ON CONFLICT (key) DO UPDATE SET count = report_groups.count + 1,
+  VALUES (${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14].map(p).join(", ")})
+  ON CONFLICT (key) DO UPDATE SET count = report_groups.count + excluded.count,
     first_seen = CASE WHEN excluded.first_seen < report_groups.first_seen THEN excluded.first_seen ELSE report_groups.first_seen END,
     last_seen = CASE WHEN excluded.last_seen > report_groups.last_seen THEN excluded.last_seen ELSE report_groups.last_seen END`;
-const UPSERT_MINUTE = (
-  p: (i: number) => string,
-) => `INSERT INTO report_minutes (host, minute, count) VALUES (${p(1)}, ${p(2)}, 1)
-  ON CONFLICT (host, minute) DO UPDATE SET count = report_minutes.count + 1`;
+/** A stored group's count + p2, its times widened to p3..p4; binds four small values, not the chains. */
+const BUMP_GROUP = (p: (i: number) => string) => `UPDATE report_groups SET count = count + ${p(2)},
+    first_seen = CASE WHEN ${p(3)} < first_seen THEN ${p(3)} ELSE first_seen END,
+    last_seen = CASE WHEN ${p(4)} > last_seen THEN ${p(4)} ELSE last_seen END
+  WHERE key = ${p(1)}`;
+/** A host's minute + p3 reports, returning the count after them. */
+const UPSERT_MINUTE = (p: (i: number) => string) => `INSERT INTO report_minutes (host, minute, count)
+  VALUES (${p(1)}, ${p(2)}, ${p(3)})
+  ON CONFLICT (host, minute) DO UPDATE SET count = report_minutes.count + excluded.count RETURNING count`;
 
-function params(g: GroupUpsert): unknown[] {
+function params(g: GroupUpsert, count: number, first: number, last: number): unknown[] {
   return [
     g.key,
     g.host,
@@ -94,8 +103,103 @@ function params(g: GroupUpsert): unknown[] {
     g.source,
     g.classification,
     JSON.stringify(g.evidence),
-    g.seenAt,
+    count,
+    first,
+    last,
   ];
+}
+
+const minuteOf = (ms: number): number => Math.floor(ms / 60_000) * 60_000;
+
+/** What a batch needs of a report whose group is already stored: the journal's short form of a duplicate. */
+interface Duplicate {
+  key: string;
+  host: string;
+  seenAt: number;
+}
+
+/** One group's reports in a batch. */
+interface BatchGroup {
+  key: string;
+  /** The batch's first full report of the group (a replayed duplicate has none). */
+  full: GroupUpsert | undefined;
+  count: number;
+  first: number;
+  last: number;
+  /** Index of the group's first report in the batch: the one told `created` when the store made the row. */
+  firstIndex: number;
+  created: boolean;
+}
+
+/** One host's minute in a batch. */
+interface BatchMinute {
+  host: string;
+  minute: number;
+  count: number;
+  /** The minute's count before this batch (set by the store). */
+  before: number;
+}
+
+/**
+ * A batch of reports folded into one change per group and per host-minute, sorted by key (so that concurrent
+ * PostgreSQL transactions lock rows in one order and cannot deadlock). Each report's outcome is the one it
+ * would have had alone, in batch order: `created` for the first report of a new group, and its minute's
+ * count just after it (the count before the batch + its place among the batch's reports of that minute).
+ */
+class Batch {
+  readonly groups: BatchGroup[];
+  readonly minutes: BatchMinute[];
+  private readonly minuteOf: BatchMinute[] = [];
+  private readonly place: number[] = [];
+  private readonly groupOf: BatchGroup[] = [];
+  constructor(reports: readonly (GroupUpsert | Duplicate)[]) {
+    const groups = new Map<string, BatchGroup>();
+    const minutes = new Map<string, BatchMinute>();
+    reports.forEach((r, i) => {
+      let g = groups.get(r.key);
+      if (!g) {
+        g = {
+          key: r.key,
+          full: undefined,
+          count: 0,
+          first: r.seenAt,
+          last: r.seenAt,
+          firstIndex: i,
+          created: false,
+        };
+        groups.set(r.key, g);
+      }
+      g.count += 1;
+      if (r.seenAt < g.first) g.first = r.seenAt;
+      if (r.seenAt > g.last) g.last = r.seenAt;
+      if (!g.full && "servedChain" in r) g.full = r;
+      const minute = minuteOf(r.seenAt);
+      const mk = `${r.host}\n${minute}`;
+      let m = minutes.get(mk);
+      if (!m) {
+        m = { host: r.host, minute, count: 0, before: 0 };
+        minutes.set(mk, m);
+      }
+      m.count += 1;
+      this.minuteOf.push(m);
+      this.place.push(m.count);
+      this.groupOf.push(g);
+    });
+    const byKey =
+      <T>(key: (t: T) => string) =>
+      (a: T, b: T) =>
+        key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
+    this.groups = [...groups.values()].sort(byKey((g) => g.key));
+    this.minutes = [...minutes.values()].sort(
+      byKey((m) => `${m.host}\n${String(m.minute).padStart(16, "0")}`),
+    );
+  }
+  outcomes(): RecordOutcome[] {
+    return this.groupOf.map((g, i) => ({
+      created: g.created && g.firstIndex === i,
+      minuteCount: (this.minuteOf[i] as BatchMinute).before + (this.place[i] as number),
+    }));
+  }
 }
 
 const SELECT_GROUPS = `SELECT key, host, port, noted_host, served_chain, validated_chain, known_pins, result, source,
@@ -119,8 +223,6 @@ function rowToGroup(row: Record<string, unknown>): GroupRecord {
     lastSeen: new Date(Number(row.last_seen)).toISOString(),
   };
 }
-
-const minuteOf = (ms: number): number => Math.floor(ms / 60_000) * 60_000;
 
 /**
  * Takes `FILE.lock` (holding this process's id) so that a second collector on the same file fails at start
@@ -165,13 +267,23 @@ function lockFile(file: string): () => void {
  */
 export async function openSqliteStore(
   file: string,
-  options: { snapshotEveryMs?: number } = {},
+  options: {
+    /** How often to consider writing the database file (default 1,000 ms). */
+    snapshotEveryMs?: number;
+    /** Journal bytes that make a snapshot due (default a quarter of the last snapshot's size). */
+    snapshotMinJournalBytes?: number;
+  } = {},
 ): Promise<ReportStore> {
   const unlock = lockFile(file);
   const require = createRequire(import.meta.url);
   const initSqlJs = require("sql.js") as typeof import("sql.js").default;
   const SQL = await initSqlJs();
   const db = existsSync(file) ? new SQL.Database(readFileSync(file)) : new SQL.Database();
+  // The database lives in WASM memory; its durability is FILE-journal and the snapshots. SQLite's own
+  // rollback journal (a file in sql.js's in-memory file system, written and deleted per transaction) only
+  // needs to undo a failed transaction, which it can from memory.
+  db.run("PRAGMA journal_mode = MEMORY");
+  db.run("PRAGMA synchronous = OFF");
   db.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
   db.run("CREATE TABLE IF NOT EXISTS journal_position (seq BIGINT NOT NULL)");
   const current = Number(
@@ -183,36 +295,50 @@ export async function openSqliteStore(
     db.run("INSERT INTO schema_version (version) VALUES (?)", [v + 1]);
     db.run("COMMIT");
   }
-  const upsertGroup = UPSERT_GROUP((i) => `?${i}`);
-  const upsertMinute = UPSERT_MINUTE((i) => `?${i}`);
-  const scalar = (sql: string, args: unknown[]): unknown => {
-    const stmt = db.prepare(sql);
-    try {
-      stmt.bind(args as never);
-      return stmt.step() ? stmt.get()[0] : undefined;
-    } finally {
-      stmt.free();
+  const statement = (sql: string) => db.prepare(sql);
+  const upsertGroup = statement(UPSERT_GROUP((i) => `?${i}`));
+  const bumpGroup = statement(BUMP_GROUP((i) => `?${i}`));
+  const upsertMinute = statement(UPSERT_MINUTE((i) => `?${i}`));
+  /**
+   * Applies a batch (in the caller's transaction). Prepared once, the statements bind only what changes;
+   * a duplicate (nearly every report of a flood) is one UPDATE of four small values, where each report used to
+   * prepare three statements and bind its chains (~5 KB) into WASM memory: most of the store's cost.
+   */
+  const apply = (reports: readonly (GroupUpsert | Duplicate)[]): RecordOutcome[] => {
+    const batch = new Batch(reports);
+    for (const g of batch.groups) {
+      bumpGroup.run([g.key, g.count, g.first, g.last] as never);
+      if (db.getRowsModified() > 0) continue;
+      // One process owns the database, so nothing can insert the key between the UPDATE and this INSERT.
+      if (!g.full) continue; // a replayed duplicate of a group that is gone (see the journal's comment)
+      upsertGroup.run(params(g.full, g.count, g.first, g.last) as never);
+      g.created = true;
     }
+    for (const m of batch.minutes) {
+      upsertMinute.bind([m.host, m.minute, m.count] as never);
+      upsertMinute.step();
+      m.before = Number(upsertMinute.get()[0]) - m.count;
+      upsertMinute.reset();
+    }
+    return batch.outcomes();
   };
-  const apply = (reports: readonly GroupUpsert[]): RecordOutcome[] =>
-    reports.map((g) => {
-      // One process owns the database, so the look-up and the upsert cannot interleave with another's.
-      const created = scalar("SELECT 1 FROM report_groups WHERE key = ?", [g.key]) === undefined;
-      db.run(upsertGroup, params(g) as never);
-      const minute = minuteOf(g.seenAt);
-      db.run(upsertMinute, [g.host, minute]);
-      const minuteCount = Number(
-        scalar("SELECT count FROM report_minutes WHERE host = ? AND minute = ?", [g.host, minute]),
-      );
-      return { created, minuteCount };
-    });
+  /**
+   * Keys of the stored groups whose full row is durable (in the file or in a synced journal entry): a report
+   * of one of them goes to the journal as a Duplicate (key, host, time: ~120 bytes, not ~5 KB of chains).
+   */
+  const durable = new Set<string>();
+  const loadDurable = (): void => {
+    durable.clear();
+    for (const row of db.exec("SELECT key FROM report_groups")[0]?.values ?? []) durable.add(String(row[0]));
+  };
   let seq = Number(db.exec("SELECT COALESCE(MAX(seq), 0) FROM journal_position")[0]?.values[0]?.[0] ?? 0);
   const journalFile = `${file}-journal`;
   if (existsSync(journalFile)) {
-    // Replay what was acknowledged after the last snapshot. A torn last line was never acknowledged.
+    // Replay what was acknowledged after the last snapshot. A torn last line was never acknowledged. A
+    // Duplicate's group is in the file or in an earlier entry: its key was durable when it was written.
     db.run("BEGIN");
     for (const line of readFileSync(journalFile, "utf8").split("\n")) {
-      let entry: { seq: number; reports: GroupUpsert[] };
+      let entry: { seq: number; reports: (GroupUpsert | Duplicate)[] };
       try {
         entry = JSON.parse(line);
       } catch {
@@ -225,7 +351,11 @@ export async function openSqliteStore(
     }
     db.run("COMMIT");
   }
+  loadDurable();
   let dirty = true;
+  /** Bytes in the journal since the last snapshot, and the size of the last snapshot. */
+  let journalBytes = 0;
+  let snapshotBytes = 0;
   const snapshot = (): void => {
     if (!dirty) return;
     db.run("DELETE FROM journal_position");
@@ -233,18 +363,25 @@ export async function openSqliteStore(
     const tmp = `${file}.tmp-${process.pid}`;
     const fd = openSync(tmp, "w");
     try {
-      writeSync(fd, db.export());
+      const bytes = db.export();
+      writeSync(fd, bytes);
       fsyncSync(fd);
+      snapshotBytes = bytes.length;
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, file);
     ftruncateSync(journal, 0);
+    journalBytes = 0;
     dirty = false;
   };
   const journal = openSync(journalFile, "a");
   snapshot();
+  // Writing the whole database costs in proportion to its size, so it is written once the journal holds a
+  // quarter of that (at most every snapshotEveryMs): a report costs O(1) of snapshot work however large the
+  // database grows, and a restart replays at most about a quarter of the database's size of journal.
   const timer = setInterval(() => {
+    if (journalBytes < (options.snapshotMinJournalBytes ?? snapshotBytes / 4)) return;
     try {
       snapshot();
     } catch {
@@ -252,24 +389,49 @@ export async function openSqliteStore(
     }
   }, options.snapshotEveryMs ?? 1000);
   timer.unref();
-  let pending: {
+  interface Pending {
     reports: readonly GroupUpsert[];
     resolve: (outcomes: RecordOutcome[]) => void;
     reject: (e: unknown) => void;
-  }[] = [];
+  }
+  let pending: Pending[] = [];
   let scheduled = false;
+  /** The journal fdatasync in flight (one at a time: reports arriving meanwhile make the next batch). */
+  let syncing: Promise<void> | undefined;
+  const schedule = (): void => {
+    if (scheduled || syncing || pending.length === 0) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
+  /**
+   * Group commit: the reports that arrived since the last batch are appended to the journal in one entry,
+   * applied in one transaction, and fdatasynced off the event loop (the thread pool), which keeps reading
+   * and parsing requests meanwhile; they are answered once the sync completes, never before.
+   */
   const flush = (): void => {
     scheduled = false;
     const batch = pending;
     pending = [];
     if (batch.length === 0) return;
     const reports = batch.flatMap((item) => item.reports);
+    const fail = (error: unknown) => {
+      for (const item of batch) item.reject(error);
+    };
+    let outcomes: RecordOutcome[];
+    // Keys written in full in this entry: a later report of the same group is a Duplicate of it.
+    const fresh = new Set<string>();
     try {
-      writeSync(journal, `${JSON.stringify({ seq: seq + 1, reports })}\n`);
-      fdatasyncSync(journal);
+      const lines = reports.map((g) => {
+        if (durable.has(g.key) || fresh.has(g.key)) {
+          return { key: g.key, host: g.host, seenAt: g.seenAt } satisfies Duplicate;
+        }
+        fresh.add(g.key);
+        return g;
+      });
+      const line = `${JSON.stringify({ seq: seq + 1, reports: lines })}\n`;
+      journalBytes += writeSync(journal, line);
       seq += 1;
       db.run("BEGIN");
-      let outcomes: RecordOutcome[];
       try {
         outcomes = apply(reports);
         db.run("COMMIT");
@@ -278,14 +440,30 @@ export async function openSqliteStore(
         throw error;
       }
       dirty = true;
-      let at = 0;
-      for (const item of batch) {
-        item.resolve(outcomes.slice(at, at + item.reports.length));
-        at += item.reports.length;
-      }
     } catch (error) {
-      for (const item of batch) item.reject(error);
+      fail(error);
+      return;
     }
+    syncing = new Promise<void>((resolve) => {
+      fdatasync(journal, (error) => {
+        syncing = undefined;
+        if (error) fail(error);
+        else {
+          for (const key of fresh) durable.add(key);
+          let at = 0;
+          for (const item of batch) {
+            item.resolve(outcomes.slice(at, at + item.reports.length));
+            at += item.reports.length;
+          }
+        }
+        resolve();
+        schedule();
+      });
+    });
+  };
+  /** Resolves when no sync is in flight. */
+  const idle = async (): Promise<void> => {
+    while (syncing) await syncing;
   };
   const query = (sql: string, args: unknown[]): Record<string, unknown>[] => {
     const stmt = db.prepare(sql);
@@ -302,10 +480,7 @@ export async function openSqliteStore(
     record(reports) {
       return new Promise((resolve, reject) => {
         pending.push({ reports, resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
+        schedule();
       });
     },
     async groups(filter) {
@@ -333,6 +508,8 @@ export async function openSqliteStore(
       }));
     },
     async prune(beforeMs) {
+      // No batch between the sync and the prune: the durable keys are reloaded from what is left.
+      await idle();
       db.run("BEGIN");
       db.run("DELETE FROM report_groups WHERE last_seen < ?", [beforeMs]);
       const deleted = db.getRowsModified();
@@ -340,13 +517,19 @@ export async function openSqliteStore(
       db.run("COMMIT");
       dirty = true;
       snapshot();
+      loadDurable();
       return deleted;
     },
     async close() {
       clearInterval(timer);
+      await idle();
       flush();
+      await idle();
       snapshot();
       closeSync(journal);
+      upsertGroup.free();
+      bumpGroup.free();
+      upsertMinute.free();
       db.close();
       unlock();
     },
@@ -355,8 +538,9 @@ export async function openSqliteStore(
 
 /**
  * The fleet store: PostgreSQL through `pg`. Several collectors may share one database with no other
- * coordination: migrations run under an advisory lock, and each report is one INSERT … ON CONFLICT … DO
- * UPDATE SET count = count + 1, atomic in PostgreSQL, committed before the report is acknowledged.
+ * coordination: migrations run under an advisory lock, and the reports that arrive together are one
+ * transaction that adds each group's count (UPDATE count = count + n on rows locked in key order, or INSERT …
+ * ON CONFLICT … DO UPDATE for a new group), atomic in PostgreSQL, committed before any of them is acknowledged.
  */
 export async function openPostgresStore(url: string): Promise<ReportStore> {
   const require = createRequire(import.meta.url);
@@ -382,31 +566,133 @@ export async function openPostgresStore(url: string): Promise<ReportStore> {
   } finally {
     client.release();
   }
-  const upsertGroup = UPSERT_GROUP((i) => `$${i}`);
-  const upsertMinute = UPSERT_MINUTE((i) => `$${i}`);
-  return {
-    async record(reports) {
-      const c = await pool.connect();
-      try {
-        await c.query("BEGIN");
-        const outcomes: RecordOutcome[] = [];
-        for (const g of reports) {
-          // xmax = 0 only on a row this statement inserted: the group is new, whichever collector asks.
-          const group = await c.query(`${upsertGroup} RETURNING (xmax = 0) AS created`, params(g));
-          const minute = await c.query(`${upsertMinute} RETURNING count`, [g.host, minuteOf(g.seenAt)]);
-          outcomes.push({
-            created: group.rows[0].created === true,
-            minuteCount: Number(minute.rows[0].count),
+  const upsertGroup = `${UPSERT_GROUP((i) => `$${i}`)} RETURNING (xmax = 0) AS created`;
+  /** Takes the row locks of a batch's stored groups in key order: two collectors' batches cannot deadlock. */
+  const LOCK_GROUPS = "SELECT key FROM report_groups WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE";
+  const BUMP_GROUPS = `UPDATE report_groups AS g SET count = g.count + i.n,
+      first_seen = LEAST(g.first_seen, i.first), last_seen = GREATEST(g.last_seen, i.last)
+    FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS i(key, n, first, last)
+    WHERE g.key = i.key`;
+  const UPSERT_MINUTES = `INSERT INTO report_minutes (host, minute, count)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS i(host, minute, n) ORDER BY host, minute
+    ON CONFLICT (host, minute) DO UPDATE SET count = report_minutes.count + excluded.count
+    RETURNING host, minute, count`;
+  /** One transaction for a batch: a few statements whatever its size (arrays through unnest). */
+  const store = async (batch: Batch): Promise<RecordOutcome[]> => {
+    const c = await pool.connect();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await c.query("BEGIN");
+          const keys = batch.groups.map((g) => g.key);
+          const locked = await c.query({ name: "keypin-lock-groups", text: LOCK_GROUPS, values: [keys] });
+          const stored = new Set(locked.rows.map((r: { key: string }) => r.key));
+          const old = batch.groups.filter((g) => stored.has(g.key));
+          if (old.length > 0) {
+            await c.query({
+              name: "keypin-bump-groups",
+              text: BUMP_GROUPS,
+              values: [
+                old.map((g) => g.key),
+                old.map((g) => g.count),
+                old.map((g) => g.first),
+                old.map((g) => g.last),
+              ],
+            });
+          }
+          for (const g of batch.groups) {
+            g.created = false;
+            if (stored.has(g.key) || !g.full) continue;
+            // Another collector may insert the key meanwhile: ON CONFLICT adds to its row, and xmax = 0 only on
+            // a row this statement inserted, so exactly one collector is told the group is new.
+            const inserted = await c.query({
+              name: "keypin-upsert-group",
+              text: upsertGroup,
+              values: params(g.full, g.count, g.first, g.last),
+            });
+            g.created = inserted.rows[0].created === true;
+          }
+          const minutes = await c.query({
+            name: "keypin-upsert-minutes",
+            text: UPSERT_MINUTES,
+            values: [
+              batch.minutes.map((m) => m.host),
+              batch.minutes.map((m) => m.minute),
+              batch.minutes.map((m) => m.count),
+            ],
           });
+          const after = new Map<string, number>(
+            minutes.rows.map((r: { host: string; minute: string; count: string }) => [
+              `${r.host}\n${Number(r.minute)}`,
+              Number(r.count),
+            ]),
+          );
+          for (const m of batch.minutes) m.before = (after.get(`${m.host}\n${m.minute}`) as number) - m.count;
+          await c.query("COMMIT");
+          return batch.outcomes();
+        } catch (error) {
+          await c.query("ROLLBACK").catch(() => undefined);
+          // A deadlock or serialization failure rolled everything back: the batch can run again.
+          const code = (error as { code?: string }).code;
+          if ((code === "40P01" || code === "40001") && attempt < 5) continue;
+          throw error;
         }
-        await c.query("COMMIT");
-        return outcomes;
-      } catch (error) {
-        await c.query("ROLLBACK").catch(() => undefined);
-        throw error;
-      } finally {
-        c.release();
       }
+    } finally {
+      c.release();
+    }
+  };
+  interface Pending {
+    reports: readonly GroupUpsert[];
+    resolve: (outcomes: RecordOutcome[]) => void;
+    reject: (e: unknown) => void;
+  }
+  let pending: Pending[] = [];
+  let scheduled = false;
+  let inFlight = 0;
+  const MAX_IN_FLIGHT = 4;
+  const schedule = (): void => {
+    if (scheduled || inFlight >= MAX_IN_FLIGHT || pending.length === 0) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
+  /**
+   * Group commit: the reports that arrived since the last batch go to PostgreSQL in one transaction (up to
+   * MAX_IN_FLIGHT at once), answered once it commits. Was a transaction of four round trips per report.
+   */
+  const flush = (): void => {
+    scheduled = false;
+    const items = pending;
+    pending = [];
+    if (items.length === 0) return;
+    inFlight += 1;
+    const done = store(new Batch(items.flatMap((item) => item.reports)))
+      .then(
+        (outcomes) => {
+          let at = 0;
+          for (const item of items) {
+            item.resolve(outcomes.slice(at, at + item.reports.length));
+            at += item.reports.length;
+          }
+        },
+        (error) => {
+          for (const item of items) item.reject(error);
+        },
+      )
+      .finally(() => {
+        inFlight -= 1;
+        running.delete(done);
+        schedule();
+      });
+    running.add(done);
+  };
+  const running = new Set<Promise<void>>();
+  return {
+    record(reports) {
+      return new Promise((resolve, reject) => {
+        pending.push({ reports, resolve, reject });
+        schedule();
+      });
     },
     async groups(filter) {
       const { rows } =
@@ -439,6 +725,10 @@ export async function openPostgresStore(url: string): Promise<ReportStore> {
       return deleted.rowCount ?? 0;
     },
     async close() {
+      while (pending.length > 0 || running.size > 0) {
+        if (running.size < MAX_IN_FLIGHT) flush();
+        await Promise.race(running);
+      }
       await pool.end();
     },
   };
