@@ -131,7 +131,10 @@ describe("LabNarrator", () => {
 });
 
 describe("LabNarrator's short narration", () => {
-  const step = (scenario: number, fields: Partial<LabStepEvent> & Pick<LabStepEvent, "step" | "data">) =>
+  const step = (
+    scenario: number,
+    fields: { step: LabStepEvent["step"]; data: object; actor?: string; route?: string[]; text?: string },
+  ) =>
     ({
       v: 1,
       type: "step",
@@ -182,7 +185,7 @@ describe("LabNarrator's short narration", () => {
     const narrator = new LabNarrator();
     const odd = step(1, {
       step: "certificate",
-      data: { presented: [] } as never,
+      data: { presented: [] },
       text: "Something new happened.",
     });
     assert.match(narrator.render(odd), /Something new happened\./);
