@@ -3,6 +3,8 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import plist from "@expo/plist";
+import { parsePolicy } from "@keypin/core";
+import { exportFormats, exportPolicy } from "@keypin/export";
 import { opensslPinOfCertificate, runCli } from "@keypin/testkit";
 import { useInitServer } from "./init-fixture.js";
 
@@ -11,7 +13,9 @@ const b64 = (pin: string) => pin.slice("sha256/".length);
 describe("keypin init --platforms and --ios-identities", () => {
   const fx = useInitServer("Platforms", "ec-p256");
 
+  /** Every format's export of `policy` (stdout and stderr), each exit 0. */
   const exportAll = async (policy: string) => {
+    const outputs: Record<string, string> = {};
     for (const format of [
       "android-nsc",
       "ios-ats",
@@ -23,7 +27,9 @@ describe("keypin init --platforms and --ios-identities", () => {
     ]) {
       const r = await runCli(["export", "--policy", policy, "--format", format]);
       assert.equal(r.code, 0, `${format}: ${r.stderr}`);
+      outputs[format] = `${r.stdout}\n--- stderr\n${r.stderr}`;
     }
+    return outputs;
   };
 
   it("by default fits every format: leaf + backup (ATS leaf identities), says why and how to renew, and records that renewals keep the key", async () => {
@@ -52,8 +58,19 @@ describe("keypin init --platforms and --ios-identities", () => {
       result.stdout,
       /The policy records it: "renewal": \{ "reuseKey": true \} for api\.myapp\.test\. keypin plan reads it/,
     );
-    // The README's next commands now work for every format, ios-ats included.
+    // The README's next commands now work for every format, ios-ats included. "renewal" is no pin-set
+    // property: every exporter ignores it silently (the same output, no note, no loss, with or without it).
     await exportAll(out);
+    const { renewal: _, ...bare } = written;
+    const withIt = parsePolicy(fx.readPolicy(out)).policy;
+    const withoutIt = parsePolicy({ domains: { "api.myapp.test": bare } }).policy;
+    for (const format of exportFormats) {
+      assert.deepEqual(
+        exportPolicy(withIt, format, { source: "keypin.json" }),
+        exportPolicy(withoutIt, format, { source: "keypin.json" }),
+        format,
+      );
+    }
     const ats = await runCli(["export", "--policy", out, "--format", "ios-ats"]);
     const entry = plist.default.parse(ats.stdout).NSAppTransportSecurity.NSPinnedDomains["api.myapp.test"];
     assert.deepEqual(
