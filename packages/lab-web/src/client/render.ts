@@ -387,6 +387,13 @@ function values(event: StepEvent, token: string | undefined): HTMLElement {
         str(d["body"]) !== undefined
           ? h("pre", { class: "proxy-log" }, ...marked(String(d["body"]), token))
           : null,
+        Object.keys(headers).length === 0 && str(d["body"]) === undefined && bytes === 0
+          ? h(
+              "p",
+              { class: "proxy-log-empty" },
+              "The attacker's log for this connection: empty, no request, no token.",
+            )
+          : null,
         arr(d["sessions"]).length
           ? h(
               "ul",

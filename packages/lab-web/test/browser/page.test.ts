@@ -214,6 +214,13 @@ describe("the lab page in Chromium", { skip: skipWithoutChromium() }, () => {
     // Scenario 3's proxy logged nothing: no token anywhere in its steps' logs.
     const s3logs = await page.locator('li.step[data-scenario="3"] pre.proxy-log').allTextContents();
     assert.ok(s3logs.every((l) => !l.includes(token)));
+    assert.equal(s3logs.length, 0, "scenario 3's proxy logged no request");
+    assert.match(
+      (await page
+        .locator('li.step[data-scenario="3"][data-step="decrypt"] .proxy-log-empty')
+        .textContent()) ?? "",
+      /empty, no request, no token/,
+    );
     assert.equal(await page.getAttribute('[data-outcome="3"]', "data-attacker-bytes"), "0");
 
     // Every openssl command on the page, run in a real shell, prints the pin it stands beside.
@@ -388,7 +395,7 @@ describe("the lab page in Chromium", { skip: skipWithoutChromium() }, () => {
         return doc.documentElement.scrollWidth;
       });
       assert.ok(width <= 375, `no sideways scrolling at 375 px (${width} px wide)`);
-      await checked.screenshot({ path: join(artifacts, "default-run-375.png"), fullPage: false });
+      await checked.screenshot({ path: join(artifacts, "scenario-3-375.png"), fullPage: false });
       const narration = await checked.locator('[aria-live="polite"]').textContent();
       assert.match(narration ?? "", /\S/);
       const animation = () =>
