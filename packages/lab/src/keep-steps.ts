@@ -3,7 +3,9 @@ import type { ProxyLogEntry } from "./proxy.js";
 
 /**
  * What a closed tunnel says about the client, from the proxy's own counts: a client that completed the
- * handshake and closed without sending a byte refused the certificate after the handshake.
+ * handshake and closed without sending a byte refused the certificate after the handshake. (A client that
+ * opens a tunnel and never uses it, such as a browser's speculative preconnect, closes the same way; the
+ * tools the `keep` step prints do not.)
  */
 function closedText(entry: Extract<ProxyLogEntry, { kind: "closed" }>): string {
   if (entry.appBytes > 0) {
