@@ -1,18 +1,30 @@
 // Target 9 (issue 19): the cold per-handshake check against a whole new connection, measured in the same rounds.
 // A pinned client meets a chain it has not seen on a new host, after a renewal, from another CDN edge; then the
 // check reads both certificates, applies OpenSSL's issuer rules (issue 12's hardening) and verifies both
-// signatures. Each round makes 4 new connections (full handshake, Connection: close, plain undici Agent), each
+// signatures. Each round makes 5 new connections (full handshake, Connection: close, plain undici Agent), each
 // followed by one check, as a pinned client's check follows its handshake:
 //   cold check   pinnedTlsOptions(options).checkServerIdentity(host, cert) on a chain whose leaf and intermediate
 //                bytes the process has never seen (same keys, new serial numbers): 3 per round, median
 //   new key      the check on a chain whose intermediate also has a key never seen (an issuer key to import):
 //                1 per round, first or last in turn
+//   new leaf     the check on a never-seen leaf under the chain's own intermediate (bytes the process has
+//                checked before): a renewal or another edge's certificate under the same CA, the common case.
+//                The intermediate's signature by the root is a verdict keypin keeps (by the exact bytes of both),
+//                so one signature is verified: 1 per round, in the middle. Shown beside the value, not in it.
 // Value: the median over the rounds of (median cold check / median new connection) in the same round, with its
 // 95% interval.
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DetailedPeerCertificate } from "node:tls";
-import { type ChainKind, loadChain, makeVariants, opensslPinOfCertificateFile } from "@keypin/testkit";
+import {
+  type Chain,
+  type ChainKind,
+  loadChain,
+  makeVariants,
+  openssl,
+  opensslPinOfCertificateFile,
+} from "@keypin/testkit";
 import { HOST, plainClient } from "../lib/clients.js";
 import { startHttpsServers } from "../lib/https-server.js";
 import { loadNode, missingReason, type NodeApi } from "../lib/keypin-api.js";
@@ -29,6 +41,40 @@ const PER_ROUND = 3;
 
 const median = (values: number[]) => summarize(values).median;
 const randomPin = () => `sha256/${randomBytes(32).toString("base64")}`;
+
+/** New leaves (the chain's leaf key, new serial numbers) signed by the chain's own intermediate, with the openssl CLI. */
+function makeLeafVariants(chain: Chain, n: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const file = `new-leaf-${i}.pem`;
+    openssl(
+      [
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "intermediate.pem",
+        "-CAkey",
+        "intermediate.key",
+        "-set_serial",
+        String(7000 + i),
+        "-out",
+        file,
+        "-days",
+        "30",
+        "-extfile",
+        "ext.cnf",
+        "-extensions",
+        "leaf",
+      ],
+      undefined,
+      { cwd: chain.dir },
+    );
+    out.push(Buffer.from(new X509Certificate(readFileSync(join(chain.dir, file))).raw));
+  }
+  return out;
+}
 
 export async function run(ctx: BenchContext): Promise<TargetResult[]> {
   const node = await loadNode(ctx);
@@ -54,6 +100,9 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     );
     const newKey = makeNewKeyVariants(chain, rounds).map((v) =>
       peerCertificate(v.leaf, v.intermediate, chain.der.root),
+    );
+    const newLeaf = makeLeafVariants(chain, rounds).map((leaf) =>
+      peerCertificate(leaf, chain.der.intermediate, chain.der.root),
     );
     // The known-key chains pin the intermediate's key; the new-key chains pin the root's (their intermediate keys
     // are all different). Both checks walk and pin the same three-certificate path.
@@ -82,8 +131,10 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     const cold: number[] = [];
     const conn: number[] = [];
     const coldNewKey: number[] = [];
+    const coldNewLeaf: number[] = [];
     const ratios: number[] = [];
     const ratiosNewKey: number[] = [];
+    const ratiosNewLeaf: number[] = [];
     try {
       for (let i = 0; i < 3; i++) await client.get("/close"); // the client's own first-use costs
       const timeCheck = (fn: CheckIdentity, cert: DetailedPeerCertificate, what: string) => {
@@ -104,18 +155,22 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
         const c: number[] = [];
         const n: number[] = [];
         let nk = 0;
-        for (let k = 0; k <= PER_ROUND; k++) {
+        let nl = 0;
+        for (let k = 0; k <= PER_ROUND + 1; k++) {
           n.push(await connection());
-          // The new-key check takes the first slot in odd rounds and the last in even ones.
-          const newKeySlot = r % 2 === 0 ? PER_ROUND : 0;
+          // The new-key check takes the first slot in odd rounds and the last in even ones; the new leaf the middle.
+          const newKeySlot = r % 2 === 0 ? PER_ROUND + 1 : 0;
           if (k === newKeySlot) nk = timeCheck(checkNewKey, newKey[r]!, `new-key chain ${r}`);
+          else if (k === 2) nl = timeCheck(check, newLeaf[r]!, `new leaf ${r}`);
           else c.push(timeCheck(check, known[r * PER_ROUND + c.length]!, `chain ${r}.${c.length}`));
         }
         cold.push(median(c));
         conn.push(median(n));
         coldNewKey.push(nk);
+        coldNewLeaf.push(nl);
         ratios.push(median(c) / median(n));
         ratiosNewKey.push(nk / median(n));
+        ratiosNewLeaf.push(nl / median(n));
       }
       const stats = await servers.stats();
       if (stats.resumed !== 0)
@@ -127,6 +182,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     const value = median(ratios);
     const interval = medianInterval(ratios);
     const newKeyInterval = medianInterval(ratiosNewKey);
+    const newLeafInterval = medianInterval(ratiosNewLeaf);
     results.push({
       ...base,
       status: judge(value, "<=", LIMIT),
@@ -134,11 +190,13 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
       sides: {
         "cold check (known issuer keys)": { ...summarize(cold), unit: "µs" },
         "cold check (new intermediate key)": { ...summarize(coldNewKey), unit: "µs" },
+        "new leaf under a known intermediate (one signature)": { ...summarize(coldNewLeaf), unit: "µs" },
         "one new connection (plain undici)": { ...summarize(conn), unit: "µs" },
       },
       notes: [
-        `95% interval of the paired median ${interval.low.toFixed(3)}–${interval.high.toFixed(3)} (${rounds} rounds, each the median of ${PER_ROUND} cold checks over the median of ${PER_ROUND + 1} new connections, each check right after a connection)`,
+        `95% interval of the paired median ${interval.low.toFixed(3)}–${interval.high.toFixed(3)} (${rounds} rounds, each the median of ${PER_ROUND} cold checks over the median of ${PER_ROUND + 2} new connections, each check right after a connection)`,
         `new intermediate key too (one more key import): ${median(ratiosNewKey).toFixed(3)} of a new connection (95% interval ${newKeyInterval.low.toFixed(3)}–${newKeyInterval.high.toFixed(3)})`,
+        `new leaf under a known intermediate (its hop to the root already verified, one signature left; not the value): ${median(ratiosNewLeaf).toFixed(3)} of a new connection (95% interval ${newLeafInterval.low.toFixed(3)}–${newLeafInterval.high.toFixed(3)})`,
         `every cold chain was accepted, and a check with wrong pins refused the genuine chain (${refused.code ?? refused.message})`,
         "cold: leaf and intermediate bytes never seen by the process, so both certificates are read, the issuer rules applied and both signatures verified with node:crypto",
       ],

@@ -2,8 +2,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { decodeLatin1, decodeUtf8 } from "../bytes.js";
 import { readNode, readOid } from "../der.js";
-import { canonicalName, canonicalText, readNameForms } from "./name.js";
+import {
+  canonicalJson,
+  canonicalName,
+  canonicalText,
+  decodeDirectoryString,
+  escapeRdnValue,
+  readNameForms,
+} from "./name.js";
 import { isVerifierTime, readTime } from "./time.js";
 
 /** The canonical form as it was written before (three regular expressions), the reference. */
@@ -29,7 +37,68 @@ function timeOf(tag: number, text: string): number | "throws" {
 
 const two = (n: number) => String(n).padStart(2, "0");
 
+/** RFC 4514 escaping as it was written before the no-escape shortcut, the reference. */
+function escapeReference(value: string): string {
+  let out = "";
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    const code = c.charCodeAt(0);
+    if (code < 0x20 || code === 0x7f) out += `\\${code.toString(16).padStart(2, "0")}`;
+    else if (',+"\\<>;'.includes(c)) out += `\\${c}`;
+    else if ((i === 0 && (c === " " || c === "#")) || (i === value.length - 1 && c === " ")) out += `\\${c}`;
+    else out += c;
+  }
+  return out;
+}
+
+/** Bytes that reach every branch: ASCII, the characters RFC 4514 and JSON escape, and non-ASCII UTF-8. */
+const someBytes = fc.array(
+  fc.oneof(
+    fc.integer({ min: 0, max: 255 }),
+    fc.constantFrom(0x20, 0x23, 0x2c, 0x2b, 0x22, 0x5c, 0x3c, 0x3e, 0x3b, 0x7f, 0x00, 0x41, 0x61),
+  ),
+  { maxLength: 300 },
+);
+
 describe("certificate reader fast paths", () => {
+  it("decodes string values as decodeUtf8 and decodeLatin1 do, ASCII or not, short or long", () => {
+    fc.assert(
+      fc.property(someBytes, fc.constantFrom(0x0c, 0x12, 0x13, 0x14, 0x16, 0x1a), (bytes, tag) => {
+        const value = Uint8Array.from(bytes);
+        const der = Uint8Array.from([tag, 0x82, value.length >> 8, value.length & 0xff, ...value]);
+        const node = { tag, start: 0, valueStart: 4, end: der.length };
+        const reference = tag === 0x0c ? decodeUtf8(value) : decodeLatin1(value);
+        assert.equal(decodeDirectoryString(der, node), reference);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("escapes RDN values exactly as the character loop did", () => {
+    fc.assert(
+      fc.property(someBytes, (bytes) => {
+        const text = String.fromCharCode(...bytes.slice(0, 40));
+        assert.equal(escapeRdnValue(text), escapeReference(text), JSON.stringify(text));
+      }),
+      { numRuns: 3000 },
+    );
+    for (const text of ["", " ", "#a", "a#", "a ", " a", "a,b", "plain text", "\u0000"])
+      assert.equal(escapeRdnValue(text), escapeReference(text));
+  });
+
+  it("writes the canonical form of names as JSON.stringify does", () => {
+    const entry = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom('2.5.4.3=a"b', "2.5.4.3=a\\b", "2.5.4.3=\n", "x\ud800y", "\u{1f600}", "2.5.4.3=keypin"),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.array(entry, { maxLength: 3 }), { maxLength: 4 }), (rdns) => {
+        assert.equal(canonicalJson(rdns), JSON.stringify(rdns));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it("canonicalizes names exactly as the regular expressions did", () => {
     const chars = fc.constantFrom(..."aZ Q\t\n\v\f\r\u00a0É ß1-.\u2028", "\u{1f600}", "  ", "\r\n");
     fc.assert(
