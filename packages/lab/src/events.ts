@@ -3,6 +3,7 @@ import type { BackendRequest } from "./backend.js";
 import type { LabPins } from "./cast.js";
 import type { LabCertificateView, LabPathCertificate } from "./certificate-views.js";
 import type { ProxyLogEntry } from "./proxy.js";
+import type { LabWhatIf } from "./what-if/what-if.js";
 
 /**
  * Who acts in a step of the lab's story.
@@ -75,7 +76,8 @@ export interface LabStepData {
         pins: LabPins;
         token: string;
       }>
-    | StepData<{ title: string; proves: string; expected: LabResult }>
+    /** A scenario's header; `whatIf`: the parameterised attempt it is (`null`: a preset that is not one). */
+    | StepData<{ title: string; proves: string; expected: LabResult; whatIf: LabWhatIf | null }>
     | StepData<{ installed: string; pin: Pin; store: string[] }>
     /** A scenario's own set-up values (its pin set, the certificate appended, the pins rotated…). */
     | StepData<{ policy?: PolicyFile }>;
