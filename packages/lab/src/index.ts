@@ -1,5 +1,6 @@
-// @keypin/lab: the MITM lab. The exports below are the whole public API: run the lab (`runLab`), tell it
-// (`LabNarrator`), list its scenarios (`labScenarios`), or start its cast for your own experiments (`startCast`).
+// @keypin/lab: the MITM lab. The exports below are the whole public API: run the lab (`runLab`), or one
+// parameterised what-if run of it (`runLab({ whatIf })`, predicted by `describeWhatIf`), tell it (`LabNarrator`),
+// list its scenarios (`labScenarios`), or start its cast for your own experiments (`startCast`).
 
 export type { BackendRequest } from "./backend.js";
 export { type LabCast, type LabPins, startCast } from "./cast.js";
