@@ -9,6 +9,7 @@ import type {
 } from "./events.js";
 import { ShortNarration } from "./narrate-short.js";
 import { formatCommand } from "./run-lab.js";
+import { labWhatIfScenario } from "./what-if/what-if.js";
 
 /**
  * Picocolors' formatters, colored or plain.
@@ -178,7 +179,9 @@ export class LabNarrator {
       ];
     }
     if (event.actor === "lab" && event.step === "setup" && typeof event.data["title"] === "string") {
-      const title = `${event.scenario} · ${event.data["title"]}`;
+      // A what-if run is not a numbered preset: its title ("What if: …") stands alone.
+      const number = event.scenario === labWhatIfScenario ? "" : `${event.scenario} · `;
+      const title = `${number}${event.data["title"]}`;
       const rule = "━".repeat(Math.max(3, Math.min(this.#width, 100) - visible(title) - 5));
       const proves = String(event.data["proves"] ?? "");
       return ["", c.bold(`━━ ${title} ${rule}`), ...this.#text(c.dim(proves), 3)];
