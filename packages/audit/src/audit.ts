@@ -22,8 +22,9 @@ export interface AuditOptions {
   upstreamAddress?: (host: string, port: number) => { host: string; port: number };
   /**
    * Called when tunnels close, with the verdicts so far and the last tunnel closed (the live table): at once for
-   * the first close, then at most four times a second (the closes in between are folded into the next
-   * call). Verdicts are computed over the whole session, so one call per close would make a busy audit quadratic.
+   * the first close, then at most four times a second, and less often when computing the verdicts would take
+   * over a tenth of the time (the closes in between are folded into the next call). Verdicts are computed over
+   * the whole session, so one call per close would make a busy audit quadratic.
    */
   onUpdate?: (verdicts: Verdict[], record: TunnelRecord) => void;
 }
@@ -103,6 +104,7 @@ export async function startAudit(options: AuditOptions): Promise<RunningAudit> {
   const verdicts = (): Verdict[] => verdictsOf([...log.tunnels.values()].filter(judged), expected);
   // onUpdate, throttled: the last closed record waits for the next slot.
   let lastUpdate = Number.NEGATIVE_INFINITY;
+  let updateCost = 0;
   let pendingRecord: TunnelRecord | undefined;
   let updateTimer: NodeJS.Timeout | undefined;
   const update = (): void => {
@@ -111,13 +113,16 @@ export async function startAudit(options: AuditOptions): Promise<RunningAudit> {
     pendingRecord = undefined;
     if (!record || !options.onUpdate) return;
     lastUpdate = performance.now();
-    options.onUpdate(verdicts(), record);
+    const current = verdicts();
+    updateCost = performance.now() - lastUpdate;
+    options.onUpdate(current, record);
   };
   const closed = (record: TunnelRecord): void => {
     if (!options.onUpdate) return;
     pendingRecord = record;
     if (updateTimer) return;
-    const wait = lastUpdate + UPDATE_INTERVAL_MS - performance.now();
+    // At most four times a second, and never more than a tenth of the time (a long session's verdicts cost more).
+    const wait = lastUpdate + Math.max(UPDATE_INTERVAL_MS, 10 * updateCost) - performance.now();
     if (wait <= 0) {
       update();
       return;

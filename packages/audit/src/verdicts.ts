@@ -163,7 +163,11 @@ export function verdictsOf(records: TunnelRecord[], expected: string[] = []): Ve
   const groups = new Map<string, TunnelRecord[]>();
   for (const r of done) {
     const key = `${clientKey(r)}|${r.host}`;
-    groups.set(key, [...(groups.get(key) ?? []), r]);
+    // Appended in place: copying the group per record made this quadratic (4,000 tunnels of one client and
+    // host took 0.2 s per call, 16,000 took 4 s).
+    const group = groups.get(key);
+    if (group) group.push(r);
+    else groups.set(key, [r]);
   }
   const interceptedBy = new Map<string, TunnelRecord>();
   for (const r of done)
