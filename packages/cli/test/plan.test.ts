@@ -642,6 +642,62 @@ describe("keypin plan --today: a plan dated as of a given day, exact to the day"
     );
   });
 
+  it("catches the renewal that was to keep the key and did not (ATS leaf identities locked out)", async () => {
+    const backup = await generateKey("p256");
+    const leafSet = file(
+      "leaf-set.json",
+      JSON.stringify({
+        domains: {
+          "api.test": {
+            pins: [
+              { pin: current.pin, role: "leaf" },
+              { pin: backup.pin, role: "backup" },
+            ],
+            renewal: { reuseKey: true },
+          },
+        },
+      }),
+    );
+    const watched = await planJson([
+      "--policy",
+      leafSet,
+      ...offline().slice(2),
+      "--today",
+      "2027-01-27",
+      "--check",
+    ]);
+    assert.equal(watched.code, 0);
+    assert.equal(watched.plan.hosts[0]!.status, "stable");
+    // certbot renews on 2027-03-11 without --reuse-key: a new key, which neither pin names.
+    const renewed = await issue("p256", {
+      subject: "CN=api.test",
+      issuer: issuing,
+      dns: ["api.test"],
+      notBefore: utc("2027-03-11"),
+      notAfter: utc("2027-06-09"),
+    });
+    const afterRenewal = await planJson([
+      "--policy",
+      leafSet,
+      ...lead,
+      "--offline",
+      "--chain",
+      `api.test=${file("renewed-new-key.pem", renewed.pem + issuing.pem)}`,
+      "--today",
+      "2027-03-11",
+      "--check",
+    ]);
+    assert.equal(afterRenewal.code, 1);
+    const host = afterRenewal.plan.hosts[0]!;
+    assert.equal(host.status, "mismatch");
+    const broken = host.findings.find((f) => f.code === "reuse-key-broken");
+    assert.equal(broken?.severity, "error");
+    assert.match(
+      broken?.message ?? "",
+      new RegExp(`not the pinned leaf key ${current.pin.replace(/[+/]/g, "\\$&")}`),
+    );
+  });
+
   it("stamps the iCalendar file and draws the SVG's today line on that day", async () => {
     const ics = join(tmp.dir, "fixed.ics");
     const svg = join(tmp.dir, "fixed.svg");

@@ -111,6 +111,43 @@ describe("planHost", () => {
     }
   });
 
+  it("says when the live leaf shows that a renewal did not keep the pinned leaf key", () => {
+    const options = { now: day("2026-12-10"), releaseDays: 14, adoptionDays: 90 };
+    const said = { path: chain("2026-12-01", 90), reuseKey: true, reuseKeyFrom: "policy" as const };
+    const roles = (leafPin: Pin, more: { pin: Pin; role: "intermediate" | "backup" }[]) => ({
+      pins: [{ pin: leafPin, role: "leaf" as const }, ...more],
+    });
+    // The pinned leaf key pin(7) is gone from the path (the live leaf is pin(1)); the intermediate still matches.
+    const caStillMatches = planHost(
+      host([], { ...said, ...roles(pin(7), [{ pin: pin(2), role: "intermediate" }]) }),
+      options,
+    );
+    const warning = caStillMatches.findings.find((f) => f.code === "reuse-key-broken");
+    assert.equal(warning?.severity, "warning");
+    assert.equal(warning?.pin, pin(1));
+    assert.match(warning?.message ?? "", /not the pinned leaf key sha256\/A+7=: a renewal made a new key/);
+    assert.match(warning?.message ?? "", /keypin\.json: "renewal": \{ "reuseKey": true \}/);
+    // Leaf and backup only (ATS leaf identities): nothing matches, and the finding says why.
+    const locked = planHost(
+      host([], { ...said, ...roles(pin(7), [{ pin: pin(9), role: "backup" }]) }),
+      options,
+    );
+    assert.equal(locked.status, "mismatch");
+    assert.equal(locked.findings.find((f) => f.code === "reuse-key-broken")?.severity, "error");
+    // Not broken: the live leaf is the pinned one, or the server moved onto the backup key on purpose, or
+    // nobody said renewals keep the key.
+    for (const input of [
+      host([], { ...said, ...roles(pin(1), [{ pin: pin(9), role: "backup" }]) }),
+      host([], { ...said, ...roles(pin(7), [{ pin: pin(1), role: "backup" }]) }),
+      host([], { ...roles(pin(7), [{ pin: pin(2), role: "intermediate" }]), path: said.path }),
+    ]) {
+      assert.equal(
+        planHost(input, options).findings.some((f) => f.code === "reuse-key-broken"),
+        false,
+      );
+    }
+  });
+
   it("reports a report-only host that is late without failing the plan", () => {
     const options = { now: day("2029-03-25"), releaseDays: 14, adoptionDays: 30 };
     assert.equal(planPins([host([pin(1)])], options).ok, false);

@@ -45,6 +45,13 @@ function reasonText(pin: PinPlan): string {
   }
 }
 
+/** Who says renewals keep the leaf key, as the messages name it. */
+function reuseKeyWord(input: PlanHostInput): string {
+  if (input.reuseKeyFrom === "option") return "--reuse-key";
+  if (input.reuseKeyFrom === "policy") return `keypin.json: "renewal": { "reuseKey": true }`;
+  return "reuseKey";
+}
+
 /**
  * Plans one host: when each pinned key leaves the live path, when none is left, and by when the next pin must
  * be merged and in the stores.
@@ -120,6 +127,16 @@ export function planHost(input: PlanHostInput, options: PlanOptions): HostPlan {
       message: `${input.host}: the CA's renewal window (ARI) is ${formatDay(input.ari.start)} to ${formatDay(input.ari.end)}${early ? `, before the usual renewal on ${formatDay(forecast.usual)}` : ""}${input.ari.explanationURL ? ` (${input.ari.explanationURL})` : ""}`,
     });
   }
+  const leafPins = base.pins.filter((p) => p.role === "leaf");
+  if (input.reuseKey && leafPins.length > 0 && !base.pins.some((p) => p.pin === path[0]!.pin)) {
+    // Renewals were to keep the pinned leaf key, and the live leaf has a key no pin names: one did not.
+    findings.push({
+      code: "reuse-key-broken",
+      severity: matched.size === 0 ? "error" : "warning",
+      pin: path[0]!.pin,
+      message: `${input.host}: renewals are said to keep the leaf key (${reuseKeyWord(input)}), but the live leaf's key ${path[0]!.pin} is not the pinned leaf key ${leafPins.map((p) => p.pin).join(", ")}: a renewal made a new key. Fix the ACME client (certbot --reuse-key, lego --reuse-key, cert-manager rotationPolicy: Never) and put the pinned key back (or move to the backup key), or stop saying reuseKey`,
+    });
+  }
   if (matched.size === 0) {
     findings.push({
       code: "no-pin-in-path",
@@ -150,7 +167,7 @@ export function planHost(input: PlanHostInput, options: PlanOptions): HostPlan {
       severity: "info",
       pin: path[0]!.pin,
       date: forecast.at,
-      message: `${input.host}: the pinned leaf key is taken to survive the renewal on ${formatDay(forecast.at)} because renewals keep it (${input.reuseKeyFrom === "option" ? "--reuse-key" : input.reuseKeyFrom === "policy" ? `keypin.json: "renewal": { "reuseKey": true }` : "reuseKey"}); keep the ACME client's setting (certbot --reuse-key, lego --reuse-key, cert-manager rotationPolicy: Never), or the first renewal with a new key matches no leaf pin`,
+      message: `${input.host}: the pinned leaf key is taken to survive the renewal on ${formatDay(forecast.at)} because renewals keep it (${reuseKeyWord(input)}); keep the ACME client's setting (certbot --reuse-key, lego --reuse-key, cert-manager rotationPolicy: Never), or the first renewal with a new key matches no leaf pin`,
     });
   }
   findings.push(...caFamilyFindings(input, matched, hasBackup, forecast));

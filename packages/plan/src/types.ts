@@ -114,7 +114,8 @@ export interface PlanFinding {
     | "deadline-passed"
     | "no-pin-in-path"
     | "use-backup"
-    | "reuse-key";
+    | "reuse-key"
+    | "reuse-key-broken";
   severity: "error" | "warning" | "info";
   message: string;
   /** The day the finding is about (a key change, a schedule step, a deadline). */
