@@ -8,7 +8,7 @@
 // - both forge for the same host (127.0.0.1, an IP SAN) and cache the forged leaf per host: a warm-up round
 //   per side runs first and is discarded;
 // - mitmdump runs quiet (`-q`, `--flow-detail 0`, no flows file) with its defaults otherwise;
-//   keypin audit runs with `--json` (no live table), as a script would;
+//   keypin audit runs with `--report FILE` and no terminal (no live table), as a script would;
 // - the same client for both: Node `net` + `tls`, trusting both proxies' CAs through one secure context; every
 //   request is a new TCP connection, a CONNECT, a full TLS handshake with the proxy (no session reuse) and one
 //   small GET; CONCURRENCY in flight. The upstream is one HTTPS server in its own process that refuses session
@@ -113,7 +113,8 @@ async function startKeypin(bin: string, dir: string, upstreamCaFile: string): Pr
       caDir,
       "--upstream-ca",
       upstreamCaFile,
-      "--json",
+      "--report",
+      join(dir, "keypin-report.json"),
     ],
     cleanEnv(dir),
   );
@@ -283,9 +284,9 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     if (after.resumed !== before.resumed) throw new Error("an upstream TLS session was resumed");
 
     // keypin's own account: the report it prints at the end must list the host as intercepted.
-    const reportText = await keypin.stop();
-    const json = reportText.slice(reportText.indexOf("\n{") + 1);
-    const report = JSON.parse(json.slice(0, json.lastIndexOf("}") + 1)) as {
+    await keypin.stop();
+    const json = readFileSync(join(dir, "keypin-report.json"), "utf8");
+    const report = JSON.parse(json) as {
       interceptedDomains: string[];
       verdicts: { host: string; verdict: string; evidence: { tunnels: number[] } }[];
     };
@@ -300,6 +301,10 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     const cpuK = cpu.get("keypin audit")!.slice(1);
     const cpuM = cpu.get("mitmdump")!.slice(1);
     const cpuRatio = summarize(ratiosOf(cpuK, cpuM));
+    // Does keypin's cost per connection grow with the session (it keeps every tunnel for the report)?
+    const quarter = Math.max(1, Math.floor(cpuK.length / 4));
+    const early = summarize(cpuK.slice(0, quarter)).median;
+    const late = summarize(cpuK.slice(-quarter)).median;
     return [
       {
         ...base,
@@ -314,6 +319,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
         notes: [
           `value = median of ${rounds} per-round ratios keypin/mitmdump (95% interval of the median ${ci.low.toFixed(2)}–${ci.high.toFixed(2)}; IQR ${paired.q1.toFixed(2)}–${paired.q3.toFixed(2)}, min–max ${paired.min.toFixed(2)}–${paired.max.toFixed(2)})`,
           `proxy CPU per connection mitmdump/keypin: median ${cpuRatio.median.toFixed(2)} (IQR ${cpuRatio.q1.toFixed(2)}–${cpuRatio.q3.toFixed(2)}; /proc utime+stime, 10 ms ticks)`,
+          `keypin audit's CPU per connection over the session: median ${early.toFixed(2)} ms in the first ${quarter} rounds, ${late.toFixed(2)} ms in the last ${quarter} (${cpuK.length * perRound} tunnels by then)`,
           `${perRound} new connections per side per round, ${CONCURRENCY} in flight, 1 warm-up round per side discarded; the upstream saw ${connections} full TLS handshakes for ${requests} requests, 0 resumed`,
           `keypin audit's report: ${HOST} intercepted over ${verdict.evidence.tunnels.length} tunnels`,
         ],
