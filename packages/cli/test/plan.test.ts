@@ -64,6 +64,13 @@ async function leaf(issuer: TestCert, age: number, extra: { key?: TestKey; lifet
   });
 }
 
+/** Example CA's root and issuing CA (outside the CA-family table), and a 90-day api.test leaf `age` days old. */
+async function exampleChain(age: number) {
+  const anchor = await root("CN=Example Root, O=Example CA");
+  const issuing = await ca("CN=Example Issuing CA 1, O=Example CA", anchor);
+  return { anchor, issuing, current: await leaf(issuing, age) };
+}
+
 const servers: TestServer[] = [];
 after(async () => {
   await Promise.all(servers.map((s) => s.close()));
@@ -124,11 +131,7 @@ describe("keypin plan: a renewal that makes a new leaf key", () => {
   let issuing: TestCert;
   let anchor: TestCert;
   let current: TestCert;
-  before(async () => {
-    anchor = await root("CN=Example Root, O=Example CA");
-    issuing = await ca("CN=Example Issuing CA 1, O=Example CA", anchor);
-    current = await leaf(issuing, 40); // renews in 20 days
-  });
+  before(async () => ({ anchor, issuing, current } = await exampleChain(40))); // renews in 20 days
 
   it("dates the renewal that drops the leaf pin and fails --check while a release can no longer make it", async () => {
     const net = await serve([current, issuing], anchor);
@@ -307,9 +310,7 @@ describe("keypin plan: a CA choosing among its intermediates at random, one of t
 
 describe("keypin plan: an ARI-forced early renewal", () => {
   it("moves the deadline to the CA's window and fails --check, where the usual renewal left time", async () => {
-    const anchor = await root("CN=Example Root, O=Example CA");
-    const issuing = await ca("CN=Example Issuing CA 1, O=Example CA", anchor);
-    const current = await leaf(issuing, 10); // usual renewal in 50 days
+    const { anchor, issuing, current } = await exampleChain(10); // usual renewal in 50 days
     const keypin = policy([current.pin]);
     const net = await serve([current, issuing], anchor);
     const short = ["--release-days", "7", "--adoption-days", "14"];
@@ -387,11 +388,7 @@ describe("keypin plan: inputs, --offline, and the iCalendar and SVG files", () =
   let anchor: TestCert;
   let issuing: TestCert;
   let current: TestCert;
-  before(async () => {
-    anchor = await root("CN=Example Root, O=Example CA");
-    issuing = await ca("CN=Example Issuing CA 1, O=Example CA", anchor);
-    current = await leaf(issuing, 10);
-  });
+  before(async () => ({ anchor, issuing, current } = await exampleChain(10)));
 
   it("plans from certificate files with --offline as it does from the live chain", async () => {
     const keypin = policy([current.pin, issuing.pin]);
