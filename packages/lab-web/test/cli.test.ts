@@ -7,9 +7,11 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import { runCli, spawnCli } from "@keypin/testkit";
 import { isListening, readSse } from "./http-client.js";
+
+const children = new Set<ChildProcessWithoutNullStreams>();
 
 interface Started {
   child: ChildProcessWithoutNullStreams;
@@ -22,6 +24,7 @@ interface Started {
 /** Starts `keypin lab --web …` and resolves once it has printed its URL. */
 function startWeb(args: string[], env: Record<string, string | undefined> = {}): Promise<Started> {
   const child = spawnCli(["lab", "--web", ...args], { env });
+  children.add(child);
   let stdout = "";
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => {
@@ -57,6 +60,12 @@ describe("keypin lab --web (spawned)", () => {
   let fakeBin: string;
   before(() => {
     fakeBin = mkdtempSync(join(tmpdir(), "keypin-lab-web-fake-bin-"));
+  });
+  // A test that fails before its SIGINT must not leave its lab running.
+  afterEach(() => {
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    children.clear();
   });
   after(() => rmSync(fakeBin, { recursive: true, force: true }));
 
@@ -102,7 +111,11 @@ describe("keypin lab --web (spawned)", () => {
   it("--open spawns the platform's opener with the URL (a fake xdg-open on PATH records its argument)", async () => {
     const record = join(fakeBin, "opened.txt");
     const opener = join(fakeBin, "xdg-open");
-    writeFileSync(opener, `#!/bin/sh\nprintf '%s' "$1" > '${record}'\n`);
+    // Written whole, then renamed: the test never reads a half-written record.
+    writeFileSync(
+      opener,
+      `#!/bin/sh\nprintf '%s' "$1" > '${record}.tmp' && mv '${record}.tmp' '${record}'\n`,
+    );
     chmodSync(opener, 0o755);
     const web = await startWeb(["--open"], { PATH: `${fakeBin}:${process.env["PATH"] ?? ""}` });
     for (let i = 0; i < 200 && !existsSync(record); i++) await new Promise((r) => setTimeout(r, 25));
@@ -135,7 +148,7 @@ describe("keypin lab --web (spawned)", () => {
   });
 
   it("refuses --web with --json, --keep or --scenario, a bad --port, and --open or --port without --web (exit 2)", async () => {
-    for (const args of [
+    const cases = [
       ["--web", "--json"],
       ["--web", "--keep"],
       ["--web", "--scenario", "3"],
@@ -143,9 +156,11 @@ describe("keypin lab --web (spawned)", () => {
       ["--web", "--port", "12ab"],
       ["--open"],
       ["--port", "8080"],
-    ]) {
-      const { code, stderr } = await runCli(["lab", ...args]);
-      assert.equal(code, 2, `${args.join(" ")}: ${stderr}`);
-    }
+    ];
+    const results = await Promise.all(cases.map((args) => runCli(["lab", ...args])));
+    results.forEach(({ code, stderr }, i) => {
+      assert.equal(code, 2, `${cases[i]!.join(" ")}: ${stderr}`);
+      assert.match(stderr, /--web|--port|--open/);
+    });
   });
 });
