@@ -348,15 +348,8 @@ describe("keypin plan: an ARI-forced early renewal", () => {
       "ari.json",
       JSON.stringify({ suggestedWindow: window, explanationURL: "https://ca.test/incident" }),
     );
-    const forced = await planJson([
-      "--policy",
-      keypin,
-      ...short,
-      ...net,
-      "--ari",
-      `api.test=${ari}`,
-      "--check",
-    ]);
+    const withAri = ["--policy", keypin, ...short, ...net, "--ari", `api.test=${ari}`, "--check"];
+    const forced = await planJson(withAri);
     assert.equal(forced.code, 1);
     const host = forced.plan.hosts[0]!;
     assert.equal(host.status, "late");
@@ -369,17 +362,7 @@ describe("keypin plan: an ARI-forced early renewal", () => {
     );
 
     // With the key kept, the early renewal changes nothing pinned.
-    const kept = await planJson([
-      "--policy",
-      keypin,
-      ...short,
-      ...net,
-      "--ari",
-      `api.test=${ari}`,
-      "--reuse-key",
-      "api.test",
-      "--check",
-    ]);
+    const kept = await planJson([...withAri, "--reuse-key", "api.test"]);
     assert.equal(kept.code, 0);
   });
 });
