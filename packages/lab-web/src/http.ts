@@ -98,10 +98,19 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   if (declared > limit) throw tooLarge(`${declared}`);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(`more than that`);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw tooLarge(`more than that`);
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    // The client went away (or broke the framing) mid-body: a bad request, not a fault of the server.
+    throw new HttpError(
+      "ERR_LAB_WEB_REQUEST",
+      "The request body ended before its declared end. Send it whole.",
+    );
   }
   const text = Buffer.concat(chunks).toString("utf8");
   try {

@@ -298,10 +298,30 @@ describe("requests a client sends", () => {
 
 describe("clients that misbehave", () => {
   let web: LabWeb;
+  const faults: unknown[] = [];
   before(async () => {
-    web = await startLabWeb({ assetsDir: assets, eventDelayMs: 5 });
+    web = await startLabWeb({ assetsDir: assets, eventDelayMs: 5, onError: (error) => faults.push(error) });
   });
-  after(() => web.close());
+  after(async () => {
+    await web.close();
+    // Nothing any of these clients sent was a fault of the server (a 500).
+    assert.deepEqual(faults, []);
+  });
+
+  it("answers a body cut off mid-way, and a client gone before its answer, without a fault", async () => {
+    const cut = connect(web.port, "127.0.0.1");
+    await new Promise((resolve) => cut.once("connect", resolve));
+    cut.write(
+      `POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1:${web.port}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"scen`,
+    );
+    cut.destroy();
+    const gone = connect(web.port, "127.0.0.1");
+    gone.end(`GET /api/runs/r1/events.jsonl HTTP/1.1\r\nHost: 127.0.0.1:${web.port}\r\n\r\n`);
+    gone.destroy();
+    const lab = await fetch(`${web.url}api/lab`);
+    assert.equal(lab.status, 200);
+    await lab.arrayBuffer();
+  });
 
   it("keeps serving while a client holds a connection with half its headers, another never reads, and another sends garbage", async () => {
     const slow = connect(web.port, "127.0.0.1");
