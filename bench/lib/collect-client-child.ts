@@ -74,7 +74,7 @@ function request(text: string): Buffer {
 
 /** One keep-alive connection: sends a request, reads the status and content-length body, resolves per answer. */
 class Connection {
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   private waiting: ((status: number) => void) | undefined;
   private failed: ((error: Error) => void) | undefined;
   constructor(private readonly socket: Socket) {

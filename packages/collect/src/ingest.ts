@@ -79,25 +79,37 @@ const PEM_RE = /^-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END C
  * checking and re-wrapping each one (regular expressions over ~1 KB) was a tenth of a report's cost; a
  * Map look-up hashes the string once. Bounded: emptied when it reaches PEM_CACHE_SIZE entries.
  */
-const pemCache = new Map<string, string>();
+const pemCache = new Map<string, { pem: string; json: string }>();
 const PEM_CACHE_SIZE = 4096;
 
-/** Checks that each entry is one PEM certificate and returns them normalized; throws ReportRejected. */
-function checkPems(name: string, pems: readonly string[]): string[] {
-  return pems.map((pem, i) => {
-    const known = pemCache.get(pem);
-    if (known !== undefined) return known;
-    if (!PEM_RE.test(pem.trim())) {
-      throw new ReportRejected(
-        `field "${name}[${i}]" must be one PEM certificate (-----BEGIN CERTIFICATE-----)`,
-      );
+/**
+ * Checks that each entry is one PEM certificate and returns them normalized, with each one's JSON text
+ * (for the group key); throws ReportRejected.
+ */
+function checkPems(name: string, pems: readonly string[]): { pems: string[]; json: string[] } {
+  const out: string[] = [];
+  const json: string[] = [];
+  pems.forEach((pem, i) => {
+    let known = pemCache.get(pem);
+    if (known === undefined) {
+      if (!PEM_RE.test(pem.trim())) {
+        throw new ReportRejected(
+          `field "${name}[${i}]" must be one PEM certificate (-----BEGIN CERTIFICATE-----)`,
+        );
+      }
+      const normalized = normalizePem(pem);
+      known = { pem: normalized, json: JSON.stringify(normalized) };
+      if (pemCache.size >= PEM_CACHE_SIZE) pemCache.clear();
+      pemCache.set(pem, known);
     }
-    const normalized = normalizePem(pem);
-    if (pemCache.size >= PEM_CACHE_SIZE) pemCache.clear();
-    pemCache.set(pem, normalized);
-    return normalized;
+    out.push(known.pem);
+    json.push(known.json);
   });
+  return { pems: out, json };
 }
+
+/** Group keys computed while parsing (from the PEMs' cached JSON text), so groupKey need not serialize the chains. */
+const parsedKeys = new WeakMap<IngestedReport, string>();
 
 /**
  * Parses and validates a report body: TrustKit iOS (`app-platform` "IOS", no served chain), TrustKit
@@ -144,8 +156,8 @@ export function parseReport(body: string): IngestedReport {
       'unknown report shape: neither "served-certificate-chain" nor "validated-certificate-chain"',
     );
   }
-  const servedChain = checkPems("served-certificate-chain", served ?? []);
-  const validatedChain = checkPems("validated-certificate-chain", validated ?? []);
+  const servedPems = checkPems("served-certificate-chain", served ?? []);
+  const validatedPems = checkPems("validated-certificate-chain", validated ?? []);
   let result: number | null = null;
   if (o["validation-result"] !== undefined) {
     const r = o["validation-result"];
@@ -183,20 +195,25 @@ export function parseReport(body: string): IngestedReport {
     );
   }
   optionalString(o, "effective-expiration-date");
-  return {
+  const report: IngestedReport = {
     source,
     host: host.toLowerCase(),
     port,
     notedHost: notedHost.toLowerCase(),
     includeSubdomains: optionalBoolean(o, "include-subdomains") ?? false,
-    servedChain,
-    validatedChain,
+    servedChain: servedPems.pems,
+    validatedChain: validatedPems.pems,
     knownPins: knownPins.map((p) => p.trim()),
     result,
     enforcePinning: optionalBoolean(o, "enforce-pinning") ?? null,
     dateTime: optionalString(o, "date-time") ?? null,
     app,
   };
+  // The same text as groupKey's JSON.stringify (so the same key), with each PEM's escaping done once.
+  const chainJson = report.servedChain.length > 0 ? servedPems.json : validatedPems.json;
+  const tuple = `[${JSON.stringify(report.host)},${report.port},${JSON.stringify(report.notedHost)},[${chainJson.join(",")}],${JSON.stringify(report.knownPins)},${report.result}]`;
+  parsedKeys.set(report, createHash("sha256").update(tuple).digest("hex"));
+  return report;
 }
 
 function normalizePem(pem: string): string {
@@ -210,6 +227,8 @@ function normalizePem(pem: string): string {
  * result). TrustKit iOS sends no served chain; its validated chain stands in, as in TrustKit's own limiter.
  */
 export function groupKey(r: IngestedReport): string {
+  const parsed = parsedKeys.get(r);
+  if (parsed !== undefined) return parsed;
   const chain = r.servedChain.length > 0 ? r.servedChain : r.validatedChain;
   return createHash("sha256")
     .update(JSON.stringify([r.host, r.port, r.notedHost, chain, r.knownPins, r.result]))

@@ -299,44 +299,105 @@ export async function openSqliteStore(
   const upsertGroup = statement(UPSERT_GROUP((i) => `?${i}`));
   const bumpGroup = statement(BUMP_GROUP((i) => `?${i}`));
   const upsertMinute = statement(UPSERT_MINUTE((i) => `?${i}`));
+  const readMinute = statement("SELECT count FROM report_minutes WHERE host = ? AND minute = ?");
+  let dirty = true;
+  /** Keys of every group, stored or still in `groupChanges`: one process owns the file, so this is exact. */
+  const known = new Set<string>();
   /**
-   * Applies a batch (in the caller's transaction). Prepared once, the statements bind only what changes;
-   * a duplicate (nearly every report of a flood) is one UPDATE of four small values, where each report used to
-   * prepare three statements and bind its chains (~5 KB) into WASM memory: most of the store's cost.
-   */
-  const apply = (reports: readonly (GroupUpsert | Duplicate)[]): RecordOutcome[] => {
-    const batch = new Batch(reports);
-    for (const g of batch.groups) {
-      bumpGroup.run([g.key, g.count, g.first, g.last] as never);
-      if (db.getRowsModified() > 0) continue;
-      // One process owns the database, so nothing can insert the key between the UPDATE and this INSERT.
-      if (!g.full) continue; // a replayed duplicate of a group that is gone (see the journal's comment)
-      upsertGroup.run(params(g.full, g.count, g.first, g.last) as never);
-      g.created = true;
-    }
-    for (const m of batch.minutes) {
-      upsertMinute.bind([m.host, m.minute, m.count] as never);
-      upsertMinute.step();
-      m.before = Number(upsertMinute.get()[0]) - m.count;
-      upsertMinute.reset();
-    }
-    return batch.outcomes();
-  };
-  /**
-   * Keys of the stored groups whose full row is durable (in the file or in a synced journal entry): a report
-   * of one of them goes to the journal as a Duplicate (key, host, time: ~120 bytes, not ~5 KB of chains).
+   * Keys whose full row is durable (in the file or in a synced journal entry): a report of one of them goes
+   * to the journal as a Duplicate (key, host, time: ~120 bytes, not ~5 KB of chains).
    */
   const durable = new Set<string>();
-  const loadDurable = (): void => {
+  const loadKeys = (): void => {
+    known.clear();
+    for (const row of db.exec("SELECT key FROM report_groups")[0]?.values ?? []) known.add(String(row[0]));
     durable.clear();
-    for (const row of db.exec("SELECT key FROM report_groups")[0]?.values ?? []) durable.add(String(row[0]));
+    for (const key of known) durable.add(key);
   };
+  /**
+   * What the journal holds and SQLite does not yet: per group, the reports to add; per host and minute, the
+   * count (total: stored + pending). Reports change these maps only; writeChanges puts them into SQLite in one
+   * transaction, once a second and before anything reads or exports the database. Running SQL per report (an
+   * UPDATE and a minute upsert, ~20 µs each through WASM) was most of the store's cost; per second it is one
+   * statement per group and minute that changed, however many reports they got.
+   */
+  const groupChanges = new Map<
+    string,
+    { full: GroupUpsert | undefined; count: number; first: number; last: number }
+  >();
+  const minutes = new Map<string, { host: string; minute: number; total: number; pending: number }>();
+  let newestMinute = 0;
+  const minuteEntry = (host: string, minute: number) => {
+    const mk = `${host}\n${minute}`;
+    let m = minutes.get(mk);
+    if (!m) {
+      readMinute.bind([host, minute] as never);
+      const stored = readMinute.step() ? Number(readMinute.get()[0]) : 0;
+      readMinute.reset();
+      m = { host, minute, total: stored, pending: 0 };
+      minutes.set(mk, m);
+      if (minute > newestMinute) newestMinute = minute;
+    }
+    return m;
+  };
+  /** Adds reports (in order): each one's outcome is the one it would have had stored alone. */
+  const apply = (reports: readonly (GroupUpsert | Duplicate)[]): RecordOutcome[] =>
+    reports.map((r) => {
+      let created = false;
+      const change = groupChanges.get(r.key);
+      if (change) {
+        change.count += 1;
+        if (r.seenAt < change.first) change.first = r.seenAt;
+        if (r.seenAt > change.last) change.last = r.seenAt;
+      } else if (known.has(r.key)) {
+        groupChanges.set(r.key, { full: undefined, count: 1, first: r.seenAt, last: r.seenAt });
+      } else if ("servedChain" in r) {
+        known.add(r.key);
+        created = true;
+        groupChanges.set(r.key, { full: r, count: 1, first: r.seenAt, last: r.seenAt });
+      } else {
+        // A replayed Duplicate whose group is gone: cannot happen (its key was durable when it was written,
+        // and prune reloads the keys), and without the group's fields there is nothing to store it in.
+        return { created: false, minuteCount: 0 };
+      }
+      const m = minuteEntry(r.host, minuteOf(r.seenAt));
+      m.total += 1;
+      m.pending += 1;
+      return { created, minuteCount: m.total };
+    });
+  const writeChanges = (): void => {
+    if (groupChanges.size === 0) return;
+    db.run("BEGIN");
+    try {
+      for (const [key, c] of groupChanges) {
+        if (c.full) upsertGroup.run(params(c.full, c.count, c.first, c.last) as never);
+        else bumpGroup.run([key, c.count, c.first, c.last] as never);
+      }
+      for (const m of minutes.values()) {
+        if (m.pending === 0) continue;
+        upsertMinute.bind([m.host, m.minute, m.pending] as never);
+        upsertMinute.step();
+        upsertMinute.reset();
+      }
+      db.run("COMMIT");
+    } catch (error) {
+      db.run("ROLLBACK");
+      throw error;
+    }
+    groupChanges.clear();
+    for (const [mk, m] of minutes) {
+      m.pending = 0;
+      // Minutes two before the newest are done: their counts are read back from SQLite if a report comes late.
+      if (m.minute < newestMinute - 120_000) minutes.delete(mk);
+    }
+    dirty = true;
+  };
+  loadKeys();
   let seq = Number(db.exec("SELECT COALESCE(MAX(seq), 0) FROM journal_position")[0]?.values[0]?.[0] ?? 0);
   const journalFile = `${file}-journal`;
   if (existsSync(journalFile)) {
     // Replay what was acknowledged after the last snapshot. A torn last line was never acknowledged. A
     // Duplicate's group is in the file or in an earlier entry: its key was durable when it was written.
-    db.run("BEGIN");
     for (const line of readFileSync(journalFile, "utf8").split("\n")) {
       let entry: { seq: number; reports: (GroupUpsert | Duplicate)[] };
       try {
@@ -349,14 +410,14 @@ export async function openSqliteStore(
         seq = entry.seq;
       }
     }
-    db.run("COMMIT");
+    writeChanges();
   }
-  loadDurable();
-  let dirty = true;
+  loadKeys();
   /** Bytes in the journal since the last snapshot, and the size of the last snapshot. */
   let journalBytes = 0;
   let snapshotBytes = 0;
   const snapshot = (): void => {
+    writeChanges();
     if (!dirty) return;
     db.run("DELETE FROM journal_position");
     db.run("INSERT INTO journal_position (seq) VALUES (?)", [seq]);
@@ -381,11 +442,11 @@ export async function openSqliteStore(
   // quarter of that (at most every snapshotEveryMs): a report costs O(1) of snapshot work however large the
   // database grows, and a restart replays at most about a quarter of the database's size of journal.
   const timer = setInterval(() => {
-    if (journalBytes < (options.snapshotMinJournalBytes ?? snapshotBytes / 4)) return;
     try {
-      snapshot();
+      writeChanges();
+      if (journalBytes >= (options.snapshotMinJournalBytes ?? snapshotBytes / 4)) snapshot();
     } catch {
-      // the journal still holds every acknowledged report; the next snapshot retries
+      // the journal still holds every acknowledged report; the next tick retries
     }
   }, options.snapshotEveryMs ?? 1000);
   timer.unref();
@@ -396,16 +457,21 @@ export async function openSqliteStore(
   }
   let pending: Pending[] = [];
   let scheduled = false;
-  /** The journal fdatasync in flight (one at a time: reports arriving meanwhile make the next batch). */
-  let syncing: Promise<void> | undefined;
+  /**
+   * The journal fdatasyncs in flight. Up to MAX_SYNCS overlap: a sync takes ~1–10 ms here, and with one at a
+   * time the reports of a batch waited for the previous batch's sync and then their own. A completed sync
+   * covers every entry written before it began, so batches may complete in any order.
+   */
+  const syncing = new Set<Promise<void>>();
+  const MAX_SYNCS = 3;
   const schedule = (): void => {
-    if (scheduled || syncing || pending.length === 0) return;
+    if (scheduled || syncing.size >= MAX_SYNCS || pending.length === 0) return;
     scheduled = true;
     setImmediate(flush);
   };
   /**
    * Group commit: the reports that arrived since the last batch are appended to the journal in one entry,
-   * applied in one transaction, and fdatasynced off the event loop (the thread pool), which keeps reading
+   * applied (to the pending changes), and fdatasynced off the event loop (the thread pool), which keeps reading
    * and parsing requests meanwhile; they are answered once the sync completes, never before.
    */
   const flush = (): void => {
@@ -431,22 +497,14 @@ export async function openSqliteStore(
       const line = `${JSON.stringify({ seq: seq + 1, reports: lines })}\n`;
       journalBytes += writeSync(journal, line);
       seq += 1;
-      db.run("BEGIN");
-      try {
-        outcomes = apply(reports);
-        db.run("COMMIT");
-      } catch (error) {
-        db.run("ROLLBACK");
-        throw error;
-      }
-      dirty = true;
+      outcomes = apply(reports);
     } catch (error) {
       fail(error);
       return;
     }
-    syncing = new Promise<void>((resolve) => {
+    const sync: Promise<void> = new Promise<void>((resolve) => {
       fdatasync(journal, (error) => {
-        syncing = undefined;
+        syncing.delete(sync);
         if (error) fail(error);
         else {
           for (const key of fresh) durable.add(key);
@@ -460,10 +518,13 @@ export async function openSqliteStore(
         schedule();
       });
     });
+    syncing.add(sync);
+    // More reports may be waiting already (MAX_SYNCS allows another batch now).
+    schedule();
   };
   /** Resolves when no sync is in flight. */
   const idle = async (): Promise<void> => {
-    while (syncing) await syncing;
+    while (syncing.size > 0) await Promise.all(syncing);
   };
   const query = (sql: string, args: unknown[]): Record<string, unknown>[] => {
     const stmt = db.prepare(sql);
@@ -484,6 +545,7 @@ export async function openSqliteStore(
       });
     },
     async groups(filter) {
+      writeChanges();
       const rows =
         filter?.host !== undefined
           ? query(`${SELECT_GROUPS} WHERE host = ? ORDER BY last_seen DESC`, [filter.host])
@@ -491,6 +553,7 @@ export async function openSqliteStore(
       return rows.map(rowToGroup);
     },
     async series(filter) {
+      writeChanges();
       const since = filter?.sinceMs ?? 0;
       const rows =
         filter?.host !== undefined
@@ -510,6 +573,7 @@ export async function openSqliteStore(
     async prune(beforeMs) {
       // No batch between the sync and the prune: the durable keys are reloaded from what is left.
       await idle();
+      writeChanges();
       db.run("BEGIN");
       db.run("DELETE FROM report_groups WHERE last_seen < ?", [beforeMs]);
       const deleted = db.getRowsModified();
@@ -517,7 +581,8 @@ export async function openSqliteStore(
       db.run("COMMIT");
       dirty = true;
       snapshot();
-      loadDurable();
+      loadKeys();
+      minutes.clear();
       return deleted;
     },
     async close() {
@@ -530,6 +595,7 @@ export async function openSqliteStore(
       upsertGroup.free();
       bumpGroup.free();
       upsertMinute.free();
+      readMinute.free();
       db.close();
       unlock();
     },
