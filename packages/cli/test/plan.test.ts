@@ -122,6 +122,11 @@ async function planServed(keypin: string, chain: TestCert[], anchor: TestCert, e
   return planJson(["--policy", keypin, ...lead, ...(await serve(chain, anchor)), ...extra]);
 }
 
+/** `--policy keypin`, the `lead` release facts and `--offline --chain api.test=chain`. */
+function offlineArgs(keypin: string, chain: string): string[] {
+  return ["--policy", keypin, ...lead, "--offline", "--chain", `api.test=${chain}`];
+}
+
 /** The incident happens: `chain` (renewed as predicted) is served; the status the policy then gets. */
 async function statusOnceServed(keypin: string, chain: TestCert[], anchor: TestCert, extra: string[] = []) {
   return (await planServed(keypin, chain, anchor, extra)).plan.hosts[0]!.status;
@@ -377,14 +382,7 @@ describe("keypin plan: inputs, --offline, and the iCalendar and SVG files", () =
     const keypin = policy([current.pin, issuing.pin]);
     const live = await planJson(["--policy", keypin, ...lead, ...(await serve([current, issuing], anchor))]);
     const chain = file("chain.pem", current.pem + issuing.pem + anchor.pem);
-    const offline = await planJson([
-      "--policy",
-      keypin,
-      ...lead,
-      "--offline",
-      "--chain",
-      `api.test=${chain}`,
-    ]);
+    const offline = await planJson(offlineArgs(keypin, chain));
     assert.deepEqual(offline.plan.hosts[0]!.pins, live.plan.hosts[0]!.pins);
     assert.equal(offline.plan.hosts[0]!.breaksAt, live.plan.hosts[0]!.breaksAt);
   });
@@ -445,16 +443,7 @@ describe("keypin plan: inputs, --offline, and the iCalendar and SVG files", () =
     const keypin = policy([current.pin]);
     const chain = file("chain.pem", current.pem + issuing.pem);
     const ics = join(tmp.dir, "pins.ics");
-    const { plan: p } = await planJson([
-      "--policy",
-      keypin,
-      ...lead,
-      "--offline",
-      "--chain",
-      `api.test=${chain}`,
-      "--ics",
-      ics,
-    ]);
+    const { plan: p } = await planJson([...offlineArgs(keypin, chain), "--ics", ics]);
     const text = readFileSync(ics, "utf8");
     assert.ok(text.endsWith("\r\n") && !/[^\r]\n/.test(text), "every line ends in CRLF");
     for (const line of text.split("\r\n")) assert.ok(Buffer.byteLength(line) <= 75, line);
@@ -483,7 +472,7 @@ describe("keypin plan: inputs, --offline, and the iCalendar and SVG files", () =
     const keypin = policy([current.pin, { pin: backup.pin, role: "backup" }]);
     const chain = file("chain.pem", current.pem + issuing.pem);
     const svg = join(tmp.dir, "pins.svg");
-    await planJson(["--policy", keypin, ...lead, "--offline", "--chain", `api.test=${chain}`, "--svg", svg]);
+    await planJson([...offlineArgs(keypin, chain), "--svg", svg]);
     const text = readFileSync(svg, "utf8");
     assert.equal(XMLValidator.validate(text), true);
     const doc = new XMLParser({ ignoreAttributes: false }).parse(text) as {
@@ -506,7 +495,16 @@ describe("keypin plan --today: a plan dated as of a given day, exact to the day"
   let current: TestCert;
   let chain: string;
   let keypin: string;
-  const offline = () => ["--policy", keypin, ...lead, "--offline", "--chain", `api.test=${chain}`];
+  const offline = () => offlineArgs(keypin, chain);
+  /** The leaf renewed on its day, 2027-03-11, with a new key (what an ACME client does by default). */
+  const renewedLeaf = () =>
+    issue("p256", {
+      subject: "CN=api.test",
+      issuer: issuing,
+      dns: ["api.test"],
+      notBefore: utc("2027-03-11"),
+      notAfter: utc("2027-06-09"),
+    });
   before(async () => {
     anchor = await issue("p256", {
       subject: "CN=Fixed Root, O=Fixed CA",
@@ -559,13 +557,7 @@ describe("keypin plan --today: a plan dated as of a given day, exact to the day"
     );
 
     // On the renewal day the new leaf (a new key) is served, and the policy's only pin no longer matches.
-    const renewed = await issue("p256", {
-      subject: "CN=api.test",
-      issuer: issuing,
-      dns: ["api.test"],
-      notBefore: utc("2027-03-11"),
-      notAfter: utc("2027-06-09"),
-    });
+    const renewed = await renewedLeaf();
     const after = await planJson([
       "--policy",
       keypin,
@@ -649,13 +641,7 @@ describe("keypin plan --today: a plan dated as of a given day, exact to the day"
     assert.equal(watched.code, 0);
     assert.equal(watched.plan.hosts[0]!.status, "stable");
     // certbot renews on 2027-03-11 without --reuse-key: a new key, which neither pin names.
-    const renewed = await issue("p256", {
-      subject: "CN=api.test",
-      issuer: issuing,
-      dns: ["api.test"],
-      notBefore: utc("2027-03-11"),
-      notAfter: utc("2027-06-09"),
-    });
+    const renewed = await renewedLeaf();
     const afterRenewal = await planJson([
       "--policy",
       leafSet,
