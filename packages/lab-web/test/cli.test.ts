@@ -93,6 +93,34 @@ describe("keypin lab --web (spawned)", () => {
     assert.equal(existsSync(dirname(dirname(pins[0]!.file))), false);
   });
 
+  it("serves events.jsonl in the lines of keypin lab --json: same keys in the same order, same steps", async () => {
+    const terminal = await runCli(["lab", "--json", "--scenario", "3"]);
+    assert.equal(terminal.code, 0, terminal.stderr);
+    const web = await startWeb([]);
+    // One run at a time: the default run first.
+    await readSse(`${web.url}api/runs/r1/events`);
+    const post = await fetch(`${web.url}api/runs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"scenarios":[3]}',
+    });
+    assert.equal(post.status, 201);
+    const { id } = (await post.json()) as { id: string };
+    await readSse(`${web.url}api/runs/${id}/events`);
+    const served = (await (await fetch(`${web.url}api/runs/${id}/events.jsonl`)).text())
+      .trimEnd()
+      .split("\n");
+    const printed = terminal.stdout.trimEnd().split("\n");
+    const outline = (line: string) => {
+      const event = JSON.parse(line) as Record<string, unknown>;
+      return [Object.keys(event).join(","), event["type"], event["scenario"], event["step"] ?? ""].join(" ");
+    };
+    assert.deepEqual(served.map(outline), printed.map(outline));
+    web.child.kill("SIGINT");
+    const [code] = await web.exited;
+    assert.equal(code, 0);
+  });
+
   it("--port N listens on that port of 127.0.0.1; a port in use fails with exit 1 and says what to do", async () => {
     const port = await freePort();
     const web = await startWeb(["--port", String(port)]);
