@@ -72,15 +72,19 @@ function stringArray(o: Record<string, unknown>, name: string, max: number): str
   return v as string[];
 }
 
+const HOST_RE = /^[A-Za-z0-9._:[\]-]{1,253}$/;
 const PEM_RE = /^-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END CERTIFICATE-----\s*$/;
 
 /**
  * PEMs seen lately, as sent → as stored (64-column lines). A flood repeats the same few certificates, and
- * checking and re-wrapping each one (regular expressions over ~1 KB) was a tenth of a report's cost; a
- * Map look-up hashes the string once. Bounded: emptied when it reaches PEM_CACHE_SIZE entries.
+ * checking and re-wrapping each one (regular expressions over ~1 KB) was a tenth of a report's cost. The
+ * map is keyed by the PEM's length and 32 characters of its end (the signature: they differ between any two
+ * certificates), not the whole PEM, which V8 would hash character by character on every report; the entry
+ * holds the PEM as sent, and a hit must equal it (a comparison of bytes). Bounded: emptied when full.
  */
-const pemCache = new Map<string, { pem: string; json: string }>();
+const pemCache = new Map<string, { raw: string; pem: string; json: string }>();
 const PEM_CACHE_SIZE = 4096;
+const pemCacheKey = (pem: string): string => `${pem.length}:${pem.slice(-72, -40)}`;
 
 /**
  * Checks that each entry is one PEM certificate and returns them normalized, with each one's JSON text
@@ -90,17 +94,18 @@ function checkPems(name: string, pems: readonly string[]): { pems: string[]; jso
   const out: string[] = [];
   const json: string[] = [];
   pems.forEach((pem, i) => {
-    let known = pemCache.get(pem);
-    if (known === undefined) {
+    const cacheKey = pemCacheKey(pem);
+    let known = pemCache.get(cacheKey);
+    if (known === undefined || known.raw !== pem) {
       if (!PEM_RE.test(pem.trim())) {
         throw new ReportRejected(
           `field "${name}[${i}]" must be one PEM certificate (-----BEGIN CERTIFICATE-----)`,
         );
       }
       const normalized = normalizePem(pem);
-      known = { pem: normalized, json: JSON.stringify(normalized) };
+      known = { raw: pem, pem: normalized, json: JSON.stringify(normalized) };
       if (pemCache.size >= PEM_CACHE_SIZE) pemCache.clear();
-      pemCache.set(pem, known);
+      pemCache.set(cacheKey, known);
     }
     out.push(known.pem);
     json.push(known.json);
@@ -135,7 +140,6 @@ export function parseReport(body: string): IngestedReport {
     );
   }
   const host = optionalString(o, "hostname") ?? "";
-  const HOST_RE = /^[A-Za-z0-9._:[\]-]{1,253}$/;
   if (!HOST_RE.test(host)) {
     throw new ReportRejected(
       'field "hostname" must be a host name or IP address (letters, digits, . - _ : [ ]; 1 to 253)',
@@ -254,6 +258,8 @@ interface CertFacts {
   /** Why it does not parse. */
   readonly error?: string;
   pin?: string;
+  /** checkHost's answers, by host. */
+  hosts?: Map<string, boolean>;
 }
 
 /**
@@ -278,6 +284,18 @@ function certFacts(pem: string): CertFacts {
     certCache.set(pem, facts);
   }
   return facts;
+}
+
+/** Whether the certificate is for `host` (X509Certificate.checkHost, which reads the names each call), remembered. */
+function coversHost(facts: CertFacts, host: string): boolean {
+  facts.hosts ??= new Map();
+  let answer = facts.hosts.get(host);
+  if (answer === undefined) {
+    answer = (facts.cert as X509Certificate).checkHost(host) !== undefined;
+    if (facts.hosts.size >= 1024) facts.hosts.clear();
+    facts.hosts.set(host, answer);
+  }
+  return answer;
 }
 
 function pinOf(facts: CertFacts): string {
@@ -375,7 +393,7 @@ export function classify(r: IngestedReport, options: ClassifyOptions = {}): Clas
       }
     }
     const leaf = validated[0];
-    if (leaf && leaf.checkHost(r.host) === undefined) {
+    if (leaf && !coversHost(validatedFacts[0] as CertFacts, r.host)) {
       problems.push(`the validated leaf (${leaf.subject.replace(/\n/g, ", ")}) is not for ${r.host}`);
     }
     const matched = validatedFacts.map(pinOf).filter((pin) => pins.includes(pin));
