@@ -255,11 +255,13 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     const context = createSecureContext({ ca: [keypin.caPem, mitm.caPem] });
     const before = await servers.stats();
     const cpu = new Map<string, number[]>(proxies.map((p) => [p.name, []]));
+    const clientCpu = new Map<string, number[]>(proxies.map((p) => [p.name, []]));
     const values = await alternate(
       proxies.map((proxy) => ({
         name: proxy.name,
         run: async () => {
           const cpuBefore = cpuMs(proxy.pid);
+          const clientBefore = process.cpuUsage();
           const ms = await drive(perRound, CONCURRENCY, async () => {
             const { status, body } = await oneRequest(proxy.port, upstreamPort, context);
             if (!/^HTTP\/1\.1 200/.test(status) || body !== "ok\n")
@@ -268,6 +270,8 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
               );
           });
           cpu.get(proxy.name)!.push((cpuMs(proxy.pid) - cpuBefore) / perRound);
+          const client = process.cpuUsage(clientBefore);
+          clientCpu.get(proxy.name)!.push((client.user + client.system) / 1000 / perRound);
           return (perRound * 1000) / ms;
         },
       })),
@@ -315,6 +319,14 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
           [`mitmdump ${mitmVersion}`]: { ...summarize(m), unit: "conn/s" },
           "keypin audit, proxy CPU": { ...summarize(cpuK), unit: "ms/conn" },
           [`mitmdump ${mitmVersion}, proxy CPU`]: { ...summarize(cpuM), unit: "ms/conn" },
+          "client CPU, through keypin audit": {
+            ...summarize(clientCpu.get("keypin audit")!.slice(1)),
+            unit: "ms/conn",
+          },
+          "client CPU, through mitmdump": {
+            ...summarize(clientCpu.get("mitmdump")!.slice(1)),
+            unit: "ms/conn",
+          },
         },
         notes: [
           `value = median of ${rounds} per-round ratios keypin/mitmdump (95% interval of the median ${ci.low.toFixed(2)}–${ci.high.toFixed(2)}; IQR ${paired.q1.toFixed(2)}–${paired.q3.toFixed(2)}, min–max ${paired.min.toFixed(2)}–${paired.max.toFixed(2)})`,
