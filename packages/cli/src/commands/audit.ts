@@ -121,6 +121,10 @@ export default defineCommand({
     const ca = await loadOrCreateAuditCa({
       dir: args["ca-dir"] ?? defaultCaDir(),
       nameConstraints: list(args["name-constraints"]),
+    }).catch((error: unknown) => {
+      // A --name-constraints entry that is no host (the message names it and the accepted forms).
+      if (error instanceof RangeError) throw new UsageError(error.message, { cause: error });
+      throw error;
     });
     const json = args.json === true;
     const log = (line: string): void => {
