@@ -160,14 +160,19 @@ export function createCollectorServer(options: CollectorOptions): Server {
   // costly parts), and a key over everything classify reads cost more to build than classifying does.
   const classifyOptions = { publicRoots: options.publicRoots };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? "/", "http://collector.invalid");
-    } catch {
-      send(res, 400, { error: "the request target is not a path" });
-      return;
+    // Ingest's own target is taken as it is; anything else is parsed (a query, an encoded path).
+    const target = req.url ?? "/";
+    let url: URL | undefined;
+    let path = target;
+    if (target !== "/report" && target !== "/report/") {
+      try {
+        url = new URL(target, "http://collector.invalid");
+      } catch {
+        send(res, 400, { error: "the request target is not a path" });
+        return;
+      }
+      path = url.pathname;
     }
-    const path = url.pathname;
     if (path === "/report" || path === "/report/") {
       if (req.method !== "POST") {
         send(res, 405, { error: `POST a report to /report (got ${req.method})` }, { allow: "POST" });
@@ -280,13 +285,14 @@ export function createCollectorServer(options: CollectorOptions): Server {
       );
       return;
     }
-    const host = url.searchParams.get("host")?.toLowerCase() ?? undefined;
+    const query = url?.searchParams ?? new URLSearchParams();
+    const host = query.get("host")?.toLowerCase() ?? undefined;
     try {
       if (path === "/api/groups") {
         const groups = await options.store.groups({ host });
         send(res, 200, { groups: groups.map(groupJson) });
       } else if (path === "/api/series") {
-        const sinceParam = url.searchParams.get("since");
+        const sinceParam = query.get("since");
         const sinceMs =
           sinceParam !== null && Number.isFinite(Date.parse(sinceParam)) ? Date.parse(sinceParam) : 0;
         send(res, 200, { series: await options.store.series({ host, sinceMs }) });
