@@ -5,7 +5,14 @@ import { connect as connectTls, type PeerCertificate } from "node:tls";
 import { type InterceptEvent, InterceptingProxy } from "@keypin/proxy";
 import type { AuditCa } from "./ca-store.js";
 import type { AuditReport, UpstreamPins } from "./report.js";
-import { AuditLog, expectationOf, type TunnelRecord, type Verdict, verdictsOf } from "./verdicts.js";
+import {
+  AuditLog,
+  canonicalHost,
+  expectationOf,
+  type TunnelRecord,
+  type Verdict,
+  verdictsOf,
+} from "./verdicts.js";
 
 export interface AuditOptions {
   ca: AuditCa;
@@ -98,9 +105,9 @@ export const ONBOARDING_HOST = "keypin.audit";
 export async function startAudit(options: AuditOptions): Promise<RunningAudit> {
   const startedAt = new Date();
   const log = new AuditLog({ showSecrets: options.showSecrets ?? false });
-  const hosts = options.hosts?.map((h) => h.toLowerCase());
+  const hosts = options.hosts?.map(canonicalHost);
   const judged = (r: TunnelRecord): boolean => !hosts || hosts.includes(r.host);
-  const expected = (options.expectPinned ?? []).map((h) => h.toLowerCase());
+  const expected = (options.expectPinned ?? []).map(canonicalHost);
   const verdicts = (): Verdict[] => verdictsOf([...log.tunnels.values()].filter(judged), expected);
   // onUpdate, throttled: the last closed record waits for the next slot.
   let lastUpdate = Number.NEGATIVE_INFINITY;

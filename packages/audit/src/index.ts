@@ -13,6 +13,7 @@ export { isSecretHeader, maskTarget, maskValue } from "./mask.js";
 export { type AuditReport, formatTable, type UpstreamPins } from "./report.js";
 export {
   AuditLog,
+  canonicalHost,
   expectationOf,
   type RequestEvidence,
   type TunnelRecord,

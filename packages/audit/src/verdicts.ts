@@ -11,9 +11,20 @@
 // So a handshake completed then closed is not by itself proof of pinning (Node on TLS 1.2 does it for a CA it
 // does not trust): `pinned` always needs a control, the same client (source address and ClientHello
 // fingerprint) intercepted on another host in this session. The alert unknown_ca is direct proof of distrust.
+import { isIP } from "node:net";
 import type { InterceptEvent } from "@keypin/proxy";
 import { fingerprintOf, parseClientHello } from "./client-hello.js";
 import { isSecretHeader, maskTarget, maskValue } from "./mask.js";
+
+/**
+ * A host as verdicts name it: lower case, and an IPv6 address without brackets in its canonical text (so "[::1]",
+ * "0:0::1" and "::1" are one host, whether they come from a CONNECT line, --hosts or --expect-pinned).
+ */
+export function canonicalHost(host: string): string {
+  const lower = host.trim().toLowerCase();
+  const bare = lower.startsWith("[") && lower.endsWith("]") ? lower.slice(1, -1) : lower;
+  return isIP(bare) === 6 ? new URL(`http://[${bare}]/`).hostname.slice(1, -1) : bare;
+}
 
 /** One tunnel, summarised. */
 export interface TunnelRecord {
@@ -77,7 +88,7 @@ export class AuditLog {
     if (event.kind === "connect") {
       const record: TunnelRecord = {
         tunnel: event.tunnel,
-        host: event.host,
+        host: canonicalHost(event.host),
         port: event.port,
         clientAddress: event.client.address,
         fingerprint: "",
@@ -97,7 +108,7 @@ export class AuditLog {
         const hello = parseClientHello(event.record);
         if (hello) {
           record.fingerprint = fingerprintOf(hello);
-          if (hello.servername) record.host = hello.servername;
+          if (hello.servername) record.host = canonicalHost(hello.servername);
         }
         break;
       }
@@ -241,9 +252,9 @@ export function verdictsOf(records: TunnelRecord[], expected: string[] = []): Ve
   }
   const seen = new Set(done.map((r) => r.host));
   for (const host of expected) {
-    if (seen.has(host.toLowerCase())) continue;
+    if (seen.has(canonicalHost(host))) continue;
     verdicts.push({
-      host: host.toLowerCase(),
+      host: canonicalHost(host),
       client: { address: "", fingerprint: "" },
       verdict: "not-seen",
       explanation: `No client reached ${host} through the audit proxy: exercise the part of the app that calls it.`,
@@ -261,7 +272,7 @@ export function expectationOf(
   expected: string[],
 ): { ok: boolean; failing: { host: string; verdict: VerdictKind }[] } {
   const failing: { host: string; verdict: VerdictKind }[] = [];
-  for (const host of expected.map((h) => h.toLowerCase())) {
+  for (const host of expected.map(canonicalHost)) {
     const forHost = verdicts.filter((v) => v.host === host);
     const bad = forHost.find((v) => v.verdict !== "pinned");
     if (forHost.length === 0) failing.push({ host, verdict: "not-seen" });
