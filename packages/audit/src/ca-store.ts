@@ -92,8 +92,11 @@ function readConstraint(entry: string): { text: string; constraint: Constraint }
   }
   const name = raw.replace(/^\*\./, ".").replace(/\.$/, "");
   const labels = (name.startsWith(".") ? name.slice(1) : name).split(".");
+  // A last label of digits only is no DNS name (no top-level domain is numeric): an IPv4 address mistyped.
   const valid =
-    labels.every((l) => /^(?!-)[a-z0-9-]{1,63}(?<!-)$|^_[a-z0-9-]{1,62}$/.test(l)) && name.length <= 253;
+    !/^\d+$/.test(labels.at(-1) ?? "") &&
+    labels.every((l) => /^(?!-)[a-z0-9-]{1,63}(?<!-)$|^_[a-z0-9-]{1,62}$/.test(l)) &&
+    name.length <= 253;
   if (!valid)
     throw new RangeError(
       `--name-constraints: "${entry}" is not a host: give a DNS name (api.example.com), its subdomains (*.example.com or .example.com), or an IPv4 or IPv6 address`,

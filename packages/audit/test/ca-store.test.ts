@@ -215,7 +215,16 @@ test("--name-constraints of DNS names only: IP hosts are refused too (a CA with 
 
 test("--name-constraints refuses an entry that is no host, naming it and what is accepted", async () => {
   using tmp = makeTempDir("keypin-audit-nc-bad-");
-  for (const bad of ["a b.test", "https://api.example.test", "*.*.example.test", "-x.test", "1.2.3.4/24"]) {
+  for (const bad of [
+    "a b.test",
+    "https://api.example.test",
+    "*.*.example.test",
+    "-x.test",
+    "1.2.3.4/24",
+    "010.1.1.1", // not an IPv4 address for Node (a leading zero), and no DNS name either
+    "1.2.3",
+    "::1::2",
+  ]) {
     await assert.rejects(loadOrCreateAuditCa({ dir: tmp.dir, nameConstraints: [bad] }), (error: Error) => {
       assert.ok(error instanceof RangeError);
       assert.ok(error.message.includes(`"${bad}"`), error.message);
