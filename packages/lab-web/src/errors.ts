@@ -10,6 +10,11 @@
 export const labWebErrorStatus = {
   /** The Host header is not `127.0.0.1:<port>` or `localhost:<port>` (a DNS rebinding page, a proxy). */
   ERR_LAB_WEB_HOST: 403,
+  /**
+   * A request another site's page made (Fetch Metadata `Sec-Fetch-Site: cross-site` or `same-site`), other than
+   * following a link to the page: its scripts, images and event streams are refused.
+   */
+  ERR_LAB_WEB_CROSS_SITE: 403,
   /** A POST whose content-type is not application/json (a form another origin could submit). */
   ERR_LAB_WEB_CONTENT_TYPE: 415,
   /** A request body over the limit. */

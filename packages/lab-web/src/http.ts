@@ -122,3 +122,23 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     );
   }
 }
+
+/**
+ * Fetch Metadata's resource isolation: whether a browser says another site's page made this request. Allowed:
+ * no `Sec-Fetch-Site` (curl, an old browser: the Host check and content types still hold), `same-origin`, `none`
+ * (typed in the address bar, a bookmark), and, when `page` (the request is for the page itself), a link from
+ * elsewhere to it (a top-level GET navigation): a permalink opens the page, never a file or the API behind it.
+ *
+ * @example
+ * isCrossSiteRequest({ method: "GET", headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors" } }, false); // true
+ */
+export function isCrossSiteRequest(req: Pick<IncomingMessage, "method" | "headers">, page: boolean): boolean {
+  const site = req.headers["sec-fetch-site"];
+  if (site === undefined || site === "same-origin" || site === "none") return false;
+  const navigation =
+    page &&
+    req.headers["sec-fetch-mode"] === "navigate" &&
+    (req.method === "GET" || req.method === "HEAD") &&
+    (req.headers["sec-fetch-dest"] ?? "document") === "document";
+  return !navigation;
+}

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { readAsset } from "./assets.js";
 import { HttpError } from "./errors.js";
 import { runFiles } from "./files.js";
-import { isAllowedHost, readJsonBody, sendError, sendJson, writeHead } from "./http.js";
+import { isAllowedHost, isCrossSiteRequest, readJsonBody, sendError, sendJson, writeHead } from "./http.js";
 import { labScenarios, type RunRequest } from "./lab-api.js";
 import { listPins } from "./pins.js";
 import { renderPlatforms } from "./platforms.js";
@@ -277,6 +277,12 @@ export async function startLabWeb(options: LabWebOptions = {}): Promise<LabWeb> 
     const queryAt = target.indexOf("?");
     const path = queryAt === -1 ? target : target.slice(0, queryAt);
     const query = new URLSearchParams(queryAt === -1 ? "" : target.slice(queryAt + 1));
+    if (isCrossSiteRequest(req, path === "/" || path === "/index.html")) {
+      throw new HttpError(
+        "ERR_LAB_WEB_CROSS_SITE",
+        `Expected a request from the lab's own page but the browser says another site's page made it (Sec-Fetch-Site: ${String(req.headers["sec-fetch-site"])}). Open ${url}.`,
+      );
+    }
     if (!path.startsWith("/")) throw notFound("such route");
     const segments = path.slice(1).split("/").map(decodeSegment);
     if (segments.some((s) => s === undefined)) throw notFound("such route");

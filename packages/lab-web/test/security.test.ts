@@ -197,6 +197,75 @@ describe("requests a client sends", () => {
     assert.equal(errorCode(response.body), "ERR_LAB_WEB_HOST");
   });
 
+  it("grants no CORS: a preflight from another origin gets no Access-Control-Allow-* header, nor does any answer", async () => {
+    const preflight = await httpRequest(`${web.url}api/runs`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "http://evil.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+      },
+    });
+    assert.notEqual(preflight.status, 200);
+    assert.notEqual(preflight.status, 204);
+    for (const path of ["api/lab", "api/runs/r1/events.jsonl", "api/runs/r1/files/sslkeylog.txt"]) {
+      const response = await httpRequest(`${web.url}${path}`, { headers: { origin: "http://evil.example" } });
+      assert.equal(response.status, 200, path);
+      assert.equal(
+        Object.keys(response.headers).some((h) => h.startsWith("access-control-")),
+        false,
+        path,
+      );
+      // Nor may another origin embed it (an <img> or <script> of the key log).
+      assert.equal(response.headers["cross-origin-resource-policy"], "same-origin");
+    }
+    assert.equal(
+      Object.keys(preflight.headers).some((h) => h.startsWith("access-control-")),
+      false,
+    );
+  });
+
+  it("refuses what another site's page asks for (Fetch Metadata), but follows a link to the page", async () => {
+    const crossSite = [
+      { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image" },
+      { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "script" },
+      { "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty" },
+      { "sec-fetch-site": "same-site", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty" },
+      { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "iframe" },
+    ];
+    for (const headers of crossSite) {
+      for (const path of ["api/runs/r1/files/sslkeylog.txt", "api/runs/r1/events", "assets/app.js"]) {
+        const response = await httpRequest(`${web.url}${path}`, { headers });
+        assert.equal(response.status, 403, `${path} ${JSON.stringify(headers)}`);
+        assert.equal(errorCode(response.body), "ERR_LAB_WEB_CROSS_SITE");
+      }
+    }
+    const post = await httpRequest(`${web.url}api/runs`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "sec-fetch-site": "same-site",
+        "sec-fetch-mode": "cors",
+      },
+      body: '{"scenarios":[3]}',
+    });
+    assert.equal(post.status, 403);
+    const allowed = [
+      { "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty" },
+      { "sec-fetch-site": "none", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" },
+      { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" },
+    ];
+    for (const headers of allowed) {
+      const response = await httpRequest(web.url, { headers });
+      assert.equal(response.status, 200, JSON.stringify(headers));
+    }
+    // A link from elsewhere opens the page, not the data behind it.
+    const linked = await httpRequest(`${web.url}api/runs/r1/files/sslkeylog.txt`, {
+      headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" },
+    });
+    assert.equal(linked.status, 403);
+  });
+
   it("refuses a body over 16 KiB with 413, declared or chunked", async () => {
     const big = JSON.stringify({ scenarios: [3], pad: "x".repeat(17 * 1024) });
     const declared = await httpRequest(`${web.url}api/runs`, {
