@@ -223,3 +223,50 @@ describe("runs started by POST /api/runs", () => {
     assert.equal(outcome.ok, true);
   });
 });
+
+describe("the server's bounds", () => {
+  it("keeps the last 16 runs: an older run answers 404 and its folder is gone", async () => {
+    const web = await startLabWeb({ assetsDir: "/nonexistent" });
+    try {
+      await waitForEnd(web, "r1");
+      const { existsSync } = await import("node:fs");
+      const { join } = await import("node:path");
+      assert.equal(existsSync(join(web.dir, "r1")), true);
+      for (let i = 2; i <= 17; i++) {
+        const response = await fetch(`${web.url}api/runs`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"scenarios":[1]}',
+        });
+        assert.equal(response.status, 201);
+        await waitForEnd(web, ((await response.json()) as { id: string }).id);
+      }
+      const lab = (await (await fetch(`${web.url}api/lab`)).json()) as { runs: { id: string }[] };
+      assert.equal(lab.runs.length, 16);
+      assert.equal(lab.runs[0]?.id, "r2");
+      assert.equal((await fetch(`${web.url}api/runs/r1`)).status, 404);
+      for (let i = 0; i < 100 && existsSync(join(web.dir, "r1")); i++)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.equal(existsSync(join(web.dir, "r1")), false);
+      assert.equal(existsSync(join(web.dir, "r17")), true);
+    } finally {
+      await web.close();
+    }
+  });
+
+  it("listens on ::1 when asked, answering Host [::1]:<port> only there, and refuses any other address", async () => {
+    const web = await startLabWeb({ assetsDir: "/nonexistent", host: "::1" });
+    try {
+      assert.equal(web.url, `http://[::1]:${web.port}/`);
+      const response = await fetch(`${web.url}api/lab`);
+      assert.equal(response.status, 200);
+      await response.arrayBuffer();
+      await waitForEnd(web, "r1");
+    } finally {
+      await web.close();
+    }
+    for (const host of ["0.0.0.0", "::", "192.168.1.1"]) {
+      await assert.rejects(startLabWeb({ host: host as "127.0.0.1" }), /loopback address only/);
+    }
+  });
+});
