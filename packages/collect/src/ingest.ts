@@ -82,7 +82,7 @@ const PEM_RE = /^-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END C
  * certificates), not the whole PEM, which V8 would hash character by character on every report; the entry
  * holds the PEM as sent, and a hit must equal it (a comparison of bytes). Bounded: emptied when full.
  */
-const pemCache = new Map<string, { raw: string; pem: string; json: string }>();
+const pemCache = new Map<string, { raw: string; pem: string; json: Buffer }>();
 const PEM_CACHE_SIZE = 4096;
 const pemCacheKey = (pem: string): string => `${pem.length}:${pem.slice(-72, -40)}`;
 
@@ -90,9 +90,9 @@ const pemCacheKey = (pem: string): string => `${pem.length}:${pem.slice(-72, -40
  * Checks that each entry is one PEM certificate and returns them normalized, with each one's JSON text
  * (for the group key); throws ReportRejected.
  */
-function checkPems(name: string, pems: readonly string[]): { pems: string[]; json: string[] } {
+function checkPems(name: string, pems: readonly string[]): { pems: string[]; json: Buffer[] } {
   const out: string[] = [];
-  const json: string[] = [];
+  const json: Buffer[] = [];
   pems.forEach((pem, i) => {
     const cacheKey = pemCacheKey(pem);
     let known = pemCache.get(cacheKey);
@@ -103,7 +103,7 @@ function checkPems(name: string, pems: readonly string[]): { pems: string[]; jso
         );
       }
       const normalized = normalizePem(pem);
-      known = { raw: pem, pem: normalized, json: JSON.stringify(normalized) };
+      known = { raw: pem, pem: normalized, json: Buffer.from(JSON.stringify(normalized)) };
       if (pemCache.size >= PEM_CACHE_SIZE) pemCache.clear();
       pemCache.set(cacheKey, known);
     }
@@ -213,10 +213,17 @@ export function parseReport(body: string): IngestedReport {
     dateTime: optionalString(o, "date-time") ?? null,
     app,
   };
-  // The same text as groupKey's JSON.stringify (so the same key), with each PEM's escaping done once.
+  // The same bytes as groupKey's JSON.stringify (so the same key), each PEM's JSON encoded once and cached.
   const chainJson = report.servedChain.length > 0 ? servedPems.json : validatedPems.json;
-  const tuple = `[${JSON.stringify(report.host)},${report.port},${JSON.stringify(report.notedHost)},[${chainJson.join(",")}],${JSON.stringify(report.knownPins)},${report.result}]`;
-  parsedKeys.set(report, createHash("sha256").update(tuple).digest("hex"));
+  const hash = createHash("sha256").update(
+    `[${JSON.stringify(report.host)},${report.port},${JSON.stringify(report.notedHost)},[`,
+  );
+  chainJson.forEach((json, i) => {
+    if (i > 0) hash.update(",");
+    hash.update(json);
+  });
+  hash.update(`],${JSON.stringify(report.knownPins)},${report.result}]`);
+  parsedKeys.set(report, hash.digest("hex"));
   return report;
 }
 
