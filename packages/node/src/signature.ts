@@ -1,4 +1,4 @@
-import { type KeyObject, verify, X509Certificate } from "node:crypto";
+import { constants as cryptoConstants, type KeyObject, verify, X509Certificate } from "node:crypto";
 import { type PathCertificate, publicKeyEntryOfCertificate, publicKeyOf } from "./parsed-certificate.js";
 
 /** Signature algorithms verified directly over tbsCertificate: the digest node:crypto takes, and the key family. */
@@ -74,9 +74,15 @@ export function verifySignature(child: PathCertificate, issuer: PathCertificate)
     if (params && !(algorithm.family === "rsa" && nullParams)) return false;
     const type = key.asymmetricKeyType;
     if (algorithm.family !== type) return false;
-    // The KeyObject alone: for an "rsa" key node:crypto's default padding is RSA_PKCS1_PADDING, for an "ec" key
-    // its default signature encoding is DER, the two this verification needs (no options object to read).
-    if (type === "rsa" || type === "ec") return verify(algorithm.digest, signed.tbs, key, signed.signature);
+    if (type === "rsa")
+      return verify(
+        algorithm.digest,
+        signed.tbs,
+        { key, padding: cryptoConstants.RSA_PKCS1_PADDING },
+        signed.signature,
+      );
+    if (type === "ec")
+      return verify(algorithm.digest, signed.tbs, { key, dsaEncoding: "der" }, signed.signature);
     return verify(null, signed.tbs, key, signed.signature);
   } catch {
     return false; // a key or signature node:crypto cannot use proves nothing
