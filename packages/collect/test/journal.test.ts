@@ -4,7 +4,7 @@
 // copied as they are on disk while the store runs (no close, no snapshot since the first), as a SIGKILL
 // would leave them, and the copy is opened: every count, first/last seen and per-minute count is exact.
 import assert from "node:assert/strict";
-import { copyFileSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { type GroupUpsert, openSqliteStore, type ReportStore } from "@keypin/collect";
@@ -64,8 +64,9 @@ test("a crash after acknowledgements loses nothing: counts, times and minutes ar
     // Exactly one report of c was told its group is new.
     if (round === 10) assert.equal(outcomes.filter(([o]) => o?.created).length, 1);
   }
-  // Duplicates are journaled short: 1,200 reports of ~8 KB each would be ~10 MB in full.
-  const journalBytes = statSync(`${file}-journal`).size;
+  // Duplicates are journaled short: 1,200 reports of ~8 KB each would be ~10 MB in full. (The file is
+  // allocated ahead and zero past the last line.)
+  const journalBytes = readFileSync(`${file}-journal`).indexOf(0);
   assert.ok(journalBytes < sent * 300, `journal ${journalBytes} bytes for ${sent} reports`);
   assert.ok(readFileSync(`${file}-journal`, "utf8").includes('"key":"a","host":"one.keypin.test","seenAt"'));
 
@@ -108,5 +109,34 @@ test("after retention deletes a group, its next report is journaled in full and 
   const counts = Object.fromEntries((await crashed.groups()).map((g) => [g.key, g.count]));
   assert.deepEqual(counts, { old: 5, kept: 2 });
   await crashed.close();
+  await store.close();
+});
+
+test("after a snapshot the journal is reused: older lines left past the new ones are not replayed", async () => {
+  using temp = makeTempDir("keypin-journal-reuse-");
+  const file = join(temp.dir, "live.db");
+  const store = await openSqliteStore(file, noSnapshots);
+  const t0 = Date.parse("2026-12-01T10:00:00Z");
+  // Many long lines (new groups journal in full), then a snapshot (prune deletes nothing but writes one).
+  for (let i = 0; i < 20; i++) await store.record([report(`g${i}`, "reuse.keypin.test", t0 + i)]);
+  assert.equal(await store.prune(t0 - 86_400_000), 0);
+  // One short line at the start of the journal; the older lines still follow it on disk.
+  await store.record([report("g0", "reuse.keypin.test", t0 + 100)]);
+  const text = readFileSync(`${file}-journal`, "utf8");
+  assert.ok(text.includes('"key":"g19"'), "the older lines are still in the file");
+  const crashed = await reopenCrashed(file, join(temp.dir, "crashed.db"));
+  const counts = Object.fromEntries((await crashed.groups()).map((g) => [g.key, g.count]));
+  await crashed.close();
+  assert.equal(counts.g0, 2);
+  for (let i = 1; i < 20; i++) assert.equal(counts[`g${i}`], 1, `g${i}`);
+  // A line torn over an older one (its end replaced) fails its checksum and is skipped, the others not.
+  const lines = text.split("\n");
+  const torn = lines[0]?.replace(/"seenAt":\d+/, '"seenAt":1');
+  writeFileSync(join(temp.dir, "torn.db-journal"), [torn, ...lines.slice(1)].join("\n"));
+  copyFileSync(file, join(temp.dir, "torn.db"));
+  const reopened = await openSqliteStore(join(temp.dir, "torn.db"));
+  const tornCounts = Object.fromEntries((await reopened.groups()).map((g) => [g.key, g.count]));
+  await reopened.close();
+  assert.equal(tornCounts.g0, 1, "the changed line was not replayed");
   await store.close();
 });
