@@ -323,13 +323,6 @@ export function createCollectorServer(options: CollectorOptions): Server {
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
     },
     (req, res) => {
-      // The idle timer is for connections without a request: one being answered (waiting for its report to be
-      // synced to disk, say) is not idle. Node's own headersTimeout and requestTimeout still bound the request.
-      const socket = req.socket;
-      socket.setTimeout(0);
-      res.once("finish", () => {
-        if (!socket.destroyed) socket.setTimeout(requestTimeout);
-      });
       handle(req, res).catch((error) => {
         options.onError?.(error);
         if (!res.headersSent) send(res, 503, { error: "the collector could not answer; retry later" });
@@ -337,12 +330,12 @@ export function createCollectorServer(options: CollectorOptions): Server {
       });
     },
   );
+  // An idle kept-alive connection is closed after 5 s. One that never sends a request is closed by Node's own
+  // headersTimeout (it counts from the connection's start; limits.test.ts holds it). There used to be a
+  // socket timer of our own as well, re-armed on every request, and it cut connections whose answer was
+  // waiting for the journal's sync.
   server.keepAliveTimeout = 5_000;
-  // An idle connection (no request at all) is closed too.
-  server.on("connection", (socket) => {
-    socket.setTimeout(requestTimeout);
-    socket.on("timeout", () => socket.destroy());
-  });
+
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
     const status = error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
     if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
