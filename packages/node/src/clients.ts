@@ -7,6 +7,13 @@ import { Agent, type Dispatcher, ProxyAgent } from "undici";
 import { PinChecker, type PinningOptions } from "./pin-checker.js";
 import { parseProxyUrl } from "./proxy-tunnel.js";
 import { SessionCache } from "./session-cache.js";
+import {
+  attachSocketHooks,
+  hookedDirectFactory,
+  hookedTunnelFactory,
+  socketHooksOf,
+  type TlsSocketHooks,
+} from "./socket-hooks.js";
 
 /**
  * TLS options that pin: spread them into any `tls.connect` user (database drivers, gRPC, SMTP, a raw socket).
@@ -57,8 +64,9 @@ const OWN_SESSION =
 class PinnedHttpsAgent extends HttpsAgent {
   readonly #checker: PinChecker;
   readonly #sessions: SessionCache;
+  readonly #hooks: TlsSocketHooks | undefined;
 
-  constructor(checker: PinChecker, agentOptions: HttpsAgentOptions) {
+  constructor(checker: PinChecker, agentOptions: HttpsAgentOptions, hooks?: TlsSocketHooks) {
     const maxCachedSessions = agentOptions.maxCachedSessions ?? 100;
     // The check lives in `options` (not in a method) so that agents copying `agent.options` keep it (axios). Node's
     // cache is off (this class keeps its own); `options.session` is own and undefined, so a request's session (refused
@@ -66,6 +74,7 @@ class PinnedHttpsAgent extends HttpsAgent {
     super({ ...agentOptions, ...checker.tlsOptions(), maxCachedSessions: 0, session: undefined });
     this.#checker = checker;
     this.#sessions = new SessionCache(maxCachedSessions);
+    this.#hooks = hooks;
   }
 
   // Node merges `agent.options` over a request's options, so a request's `session` is refused here, before the merge.
@@ -115,6 +124,7 @@ class PinnedHttpsAgent extends HttpsAgent {
     ) as TLSSocket | null | undefined;
     const sessions = this.#sessions;
     if (socket) {
+      if (this.#hooks) attachSocketHooks(socket, this.#hooks, (message) => this.#checker.warn(message));
       socket.on("session", (session: Buffer) => sessions.set(key, session));
       socket.once("close", (hadError: boolean) => {
         if (hadError) sessions.delete(key);
@@ -145,9 +155,12 @@ function sessionKeyOf(options: RequestOptions): string {
  * https.get("https://api.example.com/", { agent }, (res) => res.resume());
  * // axios.get(url, { httpsAgent: agent }); got(url, { agent: { https: agent } }); new WebSocket(url, { agent })
  */
-export function createPinnedAgent(options: PinningOptions & { agent?: HttpsAgentOptions }): HttpsAgent {
+export function createPinnedAgent(
+  options: PinningOptions & TlsSocketHooks & { agent?: HttpsAgentOptions },
+): HttpsAgent {
   refuseProxy(options, "createPinnedAgent");
-  return new PinnedHttpsAgent(new PinChecker(options), options.agent ?? {});
+  const hooks = socketHooksOf(options);
+  return new PinnedHttpsAgent(new PinChecker(options), options.agent ?? {}, hooks);
 }
 
 /** A pinned https.Agent on an existing check (internal: createPinnedGotAgents shares one check with HTTP/2). */
@@ -160,7 +173,8 @@ export function pinnedHttpsAgentOf(checker: PinChecker, agentOptions: HttpsAgent
  * 20, the global `fetch`: see the README for what works). Redirects to other origins go through the same
  * dispatcher and are checked too; the policy is chosen by the TLS server name. With `proxy`, an undici ProxyAgent
  * tunnels through HTTP CONNECT and pins the origin. The dispatcher has its own pools and TLS session caches.
- * `agent` takes undici Agent options (`keepAliveTimeout`, `connections` …).
+ * `agent` takes undici Agent options (`keepAliveTimeout`, `connections` …). `onSocket` and `onKeylog` (see
+ * TlsSocketHooks) see each TLS socket to an origin, direct or through the proxy's tunnel.
  *
  * @example
  * import { fetch } from "undici";
@@ -170,20 +184,33 @@ export function pinnedHttpsAgentOf(checker: PinChecker, agentOptions: HttpsAgent
  * // a mismatch rejects with TypeError("fetch failed") whose cause.code is "ERR_KEYPIN_PIN_MISMATCH"
  */
 export function createPinnedDispatcher(
-  options: PinningOptions & { agent?: Omit<Agent.Options, "connect"> },
+  options: PinningOptions & TlsSocketHooks & { agent?: Omit<Agent.Options, "connect"> },
 ): Dispatcher {
+  const hooks = socketHooksOf(options);
   const checker = new PinChecker(options);
   const tls = checker.tlsOptions();
   const agentOptions = options.agent ?? {};
+  const warn = (message: string): void => checker.warn(message);
   if (options.proxy) {
     const uri = parseProxyUrl(options.proxy).href;
     // undici's ProxyAgent has one connector, and so one TLS session cache keyed by server name alone, for every
     // origin it tunnels to: with `connect.servername` set, a session from a checked handshake with an unpinned origin
     // was resumed for a pinned one, and Node runs no check on a resumed session. One ProxyAgent per origin keeps each
     // origin's sessions (and sockets) to itself.
+    if (hooks) {
+      // With hooks the origin's TLS socket is made here, on the ProxyAgent's tunnel, with the same options.
+      const factory = hookedTunnelFactory(tls, agentOptions as Record<string, unknown>, hooks, warn);
+      return new Agent({ ...agentOptions, factory: () => new ProxyAgent({ ...agentOptions, uri, factory }) });
+    }
     return new Agent({
       ...agentOptions,
       factory: () => new ProxyAgent({ ...agentOptions, uri, requestTls: tls }),
+    });
+  }
+  if (hooks) {
+    return new Agent({
+      ...agentOptions,
+      factory: hookedDirectFactory(tls, agentOptions as Record<string, unknown>, hooks, warn),
     });
   }
   return new Agent({ ...agentOptions, connect: tls });

@@ -13,6 +13,7 @@ export type { PinningOptions } from "./pin-checker.js";
 export { loadPolicyFile, PolicyFileError, type PolicyFileProblem, parsePolicyText } from "./policy-file.js";
 export { spkiOfPrivateKey } from "./private-key.js";
 export { sha256 } from "./sha256.js";
+export type { TlsSocketHooks } from "./socket-hooks.js";
 export {
   buildVerifiedPath,
   type PathSearch,

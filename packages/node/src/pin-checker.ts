@@ -226,6 +226,11 @@ export class PinChecker {
     };
   }
 
+  /** Gives `message` to `onWarning` (default: process.emitWarning); a listener that throws is ignored. */
+  warn(message: string): void {
+    this.#warn(message);
+  }
+
   /** The policy that applies to `host` (findDomainPolicy), remembered per name. */
   domainPolicyOf(host: string): DomainPolicy | undefined {
     const known = this.#domainPolicies.get(host);
