@@ -13,7 +13,6 @@ import {
 } from "@keypin/core";
 import { buildVerifiedPath, createPinnedDispatcher, PinMismatchError, sha256 } from "@keypin/node";
 import type { LookupFunction } from "./lookup.js";
-import { watchAppSockets } from "./tls-watch.js";
 
 /** How an app is built for one scenario. */
 export interface LabAppConfig {
@@ -151,20 +150,9 @@ export async function requestProfile(
   const host = url.hostname;
   const port = Number(url.port || 443);
   const policy: Policy = config.policy ? parsePolicy(config.policy).policy : { domains: [] };
-  // This request's own name resolution (a function of its own) marks the TLS sockets it opens, so that the lab
-  // can watch them: their key log lines, and the certificates their peer sent, read when the handshake is done
-  // and before Node's checks (which destroy the socket on a refusal) run.
-  const lookup: LookupFunction = (hostname, options, callback) => config.lookup(hostname, options, callback);
+  const lookup: LookupFunction = config.lookup;
   let presented: Uint8Array[] = [];
-  const stopWatching = watchAppSockets(lookup, (socket) => {
-    if (config.onKeylog) {
-      const onKeylog = config.onKeylog;
-      socket.on("keylog", (line: Buffer) => onKeylog(line.toString("latin1").replace(/\r?\n$/, "")));
-    }
-    socket.prependListener("secure", () => {
-      presented = readPresented(socket);
-    });
-  });
+  const onKeylog = config.onKeylog;
   let verdict: PinVerdict | undefined;
   const dispatcher = createPinnedDispatcher({
     policy,
@@ -173,6 +161,16 @@ export async function requestProfile(
     ...(config.proxy ? { proxy: config.proxy } : {}),
     connect: { lookup },
     onWarning: config.onWarning ?? (() => {}),
+    // Each TLS socket of this app, before its handshake: the certificates its peer sent, read when the handshake
+    // is done and before Node's checks (which destroy the socket on a refusal) run, and its key log lines.
+    onSocket: (socket) => {
+      socket.prependListener("secure", () => {
+        presented = readPresented(socket);
+      });
+    },
+    ...(onKeylog
+      ? { onKeylog: (line: Buffer) => onKeylog(line.toString("latin1").replace(/\r?\n$/, "")) }
+      : {}),
     // The dispatcher's own verdict on the handshake, for the narration (the backend, not the proxy tunnel).
     onVerdict: (v) => {
       if (v.host === host) verdict = v;
@@ -206,6 +204,5 @@ export async function requestProfile(
   } finally {
     unsubscribe(connectedChannel, onConnected);
     await dispatcher.destroy();
-    stopWatching();
   }
 }
