@@ -360,9 +360,16 @@ export async function startLabWeb(options: LabWebOptions = {}): Promise<LabWeb> 
       route(req, res).catch((error: unknown) => sendError(res, error, onError));
     },
   );
-  server.on("clientError", (_error, socket) => {
+  // As Node's own default answers: 408 for a request too slow to arrive, 431 for oversize headers, else 400.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    const status =
+      error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? "408 Request Timeout"
+        : error.code === "HPE_HEADER_OVERFLOW"
+          ? "431 Request Header Fields Too Large"
+          : "400 Bad Request";
     if (socket.writable && !socket.destroyed) {
-      socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     } else socket.destroy();
   });
 
