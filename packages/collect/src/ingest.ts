@@ -82,7 +82,9 @@ const PEM_RE = /^-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END C
  * certificates), not the whole PEM, which V8 would hash character by character on every report; the entry
  * holds the PEM as sent, and a hit must equal it (a comparison of bytes). Bounded: emptied when full.
  */
-const pemCache = new Map<string, { raw: string; pem: string; json: Buffer }>();
+const pemCache = new Map<string, { raw: string; pem: string; json: Buffer; id: number }>();
+/** Numbers the PEM cache's entries, never reused (not even after the cache is emptied): an id names one PEM. */
+let pemIds = 0;
 const PEM_CACHE_SIZE = 4096;
 const pemCacheKey = (pem: string): string => `${pem.length}:${pem.slice(-72, -40)}`;
 
@@ -90,9 +92,10 @@ const pemCacheKey = (pem: string): string => `${pem.length}:${pem.slice(-72, -40
  * Checks that each entry is one PEM certificate and returns them normalized, with each one's JSON text
  * (for the group key); throws ReportRejected.
  */
-function checkPems(name: string, pems: readonly string[]): { pems: string[]; json: Buffer[] } {
+function checkPems(name: string, pems: readonly string[]): { pems: string[]; json: Buffer[]; ids: number[] } {
   const out: string[] = [];
   const json: Buffer[] = [];
+  const ids: number[] = [];
   pems.forEach((pem, i) => {
     const cacheKey = pemCacheKey(pem);
     let known = pemCache.get(cacheKey);
@@ -103,18 +106,22 @@ function checkPems(name: string, pems: readonly string[]): { pems: string[]; jso
         );
       }
       const normalized = normalizePem(pem);
-      known = { raw: pem, pem: normalized, json: Buffer.from(JSON.stringify(normalized)) };
+      known = { raw: pem, pem: normalized, json: Buffer.from(JSON.stringify(normalized)), id: ++pemIds };
       if (pemCache.size >= PEM_CACHE_SIZE) pemCache.clear();
       pemCache.set(cacheKey, known);
     }
     out.push(known.pem);
     json.push(known.json);
+    ids.push(known.id);
   });
-  return { pems: out, json };
+  return { pems: out, json, ids };
 }
 
 /** Group keys computed while parsing (from the PEMs' cached JSON text), so groupKey need not serialize the chains. */
 const parsedKeys = new WeakMap<IngestedReport, string>();
+/** Group keys by what they hash (see parseReport); bounded: emptied when full. */
+const keyCache = new Map<string, string>();
+const KEY_CACHE_SIZE = 4096;
 
 /**
  * Parses and validates a report body: TrustKit iOS (`app-platform` "IOS", no served chain), TrustKit
@@ -214,7 +221,19 @@ export function parseReport(body: string): IngestedReport {
     app,
   };
   // The same bytes as groupKey's JSON.stringify (so the same key), each PEM's JSON encoded once and cached.
-  const chainJson = report.servedChain.length > 0 ? servedPems.json : validatedPems.json;
+  const chosen = report.servedChain.length > 0 ? servedPems : validatedPems;
+  // A flood repeats a few groups: the key is kept per (host, port, noted host, the chain's PEM cache ids,
+  // pins, result), which names the hashed bytes exactly (an id is one PEM, never reused), so hashing ~5 KB
+  // per report is done once per group. None of the parts holds a raw newline (hosts match HOST_RE, the pins
+  // are JSON, the ids digits).
+  const pins = JSON.stringify(report.knownPins);
+  const memo = `${report.host}\n${report.port}\n${report.notedHost}\n${chosen.ids.join(",")}\n${pins}\n${report.result}`;
+  const cached = keyCache.get(memo);
+  if (cached !== undefined) {
+    parsedKeys.set(report, cached);
+    return report;
+  }
+  const chainJson = chosen.json;
   const hash = createHash("sha256").update(
     `[${JSON.stringify(report.host)},${report.port},${JSON.stringify(report.notedHost)},[`,
   );
@@ -222,8 +241,11 @@ export function parseReport(body: string): IngestedReport {
     if (i > 0) hash.update(",");
     hash.update(json);
   });
-  hash.update(`],${JSON.stringify(report.knownPins)},${report.result}]`);
-  parsedKeys.set(report, hash.digest("hex"));
+  hash.update(`],${pins},${report.result}]`);
+  const key = hash.digest("hex");
+  if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear();
+  keyCache.set(memo, key);
+  parsedKeys.set(report, key);
   return report;
 }
 
