@@ -456,6 +456,7 @@ export async function openSqliteStore(
   const journal = openSync(journalFile, existsSync(journalFile) ? "r+" : "w+");
   let allocated = fstatSync(journal).size;
   const JOURNAL_CHUNK = 4 * 1024 * 1024;
+  const SNAPSHOT_FLOOR = 3 * 1024 * 1024;
   const writeJournal = (text: string): number => {
     const bytes = Buffer.from(text);
     if (journalBytes + bytes.length > allocated) {
@@ -470,12 +471,15 @@ export async function openSqliteStore(
   };
   snapshot();
   // Writing the whole database costs in proportion to its size, so it is written once the journal holds a
-  // quarter of that (at most every snapshotEveryMs): a report costs O(1) of snapshot work however large the
+  // quarter of that, and never for less than SNAPSHOT_FLOOR of journal (under a flood a small database was
+  // exported, written and fsynced every second, ~10% of a report's CPU; the floor is inside the journal's
+  // first 4 MB, and replaying 3 MB at start takes a fraction of a second) (at most every snapshotEveryMs): a report costs O(1) of snapshot work however large the
   // database grows, and a restart replays at most about a quarter of the database's size of journal.
   const timer = setInterval(() => {
     try {
       writeChanges();
-      if (journalBytes >= (options.snapshotMinJournalBytes ?? snapshotBytes / 4)) snapshot();
+      if (journalBytes >= (options.snapshotMinJournalBytes ?? Math.max(snapshotBytes / 4, SNAPSHOT_FLOOR)))
+        snapshot();
     } catch {
       // the journal still holds every acknowledged report; the next tick retries
     }
