@@ -4,6 +4,7 @@ export {
   type ClassifiedReport,
   type ClassifyOptions,
   classify,
+  classifyReport,
   groupKey,
   type IngestedReport,
   parseReport,

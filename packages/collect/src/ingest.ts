@@ -119,6 +119,11 @@ function checkPems(name: string, pems: readonly string[]): { pems: string[]; jso
 
 /** Group keys computed while parsing (from the PEMs' cached JSON text), so groupKey need not serialize the chains. */
 const parsedKeys = new WeakMap<IngestedReport, string>();
+/**
+ * What classify reads of a parsed report, named exactly: its group key (host, port, noted host, pins,
+ * result and the key's chain), include-subdomains and both chains' PEM cache ids.
+ */
+const classifyInputs = new WeakMap<IngestedReport, string>();
 /** Group keys by what they hash (see parseReport); bounded: emptied when full. */
 const keyCache = new Map<string, string>();
 const KEY_CACHE_SIZE = 4096;
@@ -231,6 +236,10 @@ export function parseReport(body: string): IngestedReport {
   const cached = keyCache.get(memo);
   if (cached !== undefined) {
     parsedKeys.set(report, cached);
+    classifyInputs.set(
+      report,
+      `${cached}\n${report.includeSubdomains}\n${servedPems.ids.join(",")}\n${validatedPems.ids.join(",")}`,
+    );
     return report;
   }
   const chainJson = chosen.json;
@@ -246,6 +255,10 @@ export function parseReport(body: string): IngestedReport {
   if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear();
   keyCache.set(memo, key);
   parsedKeys.set(report, key);
+  classifyInputs.set(
+    report,
+    `${key}\n${report.includeSubdomains}\n${servedPems.ids.join(",")}\n${validatedPems.ids.join(",")}`,
+  );
   return report;
 }
 
@@ -381,6 +394,33 @@ function hostCovered(host: string, noted: string, includeSubdomains: boolean): b
  * - `interception`: the validated chain ends at an anchor that is not in Node's bundled root store;
  * - `server-change`: publicly trusted but matching no pin.
  */
+/** Classifications by what classify read (see classifyInputs), per root store; bounded: emptied when full. */
+const classified = new WeakMap<readonly string[], Map<string, ClassifiedReport>>();
+const CLASSIFIED_SIZE = 4096;
+
+/**
+ * {@link classify}, remembered per group (a flood repeats a few): a report from {@link parseReport} whose
+ * key, include-subdomains and chains were classified before gets that answer; any other report is
+ * classified. The answer is shared: do not change it.
+ */
+export function classifyReport(r: IngestedReport, options: ClassifyOptions = {}): ClassifiedReport {
+  const inputs = classifyInputs.get(r);
+  if (inputs === undefined) return classify(r, options);
+  const roots = options.publicRoots ?? rootCertificates;
+  let memo = classified.get(roots);
+  if (!memo) {
+    memo = new Map();
+    classified.set(roots, memo);
+  }
+  let answer = memo.get(inputs);
+  if (!answer) {
+    answer = classify(r, options);
+    if (memo.size >= CLASSIFIED_SIZE) memo.clear();
+    memo.set(inputs, answer);
+  }
+  return answer;
+}
+
 export function classify(r: IngestedReport, options: ClassifyOptions = {}): ClassifiedReport {
   const problems: string[] = [];
   if (!hostCovered(r.host, r.notedHost, r.includeSubdomains)) {

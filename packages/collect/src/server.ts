@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { AlertSender } from "./alerts.js";
 import { dashboardHtml } from "./dashboard.js";
-import { classify, groupKey, parseReport, ReportRejected } from "./ingest.js";
+import { classifyReport, groupKey, parseReport, ReportRejected } from "./ingest.js";
 import type { GroupRecord, ReportStore } from "./store.js";
 
 /** The largest report body accepted; larger bodies are answered 413. */
@@ -180,8 +180,8 @@ export function createCollectorServer(options: CollectorOptions): Server {
     if (!m?.[1] || !tokenDigest) return false;
     return timingSafeEqual(createHash("sha256").update(m[1]).digest(), tokenDigest);
   };
-  // Classification is not cached here: ingest.ts keeps each certificate parsed and each link verified (the
-  // costly parts), and a key over everything classify reads cost more to build than classifying does.
+  // Classification is remembered per group in ingest.ts (classifyReport), under a key of what it reads
+  // built while parsing (the group key and PEM cache ids: no hashing per report).
   const classifyOptions = { publicRoots: options.publicRoots };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // Ingest's own target is taken as it is; anything else is parsed (a query, an encoded path).
@@ -231,7 +231,7 @@ export function createCollectorServer(options: CollectorOptions): Server {
       let upsert: Parameters<ReportStore["record"]>[0][number];
       try {
         const report = parseReport(body);
-        const { classification, evidence } = classify(report, classifyOptions);
+        const { classification, evidence } = classifyReport(report, classifyOptions);
         upsert = {
           key: groupKey(report),
           host: report.host,

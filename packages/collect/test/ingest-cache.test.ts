@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
-import { classify, groupKey, type IngestedReport, parseReport } from "@keypin/collect";
+import { classify, classifyReport, groupKey, type IngestedReport, parseReport } from "@keypin/collect";
 import { createChain, issue, unrelatedPin } from "@keypin/testkit";
 import { rfc7469Report, trustKitAndroidReport, trustKitIosReport } from "./helpers.js";
 
@@ -103,4 +103,43 @@ test("classification with certificates and links cached matches the uncached ans
     assert.equal(a.classification, "misconfiguration");
     assert.match(a.evidence.join("\n"), /does not parse/);
   }
+});
+
+test("classification remembered per group (classifyReport) is classify's answer for each report, when only the validated chain, include-subdomains or the roots differ", async () => {
+  const host = "memo.keypin.test";
+  const genuine = await createChain("p256", [host, `*.${host}`], "memo");
+  const impostor = await issue("p256", {
+    subject: genuine.intermediate.subject,
+    issuer: genuine.root,
+    ca: true,
+  });
+  const pins = [unrelatedPin()];
+  const good = trustKitAndroidReport(genuine, "a.memo.keypin.test", 443, pins);
+  // Same served chain, so the same group key as good: only what classify also reads tells them apart.
+  const forged = {
+    ...good,
+    "validated-certificate-chain": [genuine.leaf.pem, impostor.pem, genuine.root.pem],
+  };
+  const subdomains = { ...good, "noted-hostname": host, "include-subdomains": false };
+  const covered = { ...subdomains, "include-subdomains": true };
+  const rootsA = [genuine.root.pem];
+  const rootsB: string[] = [];
+  const seen = new Set<string>();
+  for (let round = 0; round < 3; round++) {
+    for (const body of [good, forged, subdomains, covered]) {
+      for (const roots of [rootsA, rootsB]) {
+        const text = JSON.stringify(body);
+        const fresh = classify(parseReport(text), { publicRoots: roots });
+        const remembered = classifyReport(parseReport(text), { publicRoots: roots });
+        assert.deepEqual(remembered, fresh);
+        seen.add(`${fresh.classification} ${fresh.evidence.join(" | ")}`);
+      }
+    }
+  }
+  assert.equal(groupKey(parseReport(JSON.stringify(good))), groupKey(parseReport(JSON.stringify(forged))));
+  // The variants do get different answers (a memo keyed on the group alone would give them one).
+  assert.ok(seen.size >= 4, [...seen].join("\n"));
+  // A report not from parseReport is classified, not looked up.
+  const copy = { ...parseReport(JSON.stringify(forged)) };
+  assert.deepEqual(classifyReport(copy, { publicRoots: rootsA }), classify(copy, { publicRoots: rootsA }));
 });
