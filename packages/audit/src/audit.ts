@@ -4,15 +4,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect as connectTls, type PeerCertificate } from "node:tls";
 import { type InterceptEvent, InterceptingProxy } from "@keypin/proxy";
 import type { AuditCa } from "./ca-store.js";
+import { canonicalHost } from "./host.js";
 import type { AuditReport, UpstreamPins } from "./report.js";
-import {
-  AuditLog,
-  canonicalHost,
-  expectationOf,
-  type TunnelRecord,
-  type Verdict,
-  verdictsOf,
-} from "./verdicts.js";
+import { AuditLog, expectationOf, type TunnelRecord, type Verdict, verdictsOf } from "./verdicts.js";
 
 export interface AuditOptions {
   ca: AuditCa;

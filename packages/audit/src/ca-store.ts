@@ -8,6 +8,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ForgedCertificate } from "@keypin/proxy";
 import * as x509 from "@peculiar/x509";
+import { canonicalHost } from "./host.js";
 
 // Node's WebCrypto is the provider (the one-argument overload; its DOM type is not in this build's lib).
 x509.cryptoProvider.set(webcrypto as never);
@@ -87,7 +88,12 @@ function readConstraint(entry: string): { text: string; constraint: Constraint }
   if (family === 4)
     return { text: bare, constraint: { kind: "ip", bytes: Buffer.from(bare.split(".").map(Number)) } };
   if (family === 6) {
-    const text = new URL(`http://[${bare}]/`).hostname.slice(1, -1);
+    if (bare.includes("%")) {
+      throw new RangeError(
+        `--name-constraints: "${entry}" has an IPv6 zone (%…), which names a network interface and has no form in a certificate: give the address without it`,
+      );
+    }
+    const text = canonicalHost(bare);
     return { text, constraint: { kind: "ip", bytes: ipv6Bytes(text) } };
   }
   const name = raw.replace(/^\*\./, ".").replace(/\.$/, "");

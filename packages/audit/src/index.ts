@@ -9,11 +9,11 @@ export {
 } from "./audit.js";
 export { type AuditCa, CA_CERT_FILE, CA_KEY_FILE, defaultCaDir, loadOrCreateAuditCa } from "./ca-store.js";
 export { type ClientHello, fingerprintOf, parseClientHello } from "./client-hello.js";
+export { canonicalHost } from "./host.js";
 export { isSecretHeader, maskTarget, maskValue } from "./mask.js";
 export { type AuditReport, formatTable, type UpstreamPins } from "./report.js";
 export {
   AuditLog,
-  canonicalHost,
   expectationOf,
   type RequestEvidence,
   type TunnelRecord,

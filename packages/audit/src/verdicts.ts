@@ -11,20 +11,10 @@
 // So a handshake completed then closed is not by itself proof of pinning (Node on TLS 1.2 does it for a CA it
 // does not trust): `pinned` always needs a control, the same client (source address and ClientHello
 // fingerprint) intercepted on another host in this session. The alert unknown_ca is direct proof of distrust.
-import { isIP } from "node:net";
 import type { InterceptEvent } from "@keypin/proxy";
 import { fingerprintOf, parseClientHello } from "./client-hello.js";
+import { canonicalHost } from "./host.js";
 import { isSecretHeader, maskTarget, maskValue } from "./mask.js";
-
-/**
- * A host as verdicts name it: lower case, and an IPv6 address without brackets in its canonical text (so "[::1]",
- * "0:0::1" and "::1" are one host, whether they come from a CONNECT line, --hosts or --expect-pinned).
- */
-export function canonicalHost(host: string): string {
-  const lower = host.trim().toLowerCase();
-  const bare = lower.startsWith("[") && lower.endsWith("]") ? lower.slice(1, -1) : lower;
-  return isIP(bare) === 6 ? new URL(`http://[${bare}]/`).hostname.slice(1, -1) : bare;
-}
 
 /** One tunnel, summarised. */
 export interface TunnelRecord {

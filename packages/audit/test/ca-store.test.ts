@@ -233,3 +233,15 @@ test("--name-constraints refuses an entry that is no host, naming it and what is
     });
   }
 });
+
+test("--name-constraints: an IPv6 address with a zone (fe80::1%eth0) is refused with the entry named, never a crash", async () => {
+  using tmp = makeTempDir("keypin-audit-nc-zone-");
+  for (const bad of ["fe80::1%eth0", "[::1%1]", "::1%25lo"]) {
+    await assert.rejects(loadOrCreateAuditCa({ dir: tmp.dir, nameConstraints: [bad] }), (error: Error) => {
+      assert.ok(error instanceof RangeError, `${bad}: ${error.name}`);
+      assert.ok(error.message.includes(`"${bad}"`), error.message);
+      assert.match(error.message, /zone/);
+      return true;
+    });
+  }
+});

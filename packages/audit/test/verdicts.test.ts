@@ -8,6 +8,7 @@ import { test } from "node:test";
 import { connect as connectTls } from "node:tls";
 import {
   AuditLog,
+  canonicalHost,
   expectationOf,
   fingerprintOf,
   isSecretHeader,
@@ -195,4 +196,26 @@ test("masking: secret header names, query values", () => {
     assert.equal(isSecretHeader(name), false, name);
   assert.equal(maskTarget("/a?x=1&y&z=%20"), "/a?x=<masked>&y&z=<masked>");
   assert.equal(maskTarget("/plain"), "/plain");
+});
+
+test("canonicalHost never throws on what a peer can send (a CONNECT host, an SNI name), IPv6 zones included", () => {
+  // Node's isIP says "::1%1" is IPv6 and the URL parser refuses it: such a text is kept as it is.
+  assert.equal(canonicalHost("[0:0::1]"), "::1");
+  assert.equal(canonicalHost("API.Example.TEST"), "api.example.test");
+  for (const odd of [
+    "::1%1",
+    "[fe80::1%eth0]",
+    "fe80::1%25",
+    "%",
+    "[",
+    "]",
+    "[]",
+    "::",
+    "1.2.3.4%1",
+    "\u0000",
+    "a".repeat(5000),
+  ]) {
+    assert.equal(typeof canonicalHost(odd), "string", odd);
+  }
+  assert.equal(canonicalHost("[::1%1]"), "::1%1");
 });

@@ -53,6 +53,21 @@ function firstRecord(socket: Socket, head: Buffer): Promise<Buffer> {
 }
 
 /**
+ * Whether a CONNECT target's host is one the proxy can forge for: a DNS name (letters, digits, `-`, `_`), an
+ * IPv4 address, or an IPv6 address without a zone (`fe80::1%eth0` names a network interface and has no form
+ * in a certificate or a URL). Anything else a client sends is answered 400 before any listener sees it.
+ */
+function isTunnelHost(host: string): boolean {
+  const family = isIP(host);
+  if (family === 4) return true;
+  if (family === 6) return !host.includes("%");
+  return (
+    host.length <= 253 &&
+    /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/.test(host)
+  );
+}
+
+/**
  * An intercepting HTTPS proxy in the manner of mitmproxy or Charles: it answers HTTP CONNECT, presents a
  * leaf forged for the host asked for (SNI first), decrypts the client's traffic and relays it to the real
  * server over a second TLS connection. It counts, on its own, every byte of application data it decrypts
@@ -228,10 +243,15 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
   #onConnect(req: IncomingMessage, client: Socket, head: Buffer): void {
     const tunnel: Tunnel = { id: this.#nextTunnel++, client, handshake: false, appBytes: 0 };
     this.#tunnels.add(tunnel);
+    const handshakeTimer = setTimeout(() => {
+      if (!tunnel.handshake) client.destroy();
+    }, this.#options.handshakeTimeoutMs ?? 30_000);
+    handshakeTimer.unref();
     let closed = false;
     const finish = (): void => {
       if (closed) return;
       closed = true;
+      clearTimeout(handshakeTimer);
       tunnel.upstream?.destroy();
       this.#emit({
         kind: "closed",
@@ -256,6 +276,10 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
     }
     const host = match[1]!.toLowerCase();
     const port = Number(match[2]);
+    if (!isTunnelHost(host) || port < 1 || port > 65_535) {
+      client.end("HTTP/1.1 400 Bad Request\r\n\r\n");
+      return;
+    }
     const from = { address: client.remoteAddress ?? "", port: client.remotePort ?? 0 };
     this.#emit({ kind: "connect", tunnel: tunnel.id, host, port, client: from });
 
@@ -267,6 +291,9 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
         client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
         return firstRecord(client, head).then((first) => {
           if (first.length > 0) this.#emit({ kind: "client-hello", tunnel: tunnel.id, record: first });
+          // A client that ended its side before a whole first record will send no handshake: close the tunnel
+          // (the HTTP server's sockets are half-open, so nothing else would, and it would stay open for good).
+          if (client.readableEnded) client.destroy();
           if (client.destroyed) return;
           if (first.length > 0) client.unshift(first);
           this.#serve(tunnel, host, port, context, appended);

@@ -66,6 +66,12 @@ export interface InterceptingProxyOptions<Leaf extends ForgedCertificate = Forge
    * which the client judges the forged chain again (and the proxy does no ticket work).
    */
   clientSessionResumption?: boolean;
+  /**
+   * How long a client has, from its CONNECT, to complete the TLS handshake with the proxy before the tunnel is
+   * dropped (ms; default 30,000): a client that opens tunnels and never speaks cannot hold them (and their file
+   * descriptors) open. A completed handshake is never timed out: an idle keep-alive tunnel stays.
+   */
+  handshakeTimeoutMs?: number;
   /** Called with every event, in order, as it happens. */
   onEvent?: (event: InterceptEvent<Leaf>) => void;
 }

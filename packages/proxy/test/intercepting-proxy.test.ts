@@ -58,6 +58,7 @@ async function startProxy(
     forge?: (host: string) => Promise<ForgedCertificate>;
     upstreamCa?: string;
     clientSessionResumption?: boolean;
+    handshakeTimeoutMs?: number;
   } = {},
 ) {
   const events: InterceptEvent[] = [];
@@ -73,6 +74,7 @@ async function startProxy(
     ...(options.clientSessionResumption !== undefined
       ? { clientSessionResumption: options.clientSessionResumption }
       : {}),
+    ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
     onEvent: (event) => events.push(event),
   });
   const of = <K extends InterceptEvent["kind"]>(kind: K) =>
@@ -466,6 +468,90 @@ describe("InterceptingProxy", () => {
       bad.socket.destroy();
       await proxy.idle();
       assert.deepEqual(of("connect"), [], "nothing was intercepted");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("answers 400 to a CONNECT target it cannot forge for (an IPv6 zone, no host, a port out of range), before any listener sees it, and keeps serving", async () => {
+    const { proxy, of } = await startProxy();
+    try {
+      for (const authority of [
+        "[::1%1]:443",
+        "[fe80::1%eth0]:443",
+        "fe80::1%25eth0:443",
+        "a b.test:443",
+        "<script>.test:443",
+        "x/../y:443",
+        "..:443",
+        `${"a".repeat(64)}.test:443`,
+        `${HOST}:0`,
+        `${HOST}:70000`,
+      ]) {
+        const bad = await openTunnel(proxy.port, authority);
+        assert.match(bad.answer, /^HTTP\/1\.1 400/, authority);
+        bad.socket.destroy();
+      }
+      await proxy.idle();
+      assert.deepEqual(of("connect"), [], "no listener saw a connect");
+      // The same proxy still tunnels a well-formed target (keypin audit's tests cover an IPv6 one, [::1], through
+      // curl), and a client that closes it without a ClientHello leaves no half-open tunnel behind.
+      const good = await openTunnel(proxy.port, `${HOST}:443`);
+      assert.match(good.answer, /^HTTP\/1\.1 200/);
+      good.socket.destroy();
+      await proxy.idle();
+      assert.deepEqual(
+        of("closed").map((e) => [e.appBytes, e.handshake]),
+        [...Array.from({ length: 8 }, () => [0, false]), [0, false]],
+      );
+      assert.deepEqual(
+        of("connect").map((e) => e.host),
+        [HOST],
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("drops a tunnel whose client never completes its TLS handshake (handshakeTimeoutMs), and keeps one that did", async () => {
+    // The control: with a long limit, a silent tunnel is still open a second later (nothing else would close it).
+    const control = await startProxy({ handshakeTimeoutMs: 60_000 });
+    try {
+      const held = await openTunnel(control.proxy.port, `${HOST}:443`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.equal(held.socket.destroyed, false);
+      assert.equal(control.of("closed").length, 0);
+      held.socket.destroy();
+    } finally {
+      await control.proxy.close();
+    }
+    const { proxy, of } = await startProxy({ handshakeTimeoutMs: 300 });
+    try {
+      // The attack: CONNECT, then silence.
+      const silent = await openTunnel(proxy.port, `${HOST}:443`);
+      assert.match(silent.answer, /^HTTP\/1\.1 200/);
+      const closedBy = await Promise.race([
+        once(silent.socket, "close").then(() => "proxy"),
+        new Promise((resolve) => setTimeout(() => resolve("still open after 10 s"), 10_000)),
+      ]);
+      assert.equal(closedBy, "proxy");
+      await proxy.idle();
+      assert.deepEqual(
+        of("closed").map((e) => e.handshake),
+        [false],
+      );
+      // A client that completes its handshake is not timed out, however long it then stays idle.
+      const tunnel = await openTunnel(proxy.port, `${HOST}:443`);
+      const tls = connectTls({ socket: tunnel.socket, servername: HOST, ca: attackerCa.pem });
+      await once(tls, "secureConnect");
+      await new Promise((resolve) => setTimeout(resolve, 900));
+      assert.equal(tls.destroyed, false, "the handshaken tunnel is still open");
+      tls.destroy();
+      await proxy.idle();
+      assert.deepEqual(
+        of("closed").map((e) => e.handshake),
+        [false, true],
+      );
     } finally {
       await proxy.close();
     }
