@@ -42,6 +42,11 @@ export interface Collector {
   close(): Promise<void>;
 }
 
+/** The headers every answer carries besides its type and length (`send`'s and the 201's alike). */
+const COMMON_HEADERS = { "cache-control": "no-store", "x-content-type-options": "nosniff" } as const;
+/** The same, as the flat name, value list the 201 is written with. */
+const COMMON_HEADER_LIST = Object.entries(COMMON_HEADERS).flat();
+
 function send(
   res: ServerResponse,
   status: number,
@@ -56,8 +61,7 @@ function send(
   res.writeHead(status, {
     "content-type": typeof body === "string" ? "text/html; charset=utf-8" : "application/json",
     "content-length": Buffer.byteLength(text),
-    "cache-control": "no-store",
-    "x-content-type-options": "nosniff",
+    ...COMMON_HEADERS,
     ...headers,
   });
   res.end(text);
@@ -79,10 +83,7 @@ function stored(res: ServerResponse, key: string, classification: string): void 
     "application/json",
     "content-length",
     String(text.length),
-    "cache-control",
-    "no-store",
-    "x-content-type-options",
-    "nosniff",
+    ...COMMON_HEADER_LIST,
   ]);
   res.end(text);
 }
