@@ -8,13 +8,12 @@
 // (then reversed), each round a fresh batch of bodies: 1 in 50 starts a new group, the rest repeat 24 groups.
 // PostgreSQL is a throwaway cluster from Debian's binaries, started as packages/collect/test/pg-cluster.ts does
 // (fsync=off: the PostgreSQL row measures the collector's work and the protocol, not this disk).
-import { type ChildProcess, execFileSync, fork } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir, userInfo } from "node:os";
+import { type ChildProcess, fork } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadChain } from "@keypin/testkit";
+import { findPgBin, loadChain, startPgCluster } from "@keypin/testkit";
 import { alternate, leastSquares, medianInterval, ratiosOf, summarize } from "../lib/stats.js";
 import { type BenchContext, judge, type TargetResult } from "../lib/types.js";
 
@@ -81,69 +80,6 @@ function startServer(config: Record<string, unknown>): Promise<Child> {
   );
 }
 
-function findPgBin(): string | undefined {
-  const root = "/usr/lib/postgresql";
-  if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root)
-    .filter((v) => existsSync(join(root, v, "bin", "initdb")) && existsSync(join(root, v, "bin", "pg_ctl")))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions[0] === undefined ? undefined : join(root, versions[0], "bin");
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A throwaway PostgreSQL cluster (as packages/collect/test/pg-cluster.ts starts one). */
-async function startPostgres(bin: string): Promise<{ url: string; stop(): void }> {
-  const dir = mkdtempSync(join(tmpdir(), "keypin-bench-pg-"));
-  const data = join(dir, "data");
-  const asRoot = userInfo().uid === 0;
-  const run = (cmd: string, args: string[]): void => {
-    const full = join(bin, cmd);
-    if (asRoot) execFileSync("runuser", ["-u", "postgres", "--", full, ...args], { stdio: "pipe", cwd: dir });
-    else execFileSync(full, args, { stdio: "pipe", cwd: dir });
-  };
-  if (asRoot) {
-    chownSync(
-      dir,
-      Number(execFileSync("id", ["-u", "postgres"]).toString()),
-      Number(execFileSync("id", ["-g", "postgres"]).toString()),
-    );
-  }
-  run("initdb", ["-D", data, "-A", "trust", "-U", "keypin", "--no-sync", "-E", "UTF8"]);
-  const port = await freePort();
-  run("pg_ctl", [
-    "-D",
-    data,
-    "-l",
-    join(dir, "log"),
-    "-w",
-    "-t",
-    "30",
-    "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`,
-    "start",
-  ]);
-  return {
-    url: `postgres://keypin@127.0.0.1:${port}/postgres`,
-    stop() {
-      try {
-        run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
-}
-
 interface RoundAnswer {
   ms: number;
   statuses: Record<string, number>;
@@ -197,7 +133,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     return (count * 1000) / answer.ms;
   };
   try {
-    if (pgBin) pg = await startPostgres(pgBin);
+    if (pgBin) pg = await startPgCluster();
     const bare = await startServer({ kind: "bare" });
     servers.push(bare);
     const sqlite = await startServer({

@@ -3,8 +3,8 @@
 // with the reason; in CI (CI=true) it fails.
 import { describe } from "node:test";
 import { openPostgresStore } from "@keypin/collect";
+import { type PgCluster, pgUnavailable, startPgCluster } from "@keypin/testkit";
 import pg from "pg";
-import { type PgCluster, pgUnavailable, startPgCluster } from "./pg-cluster.js";
 import { collectorSuite } from "./suite.js";
 
 const skip = pgUnavailable();

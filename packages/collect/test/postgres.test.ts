@@ -6,10 +6,16 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { openPostgresStore } from "@keypin/collect";
-import { createChain, type TestChain, unrelatedPin } from "@keypin/testkit";
+import {
+  createChain,
+  type PgCluster,
+  pgUnavailable,
+  startPgCluster,
+  type TestChain,
+  unrelatedPin,
+} from "@keypin/testkit";
 import { type CollectorProcess, spawnCollector } from "./cli-process.js";
 import { getJson, post, rfc7469Report, trustKitAndroidReport, trustKitIosReport } from "./helpers.js";
-import { type PgCluster, pgUnavailable, startPgCluster } from "./pg-cluster.js";
 
 const skip = pgUnavailable();
 let cluster: PgCluster | undefined;

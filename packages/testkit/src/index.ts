@@ -16,6 +16,7 @@ export * from "./openssl-ca.js"; // CAs and leaves made with the openssl CLI, as
 export * from "./openssl-chain.js"; // the benchmarks' root → intermediate → leaf, as files
 export * from "./openssl-pki.js"; // openssl-made certificates with exact encodings (extfile DER, asn1parse -genconf)
 export * from "./pki.js"; // root → intermediate → leaf chains made with @peculiar/x509
+export * from "./postgres.js"; // a throwaway PostgreSQL cluster (Debian's binaries), skip-or-fail
 export * from "./random.js"; // seeded randomness
 export * from "./servers.js"; // HTTPS servers counting handshakes and resumptions, misbehaving servers
 export * from "./temp-dir.js"; // temporary directories

@@ -1,11 +1,11 @@
-// A throwaway PostgreSQL cluster for the tests: Debian's postgresql binaries (/usr/lib/postgresql/*/bin),
+// A throwaway PostgreSQL cluster for the tests and the bench: Debian's postgresql binaries (/usr/lib/postgresql/*/bin),
 // initdb in a temporary directory, pg_ctl start on a free port on 127.0.0.1, trust auth for one user.
 // As root (CI), the cluster runs as the postgres user (PostgreSQL refuses to run as root).
 import { execFileSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { unusedPort } from "@keypin/testkit";
+import { unusedPort } from "./net.js";
 
 export interface PgCluster {
   url: string;
@@ -31,6 +31,7 @@ export function pgUnavailable(): string | undefined {
   return reason;
 }
 
+/** Starts a cluster (initdb, pg_ctl start) on a free port of 127.0.0.1; `stop()` stops it and deletes its files. */
 export async function startPgCluster(): Promise<PgCluster> {
   const bin = findPgBin();
   if (!bin) throw new Error("no PostgreSQL binaries");
