@@ -125,6 +125,31 @@ describe("normalizeHost", () => {
   });
 });
 
+describe("normalizeHost's memory of spellings it has reduced", () => {
+  const oracle = (host: string) => new URL(`https://${host.trim()}/`).hostname.replace(/\.+$/, "");
+
+  it("answers each spelling for itself, asked in any order and again, past the memory's bound", () => {
+    const hosts: string[] = [];
+    for (let i = 0; i < 700; i++) {
+      const base = `h${i}.Memo-${i % 7}.test`;
+      hosts.push(base, base.toUpperCase(), `${base}.`, ` ${base.toLowerCase()} `, `0x7f.${i}`);
+    }
+    const first = hosts.map((h) => normalizeHost(h));
+    const again = hosts.map((h, i) => [i, normalizeHost(h)] as const).reverse();
+    for (const [i, canonical] of again) {
+      assert.equal(canonical, first[i], hosts[i]);
+      assert.equal(canonical, oracle(hosts[i]!), hosts[i]);
+    }
+  });
+
+  it("reduces a long host (not remembered) the same way each time", () => {
+    const long = `${"a".repeat(60)}.`.repeat(5) + "Test";
+    assert.ok(long.length > 256);
+    assert.equal(normalizeHost(long), oracle(long));
+    assert.equal(normalizeHost(long), oracle(long));
+  });
+});
+
 describe("findDomainPolicy", () => {
   const { policy } = parsePolicy({
     domains: {

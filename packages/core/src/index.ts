@@ -1,5 +1,6 @@
 // @keypin/core: the public API. Pure and synchronous: no runtime dependencies, no node: imports.
 
+export { BoundedCache } from "./bounded-cache.js";
 export { pinOfCertificate, spkiOfCertificate } from "./certificate-pin.js";
 export {
   errorCodes,

@@ -6,8 +6,7 @@ import {
   type SecureContext,
   type TLSSocket,
 } from "node:tls";
-import { type CertificateInfo, isKeypinError, KeypinError } from "@keypin/core";
-import { BoundedCache } from "./bounded-cache.js";
+import { BoundedCache, type CertificateInfo, isKeypinError, KeypinError } from "@keypin/core";
 import { untrustedChainErrorOf } from "./errors.js";
 import { describeCertificate } from "./parsed-certificate.js";
 import { openProxyTunnel } from "./proxy-tunnel.js";

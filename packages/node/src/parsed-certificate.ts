@@ -1,6 +1,5 @@
 import { type KeyObject, X509Certificate } from "node:crypto";
-import { type CertificateInfo, computePin, type Pin, parseCertificate } from "@keypin/core";
-import { BoundedCache } from "./bounded-cache.js";
+import { BoundedCache, type CertificateInfo, computePin, type Pin, parseCertificate } from "@keypin/core";
 import { type PublicKeyEntry, publicKeyEntryOf } from "./public-key.js";
 import { sha256 } from "./sha256.js";
 

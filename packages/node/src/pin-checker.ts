@@ -1,6 +1,7 @@
 import { checkServerIdentity as checkHostname, type PeerCertificate, type SecureContext } from "node:tls";
 import { domainToASCII } from "node:url";
 import {
+  BoundedCache,
   buildPinFailureReport,
   type ChainEntry,
   type DomainPolicy,
@@ -13,7 +14,6 @@ import {
   type Policy,
   type PolicyFile,
 } from "@keypin/core";
-import { BoundedCache } from "./bounded-cache.js";
 import { describeThrown, PinCheckError, PinMismatchError, untrustedChainErrorOf } from "./errors.js";
 import { isPeerChain, peerChainOf } from "./peer-chain.js";
 import { loadPolicyFileSync } from "./policy-file.js";

@@ -1,5 +1,5 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto";
-import { BoundedCache } from "./bounded-cache.js";
+import { BoundedCache } from "@keypin/core";
 
 /**
  * A subject public key as node:crypto holds it, made once per SPKI: a new certificate for a key already met (a

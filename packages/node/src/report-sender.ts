@@ -1,7 +1,6 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { type PinFailureReport, reportDedupeKey } from "@keypin/core";
-import { BoundedCache } from "./bounded-cache.js";
+import { BoundedCache, type PinFailureReport, reportDedupeKey } from "@keypin/core";
 import { describeThrown } from "./errors.js";
 
 /** The same report is sent (and handed to `onReport`) at most once per this many milliseconds. */

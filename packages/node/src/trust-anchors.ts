@@ -1,6 +1,5 @@
 import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
-import { KeypinError } from "@keypin/core";
-import { BoundedCache } from "./bounded-cache.js";
+import { BoundedCache, KeypinError } from "@keypin/core";
 import { certificatesOf, type DefaultTrust, readDefaultTrust } from "./node-trust.js";
 import { AnchorSet } from "./verified-path.js";
 

@@ -1,4 +1,7 @@
-/** A Map that forgets its oldest entries past `limit`: the caches here must never grow without bound. */
+/**
+ * A Map that forgets its oldest entries past `limit`: every cache in keypin is bounded, so that what peers send (new
+ * certificates, names, hosts) can never make one grow without bound. Keys are strings.
+ */
 export class BoundedCache<V> {
   readonly #limit: number;
   readonly #map = new Map<string, V>();
