@@ -11,6 +11,9 @@
 //                checked before): a renewal or another edge's certificate under the same CA, the common case.
 //                The intermediate's signature by the root is a verdict keypin keeps (by the exact bytes of both),
 //                so one signature is verified: 1 per round, in the middle. Shown beside the value, not in it.
+//   floor        no keypin code at all: node:crypto's X509Certificate.verify for the same two hops of another
+//                never-seen chain (certificates read and keys imported beforehand, not timed), after one more new
+//                connection: the part of the check that must stay, measured the same way. Beside the value.
 // Value: the median over the rounds of (median cold check / median new connection) in the same round, with its
 // 95% interval.
 import { randomBytes, X509Certificate } from "node:crypto";
@@ -101,6 +104,12 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     const newKey = makeNewKeyVariants(chain, rounds).map((v) =>
       peerCertificate(v.leaf, v.intermediate, chain.der.root),
     );
+    const floorPairs = makeVariants(chain, rounds).map((v) => ({
+      leaf: new X509Certificate(v.leaf),
+      intermediate: new X509Certificate(v.intermediate),
+    }));
+    const intermediateKey = new X509Certificate(chain.der.intermediate).publicKey; // the variants' issuer key
+    const rootKey = new X509Certificate(chain.der.root).publicKey;
     const newLeaf = makeLeafVariants(chain, rounds).map((leaf) =>
       peerCertificate(leaf, chain.der.intermediate, chain.der.root),
     );
@@ -132,6 +141,8 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     const conn: number[] = [];
     const coldNewKey: number[] = [];
     const coldNewLeaf: number[] = [];
+    const floor: number[] = [];
+    const ratiosFloor: number[] = [];
     const ratios: number[] = [];
     const ratiosNewKey: number[] = [];
     const ratiosNewLeaf: number[] = [];
@@ -164,6 +175,13 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
           else if (k === 2) nl = timeCheck(check, newLeaf[r]!, `new leaf ${r}`);
           else c.push(timeCheck(check, known[r * PER_ROUND + c.length]!, `chain ${r}.${c.length}`));
         }
+        n.push(await connection());
+        const pair = floorPairs[r]!;
+        const start = performance.now();
+        const signed = pair.leaf.verify(intermediateKey) && pair.intermediate.verify(rootKey);
+        const floorUs = (performance.now() - start) * 1000;
+        if (!signed) throw new Error(`the floor's signatures did not verify (round ${r})`);
+        floor.push(floorUs);
         cold.push(median(c));
         conn.push(median(n));
         coldNewKey.push(nk);
@@ -171,6 +189,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
         ratios.push(median(c) / median(n));
         ratiosNewKey.push(nk / median(n));
         ratiosNewLeaf.push(nl / median(n));
+        ratiosFloor.push(floorUs / median(n));
       }
       const stats = await servers.stats();
       if (stats.resumed !== 0)
@@ -183,6 +202,7 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
     const interval = medianInterval(ratios);
     const newKeyInterval = medianInterval(ratiosNewKey);
     const newLeafInterval = medianInterval(ratiosNewLeaf);
+    const floorInterval = medianInterval(ratiosFloor);
     results.push({
       ...base,
       status: judge(value, "<=", LIMIT),
@@ -191,12 +211,14 @@ export async function run(ctx: BenchContext): Promise<TargetResult[]> {
         "cold check (known issuer keys)": { ...summarize(cold), unit: "µs" },
         "cold check (new intermediate key)": { ...summarize(coldNewKey), unit: "µs" },
         "new leaf under a known intermediate (one signature)": { ...summarize(coldNewLeaf), unit: "µs" },
+        "floor: the two signatures alone (node:crypto, nothing else)": { ...summarize(floor), unit: "µs" },
         "one new connection (plain undici)": { ...summarize(conn), unit: "µs" },
       },
       notes: [
-        `95% interval of the paired median ${interval.low.toFixed(3)}–${interval.high.toFixed(3)} (${rounds} rounds, each the median of ${PER_ROUND} cold checks over the median of ${PER_ROUND + 2} new connections, each check right after a connection)`,
+        `95% interval of the paired median ${interval.low.toFixed(3)}–${interval.high.toFixed(3)} (${rounds} rounds, each the median of ${PER_ROUND} cold checks over the median of ${PER_ROUND + 3} new connections, each check right after a connection)`,
         `new intermediate key too (one more key import): ${median(ratiosNewKey).toFixed(3)} of a new connection (95% interval ${newKeyInterval.low.toFixed(3)}–${newKeyInterval.high.toFixed(3)})`,
         `new leaf under a known intermediate (its hop to the root already verified, one signature left; not the value): ${median(ratiosNewLeaf).toFixed(3)} of a new connection (95% interval ${newLeafInterval.low.toFixed(3)}–${newLeafInterval.high.toFixed(3)})`,
+        `floor (node:crypto's X509Certificate.verify for the two hops, right after a connection, no keypin code): ${median(ratiosFloor).toFixed(3)} of a new connection (95% interval ${floorInterval.low.toFixed(3)}–${floorInterval.high.toFixed(3)}); the value cannot go below it`,
         `every cold chain was accepted, and a check with wrong pins refused the genuine chain (${refused.code ?? refused.message})`,
         "cold: leaf and intermediate bytes never seen by the process, so both certificates are read, the issuer rules applied and both signatures verified with node:crypto",
       ],
