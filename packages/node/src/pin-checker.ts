@@ -309,7 +309,9 @@ export class PinChecker {
 
   #tellVerdict(verdict: PinVerdict, port: number): void {
     try {
-      this.#onVerdict?.(verdict, { port });
+      // A frozen copy: the checker decides on its own object, so a listener that edits what it is given (a log
+      // redactor, a metrics tagger) cannot turn a mismatch into a pass. Review: `v.verdict = "pinned"` did.
+      this.#onVerdict?.(deepFrozenCopy(verdict), { port });
     } catch (error) {
       // The verdict stands either way; a throwing listener must not turn into a refused (or accepted) connection.
       this.#warn(`keypin: onVerdict threw (${describeThrown(error)}); the verdict stands.`);
@@ -328,4 +330,16 @@ export class PinChecker {
         "(only ordinary certificate validation applies). Update keypin.json with current pins and a new date.",
     );
   }
+}
+
+/** A copy of plain data (a verdict) that nothing can change, nested arrays and objects included. */
+function deepFrozenCopy<T>(value: T): T {
+  const freeze = (v: unknown): unknown => {
+    if (v && typeof v === "object") {
+      for (const inner of Object.values(v)) freeze(inner);
+      Object.freeze(v);
+    }
+    return v;
+  };
+  return freeze(structuredClone(value)) as T;
 }

@@ -9,7 +9,7 @@ export function parseProxyUrl(proxy: string): URL {
   } catch {
     throw new KeypinError(
       "ERR_KEYPIN_PROXY",
-      `Expected a proxy URL like http://proxy.local:3128 but got "${proxy}".`,
+      `Expected a proxy URL like http://proxy.local:3128 but got "${withoutCredentials(proxy)}".`,
     );
   }
   if (url.protocol !== "http:") {
@@ -19,6 +19,15 @@ export function parseProxyUrl(proxy: string): URL {
     );
   }
   return url;
+}
+
+/**
+ * The proxy text without what may be its user name and password (everything up to the last "@"): a URL that does
+ * not parse still must not put `user:password` in an error message or a log. Review: it did.
+ */
+function withoutCredentials(text: string): string {
+  const at = text.lastIndexOf("@");
+  return at < 0 ? text : `…${text.slice(at)}`;
 }
 
 function authority(host: string, port: number): string {

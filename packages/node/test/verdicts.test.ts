@@ -175,4 +175,35 @@ describe("onVerdict", () => {
       await dispatcher.close();
     }
   });
+
+  test("a listener that edits the verdict it is given cannot turn a mismatch into a pass", async () => {
+    const edits: [string, (v: PinVerdict) => void][] = [
+      ["verdict", (v) => Object.assign(v, { verdict: "pinned" })],
+      ["enforced", (v) => Object.assign(v, { enforced: false })],
+      ["expected pins", (v) => (v as { expectedPins: string[] }).expectedPins.push(chain.leaf.pin)],
+    ];
+    for (const [what, edit] of edits) {
+      const thrown: string[] = [];
+      const dispatcher = createPinnedDispatcher({
+        policy: policyOf({ [HOST]: [unrelatedPin(), unrelatedPin()] }),
+        ca: chain.root.pem,
+        connect,
+        onVerdict: (verdict) => {
+          try {
+            edit(verdict);
+          } catch (error) {
+            thrown.push((error as Error).name);
+          }
+        },
+        onWarning: () => {},
+      });
+      assert.equal(
+        keypinCodeOf(await rejectionOf(fetch(url(), { dispatcher }))),
+        "ERR_KEYPIN_PIN_MISMATCH",
+        what,
+      );
+      assert.deepEqual(thrown, ["TypeError"], `${what}: the verdict handed out is frozen`);
+      await dispatcher.close();
+    }
+  });
 });
