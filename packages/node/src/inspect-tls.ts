@@ -230,6 +230,9 @@ function handshake(options: {
   });
 }
 
+/** The most bytes the trust setups below may hold, as they are weighed. */
+export const TRUST_SETUP_CACHE_BYTES = 8 * 1024 * 1024;
+
 /** What a trust configuration resolves to: the anchors for keypin's path and a secure context trusting them. */
 interface TrustSetup {
   trust: TrustAnchors;
@@ -245,7 +248,24 @@ interface TrustSetup {
  * hosts with one `--ca` builds it once. A secure context holds no sessions here (Node's client never resumes
  * one without an explicit `session`), so sharing it between inspections shares trust, not state.
  */
-const trustSetups = new BoundedCache<TrustSetup>(16);
+const trustSetups = new BoundedCache<TrustSetup>(16, {
+  maxBytes: TRUST_SETUP_CACHE_BYTES,
+  sizeOf: (_setup, key) => trustSetupBytes(key),
+});
+
+/**
+ * Bounded in bytes too (review F2): a setup's weight grows with its `ca` texts (the key is their JSON), which are
+ * parsed into anchors (weighed at 12 bytes per byte of PEM: its DER read by core, and the key copy) + 64 KiB for the
+ * secure context. The anchors of Node's default store are shared between setups (trust-anchors.ts weighs them).
+ */
+function trustSetupBytes(key: string): number {
+  return 14 * key.length + 64 * 1024;
+}
+
+/** @internal For keypin's own tests only: the trust setups' entries, weighed bytes and budget. */
+export function trustSetupCacheStats(): { size: number; bytes: number; maxBytes: number } {
+  return { size: trustSetups.size, bytes: trustSetups.bytes, maxBytes: trustSetups.maxBytes };
+}
 
 function trustSetupFor(options: { ca?: string[] | undefined; caOnly?: boolean | undefined }): TrustSetup {
   const key = JSON.stringify([options.caOnly === true, options.ca ?? []]);

@@ -16,8 +16,50 @@ export interface ParsedCertificate {
   issuerName: string;
 }
 
-const parsed = new BoundedCache<ParsedCertificate>(2048);
-const described = new BoundedCache<PathCertificate | Error>(2048);
+/**
+ * Both caches are bounded in bytes as well as in entries (review F2: a forging peer that served a fresh 80 KB leaf
+ * per connection made 2048 entries hold ~850 MB). The weights are multiples of the DER length, measured on leaves
+ * of thousands of SANs, the worst case per DER byte (each name a few bytes of DER, each a separate object once read):
+ * - `parsed`: an X509Certificate keeps OpenSSL's X509, whose decoded extensions (`checkIssued` decodes the SANs)
+ *   took up to 34x the DER in RSS (a leaf of 20,000 one-letter SANs: 60 KB of DER, 2 MB of native memory), 1.8x
+ *   before decoding. Weighed at 40x the DER: 8 MiB holds about 100 real certificates (1-2 KB), 25-50 chains, and a
+ *   certificate over 200 KB is never kept.
+ * - `described`: core's reading (names, SAN lists as strings, a copy of the DER) took 4.1-4.7x the DER on the V8
+ *   heap; with the public key made on first use, weighed at 10x the DER + 4 KiB: 8 MiB holds about 400.
+ */
+export const PARSED_CACHE_BYTES = 8 * 1024 * 1024;
+export const DESCRIBED_CACHE_BYTES = 8 * 1024 * 1024;
+const parsed = new BoundedCache<ParsedCertificate>(2048, {
+  maxBytes: PARSED_CACHE_BYTES,
+  sizeOf: (entry) => 40 * entry.der.byteLength + 1024,
+});
+const described = new BoundedCache<PathCertificate | Error>(2048, {
+  maxBytes: DESCRIBED_CACHE_BYTES,
+  sizeOf: (entry) =>
+    entry instanceof Error
+      ? 4096 + 2 * (entry.message.length + (entry.stack?.length ?? 0))
+      : 10 * entry.der.byteLength + 4096,
+});
+
+/**
+ * @internal For keypin's own tests only (not exported by the package): what the certificate caches hold, in
+ * entries and in weighed bytes, and their byte budgets.
+ */
+export function certificateCacheStats(): Record<"parsed" | "described", CacheStats> {
+  return { parsed: statsOf(parsed), described: statsOf(described) };
+}
+
+/** @internal What a cache holds (tests only). */
+export interface CacheStats {
+  size: number;
+  bytes: number;
+  maxBytes: number;
+}
+
+/** @internal */
+export function statsOf(cache: CacheStats): CacheStats {
+  return { size: cache.size, bytes: cache.bytes, maxBytes: cache.maxBytes };
+}
 
 /**
  * A certificate as the path builder uses it: core's reading of the DER (names, validity, extensions, the signed

@@ -13,7 +13,21 @@ export interface PublicKeyEntry {
   cost?: number;
 }
 
-const keys = new BoundedCache<PublicKeyEntry>(2048);
+/**
+ * Bounded in bytes too (review F2): a key's native form is weighed at 8x its SPKI + 2 KiB (an RSA-2048 key, 294
+ * bytes of SPKI, about 4.4 KiB; a P-256 key about 2.7 KiB), so 8 MiB holds the 2048 entries of real keys while a
+ * peer's oversized SPKI cannot fill memory. The weight is kept beside the entry, taken from the SPKI it was made of.
+ */
+export const KEY_CACHE_BYTES = 8 * 1024 * 1024;
+const keys = new BoundedCache<{ entry: PublicKeyEntry; bytes: number }>(2048, {
+  maxBytes: KEY_CACHE_BYTES,
+  sizeOf: (held, pin) => held.bytes + 2 * pin.length,
+});
+
+/** @internal For keypin's own tests only: the key cache's entries, weighed bytes and budget. */
+export function keyCacheStats(): { size: number; bytes: number; maxBytes: number } {
+  return { size: keys.size, bytes: keys.bytes, maxBytes: keys.maxBytes };
+}
 
 /**
  * The KeyObject of `spki` (DER SubjectPublicKeyInfo), cached by `pin` (its SHA-256, as `computePin` gives it).
@@ -26,9 +40,9 @@ const keys = new BoundedCache<PublicKeyEntry>(2048);
  */
 export function publicKeyEntryOf(spki: Uint8Array, pin: string): PublicKeyEntry {
   const hit = keys.get(pin);
-  if (hit) return hit;
+  if (hit) return hit.entry;
   const entry: PublicKeyEntry = { key: importKey(spki) };
-  keys.set(pin, entry);
+  keys.set(pin, { entry, bytes: 8 * spki.byteLength + 2048 });
   return entry;
 }
 

@@ -2,13 +2,33 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { BoundedCache, type PinFailureReport, reportDedupeKey } from "@keypin/core";
 import { describeThrown } from "./errors.js";
+import { sha256 } from "./sha256.js";
 
 /** The same report is sent (and handed to `onReport`) at most once per this many milliseconds. */
 export const REPORT_INTERVAL_MS = 24 * 60 * 60 * 1000;
 const REPORT_TIMEOUT_MS = 10_000;
 
-/** Per process, as TrustKit does: dedupe key → when it was last reported (by the reporter's clock). */
-const lastReported = new BoundedCache<number>(1024);
+/**
+ * Per process, as TrustKit does: SHA-256 (base64) of the dedupe key → when it was last reported (by the reporter's
+ * clock). The digest, not the key: the key holds the report's chains as PEM (a forging peer's 80 KB leaf made each
+ * key ~225 KB, and 1024 of them ~230 MB; review F2). Two reports share an entry only if SHA-256 collides. Each entry
+ * is then a 44-character key and a number, weighed at 2 bytes a character + 32: 1024 of them fit in 256 KiB.
+ */
+export const REPORT_CACHE_BYTES = 256 * 1024;
+const lastReported = new BoundedCache<number>(1024, {
+  maxBytes: REPORT_CACHE_BYTES,
+  sizeOf: (_when, key) => 2 * key.length + 32,
+});
+
+/** @internal For keypin's own tests only: the report limit's entries, their keys (digests) and weighed bytes. */
+export function reportCacheStats(): { size: number; bytes: number; maxBytes: number; keys: string[] } {
+  return {
+    size: lastReported.size,
+    bytes: lastReported.bytes,
+    maxBytes: lastReported.maxBytes,
+    keys: [...lastReported.keys()],
+  };
+}
 
 /** Options of a {@link ReportSender}. */
 export interface ReportSenderOptions {
@@ -39,7 +59,7 @@ export class ReportSender {
   /** Queues a report unless the same one went out within 24 hours. Returns whether it was queued. */
   submit(report: PinFailureReport, reportUris: readonly string[]): boolean {
     const now = (this.#options.now ?? Date.now)();
-    const key = reportDedupeKey(report);
+    const key = sha256.base64!(Buffer.from(reportDedupeKey(report), "utf8"));
     const last = lastReported.get(key);
     if (last !== undefined && now - last < REPORT_INTERVAL_MS) return false;
     lastReported.set(key, now);

@@ -45,8 +45,26 @@ export function createTrustContext(trust: TrustAnchors, options: SecureContextOp
 
 /** Node's default trust as an AnchorSet, for the DefaultTrust it was built from. */
 const defaultSets = new WeakMap<DefaultTrust, AnchorSet>();
-/** Anchor sets for `ca` lists already seen (keyed by their PEM text): parsing ~140 roots costs milliseconds. */
+/**
+ * Anchor sets for `ca` lists already seen (keyed by their PEM text): parsing ~140 roots costs milliseconds. Bounded
+ * in bytes too, per default trust (review F2): each set is weighed as if it held its own reading of every anchor
+ * (10x the DER + 4 KiB, as parsed-certificate.ts weighs one; about 2.5 MiB for Node's ~140 roots) plus its key, so
+ * 8 MiB keeps the last few `ca` lists and a list too large for the budget is read again each time.
+ */
 const composed = new WeakMap<DefaultTrust, BoundedCache<AnchorSet>>();
+export const ANCHOR_SET_CACHE_BYTES = 8 * 1024 * 1024;
+
+function anchorSetBytes(set: AnchorSet, key: string): number {
+  let bytes = 2 * key.length;
+  for (const der of set.ders) bytes += 10 * der.byteLength + 4096;
+  return bytes;
+}
+
+/** @internal For keypin's own tests only: the composed anchor sets kept for Node's current default trust. */
+export function anchorSetCacheStats(): { size: number; bytes: number; maxBytes: number } {
+  const sets = composed.get(readDefaultTrust(() => {}));
+  return { size: sets?.size ?? 0, bytes: sets?.bytes ?? 0, maxBytes: ANCHOR_SET_CACHE_BYTES };
+}
 /** Limits already told to each warning callback, so a process that builds many clients hears each once. */
 const told = new WeakMap<(message: string) => void, Set<string>>();
 
@@ -125,7 +143,7 @@ export function resolveTrustAnchors(
   if (extra.ders.length === 0) return { anchors: baseSet, extraCa: [], ...common };
   let sets = composed.get(base);
   if (!sets) {
-    sets = new BoundedCache<AnchorSet>(32);
+    sets = new BoundedCache<AnchorSet>(32, { maxBytes: ANCHOR_SET_CACHE_BYTES, sizeOf: anchorSetBytes });
     composed.set(base, sets);
   }
   const key = extra.pems.join("");
