@@ -43,7 +43,10 @@ export {
   certificateViolation,
   isSelfIssued,
   issuerViolation,
+  type NameCheckBudget,
+  nameConstraintsViolation,
   type PathRuleReason,
   type PathRuleViolation,
+  pathLengthViolation,
 } from "./x509/path-rules.js";
 export { parseSpki } from "./x509/spki.js";

@@ -135,38 +135,73 @@ export function issuerViolation(
   below: readonly CertificateInfo[],
   issuer: CertificateInfo,
 ): PathRuleViolation | undefined {
-  const index = below.length;
+  return pathLengthViolation(below, issuer) ?? nameConstraintsViolation(below, issuer);
+}
+
+/**
+ * The issuer's pathLenConstraint against the path below it: the cheap half of {@link issuerViolation}, which a path
+ * search can check before it spends a signature verification.
+ */
+export function pathLengthViolation(
+  below: readonly CertificateInfo[],
+  issuer: CertificateInfo,
+): PathRuleViolation | undefined {
   const pathLen = issuer.constraints.basicConstraints?.pathLen;
-  if (pathLen !== undefined) {
-    let intermediates = 0;
-    for (let i = 1; i < below.length; i++) if (!isSelfIssued(below[i]!)) intermediates++;
-    if (intermediates > pathLen)
-      return {
-        index,
-        reason: "path-length",
-        detail: `allows ${pathLen} intermediate${pathLen === 1 ? "" : "s"} below it (pathLenConstraint), and the path has ${intermediates}`,
-      };
-  }
+  if (pathLen === undefined) return undefined;
+  let intermediates = 0;
+  for (let i = 1; i < below.length; i++) if (!isSelfIssued(below[i]!)) intermediates++;
+  if (intermediates <= pathLen) return undefined;
+  return {
+    index: below.length,
+    reason: "path-length",
+    detail: `allows ${pathLen} intermediate${pathLen === 1 ? "" : "s"} below it (pathLenConstraint), and the path has ${intermediates}`,
+  };
+}
+
+/** What checking name constraints may still spend, in names checked; a search shares one across its links. */
+export interface NameCheckBudget {
+  /** Names (DNS names and IP addresses, each against one issuer's constraints) left to check; below 0: spent. */
+  left: number;
+}
+
+/** OpenSSL's NAME_CHECK_MAX: more (names × constraints) than this for one certificate and it refuses the path. */
+const NAME_CHECK_MAX = 1 << 20;
+
+/**
+ * The issuer's name constraints against every certificate below it that is not a self-issued intermediate (the
+ * leaf's DNS and IP SANs, or its common names when it has no DNS SAN): the costly half of {@link issuerViolation}.
+ * Like OpenSSL, a certificate whose names times the issuer's constraints exceed 2^20 is refused outright. A DNS name
+ * costs one lookup per label whatever the number of constraints (they are indexed once per issuer), so a peer's
+ * thousands of names and constraints cost thousands of steps, not millions. With `budget`, each name checked spends
+ * one unit; once it is spent this returns undefined and `budget.left` is negative: the caller decides (a search
+ * stops, bounded).
+ */
+export function nameConstraintsViolation(
+  below: readonly CertificateInfo[],
+  issuer: CertificateInfo,
+  budget?: NameCheckBudget,
+): PathRuleViolation | undefined {
   const nc = issuer.constraints.nameConstraints;
-  if (nc) {
-    const other = [...nc.permitted, ...nc.excluded].find((subtree) => subtree.kind === "other");
-    if (other)
+  if (!nc) return undefined;
+  const index = below.length;
+  const compiled = compiledConstraints(nc);
+  if (compiled.other !== undefined)
+    return {
+      index,
+      reason: "name-constraints",
+      detail: `has name constraints of a kind keypin does not evaluate (tag 0x${compiled.other.toString(16)})`,
+    };
+  for (let i = 0; i < below.length; i++) {
+    const cert = below[i]!;
+    if (i > 0 && isSelfIssued(cert)) continue;
+    const violation = nameViolation(cert, i === 0, compiled, budget);
+    if (budget && budget.left < 0) return undefined;
+    if (violation)
       return {
         index,
         reason: "name-constraints",
-        detail: `has name constraints of a kind keypin does not evaluate (tag 0x${(other as { tag: number }).tag.toString(16)})`,
+        detail: `has name constraints that ${violation} (certificate ${i} of the path)`,
       };
-    for (let i = 0; i < below.length; i++) {
-      const cert = below[i]!;
-      if (i > 0 && isSelfIssued(cert)) continue;
-      const violation = nameConstraintViolation(cert, i === 0, nc);
-      if (violation)
-        return {
-          index,
-          reason: "name-constraints",
-          detail: `has name constraints that ${violation} (certificate ${i} of the path)`,
-        };
-    }
   }
   return undefined;
 }
@@ -195,40 +230,123 @@ function rsaBits(keyType: string): number | undefined {
 
 type Constraints = { permitted: NameSubtree[]; excluded: NameSubtree[] };
 
-function nameConstraintViolation(cert: CertificateInfo, leaf: boolean, nc: Constraints): string | undefined {
+/** One kind of DNS subtree set, indexed: bases as lowercase text, split by whether they start with ".". */
+interface DnsSet {
+  count: number;
+  /** A base "" (any name). */
+  any: boolean;
+  /** Bases without a leading dot: match the name itself and names ending in ".base". */
+  plain: Set<string>;
+  /** Bases with a leading dot: match names ending in the base. */
+  dotted: Set<string>;
+}
+
+interface CompiledConstraints {
+  dnsPermitted: DnsSet;
+  dnsExcluded: DnsSet;
+  ipPermitted: { address: Uint8Array; mask: Uint8Array }[];
+  ipExcluded: { address: Uint8Array; mask: Uint8Array }[];
+  /** Every subtree, of every kind: OpenSSL's constraint count. */
+  total: number;
+  /** The tag of a kind keypin does not evaluate, when there is one. */
+  other?: number;
+}
+
+const compiledCache = new WeakMap<Constraints, CompiledConstraints>();
+
+/** A certificate's constraints indexed once (certificate infos are not changed after parsing). */
+function compiledConstraints(nc: Constraints): CompiledConstraints {
+  const known = compiledCache.get(nc);
+  if (known) return known;
+  const dnsSet = (): DnsSet => ({ count: 0, any: false, plain: new Set(), dotted: new Set() });
+  const out: CompiledConstraints = {
+    dnsPermitted: dnsSet(),
+    dnsExcluded: dnsSet(),
+    ipPermitted: [],
+    ipExcluded: [],
+    total: nc.permitted.length + nc.excluded.length,
+  };
+  for (const [subtrees, dns, ip] of [
+    [nc.permitted, out.dnsPermitted, out.ipPermitted],
+    [nc.excluded, out.dnsExcluded, out.ipExcluded],
+  ] as const) {
+    for (const subtree of subtrees) {
+      if (subtree.kind === "other") {
+        out.other ??= subtree.tag;
+      } else if (subtree.kind === "ip") {
+        ip.push(subtree);
+      } else {
+        dns.count++;
+        const base = lowerAscii(subtree.base);
+        if (base === "") dns.any = true;
+        else if (base.startsWith(".")) dns.dotted.add(base);
+        else dns.plain.add(base);
+      }
+    }
+  }
+  compiledCache.set(nc, out);
+  return out;
+}
+
+function nameViolation(
+  cert: CertificateInfo,
+  leaf: boolean,
+  nc: CompiledConstraints,
+  budget: NameCheckBudget | undefined,
+): string | undefined {
   const dns = [...cert.subjectAltNames.dns];
   if (leaf && dns.length === 0) dns.push(...commonNames(cert).filter((cn) => cn.includes(".")));
+  const ips = cert.constraints.ipAddressBytes;
+  // OpenSSL's guard against a costly check: its name count is the subject's attributes plus every SAN.
+  const names = dns.length + ips.length + subjectAttributeCount(cert);
+  if (names > 0 && nc.total > NAME_CHECK_MAX / names)
+    return `are too many to check against the certificate's ${names} names (${nc.total} constraints; OpenSSL refuses over 2^20 pairs)`;
   for (const name of dns) {
-    const problem = check(nc, "dns", (subtree) => subtree.kind === "dns" && dnsWithin(name, subtree.base));
-    if (problem) return `${problem} ${JSON.stringify(name)}`;
+    if (budget && --budget.left < 0) return undefined;
+    const lower = lowerAscii(name);
+    if (nc.dnsPermitted.count > 0 && !dnsMatches(lower, nc.dnsPermitted))
+      return `do not permit ${JSON.stringify(name)}`;
+    if (nc.dnsExcluded.count > 0 && dnsMatches(lower, nc.dnsExcluded))
+      return `exclude ${JSON.stringify(name)}`;
   }
-  for (const ip of cert.constraints.ipAddressBytes) {
-    const problem = check(nc, "ip", (subtree) => subtree.kind === "ip" && ipWithin(ip, subtree));
-    if (problem) return `${problem} an IP address SAN`;
+  for (const ip of ips) {
+    if (budget) {
+      budget.left -= 1 + nc.ipPermitted.length + nc.ipExcluded.length;
+      if (budget.left < 0) return undefined;
+    }
+    if (nc.ipPermitted.length > 0 && !nc.ipPermitted.some((subtree) => ipWithin(ip, subtree)))
+      return "do not permit an IP address SAN";
+    if (nc.ipExcluded.some((subtree) => ipWithin(ip, subtree))) return "exclude an IP address SAN";
   }
   return undefined;
 }
 
-/** OpenSSL's nc_match for one name: some permitted subtree of its kind, when there are any, and no excluded one. */
-function check(
-  nc: Constraints,
-  kind: "dns" | "ip",
-  within: (subtree: NameSubtree) => boolean,
-): string | undefined {
-  const permitted = nc.permitted.filter((subtree) => subtree.kind === kind);
-  if (permitted.length > 0 && !permitted.some(within)) return "do not permit";
-  if (nc.excluded.some((subtree) => subtree.kind === kind && within(subtree))) return "exclude";
-  return undefined;
+/**
+ * OpenSSL's nc_dns against a set of bases (ASCII case-insensitive, as its ia5ncasecmp): a base matches itself and
+ * names ending in ".base"; a base starting with "." matches names ending in it. Each suffix of `name` that starts
+ * at a dot (or after it) is looked up once: one step per label.
+ */
+function dnsMatches(name: string, set: DnsSet): boolean {
+  if (set.any) return true;
+  if (set.plain.has(name) || set.dotted.has(name)) return true;
+  for (let dot = name.indexOf("."); dot >= 0; dot = name.indexOf(".", dot + 1)) {
+    if (set.dotted.has(name.slice(dot))) return true;
+    if (set.plain.has(name.slice(dot + 1))) return true;
+  }
+  return false;
 }
 
-/** OpenSSL's nc_dns: `base` matches itself and names ending in `.base`; a base starting with "." only its subdomains. */
-function dnsWithin(name: string, base: string): boolean {
-  if (base.length === 0) return true;
-  if (name.length < base.length) return false;
-  const tail = name.slice(name.length - base.length);
-  if (name.length > base.length && !base.startsWith(".") && name[name.length - base.length - 1] !== ".")
-    return false;
-  return tail.toLowerCase() === base.toLowerCase();
+/** ASCII letters lowercased, nothing else changed (OpenSSL folds only ASCII when it compares IA5 names). */
+function lowerAscii(text: string): string {
+  return /[A-Z]/.test(text) ? text.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : text;
+}
+
+function subjectAttributeCount(cert: CertificateInfo): number {
+  try {
+    return (JSON.parse(cert.names.subject) as string[][]).reduce((n, rdn) => n + rdn.length, 0);
+  } catch {
+    return 0;
+  }
 }
 
 function ipWithin(ip: Uint8Array, subtree: { address: Uint8Array; mask: Uint8Array }): boolean {
