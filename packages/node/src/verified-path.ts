@@ -188,6 +188,11 @@ export interface PathOptions {
   maxLength?: number;
   /** The time the path must be valid at (the handshake's). Default: now. */
   now?: Date;
+  /**
+   * The names the search may check against name constraints, spent as it checks them (default: a fresh budget of
+   * 32,768). Pass your own object to read afterwards what a search spent.
+   */
+  nameChecks?: NameCheckBudget;
 }
 
 /**
@@ -282,7 +287,7 @@ function searchPath(
   budget = Math.min(budget, MAX_COST);
   let verifications = 0;
   let exhausted = false;
-  const names: NameCheckBudget = { left: MAX_NAME_CHECKS };
+  const names: NameCheckBudget = options.nameChecks ?? { left: MAX_NAME_CHECKS };
   const rejected: { child: PathCertificate; issuer: PathCertificate; violation: PathRuleViolation }[] = [];
 
   /** Whether `issuer`'s key signed `child`, within the budget. */
