@@ -49,7 +49,7 @@ function drawChart(series) {
 const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const api = (path) => fetch(path, token ? { headers: { authorization: "Bearer " + token } } : {}).then((r) => { if (!r.ok) throw new Error(path + ": HTTP " + r.status); return r.json(); });
 async function load() {
-  const [g, s] = await Promise.all([api("api/groups"), api("api/series")]);
+  const [g, s] = await Promise.all([api("api/groups?limit=500"), api("api/series")]);
   const byHost = new Map();
   for (const grp of g.groups) {
     const h = byHost.get(grp.host) || { count: 0, groups: 0, last: "" };

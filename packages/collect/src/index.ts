@@ -11,20 +11,29 @@ export {
   ReportRejected,
   type ReportSource,
 } from "./ingest.js";
+export { databaseSecrets, describeDatabase, redactDatabaseSecrets } from "./redact.js";
 export {
   type Collector,
   type CollectorOptions,
   createCollectorServer,
+  DEFAULT_GROUPS_PAGE,
+  isAllowedCollectorHost,
+  MAX_GROUPS_PAGE,
   MAX_REPORT_BYTES,
   startCollector,
 } from "./server.js";
 export {
+  DEFAULT_MAX_STORED_BYTES,
+  type GroupFilter,
   type GroupRecord,
   type GroupUpsert,
+  groupBytes,
   openPostgresStore,
   openSqliteStore,
   openStore,
   type RecordOutcome,
   type ReportStore,
   type SeriesPoint,
+  type StoreOptions,
+  type StoreUsage,
 } from "./store.js";

@@ -1,5 +1,6 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { rootCertificates } from "node:tls";
+import { decodePem, parseCertificate } from "@keypin/core";
 
 /** Where a report came from, told apart by its fields. */
 export type ReportSource = "trustkit-ios" | "trustkit-android" | "rfc7469" | "keypin-node";
@@ -106,6 +107,20 @@ function checkPems(name: string, pems: readonly string[]): { pems: string[]; jso
         );
       }
       const normalized = normalizePem(pem);
+      // The PEM shape alone let random base64 through, stored as ~4 KB "certificates" that never parse.
+      let reason: string | undefined;
+      try {
+        const blocks = decodePem(normalized);
+        if (blocks.length !== 1 || !blocks[0]) reason = `${blocks.length} PEM blocks`;
+        else parseCertificate(blocks[0].der);
+      } catch (error) {
+        reason = (error as Error).message;
+      }
+      if (reason !== undefined) {
+        throw new ReportRejected(
+          `field "${name}[${i}]" is not an X.509 certificate (${reason.slice(0, 200)}): send each certificate of the chain as PEM`,
+        );
+      }
       known = { raw: pem, pem: normalized, json: Buffer.from(JSON.stringify(normalized)), id: ++pemIds };
       if (pemCache.size >= PEM_CACHE_SIZE) pemCache.clear();
       pemCache.set(cacheKey, known);

@@ -6,6 +6,10 @@ import { dashboardHtml } from "./dashboard.js";
 import { classifyReport, groupKey, parseReport, ReportRejected } from "./ingest.js";
 import type { GroupRecord, ReportStore } from "./store.js";
 
+/** GET /api/groups answers this many groups unless `limit` says otherwise, and never more than MAX_GROUPS_PAGE. */
+export const DEFAULT_GROUPS_PAGE = 100;
+export const MAX_GROUPS_PAGE = 500;
+
 /** The largest report body accepted; larger bodies are answered 413. */
 export const MAX_REPORT_BYTES = 64 * 1024;
 /** A body over the limit is read (and discarded) up to this many bytes so the 413 arrives, then the socket closes. */
@@ -34,6 +38,13 @@ export interface CollectorOptions {
   alerts?: AlertSender | undefined;
   /** The public roots for classification (PEM); default Node's bundled root store. */
   publicRoots?: readonly string[] | undefined;
+  /**
+   * Host header values (`name` or `name:port`, lowercase) accepted besides the listening address's own
+   * names. On a loopback address with no token every other Host is refused 403 (ERR_COLLECT_HOST): a web
+   * page that rebinds its DNS name to 127.0.0.1 must not read the reports nor post its own. A reverse proxy
+   * in front of such a collector either sends Host 127.0.0.1:PORT or is named here.
+   */
+  allowedHosts?: readonly string[] | undefined;
 }
 
 export interface Collector {
@@ -87,6 +98,47 @@ function stored(res: ServerResponse, key: string, classification: string): void 
   ]);
   res.end(text);
 }
+
+/** A refusal with a stable code beside the message: `{"error": message, "code": code}`. */
+function refuse(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  send(res, status, { error: message, code }, headers);
+}
+
+const LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]"];
+
+function isLoopbackAddress(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const a = address.replace(/^::ffff:/i, "");
+  return a === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+/**
+ * Whether `host` (a Host header) names this collector listening on loopback at `address`:`port`: 127.0.0.1,
+ * localhost, [::1] or the address itself, with the port (or without it on port 80), or one of `extra`.
+ */
+export function isAllowedCollectorHost(
+  host: string | undefined,
+  address: string,
+  port: number,
+  extra: readonly string[] = [],
+): boolean {
+  if (host === undefined) return false;
+  const value = host.toLowerCase();
+  if (extra.includes(value)) return true;
+  const own = address.replace(/^::ffff:/i, "");
+  const names = [...LOOPBACK_NAMES, own.includes(":") ? `[${own}]` : own];
+  return names.some((name) => value === `${name}:${port}` || (port === 80 && value === name));
+}
+
+/** The request's media type without parameters, lowercased. */
+const mediaType = (req: IncomingMessage): string =>
+  (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
 
 function tooLarge(req: IncomingMessage, res: ServerResponse): void {
   send(res, 413, { error: `the report body is over ${MAX_REPORT_BYTES} bytes` }, { connection: "close" });
@@ -152,18 +204,32 @@ function groupJson(g: GroupRecord): Record<string, unknown> {
 }
 
 /** Subject, issuer and pin of each certificate, for the dashboard (a certificate that does not parse is named so). */
-function describeChain(pems: readonly string[]): { subject: string; issuer: string; pin: string }[] {
+type CertDescription = { subject: string; issuer: string; pin: string };
+/** Descriptions by PEM: a page of groups repeats a few certificates (bounded: emptied when full). */
+const descriptions = new Map<string, CertDescription>();
+
+function describeChain(pems: readonly string[]): CertDescription[] {
   return pems.map((pem) => {
-    try {
-      const cert = new X509Certificate(pem);
-      const pin = createHash("sha256")
-        .update(cert.publicKey.export({ type: "spki", format: "der" }))
-        .digest("base64");
-      return { subject: cert.subject.replace(/\n/g, ", "), issuer: cert.issuer.replace(/\n/g, ", "), pin };
-    } catch {
-      return { subject: "(does not parse)", issuer: "", pin: "" };
+    let known = descriptions.get(pem);
+    if (known === undefined) {
+      known = describeCert(pem);
+      if (descriptions.size >= 2048) descriptions.clear();
+      descriptions.set(pem, known);
     }
+    return known;
   });
+}
+
+function describeCert(pem: string): CertDescription {
+  try {
+    const cert = new X509Certificate(pem);
+    const pin = createHash("sha256")
+      .update(cert.publicKey.export({ type: "spki", format: "der" }))
+      .digest("base64");
+    return { subject: cert.subject.replace(/\n/g, ", "), issuer: cert.issuer.replace(/\n/g, ", "), pin };
+  } catch {
+    return { subject: "(does not parse)", issuer: "", pin: "" };
+  }
 }
 
 /**
@@ -184,6 +250,8 @@ export function createCollectorServer(options: CollectorOptions): Server {
   // Classification is remembered per group in ingest.ts (classifyReport), under a key of what it reads
   // built while parsing (the group key and PEM cache ids: no hashing per report).
   const classifyOptions = { publicRoots: options.publicRoots };
+  const allowedHosts = (options.allowedHosts ?? []).map((h) => h.toLowerCase());
+  let warnedFull = false;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // Ingest's own target is taken as it is; anything else is parsed (a query, an encoded path).
     const target = req.url ?? "/";
@@ -197,6 +265,28 @@ export function createCollectorServer(options: CollectorOptions): Server {
         return;
       }
       path = url.pathname;
+    }
+    // DNS rebinding: on loopback with no token, the Host must name this collector (see allowedHosts).
+    const socket = req.socket;
+    if (!tokenDigest && isLoopbackAddress(socket.localAddress)) {
+      if (
+        !isAllowedCollectorHost(
+          req.headers.host,
+          socket.localAddress as string,
+          socket.localPort as number,
+          allowedHosts,
+        )
+      ) {
+        refuse(
+          res,
+          403,
+          "ERR_COLLECT_HOST",
+          `expected Host 127.0.0.1:${socket.localPort} or localhost:${socket.localPort} (this collector listens on loopback with no token), got ${JSON.stringify(req.headers.host ?? "none").slice(0, 120)}: a page whose DNS name points at 127.0.0.1 is refused; behind a reverse proxy, send Host 127.0.0.1:${socket.localPort} or name the host in allowedHosts`,
+          { connection: "close" },
+        );
+        req.resume();
+        return;
+      }
     }
     if (path === "/report" || path === "/report/") {
       if (req.method !== "POST") {
@@ -223,6 +313,35 @@ export function createCollectorServer(options: CollectorOptions): Server {
             "retry-after": retry,
             connection: "close",
           },
+        );
+        req.resume();
+        return;
+      }
+      // A web page's cross-site POST: devices and servers (TrustKit, @keypin/node) send no Origin and
+      // application/json, which a page can send elsewhere only after a CORS preflight this server never grants.
+      const origin = req.headers.origin;
+      if (
+        (origin !== undefined &&
+          origin.toLowerCase() !== `http://${(req.headers.host ?? "").toLowerCase()}`) ||
+        req.headers["sec-fetch-site"] === "cross-site"
+      ) {
+        refuse(
+          res,
+          403,
+          "ERR_COLLECT_ORIGIN",
+          `a report from a web page of another origin is refused (Origin ${JSON.stringify(origin ?? "none").slice(0, 120)}, Sec-Fetch-Site ${JSON.stringify(req.headers["sec-fetch-site"] ?? "none")}): report senders send no Origin`,
+          { connection: "close" },
+        );
+        req.resume();
+        return;
+      }
+      if (mediaType(req) !== "application/json") {
+        refuse(
+          res,
+          415,
+          "ERR_COLLECT_CONTENT_TYPE",
+          `expected Content-Type application/json, got ${JSON.stringify(req.headers["content-type"] ?? "none").slice(0, 120)}: send the report as JSON (TrustKit and @keypin/node do)`,
+          { connection: "close" },
         );
         req.resume();
         return;
@@ -261,6 +380,23 @@ export function createCollectorServer(options: CollectorOptions): Server {
       } catch (error) {
         options.onError?.(error);
         send(res, 503, { error: "the report could not be stored; retry later" }, { "retry-after": "10" });
+        return;
+      }
+      if (outcome && !outcome.stored) {
+        // Over the store's byte budget: counted (GET /api/groups: storage.notStored), not stored.
+        if (!warnedFull) {
+          warnedFull = true;
+          options.onError?.(
+            new Error(
+              "the store is at its byte budget (maxStoredBytes): reports of new groups are counted, not stored; raise the budget, or prune (retainDays)",
+            ),
+          );
+        }
+        send(res, 202, {
+          stored: false,
+          group: upsert.key,
+          reason: "the collector's storage is full: this report is counted, not stored",
+        });
         return;
       }
       stored(res, upsert.key, upsert.classification);
@@ -314,8 +450,35 @@ export function createCollectorServer(options: CollectorOptions): Server {
     const host = query.get("host")?.toLowerCase() ?? undefined;
     try {
       if (path === "/api/groups") {
-        const groups = await options.store.groups({ host });
-        send(res, 200, { groups: groups.map(groupJson) });
+        const limitText = query.get("limit");
+        const offsetText = query.get("offset");
+        if (
+          (limitText !== null && !/^[0-9]{1,4}$/.test(limitText)) ||
+          (offsetText !== null && !/^[0-9]{1,9}$/.test(offsetText))
+        ) {
+          refuse(
+            res,
+            400,
+            "ERR_COLLECT_PAGE",
+            `expected limit (1 to ${MAX_GROUPS_PAGE}) and offset as whole numbers, got limit ${JSON.stringify(limitText)} offset ${JSON.stringify(offsetText)}`,
+          );
+          return;
+        }
+        const limit = Math.min(
+          MAX_GROUPS_PAGE,
+          Math.max(1, limitText === null ? DEFAULT_GROUPS_PAGE : Number(limitText)),
+        );
+        const offset = offsetText === null ? 0 : Number(offsetText);
+        // One more than the page tells whether there is a next one.
+        const groups = await options.store.groups({ host, limit: limit + 1, offset });
+        const more = groups.length > limit;
+        send(res, 200, {
+          groups: groups.slice(0, limit).map(groupJson),
+          limit,
+          offset,
+          nextOffset: more ? offset + limit : null,
+          storage: await options.store.usage(),
+        });
       } else if (path === "/api/series") {
         const sinceParam = query.get("since");
         const sinceMs =

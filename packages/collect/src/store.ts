@@ -47,12 +47,68 @@ export interface SeriesPoint {
 export interface RecordOutcome {
   created: boolean;
   minuteCount: number;
+  /**
+   * False when the report's group is new and the store is at its byte budget (maxStoredBytes): the report is
+   * counted (ReportStore.usage's notStored) but neither its group nor its minute is stored.
+   */
+  stored: boolean;
+}
+
+/** How much of its byte budget a store holds, and the reports of new groups it refused since it opened. */
+export interface StoreUsage {
+  storedBytes: number;
+  maxStoredBytes: number;
+  notStored: number;
+}
+
+/** Options of the stores. */
+export interface StoreOptions {
+  /**
+   * The stored groups' budget in bytes (their chains, pins, evidence and names, plus 256 each), default
+   * DEFAULT_MAX_STORED_BYTES. A report of a new group that would pass it is counted, not stored; reports of
+   * stored groups keep counting. The embedded store holds its whole database in memory, so this bounds it.
+   */
+  maxStoredBytes?: number | undefined;
+}
+
+/**
+ * 32 MiB: some 6,000 groups of a typical 5 KB chain. The embedded store holds it in memory and writes it
+ * whole at each snapshot (on the event loop: measured ~1.9 s at 64 MiB of 60 KB groups), so the budget
+ * bounds both its memory and that pause.
+ */
+export const DEFAULT_MAX_STORED_BYTES = 32 * 1024 * 1024;
+
+/** A new group's weight against the budget: what its row stores (as SQL's length() counts it) + 256. */
+export function groupBytes(g: GroupUpsert): number {
+  return (
+    256 +
+    JSON.stringify(g.servedChain).length +
+    JSON.stringify(g.validatedChain).length +
+    JSON.stringify(g.knownPins).length +
+    JSON.stringify(g.evidence).length +
+    g.host.length +
+    g.notedHost.length
+  );
+}
+
+const SUM_GROUP_BYTES = `SELECT COALESCE(SUM(256 + length(served_chain) + length(validated_chain) + length(known_pins)
+  + length(evidence) + length(host) + length(noted_host)), 0) AS bytes FROM report_groups`;
+
+const NOT_STORED: RecordOutcome = Object.freeze({ created: false, minuteCount: 0, stored: false });
+
+/** One page of groups: `limit` (default all) from `offset`, newest first. */
+export interface GroupFilter {
+  host?: string | undefined;
+  limit?: number | undefined;
+  offset?: number | undefined;
 }
 
 /** The collector's storage. `record` resolves only once the reports are durably stored. */
 export interface ReportStore {
   record(reports: readonly GroupUpsert[]): Promise<RecordOutcome[]>;
-  groups(filter?: { host?: string | undefined }): Promise<GroupRecord[]>;
+  /** Newest first (last seen, then key), one page when `limit` is given. */
+  groups(filter?: GroupFilter): Promise<GroupRecord[]>;
+  usage(): Promise<StoreUsage>;
   series(filter?: { host?: string | undefined; sinceMs?: number | undefined }): Promise<SeriesPoint[]>;
   /** Deletes groups last seen before `beforeMs` and per-minute counts older than it; resolves with the groups deleted. */
   prune(beforeMs: number): Promise<number>;
@@ -203,9 +259,15 @@ class Batch {
     return this.groupOf.map((g, i) => ({
       created: g.created && g.firstIndex === i,
       minuteCount: (this.minuteOf[i] as BatchMinute).before + (this.place[i] as number),
+      stored: true,
     }));
   }
 }
+
+/** A page's LIMIT: a whole number from 0 (`none` when not given), never SQL text of a caller's. */
+const pageLimit = (limit: number | undefined, none: number | string): number | string =>
+  limit === undefined ? none : Math.max(0, Math.floor(Number(limit) || 0));
+const pageOffset = (offset: number | undefined): number => Math.max(0, Math.floor(Number(offset) || 0));
 
 const SELECT_GROUPS = `SELECT key, host, port, noted_host, served_chain, validated_chain, known_pins, result, source,
   classification, evidence, count, first_seen, last_seen FROM report_groups`;
@@ -278,8 +340,10 @@ export async function openSqliteStore(
     snapshotEveryMs?: number;
     /** Journal bytes that make a snapshot due (default a quarter of the last snapshot's size). */
     snapshotMinJournalBytes?: number;
-  } = {},
+  } & StoreOptions = {},
 ): Promise<ReportStore> {
+  const maxStoredBytes = options.maxStoredBytes ?? DEFAULT_MAX_STORED_BYTES;
+  let notStored = 0;
   const unlock = lockFile(file);
   const require = createRequire(import.meta.url);
   const initSqlJs = require("sql.js") as typeof import("sql.js").default;
@@ -376,12 +440,12 @@ export async function openSqliteStore(
       } else {
         // A replayed Duplicate whose group is gone: cannot happen (its key was durable when it was written,
         // and prune reloads the keys), and without the group's fields there is nothing to store it in.
-        return { created: false, minuteCount: 0 };
+        return NOT_STORED;
       }
       const m = minuteEntry(r.host, minuteOf(r.seenAt));
       m.total += 1;
       m.pending += 1;
-      return { created, minuteCount: m.total };
+      return { created, minuteCount: m.total, stored: true };
     });
   const writeChanges = (): void => {
     if (groupChanges.size === 0) return;
@@ -437,6 +501,9 @@ export async function openSqliteStore(
     writeChanges();
   }
   loadKeys();
+  const sumBytes = (): number => Number(db.exec(SUM_GROUP_BYTES)[0]?.values[0]?.[0] ?? 0);
+  /** The stored groups' weight (groupBytes), counting those admitted and not yet in SQLite. */
+  let storedBytes = sumBytes();
   /** Bytes in the journal since the last snapshot, and the size of the last snapshot. */
   let journalBytes = 0;
   let snapshotBytes = 0;
@@ -526,10 +593,28 @@ export async function openSqliteStore(
     const batch = pending;
     pending = [];
     if (batch.length === 0) return;
-    const reports = batch.flatMap((item) => item.reports);
+    const all = batch.flatMap((item) => item.reports);
     const fail = (error: unknown) => {
       for (const item of batch) item.reject(error);
     };
+    // The byte budget: a report of a new group that does not fit is counted, and goes no further.
+    const reports: GroupUpsert[] = [];
+    const placeOf: number[] = [];
+    const admitted = new Set<string>();
+    const allOutcomes: RecordOutcome[] = all.map(() => NOT_STORED);
+    all.forEach((g, i) => {
+      if (!known.has(g.key) && !admitted.has(g.key)) {
+        const size = groupBytes(g);
+        if (storedBytes + size > maxStoredBytes) {
+          notStored += 1;
+          return;
+        }
+        storedBytes += size;
+        admitted.add(g.key);
+      }
+      reports.push(g);
+      placeOf.push(i);
+    });
     let outcomes: RecordOutcome[];
     // Keys written in full in this entry: a later report of the same group is a Duplicate of it.
     const fresh = new Set<string>();
@@ -544,7 +629,10 @@ export async function openSqliteStore(
       const json = JSON.stringify({ seq: seq + 1, reports: lines });
       writeJournal(`${json}\t${lineChecksum(json)}\n`);
       seq += 1;
-      outcomes = apply(reports);
+      apply(reports).forEach((o, k) => {
+        allOutcomes[placeOf[k] as number] = o;
+      });
+      outcomes = allOutcomes;
     } catch (error) {
       fail(error);
       return;
@@ -593,11 +681,15 @@ export async function openSqliteStore(
     },
     async groups(filter) {
       writeChanges();
+      const page = ` ORDER BY last_seen DESC, key LIMIT ${pageLimit(filter?.limit, -1)} OFFSET ${pageOffset(filter?.offset)}`;
       const rows =
         filter?.host !== undefined
-          ? query(`${SELECT_GROUPS} WHERE host = ? ORDER BY last_seen DESC`, [filter.host])
-          : query(`${SELECT_GROUPS} ORDER BY last_seen DESC`, []);
+          ? query(`${SELECT_GROUPS} WHERE host = ?${page}`, [filter.host])
+          : query(`${SELECT_GROUPS}${page}`, []);
       return rows.map(rowToGroup);
+    },
+    async usage() {
+      return { storedBytes, maxStoredBytes, notStored };
     },
     async series(filter) {
       writeChanges();
@@ -629,6 +721,7 @@ export async function openSqliteStore(
       dirty = true;
       snapshot();
       loadKeys();
+      storedBytes = sumBytes();
       minutes.clear();
       newestStoredMinute = storedMinuteFloor();
       return deleted;
@@ -656,7 +749,9 @@ export async function openSqliteStore(
  * transaction that adds each group's count (UPDATE count = count + n on rows locked in key order, or INSERT …
  * ON CONFLICT … DO UPDATE for a new group), atomic in PostgreSQL, committed before any of them is acknowledged.
  */
-export async function openPostgresStore(url: string): Promise<ReportStore> {
+export async function openPostgresStore(url: string, options: StoreOptions = {}): Promise<ReportStore> {
+  const maxStoredBytes = options.maxStoredBytes ?? DEFAULT_MAX_STORED_BYTES;
+  let notStored = 0;
   const require = createRequire(import.meta.url);
   const pg = require("pg") as typeof import("pg");
   const pool = new pg.Pool({ connectionString: url, max: 8 });
@@ -681,6 +776,61 @@ export async function openPostgresStore(url: string): Promise<ReportStore> {
     client.release();
   }
   const upsertGroup = `${UPSERT_GROUP((i) => `$${i}`)} RETURNING (xmax = 0) AS created`;
+  /**
+   * The stored groups' weight: read at open and every 10 s (other collectors of the fleet add to it), plus what
+   * this collector inserted since. A fleet of N collectors may pass the budget by what N insert in 10 s.
+   */
+  const readBytes = async (): Promise<number> => Number((await pool.query(SUM_GROUP_BYTES)).rows[0].bytes);
+  let storedBytes = await readBytes();
+  const refresh = setInterval(() => {
+    readBytes().then(
+      (bytes) => {
+        storedBytes = bytes;
+      },
+      () => undefined,
+    );
+  }, 10_000);
+  refresh.unref();
+  /**
+   * The reports of `all` within the budget, and where each sits in `all`: when the batch's new-looking groups
+   * could pass the budget, the stored keys are read first, and a report of a new group that does not fit is
+   * counted and left out.
+   */
+  const admit = async (all: readonly GroupUpsert[]): Promise<{ kept: GroupUpsert[]; placeOf: number[] }> => {
+    const seen = new Map<string, number>();
+    let sum = 0;
+    for (const g of all) {
+      if (seen.has(g.key)) continue;
+      const size = groupBytes(g);
+      seen.set(g.key, size);
+      sum += size;
+    }
+    const placeOf = all.map((_, i) => i);
+    // Added to storedBytes once stored (see flush), for the groups the store created.
+    if (storedBytes + sum <= maxStoredBytes) return { kept: [...all], placeOf };
+    const { rows } = await pool.query("SELECT key FROM report_groups WHERE key = ANY($1::text[])", [
+      [...seen.keys()],
+    ]);
+    const stored = new Set(rows.map((r: { key: string }) => r.key));
+    const admitted = new Set<string>();
+    const kept: GroupUpsert[] = [];
+    const at: number[] = [];
+    let adding = 0;
+    all.forEach((g, i) => {
+      if (!stored.has(g.key) && !admitted.has(g.key)) {
+        const size = seen.get(g.key) as number;
+        if (storedBytes + adding + size > maxStoredBytes) {
+          notStored += 1;
+          return;
+        }
+        adding += size;
+        admitted.add(g.key);
+      }
+      kept.push(g);
+      at.push(i);
+    });
+    return { kept, placeOf: at };
+  };
   /** Takes the row locks of a batch's stored groups in key order: two collectors' batches cannot deadlock. */
   const LOCK_GROUPS = "SELECT key FROM report_groups WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE";
   const BUMP_GROUPS = `UPDATE report_groups AS g SET count = g.count + i.n,
@@ -780,7 +930,19 @@ export async function openPostgresStore(url: string): Promise<ReportStore> {
     pending = [];
     if (items.length === 0) return;
     inFlight += 1;
-    const done = store(new Batch(items.flatMap((item) => item.reports)))
+    const all = items.flatMap((item) => item.reports);
+    const done = admit(all)
+      .then(async ({ kept, placeOf }) => {
+        const outcomes: RecordOutcome[] = all.map(() => NOT_STORED);
+        if (kept.length > 0) {
+          const batch = new Batch(kept);
+          (await store(batch)).forEach((o, k) => {
+            outcomes[placeOf[k] as number] = o;
+          });
+          for (const g of batch.groups) if (g.created && g.full) storedBytes += groupBytes(g.full);
+        }
+        return outcomes;
+      })
       .then(
         (outcomes) => {
           let at = 0;
@@ -809,11 +971,15 @@ export async function openPostgresStore(url: string): Promise<ReportStore> {
       });
     },
     async groups(filter) {
+      const page = ` ORDER BY last_seen DESC, key LIMIT ${pageLimit(filter?.limit, "ALL")} OFFSET ${pageOffset(filter?.offset)}`;
       const { rows } =
         filter?.host !== undefined
-          ? await pool.query(`${SELECT_GROUPS} WHERE host = $1 ORDER BY last_seen DESC`, [filter.host])
-          : await pool.query(`${SELECT_GROUPS} ORDER BY last_seen DESC`);
+          ? await pool.query(`${SELECT_GROUPS} WHERE host = $1${page}`, [filter.host])
+          : await pool.query(`${SELECT_GROUPS}${page}`);
       return rows.map(rowToGroup);
+    },
+    async usage() {
+      return { storedBytes, maxStoredBytes, notStored };
     },
     async series(filter) {
       const since = filter?.sinceMs ?? 0;
@@ -836,6 +1002,7 @@ export async function openPostgresStore(url: string): Promise<ReportStore> {
     async prune(beforeMs) {
       const deleted = await pool.query("DELETE FROM report_groups WHERE last_seen < $1", [beforeMs]);
       await pool.query("DELETE FROM report_minutes WHERE minute < $1", [minuteOf(beforeMs)]);
+      storedBytes = await readBytes();
       return deleted.rowCount ?? 0;
     },
     async close() {
@@ -843,12 +1010,15 @@ export async function openPostgresStore(url: string): Promise<ReportStore> {
         if (running.size < MAX_IN_FLIGHT) flush();
         await Promise.race(running);
       }
+      clearInterval(refresh);
       await pool.end();
     },
   };
 }
 
 /** `--database`: a postgres:// or postgresql:// URL, otherwise a SQLite file. */
-export function openStore(database: string): Promise<ReportStore> {
-  return /^postgres(ql)?:\/\//i.test(database) ? openPostgresStore(database) : openSqliteStore(database);
+export function openStore(database: string, options: StoreOptions = {}): Promise<ReportStore> {
+  return /^postgres(ql)?:\/\//i.test(database)
+    ? openPostgresStore(database, options)
+    : openSqliteStore(database, options);
 }

@@ -1,4 +1,10 @@
-import { AlertSender, openStore, startCollector } from "@keypin/collect";
+import {
+  AlertSender,
+  describeDatabase,
+  openStore,
+  redactDatabaseSecrets,
+  startCollector,
+} from "@keypin/collect";
 import { defineCommand } from "../command.js";
 import { FailureError, UsageError } from "../errors.js";
 
@@ -15,18 +21,6 @@ export function parseListen(value: string): { host: string; port: number } {
     );
   }
   return { host: m[1] || m[2] || "127.0.0.1", port };
-}
-
-/** The database as shown to the user: a URL without its password. */
-function describeDatabase(database: string): string {
-  if (!/^postgres(ql)?:\/\//i.test(database)) return database;
-  try {
-    const url = new URL(database);
-    if (url.password) url.password = "***";
-    return url.toString();
-  } catch {
-    return "postgres://…";
-  }
 }
 
 export default defineCommand({
@@ -58,6 +52,18 @@ export default defineCommand({
       type: "string",
       valueHint: "N",
       description: "alert when a host's reports in one minute reach N (needs --alert-webhook)",
+    },
+    "max-stored-mib": {
+      type: "string",
+      valueHint: "MIB",
+      description:
+        "the stored groups' budget (default 64): past it, reports of new groups are counted, not stored",
+    },
+    "allow-host": {
+      type: "string",
+      valueHint: "NAME[:PORT],…",
+      description:
+        "Host header values to accept besides 127.0.0.1/localhost (on loopback with no token, others are refused: DNS rebinding)",
     },
     "retain-days": {
       type: "string",
@@ -117,12 +123,32 @@ export default defineCommand({
         `${command} --listen ${args.listen}: bound beyond loopback, the dashboard and API need a token: set KEYPIN_COLLECT_TOKEN to 16 or more random characters (ingest stays open to devices)`,
       );
     }
+    if (!/^postgres(ql)?:\/\//i.test(args.database) && /^\s*[A-Za-z_]+\s*=/.test(args.database)) {
+      throw new UsageError(
+        `option --database of \`${command}\` takes a SQLite file or a postgres:// URL, not libpq's key=value form (got "${describeDatabase(args.database)}"): write postgres://USER@HOST/DB and give the password in PGPASSWORD`,
+      );
+    }
+    const mibText = args["max-stored-mib"];
+    if (
+      mibText !== undefined &&
+      (!/^[0-9]+$/.test(mibText) || Number(mibText) < 1 || Number(mibText) > 1_048_576)
+    ) {
+      throw new UsageError(
+        `option --max-stored-mib of \`${command}\` needs a whole number of MiB from 1 to 1048576 (got "${mibText}")`,
+      );
+    }
+    const allowedHosts = (args["allow-host"] ?? "")
+      .split(",")
+      .map((h) => h.trim())
+      .filter((h) => h !== "");
     let store: Awaited<ReturnType<typeof openStore>>;
     try {
-      store = await openStore(args.database);
+      store = await openStore(args.database, {
+        maxStoredBytes: mibText === undefined ? undefined : Number(mibText) * 1024 * 1024,
+      });
     } catch (error) {
       throw new FailureError(
-        `${command}: could not open the database ${describeDatabase(args.database)}: ${(error as Error).message}`,
+        `${command}: could not open the database ${describeDatabase(args.database)}: ${redactDatabaseSecrets(String((error as Error).message ?? error), args.database)}`,
       );
     }
     let collector: Awaited<ReturnType<typeof startCollector>>;
@@ -132,10 +158,13 @@ export default defineCommand({
         host,
         port,
         token,
+        allowedHosts,
         retainDays,
         alerts,
         onError: (error) =>
-          process.stderr.write(`keypin collect: ${(error as Error).message ?? String(error)}\n`),
+          process.stderr.write(
+            `keypin collect: ${redactDatabaseSecrets(String((error as Error).message ?? error), args.database)}\n`,
+          ),
       });
     } catch (error) {
       await store.close();
