@@ -17,7 +17,25 @@ interface Tunnel {
   appBytes: number;
   /** The name the client asked for in its ClientHello (SNI), if any. */
   servername?: string;
+  /** Dropped on a timeout, and which. */
+  timeout?: "handshake" | "idle";
+  /** The idle timer, armed at the handshake and refreshed by every byte either way. */
+  idle?: NodeJS.Timeout;
 }
+
+/** The body of the 503 answering a CONNECT beyond `maxTunnels`. */
+const FULL = "This proxy has as many tunnels open as it allows (maxTunnels): retry later.\n";
+
+/** Defaults of the limits (see InterceptingProxyOptions). */
+const DEFAULTS = {
+  handshakeTimeoutMs: 30_000,
+  idleTimeoutMs: 120_000,
+  upstreamConnectTimeoutMs: 10_000,
+  maxTunnels: 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  forgeCacheSize: 256,
+};
 
 function reasonOf(error: unknown): string {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
@@ -89,9 +107,12 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
   appBytes = 0;
   /** Certificates (PEM) served after the forged leaf on tunnels opened from now on; empty by default. */
   appendToChain: string[] = [];
+  /** CONNECTs answered 503 since start because `maxTunnels` tunnels were open. */
+  refusedTunnels = 0;
 
   readonly #server: Server;
   readonly #options: InterceptingProxyOptions<Leaf>;
+  /** The forged leaves by host, least recently used first (a Map keeps insertion order: a hit re-inserts). */
   readonly #forged = new Map<string, Promise<Leaf>>();
   /**
    * The secure context serving each forged leaf, per chain appended after it: made once, not per tunnel (parsing
@@ -127,7 +148,15 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
   static async start<Leaf extends ForgedCertificate>(
     options: InterceptingProxyOptions<Leaf>,
   ): Promise<InterceptingProxy<Leaf>> {
-    const server = createServer();
+    const headersTimeout = options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs;
+    const requestTimeout = Math.max(options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs, headersTimeout);
+    const server = createServer({
+      headersTimeout,
+      requestTimeout,
+      // How often Node checks those timeouts (its default, 30 s, would let a slow client stay that long).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+    });
+    server.maxConnections = options.maxConnections ?? (options.maxTunnels ?? DEFAULTS.maxTunnels) + 64;
     const proxy = new InterceptingProxy(server, options);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1");
     await once(server, "listening");
@@ -189,7 +218,8 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
     await closed;
   }
 
-  #drop(tunnel: Tunnel): void {
+  #drop(tunnel: Tunnel, timeout?: "handshake" | "idle"): void {
+    if (timeout && !tunnel.client.destroyed) tunnel.timeout = timeout;
     tunnel.upstream?.destroy();
     tunnel.tls?.destroy();
     tunnel.client.destroy();
@@ -202,10 +232,22 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
   /** The leaf for `host`, from the cache or forged now. */
   #forge(host: string): { leaf: Promise<Leaf>; cached: boolean } {
     const cached = this.#forged.get(host);
-    if (cached) return { leaf: cached, cached: true };
+    if (cached) {
+      this.#forged.delete(host);
+      this.#forged.set(host, cached);
+      return { leaf: cached, cached: true };
+    }
     const leaf = Promise.resolve().then(() => this.#options.forge(host));
     this.#forged.set(host, leaf);
-    leaf.catch(() => this.#forged.delete(host));
+    const size = Math.max(1, this.#options.forgeCacheSize ?? DEFAULTS.forgeCacheSize);
+    // The least recently used go (their contexts with them: a WeakMap keyed by the leaf).
+    for (const oldest of this.#forged.keys()) {
+      if (this.#forged.size <= size) break;
+      this.#forged.delete(oldest);
+    }
+    leaf.catch(() => {
+      if (this.#forged.get(host) === leaf) this.#forged.delete(host);
+    });
     return { leaf, cached: false };
   }
 
@@ -241,23 +283,36 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
   }
 
   #onConnect(req: IncomingMessage, client: Socket, head: Buffer): void {
+    if (this.#tunnels.size >= (this.#options.maxTunnels ?? DEFAULTS.maxTunnels)) {
+      this.refusedTunnels++;
+      client.on("error", () => {});
+      client.end(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nconnection: close\r\n" +
+          `content-length: ${Buffer.byteLength(FULL)}\r\n\r\n${FULL}`,
+      );
+      // Closed once the answer is out, whether the client closes its side or not.
+      client.once("finish", () => client.destroy());
+      return;
+    }
     const tunnel: Tunnel = { id: this.#nextTunnel++, client, handshake: false, appBytes: 0 };
     this.#tunnels.add(tunnel);
     const handshakeTimer = setTimeout(() => {
-      if (!tunnel.handshake) client.destroy();
-    }, this.#options.handshakeTimeoutMs ?? 30_000);
+      if (!tunnel.handshake) this.#drop(tunnel, "handshake");
+    }, this.#options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs);
     handshakeTimer.unref();
     let closed = false;
     const finish = (): void => {
       if (closed) return;
       closed = true;
       clearTimeout(handshakeTimer);
+      clearTimeout(tunnel.idle);
       tunnel.upstream?.destroy();
       this.#emit({
         kind: "closed",
         tunnel: tunnel.id,
         appBytes: tunnel.appBytes,
         handshake: tunnel.handshake,
+        ...(tunnel.timeout ? { timeout: tunnel.timeout } : {}),
       });
       this.#tunnels.delete(tunnel);
       if (this.#tunnels.size === 0) {
@@ -334,9 +389,12 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
   }
 
   #intercept(tunnel: Tunnel, tls: TLSSocket, host: string, port: number): void {
-    const requests = new HttpMessageReader();
+    const requests = new HttpMessageReader(this.#options.readerLimits);
     tls.on("secure", () => {
       tunnel.handshake = true;
+      const idleMs = this.#options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs;
+      tunnel.idle = setTimeout(() => this.#drop(tunnel, "idle"), idleMs);
+      tunnel.idle.unref();
       const { servername } = tunnel;
       this.#emit({ kind: "handshake", tunnel: tunnel.id, protocol: tls.getProtocol() ?? "TLS", servername });
     });
@@ -348,6 +406,7 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
       // The independent counter: every decrypted byte the client sent is counted here, as it is read.
       this.appBytes += chunk.length;
       tunnel.appBytes += chunk.length;
+      tunnel.idle?.refresh();
       for (const message of requests.push(chunk)) this.#emit({ kind: "request", tunnel: tunnel.id, message });
       this.#relay(tunnel, tls, host, port, chunk);
     });
@@ -371,7 +430,7 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
       const options = this.#options.upstream ?? {};
       const target = options.address?.(host, port) ?? { host, port };
       const servername = tunnel.servername ?? host;
-      const responses = new HttpMessageReader();
+      const responses = new HttpMessageReader(this.#options.readerLimits);
       const upstream = connectTls({
         host: target.host,
         port: target.port,
@@ -381,7 +440,18 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
         rejectUnauthorized: options.rejectUnauthorized ?? true,
       });
       tunnel.upstream = upstream;
+      const connectMs = this.#options.upstreamConnectTimeoutMs ?? DEFAULTS.upstreamConnectTimeoutMs;
+      const connectTimer = setTimeout(() => {
+        const error = new Error(
+          `the real server ${target.host}:${target.port} did not complete TCP and TLS within ${connectMs} ms`,
+        );
+        upstream.destroy(Object.assign(error, { code: "ETIMEDOUT" }));
+      }, connectMs);
+      connectTimer.unref();
+      upstream.once("secureConnect", () => clearTimeout(connectTimer));
+      upstream.once("close", () => clearTimeout(connectTimer));
       upstream.on("data", (data: Buffer) => {
+        tunnel.idle?.refresh();
         for (const message of responses.push(data))
           this.#emit({ kind: "response", tunnel: tunnel.id, message });
         tls.write(data);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ConnectionOptions } from "node:tls";
-import type { HttpMessage } from "./http-reader.js";
+import type { HttpMessage, HttpReaderLimits } from "./http-reader.js";
 
 /**
  * What a `forge` function returns: the forged leaf's private key and certificate, both PEM. Anything else
@@ -46,7 +46,8 @@ export interface UpstreamOptions {
 export interface InterceptingProxyOptions<Leaf extends ForgedCertificate = ForgedCertificate> {
   /**
    * Forges the certificate presented for `host` (the CONNECT host, or the client's SNI name when it differs).
-   * Called once per host: the result is cached for every later tunnel (a rejection is not cached).
+   * Called once per host: the result is cached for later tunnels (a rejection is not cached), for the
+   * `forgeCacheSize` hosts used last.
    */
   forge: (host: string) => Leaf | Promise<Leaf>;
   /** How to reach the real server. */
@@ -69,9 +70,51 @@ export interface InterceptingProxyOptions<Leaf extends ForgedCertificate = Forge
   /**
    * How long a client has, from its CONNECT, to complete the TLS handshake with the proxy before the tunnel is
    * dropped (ms; default 30,000): a client that opens tunnels and never speaks cannot hold them (and their file
-   * descriptors) open. A completed handshake is never timed out: an idle keep-alive tunnel stays.
+   * descriptors) open. A handshaken tunnel is then subject to `idleTimeoutMs` only.
    */
   handshakeTimeoutMs?: number;
+  /**
+   * How long a handshaken tunnel may go without a byte in either direction (client to proxy, real server to
+   * proxy) before it is dropped (ms; default 120,000): a client that goes quiet, or a real server that never
+   * answers, cannot hold the tunnel (and its two file descriptors) for good. A transfer that keeps moving is never
+   * cut, however long it lasts.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * How long the real server has to accept the TCP connection and complete its TLS handshake (ms; default
+   * 10,000); past that the tunnel fails at stage `upstream` with reason `ETIMEDOUT` and is dropped.
+   */
+  upstreamConnectTimeoutMs?: number;
+  /**
+   * How many tunnels may be open at once (default 1,024); a CONNECT beyond that is answered
+   * `503 Service Unavailable` and closed, before any event ({@link InterceptingProxy.refusedTunnels} counts them).
+   */
+  maxTunnels?: number;
+  /**
+   * How many client connections the proxy holds at once, tunnels and plain HTTP alike (default `maxTunnels` + 64):
+   * past that a new connection is closed as soon as it is accepted (Node's `server.maxConnections`).
+   */
+  maxConnections?: number;
+  /**
+   * How long a client has, from its connection, to send the whole head of its request (the CONNECT, or a plain
+   * HTTP request) (ms; default 10,000), and then the whole request (`requestTimeoutMs`, default 30,000, at least
+   * `headersTimeoutMs`): a client trickling header bytes is answered 408 and closed. An established tunnel is
+   * not subject to them (it has `handshakeTimeoutMs` and `idleTimeoutMs`).
+   */
+  headersTimeoutMs?: number;
+  /** See `headersTimeoutMs`. */
+  requestTimeoutMs?: number;
+  /**
+   * How many hosts' forged leaves (and their TLS contexts) are cached (default 256), the least recently used
+   * evicted first: a host evicted is forged again on its next tunnel.
+   */
+  forgeCacheSize?: number;
+  /**
+   * What the `request` and `response` events keep of each message (default: heads up to 64 KiB, the first 64 KiB
+   * of each body): the relayed bytes are never limited. A head longer than `maxHeadBytes` ends the reading of
+   * that direction of the tunnel (no more `request` or `response` events on it); the relaying goes on.
+   */
+  readerLimits?: HttpReaderLimits;
   /** Called with every event, in order, as it happens. */
   onEvent?: (event: InterceptEvent<Leaf>) => void;
 }
@@ -145,4 +188,6 @@ export type InterceptEvent<Leaf extends ForgedCertificate = ForgedCertificate> =
       appBytes: number;
       /** Whether the client completed its TLS handshake with the proxy. */
       handshake: boolean;
+      /** Set when the proxy dropped the tunnel for a timeout: `handshakeTimeoutMs` or `idleTimeoutMs`. */
+      timeout?: "handshake" | "idle";
     };
