@@ -39,7 +39,7 @@ export interface CollectorOptions {
   /** The public roots for classification (PEM); default Node's bundled root store. */
   publicRoots?: readonly string[] | undefined;
   /**
-   * Host header values (`name` or `name:port`, lowercase) accepted besides the listening address's own
+   * Host header values (`name:port`, or `name` for any port) accepted besides the listening address's own
    * names. On a loopback address with no token every other Host is refused 403 (ERR_COLLECT_HOST): a web
    * page that rebinds its DNS name to 127.0.0.1 must not read the reports nor post its own. A reverse proxy
    * in front of such a collector either sends Host 127.0.0.1:PORT or is named here.
@@ -130,7 +130,8 @@ export function isAllowedCollectorHost(
 ): boolean {
   if (host === undefined) return false;
   const value = host.toLowerCase();
-  if (extra.includes(value)) return true;
+  // An entry without a port names the host on any port.
+  if (extra.includes(value) || extra.includes(value.replace(/:[0-9]+$/, ""))) return true;
   const own = address.replace(/^::ffff:/i, "");
   const names = [...LOOPBACK_NAMES, own.includes(":") ? `[${own}]` : own];
   return names.some((name) => value === `${name}:${port}` || (port === 80 && value === name));
