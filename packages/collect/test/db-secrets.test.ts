@@ -1,0 +1,132 @@
+// `keypin collect --database` never prints a password (review 6). pg takes one from a URL's userinfo, from its
+// query (?password=, ?sslpassword=) and libpq writes key=value words; each is masked in the start-up line and
+// in every error, including an error whose text (from the server or pg) quotes the secret. The oracle for
+// "pg really reads it": pg-connection-string, the parser pg itself uses.
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { type AddressInfo, createServer } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { redactDatabaseSecrets } from "@keypin/collect";
+import { makeTempDir, type PgCluster, pgUnavailable, runCli, startPgCluster } from "@keypin/testkit";
+import pg from "pg";
+import { spawnCollector } from "./cli-process.js";
+
+const parse = createRequire(import.meta.url)("pg-connection-string").parse as (
+  s: string,
+) => Record<string, string | undefined>;
+
+/** The forms, each with the secret pg reads from it (decoded) and the field it lands in. */
+const FORMS: { database: string; field: string; secret: string; raw?: string }[] = [
+  { database: "postgres://u:SECRET-ui-2@127.0.0.1:1/k", field: "password", secret: "SECRET-ui-2" },
+  { database: "postgres://u@127.0.0.1:1/k?password=SECRET-q-1", field: "password", secret: "SECRET-q-1" },
+  {
+    database: "postgresql://u@127.0.0.1:1/k?sslmode=disable&sslpassword=SECRET-ssl-3",
+    field: "sslpassword",
+    secret: "SECRET-ssl-3",
+  },
+  {
+    database: "postgres://u:SECRET%2Fenc-5@127.0.0.1:1/k",
+    field: "password",
+    secret: "SECRET/enc-5",
+    raw: "SECRET%2Fenc-5",
+  },
+  {
+    database: "postgres://u@127.0.0.1:1/k?application_name=x&password=SECRET%20sp-6",
+    field: "password",
+    secret: "SECRET sp-6",
+    raw: "SECRET%20sp-6",
+  },
+  {
+    database: "postgres://u@127.0.0.1:1/k?password=SECRET-a-7&password=SECRET-b-7",
+    field: "password",
+    secret: "SECRET-b-7",
+    raw: "SECRET-a-7",
+  },
+];
+
+test("pg reads each form's secret (control), and `keypin collect` prints none of them", async () => {
+  for (const form of FORMS) {
+    assert.equal(parse(form.database)[form.field], form.secret, `pg reads ${form.field} of ${form.database}`);
+    const result = await runCli(["collect", "--listen", "127.0.0.1:0", "--database", form.database]);
+    const out = result.stdout + result.stderr;
+    assert.equal(result.code, 1, out);
+    assert.match(out, /could not open the database .*\*\*\*/);
+    for (const s of [form.secret, form.raw, "SECRET"].filter(Boolean)) {
+      assert.ok(!out.includes(s as string), `${form.database}: ${out}`);
+    }
+  }
+});
+
+test("libpq's key=value form is a usage error (no SQLite file of that name), its password masked", async () => {
+  using temp = makeTempDir("keypin-collect-kv-");
+  for (const database of [
+    "host=127.0.0.1 port=1 password=SECRET-kv-8 dbname=k",
+    "host=127.0.0.1 password='SECRET kv \\' 9' dbname=k",
+    "dbname=k sslpassword = SECRET-kv-10",
+  ]) {
+    const result = await runCli(["collect", "--listen", "127.0.0.1:0", "--database", database], {
+      cwd: temp.dir,
+    });
+    const out = result.stdout + result.stderr;
+    assert.equal(result.code, 2, out);
+    assert.match(out, /not libpq's key=value form/);
+    assert.ok(!out.includes("SECRET"), out);
+  }
+  assert.deepEqual(readdirSync(temp.dir), [], "no file named after the connection string");
+});
+
+test("an error whose text quotes the secret (here from the server) is masked too", async () => {
+  // A server that answers pg's startup message with a FATAL ErrorResponse quoting the password it was given.
+  const secret = "SECRET-echo-11";
+  const server = createServer((socket) => {
+    socket.once("data", () => {
+      const fields = Buffer.concat([
+        Buffer.from(`SFATAL\0VFATAL\0C28P01\0Mno such role; you sent password=${secret} and ${secret}\0\0`),
+      ]);
+      const head = Buffer.alloc(5);
+      head.write("E", 0);
+      head.writeInt32BE(fields.length + 4, 1);
+      socket.end(Buffer.concat([head, fields]));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  const database = `postgres://u@127.0.0.1:${port}/k?password=${secret}`;
+  try {
+    // The control: pg's own error carries the secret.
+    const client = new pg.Client({ connectionString: database });
+    const error = await client.connect().then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.match(String(error?.message), new RegExp(secret));
+    assert.doesNotMatch(redactDatabaseSecrets(String(error?.message), database), new RegExp(secret));
+    const result = await runCli(["collect", "--listen", "127.0.0.1:0", "--database", database]);
+    const out = result.stdout + result.stderr;
+    assert.equal(result.code, 1, out);
+    assert.match(out, /no such role; you sent password=\*\*\* and \*\*\*/);
+    assert.ok(!out.includes(secret), out);
+  } finally {
+    server.close();
+  }
+});
+
+describe("on a real PostgreSQL, the start-up line", { skip: pgUnavailable() }, () => {
+  let cluster: PgCluster | undefined;
+  before(async () => {
+    cluster = await startPgCluster();
+  });
+  after(() => cluster?.stop());
+
+  test("names the database with ?password= masked (trust auth: the collector starts)", async () => {
+    const url = `${(cluster as PgCluster).url}?password=SECRET-live-12`;
+    const collector = await spawnCollector(url);
+    try {
+      assert.match(collector.stdout(), /storing reports in postgres:\/\/.*\?password=\*\*\*/);
+      assert.ok(!(collector.stdout() + collector.stderr()).includes("SECRET"));
+    } finally {
+      await collector.stop();
+    }
+  });
+});
