@@ -133,7 +133,13 @@ export class PinChecker {
    * rebuilding the path. The path depends only on the served bytes and this checker's anchors (both fixed), so
    * reusing it cannot change a verdict; the policy (pins, expiry, enforcement) is still evaluated on every call.
    */
-  readonly #recent = new BoundedCache<VerifiedChain>(64);
+  readonly #recent = new BoundedCache<VerifiedChain>(64, {
+    // A forging peer can serve 100 KB chains for as many names as the client connects to: 4 MiB at most, weighed
+    // like the parse caches (the served bytes and their readings, about 11 times the DER).
+    maxBytes: 4 * 1024 * 1024,
+    sizeOf: (chain, host) =>
+      2 * host.length + chain.served.reduce((n, der) => n + 11 * der.byteLength + 4096, 0),
+  });
   /**
    * findDomainPolicy's answer per host name (at most 256 names; null: no policy). The policy is a frozen copy, so the
    * answer for a name never changes; normalizing the name took 17-27 µs right after a handshake (target 9).
@@ -224,6 +230,11 @@ export class PinChecker {
       checkServerIdentity: this.checkServerIdentity,
       session: undefined,
     };
+  }
+
+  /** @internal For tests: what the last-chain-per-host cache holds, in entries and weighed bytes. */
+  recentChainsHeld(): { entries: number; bytes: number; maxBytes: number } {
+    return { entries: this.#recent.size, bytes: this.#recent.bytes, maxBytes: this.#recent.maxBytes };
   }
 
   /** Gives `message` to `onWarning` (default: process.emitWarning); a listener that throws is ignored. */
