@@ -17,9 +17,11 @@ export {
   type CollectorOptions,
   createCollectorServer,
   DEFAULT_GROUPS_PAGE,
+  DEFAULT_SERIES_POINTS,
   isAllowedCollectorHost,
   MAX_GROUPS_PAGE,
   MAX_REPORT_BYTES,
+  MAX_SERIES_POINTS,
   startCollector,
 } from "./server.js";
 export {

@@ -9,6 +9,9 @@ import type { GroupRecord, ReportStore } from "./store.js";
 /** GET /api/groups answers this many groups unless `limit` says otherwise, and never more than MAX_GROUPS_PAGE. */
 export const DEFAULT_GROUPS_PAGE = 100;
 export const MAX_GROUPS_PAGE = 500;
+/** GET /api/series answers the newest this many points (host, minute) unless `limit` says otherwise, at most the max. */
+export const DEFAULT_SERIES_POINTS = 10_000;
+export const MAX_SERIES_POINTS = 100_000;
 
 /** The largest report body accepted; larger bodies are answered 413. */
 export const MAX_REPORT_BYTES = 64 * 1024;
@@ -484,7 +487,24 @@ export function createCollectorServer(options: CollectorOptions): Server {
         const sinceParam = query.get("since");
         const sinceMs =
           sinceParam !== null && Number.isFinite(Date.parse(sinceParam)) ? Date.parse(sinceParam) : 0;
-        send(res, 200, { series: await options.store.series({ host, sinceMs }) });
+        const limitText = query.get("limit");
+        if (limitText !== null && !/^[0-9]{1,6}$/.test(limitText)) {
+          refuse(
+            res,
+            400,
+            "ERR_COLLECT_PAGE",
+            `expected limit (1 to ${MAX_SERIES_POINTS}) as a whole number, got ${JSON.stringify(limitText)}`,
+          );
+          return;
+        }
+        const limit = Math.min(
+          MAX_SERIES_POINTS,
+          Math.max(1, limitText === null ? DEFAULT_SERIES_POINTS : Number(limitText)),
+        );
+        // One more than the limit tells whether older points were left out.
+        const series = await options.store.series({ host, sinceMs, limit: limit + 1 });
+        const truncated = series.length > limit;
+        send(res, 200, { series: truncated ? series.slice(1) : series, limit, truncated });
       } else if (path === "/" || path === "/dashboard") {
         send(res, 200, dashboardHtml(), {
           "content-security-policy":

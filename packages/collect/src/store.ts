@@ -109,7 +109,12 @@ export interface ReportStore {
   /** Newest first (last seen, then key), one page when `limit` is given. */
   groups(filter?: GroupFilter): Promise<GroupRecord[]>;
   usage(): Promise<StoreUsage>;
-  series(filter?: { host?: string | undefined; sinceMs?: number | undefined }): Promise<SeriesPoint[]>;
+  /** By minute; with `limit`, the newest `limit` points. */
+  series(filter?: {
+    host?: string | undefined;
+    sinceMs?: number | undefined;
+    limit?: number | undefined;
+  }): Promise<SeriesPoint[]>;
   /** Deletes groups last seen before `beforeMs` and per-minute counts older than it; resolves with the groups deleted. */
   prune(beforeMs: number): Promise<number>;
   close(): Promise<void>;
@@ -720,16 +725,15 @@ export async function openSqliteStore(
     async series(filter) {
       await settle();
       const since = filter?.sinceMs ?? 0;
+      const page = ` ORDER BY minute DESC, host LIMIT ${pageLimit(filter?.limit, -1)}`;
       const rows =
         filter?.host !== undefined
-          ? query(
-              "SELECT host, minute, count FROM report_minutes WHERE host = ? AND minute >= ? ORDER BY minute",
-              [filter.host, since],
-            )
-          : query("SELECT host, minute, count FROM report_minutes WHERE minute >= ? ORDER BY minute", [
+          ? query(`SELECT host, minute, count FROM report_minutes WHERE host = ? AND minute >= ?${page}`, [
+              filter.host,
               since,
-            ]);
-      return rows.map((r) => ({
+            ])
+          : query(`SELECT host, minute, count FROM report_minutes WHERE minute >= ?${page}`, [since]);
+      return rows.reverse().map((r) => ({
         host: String(r.host),
         minute: new Date(Number(r.minute)).toISOString(),
         count: Number(r.count),
@@ -1009,17 +1013,17 @@ export async function openPostgresStore(url: string, options: StoreOptions = {})
     },
     async series(filter) {
       const since = filter?.sinceMs ?? 0;
+      const page = ` ORDER BY minute DESC, host LIMIT ${pageLimit(filter?.limit, "ALL")}`;
       const { rows } =
         filter?.host !== undefined
           ? await pool.query(
-              "SELECT host, minute, count FROM report_minutes WHERE host = $1 AND minute >= $2 ORDER BY minute",
+              `SELECT host, minute, count FROM report_minutes WHERE host = $1 AND minute >= $2${page}`,
               [filter.host, since],
             )
-          : await pool.query(
-              "SELECT host, minute, count FROM report_minutes WHERE minute >= $1 ORDER BY minute",
-              [since],
-            );
-      return rows.map((r) => ({
+          : await pool.query(`SELECT host, minute, count FROM report_minutes WHERE minute >= $1${page}`, [
+              since,
+            ]);
+      return rows.reverse().map((r) => ({
         host: String(r.host),
         minute: new Date(Number(r.minute)).toISOString(),
         count: Number(r.count),

@@ -3,7 +3,8 @@
 // certificate must parse as X.509 or the report is 400 with the reason; (2) the stored groups have a byte
 // budget (maxStoredBytes): past it a report of a new group is counted (usage().notStored) and answered 202,
 // not stored, while reports of stored groups still count; (3) GET /api/groups is paged (limit, offset,
-// nextOffset; 100 by default, 500 at most). The budget and the paging are the stores' own (SQLite in memory,
+// nextOffset; 100 by default, 500 at most), and GET /api/series answers its newest points (10,000 by
+// default). The budget and the paging are the stores' own (SQLite in memory,
 // PostgreSQL in SQL), so both run on each backend.
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
@@ -193,6 +194,27 @@ function budgetSuite(name: string, open: (id: string, options?: StoreOptions) =>
         assert.equal(newest.groups[0]?.host, `p${total - 1}.paging.keypin.test`, "newest first");
         const big = (await getJson(`${api}?limit=9999`)).json as unknown as { limit: number };
         assert.equal(big.limit, 500, "at most 500");
+        // The series too: the newest points, and whether older ones were left out.
+        const seriesApi = collector.url.replace(/report$/, "api/series");
+        const all = (await getJson(seriesApi)).json as unknown as { series: unknown[]; truncated: boolean };
+        assert.equal(all.series.length, total, "one point per host (each reported in one minute)");
+        assert.equal(all.truncated, false);
+        const few = (await getJson(`${seriesApi}?limit=10`)).json as unknown as {
+          series: { host: string; minute: string }[];
+          truncated: boolean;
+        };
+        assert.equal(few.series.length, 10);
+        assert.equal(few.truncated, true);
+        assert.ok(
+          few.series.some((p) => p.host === `p${total - 1}.paging.keypin.test`),
+          "the newest kept",
+        );
+        assert.deepEqual(
+          few.series.map((p) => p.minute),
+          few.series.map((p) => p.minute).sort(),
+          "oldest first",
+        );
+        assert.equal((await getJson(`${seriesApi}?limit=ten`)).status, 400);
         for (const bad of ["limit=abc", "limit=-1", "offset=1e3", "limit=99999", "offset=x"]) {
           const { status, json } = await getJson(`${api}?${bad}`);
           assert.equal(status, 400, bad);
