@@ -38,5 +38,23 @@ export const PIN_PATTERN = `^(?:sha256/${b64}|pin-sha256="${b64}"|${b64})$`;
 export const DATE_PATTERN =
   "^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)$";
 
-/** An http(s) URL without spaces. */
-export const REPORT_URI_PATTERN = "^https?://[^\\s/?#]+[^\\s]*$";
+// RFC 3986 pieces, ASCII only (a report URI is written as a string literal by every exporter).
+const unreserved = "A-Za-z0-9\\-._~";
+const subDelims = "!$&'()*+,;=";
+const pct = "%[0-9A-Fa-f]{2}";
+const pchar = `(?:[${unreserved}${subDelims}:@]|${pct})`;
+const regName = `(?:[${unreserved}${subDelims}]|${pct})+`;
+const userinfo = `(?:(?:[${unreserved}${subDelims}:]|${pct})*@)?`;
+/**
+ * An absolute http(s) URI as RFC 3986 writes it: ASCII only, percent-encoding allowed, a non-empty host
+ * (a registered name, an IPv4 address or a bracketed IPv6 address), an optional port, path, query and
+ * fragment. Spaces, quotes, backslashes, `<>^\`{|}`, control and non-ASCII characters must be
+ * percent-encoded.
+ */
+export const REPORT_URI_PATTERN = `^https?://${userinfo}(?:\\[(?:${ipv6})\\]|${regName})(?::[0-9]*)?(?:/${pchar}*)*(?:\\?(?:${pchar}|[/?])*)?(?:#(?:${pchar}|[/?])*)?$`;
+
+/**
+ * A pin label: any text XML 1.0 can hold (labels are written into XML and plist comments), so no C0
+ * control other than tab, LF and CR, no U+FFFE or U+FFFF and no unpaired surrogate.
+ */
+export const LABEL_PATTERN = "^[\\t\\n\\r\\u0020-\\uD7FF\\uE000-\\uFFFD\\u{10000}-\\u{10FFFF}]*$";

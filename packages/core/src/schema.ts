@@ -3,6 +3,7 @@ import {
   HOSTNAME_PATTERN,
   IPV4_PATTERN,
   IPV6_PATTERN,
+  LABEL_PATTERN,
   PIN_PATTERN,
   REPORT_URI_PATTERN,
 } from "./patterns.js";
@@ -64,7 +65,12 @@ export const policySchema: Record<string, unknown> = {
                 properties: {
                   pin: { $ref: "#/$defs/pin" },
                   role: { enum: ["leaf", "intermediate", "root", "backup"] },
-                  label: { type: "string" },
+                  label: {
+                    type: "string",
+                    pattern: LABEL_PATTERN,
+                    description:
+                      "Free text about the key. Written into XML and plist comments, so only characters XML 1.0 allows (no control characters but tab and line breaks, no U+FFFE, U+FFFF or unpaired surrogates).",
+                  },
                 },
               },
             ],
@@ -80,7 +86,8 @@ export const policySchema: Record<string, unknown> = {
         reportUris: {
           type: "array",
           items: { type: "string", pattern: REPORT_URI_PATTERN },
-          description: "Where pin-failure reports (RFC 7469 + TrustKit fields) are sent.",
+          description:
+            "Where pin-failure reports (RFC 7469 + TrustKit fields) are sent: absolute http(s) URIs as RFC 3986 writes them (ASCII; percent-encode other characters).",
         },
         renewal: {
           type: "object",

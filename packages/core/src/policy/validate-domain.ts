@@ -1,5 +1,5 @@
 // The fields every domain entry shares (keypin.json or a normalized policy): pins, mode, expiry, report URIs.
-import { DATE_PATTERN, PIN_PATTERN, REPORT_URI_PATTERN } from "../patterns.js";
+import { DATE_PATTERN, LABEL_PATTERN, PIN_PATTERN, REPORT_URI_PATTERN } from "../patterns.js";
 import { parsePin } from "../pin.js";
 import type { DomainPolicy, PinnedKey, PinRole, PolicyProblem } from "../types.js";
 import {
@@ -16,6 +16,9 @@ import {
 const PIN = new RegExp(PIN_PATTERN, "u");
 const DATE = new RegExp(DATE_PATTERN, "u");
 const REPORT_URI = new RegExp(REPORT_URI_PATTERN, "u");
+const LABEL = new RegExp(LABEL_PATTERN, "u");
+/** One character a label may hold (LABEL_PATTERN is `^[…]*$`). */
+const LABEL_CHARACTER = new RegExp(LABEL_PATTERN.slice(1, -2), "u");
 
 /** The fields a domain entry of keypin.json may have. */
 export const DOMAIN_FIELDS = ["includeSubdomains", "pins", "expires", "mode", "reportUris", "renewal"];
@@ -110,7 +113,7 @@ export function validateDomain(
         else {
           problems.push({
             path: jsonPointer(...base, "reportUris", i),
-            message: `a report URI must be an http:// or https:// URL without spaces; found ${describe(uri)}`,
+            message: reportUriProblem(uri),
           });
         }
       });
@@ -214,8 +217,13 @@ function validatePinItem(
   }
   if (Object.hasOwn(item, "label")) {
     const label = item.label;
-    if (typeof label === "string") result.label = label;
-    else
+    if (typeof label === "string" && LABEL.test(label)) result.label = label;
+    else if (typeof label === "string") {
+      problems.push({
+        path: jsonPointer(...path, "label"),
+        message: `"label" holds ${firstBadCharacter(label, LABEL_CHARACTER) ?? "a character"}, which XML 1.0 cannot hold (exports write labels into XML and plist comments): use text without control characters other than tab and line breaks, U+FFFE, U+FFFF or unpaired surrogates`,
+      });
+    } else
       problems.push({
         path: jsonPointer(...path, "label"),
         message: `"label" must be a string; found ${describe(label)}`,
@@ -223,4 +231,28 @@ function validatePinItem(
   }
   if (problems.length > before || !pin) return undefined;
   return { pin, ...result };
+}
+
+/** `U+XXXX at index N`: the first character of `text` that `allowed` (one character's class) refuses. */
+function firstBadCharacter(text: string, allowed: RegExp): string | undefined {
+  let index = 0;
+  for (const ch of text) {
+    if (!allowed.test(ch)) {
+      const code = ch.codePointAt(0) ?? 0;
+      return `U+${code.toString(16).toUpperCase().padStart(4, "0")} at index ${index}`;
+    }
+    index += ch.length;
+  }
+  return undefined;
+}
+
+/** A character RFC 3986 lets a URI hold as it is (unreserved, reserved or the % of an escape). */
+const URI_CHARACTER = /[A-Za-z0-9\-._~!$&'()*+,;=:@/?#[\]%]/u;
+
+/** Why a report URI is refused, naming the first character no exporter can write when there is one. */
+function reportUriProblem(uri: unknown): string {
+  const expected =
+    "a report URI must be an absolute http:// or https:// URI as RFC 3986 writes it (ASCII, with a host; percent-encode any other character, e.g. %C3%A9 for \u00e9)";
+  const bad = typeof uri === "string" ? firstBadCharacter(uri, URI_CHARACTER) : undefined;
+  return `${expected}; found ${describe(uri)}${bad === undefined ? "" : `, which holds ${bad}`}`;
 }
