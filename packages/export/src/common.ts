@@ -155,11 +155,20 @@ function wrap(text: string, width: number, indent: string): string[] {
 }
 
 /**
- * Removes what could end a comment or a line early in the generated languages: control and line-separator
- * characters, `*\/`, Java's `\u` escapes (processed even in comments) and, in XML, `--`.
+ * Every character XML 1.0 cannot hold (C0 controls but tab, LF and CR; U+FFFE, U+FFFF; unpaired
+ * surrogates). expat (and so aapt2 and plistlib) refuses a document with one anywhere, comments included.
+ */
+const NOT_XML_CHARACTER = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/**
+ * Removes what could end a comment or a line early in the generated languages, or make an XML or plist
+ * document unreadable: control, line-separator and non-XML characters (U+FFFE, U+FFFF, unpaired
+ * surrogates), `*\/`, Java's `\u` escapes (processed even in comments) and, in XML, `--`. Every comment
+ * text keypin writes (headers, pin labels, the source path) goes through it.
  */
 export function sanitizeCommentText(text: string, xml = false): string {
   const cleaned = text
+    .replace(NOT_XML_CHARACTER, " ")
     .replace(/[\u0000-\u001f\u007f\u0085\u2028\u2029]/g, " ")
     .replaceAll("*/", "* /")
     .replaceAll("\\u", "\\ u");
@@ -226,4 +235,20 @@ export function stringLiteral(value: string, language: "ts" | "java" | "kotlin" 
     else out += ch;
   }
   return `${out}"`;
+}
+
+/**
+ * The last check of an XML or plist document before it is returned: every character is one XML 1.0
+ * allows. Inputs are validated and comments sanitized, so this never fires; if it did, the document would
+ * break the app's build (aapt2, Xcode), and an error now is better.
+ */
+export function assertXmlCharacters(document: string, format: string): string {
+  const index = document.search(NOT_XML_CHARACTER);
+  if (index !== -1) {
+    const code = document.codePointAt(index) ?? 0;
+    throw new Error(
+      `${format}: the document would hold U+${code.toString(16).toUpperCase().padStart(4, "0")} at index ${index}, which XML 1.0 does not allow`,
+    );
+  }
+  return document;
 }

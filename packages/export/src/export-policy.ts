@@ -1,4 +1,4 @@
-import type { Policy } from "@keypin/core";
+import { normalizePolicy, type Policy } from "@keypin/core";
 import { ExportOptionError } from "./errors.js";
 import { formatOptions } from "./format.js";
 import { type ExportFormat, exportFormatDescriptor, exportFormatDescriptors } from "./registry.js";
@@ -15,7 +15,9 @@ function listOf(names: string[], conjunction: "and" | "or"): string {
  * Turns a validated policy into one platform's pinning configuration. Faithful or loud: when the platform
  * cannot express the policy exactly, it throws a `LossyExportError` (code `ERR_KEYPIN_LOSSY_EXPORT`) naming
  * each field and the platform, unless `allowLossy` is set, in which case every difference is listed in
- * the output's header and in `differences`. An option the format does not take (`debugProxyCa` outside
+ * the output's header and in `differences`. The policy is validated again with `normalizePolicy` (a
+ * `PolicyError`, code `ERR_KEYPIN_POLICY`, when it is not valid), so a policy built in code is held to
+ * keypin.json's rules. An option the format does not take (`debugProxyCa` outside
  * android-nsc…) is an `ExportOptionError` (code `ERR_KEYPIN_EXPORT_OPTION`). The output is deterministic
  * (no dates, no versions), so it can be compared with a committed file to detect drift.
  *
@@ -44,5 +46,7 @@ export function exportPolicy(
       `${option} only applies to ${listOf(takers, "and")} (got format ${format}). Remove it, or export ${listOf(takers, "or")}.`,
     );
   }
-  return descriptor.export(policy, options);
+  // Whatever it is given (a policy built in code, a stale copy) is validated first, as @keypin/node's
+  // clients do: an invalid host, label or report URI is a PolicyError (ERR_KEYPIN_POLICY), never written.
+  return descriptor.export(normalizePolicy(policy).policy, options);
 }

@@ -3,6 +3,7 @@ import type { Policy } from "@keypin/core";
 import { pinToBase64 } from "@keypin/core";
 import { create } from "xmlbuilder2";
 import {
+  assertXmlCharacters,
   describePin,
   headerLines,
   nextDay,
@@ -148,6 +149,9 @@ function exportAndroidNsc(policy: Policy, options: ExportOptions): ExportResult 
       .ele("trust-anchors")
       .ele("certificates", { src: `@raw/${rawName}`, overridePins });
   }
-  const content = `${doc.end({ prettyPrint: true, indent: "    ", headless: false })}\n`;
+  const content = assertXmlCharacters(
+    `${doc.end({ prettyPrint: true, indent: "    ", headless: false })}\n`,
+    androidNsc.name,
+  );
   return { content, differences, notes };
 }

@@ -1,8 +1,9 @@
 // iOS App Transport Security: the Info.plist NSAppTransportSecurity/NSPinnedDomains fragment.
 import type { Policy } from "@keypin/core";
-import { isIpAddress, pinToBase64 } from "@keypin/core";
+import { isIpAddress, normalizePolicy, pinToBase64 } from "@keypin/core";
 import { build } from "plist";
 import {
+  assertXmlCharacters,
   expiryDropped,
   headerLines,
   labelsBelow,
@@ -47,7 +48,7 @@ export interface AtsPinnedDomain {
 
 /**
  * The `NSPinnedDomains` dictionary for a policy, with the same faithful-or-loud rules as
- * `exportPolicy(policy, "ios-ats")`. The Expo plugin merges it into the app's Info.plist.
+ * `exportPolicy(policy, "ios-ats")`; the policy is validated first (`PolicyError` when invalid). The Expo plugin merges it into the app's Info.plist.
  *
  * @example
  * ```ts
@@ -56,9 +57,11 @@ export interface AtsPinnedDomain {
  * ```
  */
 export function buildAtsPinnedDomains(
-  policy: Policy,
+  input: Policy,
   options: ExportOptions = {},
 ): { pinnedDomains: Record<string, AtsPinnedDomain>; differences: string[]; notes: string[] } {
+  // A public entry point (the Expo plugin calls it): validated like exportPolicy's input.
+  const { policy } = normalizePolicy(input);
   const { platform } = iosAts;
   const notes = [
     "Merge into the app's Info.plist under NSAppTransportSecurity (keep its other keys). NSPinnedDomains needs iOS 14 or later; earlier versions ignore it and do not pin.",
@@ -185,6 +188,9 @@ function exportIosAts(policy: Policy, options: ExportOptions): ExportResult {
     .map((l) => (l === "" ? "" : `  ${l}`))
     .join("\n");
   const [declaration, ...rest] = xml.split("\n");
-  const content = `${[declaration, `<!--\n${header}\n-->`, ...rest].join("\n").trimEnd()}\n`;
+  const content = assertXmlCharacters(
+    `${[declaration, `<!--\n${header}\n-->`, ...rest].join("\n").trimEnd()}\n`,
+    iosAts.name,
+  );
   return { content, differences, notes };
 }
