@@ -122,13 +122,13 @@ function isLoopbackAddress(address: string | undefined): boolean {
 }
 
 /**
- * Whether `host` (a Host header) names this collector listening on loopback at `address`:`port`: 127.0.0.1,
- * localhost, [::1] or the address itself, with the port (or without it on port 80), or one of `extra`.
+ * Whether `host` (a Host header) names this collector listening on loopback at `address`: 127.0.0.1,
+ * localhost, [::1] or the address itself (with any port or none: a rebinding page's Host carries its own
+ * name, and the name is what tells it apart), or one of `extra`.
  */
 export function isAllowedCollectorHost(
   host: string | undefined,
   address: string,
-  port: number,
   extra: readonly string[] = [],
 ): boolean {
   if (host === undefined) return false;
@@ -137,7 +137,7 @@ export function isAllowedCollectorHost(
   if (extra.includes(value) || extra.includes(value.replace(/:[0-9]+$/, ""))) return true;
   const own = address.replace(/^::ffff:/i, "");
   const names = [...LOOPBACK_NAMES, own.includes(":") ? `[${own}]` : own];
-  return names.some((name) => value === `${name}:${port}` || (port === 80 && value === name));
+  return names.includes(value.replace(/:[0-9]{1,5}$/, ""));
 }
 
 /** The request's media type without parameters, lowercased. */
@@ -273,19 +273,12 @@ export function createCollectorServer(options: CollectorOptions): Server {
     // DNS rebinding: on loopback with no token, the Host must name this collector (see allowedHosts).
     const socket = req.socket;
     if (!tokenDigest && isLoopbackAddress(socket.localAddress)) {
-      if (
-        !isAllowedCollectorHost(
-          req.headers.host,
-          socket.localAddress as string,
-          socket.localPort as number,
-          allowedHosts,
-        )
-      ) {
+      if (!isAllowedCollectorHost(req.headers.host, socket.localAddress as string, allowedHosts)) {
         refuse(
           res,
           403,
           "ERR_COLLECT_HOST",
-          `expected Host 127.0.0.1:${socket.localPort} or localhost:${socket.localPort} (this collector listens on loopback with no token), got ${JSON.stringify(req.headers.host ?? "none").slice(0, 120)}: a page whose DNS name points at 127.0.0.1 is refused; behind a reverse proxy, send Host 127.0.0.1:${socket.localPort} or name the host in allowedHosts`,
+          `expected Host 127.0.0.1, localhost or [::1] (this collector listens on loopback with no token), got ${JSON.stringify(req.headers.host ?? "none").slice(0, 120)}: a page whose DNS name points at 127.0.0.1 is refused; behind a reverse proxy, send Host 127.0.0.1:${socket.localPort} or name the host in allowedHosts (--allow-host)`,
           { connection: "close" },
         );
         req.resume();
