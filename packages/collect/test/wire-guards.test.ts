@@ -137,6 +137,25 @@ describe("DNS rebinding: on loopback with no token, only the collector's own Hos
     }
   });
 
+  test("on ::1 too: [::1] is served, a name rebound to ::1 is 403", async () => {
+    const six = await startCollector({ store, host: "::1" });
+    try {
+      const p = Number(new URL(six.url).port);
+      const own = await curl(["-g", `http://[::1]:${p}/api/groups`]);
+      assert.equal(own.status, 200);
+      assert.match(own.body, /seeded\.keypin\.test/);
+      const rebound = await curl([
+        "--resolve",
+        `rebind.attacker.example:${p}:[::1]`,
+        `http://rebind.attacker.example:${p}/api/groups`,
+      ]);
+      assert.equal(rebound.status, 403);
+      assert.doesNotMatch(rebound.body, /seeded\.keypin\.test/);
+    } finally {
+      await six.close();
+    }
+  });
+
   test("allowedHosts (a reverse proxy's name) and a token (the API then needs it) lift the check", async () => {
     const proxied = await startCollector({ store, allowedHosts: ["reports.example.com"] });
     const tokened = await startCollector({ store, token: "0123456789abcdef-token" });
