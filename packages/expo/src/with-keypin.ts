@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, extname, isAbsolute, join, relative, resolve } from "node:path";
+import { domainToASCII } from "node:url";
 import {
   AndroidConfig,
   type ConfigPlugin,
@@ -10,7 +11,7 @@ import {
   withDangerousMod,
   withInfoPlist,
 } from "@expo/config-plugins";
-import { KeypinError, type Policy } from "@keypin/core";
+import { KeypinError, normalizeHost, type Policy } from "@keypin/core";
 import { buildAtsPinnedDomains, checkDebugProxyCa, exportPolicy, rawResourceName } from "@keypin/export";
 import { loadPolicyFile } from "@keypin/node";
 
@@ -199,6 +200,97 @@ const withKeypinAndroid: ConfigPlugin<{
   ]);
 };
 
+/**
+ * The host an existing NSPinnedDomains key names, in every spelling iOS might read as the same host:
+ * surrounding spaces, letter case, trailing dots, full-width and ideographic dots and Unicode names
+ * (IDNA, as URL parsing maps them), IP address spellings. A wider match only ever removes an old entry for
+ * one of the policy's hosts; it cannot merge two different hosts.
+ */
+function hostOfKey(key: string): string {
+  const trimmed = key.trim();
+  const ascii = domainToASCII(trimmed) || trimmed.toLowerCase();
+  return normalizeHost(ascii.replace(/\.+$/, ""));
+}
+
+/** How many labels `host` sits below `parent`, or undefined when it is not under it. */
+function labelsBelow(host: string, parent: string): number | undefined {
+  if (host === parent) return 0;
+  if (!host.endsWith(`.${parent}`)) return undefined;
+  return host.slice(0, -parent.length - 1).split(".").length;
+}
+
+/**
+ * The app's NSPinnedDomains with the policy applied: every existing entry for a host of the policy (in any
+ * spelling of {@link hostOfKey}) is removed, whether the policy pins the host on iOS or leaves it out
+ * (report-only, an IP address…), since the old pins would otherwise still block it; the policy's entries
+ * are added; entries for other hosts are kept. Says what it removed and what it kept.
+ */
+function mergePinnedDomains(
+  existing: unknown,
+  policy: Policy,
+  pinnedDomains: Record<string, unknown>,
+  source: string,
+): { merged: Record<string, unknown>; warnings: string[] } {
+  if (
+    existing !== undefined &&
+    (typeof existing !== "object" || existing === null || Array.isArray(existing))
+  ) {
+    throw new KeypinError(
+      "ERR_KEYPIN_EXPO_CONFLICT",
+      `${pluginName}: Info.plist NSAppTransportSecurity/NSPinnedDomains is not a dictionary; keypin writes one. Remove it (or the plugin that sets it).`,
+    );
+  }
+  const hosts = new Set(policy.domains.map((d) => d.domain));
+  const merged: Record<string, unknown> = {};
+  const removed: string[] = [];
+  const kept: string[] = [];
+  for (const [key, entry] of Object.entries((existing ?? {}) as Record<string, unknown>)) {
+    const host = hostOfKey(key);
+    if (hosts.has(host)) {
+      const why = Object.hasOwn(pinnedDomains, host)
+        ? `replaced by ${source}'s entry for ${host}`
+        : `${source} leaves ${host} unpinned on iOS (see the differences listed), and the old pins would still block it`;
+      removed.push(`${JSON.stringify(key)}: ${why}`);
+    } else {
+      Object.defineProperty(merged, key, {
+        value: entry,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+      kept.push(JSON.stringify(key));
+    }
+  }
+  for (const [host, entry] of Object.entries(pinnedDomains)) merged[host] = entry;
+  // A policy host left out of NSPinnedDomains must not fall under a kept entry's NSIncludesSubdomains (one
+  // label, as ATS applies it): that entry's pins would block a host the policy never blocks on iOS.
+  for (const d of policy.domains) {
+    if (Object.hasOwn(pinnedDomains, d.domain)) continue;
+    for (const key of Object.keys(merged)) {
+      if (Object.hasOwn(pinnedDomains, key)) continue;
+      const entry = merged[key] as { NSIncludesSubdomains?: unknown } | undefined;
+      if (entry?.NSIncludesSubdomains === true && labelsBelow(d.domain, hostOfKey(key)) === 1) {
+        throw new KeypinError(
+          "ERR_KEYPIN_EXPO_CONFLICT",
+          `${pluginName}: Info.plist already pins ${JSON.stringify(key)} with NSIncludesSubdomains, which covers ${d.domain}; the policy leaves ${d.domain} unpinned on iOS, so those pins would block it. Add ${hostOfKey(key)} to ${source} (then keypin replaces the entry), or remove the entry from Info.plist.`,
+        );
+      }
+    }
+  }
+  const warnings: string[] = [];
+  if (removed.length > 0) {
+    warnings.push(
+      `Removed the app's existing NSPinnedDomains entr${removed.length === 1 ? "y" : "ies"} for hosts ${source} names: ${removed.join("; ")}.`,
+    );
+  }
+  if (kept.length > 0) {
+    warnings.push(
+      `Kept the app's existing NSPinnedDomains entr${kept.length === 1 ? "y" : "ies"} for hosts ${source} does not name (keypin does not manage ${kept.length === 1 ? "it" : "them"}): ${kept.join(", ")}.`,
+    );
+  }
+  return { merged, warnings };
+}
+
 const withKeypinIos: ConfigPlugin<{ options: KeypinExpoOptions; load: ReturnType<typeof policyLoader> }> = (
   config,
   { options, load },
@@ -212,12 +304,10 @@ const withKeypinIos: ConfigPlugin<{ options: KeypinExpoOptions; load: ReturnType
     });
     for (const d of differences) WarningAggregator.addWarningIOS(pluginName, d);
     const ats = (config.modResults.NSAppTransportSecurity ?? {}) as Record<string, unknown>;
-    const existing = (ats.NSPinnedDomains ?? {}) as Record<string, unknown>;
-    // The policy's domains replace any entry of the same name; other keys of the app's ATS settings stay.
-    config.modResults.NSAppTransportSecurity = {
-      ...ats,
-      NSPinnedDomains: { ...existing, ...pinnedDomains },
-    } as never;
+    const { merged, warnings } = mergePinnedDomains(ats.NSPinnedDomains, policy, pinnedDomains, source);
+    for (const w of warnings) WarningAggregator.addWarningIOS(pluginName, w);
+    // Other keys of the app's ATS settings stay.
+    config.modResults.NSAppTransportSecurity = { ...ats, NSPinnedDomains: merged } as never;
     return config;
   });
 
