@@ -30,6 +30,43 @@ export function readHost(text: string): string | undefined {
   return host;
 }
 
+/**
+ * How a platform compares a configured host name with the host the app connects to (lowercase ASCII, no
+ * trailing dot, as keypin writes hosts):
+ * - `android`: the `<domain>` text trimmed (Java's `String.trim`: code points up to U+0020) and lowercased
+ *   (XmlConfigSource), compared with `equals` to the looked-up host, whose trailing dot alone is removed
+ *   (ApplicationConfig.getConfigForHostname);
+ * - `literal`: the key as written (TrustKit looks the host up as an exact NSDictionary key; ATS is closed source,
+ *   so keypin reads its NSPinnedDomains keys the same way: the reading that never claims a pin iOS may not apply).
+ */
+export type HostComparison = "android" | "literal";
+
+/** The configured text as the platform compares it (see {@link HostComparison}). */
+export function asPlatformCompares(text: string, comparison: HostComparison): string {
+  if (comparison === "literal") return text;
+  return text.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, "").toLowerCase();
+}
+
+/**
+ * Undefined when the platform applies the entry written `text` to `host` (keypin's spelling of it); otherwise
+ * why it does not: a trailing dot, capitals, spaces, Unicode or fullwidth dots, an IPv4 address in another
+ * form. keypin then must not import the entry as `host`'s pins: the app does not pin `host` there.
+ */
+export function spellingProblem(text: string, host: string, comparison: HostComparison): string | undefined {
+  const compared = asPlatformCompares(text, comparison);
+  if (compared === host) return undefined;
+  const why: string[] = [];
+  if (/\.\s*$/.test(compared)) why.push("a trailing dot");
+  if (compared.trim() !== compared)
+    why.push(comparison === "android" ? "white space Java's trim keeps" : "spaces");
+  if (/[A-Z]/.test(compared)) why.push("capitals");
+  if (/[\u3002\uff0e\uff61]/.test(compared)) why.push("a fullwidth or ideographic dot");
+  if (/[^\u0000-\u007f]/.test(compared.replace(/[\u3002\uff0e\uff61]/g, "")))
+    why.push("non-ASCII characters (the app connects to the ASCII form)");
+  if (why.length === 0) why.push("another spelling of the address or name");
+  return why.join(", ");
+}
+
 /** A value shown in a message: quoted, at most 60 characters. */
 export function short(value: string): string {
   const json = JSON.stringify(value);

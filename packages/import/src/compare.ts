@@ -14,7 +14,8 @@ import type { ImportedDomain, ImportedSource, Place } from "./types.js";
  */
 export interface Difference {
   domain: string;
-  field: "presence" | "pins" | "includeSubdomains" | "expires" | "mode" | "reportUris";
+  /** `spelling`: a source names the domain in a spelling its platform never applies to it (a `not-applied` finding). */
+  field: "presence" | "pins" | "includeSubdomains" | "expires" | "mode" | "reportUris" | "spelling";
   message: string;
   places: Place[];
 }
@@ -65,6 +66,18 @@ export function compareSources(
   const names: string[] = [];
   for (const s of all) for (const d of s.domains) if (!names.includes(d.domain)) names.push(d.domain);
   const out: Difference[] = [];
+  // An entry its platform never applies: the app does not pin the host there, whatever the other files say.
+  for (const s of all) {
+    for (const f of s.findings) {
+      if (f.kind !== "not-applied" || f.domain === undefined) continue;
+      out.push({
+        domain: f.domain,
+        field: "spelling",
+        message: `${f.domain}: ${s.platform} (${formatPlace(f.place)}): ${f.message}`,
+        places: [f.place],
+      });
+    }
+  }
   for (const domain of names) {
     const holders = all.flatMap((s) => {
       const d = s.domains.find((x) => x.domain === domain);

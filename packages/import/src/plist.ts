@@ -6,7 +6,13 @@ import { parseXml, type XmlElement } from "./xml.js";
 
 /** One plist value with its place (a line in XML plists, a key path in binary ones). */
 export type PlistValue =
-  | { type: "dict"; entries: Map<string, PlistValue>; place: Place }
+  | {
+      type: "dict";
+      entries: Map<string, PlistValue>;
+      place: Place;
+      /** Keys an XML dict names more than once (the Map keeps the last value), with the place of each repeat. */
+      repeated?: { key: string; place: Place }[];
+    }
   | { type: "array"; items: PlistValue[]; place: Place }
   | { type: "string"; value: string; place: Place }
   | { type: "boolean"; value: boolean; place: Place }
@@ -43,6 +49,7 @@ function fromXml(el: XmlElement, file: string): PlistValue {
   switch (el.name) {
     case "dict": {
       const entries = new Map<string, PlistValue>();
+      const repeated: { key: string; place: Place }[] = [];
       const kids = el.children;
       for (let i = 0; i < kids.length; i += 2) {
         const key = kids[i]!;
@@ -54,9 +61,13 @@ function fromXml(el: XmlElement, file: string): PlistValue {
           );
         if (value === undefined)
           throw new ImportError({ file, line: key.line }, `<key>${key.text}</key> has no value`);
-        entries.set(key.text, fromXml(value, file));
+        // A key's white space is part of it (CFPropertyList keeps it): " api.myapp.com " is another key.
+        if (entries.has(key.rawText)) repeated.push({ key: key.rawText, place: { file, line: key.line } });
+        entries.set(key.rawText, fromXml(value, file));
       }
-      return { type: "dict", entries, place };
+      return repeated.length > 0
+        ? { type: "dict", entries, place, repeated }
+        : { type: "dict", entries, place };
     }
     case "array":
       return { type: "array", items: el.children.map((c) => fromXml(c, file)), place };

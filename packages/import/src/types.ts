@@ -88,6 +88,10 @@ export interface ImportedDomain {
  * - `changed`: imported with the closest keypin meaning; `message` says what differs.
  * - `dropped`: left out of the policy (debug-overrides, a bypass, a SHA-1 pin, a domain without pins).
  * - `unreadable`: a part keypin cannot read statically (a computed pattern, a pin built at run time); nothing was guessed.
+ * - `not-applied`: an entry the platform never applies to the host keypin would read it as, because the platform
+ *   compares that spelling literally (`<domain>api.myapp.com.</domain>` on Android, a TrustKit key in capitals):
+ *   the app does not pin `domain` there. Not imported, and {@link compareSources} makes it a difference, so
+ *   `keypin import --check` fails.
  *
  * @example
  * ```ts
@@ -95,7 +99,7 @@ export interface ImportedDomain {
  * ```
  */
 export interface ImportFinding {
-  kind: "changed" | "dropped" | "unreadable";
+  kind: "changed" | "dropped" | "unreadable" | "not-applied";
   place: Place;
   message: string;
   /** The domain concerned, canonical, when there is one. */

@@ -10,6 +10,8 @@ export interface XmlElement {
   children: XmlElement[];
   /** The element's own text (not its children's), joined and trimmed. */
   text: string;
+  /** The same text untrimmed: where white space is part of the value (a plist key, an Android domain). */
+  rawText: string;
   line: number;
 }
 
@@ -56,6 +58,7 @@ export function parseXml(text: string, file: string): XmlElement {
       attributes: { ...(node[":@"] ?? {}) },
       children: [],
       text: "",
+      rawText: "",
       line: meta?.startIndex !== undefined ? lineOf(meta.startIndex) : 1,
     };
     let own = "";
@@ -64,6 +67,7 @@ export function parseXml(text: string, file: string): XmlElement {
       const child = convert(kid);
       if (child !== undefined) element.children.push(child);
     }
+    element.rawText = own;
     element.text = own.trim();
     return element;
   };

@@ -53,9 +53,10 @@ function describeTaken(source: ImportedSource): string[] {
     ].filter((x) => x !== undefined);
     lines.push(`  took ${d.domain} (${extra.join(", ")}) at ${formatPlace(d.place)}`);
   }
+  const label = { changed: "changed", dropped: "not carried over", unreadable: "not carried over" } as const;
   for (const f of source.findings)
     lines.push(
-      `  ${f.kind === "changed" ? "changed" : "not carried over"}: ${formatPlace(f.place)}: ${f.message}`,
+      `  ${f.kind === "not-applied" ? `not applied by ${source.platform}` : label[f.kind]}: ${formatPlace(f.place)}: ${f.message}`,
     );
   return lines;
 }

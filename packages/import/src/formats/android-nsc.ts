@@ -1,5 +1,5 @@
 // Android Network Security Config (res/xml/network_security_config.xml).
-import { Findings, readHost, readPin, short } from "../common.js";
+import { asPlatformCompares, Findings, readHost, readPin, short, spellingProblem } from "../common.js";
 import { isCalendarDate, lastPinnedDay } from "../dates.js";
 import { ImportError } from "../errors.js";
 import type { ImportedDomain, ImportedPin, ImportedSource, Place } from "../types.js";
@@ -123,16 +123,28 @@ export function importAndroidNsc(text: string, file: string): ImportedSource {
       if (host === undefined) {
         throw new ImportError(at(el.line), `<domain> holds ${short(el.text)}, not a host name`);
       }
-      const previous = seen.get(host);
+      // Android keeps the domain as written, only trimmed and lowercased: two spellings are two domains.
+      const asAndroid = asPlatformCompares(el.rawText, "android");
+      const previous = seen.get(asAndroid);
       if (previous !== undefined) {
         throw new ImportError(
           at(el.line),
-          `${host} is already configured at line ${previous}; Android rejects a domain named twice`,
+          `${short(asAndroid)} is already configured at line ${previous}; Android rejects a domain named twice`,
         );
       }
-      seen.set(host, el.line);
+      seen.set(asAndroid, el.line);
       const includeSubdomains = el.attributes.includeSubdomains === "true";
       if (own.pinSet === undefined) continue; // a domain-config for cleartext or trust anchors only: no pins
+      const spelling = spellingProblem(el.rawText, host, "android");
+      if (spelling !== undefined) {
+        findings.add(
+          "not-applied",
+          at(el.line),
+          `<domain> holds ${short(el.rawText)}, with ${spelling}: Android compares the domain as written (only trimmed and lowercased: ${short(asAndroid)}) with the host the app connects to (${short(host)}), so it never applies this entry's pins to ${host}, which is not pinned on Android; not imported (write <domain>${host}</domain> to pin it)`,
+          host,
+        );
+        continue;
+      }
       if (own.pinSet.pins.length === 0) {
         findings.add(
           "dropped",
@@ -183,8 +195,9 @@ export function importAndroidNsc(text: string, file: string): ImportedSource {
 
   for (const debug of root.children.filter((c) => c.name === "debug-overrides")) {
     const certs = debug.children.flatMap((c) => (c.name === "trust-anchors" ? c.children : []));
+    // In debug-overrides, overridePins defaults to true (XmlConfigSource: defaultOverridePins = configType == CONFIG_DEBUG).
     const names = certs.map(
-      (c) => `${c.attributes.src ?? "?"}${c.attributes.overridePins === "true" ? " (overriding pins)" : ""}`,
+      (c) => `${c.attributes.src ?? "?"}${c.attributes.overridePins !== "false" ? " (overriding pins)" : ""}`,
     );
     findings.add(
       "dropped",

@@ -1,6 +1,6 @@
 // iOS Info.plist (XML or binary): App Transport Security's NSPinnedDomains and TrustKit's TSKConfiguration.
 import type { PinRole } from "@keypin/core";
-import { Findings, readHost, readPin, short } from "../common.js";
+import { Findings, readHost, readPin, short, spellingProblem } from "../common.js";
 import { isCalendarDate, lastPinnedDay } from "../dates.js";
 import { ImportError } from "../errors.js";
 import { type PlistValue, parsePlist } from "../plist.js";
@@ -44,9 +44,44 @@ export function importIosPlist(bytes: Uint8Array, file: string): ImportedSource[
   return sources;
 }
 
+/** A key named twice in one pinning dict: which value the platform keeps is not keypin's guess to make. */
+function refuseRepeatedKeys(dict: Dict, what: string): void {
+  const first = dict.repeated?.[0];
+  if (first === undefined) return;
+  throw new ImportError(
+    first.place,
+    `${what} names the key ${short(first.key)} twice; keypin does not guess which entry the app uses: keep one`,
+  );
+}
+
+/**
+ * The not-applied finding for a key the platform never applies to `host` (keypin's spelling), or false when it
+ * does apply it.
+ */
+function notApplied(
+  findings: Findings,
+  name: string,
+  host: string,
+  place: Place,
+  platform: "ats" | "trustkit",
+): boolean {
+  const spelling = spellingProblem(name, host, "literal");
+  if (spelling === undefined) return false;
+  findings.add(
+    "not-applied",
+    place,
+    platform === "trustkit"
+      ? `TSKPinnedDomains key ${short(name)} has ${spelling}: TrustKit looks the host the app connects to (${short(host)}) up as an exact dictionary key, so it never applies this entry's pins to ${host}, which is not pinned by TrustKit; not imported (write the key as ${short(host)} to pin it)`
+      : `NSPinnedDomains key ${short(name)} has ${spelling}: keypin reads ATS keys as written (ATS is closed source: whether iOS applies this key to ${host} is not verified), so its pins are not imported as ${host}'s and ${host} counts as not pinned by ATS (write the key as ${short(host)})`,
+    host,
+  );
+  return true;
+}
+
 function readAts(pinned: Dict, file: string): ImportedSource {
   const findings = new Findings();
   const domains: ImportedDomain[] = [];
+  refuseRepeatedKeys(pinned, "NSPinnedDomains");
   for (const [name, value] of pinned.entries) {
     const entry = expect(value, "dict", `NSPinnedDomains/${name}`)!;
     const host = readHost(name);
@@ -83,6 +118,7 @@ function readAts(pinned: Dict, file: string): ImportedSource {
       findings.add("dropped", entry.place, `NSPinnedDomains/${name} has no pins; not imported`, host);
       continue;
     }
+    if (notApplied(findings, name, host, entry.place, "ats")) continue;
     if (categories.includes("NSPinnedCAIdentities")) {
       findings.add(
         "changed",
@@ -153,6 +189,7 @@ function readTrustKit(tsk: Dict, file: string): ImportedSource {
   if (pinned === undefined) {
     findings.add("dropped", tsk.place, "TSKConfiguration has no TSKPinnedDomains: nothing is pinned");
   }
+  if (pinned !== undefined) refuseRepeatedKeys(pinned, "TSKPinnedDomains");
   for (const [name, value] of pinned?.entries ?? []) {
     const entry = expect(value, "dict", `TSKPinnedDomains/${name}`)!;
     const host = readHost(name);
@@ -187,6 +224,7 @@ function readTrustKit(tsk: Dict, file: string): ImportedSource {
       );
       continue;
     }
+    if (notApplied(findings, name, host, entry.place, "trustkit")) continue;
     if (pins.length < 2) {
       findings.add(
         "changed",
