@@ -60,7 +60,11 @@ export function upstreamPinsOf(
       ...(/^[\d.]+$|:/.test(host) ? {} : { servername: host }),
       ...(options.upstreamCa ? { ca: options.upstreamCa } : {}),
     });
-    socket.setTimeout(5000, () => socket.destroy(new Error("timed out")));
+    // One deadline for the whole dial and handshake (an idle timeout would let a server that trickles bytes
+    // hold it): the real server has UPSTREAM_TIMEOUT_MS to complete its handshake.
+    const timer = setTimeout(() => socket.destroy(new Error("timed out")), UPSTREAM_TIMEOUT_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
     socket.on("secureConnect", () => {
       const pins: UpstreamPins["pins"] = [];
       let cert: PeerCertificate | undefined = socket.getPeerCertificate(true);
@@ -80,6 +84,46 @@ export function upstreamPinsOf(
       resolve({ host, port, pins: [], error: error.code ?? error.message }),
     );
   });
+}
+
+/** How long a real server has to complete its handshake when finish() reads its chain. */
+const UPSTREAM_TIMEOUT_MS = 5000;
+
+/**
+ * How finish() reads the real chains: at most this many dials at once, of the first `hosts` intercepted hosts
+ * (expected ones first), and no new dial once `budgetMs` have passed. The names and ports are what clients asked
+ * for, so a peer that made 2,000 names count would otherwise have finish() dial all 2,000 at once (measured: about
+ * 6,000 file descriptors at the peak). The rest are listed with `skipped: true` and what to do.
+ */
+export const UPSTREAM_LOOKUPS = { concurrency: 8, hosts: 256, budgetMs: 15_000 } as const;
+
+/** upstreamPinsOf for each target, within UPSTREAM_LOOKUPS; the result is in the order of `targets`. */
+async function lookUpAll(
+  targets: { host: string; port: number }[],
+  options: Pick<AuditOptions, "upstreamCa" | "upstreamAddress">,
+): Promise<UpstreamPins[]> {
+  const results: UpstreamPins[] = new Array(targets.length);
+  const started = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < targets.length) {
+      const i = next++;
+      const { host, port } = targets[i]!;
+      if (i >= UPSTREAM_LOOKUPS.hosts || performance.now() - started > UPSTREAM_LOOKUPS.budgetMs) {
+        results[i] = {
+          host,
+          port,
+          pins: [],
+          skipped: true,
+          error: `not looked up: the audit reads at most ${UPSTREAM_LOOKUPS.hosts} real chains, within ${UPSTREAM_LOOKUPS.budgetMs / 1000} s (run keypin inspect ${host}:${port} for its pins)`,
+        };
+        continue;
+      }
+      results[i] = await upstreamPinsOf(host, port, options);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(UPSTREAM_LOOKUPS.concurrency, targets.length) }, worker));
+  return results;
 }
 
 /** The shortest time between two onUpdate calls. */
@@ -102,7 +146,8 @@ export async function startAudit(options: AuditOptions): Promise<RunningAudit> {
   const hosts = options.hosts?.map(canonicalHost);
   const judged = (r: TunnelRecord): boolean => !hosts || hosts.includes(r.host);
   const expected = (options.expectPinned ?? []).map(canonicalHost);
-  const verdicts = (): Verdict[] => verdictsOf([...log.tunnels.values()].filter(judged), expected);
+  const verdicts = (): Verdict[] =>
+    verdictsOf([...log.tunnels.values()].filter(judged), expected, log.folded);
   // onUpdate, throttled: the last closed record waits for the next slot.
   let lastUpdate = Number.NEGATIVE_INFINITY;
   let updateCost = 0;
@@ -161,10 +206,23 @@ export async function startAudit(options: AuditOptions): Promise<RunningAudit> {
         ...new Set(final.filter((v) => v.verdict === "intercepted").map((v) => v.host)),
       ].sort();
       const ports = new Map<string, number>();
-      for (const r of log.tunnels.values()) if (intercepted.includes(r.host)) ports.set(r.host, r.port);
-      const upstreamPins = await Promise.all(
-        intercepted.map((h) => upstreamPinsOf(h, ports.get(h) ?? 443, options)),
+      for (const r of log.tunnels.values())
+        if (intercepted.includes(r.host) && !ports.has(r.host)) ports.set(r.host, r.port);
+      // Expected hosts first, then the others in the order they were first seen: a peer that makes many names
+      // count (any client can send application data over the forged leaf) cannot push the audited app's out.
+      const firstSeen = new Map<string, number>();
+      for (const r of log.tunnels.values())
+        if (!firstSeen.has(r.host) || r.tunnel < firstSeen.get(r.host)!) firstSeen.set(r.host, r.tunnel);
+      const order = [...intercepted].sort(
+        (a, b) =>
+          Number(!expected.includes(a)) - Number(!expected.includes(b)) ||
+          (firstSeen.get(a) ?? 0) - (firstSeen.get(b) ?? 0),
       );
+      const upstreamPins = await lookUpAll(
+        order.map((h) => ({ host: h, port: ports.get(h) ?? 443 })),
+        options,
+      );
+      upstreamPins.sort((a, b) => a.host.localeCompare(b.host));
       await proxy.close();
       const report: AuditReport = {
         tool: "keypin audit",
@@ -180,6 +238,11 @@ export async function startAudit(options: AuditOptions): Promise<RunningAudit> {
         interceptedDomains: intercepted,
         verdicts: final,
         upstreamPins,
+        kept: {
+          tunnelsFolded: [...log.folded.values()].reduce((n, f) => n + f.tunnels, 0),
+          tunnelsUnjudged: log.dropped.unjudged,
+          tunnelsOverLimit: log.dropped.overLimit,
+        },
       };
       if (expected.length > 0) report.expectation = { hosts: expected, ...expectationOf(final, expected) };
       return report;

@@ -8,7 +8,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ForgedCertificate } from "@keypin/proxy";
 import * as x509 from "@peculiar/x509";
-import { canonicalHost } from "./host.js";
+import { canonicalHost, isHostName, printable } from "./host.js";
 
 // Node's WebCrypto is the provider (the one-argument overload; its DOM type is not in this build's lib).
 x509.cryptoProvider.set(webcrypto as never);
@@ -235,8 +235,16 @@ export async function loadOrCreateAuditCa(options: {
     notAfter: caCert.notAfter,
     nameConstraints: constraints,
     created,
-    async forge(host: string): Promise<ForgedCertificate> {
-      const ip = /^[\d.]+$|:/.test(host);
+    async forge(requested: string): Promise<ForgedCertificate> {
+      // The name comes from a peer (CONNECT line or SNI): one host name or address, canonical ("1.2.3" is the
+      // address 1.2.0.3, for which an IP SAN can be made), or nothing is forged. A subject built from any text
+      // would let "x, O=Evil Corp, CN=bank.test" add attributes to the forged leaf's subject.
+      const host = canonicalHost(requested);
+      if (!isHostName(host))
+        throw new RangeError(
+          `the audit CA forges for a host name or an IP address only, got "${printable(requested).slice(0, 120)}"`,
+        );
+      const ip = isIP(host) !== 0;
       const leafNotAfter = new Date(Math.min(caCert.notAfter.getTime(), Date.now() + 7 * 86400_000));
       const leaf = await x509.X509CertificateGenerator.create({
         serialNumber: createHash("sha256")

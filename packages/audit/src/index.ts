@@ -5,16 +5,20 @@ export {
   ONBOARDING_HOST,
   type RunningAudit,
   startAudit,
+  UPSTREAM_LOOKUPS,
   upstreamPinsOf,
 } from "./audit.js";
 export { type AuditCa, CA_CERT_FILE, CA_KEY_FILE, defaultCaDir, loadOrCreateAuditCa } from "./ca-store.js";
 export { type ClientHello, fingerprintOf, parseClientHello } from "./client-hello.js";
-export { canonicalHost } from "./host.js";
+export { canonicalHost, isHostName, printable } from "./host.js";
 export { isSecretHeader, maskTarget, maskValue } from "./mask.js";
 export { type AuditReport, formatTable, type UpstreamPins } from "./report.js";
 export {
   AuditLog,
   expectationOf,
+  type Folded,
+  groupKey,
+  LIMITS,
   type RequestEvidence,
   type TunnelRecord,
   type Verdict,

@@ -25,21 +25,80 @@ export function maskValue(value: string): string {
 }
 
 /**
- * The request target without its query string's values (tokens often ride there): `?a=<masked>&b=<masked>`.
+ * Whether a path segment (or a bare query item) looks like a credential rather than a route: the rule is at
+ * least 16 characters that are not lower-case word text (any characters count: a token may be percent-encoded
+ * or hold `:`, `@`, `!`). Kept: lower-case words joined by `-`, `_` or `.` ("openid-configuration", "change_password.html"), which
+ * is what long route segments are. Masked: anything mixing cases or digits in, or 48 characters and more of any
+ * kind ("SECRET-pathtoken-aaaa", a JWT, a UUID, a base64url or hex token, a long numeric id). Shorter tokens (an
+ * 8-digit one-time code in a path) are not told from route segments ("v1", "2024"): --hosts and one app per
+ * session limit who sends them, and the masked form keeps the length.
+ */
+function looksLikeToken(segment: string): boolean {
+  if (segment.length < 16) return false;
+  if (segment.length >= 48) return true;
+  return !/^[a-z]+(?:[-_.][a-z]+)*$/.test(segment);
+}
+
+const MASK = "<masked>";
+
+/** A path's segments with `;name=value` parameters' values masked and token-like segments masked whole. */
+function maskPath(path: string): string {
+  return path
+    .split("/")
+    .map((segment) => {
+      const [head = "", ...params] = segment.split(";");
+      const masked = params.map((param) => {
+        const eq = param.indexOf("=");
+        return eq < 0 ? (param === "" ? "" : MASK) : `${param.slice(0, eq)}=${MASK}`;
+      });
+      return [looksLikeToken(head) ? MASK : head, ...masked].join(";");
+    })
+    .join("/");
+}
+
+/**
+ * The request target without the credentials it can carry: userinfo (`https://user:pass@host/` is
+ * `https://<masked>@host/`), the values of path parameters (`;jsessionid=<masked>`), path segments that look
+ * like tokens (see looksLikeToken), and every query value (`?a=<masked>&b=<masked>`; a bare item is masked when
+ * it looks like a token). The fragment, never sent by clients, is masked whole if present.
  *
  * @example
  * maskTarget("/login?token=abc"); // "/login?token=<masked>"
+ * maskTarget("/v1/me;jsessionid=abc"); // "/v1/me;jsessionid=<masked>"
  */
 export function maskTarget(target: string): string {
-  const q = target.indexOf("?");
-  if (q < 0) return target;
-  const query = target
-    .slice(q + 1)
-    .split("&")
-    .map((pair) => {
-      const eq = pair.indexOf("=");
-      return eq < 0 ? pair : `${pair.slice(0, eq)}=<masked>`;
-    })
-    .join("&");
-  return `${target.slice(0, q)}?${query}`;
+  let rest = target;
+  let fragment = "";
+  const hash = rest.indexOf("#");
+  if (hash >= 0) {
+    fragment = `#${MASK}`;
+    rest = rest.slice(0, hash);
+  }
+  let query: string | undefined;
+  const q = rest.indexOf("?");
+  if (q >= 0) {
+    query = rest.slice(q + 1);
+    rest = rest.slice(0, q);
+  }
+  // Absolute form (a request to a proxy, or a client that sends it anyway): scheme://[userinfo@]authority/path.
+  let prefix = "";
+  const absolute = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/]*)/.exec(rest);
+  if (absolute) {
+    const authority = absolute[2]!;
+    const at = authority.lastIndexOf("@");
+    prefix = absolute[1]! + (at >= 0 ? `${MASK}@${authority.slice(at + 1)}` : authority);
+    rest = rest.slice(absolute[0].length);
+  }
+  const maskedQuery =
+    query === undefined
+      ? ""
+      : `?${query
+          .split("&")
+          .map((pair) => {
+            const eq = pair.indexOf("=");
+            if (eq >= 0) return `${pair.slice(0, eq)}=${MASK}`;
+            return looksLikeToken(pair) ? MASK : pair;
+          })
+          .join("&")}`;
+  return `${prefix}${maskPath(rest)}${maskedQuery}${fragment}`;
 }

@@ -1,5 +1,6 @@
 // The audit report: MASTG-TEST-0244's list of intercepted domains, then every verdict with its evidence, and for
 // each intercepted host the pins of its real chain (from a handshake with the real server), for `keypin init`.
+import { printable } from "./host.js";
 import type { Verdict, VerdictKind } from "./verdicts.js";
 
 export interface UpstreamPins {
@@ -8,6 +9,8 @@ export interface UpstreamPins {
   /** Leaf first, then the chain the server sent (and the anchor it verified to, when known). */
   pins: { subject: string; pin: string }[];
   error?: string;
+  /** Not dialled: over finish()'s bound on lookups (`error` says so and what to do). */
+  skipped?: true;
 }
 
 export interface AuditReport {
@@ -21,19 +24,26 @@ export interface AuditReport {
   interceptedDomains: string[];
   verdicts: Verdict[];
   upstreamPins: UpstreamPins[];
+  /** Closed tunnels not kept as records (counts): folded into their verdict's counts, unjudged, or over the limit. */
+  kept: { tunnelsFolded: number; tunnelsUnjudged: number; tunnelsOverLimit: number };
   expectation?: { hosts: string[]; ok: boolean; failing: { host: string; verdict: VerdictKind }[] };
 }
 
-/** The report's table, one row per verdict, for a terminal (no secret values: evidence stays in --json). */
+/**
+ * The report's table, one row per verdict, for a terminal (no secret values: evidence stays in --json). Every
+ * cell is escaped (printable): hosts, reasons and request lines come from peers.
+ */
 export function formatTable(verdicts: Verdict[]): string {
-  const rows = verdicts.map((v) => [
-    v.host,
-    v.verdict + (v.evidence.inferred ? " (inferred)" : ""),
-    v.client.address ? `${v.client.address} ${v.client.fingerprint.slice(0, 8)}` : "-",
-    v.evidence.control
-      ? `control: ${v.evidence.control.host}`
-      : (v.evidence.refusals?.[0]?.reason ?? v.evidence.requests?.[0]?.requestLine ?? ""),
-  ]);
+  const rows = verdicts.map((v) =>
+    [
+      v.host,
+      v.verdict + (v.evidence.inferred ? " (inferred)" : ""),
+      v.client.address ? `${v.client.address} ${v.client.fingerprint.slice(0, 8)}` : "-",
+      v.evidence.control
+        ? `control: ${v.evidence.control.host}`
+        : (v.evidence.refusals?.[0]?.reason ?? v.evidence.requests?.[0]?.requestLine ?? ""),
+    ].map(printable),
+  );
   const head = ["HOST", "VERDICT", "CLIENT", "EVIDENCE"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows]

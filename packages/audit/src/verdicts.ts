@@ -13,7 +13,7 @@
 // fingerprint) intercepted on another host in this session. The alert unknown_ca is direct proof of distrust.
 import type { InterceptEvent } from "@keypin/proxy";
 import { fingerprintOf, parseClientHello } from "./client-hello.js";
-import { canonicalHost } from "./host.js";
+import { canonicalHost, isHostName, printable } from "./host.js";
 import { isSecretHeader, maskTarget, maskValue } from "./mask.js";
 
 /** One tunnel, summarised. */
@@ -30,7 +30,39 @@ export interface TunnelRecord {
   appBytes: number;
   closed: boolean;
   failures: { stage: string; reason: string }[];
+  /** The first {@link LIMITS}.requestsPerTunnel requests' evidence. */
   requests: RequestEvidence[];
+  /** Every request seen on the tunnel, counted (exact, whatever `requests` keeps). */
+  requestCount: number;
+  /**
+   * The SNI name the client sent when it is no host name (control characters, spaces, commas...), escaped: such a
+   * tunnel keeps the CONNECT host and is left out of the verdicts (the name cannot say which host was refused).
+   */
+  invalidSni?: string;
+}
+
+/**
+ * What the audit keeps, so that a peer's traffic cannot grow it without bound (measured: 1,000,000 pipelined
+ * requests on one tunnel kept 172 MiB and made a 60 MiB report). Counts stay exact; only evidence is bounded.
+ */
+export const LIMITS = {
+  /** Requests whose evidence (request line, header names) a tunnel keeps; the rest are counted. */
+  requestsPerTunnel: 16,
+  /** Requests, and refusals, listed in one verdict's evidence; the rest are counted. */
+  evidencePerVerdict: 16,
+  /** Tunnel numbers listed in one verdict's evidence; the rest are counted. */
+  tunnelsPerVerdict: 64,
+  /** Closed tunnels kept per client and host beyond the first of each outcome; the rest are folded into counts. */
+  recordsPerGroup: 32,
+  /** Closed tunnels kept in all; beyond, a tunnel whose outcome its client and host already have is folded into
+   * counts, and one that would start a new client and host is dropped (counted in AuditLog.dropped). */
+  records: 20_000,
+} as const;
+
+/** Closed tunnels of one client and host folded into counts (their outcome was already kept). */
+export interface Folded {
+  tunnels: number;
+  requests: number;
 }
 
 /** A request seen over the forged certificate: request line and header names; secret values masked. */
@@ -51,7 +83,12 @@ export interface Verdict {
   /** Why, in a sentence, and what to do. */
   explanation: string;
   evidence: {
+    /** The first {@link LIMITS}.tunnelsPerVerdict tunnels. */
     tunnels: number[];
+    /** Every tunnel of this client and host (exact). */
+    tunnelCount: number;
+    /** Every request this client sent to this host over the forged certificate (exact); `requests` lists the first. */
+    requestCount?: number;
     /** intercepted: what the client sent over the forged certificate. */
     requests?: RequestEvidence[];
     /** rejections: how the client refused, per tunnel. */
@@ -72,6 +109,16 @@ export interface Verdict {
  */
 export class AuditLog {
   readonly tunnels = new Map<number, TunnelRecord>();
+  /** Closed tunnels folded into counts, per groupKey (client and host): their outcome was already kept. */
+  readonly folded = new Map<string, Folded>();
+  /**
+   * Closed tunnels not kept: `unjudged` had no parsable ClientHello or an SNI name that is no host (they give no
+   * verdict); `overLimit` would have started a new client and host after LIMITS.records tunnels were kept.
+   */
+  readonly dropped = { unjudged: 0, overLimit: 0 };
+  /** Per groupKey: the outcomes kept and how many closed records are kept. */
+  readonly #kept = new Map<string, { outcomes: Set<string>; records: number }>();
+  #keptRecords = 0;
   constructor(readonly options: { showSecrets?: boolean } = {}) {}
 
   record(event: InterceptEvent): TunnelRecord | undefined {
@@ -87,6 +134,7 @@ export class AuditLog {
         closed: false,
         failures: [],
         requests: [],
+        requestCount: 0,
       };
       this.tunnels.set(event.tunnel, record);
       return record;
@@ -98,7 +146,11 @@ export class AuditLog {
         const hello = parseClientHello(event.record);
         if (hello) {
           record.fingerprint = fingerprintOf(hello);
-          if (hello.servername) record.host = canonicalHost(hello.servername);
+          if (hello.servername) {
+            const name = canonicalHost(hello.servername);
+            if (isHostName(name)) record.host = name;
+            else record.invalidSni = printable(hello.servername.slice(0, 255));
+          }
         }
         break;
       }
@@ -107,15 +159,21 @@ export class AuditLog {
         record.protocol = event.protocol;
         break;
       case "request":
-        record.requests.push(this.#evidence(event.message.startLine, event.message.headers));
+        record.requestCount += 1;
+        if (record.requests.length < LIMITS.requestsPerTunnel)
+          record.requests.push(this.#evidence(event.message.startLine, event.message.headers));
         break;
       case "failure":
-        record.failures.push({ stage: event.stage, reason: event.reason });
+        // Each stage fails once per tunnel; bounded all the same (the reasons are kept for the refusal's evidence).
+        if (record.failures.length < 8)
+          record.failures.push({ stage: event.stage, reason: printable(event.reason.slice(0, 300)) });
         break;
       case "closed":
+        if (record.closed) break;
         record.closed = true;
         record.appBytes = event.appBytes;
         record.handshake = event.handshake;
+        this.#settle(record);
         break;
       default:
         break;
@@ -123,23 +181,59 @@ export class AuditLog {
     return record;
   }
 
+  /** A closed record is kept, folded into its group's counts, or dropped (see LIMITS and `dropped`). */
+  #settle(record: TunnelRecord): void {
+    if (record.fingerprint === "" || record.invalidSni !== undefined) {
+      this.tunnels.delete(record.tunnel);
+      this.dropped.unjudged += 1;
+      return;
+    }
+    const key = groupKey(record);
+    const outcome = `${wasIntercepted(record)}|${saidUnknownCa(record)}|${record.handshake}`;
+    const kept = this.#kept.get(key);
+    const known = kept?.outcomes.has(outcome) === true;
+    if (known && (kept!.records >= LIMITS.recordsPerGroup || this.#keptRecords >= LIMITS.records)) {
+      this.tunnels.delete(record.tunnel);
+      const folded = this.folded.get(key) ?? { tunnels: 0, requests: 0 };
+      folded.tunnels += 1;
+      folded.requests += record.requestCount;
+      this.folded.set(key, folded);
+      return;
+    }
+    if (!kept && this.#keptRecords >= LIMITS.records) {
+      this.tunnels.delete(record.tunnel);
+      this.dropped.overLimit += 1;
+      return;
+    }
+    if (kept) {
+      kept.outcomes.add(outcome);
+      kept.records += 1;
+    } else this.#kept.set(key, { outcomes: new Set([outcome]), records: 1 });
+    this.#keptRecords += 1;
+  }
+
   #evidence(startLine: string, headers: Record<string, string>): RequestEvidence {
     const show = this.options.showSecrets === true;
     const [method = "", target = "", version = ""] = startLine.split(" ");
     const secrets: Record<string, string> = {};
     for (const [name, value] of Object.entries(headers))
-      if (isSecretHeader(name)) secrets[name] = show ? value : maskValue(value);
+      if (isSecretHeader(name)) secrets[printable(name)] = show ? printable(value) : maskValue(value);
+    // Escaped: what a peer sent is printed in the table and the report.
     return {
-      requestLine: show ? startLine : `${method} ${maskTarget(target)} ${version}`.trim(),
-      headerNames: Object.keys(headers),
+      requestLine: printable(show ? startLine : `${method} ${maskTarget(target)} ${version}`.trim()),
+      headerNames: Object.keys(headers).map(printable),
       secrets,
     };
   }
 }
 
+/** The key of a tunnel's client (source address and ClientHello fingerprint) and host: one verdict each. */
+export const groupKey = (r: { clientAddress: string; fingerprint: string; host: string }): string =>
+  `${r.clientAddress}|${r.fingerprint}|${r.host}`;
 const clientKey = (r: { clientAddress: string; fingerprint: string }): string =>
   `${r.clientAddress}|${r.fingerprint}`;
-const wasIntercepted = (r: TunnelRecord): boolean => r.appBytes > 0 || r.requests.length > 0;
+const wasIntercepted = (r: TunnelRecord): boolean =>
+  r.appBytes > 0 || r.requestCount > 0 || r.requests.length > 0;
 const saidUnknownCa = (r: TunnelRecord): boolean => r.failures.some((f) => /UNKNOWN_CA/i.test(f.reason));
 
 function refusalOf(r: TunnelRecord): { tunnel: number; handshake: boolean; reason: string } {
@@ -159,11 +253,15 @@ function refusalOf(r: TunnelRecord): { tunnel: number; handshake: boolean; reaso
  * @example
  * const verdicts = verdictsOf([...log.tunnels.values()], ["api.example.com"]);
  */
-export function verdictsOf(records: TunnelRecord[], expected: string[] = []): Verdict[] {
-  const done = records.filter((r) => r.closed && r.fingerprint !== "");
+export function verdictsOf(
+  records: TunnelRecord[],
+  expected: string[] = [],
+  folded: ReadonlyMap<string, Folded> = new Map(),
+): Verdict[] {
+  const done = records.filter((r) => r.closed && r.fingerprint !== "" && r.invalidSni === undefined);
   const groups = new Map<string, TunnelRecord[]>();
   for (const r of done) {
-    const key = `${clientKey(r)}|${r.host}`;
+    const key = groupKey(r);
     // Appended in place: copying the group per record made this quadratic (4,000 tunnels of one client and
     // host took 0.2 s per call, 16,000 took 4 s).
     const group = groups.get(key);
@@ -183,18 +281,26 @@ export function verdictsOf(records: TunnelRecord[], expected: string[] = []): Ve
       host: first.host,
       client: { address: first.clientAddress, fingerprint: first.fingerprint },
     };
-    const tunnels = group.map((r) => r.tunnel);
+    const more = folded.get(groupKey(first));
+    const tunnelCount = group.length + (more?.tunnels ?? 0);
+    const tunnels = group.slice(0, LIMITS.tunnelsPerVerdict).map((r) => r.tunnel);
     const intercepted = group.filter(wasIntercepted);
     if (intercepted.length > 0) {
+      const requests: RequestEvidence[] = [];
+      for (const r of intercepted) {
+        for (const e of r.requests) if (requests.length < LIMITS.evidencePerVerdict) requests.push(e);
+        if (requests.length >= LIMITS.evidencePerVerdict) break;
+      }
+      const requestCount = intercepted.reduce((n, r) => n + r.requestCount, 0) + (more?.requests ?? 0);
       verdicts.push({
         ...base,
         verdict: "intercepted",
         explanation: `The client sent application data over the audit CA's forged certificate for ${first.host}: it does not pin this host.`,
-        evidence: { tunnels, requests: intercepted.flatMap((r) => r.requests) },
+        evidence: { tunnels, tunnelCount, requestCount, requests },
       });
       continue;
     }
-    const refusals = group.map(refusalOf);
+    const refusals = group.slice(0, LIMITS.evidencePerVerdict).map(refusalOf);
     if (group.some(saidUnknownCa)) {
       verdicts.push({
         ...base,
@@ -203,7 +309,7 @@ export function verdictsOf(records: TunnelRecord[], expected: string[] = []): Ve
           "The client answered the forged certificate with the alert unknown_ca: it does not trust the audit CA. " +
           "Install the CA (see the instructions printed at start) and, on Android, audit a debug build that trusts it " +
           "(keypin export --format android-nsc --audit-ca FILE).",
-        evidence: { tunnels, refusals },
+        evidence: { tunnels, tunnelCount, refusals },
       });
       continue;
     }
@@ -219,6 +325,7 @@ export function verdictsOf(records: TunnelRecord[], expected: string[] = []): Ve
           "This is an inference from another host: apps sharing one address and TLS stack look alike, so audit one app per session (--hosts narrows it).",
         evidence: {
           tunnels,
+          tunnelCount,
           refusals,
           control: {
             host: control.host,
@@ -237,7 +344,7 @@ export function verdictsOf(records: TunnelRecord[], expected: string[] = []): Ve
       explanation: everyHost
         ? "This client refused every host it tried and was intercepted on none: most likely the audit CA is not installed or not trusted by this app (or every host it reached is pinned). Install the CA and trust it (Android: a debug build with keypin export --audit-ca; iOS: Certificate Trust Settings), then make the app reach one unpinned host as a control."
         : "The client refused the forged certificate, and nothing in this session tells a pin from a CA it does not trust. To decide, make the same app reach a host it does not pin (the control), or audit a debug build that trusts the audit CA.",
-      evidence: { tunnels, refusals },
+      evidence: { tunnels, tunnelCount, refusals },
     });
   }
   const seen = new Set(done.map((r) => r.host));
@@ -248,7 +355,7 @@ export function verdictsOf(records: TunnelRecord[], expected: string[] = []): Ve
       client: { address: "", fingerprint: "" },
       verdict: "not-seen",
       explanation: `No client reached ${host} through the audit proxy: exercise the part of the app that calls it.`,
-      evidence: { tunnels: [] },
+      evidence: { tunnels: [], tunnelCount: 0 },
     });
   }
   return verdicts.sort(

@@ -7,6 +7,7 @@ import {
   installSteps,
   loadOrCreateAuditCa,
   ONBOARDING_HOST,
+  printable,
   startAudit,
 } from "@keypin/audit";
 import { loadPolicyFile } from "@keypin/node";
@@ -179,18 +180,42 @@ export default defineCommand({
     if (args.report !== undefined) writeFileSync(args.report, text);
     if (json) process.stdout.write(text);
     else {
+      // Hosts, reasons and request lines come from peers: every line is escaped (printable) before it is
+      // written, so no peer can move the cursor, erase a line or print a line of its own (formatTable escapes
+      // its cells).
+      const out = (line: string): void => {
+        process.stdout.write(`${printable(line)}\n`);
+      };
       process.stdout.write(
         `${formatTable(report.verdicts) || "no client connected through the audit proxy"}\n`,
       );
-      for (const v of report.verdicts) process.stdout.write(`\n${v.host} ${v.verdict}: ${v.explanation}\n`);
-      for (const u of report.upstreamPins)
-        process.stdout.write(
-          `\npins of ${u.host}'s real chain (for keypin init): ${u.pins.map((p) => p.pin).join(" ") || u.error}\n`,
+      for (const v of report.verdicts) {
+        process.stdout.write("\n");
+        out(`${v.host} ${v.verdict}: ${v.explanation}`);
+      }
+      const skipped = report.upstreamPins.filter((u) => u.skipped);
+      for (const u of report.upstreamPins) {
+        if (u.skipped) continue;
+        process.stdout.write("\n");
+        out(
+          `pins of ${u.host}'s real chain (for keypin init): ${u.pins.map((p) => p.pin).join(" ") || u.error}`,
         );
+      }
+      if (skipped.length > 0) {
+        process.stdout.write("\n");
+        out(
+          `real chains not looked up for ${skipped.length} more intercepted hosts (the audit reads at most a bounded number): ${skipped
+            .slice(0, 10)
+            .map((u) => u.host)
+            .join(
+              ", ",
+            )}${skipped.length > 10 ? ", ..." : ""}; the JSON report lists them; keypin inspect HOST gives a host's pins`,
+        );
+      }
     }
     if (report.expectation && !report.expectation.ok) {
       throw new FailureError(
-        `not proven pinned: ${report.expectation.failing.map((f) => `${f.host} (${f.verdict})`).join(", ")}`,
+        `not proven pinned: ${printable(report.expectation.failing.map((f) => `${f.host} (${f.verdict})`).join(", "))}`,
       );
     }
   },
