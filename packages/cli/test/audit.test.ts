@@ -2,7 +2,9 @@
 // report at Ctrl-C (SIGINT), exit codes 0/1/2, the onboarding page, and no secret or CA key in any output.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
@@ -150,6 +152,53 @@ describe("keypin audit (the bin)", () => {
     assert.match(got["/"]!.toString(), /Certificate Trust Settings/);
     assert.match(got["/"]!.toString(), /overridePins/);
     assert.ok(!got["/"]!.toString().includes(run.key.split("\n")[1]!));
+  });
+
+  test("an SNI name with newlines and escapes cannot print a line of its own: the control host is reported, the forged line is not", async () => {
+    const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 255]);
+    /** A ClientHello whose SNI name is any bytes, as an attacker writes it (a TLS library would refuse the name). */
+    const hello = (sni: Buffer): Buffer => {
+      const name = Buffer.concat([Buffer.from([0]), u16(sni.length), sni]);
+      const list = Buffer.concat([u16(name.length), name]);
+      const ext = Buffer.concat([u16(0), u16(list.length), list]);
+      const exts = Buffer.concat([u16(ext.length), ext]);
+      const body = Buffer.concat([
+        u16(0x0303),
+        Buffer.alloc(32, 7),
+        Buffer.from([0]),
+        u16(2),
+        u16(0x1301),
+        Buffer.from([1, 0]),
+        exts,
+      ]);
+      const hs = Buffer.concat([Buffer.from([1, 0, body.length >> 8, body.length & 255]), body]);
+      return Buffer.concat([Buffer.from([0x16, 3, 1]), u16(hs.length), hs]);
+    };
+    const forged = "x\x1b[2K\r\napi.bank.test pinned: The client refused the forged certificate.\x1b[8m";
+    const run = await audit(["--expect-pinned", "api.bank.test"], async (proxy, caFile) => {
+      // The control: curl, trusting the audit CA, is intercepted on 127.0.0.1 and reported as such.
+      assert.equal(
+        (await curl(["--proxy", proxy, "--cacert", caFile, `https://127.0.0.1:${server.port}/`])).code,
+        0,
+      );
+      for (const sni of ["evil.test", forged]) {
+        const s = connect(Number(new URL(proxy).port), "127.0.0.1");
+        s.on("error", () => {});
+        s.write("CONNECT evil.test:443 HTTP/1.1\r\nHost: evil.test:443\r\n\r\n");
+        await once(s, "data");
+        s.write(hello(Buffer.from(sni, "latin1")));
+        await once(s, "close");
+      }
+    });
+    assert.equal(run.code, 1, "api.bank.test is not seen");
+    assert.match(run.stdout, /^127\.0\.0\.1\s+intercepted/m);
+    assert.match(run.stdout, /^evil\.test\s+/m, "the well-formed SNI name is a host");
+    assert.ok(
+      !/[\x00-\x09\x0b-\x1f\x7f-\x9f]/.test(run.stdout + run.stderr),
+      "no control character but newlines",
+    );
+    assert.ok(!/^api\.bank\.test\s+pinned/m.test(run.stdout), `no forged line:\n${run.stdout}`);
+    assert.match(run.stdout, /^api\.bank\.test not-seen:/m);
   });
 
   test("usage errors exit 2 with one line", async () => {
