@@ -11,8 +11,14 @@ export interface ProposedPin {
   label: string;
 }
 
+/**
+ * A certificate's common name for a label. The name is the server's text: what a label may not hold (XML
+ * 1.0 characters only, as validation requires: no control character, U+FFFE, U+FFFF or unpaired surrogate)
+ * becomes U+FFFD, so the keypin.json written loads.
+ */
 function cn(subject: string): string {
-  return parseDistinguishedName(subject).get("CN") ?? subject;
+  const name = parseDistinguishedName(subject).get("CN") ?? subject;
+  return name.replace(/[^\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, "\uFFFD");
 }
 
 /**
