@@ -1,4 +1,5 @@
 // Helpers shared by the format readers.
+import { domainToASCII } from "node:url";
 import { isIpAddress, normalizeHost, type Pin, parsePin } from "@keypin/core";
 import type { ImportFinding, Place } from "./types.js";
 
@@ -37,13 +38,21 @@ export function readHost(text: string): string | undefined {
  *   (XmlConfigSource), compared with `equals` to the looked-up host, whose trailing dot alone is removed
  *   (ApplicationConfig.getConfigForHostname);
  * - `literal`: the key as written (TrustKit looks the host up as an exact NSDictionary key; ATS is closed source,
- *   so keypin reads its NSPinnedDomains keys the same way: the reading that never claims a pin iOS may not apply).
+ *   so keypin reads its NSPinnedDomains keys the same way: the reading that never claims a pin iOS may not apply);
+ * - `okhttp`: CertificatePinner's canonical host: IDNA to ASCII (fullwidth dots become dots) and lowercase, the
+ *   trailing dot kept, an IPv4 address not re-read (OkHttp 4.12, measured: "api.example.com." and "0x7f.1" match
+ *   neither api.example.com nor 127.0.0.1; a pattern with white space is refused, "Invalid pattern").
  */
-export type HostComparison = "android" | "literal";
+export type HostComparison = "android" | "literal" | "okhttp";
 
 /** The configured text as the platform compares it (see {@link HostComparison}). */
 export function asPlatformCompares(text: string, comparison: HostComparison): string {
   if (comparison === "literal") return text;
+  if (comparison === "okhttp") {
+    if (/\s/.test(text)) return text;
+    if (text.includes(":")) return normalizeHost(text); // IPv6: both read it as an address
+    return /^[\u0000-\u007f]*$/.test(text) ? text.toLowerCase() : domainToASCII(text);
+  }
   return text.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, "").toLowerCase();
 }
 
@@ -58,7 +67,13 @@ export function spellingProblem(text: string, host: string, comparison: HostComp
   const why: string[] = [];
   if (/\.\s*$/.test(compared)) why.push("a trailing dot");
   if (compared.trim() !== compared)
-    why.push(comparison === "android" ? "white space Java's trim keeps" : "spaces");
+    why.push(
+      comparison === "android"
+        ? "white space Java's trim keeps"
+        : comparison === "okhttp"
+          ? "white space (OkHttp refuses the pattern: Invalid pattern)"
+          : "spaces",
+    );
   if (/[A-Z]/.test(compared)) why.push("capitals");
   if (/[\u3002\uff0e\uff61]/.test(compared)) why.push("a fullwidth or ideographic dot");
   if (/[^\u0000-\u007f]/.test(compared.replace(/[\u3002\uff0e\uff61]/g, "")))

@@ -5,7 +5,7 @@ import { Evaluator, matching, rangeText, splitArgs, type Value } from "../code/e
 import { tokenizeJava } from "../code/java-lexer.js";
 import { tokenizeKotlin } from "../code/kotlin-lexer.js";
 import { isIdent, isPunct, type Token } from "../code/tokens.js";
-import { Findings, readHost, readPin, short } from "../common.js";
+import { asPlatformCompares, Findings, readHost, readPin, short, spellingProblem } from "../common.js";
 import type { ImportedDomain, ImportedPin, ImportedSource, Place } from "../types.js";
 
 const platform = "OkHttp";
@@ -289,6 +289,8 @@ function mapPatterns(calls: AddCall[], file: string, findings: Findings): Import
     any?: ImportedPin[];
     one?: ImportedPin[];
     line: number;
+    anyLine?: number;
+    oneLine?: number;
   }
   const groups = new Map<string, Group>();
   const union = (a: ImportedPin[] | undefined, b: ImportedPin[]) => {
@@ -308,10 +310,24 @@ function mapPatterns(calls: AddCall[], file: string, findings: Findings): Import
       continue;
     }
     if (call.pins.length === 0) continue;
+    const spelling = spellingProblem(m[2]!, host, "okhttp");
+    if (spelling !== undefined) {
+      findings.add(
+        "not-applied",
+        { file, line: call.line },
+        `the pattern ${short(call.pattern)} has ${spelling}: OkHttp compares its canonical host (IDNA, lowercase, nothing else: ${short(asPlatformCompares(m[2]!, "okhttp"))}) with the host the app connects to (${short(host)}), so it never applies these pins to ${host}, which is not pinned by OkHttp; not imported (write ${short(`${m[1] ?? ""}${host}`)} to pin it)`,
+        host,
+      );
+      continue;
+    }
     const g = groups.get(host) ?? { line: call.line };
-    if (m[1] === "**.") g.any = union(g.any, call.pins);
-    else if (m[1] === "*.") g.one = union(g.one, call.pins);
-    else g.exact = union(g.exact, call.pins);
+    if (m[1] === "**.") {
+      g.any = union(g.any, call.pins);
+      g.anyLine ??= call.line;
+    } else if (m[1] === "*.") {
+      g.one = union(g.one, call.pins);
+      g.oneLine ??= call.line;
+    } else g.exact = union(g.exact, call.pins);
     groups.set(host, g);
   }
   const domains: ImportedDomain[] = [];
@@ -343,6 +359,40 @@ function mapPatterns(calls: AddCall[], file: string, findings: Findings): Import
       );
     }
     domains.push({ domain: host, includeSubdomains: sub, pins, mode: "enforce", reportUris: [], place });
+  }
+  // OkHttp checks every pattern that matches a host and accepts any pin of any of them; keypin uses the nearest
+  // entry only. So each entry also gets the pins of the patterns above it that match its host: `**.k` for any
+  // k it is under, `*.k` when it is one label below k. What the app accepts today is still accepted (never
+  // narrower: an entry without them would refuse a key OkHttp takes, a lock-out after export).
+  for (const d of domains) {
+    const from: string[] = [];
+    let added = 0;
+    let wider = false;
+    for (const [k, g] of groups) {
+      if (!d.domain.endsWith(`.${k}`)) continue;
+      const oneBelow = !d.domain.slice(0, -(k.length + 1)).includes(".");
+      const parts: [string, ImportedPin[], number][] = [];
+      if (g.any !== undefined) parts.push([`**.${k}`, g.any, g.anyLine ?? g.line]);
+      if (g.one !== undefined && oneBelow) {
+        parts.push([`*.${k}`, g.one, g.oneLine ?? g.line]);
+        if (d.includeSubdomains) wider = true;
+      }
+      for (const [pattern, pins, line] of parts) {
+        const extra = pins.filter((p) => !d.pins.some((q) => q.pin === p.pin));
+        if (extra.length === 0) continue;
+        d.pins.push(...extra);
+        added += extra.length;
+        from.push(`${pattern} (line ${line})`);
+      }
+    }
+    if (added === 0) continue;
+    findings.add(
+      "changed",
+      d.place,
+      `OkHttp checks every pattern that matches a host, so for ${d.domain} it also accepts the pins of ${from.join(", ")}; keypin uses the nearest entry only: their ${added} other pin${added === 1 ? "" : "s"} added to ${d.domain}'s entry, so every key the app accepts today is still accepted${wider ? ` (its subdomains, which a *. pattern does not match, accept them too: wider)` : ""}`,
+      d.domain,
+      "pins",
+    );
   }
   return domains;
 }
