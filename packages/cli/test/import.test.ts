@@ -170,3 +170,47 @@ test("--json prints the sources and differences as one object", async (t) => {
   );
   assert.ok(existsSync(join(dir, "out/keypin.json")));
 });
+
+test("--check fails (exit 1) when a file names the host in a spelling its platform never applies (review 2, finding 1); the import says 'not applied'", async (t) => {
+  const dir = tempDir();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = {
+    domains: {
+      "api.example.com": {
+        includeSubdomains: true,
+        pins: [
+          { pin: P(1), role: "leaf" },
+          { pin: P(2), role: "backup" },
+        ],
+      },
+    },
+  };
+  const { policy } = parsePolicy(file);
+  const nsc = exportPolicy(policy, "android-nsc").content;
+  writeFileSync(join(dir, "good.xml"), nsc);
+  writeFileSync(join(dir, "Info.plist"), exportPolicy(policy, "ios-ats", { allowLossy: true }).content);
+  // The control: the platforms' own spellings agree.
+  const ok = await run(dir, ["--check", "good.xml", "Info.plist"]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /2 files pin the same/);
+  for (const spelling of ["api.example.com.", "api\uff0eexample\u3002com"]) {
+    assert.ok(nsc.includes(">api.example.com</domain>"));
+    writeFileSync(join(dir, "nsc.xml"), nsc.replace(">api.example.com</domain>", `>${spelling}</domain>`));
+    const bad = await run(dir, ["--check", "nsc.xml", "Info.plist"]);
+    assert.equal(bad.code, 1, `${spelling}: ${bad.stdout}${bad.stderr}`);
+    assert.match(
+      bad.stderr,
+      /difference: api\.example\.com: Android \(nsc\.xml:\d+\): <domain> holds .* never applies this entry's pins to api\.example\.com, which is not pinned on Android/,
+    );
+    assert.match(bad.stderr, /iOS ATS \(Info\.plist:\d+\) pins? it; Android \(nsc\.xml\) does not/);
+    // Alone, too: nothing else to compare with, and still a failure.
+    const alone = await run(dir, ["--check", "nsc.xml"]);
+    assert.equal(alone.code, 1, alone.stderr);
+  }
+  const written = await run(dir, ["--out", "imported.json", "nsc.xml", "Info.plist"]);
+  assert.equal(written.code, 0, written.stderr);
+  assert.match(written.stderr, /not applied by Android: nsc\.xml:\d+: <domain> holds/);
+  // Only the iOS entry's pins: nothing is credited to Android.
+  assert.match(written.stderr, /took api\.example\.com .* at Info\.plist/);
+  assert.doesNotMatch(written.stderr, /took api\.example\.com .* at nsc\.xml/);
+});
