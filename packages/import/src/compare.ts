@@ -47,7 +47,9 @@ const nameOf = (s: ImportedSource, d?: ImportedDomain) =>
   s.platform === "keypin.json" ? s.file : `${s.platform} (${formatPlace(d?.place ?? { file: s.file })})`;
 
 /**
- * Compares what the sources pin. For each domain: a source that leaves it out while another pins it, pins one
+ * Compares what the sources pin. First, every `not-applied` finding (an entry its platform never applies to
+ * the host, such as `<domain>api.myapp.com.</domain>` on Android) is a `spelling` difference, even with one
+ * source. Then, for each domain: a source that leaves it out while another pins it, pins one
  * source has and another lacks, and `includeSubdomains`, `expires`, `mode` and `reportUris` where both
  * platforms can express the field at all (iOS ATS has no expiry: never a difference there).
  *

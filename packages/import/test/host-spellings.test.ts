@@ -261,3 +261,31 @@ test("Android debug-overrides: certificates override pins by default there (over
     /trusts user \(overriding pins\), @raw\/charles, @raw\/proxy \(overriding pins\); not imported/,
   );
 });
+
+test("React Native: a key TrustKit (iOS) or OkHttp (Android) would not apply to the host is not imported; the exact key stays its own entry", () => {
+  const ts = `import { initializeSslPinning } from "react-native-ssl-public-key-pinning";
+await initializeSslPinning({
+  "api.example.com": { includeSubdomains: false, publicKeyHashes: ["${b64(1)}", "${b64(2)}"] },
+  "API.Example.com": { includeSubdomains: true, publicKeyHashes: ["${b64(3)}", "${b64(4)}"] },
+  "api.example.com.": { includeSubdomains: true, publicKeyHashes: ["${b64(5)}", "${b64(6)}"] },
+});
+`;
+  const source = only(ts, "pinning.ts");
+  assert.deepEqual(
+    source.domains.map((d) => [d.domain, d.includeSubdomains, d.pins.map((p) => p.pin)]),
+    [["api.example.com", false, [P(1), P(2)]]],
+  );
+  const f = notApplied(source);
+  assert.deepEqual(
+    f.map((x) => [x.domain, x.place.line]),
+    [
+      ["api.example.com", 4],
+      ["api.example.com", 5],
+    ],
+  );
+  // Capitals: OkHttp lowercases, TrustKit does not; a trailing dot: neither applies it.
+  assert.match(f[0]!.message, /on iOS TrustKit looks the host up as an exact key, so/);
+  assert.match(f[1]!.message, /on iOS TrustKit .* and on Android OkHttp compares/);
+  assert.ok(!source.findings.some((x) => /configured again/.test(x.message)));
+  assert.equal(compareSources([source]).filter((d) => d.field === "spelling").length, 2);
+});

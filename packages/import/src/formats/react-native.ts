@@ -1,7 +1,7 @@
 // React Native: the object passed to react-native-ssl-public-key-pinning's initializeSslPinning(…),
 // parsed with @babel/parser (TypeScript, JSX and Flow sources).
 import { parse } from "@babel/parser";
-import { Findings, readHost, readPin, short } from "../common.js";
+import { Findings, readHost, readPin, short, spellingProblem } from "../common.js";
 import { isCalendarDate, lastPinnedDay } from "../dates.js";
 import { ImportError } from "../errors.js";
 import type { ImportedDomain, ImportedPin, ImportedSource, Place } from "../types.js";
@@ -250,6 +250,24 @@ function readEntry(
   const host = readHost(entry.key);
   if (host === undefined) {
     findings.add("unreadable", at(entry.node), `${short(entry.key)} is not a host name; not imported`);
+    return [];
+  }
+  // iOS: the library hands the keys to TrustKit, an exact dictionary lookup; Android: to OkHttp's CertificatePinner.
+  const onIos = spellingProblem(entry.key, host, "literal");
+  const onAndroid = spellingProblem(entry.key, host, "okhttp");
+  if (onIos !== undefined || onAndroid !== undefined) {
+    const where = [
+      onIos !== undefined ? "on iOS TrustKit looks the host up as an exact key" : undefined,
+      onAndroid !== undefined
+        ? "on Android OkHttp compares its canonical host (IDNA, lowercase, nothing else)"
+        : undefined,
+    ].filter((x) => x !== undefined);
+    findings.add(
+      "not-applied",
+      at(entry.node),
+      `the key ${short(entry.key)} has ${onIos ?? onAndroid}: ${where.join(" and ")}, so the library never applies its pins there to the host the app connects to (${short(host)}); not imported (write the key as ${short(host)})`,
+      host,
+    );
     return [];
   }
   if (entry.value.kind !== "object") {
