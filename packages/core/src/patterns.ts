@@ -43,15 +43,19 @@ const unreserved = "A-Za-z0-9\\-._~";
 const subDelims = "!$&'()*+,;=";
 const pct = "%[0-9A-Fa-f]{2}";
 const pchar = `(?:[${unreserved}${subDelims}:@]|${pct})`;
-const regName = `(?:[${unreserved}${subDelims}]|${pct})+`;
 const userinfo = `(?:(?:[${unreserved}${subDelims}:]|${pct})*@)?`;
+// The host as URL parsers (WHATWG: Node, browsers) also accept it: LDH labels whose last one does not
+// read as a number (123, 0x1f: the parser would then read the host as an IPv4 address and refuse it),
+// a dotted-quad IPv4 address, or a bracketed IPv6 address.
+const uriHostName = `(?:${label}\\.)*(?!(?:[0-9]+|0[xX][0-9A-Fa-f]*)\\.?(?:[:/?#]|$))${label}\\.?`;
+const port = "(?::(?:[0-9]{0,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?";
 /**
- * An absolute http(s) URI as RFC 3986 writes it: ASCII only, percent-encoding allowed, a non-empty host
- * (a registered name, an IPv4 address or a bracketed IPv6 address), an optional port, path, query and
- * fragment. Spaces, quotes, backslashes, `<>^\`{|}`, control and non-ASCII characters must be
- * percent-encoded.
+ * An absolute http(s) URI as RFC 3986 writes it, and as URL parsers read it: ASCII only, percent-encoding
+ * allowed outside the host, a host name (LDH labels, the last not numeric), a dotted-quad IPv4 address or
+ * a bracketed IPv6 address, an optional port up to 65535, path, query and fragment. validatePolicy also
+ * checks that each xn-- label of the host decodes, which a JSON Schema cannot.
  */
-export const REPORT_URI_PATTERN = `^https?://${userinfo}(?:\\[(?:${ipv6})\\]|${regName})(?::[0-9]*)?(?:/${pchar}*)*(?:\\?(?:${pchar}|[/?])*)?(?:#(?:${pchar}|[/?])*)?$`;
+export const REPORT_URI_PATTERN = `^https?://${userinfo}(?:\\[(?:${ipv6})\\]|${ipv4}|${uriHostName})${port}(?:/${pchar}*)*(?:\\?(?:${pchar}|[/?])*)?(?:#(?:${pchar}|[/?])*)?$`;
 
 /**
  * A pin label: any text XML 1.0 can hold (labels are written into XML and plist comments), so no C0

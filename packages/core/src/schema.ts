@@ -87,7 +87,7 @@ export const policySchema: Record<string, unknown> = {
           type: "array",
           items: { type: "string", pattern: REPORT_URI_PATTERN },
           description:
-            "Where pin-failure reports (RFC 7469 + TrustKit fields) are sent: absolute http(s) URIs as RFC 3986 writes them (ASCII; percent-encode other characters).",
+            "Where pin-failure reports (RFC 7469 + TrustKit fields) are sent: absolute http(s) URIs as RFC 3986 writes them (ASCII; percent-encode other characters, not in the host).",
         },
         renewal: {
           type: "object",

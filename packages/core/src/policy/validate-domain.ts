@@ -1,6 +1,7 @@
 // The fields every domain entry shares (keypin.json or a normalized policy): pins, mode, expiry, report URIs.
 import { DATE_PATTERN, LABEL_PATTERN, PIN_PATTERN, REPORT_URI_PATTERN } from "../patterns.js";
 import { parsePin } from "../pin.js";
+import { aceLabelProblem } from "../punycode.js";
 import type { DomainPolicy, PinnedKey, PinRole, PolicyProblem } from "../types.js";
 import {
   closest,
@@ -109,8 +110,11 @@ export function validateDomain(
       });
     } else {
       itemsOf(value, [...base, "reportUris"], problems)?.forEach((uri: unknown, i: number) => {
-        if (typeof uri === "string" && REPORT_URI.test(uri)) reportUris.push(uri);
-        else {
+        const hostProblem = typeof uri === "string" && REPORT_URI.test(uri) ? uriHostProblem(uri) : "";
+        if (hostProblem === undefined) reportUris.push(uri as string);
+        else if (hostProblem !== "") {
+          problems.push({ path: jsonPointer(...base, "reportUris", i), message: hostProblem });
+        } else {
           problems.push({
             path: jsonPointer(...base, "reportUris", i),
             message: reportUriProblem(uri),
@@ -252,7 +256,21 @@ const URI_CHARACTER = /[A-Za-z0-9\-._~!$&'()*+,;=:@/?#[\]%]/u;
 /** Why a report URI is refused, naming the first character no exporter can write when there is one. */
 function reportUriProblem(uri: unknown): string {
   const expected =
-    "a report URI must be an absolute http:// or https:// URI as RFC 3986 writes it (ASCII, with a host; percent-encode any other character, e.g. %C3%A9 for \u00e9)";
+    "a report URI must be an absolute http:// or https:// URI as RFC 3986 writes it: ASCII, a host name (its last label not a number), IPv4 address or [IPv6] address, a port up to 65535, and a path, query or fragment where any other character is percent-encoded (%C3%A9 for \u00e9)";
   const bad = typeof uri === "string" ? firstBadCharacter(uri, URI_CHARACTER) : undefined;
   return `${expected}; found ${describe(uri)}${bad === undefined ? "" : `, which holds ${bad}`}`;
+}
+
+/** Why URL parsers refuse the host of a URI that matches REPORT_URI_PATTERN (an xn-- label that does not decode). */
+function uriHostProblem(uri: string): string | undefined {
+  const authority = uri.slice(uri.indexOf("//") + 2).split(/[/?#]/)[0] ?? "";
+  const host = authority.slice(authority.lastIndexOf("@") + 1).replace(/:[0-9]*$/, "");
+  if (host.startsWith("[")) return undefined;
+  for (const label of host.split(".")) {
+    const problem = aceLabelProblem(label);
+    if (problem !== undefined) {
+      return `report URI ${describe(uri)}: its host's label "${label}" ${problem}, so URL parsers refuse it: copy the host's xn-- form from new URL("https://<name>").hostname`;
+    }
+  }
+  return undefined;
 }
