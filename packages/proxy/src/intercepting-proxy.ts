@@ -32,6 +32,7 @@ const DEFAULTS = {
   idleTimeoutMs: 120_000,
   upstreamConnectTimeoutMs: 10_000,
   maxTunnels: 1024,
+  maxTunnelsPerClient: 256,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   forgeCacheSize: 256,
@@ -107,7 +108,7 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
   appBytes = 0;
   /** Certificates (PEM) served after the forged leaf on tunnels opened from now on; empty by default. */
   appendToChain: string[] = [];
-  /** CONNECTs answered 503 since start because `maxTunnels` tunnels were open. */
+  /** CONNECTs answered 503 since start because `maxTunnels` tunnels were open (or `maxTunnelsPerClient` from its address). */
   refusedTunnels = 0;
 
   readonly #server: Server;
@@ -122,6 +123,8 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
   /** The context of every upstream connection (trust anchors parsed once, not per tunnel), made on first use. */
   #upstreamContext: SecureContext | undefined;
   readonly #tunnels = new Set<Tunnel>();
+  /** Open tunnels per client address. */
+  readonly #perAddress = new Map<string, number>();
   #waiters: (() => void)[] = [];
   #listening: AddressInfo | undefined;
   #nextTunnel = 1;
@@ -283,7 +286,12 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
   }
 
   #onConnect(req: IncomingMessage, client: Socket, head: Buffer): void {
-    if (this.#tunnels.size >= (this.#options.maxTunnels ?? DEFAULTS.maxTunnels)) {
+    const address = client.remoteAddress ?? "";
+    const fromAddress = this.#perAddress.get(address) ?? 0;
+    if (
+      this.#tunnels.size >= (this.#options.maxTunnels ?? DEFAULTS.maxTunnels) ||
+      fromAddress >= (this.#options.maxTunnelsPerClient ?? DEFAULTS.maxTunnelsPerClient)
+    ) {
       this.refusedTunnels++;
       client.on("error", () => {});
       client.end(
@@ -296,6 +304,7 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
     }
     const tunnel: Tunnel = { id: this.#nextTunnel++, client, handshake: false, appBytes: 0 };
     this.#tunnels.add(tunnel);
+    this.#perAddress.set(address, fromAddress + 1);
     const handshakeTimer = setTimeout(() => {
       if (!tunnel.handshake) this.#drop(tunnel, "handshake");
     }, this.#options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs);
@@ -315,6 +324,9 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
         ...(tunnel.timeout ? { timeout: tunnel.timeout } : {}),
       });
       this.#tunnels.delete(tunnel);
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
       if (this.#tunnels.size === 0) {
         const waiters = this.#waiters;
         this.#waiters = [];
@@ -335,7 +347,7 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
       client.end("HTTP/1.1 400 Bad Request\r\n\r\n");
       return;
     }
-    const from = { address: client.remoteAddress ?? "", port: client.remotePort ?? 0 };
+    const from = { address, port: client.remotePort ?? 0 };
     this.#emit({ kind: "connect", tunnel: tunnel.id, host, port, client: from });
 
     const appended = [...this.appendToChain];

@@ -91,6 +91,11 @@ export interface InterceptingProxyOptions<Leaf extends ForgedCertificate = Forge
    */
   maxTunnels?: number;
   /**
+   * How many of those one client address may hold (default 256), answered 503 the same way beyond it: one peer
+   * filling the proxy does not lock out the other devices (clients sharing an address share its allowance).
+   */
+  maxTunnelsPerClient?: number;
+  /**
    * How many client connections the proxy holds at once, tunnels and plain HTTP alike (default `maxTunnels` + 64):
    * past that a new connection is closed as soon as it is accepted (Node's `server.maxConnections`).
    */

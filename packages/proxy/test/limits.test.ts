@@ -80,8 +80,8 @@ async function startProxy(upstreamPort: number, options: Partial<InterceptingPro
 }
 
 /** A raw connection to the proxy, with its CONNECT sent; resolves with the socket and the answer's status line. */
-async function openTunnel(port: number, host = HOST) {
-  const socket = connectTcp({ host: "127.0.0.1", port });
+async function openTunnel(port: number, host = HOST, localAddress?: string) {
+  const socket = connectTcp({ host: "127.0.0.1", port, ...(localAddress ? { localAddress } : {}) });
   socket.on("error", () => {});
   await once(socket, "connect");
   socket.write(`CONNECT ${host}:443 HTTP/1.1\r\nHost: ${host}:443\r\n\r\n`);
@@ -402,6 +402,32 @@ describe("InterceptingProxy timeouts and caps", () => {
     } finally {
       await capped.proxy.close();
       await control.proxy.close();
+      upstream.server.close();
+    }
+  });
+
+  test("answers 503 to a client address beyond maxTunnelsPerClient while another address still gets its tunnels", async () => {
+    const upstream = await startUpstream();
+    const { proxy, of } = await startProxy(upstream.port, { maxTunnels: 10, maxTunnelsPerClient: 2 });
+    try {
+      const mine = [await openTunnel(proxy.port), await openTunnel(proxy.port)];
+      assert.deepEqual(
+        mine.map((t) => t.answer),
+        Array(2).fill("HTTP/1.1 200 Connection Established"),
+      );
+      const third = await openTunnel(proxy.port);
+      assert.equal(third.answer, "HTTP/1.1 503 Service Unavailable");
+      // Another device (another loopback address) is not locked out.
+      const other = await openTunnel(proxy.port, HOST, "127.0.0.2");
+      assert.equal(other.answer, "HTTP/1.1 200 Connection Established");
+      assert.deepEqual(
+        of("connect").map((e) => e.client.address),
+        ["127.0.0.1", "127.0.0.1", "127.0.0.2"],
+      );
+      assert.equal(proxy.refusedTunnels, 1);
+      for (const t of [...mine, third, other]) t.socket.destroy();
+    } finally {
+      await proxy.close();
       upstream.server.close();
     }
   });
