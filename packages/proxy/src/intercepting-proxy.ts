@@ -428,6 +428,12 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
       else tls.end();
     });
     tls.on("close", () => tunnel.client.destroy());
+    // Backpressure: a client slower than its real server stops the reading of the real server (and the other way
+    // in #relay), so that the proxy holds a socket's buffer of each direction, not the whole transfer.
+    tls.on("drain", () => {
+      tunnel.idle?.refresh();
+      tunnel.upstream?.resume();
+    });
   }
 
   /** The upstream connections' context, with the trust anchors `ca` (the options' own, fixed at start). */
@@ -466,17 +472,21 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
         tunnel.idle?.refresh();
         for (const message of responses.push(data))
           this.#emit({ kind: "response", tunnel: tunnel.id, message });
-        tls.write(data);
+        if (!tls.write(data)) upstream.pause();
       });
       upstream.on("end", () => {
         for (const message of responses.end()) this.#emit({ kind: "response", tunnel: tunnel.id, message });
         tls.end();
+      });
+      upstream.on("drain", () => {
+        tunnel.idle?.refresh();
+        tls.resume();
       });
       upstream.on("error", (error: unknown) => {
         this.#fail(tunnel, "upstream", error);
         tls.destroy();
       });
     }
-    tunnel.upstream.write(chunk);
+    if (!tunnel.upstream.write(chunk)) tls.pause();
   }
 }

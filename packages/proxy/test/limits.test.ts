@@ -195,6 +195,52 @@ describe("InterceptingProxy limits", () => {
     }
   });
 
+  test("a client that stops reading stops the real server's download at the proxy (backpressure), and gets every byte once it reads", async () => {
+    const total = 64 * MiB;
+    const bytes = pattern(total);
+    let sent = 0;
+    const server = createTlsServer({ key: genuine.leaf.keyPem, cert: genuine.served }, (socket) => {
+      socket.on("error", () => {});
+      socket.once("data", async () => {
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${total}\r\n\r\n`);
+        for (; sent < total; sent += 64 * 1024) {
+          if (!socket.write(bytes.subarray(sent, sent + 64 * 1024))) await once(socket, "drain");
+        }
+      });
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const { proxy, of } = await startProxy((server.address() as { port: number }).port);
+    try {
+      const tls = await tlsThrough(proxy.port);
+      tls.pause();
+      tls.write(`GET /big HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+      // The client reads nothing for a second: without backpressure the proxy would take all 64 MiB meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.ok(sent < total / 2, `the real server got ${sent} bytes out, not ${total}`);
+      const back: Buffer[] = [];
+      let length = 0;
+      const head = `HTTP/1.1 200 OK\r\ncontent-length: ${total}\r\n\r\n`;
+      await new Promise<void>((resolve) => {
+        tls.on("data", (chunk: Buffer) => {
+          back.push(chunk);
+          length += chunk.length;
+          if (length >= head.length + total) resolve();
+        });
+        tls.resume();
+      });
+      const all = Buffer.concat(back);
+      assert.equal(all.subarray(0, head.length).toString("latin1"), head);
+      assert.equal(sha256(all.subarray(head.length)), sha256(bytes), "every byte, in order");
+      tls.destroy();
+      await proxy.idle();
+      assert.equal(of("response")[0]?.message.bodyLength, total);
+    } finally {
+      await proxy.close();
+      server.close();
+    }
+  });
+
   test("a head that never ends within 64 KiB stops the reading of that direction, and its bytes are still relayed intact", async () => {
     const { proxy, of } = await startProxy(upstream.port);
     try {
