@@ -80,10 +80,20 @@ function isTunnelHost(host: string): boolean {
   const family = isIP(host);
   if (family === 4) return true;
   if (family === 6) return !host.includes("%");
-  return (
-    host.length <= 253 &&
-    /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/.test(host)
-  );
+  if (
+    host.length > 253 ||
+    !/^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/.test(host)
+  )
+    return false;
+  // A name whose last label is a number is an IPv4 address to the URL standard (1.2.3 is 1.2.0.3) or no host at
+  // all (a.123, 1.2.3.4.5, 256.1.1.1): those cannot be forged for, and used to close with no answer (review).
+  const last = host.replace(/\.$/, "").split(".").pop() ?? "";
+  if (!/^(?:\d+|0x[0-9a-f]*)$/.test(last)) return true;
+  try {
+    return isIP(new URL(`http://${host}/`).hostname) === 4;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -368,7 +378,8 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
       },
       (error: unknown) => {
         this.#fail(tunnel, "forge", error);
-        client.destroy();
+        // The CONNECT is not answered yet: say so, rather than drop the connection with no word.
+        if (!client.destroyed) client.end("HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
       },
     );
   }
