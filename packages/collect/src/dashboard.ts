@@ -48,8 +48,19 @@ function drawChart(series) {
 // A token (collectors bound beyond loopback) comes in the fragment, #token=…, which the browser never sends.
 const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const api = (path) => fetch(path, token ? { headers: { authorization: "Bearer " + token } } : {}).then((r) => { if (!r.ok) throw new Error(path + ": HTTP " + r.status); return r.json(); });
+// Every page of groups (the API answers 500 at most per call; the stored groups have a byte budget), so that the
+// per-host totals count them all, not the first page (review).
+async function allGroups() {
+  const groups = [];
+  for (let offset = 0, page = 0; offset !== null && page < 200; page++) {
+    const r = await api("api/groups?limit=500&offset=" + offset);
+    groups.push(...r.groups);
+    offset = r.nextOffset;
+  }
+  return { groups };
+}
 async function load() {
-  const [g, s] = await Promise.all([api("api/groups?limit=500"), api("api/series")]);
+  const [g, s] = await Promise.all([allGroups(), api("api/series")]);
   const byHost = new Map();
   for (const grp of g.groups) {
     const h = byHost.get(grp.host) || { count: 0, groups: 0, last: "" };

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual, X509Certificate } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, isIP } from "node:net";
+import { BoundedCache } from "@keypin/core";
 import type { AlertSender } from "./alerts.js";
 import { dashboardHtml } from "./dashboard.js";
 import { classifyReport, groupKey, parseReport, ReportRejected } from "./ingest.js";
@@ -137,7 +138,12 @@ export function isAllowedCollectorHost(
   if (extra.includes(value) || extra.includes(value.replace(/:[0-9]+$/, ""))) return true;
   const own = address.replace(/^::ffff:/i, "");
   const names = [...LOOPBACK_NAMES, own.includes(":") ? `[${own}]` : own];
-  return names.includes(value.replace(/:[0-9]{1,5}$/, ""));
+  const name = value.replace(/:[0-9]{1,5}$/, "");
+  // An IP address too: a rebinding page's Host always carries the attacker's *name*, while an emulator
+  // (10.0.2.2) or a port-forward reaches loopback under an address (review). Not the unspecified address,
+  // which browsers route to this machine from any page.
+  const ip = name.replace(/^\[|\]$/g, "");
+  return names.includes(name) || (isIP(ip) !== 0 && ip !== "0.0.0.0" && ip !== "::");
 }
 
 /** The request's media type without parameters, lowercased. */
@@ -209,15 +215,17 @@ function groupJson(g: GroupRecord): Record<string, unknown> {
 
 /** Subject, issuer and pin of each certificate, for the dashboard (a certificate that does not parse is named so). */
 type CertDescription = { subject: string; issuer: string; pin: string };
-/** Descriptions by PEM: a page of groups repeats a few certificates (bounded: emptied when full). */
-const descriptions = new Map<string, CertDescription>();
+/** Descriptions by PEM: a page of groups repeats a few certificates (bounded in count and in bytes). */
+const descriptions = new BoundedCache<CertDescription>(2048, {
+  maxBytes: 4 * 1024 * 1024,
+  sizeOf: (d, pem) => 2 * (pem.length + d.subject.length + d.issuer.length + d.pin.length),
+});
 
 function describeChain(pems: readonly string[]): CertDescription[] {
   return pems.map((pem) => {
     let known = descriptions.get(pem);
     if (known === undefined) {
       known = describeCert(pem);
-      if (descriptions.size >= 2048) descriptions.clear();
       descriptions.set(pem, known);
     }
     return known;

@@ -632,15 +632,17 @@ export async function openSqliteStore(
     const reports: GroupUpsert[] = [];
     const placeOf: number[] = [];
     const admitted = new Set<string>();
+    // Added to storedBytes only once the journal holds them: a failed write (a full disk) must not count them.
+    let admittedBytes = 0;
     const allOutcomes: RecordOutcome[] = all.map(() => NOT_STORED);
     all.forEach((g, i) => {
       if (!known.has(g.key) && !admitted.has(g.key)) {
         const size = groupBytes(g);
-        if (storedBytes + size > maxStoredBytes) {
+        if (storedBytes + admittedBytes + size > maxStoredBytes) {
           notStored += 1;
           return;
         }
-        storedBytes += size;
+        admittedBytes += size;
         admitted.add(g.key);
       }
       reports.push(g);
@@ -659,6 +661,7 @@ export async function openSqliteStore(
       });
       const json = JSON.stringify({ seq: seq + 1, reports: lines });
       writeJournal(`${json}\t${lineChecksum(json)}\n`);
+      storedBytes += admittedBytes;
       seq += 1;
       apply(reports).forEach((o, k) => {
         allOutcomes[placeOf[k] as number] = o;

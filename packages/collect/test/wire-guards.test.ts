@@ -93,6 +93,7 @@ describe("DNS rebinding: on loopback with no token, only the collector's own Hos
       "127.1",
       "2130706433",
       "0.0.0.0",
+      "[::]",
       `evil@127.0.0.1:${port}`,
       "",
     ];
@@ -130,6 +131,9 @@ describe("DNS rebinding: on loopback with no token, only the collector's own Hos
       `[::1]:${port}`,
       "127.0.0.1",
       "localhost",
+      // An address, as an emulator (10.0.2.2) or a port-forward reaches loopback: no page can rebind one.
+      `10.0.2.2:${port}`,
+      "[fe80::1]",
     ]) {
       const answer = await raw(port, `GET /api/groups HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n`);
       assert.equal(answer.status, 200, host);

@@ -57,7 +57,7 @@ export default defineCommand({
       type: "string",
       valueHint: "MIB",
       description:
-        "the stored groups' budget (default 64): past it, reports of new groups are counted, not stored",
+        "the stored groups' budget (default 32): past it, reports of new groups are counted, not stored",
     },
     "allow-host": {
       type: "string",
