@@ -14,7 +14,8 @@ export interface BoundedCacheBytes<V> {
  * cache in keypin is bounded, so that what peers send (new certificates, names, hosts) can never make one grow
  * without bound. Counting entries alone is not enough when an entry's size is the peer's choice (a certificate
  * can be 100 KB), so caches of such values give a budget too: an entry larger than the whole budget is not stored.
- * Keys are strings. Setting a key already held replaces its value and makes it the newest entry.
+ * Keys are strings. Setting a key already held replaces its value; with a byte budget it also becomes the newest
+ * entry, without one it keeps its place (count-only caches hold values that do not change for a key).
  */
 export class BoundedCache<V> {
   readonly #limit: number;

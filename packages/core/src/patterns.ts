@@ -47,11 +47,14 @@ const userinfo = `(?:(?:[${unreserved}${subDelims}:]|${pct})*@)?`;
 // The host as URL parsers (WHATWG: Node, browsers) also accept it: LDH labels whose last one does not
 // read as a number (123, 0x1f: the parser would then read the host as an IPv4 address and refuse it),
 // a dotted-quad IPv4 address, or a bracketed IPv6 address.
-const uriHostName = `(?:${label}\\.)*(?!(?:[0-9]+|0[xX][0-9A-Fa-f]*)\\.?(?:[:/?#]|$))${label}\\.?`;
+// Underscores too (RFC 3986 reg-name and URL parsers allow them): a docker-compose service such as
+// keypin_collect is a common report host, and a policy naming one must keep loading (review).
+const uriLabel = "[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?";
+const uriHostName = `(?:${uriLabel}\\.)*(?!(?:[0-9]+|0[xX][0-9A-Fa-f]*)\\.?(?:[:/?#]|$))${uriLabel}\\.?`;
 const port = "(?::(?:[0-9]{0,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?";
 /**
  * An absolute http(s) URI as RFC 3986 writes it, and as URL parsers read it: ASCII only, percent-encoding
- * allowed outside the host, a host name (LDH labels, the last not numeric), a dotted-quad IPv4 address or
+ * allowed outside the host, a host name (LDH labels, underscores allowed, the last not numeric), a dotted-quad IPv4 address or
  * a bracketed IPv6 address, an optional port up to 65535, path, query and fragment. validatePolicy also
  * checks that each xn-- label of the host decodes, which a JSON Schema cannot.
  */
@@ -62,3 +65,10 @@ export const REPORT_URI_PATTERN = `^https?://${userinfo}(?:\\[(?:${ipv6})\\]|${i
  * control other than tab, LF and CR, no U+FFFE or U+FFFF and no unpaired surrogate.
  */
 export const LABEL_PATTERN = "^[\\t\\n\\r\\u0020-\\uD7FF\\uE000-\\uFFFD\\u{10000}-\\u{10FFFF}]*$";
+
+/**
+ * LABEL_PATTERN as the JSON Schema gives it, readable by every regular-expression engine a schema validator may use
+ * (Python's re, JavaScript without the u flag, which cannot read `\u{10000}`): the characters a label may not hold,
+ * listed. An unpaired surrogate, which only a u-flag engine tells apart, is refused by validatePolicy alone.
+ */
+export const LABEL_SCHEMA_PATTERN = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uFFFE\\uFFFF]*$";

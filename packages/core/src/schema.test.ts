@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
@@ -38,6 +39,14 @@ const VALID: [string, unknown][] = [
   [
     "report-only mode with an http report URI",
     { domains: { "a.com": { ...ok, mode: "report-only", reportUris: ["http://r.example/x"] } } },
+  ],
+  [
+    "a report URI on a docker-compose service name (an underscore in the host)",
+    { domains: { "a.com": { ...ok, reportUris: ["http://keypin_collect:8080/report"] } } },
+  ],
+  [
+    "a label with a character outside the Basic Multilingual Plane",
+    { domains: { "a.com": { pins: [{ pin: A, label: "spare key 🔑" }, B] } } },
   ],
   ["a leap day", { domains: { "a.com": { ...ok, expires: "2028-02-29" } } }],
   ["a leap day in a year divisible by 400", { domains: { "a.com": { ...ok, expires: "2000-02-29" } } }],
@@ -133,6 +142,30 @@ describe("keypin.schema.json", () => {
 
   it("compiles under ajv's strict draft 2020-12 mode", () => {
     new Ajv2020({ strict: true, allErrors: true }).compile(policySchema);
+  });
+
+  it("has patterns every validator's engine reads: Python's re and JavaScript without the u flag", () => {
+    const patterns: string[] = [];
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) for (const item of node) walk(item);
+      else if (node && typeof node === "object")
+        for (const [key, value] of Object.entries(node)) {
+          if (key === "pattern" && typeof value === "string") patterns.push(value);
+          else walk(value);
+        }
+    };
+    walk(policySchema);
+    assert.ok(patterns.length >= 4);
+    for (const pattern of patterns) new RegExp(pattern); // throws on what only the u flag reads
+    const python = spawnSync(
+      "python3",
+      ["-c", "import json,re,sys\nfor p in json.load(sys.stdin): re.compile(p)"],
+      {
+        input: JSON.stringify(patterns),
+        encoding: "utf8",
+      },
+    );
+    assert.equal(python.status, 0, python.stderr);
   });
 
   const validate = new Ajv2020({ strict: true, allErrors: true }).compile(policySchema);

@@ -3,7 +3,7 @@ import {
   HOSTNAME_PATTERN,
   IPV4_PATTERN,
   IPV6_PATTERN,
-  LABEL_PATTERN,
+  LABEL_SCHEMA_PATTERN,
   PIN_PATTERN,
   REPORT_URI_PATTERN,
 } from "./patterns.js";
@@ -67,7 +67,7 @@ export const policySchema: Record<string, unknown> = {
                   role: { enum: ["leaf", "intermediate", "root", "backup"] },
                   label: {
                     type: "string",
-                    pattern: LABEL_PATTERN,
+                    pattern: LABEL_SCHEMA_PATTERN,
                     description:
                       "Free text about the key. Written into XML and plist comments, so only characters XML 1.0 allows (no control characters but tab and line breaks, no U+FFFE, U+FFFF or unpaired surrogates).",
                   },
