@@ -29,7 +29,7 @@ const FULL = "This proxy has as many tunnels open as it allows (maxTunnels): ret
 /** Defaults of the limits (see InterceptingProxyOptions). */
 const DEFAULTS = {
   handshakeTimeoutMs: 30_000,
-  idleTimeoutMs: 120_000,
+  idleTimeoutMs: 600_000,
   upstreamConnectTimeoutMs: 10_000,
   maxTunnels: 1024,
   maxTunnelsPerClient: 256,
@@ -76,6 +76,15 @@ function firstRecord(socket: Socket, head: Buffer): Promise<Buffer> {
  * IPv4 address, or an IPv6 address without a zone (`fe80::1%eth0` names a network interface and has no form
  * in a certificate or a URL). Anything else a client sends is answered 400 before any listener sees it.
  */
+/**
+ * Answers a CONNECT that gets no tunnel and closes the connection once the answer is out, whether the client closes
+ * its side or not: a half-open socket would otherwise hold its tunnel slot until the handshake timer (review).
+ */
+function answerAndClose(client: Socket, answer: string): void {
+  client.end(answer);
+  client.once("finish", () => client.destroy());
+}
+
 function isTunnelHost(host: string): boolean {
   const family = isIP(host);
   if (family === 4) return true;
@@ -304,12 +313,11 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
     ) {
       this.refusedTunnels++;
       client.on("error", () => {});
-      client.end(
+      answerAndClose(
+        client,
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nconnection: close\r\n" +
           `content-length: ${Buffer.byteLength(FULL)}\r\n\r\n${FULL}`,
       );
-      // Closed once the answer is out, whether the client closes its side or not.
-      client.once("finish", () => client.destroy());
       return;
     }
     const tunnel: Tunnel = { id: this.#nextTunnel++, client, handshake: false, appBytes: 0 };
@@ -348,13 +356,13 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
 
     const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(req.url ?? "");
     if (!match) {
-      client.end("HTTP/1.1 400 Bad Request\r\n\r\n");
+      answerAndClose(client, "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
       return;
     }
     const host = match[1]!.toLowerCase();
     const port = Number(match[2]);
     if (!isTunnelHost(host) || port < 1 || port > 65_535) {
-      client.end("HTTP/1.1 400 Bad Request\r\n\r\n");
+      answerAndClose(client, "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
       return;
     }
     const from = { address, port: client.remotePort ?? 0 };
@@ -379,7 +387,8 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
       (error: unknown) => {
         this.#fail(tunnel, "forge", error);
         // The CONNECT is not answered yet: say so, rather than drop the connection with no word.
-        if (!client.destroyed) client.end("HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
+        if (!client.destroyed)
+          answerAndClose(client, "HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
       },
     );
   }

@@ -75,7 +75,7 @@ export interface InterceptingProxyOptions<Leaf extends ForgedCertificate = Forge
   handshakeTimeoutMs?: number;
   /**
    * How long a handshaken tunnel may go without a byte in either direction (client to proxy, real server to
-   * proxy) before it is dropped (ms; default 120,000): a client that goes quiet, or a real server that never
+   * proxy) before it is dropped (ms; default 600,000: an app's quiet WebSocket or long poll survives): a client that goes quiet, or a real server that never
    * answers, cannot hold the tunnel (and its two file descriptors) for good. A transfer that keeps moving is never
    * cut, however long it lasts.
    */

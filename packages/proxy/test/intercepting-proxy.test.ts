@@ -438,6 +438,8 @@ describe("InterceptingProxy", () => {
     try {
       const first = await openTunnel(proxy.port, `${HOST}:${server.port}`);
       assert.match(first.answer, /^HTTP\/1\.1 502/, "the CONNECT is answered 502, not dropped in silence");
+      // The proxy closes the connection once the answer is out, though the client keeps its side open.
+      if (!first.socket.destroyed) await once(first.socket, "close");
       const tls = await tlsThrough(proxy.port, `${HOST}:${server.port}`, HOST);
       tls.destroy();
       await proxy.idle();
@@ -495,7 +497,8 @@ describe("InterceptingProxy", () => {
       ]) {
         const bad = await openTunnel(proxy.port, authority);
         assert.match(bad.answer, /^HTTP\/1\.1 400/, authority);
-        bad.socket.destroy();
+        // Closed by the proxy, not held half-open (with its tunnel slot) until the handshake timer.
+        if (!bad.socket.destroyed) await once(bad.socket, "close");
       }
       await proxy.idle();
       assert.deepEqual(of("connect"), [], "no listener saw a connect");
@@ -513,6 +516,32 @@ describe("InterceptingProxy", () => {
         of("connect").map((e) => e.host),
         [HOST],
       );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("closes a refused CONNECT's connection though the client keeps its side open (its tunnel slot is freed)", {
+    timeout: 20_000,
+  }, async () => {
+    // The handshake timer is 10 minutes here: only the proxy closing the connection itself lets idle() resolve.
+    const { proxy, of } = await startProxy({ handshakeTimeoutMs: 600_000 });
+    try {
+      for (const authority of ["a.123:443", "1.2.3.4.5:443"]) {
+        const halfOpen = connectTcp({ host: "127.0.0.1", port: proxy.port, allowHalfOpen: true });
+        halfOpen.on("error", () => {});
+        await once(halfOpen, "connect");
+        halfOpen.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+        let answer = "";
+        halfOpen.on("data", (chunk: Buffer) => {
+          answer += chunk.toString("latin1");
+        });
+        await once(halfOpen, "end");
+        assert.match(answer, /^HTTP\/1\.1 400/, authority);
+        await proxy.idle();
+        halfOpen.destroy();
+      }
+      assert.equal(of("closed").length, 2);
     } finally {
       await proxy.close();
     }
