@@ -67,8 +67,10 @@ export const REPORT_URI_PATTERN = `^https?://${userinfo}(?:\\[(?:${ipv6})\\]|${i
 export const LABEL_PATTERN = "^[\\t\\n\\r\\u0020-\\uD7FF\\uE000-\\uFFFD\\u{10000}-\\u{10FFFF}]*$";
 
 /**
- * LABEL_PATTERN as the JSON Schema gives it, readable by every regular-expression engine a schema validator may use
- * (Python's re, JavaScript without the u flag, which cannot read `\u{10000}`): the characters a label may not hold,
- * listed. An unpaired surrogate, which only a u-flag engine tells apart, is refused by validatePolicy alone.
+ * LABEL_PATTERN as the JSON Schema gives it, readable by the regular-expression engines schema validators use
+ * (Python's re cannot read `\u{10000}`): the characters a label may not hold, listed. A surrogate code point is
+ * one of them: an engine that reads code points (ajv's u flag, Python) sees a paired surrogate as the one character
+ * it stands for, which is allowed, and refuses an unpaired one.
  */
-export const LABEL_SCHEMA_PATTERN = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uFFFE\\uFFFF]*$";
+export const LABEL_SCHEMA_PATTERN =
+  "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uD800-\\uDFFF\\uFFFE\\uFFFF]*$";
