@@ -103,6 +103,38 @@ export interface GroupFilter {
   offset?: number | undefined;
 }
 
+/**
+ * The reports of a batch that fit a store's byte budget, in order, with their places in the batch: a group the
+ * store holds always fits; a new group fits while its bytes (counted once per batch) stay within `room`. Both
+ * stores admit this way; `refused` counts the reports left out, `bytes` what the admitted new groups weigh.
+ */
+function admitWithinBudget(
+  all: readonly GroupUpsert[],
+  isStored: (key: string) => boolean,
+  sizeOf: (group: GroupUpsert) => number,
+  room: number,
+): { kept: GroupUpsert[]; placeOf: number[]; bytes: number; refused: number } {
+  const kept: GroupUpsert[] = [];
+  const placeOf: number[] = [];
+  const admitted = new Set<string>();
+  let bytes = 0;
+  let refused = 0;
+  all.forEach((g, i) => {
+    if (!isStored(g.key) && !admitted.has(g.key)) {
+      const size = sizeOf(g);
+      if (bytes + size > room) {
+        refused += 1;
+        return;
+      }
+      bytes += size;
+      admitted.add(g.key);
+    }
+    kept.push(g);
+    placeOf.push(i);
+  });
+  return { kept, placeOf, bytes, refused };
+}
+
 /** The collector's storage. `record` resolves only once the reports are durably stored. */
 export interface ReportStore {
   record(reports: readonly GroupUpsert[]): Promise<RecordOutcome[]>;
@@ -628,26 +660,17 @@ export async function openSqliteStore(
     const fail = (error: unknown) => {
       for (const item of batch) item.reject(error);
     };
-    // The byte budget: a report of a new group that does not fit is counted, and goes no further.
-    const reports: GroupUpsert[] = [];
-    const placeOf: number[] = [];
-    const admitted = new Set<string>();
-    // Added to storedBytes only once the journal holds them: a failed write (a full disk) must not count them.
-    let admittedBytes = 0;
+    // The byte budget: a report of a new group that does not fit is counted, and goes no further. Its bytes are
+    // added to storedBytes only once the journal holds them: a failed write (a full disk) must not count them.
+    const admission = admitWithinBudget(
+      all,
+      (key) => known.has(key),
+      groupBytes,
+      maxStoredBytes - storedBytes,
+    );
+    notStored += admission.refused;
+    const { kept: reports, placeOf, bytes: admittedBytes } = admission;
     const allOutcomes: RecordOutcome[] = all.map(() => NOT_STORED);
-    all.forEach((g, i) => {
-      if (!known.has(g.key) && !admitted.has(g.key)) {
-        const size = groupBytes(g);
-        if (storedBytes + admittedBytes + size > maxStoredBytes) {
-          notStored += 1;
-          return;
-        }
-        admittedBytes += size;
-        admitted.add(g.key);
-      }
-      reports.push(g);
-      placeOf.push(i);
-    });
     let outcomes: RecordOutcome[];
     // Keys written in full in this entry: a later report of the same group is a Duplicate of it.
     const fresh = new Set<string>();
@@ -845,24 +868,14 @@ export async function openPostgresStore(url: string, options: StoreOptions = {})
       [...seen.keys()],
     ]);
     const stored = new Set(rows.map((r: { key: string }) => r.key));
-    const admitted = new Set<string>();
-    const kept: GroupUpsert[] = [];
-    const at: number[] = [];
-    let adding = 0;
-    all.forEach((g, i) => {
-      if (!stored.has(g.key) && !admitted.has(g.key)) {
-        const size = seen.get(g.key) as number;
-        if (storedBytes + adding + size > maxStoredBytes) {
-          notStored += 1;
-          return;
-        }
-        adding += size;
-        admitted.add(g.key);
-      }
-      kept.push(g);
-      at.push(i);
-    });
-    return { kept, placeOf: at };
+    const admission = admitWithinBudget(
+      all,
+      (key) => stored.has(key),
+      (g) => seen.get(g.key) as number,
+      maxStoredBytes - storedBytes,
+    );
+    notStored += admission.refused;
+    return { kept: admission.kept, placeOf: admission.placeOf };
   };
   /** Takes the row locks of a batch's stored groups in key order: two collectors' batches cannot deadlock. */
   const LOCK_GROUPS = "SELECT key FROM report_groups WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE";
