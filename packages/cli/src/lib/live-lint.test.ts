@@ -66,6 +66,23 @@ describe("lint of pins against the live chain", () => {
     ]);
   });
 
+  it("does not flag a leaf-only match when the policy records that renewals keep the leaf key", () => {
+    // As the ats-leaf-renewal rule reads it, and as `keypin init` writes it for iOS ATS leaf identities.
+    const pins: DomainPolicy["pins"] = [{ pin: pin(leaf) }, { pin: backupPin, role: "backup" }];
+    assert.deepEqual(codes(domain(pins, { renewal: { reuseKey: true } })), ["leaf-expires-soon"]);
+    const unsaid = lintLiveChain(
+      domain(pins, { renewal: { reuseKey: false } }),
+      [leaf],
+      [leaf, r11, x1],
+      now,
+    );
+    assert.deepEqual(
+      unsaid.map((f) => f.code),
+      ["will-not-survive-renewal", "leaf-expires-soon"],
+    );
+    assert.match(unsaid[0]!.message, /record it as "renewal": \{ "reuseKey": true \}/);
+  });
+
   it("flags a backup pin that is in the live chain", () => {
     assert.ok(
       codes(domain([{ pin: pin(x1) }, { pin: pin(r11), role: "backup" }])).includes("backup-in-live-chain"),

@@ -23,7 +23,10 @@ const dayMs = 86_400_000;
 /**
  * Lints a domain's pins against the live chains of one of its hosts: a "backup" pin that is in the live
  * chain, pins only on an intermediate of a CA family that rotates intermediates, pins that will not
- * survive a renewal with a new key, a leaf that is pinned and expires soon, and an `expires` date near
+ * survive a renewal with a new key (unless the policy records that renewals keep the leaf key,
+ * `"renewal": { "reuseKey": true }`, as `keypin init` writes for iOS ATS leaf identities and as the
+ * `ats-leaf-renewal` rule reads it; `keypin plan` then watches that the key is kept), a leaf that is pinned
+ * and expires soon, and an `expires` date near
  * (after it Android and TrustKit stop enforcing: pinning fails open there, while iOS and OkHttp keep
  * enforcing).
  *
@@ -64,11 +67,11 @@ export function lintLiveChain(
         message: `${domain.domain}: the only matching pin is ${family.name}'s intermediate ${verified[1]!.subject}, but ${family.name} picks among ${family.intermediateNames} at renewal: pin the roots (${family.roots.join(", ")}) or keys you control`,
       });
     }
-    if (positions.size === 1 && positions.has(0)) {
+    if (positions.size === 1 && positions.has(0) && domain.renewal?.reuseKey !== true) {
       findings.push({
         code: "will-not-survive-renewal",
         domain: domain.domain,
-        message: `${domain.domain}: only the leaf key matches; a renewal with a new key (certbot's default) locks apps out unless it reuses this key (--reuse-key) or moves to the backup key; also pin the CA (intermediate or root)`,
+        message: `${domain.domain}: only the leaf key matches; a renewal with a new key (certbot's default) locks apps out unless it reuses this key or moves to the backup key: renew with the same key (certbot --reuse-key) and record it as "renewal": { "reuseKey": true }, so keypin plan watches it, or also pin the CA (intermediate or root)`,
       });
     }
     if (positions.has(0)) {
