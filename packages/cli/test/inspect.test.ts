@@ -262,6 +262,25 @@ describe("keypin inspect", () => {
     }
   });
 
+  it("names the server name it sent only when it sent one: none for an IP address", async () => {
+    const byIp = await runCli(["inspect", `127.0.0.1:${server.port}`, "--ca", root.certPath]);
+    assert.equal(byIp.code, 0, byIp.stderr);
+    assert.equal(byIp.stdout.split("\n")[0], `127.0.0.1:${server.port}: trusted`);
+    const named = await runCli([
+      "inspect",
+      `127.0.0.1:${server.port}`,
+      "--servername",
+      "api.myapp.test",
+      "--ca",
+      root.certPath,
+    ]);
+    assert.equal(named.code, 0, named.stderr);
+    assert.equal(
+      named.stdout.split("\n")[0],
+      `127.0.0.1:${server.port} (server name api.myapp.test): trusted`,
+    );
+  });
+
   it("prints an aligned human report with roles, pins, warnings and advice", async () => {
     const result = await runCli(["inspect", `localhost:${leServer.port}`, "--ca", leRoot.certPath]);
     assert.equal(result.code, 0, result.stderr);

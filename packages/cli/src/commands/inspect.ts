@@ -32,7 +32,8 @@ export function formatInspectReport(report: InspectReport, c: Colors): string[] 
   const width = Math.max(4, ...[...report.chain, ...report.verifiedChain].map((cert) => cert.role.length));
   const status = report.trusted ? c.green("trusted") : c.red("NOT trusted");
   const lines = [
-    `${c.bold(formatTarget(report))}${report.servername !== report.host ? ` (server name ${report.servername})` : ""}: ${status}`,
+    // An IP address sends no server name (SNI): the report's servername is then empty, and not worth a word.
+    `${c.bold(formatTarget(report))}${report.servername !== "" && report.servername !== report.host ? ` (server name ${report.servername})` : ""}: ${status}`,
     "",
     c.bold(`Served chain (${report.chain.length}, as sent)`),
     ...report.chain.flatMap((cert) => formatCertificate(cert, c, width)),
