@@ -3,7 +3,7 @@
 // renewed chain served afterwards indeed no longer matches.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -16,6 +16,7 @@ import {
   type TestCert,
   type TestKey,
   type TestServer,
+  unusedPort,
 } from "@keypin/testkit";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import ICAL from "ical.js";
@@ -437,6 +438,31 @@ describe("keypin plan: inputs, --offline, and the iCalendar and SVG files", () =
       assert.equal(run.stderr.split("\n").length, 2, run.stderr);
       assert.match(run.stderr, message);
     }
+  });
+
+  it("says a host it could not read is not planned, writes no calendar or timeline, and exits 1 as check does", async () => {
+    const keypin = policy([current.pin, issuing.pin]);
+    const port = await unusedPort();
+    const ics = join(tmp.dir, "unread.ics");
+    const svg = join(tmp.dir, "unread.svg");
+    const route = ["--connect-to", `api.test:443:127.0.0.1:${port}`];
+    const run = await plan(["--policy", keypin, ...lead, ...route, "--ics", ics, "--svg", svg]);
+    assert.equal(run.code, 1, run.stdout);
+    assert.doesNotMatch(run.stdout, /act now/);
+    assert.match(run.stdout, /could not read api\.test, so it has no plan/);
+    assert.equal(run.stderr.trimEnd().split("\n").length, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      /^keypin: plan failed: could not read api\.test \(Cannot connect to api\.test:443: .*ECONNREFUSED.*\); no plan for it, and --ics .*unread\.ics and --svg .*unread\.svg not written/,
+    );
+    assert.equal(existsSync(ics), false);
+    assert.equal(existsSync(svg), false);
+    const check = await runCli(["check", "--policy", keypin, ...route]);
+    assert.equal(check.code, run.code, "keypin check exits the same for the host it cannot reach");
+    const json = await planJson(["--policy", keypin, ...lead, ...route]);
+    assert.equal(json.code, 1);
+    assert.equal(json.plan.ok, false);
+    assert.equal(json.plan.hosts[0]!.status, "error");
   });
 
   it("writes an iCalendar file that ical.js reads back with the plan's dates", async () => {

@@ -122,6 +122,7 @@ function statusText(h: HostPlan, c: Colors): string {
 }
 
 const day = (d: Date | undefined) => (d ? formatDay(d) : "-");
+const hostName = (h: HostPlan) => (h.port === 443 ? h.host : `${h.host}:${h.port}`);
 
 /**
  * The human-readable form of a plan: per host its status, renewal and deadlines, a table of its pins, and the
@@ -139,7 +140,7 @@ export function formatPlan(plan: Plan, policyFile: string, c: Colors): string[] 
   for (const h of plan.hosts) {
     lines.push(
       "",
-      `${statusText(h, c)}  ${c.bold(h.port === 443 ? h.host : `${h.host}:${h.port}`)}${h.mode === "report-only" ? c.dim(" (report-only)") : ""}`,
+      `${statusText(h, c)}  ${c.bold(hostName(h))}${h.mode === "report-only" ? c.dim(" (report-only)") : ""}`,
     );
     if (h.status === "error") {
       lines.push(`  ${h.error ?? ""}`);
@@ -180,7 +181,19 @@ export function formatPlan(plan: Plan, policyFile: string, c: Colors): string[] 
   const counts = new Map<string, number>();
   for (const h of plan.hosts) counts.set(h.status, (counts.get(h.status) ?? 0) + 1);
   const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(", ");
-  lines.push("", plan.ok ? c.green(`plan: ${summary}`) : c.red(`plan: ${summary}: act now`));
+  const unread = plan.hosts.filter((h) => h.status === "error");
+  // "act now" is for a deadline or a mismatch; a host that could not be read has no plan to act on.
+  const actNow = plan.hosts.some(
+    (h) => h.mode === "enforce" && (h.status === "late" || h.status === "mismatch"),
+  );
+  const notRead =
+    unread.length > 0
+      ? `; could not read ${unread.map(hostName).join(", ")}, so ${unread.length === 1 ? "it has" : "they have"} no plan`
+      : "";
+  lines.push(
+    "",
+    plan.ok ? c.green(`plan: ${summary}`) : c.red(`plan: ${summary}${actNow ? ": act now" : ""}${notRead}`),
+  );
   return lines;
 }
 
@@ -262,13 +275,13 @@ export default defineCommand({
     check: {
       type: "boolean",
       description:
-        "for CI: exit 1 when a deadline falls inside the release lead time (or a host cannot be planned)",
+        "for CI: exit 1 when a deadline falls inside the release lead time or no pin matches today",
     },
     ...networkArgs,
   },
   exitCodes: {
-    0: "the plan was made (with --check: no enforced host is late or mismatched, every host was read)",
-    1: "with --check: a deadline falls inside the release lead time, no pin matches today, or a host could not be read",
+    0: "the plan was made: every host was read (with --check: and no enforced host is late or mismatched)",
+    1: "a host could not be read (no connection, an untrusted chain; no --ics or --svg file is written); with --check: a deadline falls inside the release lead time, or no pin matches today",
     2: "bad option, missing or invalid policy, chain or ARI file",
   },
   examples: [
@@ -350,26 +363,42 @@ export default defineCommand({
       return input;
     });
     const plan = planPins(inputs, { now, releaseDays, adoptionDays });
-    if (args.ics !== undefined) writeOutput(args.ics, renderIcs(plan), "--ics");
-    if (args.svg !== undefined) writeOutput(args.svg, renderSvg(plan), "--svg");
+    // A host that could not be read (no connection, an untrusted chain) has no dates: a calendar or a
+    // timeline without it would look like nothing to do, so none is written and the run fails (exit 1, as
+    // `keypin check` does for such a host), with or without --check.
+    const unread = plan.hosts.filter((h) => h.status === "error");
+    const files = [
+      ...(args.ics !== undefined ? [`--ics ${args.ics}`] : []),
+      ...(args.svg !== undefined ? [`--svg ${args.svg}`] : []),
+    ];
+    if (unread.length === 0) {
+      if (args.ics !== undefined) writeOutput(args.ics, renderIcs(plan), "--ics");
+      if (args.svg !== undefined) writeOutput(args.svg, renderSvg(plan), "--svg");
+    }
     if (args.json) printJson(plan);
     else {
       const lines = formatPlan(plan, args.policy, colorsFor(process.stdout));
-      if (args.ics !== undefined) lines.push(`wrote ${args.ics} (${planEvents(plan).length} events)`);
-      if (args.svg !== undefined) lines.push(`wrote ${args.svg}`);
+      if (unread.length === 0) {
+        if (args.ics !== undefined) lines.push(`wrote ${args.ics} (${planEvents(plan).length} events)`);
+        if (args.svg !== undefined) lines.push(`wrote ${args.svg}`);
+      }
       printLines(lines);
+    }
+    if (unread.length > 0) {
+      throw new FailureError(
+        `plan failed: could not read ${unread.map((h) => `${hostName(h)} (${(h.error ?? "no chain").replace(/\.$/, "")})`).join(", ")}; no plan for ${unread.length === 1 ? "it" : "them"}${files.length > 0 ? `, and ${files.join(" and ")} not written` : ""} (to plan without connecting: --offline --chain HOST=FILE)`,
+      );
     }
     if (args.check && !plan.ok) {
       const failed = plan.hosts.filter(
-        (h) =>
-          h.status === "error" || (h.mode === "enforce" && (h.status === "late" || h.status === "mismatch")),
+        (h) => h.mode === "enforce" && (h.status === "late" || h.status === "mismatch"),
       );
       throw new FailureError(
         `plan --check failed: ${failed
           .map((h) =>
             h.status === "late"
               ? `${h.host} late (the next pin had to be in the stores by ${day(h.shipBy)})`
-              : `${h.host} ${h.status}${h.error ? ` (${h.error})` : ""}`,
+              : `${h.host} ${h.status}`,
           )
           .join(", ")}`,
       );
