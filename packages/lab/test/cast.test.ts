@@ -9,13 +9,24 @@ import { connect as connectTls } from "node:tls";
 import { pinToBase64 } from "@keypin/core";
 import { type LabCast, labScenarios, startCast } from "@keypin/lab";
 import { curl, opensslPinOfCertificate } from "@keypin/testkit";
+import { expectedCounters, scenarioNamed } from "./scenario-expectations.js";
 
-/** Plays one scenario on the cast and returns the slice of the attacker's log it produced, as text. */
-async function attackerLogOf(cast: LabCast, id: number): Promise<{ log: string; observed: string }> {
+/** Plays one scenario on the cast: the slice of the attacker's log it produced, as text, and its requests. */
+async function attackerLogOf(
+  cast: LabCast,
+  id: number,
+): Promise<{ log: string; observed: string; proxied: boolean }> {
   const scenario = labScenarios.find((s) => s.id === id)!;
   const start = cast.proxy.log.length;
-  const observed = await scenario.run({ cast, scenario: id, step: () => {} });
-  return { log: JSON.stringify(cast.proxy.log.slice(start)), observed };
+  let proxied = false;
+  const observed = await scenario.run({
+    cast,
+    scenario: id,
+    step: (step) => {
+      if (step.step === "request" && step.data.proxy !== null) proxied = true;
+    },
+  });
+  return { log: JSON.stringify(cast.proxy.log.slice(start)), observed, proxied };
 }
 
 describe("the cast", () => {
@@ -34,30 +45,33 @@ describe("the cast", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("puts the token in the attacker's log in scenarios 2 and 7, and nowhere in it in 3 and 5", async () => {
-    for (const id of [2, 3, 5, 7]) {
-      const { log, observed } = await attackerLogOf(cast, id);
-      const leaks = id === 2 || id === 7;
-      assert.equal(
-        log.includes(cast.token),
-        leaks,
-        `scenario ${id}: token in the attacker's log? (${observed})`,
-      );
-      // The log is the attacker's own record: in 3 and 5 it saw the CONNECT but never a request.
-      assert.ok(log.includes('"kind":"connect"'), `scenario ${id}: the proxy logged the CONNECT`);
-      assert.equal(
-        log.includes('"kind":"request"'),
-        leaks,
-        `scenario ${id}: a decrypted request in the log?`,
-      );
+  it("puts the token in the attacker's log exactly in the scenarios that expect it stolen, and in no other", async () => {
+    const proxied: { id: number; leaks: boolean }[] = [];
+    for (const scenario of labScenarios) {
+      const { log, observed, proxied: viaProxy } = await attackerLogOf(cast, scenario.id);
+      const where = `scenario ${scenario.id} (${scenario.name}, ${observed})`;
+      const leaks = expectedCounters(scenario).tokenLeaked;
+      assert.equal(log.includes(cast.token), leaks, `${where}: token in the attacker's log?`);
+      if (!viaProxy) {
+        assert.equal(log, "[]", `${where}: no request through the proxy, nothing in its log`);
+        continue;
+      }
+      proxied.push({ id: scenario.id, leaks });
+      // The log is the attacker's own record: where pinning blocks, it saw the CONNECT but never a request.
+      assert.ok(log.includes('"kind":"connect"'), `${where}: the proxy logged the CONNECT`);
+      assert.equal(log.includes('"kind":"request"'), leaks, `${where}: a decrypted request in the log?`);
     }
+    assert.ok(
+      proxied.some((p) => p.leaks) && proxied.some((p) => !p.leaks),
+      "the proxy both stole a token and was refused one",
+    );
   });
 
   it("reports what really happened when a scenario's premise fails: no installed CA, no stolen token", async () => {
     const install = cast.device.install;
     cast.device.install = () => {}; // the user refuses to install the attacker's CA
     try {
-      const { log, observed } = await attackerLogOf(cast, 2);
+      const { log, observed } = await attackerLogOf(cast, scenarioNamed("attacker-ca-no-pinning").id);
       assert.match(observed, /^failed: /, "the app refused the forged certificate");
       assert.equal(log.includes(cast.token), false);
     } finally {

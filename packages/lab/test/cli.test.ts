@@ -3,8 +3,15 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { describe, it } from "node:test";
-import type { LabEvent, LabKeepInfo, LabOutcomeEvent, LabStepEvent } from "@keypin/lab";
+import {
+  type LabEvent,
+  type LabKeepInfo,
+  type LabOutcomeEvent,
+  type LabStepEvent,
+  labScenarios,
+} from "@keypin/lab";
 import { curl, type Env, isListening, portOf, runCli, spawnCli } from "@keypin/testkit";
+import { expectedCounters } from "./scenario-expectations.js";
 
 const ansi = /\u001b\[[0-9;]*m/;
 
@@ -29,7 +36,7 @@ function portsOf(events: LabEvent[]): number[] {
 }
 
 describe("keypin lab (spawned)", () => {
-  it("writes JSON Lines for all seven scenarios, exits 0, and leaves nothing listening", async () => {
+  it("writes JSON Lines for every registered scenario, exits 0, and leaves nothing listening", async () => {
     const { code, stdout, stderr } = await run(["lab", "--json"]);
     assert.equal(code, 0, stderr);
     const events = parseLines(stdout);
@@ -37,30 +44,23 @@ describe("keypin lab (spawned)", () => {
     const outcomes = events.filter((e): e is LabOutcomeEvent => e.type === "outcome");
     assert.deepEqual(
       outcomes.map((o) => [o.scenario, o.observed, o.ok]),
-      [
-        [1, "works", true],
-        [2, "token-stolen", true],
-        [3, "blocked", true],
-        [4, "works", true],
-        [5, "blocked", true],
-        [6, "backup: works, no-backup: blocked", true],
-        [7, "token-stolen", true],
-      ],
+      labScenarios.map((s) => [s.id, s.expected, true]),
     );
-    const byId = new Map(outcomes.map((o) => [o.scenario, o]));
-    assert.equal(byId.get(3)?.attackerAppBytes, 0);
-    assert.equal(byId.get(3)?.backendHits, 0);
-    assert.equal(byId.get(2)?.tokenLeaked, true);
-    assert.equal(byId.get(7)?.tokenLeaked, true);
-    assert.equal(byId.get(3)?.tokenLeaked, false);
-    assert.equal(byId.get(5)?.tokenLeaked, false);
-    // The token itself shows up in the proxy's decrypt steps of 2 and 7, never in those of 3 and 5.
     const setup = events.find((e) => e.type === "step" && e.scenario === null);
     const token = String(setup?.type === "step" ? setup.data["token"] : "");
     assert.match(token, /^lab_fake_[0-9a-f]{24}$/);
-    for (const id of [2, 3, 5, 7]) {
-      const proxySteps = events.filter((e) => e.type === "step" && e.scenario === id && e.actor === "proxy");
-      assert.equal(JSON.stringify(proxySteps).includes(token), id === 2 || id === 7, `scenario ${id}`);
+    for (const scenario of labScenarios) {
+      const where = `scenario ${scenario.id} (${scenario.name})`;
+      const outcome = outcomes.find((o) => o.scenario === scenario.id)!;
+      const want = expectedCounters(scenario);
+      assert.equal(outcome.tokenLeaked, want.tokenLeaked, where);
+      assert.equal(outcome.backendHits, want.backendHits, where);
+      if (!want.attackerReadsAppData) assert.equal(outcome.attackerAppBytes, 0, where);
+      // The token itself shows up in the proxy's steps of a scenario that expects it stolen, and of no other.
+      const proxySteps = events.filter(
+        (e) => e.type === "step" && e.scenario === scenario.id && e.actor === "proxy",
+      );
+      assert.equal(JSON.stringify(proxySteps).includes(token), want.tokenLeaked, where);
     }
     for (const port of portsOf(events)) assert.equal(await isListening(port), false, `port ${port} closed`);
   });
@@ -105,10 +105,14 @@ describe("keypin lab (spawned)", () => {
   });
 
   it("refuses an unknown scenario with exit 2 and nothing on stdout", async () => {
-    const { code, stdout, stderr } = await run(["lab", "--scenario", "9"]);
+    const unknown = String(labScenarios.length + 1);
+    const { code, stdout, stderr } = await run(["lab", "--scenario", unknown]);
     assert.equal(code, 2);
     assert.equal(stdout, "");
-    assert.match(stderr, /--scenario expects a number from 1 to 7 \(got "9"\)/);
+    assert.ok(
+      stderr.includes(`--scenario expects a number from 1 to ${labScenarios.length} (got "${unknown}")`),
+      stderr,
+    );
   });
 
   it("on SIGINT in the middle of a run, stops with exit 1 and leaves nothing listening", async () => {

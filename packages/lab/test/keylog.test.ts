@@ -7,6 +7,7 @@ import { listenLocal, startConnectProxy, trackSockets } from "@keypin/testkit";
 import { requestProfile } from "../src/app.js";
 import { type LabCast, startCast } from "../src/cast.js";
 import type { LabCertificate } from "../src/certificates.js";
+import { requestsOfAllScenarios } from "./scenario-expectations.js";
 
 /** An NSS key log line (SSLKEYLOGFILE): label, the session's client random, a secret. */
 const keylogLine =
@@ -158,7 +159,7 @@ describe("onKeylog: the app's TLS key log", () => {
     assert.equal(summary.ok, true);
     for (const line of lines) assert.match(line, keylogLine);
     const requests = events.filter((e) => e.type === "step" && e.step === "request").length;
-    assert.equal(requests, 8, "seven scenarios, the key rotation with two apps");
+    assert.equal(requests, requestsOfAllScenarios().length, "one request per app of each scenario");
     const randoms = clientRandoms(lines);
     assert.equal(randoms.size, requests, "one TLS session per request, each logged");
     for (const random of randoms) {

@@ -1,28 +1,20 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { KeypinError } from "@keypin/core";
-import { type LabEvent, type LabOutcomeEvent, runLab } from "@keypin/lab";
+import { type LabEvent, type LabOutcomeEvent, labScenarios, runLab } from "@keypin/lab";
 import { isListening, portOf } from "@keypin/testkit";
-
-const expected: Record<number, { observed: string; tokenLeaked: boolean; backendHits: number }> = {
-  1: { observed: "works", tokenLeaked: false, backendHits: 1 },
-  2: { observed: "token-stolen", tokenLeaked: true, backendHits: 1 },
-  3: { observed: "blocked", tokenLeaked: false, backendHits: 0 },
-  4: { observed: "works", tokenLeaked: false, backendHits: 1 },
-  5: { observed: "blocked", tokenLeaked: false, backendHits: 0 },
-  6: { observed: "backup: works, no-backup: blocked", tokenLeaked: false, backendHits: 1 },
-  7: { observed: "token-stolen", tokenLeaked: true, backendHits: 1 },
-};
+import { expectedCounters, scenarioNamed } from "./scenario-expectations.js";
 
 describe("runLab in-process", () => {
-  it("plays all seven scenarios to their expected outcomes, as the counters saw them, then closes every port", async () => {
+  it("plays every registered scenario to its declared outcome, as the counters saw them, then closes every port", async () => {
     const events: LabEvent[] = [];
     const summary = await runLab({ onEvent: (event) => events.push(event) });
+    const ids = labScenarios.map((s) => s.id);
 
     for (const event of events) {
       assert.equal(event.v, 1);
       assert.ok(["step", "outcome", "summary"].includes(event.type));
-      assert.ok(event.scenario === null || (event.scenario >= 1 && event.scenario <= 7));
+      assert.ok(event.scenario === null || ids.includes(event.scenario), `scenario ${event.scenario}`);
       assert.ok(!Number.isNaN(Date.parse(event.ts)), `ts is a date: ${event.ts}`);
     }
     const last = events[events.length - 1];
@@ -32,45 +24,48 @@ describe("runLab in-process", () => {
     const outcomes = events.filter((e): e is LabOutcomeEvent => e.type === "outcome");
     assert.deepEqual(
       outcomes.map((o) => o.scenario),
-      [1, 2, 3, 4, 5, 6, 7],
+      ids,
       "one outcome per scenario, in order",
     );
-    for (const outcome of outcomes) {
-      const want = expected[outcome.scenario]!;
-      assert.equal(outcome.observed, want.observed, `scenario ${outcome.scenario}`);
-      assert.equal(outcome.expected, want.observed, `scenario ${outcome.scenario}`);
-      assert.equal(outcome.ok, true, `scenario ${outcome.scenario}`);
-      assert.equal(outcome.tokenLeaked, want.tokenLeaked, `scenario ${outcome.scenario} tokenLeaked`);
-      assert.equal(outcome.backendHits, want.backendHits, `scenario ${outcome.scenario} backendHits`);
+    const steps = (id: number) => events.flatMap((e) => (e.type === "step" && e.scenario === id ? [e] : []));
+    for (const scenario of labScenarios) {
+      const where = `scenario ${scenario.id} (${scenario.name})`;
+      const outcome = outcomes.find((o) => o.scenario === scenario.id)!;
+      const want = expectedCounters(scenario);
+      assert.equal(outcome.observed, scenario.expected, where);
+      assert.equal(outcome.expected, scenario.expected, where);
+      assert.equal(outcome.ok, true, where);
+      assert.equal(outcome.tokenLeaked, want.tokenLeaked, `${where} tokenLeaked`);
+      assert.equal(outcome.backendHits, want.backendHits, `${where} backendHits`);
+      if (want.attackerReadsAppData)
+        assert.ok(outcome.attackerAppBytes > 0, `${where}: the app's request went through the proxy`);
+      else assert.equal(outcome.attackerAppBytes, 0, `${where}: the proxy read no application byte`);
+
+      // Every scenario narrates the steps the issue asks for; one request per app.
+      const ran = steps(scenario.id).map((e) => e.step);
+      for (const step of ["request", "certificate", "decision", "serve"]) {
+        assert.ok(ran.includes(step as never), `${where} narrates "${step}"`);
+      }
+      // And, for each app that gets a verified path, the path, its pins and their comparison.
+      for (const step of ["trust", "extract-pin", "compare"]) {
+        assert.equal(ran.filter((s) => s === step).length, want.verifiedPaths, `${where} narrates "${step}"`);
+      }
+      const requests = steps(scenario.id).flatMap((e) => (e.step === "request" ? [e] : []));
+      assert.equal(requests.length, want.apps, `${where}: one request per app`);
+      // Through the proxy (as a what-if preset declares it), the proxy is shown intercepting and decrypting.
+      const proxied = requests.some((r) => r.data.proxy !== null);
+      if (scenario.whatIf) assert.equal(proxied, scenario.whatIf.viaProxy, `${where}: via the proxy`);
+      if (proxied) {
+        assert.ok(ran.includes("intercept"), `${where} shows the proxy intercepting`);
+        assert.ok(ran.includes("decrypt"), `${where} shows what the proxy decrypted`);
+      } else assert.equal(outcome.attackerAppBytes, 0, `${where} had no proxy`);
     }
-    const byId = new Map(outcomes.map((o) => [o.scenario, o]));
-    assert.equal(byId.get(3)?.attackerAppBytes, 0, "the pinned app sent the proxy no application byte");
-    assert.equal(byId.get(5)?.attackerAppBytes, 0);
-    assert.ok((byId.get(2)?.attackerAppBytes ?? 0) > 0, "the unpinned app's request went through the proxy");
-    assert.ok((byId.get(7)?.attackerAppBytes ?? 0) > 0);
-    for (const id of [1, 4, 6])
-      assert.equal(byId.get(id)?.attackerAppBytes, 0, `scenario ${id} had no proxy`);
 
     assert.equal(summary.ok, true);
     assert.deepEqual(
       summary.scenarios.map((s) => [s.scenario, s.ok]),
-      [1, 2, 3, 4, 5, 6, 7].map((id) => [id, true]),
+      ids.map((id) => [id, true]),
     );
-
-    // Every scenario narrates the steps the issue asks for.
-    const steps = (id: number) =>
-      events
-        .filter((e) => e.type === "step" && e.scenario === id)
-        .map((e) => (e.type === "step" ? e.step : ""));
-    for (const id of [1, 2, 3, 4, 5, 6, 7]) {
-      for (const step of ["request", "certificate", "trust", "extract-pin", "compare", "decision", "serve"]) {
-        assert.ok(steps(id).includes(step as never), `scenario ${id} narrates "${step}"`);
-      }
-    }
-    for (const id of [2, 3, 5, 7]) {
-      assert.ok(steps(id).includes("intercept"), `scenario ${id} shows the proxy intercepting`);
-      assert.ok(steps(id).includes("decrypt"), `scenario ${id} shows what the proxy decrypted`);
-    }
 
     // Nothing is left listening.
     const setup = events.find((e) => e.type === "step" && e.scenario === null && e.step === "setup");
@@ -81,9 +76,12 @@ describe("runLab in-process", () => {
     assert.equal(await isListening(proxyPort), false, "the proxy's port is closed");
   });
 
-  it("shows, in scenario 5, the genuine pinned intermediate sent along but absent from the verified path", async () => {
+  it("shows, in the appended-intermediate scenario, the genuine pinned intermediate sent along but absent from the verified path", async () => {
     const events: LabEvent[] = [];
-    await runLab({ scenarios: [5], onEvent: (event) => events.push(event) });
+    await runLab({
+      scenarios: [scenarioNamed("appended-intermediate").id],
+      onEvent: (event) => events.push(event),
+    });
     const setup = events.find((e) => e.type === "step" && e.scenario === null);
     assert.ok(setup?.type === "step");
     const pins = setup.data["pins"] as { intermediate: string; attacker: string };
@@ -119,7 +117,7 @@ describe("runLab in-process", () => {
 
   it("refuses an unknown scenario number before starting anything", async () => {
     await assert.rejects(
-      runLab({ scenarios: [8] }),
+      runLab({ scenarios: [labScenarios.length + 1] }),
       (error: unknown) => error instanceof KeypinError && error.code === "ERR_KEYPIN_LAB_SCENARIO",
     );
   });

@@ -138,10 +138,18 @@ describe("what-if runs", () => {
 
   it("predicts every one-attempt preset's declared outcome, and each key-rotation app's", () => {
     const withWhatIf = labScenarios.filter((s) => s.whatIf !== null);
-    assert.deepEqual(
-      withWhatIf.map((s) => s.name),
-      ["ordinary-https", "attacker-ca-no-pinning", "pinned-app", "pinning-no-attacker", "expired-pins"],
-    );
+    // These presets are one attempt each (a scenario added later may be one too: it is predicted below as well).
+    for (const name of [
+      "ordinary-https",
+      "attacker-ca-no-pinning",
+      "pinned-app",
+      "pinning-no-attacker",
+      "expired-pins",
+    ])
+      assert.ok(
+        withWhatIf.some((s) => s.name === name),
+        `${name} is a what-if preset`,
+      );
     for (const scenario of withWhatIf) {
       assert.equal(predictWhatIf(scenario.whatIf!).observation, scenario.expected, scenario.name);
     }
