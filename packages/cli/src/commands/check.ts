@@ -11,6 +11,7 @@ import {
   type Pin,
   type Policy,
 } from "@keypin/core";
+import { exportFormats } from "@keypin/export";
 import { sha256 } from "@keypin/node";
 import { positiveInteger, singleString, stringList } from "../args.js";
 import { defineCommand } from "../command.js";
@@ -164,17 +165,26 @@ export async function checkHost(
   }
 }
 
-/** `--platforms a,b` (repeatable): the platforms whose rules lint applies too; none by default. */
-function readLintPlatforms(values: readonly string[]): LintPlatform[] | undefined {
+/**
+ * `--platforms a,b` (repeatable): the platforms whose rules lint applies too; none by default. Any export format
+ * is a platform (`keypin export --format` names them); one lint has no rules for adds no finding.
+ *
+ * @example
+ * readLintPlatforms(["ios-ats,node"]); // ["ios-ats", "node"]
+ */
+export function readLintPlatforms(
+  values: readonly string[],
+  formats: readonly string[] = exportFormats,
+): LintPlatform[] | undefined {
   const names = values
     .flatMap((v) => v.split(","))
     .map((v) => v.trim())
     .filter((v) => v !== "");
   if (names.length === 0) return undefined;
   for (const name of names) {
-    if (!(LINT_PLATFORMS as readonly string[]).includes(name))
+    if (!formats.includes(name))
       throw new UsageError(
-        `--platforms: unknown platform "${name}"; the platforms are ${LINT_PLATFORMS.join(", ")} (comma-separated)`,
+        `--platforms: unknown platform "${name}"; the platforms are ${formats.join(", ")} (comma-separated)`,
       );
   }
   return LINT_PLATFORMS.filter((p) => names.includes(p));
@@ -305,7 +315,7 @@ export default defineCommand({
     platforms: {
       type: "string",
       valueHint: "LIST",
-      description: `also lint the policy by these platforms' rules, comma-separated (${LINT_PLATFORMS.join(",")})`,
+      description: `also lint the policy by these platforms' rules, comma-separated (${exportFormats.join(",")})`,
       repeatable: true,
     },
     json: {

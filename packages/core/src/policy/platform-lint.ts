@@ -4,7 +4,11 @@ import { isIpAddress, normalizeHost } from "../host.js";
 import type { DomainPolicy, LintFinding } from "../types.js";
 import { jsonPointer } from "./read.js";
 
-/** The platforms lint knows, named as `keypin export --format` names them. */
+/**
+ * The platforms lint knows, named as `keypin export --format` names them. `keypin check --platforms` takes any
+ * export format (one not here has no rules); a test in packages/cli (commands/check.test.ts) fails for an
+ * export format that is neither here nor listed there as not lint-relevant.
+ */
 export const LINT_PLATFORMS = [
   "android-nsc",
   "ios-ats",
