@@ -4,7 +4,14 @@
 // does not say because they are no difference.
 import { basename } from "node:path";
 import { isKeypinError, type PolicyFile, parsePolicy } from "@keypin/core";
-import { type ExportFormat, exportFormatDescriptor, exportPolicy, LossyExportError } from "@keypin/export";
+import {
+  type ExportFormat,
+  type ExportFormatDescriptor,
+  exportFormatDescriptor,
+  exportFormatDescriptors,
+  exportPolicy,
+  LossyExportError,
+} from "@keypin/export";
 
 /** One platform's configuration for the pin set in play. */
 export interface PlatformConfig {
@@ -30,8 +37,8 @@ interface PlatformDescriptor {
   facts: string[];
 }
 
-/** The platforms the page shows, in its order. */
-export const labPlatforms: readonly PlatformDescriptor[] = [
+/** How the page shows the formats it says more about, in its order (the other formats follow, see below). */
+const presented: readonly PlatformDescriptor[] = [
   { id: "android-nsc", label: "Android: network security config <pin-set>", language: "xml", facts: [] },
   {
     id: "okhttp-kotlin",
@@ -46,6 +53,48 @@ export const labPlatforms: readonly PlatformDescriptor[] = [
   { id: "react-native", label: "React Native", language: "typescript", facts: [] },
   { id: "node", label: "Node (@keypin/node)", language: "typescript", facts: [] },
 ];
+
+/** The formats the page leaves out, each with why. */
+export const notShownFormats: Readonly<Partial<Record<ExportFormat, string>>> = {
+  "okhttp-java": "the same OkHttp CertificatePinner as okhttp-kotlin, written in Java",
+};
+
+/** The language of a file, by its extension, for highlighting (`text` for one not known here). */
+const languages: Readonly<Record<string, string>> = {
+  xml: "xml",
+  plist: "xml",
+  kt: "kotlin",
+  java: "java",
+  swift: "swift",
+  ts: "typescript",
+  js: "javascript",
+  json: "json",
+};
+
+/**
+ * The platforms the page shows for these export formats: the presented ones in the page's order, then every
+ * other format (but the {@link notShownFormats}) in the registry's order, under its platform's name.
+ *
+ * @example
+ * platformsOf(exportFormatDescriptors).map((p) => p.id); // ["android-nsc", "okhttp-kotlin", "ios-ats", …]
+ */
+export function platformsOf(
+  descriptors: readonly ExportFormatDescriptor<ExportFormat>[],
+): PlatformDescriptor[] {
+  const known = new Set(descriptors.map((d) => d.name));
+  const rest = descriptors
+    .filter((d) => !presented.some((p) => p.id === d.name) && notShownFormats[d.name] === undefined)
+    .map((d) => ({
+      id: d.name,
+      label: d.platform,
+      language: languages[d.defaultOut.slice(d.defaultOut.lastIndexOf(".") + 1)] ?? "text",
+      facts: [],
+    }));
+  return [...presented.filter((p) => known.has(p.id)), ...rest];
+}
+
+/** The platforms the page shows, in its order: every export format but the {@link notShownFormats}. */
+export const labPlatforms: readonly PlatformDescriptor[] = platformsOf(exportFormatDescriptors);
 
 /**
  * The pin set rendered for every platform of {@link labPlatforms}. A platform that cannot express it at all (a

@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { parsePolicy } from "@keypin/core";
 import { type LabEvent, labScenarios, runLab } from "@keypin/lab";
 import { type LabWeb, startLabWeb } from "@keypin/lab-web";
+import { labPlatforms } from "../src/platforms.js";
 import { readSse, type SseEvent } from "./http-client.js";
 
 /** What identifies an event in the story: its type, scenario, step and actor (not its timestamps or keys). */
@@ -115,7 +116,8 @@ describe("the default run", () => {
     assert.ok(body.policy);
     assert.deepEqual(
       body.platforms.map((p) => p.id),
-      ["android-nsc", "okhttp-kotlin", "ios-ats", "trustkit", "react-native", "node"],
+      labPlatforms.map((p) => p.id),
+      "every export format the page shows (src/platforms.test.ts pins which)",
     );
     const pins = parsePolicy(body.policy).policy.domains.flatMap((d) => d.pins.map((p) => p.pin.slice(7)));
     for (const platform of body.platforms) {
