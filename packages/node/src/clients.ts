@@ -197,15 +197,11 @@ export function createPinnedDispatcher(
     // origin it tunnels to: with `connect.servername` set, a session from a checked handshake with an unpinned origin
     // was resumed for a pinned one, and Node runs no check on a resumed session. One ProxyAgent per origin keeps each
     // origin's sessions (and sockets) to itself.
-    if (hooks) {
-      // With hooks the origin's TLS socket is made here, on the ProxyAgent's tunnel, with the same options.
-      const factory = hookedTunnelFactory(tls, agentOptions as Record<string, unknown>, hooks, warn);
-      return new Agent({ ...agentOptions, factory: () => new ProxyAgent({ ...agentOptions, uri, factory }) });
-    }
-    return new Agent({
-      ...agentOptions,
-      factory: () => new ProxyAgent({ ...agentOptions, uri, requestTls: tls }),
-    });
+    // The origin's TLS socket is made here, on the ProxyAgent's tunnel, from the options undici gives a direct
+    // connection, server name included: given `requestTls`, the ProxyAgent replaced the server name undici derives
+    // from a Host header with the URL's host, and the Host header's pins were never checked (review).
+    const factory = hookedTunnelFactory(tls, agentOptions as Record<string, unknown>, hooks ?? {}, warn);
+    return new Agent({ ...agentOptions, factory: () => new ProxyAgent({ ...agentOptions, uri, factory }) });
   }
   if (hooks) {
     return new Agent({

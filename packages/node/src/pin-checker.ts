@@ -106,6 +106,31 @@ function hostOf(options: unknown): string | undefined {
   return typeof host === "string" && host !== "" ? host : undefined;
 }
 
+/**
+ * The host of the Host header in the options tls.connect was given, when a client passed its request's headers
+ * along (an object in any letter case, or Node's flat [name, value, …] array), as Node's URL parser reads it.
+ */
+function hostHeaderOf(options: unknown): string | undefined {
+  const headers = (options as { headers?: unknown } | undefined)?.headers;
+  if (headers === null || typeof headers !== "object") return undefined;
+  let value: unknown;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length && value === undefined; i += 2)
+      if (typeof headers[i] === "string" && headers[i].toLowerCase() === "host") value = headers[i + 1];
+  } else {
+    for (const key of Object.keys(headers))
+      if (key.toLowerCase() === "host") value = (headers as Record<string, unknown>)[key];
+  }
+  if (Array.isArray(value)) value = value[0];
+  if (typeof value !== "string" || value === "") return undefined;
+  try {
+    const host = new URL(`https://${value}`).hostname;
+    return host === "" ? undefined : host.replace(/^\[|\]$/g, "");
+  } catch {
+    return undefined; // not a host: no server would route it to a pinned name's virtual host
+  }
+}
+
 /** What one served chain (exact bytes) leads to under this checker's anchors: its verified path and pins. */
 interface VerifiedChain {
   served: Uint8Array[];
@@ -196,15 +221,23 @@ export class PinChecker {
       const serverName = asciiHost(hostname);
       const pinError = checker.checkPins(serverName, port, cert);
       if (pinError) return pinError;
-      // `hostname` is the TLS server name. The host connected to (the URL's) can be another name: a Host header
-      // (undici and https.Agent derive the server name from it), a `servername` option. The request still goes
-      // to that host, so its pins apply too; otherwise a forged certificate for any unpinned name would do.
-      const rawConnectHost = hostOf(this);
-      if (rawConnectHost === undefined) return undefined;
-      const connectHost = asciiHost(rawConnectHost);
-      const connectPolicy = checker.domainPolicyOf(connectHost);
-      if (!connectPolicy || connectPolicy === checker.domainPolicyOf(serverName)) return undefined;
-      return checker.checkPins(connectHost, port, cert);
+      // `hostname` is the TLS server name. The host connected to (the URL's) can be another name, and so can the
+      // request's Host header: undici and https.Agent derive the server name from a Host header when they connect
+      // directly, but tunnelling agents (axios's, through HTTPS_PROXY) take it from the URL and keep the headers in
+      // the options. The request still goes to each of those names, so their pins apply too; otherwise a forged
+      // certificate for any unpinned name would carry a request meant for a pinned one (review: Host header through
+      // a proxy).
+      const checked = new Set([checker.domainPolicyOf(serverName)]);
+      for (const raw of [hostOf(this), hostHeaderOf(this)]) {
+        if (raw === undefined) continue;
+        const name = asciiHost(raw);
+        const policy = checker.domainPolicyOf(name);
+        if (!policy || checked.has(policy)) continue;
+        checked.add(policy);
+        const error = checker.checkPins(name, port, cert);
+        if (error) return error;
+      }
+      return undefined;
     };
     // Node does not catch what checkServerIdentity throws: the process would end. Whatever goes wrong inside the
     // check (a certificate keypin cannot read, a bug, a listener) fails this one connection instead.

@@ -24,6 +24,7 @@ import {
   type TestServer,
   trackSockets,
 } from "@keypin/testkit";
+import axios from "axios";
 import got from "got";
 import { type Dispatcher, request as undiciRequest } from "undici";
 import WebSocket from "ws";
@@ -254,6 +255,86 @@ describe("bypass attempts: which host", () => {
     );
     agent.destroy();
     assertNothingStolen(before);
+  });
+
+  test("through a CONNECT proxy, a Host header naming the pinned host is pinned too (undici ProxyAgent, axios's tunnel)", async () => {
+    // Direct, undici and https.Agent make the server name from the Host header. Through a tunnel they did not:
+    // undici's ProxyAgent (given requestTls) and axios's tunnelling agent took the URL's host, and the Host
+    // header's pins were never looked at, so a certificate for the unpinned URL host carried the pinned host's
+    // request (review). The attacker's certificate names both hosts: only the pins can refuse it.
+    const proxy = await startConnectProxy();
+    const url = `https://${OTHER}:${evil.port}/`;
+    const headers = { host: HOST };
+    const before = evil.requests.length;
+    const control = new (await import("undici")).ProxyAgent({
+      uri: proxy.url,
+      requestTls: { ca: trusted() },
+    });
+    assert.equal(await viaUndici(control, url, { headers }), 200, "control: the plain ProxyAgent is fooled");
+    await control.close();
+    assert.equal(evil.requests.length, before + 1);
+    for (const extra of [{}, { onKeylog: () => {} }]) {
+      const d = createPinnedDispatcher({ policy: pinnedPolicy(), ca: trusted(), proxy: proxy.url, ...extra });
+      assert.equal(await viaUndici(d, url, { headers }), "ERR_KEYPIN_PIN_MISMATCH", JSON.stringify(extra));
+      assert.equal(await viaUndici(d, url), 200, "the unpinned host alone still works through the proxy");
+      await d.close();
+    }
+    const saved = { ...process.env };
+    process.env["HTTPS_PROXY"] = proxy.url;
+    process.env["https_proxy"] = proxy.url;
+    delete process.env["NO_PROXY"];
+    delete process.env["no_proxy"];
+    try {
+      const agent = createPinnedAgent({ policy: pinnedPolicy(), ca: trusted() });
+      const error = await rejectionOf(
+        axios.get(url, { httpsAgent: agent, headers: { ...headers, authorization: TOKEN } }),
+      );
+      assert.equal(keypinCodeOf(error), "ERR_KEYPIN_PIN_MISMATCH");
+      agent.destroy();
+    } finally {
+      for (const key of ["HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"]) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
+    await proxy.close();
+    assert.equal(evil.requests.length, before + 3, "only the control and the two unpinned requests arrived");
+    assert.ok(!evil.requests.slice(before + 1).some((r) => r.headers.host === HOST));
+  });
+
+  test("a Host header in tls.connect's options finds its policy in any spelling (object in any case, flat array, port, brackets)", async () => {
+    const pinned = pinnedTlsOptions({ policy: pinnedPolicy(), ca: trusted(), connect });
+    for (const headers of [
+      { Host: `${HOST.toUpperCase()}:443` },
+      { HOST: `${HOST}.` },
+      ["Accept", "*/*", "host", HOST],
+      { host: [HOST] },
+    ]) {
+      assert.equal(
+        await viaTls({
+          host: "127.0.0.1",
+          port: evil.port,
+          servername: OTHER,
+          headers,
+          ...pinned,
+        } as ConnectionOptions),
+        "ERR_KEYPIN_PIN_MISMATCH",
+        JSON.stringify(headers),
+      );
+    }
+    for (const headers of [{ host: OTHER }, { host: "[::1]:8443" }, { host: "not a host" }, {}]) {
+      assert.equal(
+        await viaTls({
+          host: "127.0.0.1",
+          port: evil.port,
+          servername: OTHER,
+          headers,
+          ...pinned,
+        } as ConnectionOptions),
+        "ok",
+        JSON.stringify(headers),
+      );
+    }
   });
 
   test("every spelling of the pinned host in a URL is pinned: case, trailing dots, Unicode and xn-- forms", async () => {
