@@ -7,7 +7,10 @@
 export interface CommandEntry {
   /** `keypin <name>`; the module is `commands/<name>.ts`. */
   readonly name: string;
-  /** The one line `keypin --help` shows. */
+  /**
+   * What the command does, in one line: `keypin --help` lists it and `keypin help <name>` starts with it. It is
+   * said here only, so that `keypin --help` loads no command module; the command's `meta` does not repeat it.
+   */
   readonly summary: string;
   /**
    * How `main.ts` loads it: `true`, from the CommonJS file `scripts/bundle.mjs` makes of it
@@ -25,7 +28,8 @@ export const commandTable: readonly CommandEntry[] = [
   },
   {
     name: "hash",
-    summary: "print the pins of certificates, public keys, private keys and CSRs (files or stdin)",
+    summary:
+      "print the pins (sha256/base64 of the SubjectPublicKeyInfo) of certificates, keys and CSRs (files or stdin)",
     bundled: true,
   },
   {
@@ -46,7 +50,7 @@ export const commandTable: readonly CommandEntry[] = [
   {
     name: "plan",
     summary:
-      "date each pin's end: renewals (SC-081, ARI), CA families, and when the next pin must be merged and released",
+      "date each pin's end: renewals (SC-081 lifetimes, ARI), CA families, and when the next pin must be merged and released",
     bundled: false,
   },
   {
@@ -63,7 +67,7 @@ export const commandTable: readonly CommandEntry[] = [
   {
     name: "audit",
     summary:
-      "an intercepting proxy for your app: per host, intercepted, pinned, ca-not-trusted or undetermined",
+      "an intercepting proxy for your app: per host, intercepted, pinned, ca-not-trusted or undetermined, with evidence",
     bundled: false,
   },
   {
@@ -73,7 +77,8 @@ export const commandTable: readonly CommandEntry[] = [
   },
   {
     name: "collect",
-    summary: "run a pin-failure report collector with a dashboard and a JSON API",
+    summary:
+      "run a pin-failure report collector for TrustKit, RFC 7469 and @keypin/node reports, with a dashboard and a JSON API",
     bundled: false,
   },
 ];

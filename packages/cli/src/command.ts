@@ -68,14 +68,17 @@ export interface RunContext<T extends ArgsDef = ArgsDef> {
 }
 
 /**
- * A keypin command: what `commands/<name>.ts` exports as default. The name and the one-line summary of
- * `keypin --help` are in `command-table.ts`; this is the rest of its help and what it does.
+ * A keypin command: what `commands/<name>.ts` exports as default. Its name and its one-line summary (the first
+ * line of its help too) are in `command-table.ts`; this is the rest of its help and what it does.
  */
 export interface KeypinCommand<T extends ArgsDef = ArgsDef> {
   meta: {
     name: string;
-    /** The first line of `keypin help <name>`. */
-    description: string;
+    /**
+     * Leave it out: what the command does is its `summary` in `command-table.ts`, the first line of `keypin help
+     * <name>`. Where a command still says it, it must be the summary word for word (command-table.test.ts).
+     */
+    description?: string;
   };
   args?: T;
   /** The usage line after `keypin <name>`, e.g. `[options] <file…|->` (default: from `args`). */
@@ -94,7 +97,7 @@ export interface KeypinCommand<T extends ArgsDef = ArgsDef> {
  *
  * @example
  * export default defineCommand({
- *   meta: { name: "hash", description: "print pins" },
+ *   meta: { name: "hash" },
  *   args: { json: { type: "boolean", description: "print JSON" } },
  *   run({ args }) { … },
  * });

@@ -93,11 +93,12 @@ function unknownCommand(name: string): UsageError {
 }
 
 /** Runs a command: `--help` shows its help; otherwise strict argument parsing (unknown options are usage errors), then `run`. */
-async function runCommand(cmd: KeypinCommand, argv: string[], name: string): Promise<void> {
+async function runCommand(cmd: KeypinCommand, argv: string[], entry: CommandEntry): Promise<void> {
+  const { name } = entry;
   const help = argv.indexOf("--") === -1 ? argv : argv.slice(0, argv.indexOf("--"));
   if (help.includes("--help") || help.includes("-h")) {
     const { renderCommandHelp } = await import("./usage.js");
-    process.stdout.write(renderCommandHelp(name, cmd, colorsFor(process.stdout)));
+    process.stdout.write(renderCommandHelp(entry, cmd, colorsFor(process.stdout)));
     return;
   }
   const args = parseArgs(argv, cmd.args ?? {}, `keypin ${name}`);
@@ -162,9 +163,9 @@ async function dispatch(args: string[]): Promise<void> {
     if (!entry) throw unknownCommand(target);
     if (args.length > 2)
       throw new UsageError(`\`keypin help\` takes one command name (got "${args.slice(2).join(" ")}")`);
-    return runCommand(await loadCommand(entry), ["--help"], target);
+    return runCommand(await loadCommand(entry), ["--help"], entry);
   }
   const entry = findCommand(first);
   if (!entry) throw unknownCommand(first);
-  await runCommand(await loadCommand(entry), args.slice(1), first);
+  await runCommand(await loadCommand(entry), args.slice(1), entry);
 }

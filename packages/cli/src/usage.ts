@@ -10,12 +10,17 @@ export const globalOptions: readonly (readonly [string, string])[] = [
 ];
 
 /**
- * The help text of one command: description, usage line, arguments, options, exit codes, examples.
+ * The help text of one command: its summary (from the command table), usage line, arguments, options, exit
+ * codes, examples.
  *
  * @example
- * process.stdout.write(renderCommandHelp("hash", hashCommand, colorsFor(process.stdout)));
+ * process.stdout.write(renderCommandHelp(commandTable[1]!, hashCommand, colorsFor(process.stdout)));
  */
-export function renderCommandHelp(name: string, cmd: KeypinCommand, c: Colors): string {
+export function renderCommandHelp(
+  { name, summary }: Pick<CommandEntry, "name" | "summary">,
+  cmd: KeypinCommand,
+  c: Colors,
+): string {
   const args = cmd.args ?? {};
   const positionals = Object.entries(args).filter(
     (entry): entry is [string, PositionalArg] => entry[1].type === "positional",
@@ -32,7 +37,7 @@ export function renderCommandHelp(name: string, cmd: KeypinCommand, c: Colors): 
       .filter(Boolean)
       .join(" ");
   const lines: string[] = [];
-  lines.push(`${c.bold(`keypin ${name}`)}: ${cmd.meta.description}`, "");
+  lines.push(`${c.bold(`keypin ${name}`)}: ${summary}`, "");
   lines.push(`${c.bold("Usage:")} keypin ${name}${usage ? ` ${usage}` : ""}`);
   if (positionals.length > 0) {
     lines.push("", c.bold("Arguments:"));

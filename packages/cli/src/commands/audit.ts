@@ -43,11 +43,7 @@ function lanAddresses(): string[] {
  * // keypin audit --duration 120 --expect-pinned api.example.com --report audit.json
  */
 export default defineCommand({
-  meta: {
-    name: "audit",
-    description:
-      "an intercepting proxy for your app: per host, intercepted, pinned, ca-not-trusted or undetermined, with evidence",
-  },
+  meta: { name: "audit" },
   usage:
     "[--listen HOST:PORT] [--ca-dir DIR] [--duration SECONDS] [--policy keypin.json | --expect-pinned HOSTS] [--json] [--report FILE]",
   examples: [

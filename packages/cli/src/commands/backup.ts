@@ -53,10 +53,7 @@ export function describeBackup(result: BackupKeyResult, c: Colors, policyFile?: 
  * keypin backup --out ~/keys
  */
 export default defineCommand({
-  meta: {
-    name: "backup",
-    description: "make an offline backup key pair and its CSR, and print the backup pin",
-  },
+  meta: { name: "backup" },
   args: {
     out: {
       type: "string",

@@ -293,10 +293,7 @@ export function formatCheckReport(report: CheckReport, policyFile: string, c: Co
  * keypin check --policy keypin.json --strict
  */
 export default defineCommand({
-  meta: {
-    name: "check",
-    description: "connect to every pinned host as a device would; report ok, pin-mismatch, untrusted, error",
-  },
+  meta: { name: "check" },
   args: {
     policy: { type: "string", valueHint: "FILE", description: "the policy file", default: "keypin.json" },
     host: {

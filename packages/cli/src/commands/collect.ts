@@ -24,11 +24,7 @@ export function parseListen(value: string): { host: string; port: number } {
 }
 
 export default defineCommand({
-  meta: {
-    name: "collect",
-    description:
-      "run a pin-failure report collector: ingest TrustKit, RFC 7469 and @keypin/node reports, group and classify them, serve a JSON API and a dashboard",
-  },
+  meta: { name: "collect" },
   args: {
     listen: {
       type: "string",

@@ -60,10 +60,7 @@ function shorten(text: string): string {
 }
 
 export default defineCommand({
-  meta: {
-    name: "export",
-    description: "turn keypin.json into Android, iOS, TrustKit, OkHttp, React Native and Node configuration",
-  },
+  meta: { name: "export" },
   usage:
     "--format <format> [--policy keypin.json] [--out FILE] [--allow-lossy] [--allow-cleartext] [--check]",
   examples: [

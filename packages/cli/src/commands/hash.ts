@@ -131,10 +131,7 @@ function privateKeyProblem(error: unknown): string {
  * keypin hash cert.pem
  */
 export default defineCommand({
-  meta: {
-    name: "hash",
-    description: "print the pins (sha256/base64 of the SubjectPublicKeyInfo) of certificates, keys and CSRs",
-  },
+  meta: { name: "hash" },
   usage: "[options] <file…|->",
   args: {
     json: {

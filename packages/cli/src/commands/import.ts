@@ -76,11 +76,7 @@ function jsonReport(sources: ImportedSource[], differences: Difference[], extra:
 }
 
 export default defineCommand({
-  meta: {
-    name: "import",
-    description:
-      "read the pins an app already ships (Android network security config, iOS Info.plist NSPinnedDomains or TrustKit, OkHttp, React Native) into keypin.json, or check that they agree",
-  },
+  meta: { name: "import" },
   usage: "[--out keypin.json] [--merge] [--check] [--json] <file…>",
   examples: [
     "keypin import app/src/main/res/xml/network_security_config.xml ios/App/Info.plist",

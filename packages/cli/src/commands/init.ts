@@ -79,10 +79,7 @@ async function askForBackup(defaultDir: string): Promise<BackupSource> {
  * keypin init api.myapp.com --generate-backup ~/keys
  */
 export default defineCommand({
-  meta: {
-    name: "init",
-    description: "inspect hosts and write a keypin.json policy with roles and a backup pin",
-  },
+  meta: { name: "init" },
   usage: "[options] <host[:port]…>",
   args: {
     backup: {

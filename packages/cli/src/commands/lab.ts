@@ -28,10 +28,7 @@ function parseScenarios(values: string[]): number[] | undefined {
  * // keypin lab --scenario 3 --json | jq -c 'select(.type == "outcome")'
  */
 export default defineCommand({
-  meta: {
-    name: "lab",
-    description: "run the MITM lab: watch pinning stop an intercepting proxy, live",
-  },
+  meta: { name: "lab" },
   usage: "[--scenario N] [--keep] [--verbose] [--json] | --web [--open] [--port N]",
   examples: [
     "keypin lab                      # every scenario, narrated",
