@@ -45,25 +45,83 @@ function reasonOf(error: unknown): string {
 }
 
 /**
- * Reads the client's first TLS record (header and body; what arrived if the client stops or sends no TLS), then
- * pauses the socket so that the bytes can be put back for the TLS layer.
+ * The most bytes of TLS records read for the ClientHello before the handshake goes on without the rest: a ClientHello
+ * is a few hundred bytes to a few KiB (post-quantum key shares included), and a peer that claims a longer one must
+ * not make the proxy buffer it all before TLS even starts. The handshake timer bounds the wait.
  */
-function firstRecord(socket: Socket, head: Buffer): Promise<Buffer> {
-  const complete = (b: Buffer): boolean =>
-    b.length >= 5 && (b[0] !== 0x16 || b.length >= 5 + b.readUInt16BE(3));
-  if (complete(head) || socket.destroyed) return Promise.resolve(head);
+const CLIENT_HELLO_MAX_BYTES = 64 * 1024;
+
+/**
+ * The client's first bytes, read until they hold its whole ClientHello: the handshake records up to the end of the
+ * first handshake message, which may span several records (RFC 8446 5.1: handshake messages may be fragmented;
+ * OpenSSL reassembles them, and `openssl s_client -max_send_frag 512` sends a long hello in two). `push` says when
+ * to stop: the hello is whole, or waiting is pointless (no TLS, a record of another type before the message ends,
+ * CLIENT_HELLO_MAX_BYTES read). Linear in the bytes, however small the chunks or records a peer sends.
+ */
+class ClientHelloReader {
+  #bytes = Buffer.alloc(0);
+  #length = 0;
+  /** Where the next record's header starts. */
+  #offset = 0;
+  /** The handshake message's type and u24 length, from the first records' bodies. */
+  readonly #header: number[] = [];
+  #body = 0;
+  #done = false;
+
+  get bytes(): Buffer {
+    return this.#bytes.subarray(0, this.#length);
+  }
+
+  push(chunk: Buffer): boolean {
+    if (this.#length + chunk.length > this.#bytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.#length + chunk.length, 2 * this.#bytes.length, 1024));
+      this.#bytes.copy(grown, 0, 0, this.#length);
+      this.#bytes = grown;
+    }
+    chunk.copy(this.#bytes, this.#length);
+    this.#length += chunk.length;
+    this.#done ||= this.#scan();
+    return this.#done;
+  }
+
+  #scan(): boolean {
+    const b = this.#bytes;
+    const end = this.#length;
+    if (end < 5) return false;
+    if (b[0] !== 0x16 || end >= CLIENT_HELLO_MAX_BYTES) return true;
+    while (this.#offset + 5 <= end) {
+      const at = this.#offset;
+      if (b[at] !== 0x16) return true;
+      const length = b.readUInt16BE(at + 3);
+      if (at + 5 + length > end) return false;
+      for (let i = 0; i < length && this.#header.length < 4; i++) this.#header.push(b[at + 5 + i]!);
+      this.#body += length;
+      this.#offset = at + 5 + length;
+      const [, h1 = 0, h2 = 0, h3 = 0] = this.#header;
+      if (this.#header.length === 4 && this.#body >= 4 + ((h1 << 16) | (h2 << 8) | h3)) return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * Reads the client's TLS records up to the end of its ClientHello (see ClientHelloReader; what arrived if the
+ * client stops, is dropped by the handshake timer, or sends no TLS), then pauses the socket so that the bytes can
+ * be put back for the TLS layer.
+ */
+function clientHelloRecords(socket: Socket, head: Buffer): Promise<Buffer> {
+  const reader = new ClientHelloReader();
+  if (reader.push(head) || socket.destroyed) return Promise.resolve(reader.bytes);
   return new Promise((resolve) => {
-    let buffered = head;
     const done = (): void => {
       socket.off("data", onData);
       socket.off("end", done);
       socket.off("close", done);
       socket.pause();
-      resolve(buffered);
+      resolve(reader.bytes);
     };
     const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
-      if (complete(buffered)) done();
+      if (reader.push(chunk)) done();
     };
     socket.on("data", onData);
     socket.once("end", done);
@@ -374,9 +432,9 @@ export class InterceptingProxy<Leaf extends ForgedCertificate = ForgedCertificat
         if (client.destroyed) return;
         this.#emit({ kind: "forge", tunnel: tunnel.id, host, leaf, cached, appended });
         client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-        return firstRecord(client, head).then((first) => {
+        return clientHelloRecords(client, head).then((first) => {
           if (first.length > 0) this.#emit({ kind: "client-hello", tunnel: tunnel.id, record: first });
-          // A client that ended its side before a whole first record will send no handshake: close the tunnel
+          // A client that ended its side before a whole ClientHello will send no handshake: close the tunnel
           // (the HTTP server's sockets are half-open, so nothing else would, and it would stay open for good).
           if (client.readableEnded) client.destroy();
           if (client.destroyed) return;

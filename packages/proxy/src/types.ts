@@ -154,7 +154,8 @@ export type InterceptEvent<Leaf extends ForgedCertificate = ForgedCertificate> =
       client: { address: string; port: number };
     }
   /**
-   * The first TLS record the client sent on the tunnel (its ClientHello, raw), read before the handshake, so
+   * The TLS records the client sent on the tunnel up to the end of its ClientHello (raw, headers included: one
+   * record, or several when the client fragmented the message; at most 64 KiB are read), before the handshake, so
    * that an audit can fingerprint the client's TLS stack. Not emitted when the client sent nothing.
    */
   | { kind: "client-hello"; tunnel: number; record: Buffer }

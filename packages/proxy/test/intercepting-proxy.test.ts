@@ -6,8 +6,9 @@ import { X509Certificate } from "node:crypto";
 import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { connect as connectTcp } from "node:net";
+import { connect as connectTcp, type Socket } from "node:net";
 import { join } from "node:path";
+import { Duplex } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { connect as connectTls, type TLSSocket } from "node:tls";
 import { type ForgedCertificate, type InterceptEvent, InterceptingProxy } from "@keypin/proxy";
@@ -109,6 +110,37 @@ async function tlsThrough(port: number, authority: string, servername?: string):
   const tls = connectTls({ socket, ca: [attackerCa.pem], ...(servername ? { servername } : {}) });
   await once(tls, "secureConnect");
   return tls;
+}
+
+/**
+ * A duplex over a tunnel's socket that sends the client's ClientHello record as two records (cut `cut` bytes into
+ * its body), in two TCP writes `pauseMs` apart, so that the proxy reads them in two chunks. Legal: RFC 8446 5.1.
+ */
+function splittingHello(raw: Socket, cut: number, pauseMs: number): Duplex {
+  let first = true;
+  const duplex = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, callback) {
+      if (!first || chunk[0] !== 0x16) return void raw.write(chunk, callback);
+      first = false;
+      const length = chunk.readUInt16BE(3);
+      const body = chunk.subarray(5, 5 + length);
+      const record = (b: Buffer) =>
+        Buffer.concat([chunk.subarray(0, 3), Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+      raw.write(record(body.subarray(0, cut)));
+      setTimeout(
+        () => raw.write(Buffer.concat([record(body.subarray(cut)), chunk.subarray(5 + length)]), callback),
+        pauseMs,
+      );
+    },
+    final(callback) {
+      raw.end(callback);
+    },
+  });
+  raw.on("data", (chunk: Buffer) => duplex.push(chunk));
+  raw.on("end", () => duplex.push(null));
+  raw.on("close", () => duplex.destroy());
+  return duplex;
 }
 
 const url = (path = "/") => `https://${HOST}:${server.port}${path}`;
@@ -585,6 +617,163 @@ describe("InterceptingProxy", () => {
       assert.deepEqual(
         of("closed").map((e) => e.handshake),
         [false, true],
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("reads a ClientHello sent as two TLS records in two TCP segments whole, and decrypts what follows", async () => {
+    const { proxy, of } = await startProxy();
+    try {
+      const { socket, answer } = await openTunnel(proxy.port, `${HOST}:${server.port}`);
+      assert.match(answer, /^HTTP\/1\.1 200/);
+      const tls = connectTls({
+        socket: splittingHello(socket, 40, 200) as unknown as Socket,
+        servername: HOST,
+        ca: [attackerCa.pem],
+      });
+      await once(tls, "secureConnect");
+      tls.end(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nAuthorization: ${TOKEN}\r\nConnection: close\r\n\r\n`);
+      tls.resume();
+      await once(tls, "close");
+      await proxy.idle();
+      const [hello] = of("client-hello").map((e) => e.record);
+      assert.ok(hello);
+      assert.equal(hello[0], 0x16);
+      assert.equal(hello.readUInt16BE(3), 40, "the first record is the cut one");
+      const second = hello.subarray(5 + 40);
+      assert.equal(second[0], 0x16, "the second record is read too");
+      assert.equal(
+        second.length,
+        5 + second.readUInt16BE(3),
+        "and nothing past it (the client waits for the server)",
+      );
+      // The handshake message's length (its header is in the first record) is what the two bodies hold.
+      assert.equal(4 + hello.readUIntBE(6, 3), 40 + second.readUInt16BE(3));
+      assert.ok(second.includes(HOST), "the SNI name, past the cut, is in what was read");
+      assert.deepEqual(
+        of("request").map((e) => e.message.headers.authorization),
+        [TOKEN],
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("reads a ClientHello that spans two TLS records whole (openssl s_client -max_send_frag 512), as one in one record (the control)", async () => {
+    const { proxy, of } = await startProxy();
+    // A long ALPN list makes openssl's ClientHello about 730 bytes: -max_send_frag 512 sends it in two records.
+    const alpn = ["http/1.1", "x".repeat(200), "y".repeat(200)].join(",");
+    const run = (extra: string[]) =>
+      new Promise<number>((resolve) => {
+        const child = execFile(
+          "openssl",
+          [
+            "s_client",
+            "-proxy",
+            `127.0.0.1:${proxy.port}`,
+            "-connect",
+            `${HOST}:${server.port}`,
+            "-servername",
+            HOST,
+            "-CAfile",
+            files.deviceStore,
+            "-verify_return_error",
+            "-alpn",
+            alpn,
+            "-quiet",
+            ...extra,
+          ],
+          { timeout: 20_000 },
+          (error) => resolve(error ? ((error as { code?: number }).code ?? -1) : 0),
+        );
+        child.stdin?.end(
+          `GET / HTTP/1.1\r\nHost: ${HOST}\r\nAuthorization: ${TOKEN}\r\nConnection: close\r\n\r\n`,
+        );
+      });
+    const recordsOf = (bytes: Buffer): { type: number; length: number }[] => {
+      const out: { type: number; length: number }[] = [];
+      for (let at = 0; at + 5 <= bytes.length; at += 5 + bytes.readUInt16BE(at + 3))
+        out.push({ type: bytes[at]!, length: bytes.readUInt16BE(at + 3) });
+      return out;
+    };
+    try {
+      assert.equal(await run(["-max_send_frag", "512"]), 0);
+      assert.equal(await run([]), 0);
+      await proxy.idle();
+      const [split, whole] = of("client-hello").map((e) => e.record);
+      assert.ok(split && whole);
+      assert.deepEqual(
+        recordsOf(split).map((r) => r.type),
+        [0x16, 0x16],
+        "openssl sent the hello in two records",
+      );
+      assert.equal(recordsOf(split)[0]!.length, 512);
+      assert.deepEqual(
+        recordsOf(whole).map((r) => r.type),
+        [0x16],
+      );
+      for (const record of [split, whole]) {
+        // Every byte of the handshake message: the record bodies add up to its header's length, 4 bytes included.
+        const bodies = recordsOf(record).reduce((n, r) => n + r.length, 0);
+        assert.equal(bodies, 4 + record.readUIntBE(6, 3));
+        assert.equal(record.length, 5 * recordsOf(record).length + bodies);
+        // The message, reassembled, ends with what openssl put last (the ALPN list is past the split hello's first 512).
+        const message = Buffer.concat(
+          recordsOf(record).reduce<{ at: number; parts: Buffer[] }>(
+            ({ at, parts }, r) => ({
+              at: at + 5 + r.length,
+              parts: [...parts, record.subarray(at + 5, at + 5 + r.length)],
+            }),
+            { at: 0, parts: [] },
+          ).parts,
+        );
+        assert.ok(message.includes(HOST) && message.includes("y".repeat(200)));
+      }
+      // Both were intercepted: the token went through the forged certificate each time.
+      assert.deepEqual(
+        of("closed").map((e) => e.appBytes > 0),
+        [true, true],
+      );
+      assert.deepEqual(
+        of("request").map((e) => e.message.headers.authorization),
+        [TOKEN, TOKEN],
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("reads at most 64 KiB of records for a ClientHello that claims more, then hands the tunnel to TLS (the handshake timer ends it)", async () => {
+    const { proxy, of } = await startProxy({ handshakeTimeoutMs: 3000 });
+    try {
+      const { socket, answer } = await openTunnel(proxy.port, `${HOST}:${server.port}`);
+      assert.match(answer, /^HTTP\/1\.1 200/);
+      socket.on("error", () => {});
+      // A ClientHello claiming 100,000 bytes (under OpenSSL's limit for one), sent as four records of 16 KiB:
+      // 65,556 bytes, past the bound, and the message still incomplete.
+      const record = (body: Buffer) =>
+        Buffer.concat([Buffer.from([0x16, 0x03, 0x01, body.length >> 8, body.length & 0xff]), body]);
+      const first = Buffer.alloc(16_384, 0x41);
+      first.writeUInt8(0x01, 0);
+      first.writeUIntBE(100_000, 1, 3);
+      // One write per record, apart, so that the proxy reads them in four chunks.
+      for (const body of [first, ...[1, 2, 3].map(() => Buffer.alloc(16_384, 0x42))]) {
+        socket.write(record(body));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const started = Date.now();
+      while (of("client-hello").length === 0 && Date.now() - started < 2500)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      const hello = of("client-hello")[0]?.record;
+      assert.ok(hello, "the hello was handed on before the handshake timer, not when it fired");
+      assert.ok(hello.length >= 64 * 1024 && hello.length <= 4 * (5 + 16_384), String(hello.length));
+      await once(socket, "close");
+      await proxy.idle();
+      assert.deepEqual(
+        of("closed").map((e) => e.handshake),
+        [false],
       );
     } finally {
       await proxy.close();
