@@ -6,7 +6,23 @@ import { sha256 } from "./sha256.js";
 
 /** The same report is sent (and handed to `onReport`) at most once per this many milliseconds. */
 export const REPORT_INTERVAL_MS = 24 * 60 * 60 * 1000;
-const REPORT_TIMEOUT_MS = 10_000;
+/** A report POST ends after this long, answered or not (a deadline for the whole exchange, not an idle timer). */
+export const REPORT_TIMEOUT_MS = 10_000;
+/**
+ * Report POSTs in flight at once, per process and per report URI origin. Reports are deduplicated by content, so a
+ * forging network that varies its leaf on every connection makes every failure a new report: without a cap each one
+ * opened a connection, and a report server that answered a byte at a time kept every one open (review). Reports
+ * beyond the cap are dropped, with a warning; `onReport` still receives them.
+ */
+export const MAX_REPORTS_IN_FLIGHT = 4;
+export const MAX_REPORTS_IN_FLIGHT_PER_ORIGIN = 2;
+let inFlight = 0;
+const inFlightByOrigin = new Map<string, number>();
+
+/** @internal For keypin's own tests only: report POSTs in flight now. */
+export function reportsInFlight(): number {
+  return inFlight;
+}
 
 /**
  * Per process, as TrustKit does: SHA-256 (base64) of the dedupe key → when it was last reported (by the reporter's
@@ -38,6 +54,8 @@ export interface ReportSenderOptions {
   send?: boolean | undefined;
   /** Milliseconds since the epoch; injectable for tests of the 24-hour limit. */
   now?: (() => number) | undefined;
+  /** @internal For keypin's own tests: the deadline of one POST (default REPORT_TIMEOUT_MS). */
+  timeoutMs?: number | undefined;
 }
 
 /**
@@ -46,6 +64,7 @@ export interface ReportSenderOptions {
  */
 export class ReportSender {
   readonly #options: ReportSenderOptions;
+  #lastDropWarning = Number.NEGATIVE_INFINITY;
 
   constructor(options: ReportSenderOptions) {
     this.#options = options;
@@ -97,23 +116,64 @@ export class ReportSender {
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     const warn = (why: string): void =>
       this.#options.onWarning(`keypin: could not send a pin failure report to ${url.origin}: ${why}`);
+    const origin = url.origin;
+    const ofOrigin = inFlightByOrigin.get(origin) ?? 0;
+    if (inFlight >= MAX_REPORTS_IN_FLIGHT || ofOrigin >= MAX_REPORTS_IN_FLIGHT_PER_ORIGIN) {
+      // One warning per minute of drops: a flood of failures must not become a flood of warnings.
+      const now = Date.now();
+      if (now - this.#lastDropWarning >= 60_000) {
+        this.#lastDropWarning = now;
+        warn(
+          `${ofOrigin} reports to it (${inFlight} in all) are still being sent; reports are dropped meanwhile`,
+        );
+      }
+      return;
+    }
+    inFlight++;
+    inFlightByOrigin.set(origin, ofOrigin + 1);
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(deadline);
+      inFlight--;
+      const left = (inFlightByOrigin.get(origin) ?? 1) - 1;
+      if (left > 0) inFlightByOrigin.set(origin, left);
+      else inFlightByOrigin.delete(origin);
+    };
+    const timeoutMs = this.#options.timeoutMs ?? REPORT_TIMEOUT_MS;
+    let req: ReturnType<typeof httpRequest> | undefined;
+    const deadline = setTimeout(() => {
+      req?.destroy(new Error(`no complete answer within ${timeoutMs} ms`));
+      finish();
+    }, timeoutMs);
+    deadline.unref();
     try {
-      const req = send(url, {
+      req = send(url, {
         method: "POST",
         // A fresh connection: never a pinned agent's socket, never keeping the process alive.
         agent: false,
-        timeout: REPORT_TIMEOUT_MS,
         headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
       });
       req.on("socket", (socket) => socket.unref());
-      req.on("timeout", () => req.destroy(new Error(`no answer within ${REPORT_TIMEOUT_MS} ms`)));
-      req.on("error", (error) => warn(error.message));
+      let answered = false;
+      req.on("error", (error) => {
+        finish();
+        if (!answered) warn(error.message);
+      });
+      req.on("close", finish);
       req.on("response", (res) => {
-        res.resume();
-        if (res.statusCode === undefined || res.statusCode >= 400) warn(`HTTP ${res.statusCode}`);
+        // The status is all a report needs: the body is never read, whatever its length or pace.
+        const status = res.statusCode;
+        answered = true;
+        res.destroy();
+        req?.destroy();
+        finish();
+        if (status === undefined || status >= 400) warn(`HTTP ${status}`);
       });
       req.end(body);
     } catch (error) {
+      finish();
       warn((error as Error).message);
     }
   }
