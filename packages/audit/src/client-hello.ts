@@ -57,18 +57,39 @@ function u16List(bytes: Buffer): number[] {
 }
 
 /**
- * Parses the first TLS record a client sent (record header included). Returns `undefined` when it is not a
- * complete TLS handshake record holding a ClientHello (plain HTTP, a truncated or malformed hello).
+ * The first handshake message in `records` (TLS records, headers included), reassembled from as many handshake
+ * records as it spans (RFC 8446 5.1: a message may be fragmented across records, as OpenSSL's
+ * `-max_send_frag` does with a long ClientHello). Throws a RangeError when the records end before it does.
+ */
+function firstHandshakeMessage(records: Buffer): Buffer {
+  const r = new Reader(records);
+  const bodies: Buffer[] = [];
+  let length = 0;
+  let need = Number.POSITIVE_INFINITY; // the message's length, once its 4-byte header is in
+  for (;;) {
+    if (r.u8() !== 0x16) throw new RangeError("not a handshake record");
+    r.u16();
+    const body = r.take(r.u16());
+    bodies.push(body);
+    length += body.length;
+    if (need === Number.POSITIVE_INFINITY && length >= 4)
+      need = 4 + Buffer.concat(bodies, 4).readUIntBE(1, 3);
+    // Concatenated once: per record, many tiny records would make it quadratic.
+    if (length >= need) return Buffer.concat(bodies, length);
+  }
+}
+
+/**
+ * Parses the TLS records a client sent first (record headers included: one record, or several when the client
+ * fragments its ClientHello). Returns `undefined` when they do not hold a complete ClientHello (plain HTTP, a
+ * truncated or malformed hello).
  *
  * @example
  * proxy.onEvent = (e) => { if (e.kind === "client-hello") console.log(parseClientHello(e.record)?.servername); };
  */
-export function parseClientHello(record: Buffer): ClientHello | undefined {
+export function parseClientHello(records: Buffer): ClientHello | undefined {
   try {
-    const r = new Reader(record);
-    if (r.u8() !== 0x16) return undefined;
-    r.u16();
-    const body = new Reader(r.take(r.u16()));
+    const body = new Reader(firstHandshakeMessage(records));
     if (body.u8() !== 0x01) return undefined;
     const hello = new Reader(body.take(body.u24()));
     const version = hello.u16();
