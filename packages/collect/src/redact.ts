@@ -8,8 +8,32 @@
 const SECRET_NAME = /pass|secret|token/i;
 const MASK = "***";
 
+/**
+ * A postgres:// connection string parsed as pg parses it (pg-connection-string's steps: spaces and stray '%'
+ * encoded, WHATWG URL against postgres://base, a dummy host for `@/`), without its side effects (it reads
+ * the sslcert/sslkey/sslrootcert files). WHATWG URL ends the userinfo at the last '@' before the host.
+ */
+function parseAsPg(database: string): URL | undefined {
+  let s = database;
+  if (/ |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(s)) s = encodeURI(s).replace(/%25(\d\d)/g, "%$1");
+  for (const candidate of [s, s.replace("@/", "@___DUMMY___/")]) {
+    try {
+      return new URL(candidate, "postgres://base");
+    } catch {
+      // pg retries with a dummy host, then gives up
+    }
+  }
+  return undefined;
+}
+
 /** `name=value` words of libpq's key=value form (a value may be single-quoted with \' and \\ escapes). */
 const KEY_VALUE = /([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'&]+)/g;
+
+/**
+ * A URL's userinfo as WHATWG URL (and so pg) reads it: the authority ends at the first '/', '?' or '#', and
+ * the userinfo at the last '@' in it, so `u:p@ss@host` is user u, password p@ss.
+ */
+const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i;
 
 /** The secret values in `database` (as written and percent-decoded), longest first: what must never be shown. */
 export function databaseSecrets(database: string): string[] {
@@ -24,7 +48,14 @@ export function databaseSecrets(database: string): string[] {
     }
     found.add(encodeURIComponent(value));
   };
-  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^@/?#]*)@/i.exec(database);
+  // What pg reads: its parser (WHATWG URL) ends the userinfo at the last '@' before the host, so a raw '@' is
+  // part of the password; the query's password-like parameters override it, and both are secrets.
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(database) ? parseAsPg(database) : undefined;
+  if (url) {
+    add(url.password);
+    for (const [name, value] of url.searchParams) if (SECRET_NAME.test(name)) add(value);
+  }
+  const userinfo = USERINFO.exec(database);
   if (userinfo?.[1]?.includes(":")) add(userinfo[1].slice(userinfo[1].indexOf(":") + 1));
   for (const m of database.matchAll(KEY_VALUE)) {
     if (SECRET_NAME.test(m[1] as string)) {
@@ -42,14 +73,16 @@ export function databaseSecrets(database: string): string[] {
  * of `database` replaced wherever it appears (pg's errors may echo parts of the connection string).
  */
 export function redactDatabaseSecrets(text: string, database: string): string {
-  let out = text.replace(
-    /([a-z][a-z0-9+.-]*:\/\/)([^@/?#\s:]*):([^@/?#\s]*)@/gi,
+  // The known secrets first: one may hold what ends a URL's userinfo in text (a space, a '/').
+  let out = text;
+  for (const secret of databaseSecrets(database)) out = out.split(secret).join(MASK);
+  out = out.replace(
+    /([a-z][a-z0-9+.-]*:\/\/)([^/?#\s:]*):([^/?#\s]*)@/gi,
     (_m, scheme: string, user: string) => `${scheme}${user}:${MASK}@`,
   );
   out = out.replace(KEY_VALUE, (m, name: string, eq: string) =>
     SECRET_NAME.test(name) ? `${name}${eq}${MASK}` : m,
   );
-  for (const secret of databaseSecrets(database)) out = out.split(secret).join(MASK);
   return out;
 }
 

@@ -7,7 +7,7 @@ import { readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { type AddressInfo, createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { redactDatabaseSecrets } from "@keypin/collect";
+import { databaseSecrets, describeDatabase, redactDatabaseSecrets } from "@keypin/collect";
 import { makeTempDir, type PgCluster, pgUnavailable, runCli, startPgCluster } from "@keypin/testkit";
 import pg from "pg";
 import { spawnCollector } from "./cli-process.js";
@@ -43,6 +43,13 @@ const FORMS: { database: string; field: string; secret: string; raw?: string }[]
     secret: "SECRET-b-7",
     raw: "SECRET-a-7",
   },
+  // A raw '@' in the password: WHATWG URL (pg's parser) ends the userinfo at the last '@' before the host.
+  {
+    database: "postgres://collector:s3cr@SECRET-at-13@127.0.0.1:1/keypin",
+    field: "password",
+    secret: "s3cr@SECRET-at-13",
+  },
+  { database: "postgres://u:SECRET:c@l-14@127.0.0.1:1/k", field: "password", secret: "SECRET:c@l-14" },
 ];
 
 test("pg reads each form's secret (control), and `keypin collect` prints none of them", async () => {
@@ -54,6 +61,31 @@ test("pg reads each form's secret (control), and `keypin collect` prints none of
     assert.match(out, /could not open the database .*\*\*\*/);
     for (const s of [form.secret, form.raw, "SECRET"].filter(Boolean)) {
       assert.ok(!out.includes(s as string), `${form.database}: ${out}`);
+    }
+  }
+});
+
+test("the library masks the password pg reads when it holds a raw '@', in the database's name and in any error text", () => {
+  for (const database of [
+    "postgres://collector:s3cr@tPassw0rd@127.0.0.1:1/keypin",
+    "postgresql://u:a@b@c@db.internal:5432/k?sslmode=disable",
+    "postgres://u:p@ss word@127.0.0.1/k",
+    "postgres://u@x:pw@dd9@127.0.0.1/k",
+    "postgres://u:pa@sZ9@/k?host=/var/run/postgresql",
+  ]) {
+    const password = parse(database).password as string;
+    assert.ok(password.includes("@"), `pg reads a password with '@' from ${database}: ${password}`);
+    const shown = describeDatabase(database);
+    assert.match(shown, /:\*\*\*@/, shown);
+    // No part of the password after its first '@' either (the old masking showed it).
+    const tail = password.slice(password.indexOf("@") + 1);
+    for (const part of [password, tail]) assert.ok(!shown.includes(part), `${database} shown as ${shown}`);
+    assert.ok(databaseSecrets(database).includes(password), `${password} in ${databaseSecrets(database)}`);
+    // An error (pg's, the server's, a store failure given to onError) that quotes the password or the URL.
+    const error = `connect failed for ${database}: password "${password}" refused (${encodeURIComponent(password)})`;
+    const masked = redactDatabaseSecrets(error, database);
+    for (const part of [password, tail, encodeURIComponent(password)]) {
+      assert.ok(!masked.includes(part), masked);
     }
   }
 });
@@ -124,6 +156,18 @@ describe("on a real PostgreSQL, the start-up line", { skip: pgUnavailable() }, (
     const collector = await spawnCollector(url);
     try {
       assert.match(collector.stdout(), /storing reports in postgres:\/\/.*\?password=\*\*\*/);
+      assert.ok(!(collector.stdout() + collector.stderr()).includes("SECRET"));
+    } finally {
+      await collector.stop();
+    }
+  });
+
+  test("names the database with a userinfo password holding '@' masked whole", async () => {
+    const url = (cluster as PgCluster).url.replace("keypin@", "keypin:s3cr@SECRET-live-15@");
+    assert.equal(parse(url).password, "s3cr@SECRET-live-15", "pg reads the whole password (control)");
+    const collector = await spawnCollector(url);
+    try {
+      assert.match(collector.stdout(), /storing reports in postgres:\/\/keypin:\*\*\*@127\.0\.0\.1:/);
       assert.ok(!(collector.stdout() + collector.stderr()).includes("SECRET"));
     } finally {
       await collector.stop();
