@@ -22,9 +22,22 @@ export type Alert =
       classification: string;
       evidence: readonly string[];
       group: string;
+      /**
+       * False when the group was not stored (the byte budget, or its client's share, is full): the alert is
+       * the only trace of it besides the store's notStored count.
+       */
+      stored: boolean;
       at: string;
     }
-  | { event: "rate"; host: string; minute: string; count: number; threshold: number; at: string };
+  | { event: "rate"; host: string; minute: string; count: number; threshold: number; at: string }
+  | {
+      /** Once per collector process: the first report of a new group that was not stored. */
+      event: "storage-full";
+      storedBytes: number;
+      maxStoredBytes: number;
+      notStored: number;
+      at: string;
+    };
 
 const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 16000];
 const ATTEMPT_TIMEOUT_MS = 10_000;

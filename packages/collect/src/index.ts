@@ -15,6 +15,7 @@ export { databaseSecrets, describeDatabase, redactDatabaseSecrets } from "./reda
 export {
   type Collector,
   type CollectorOptions,
+  clientOf,
   createCollectorServer,
   DEFAULT_GROUPS_PAGE,
   DEFAULT_SERIES_POINTS,
@@ -25,6 +26,7 @@ export {
   startCollector,
 } from "./server.js";
 export {
+  CLASSIFICATION_SHARES,
   DEFAULT_MAX_STORED_BYTES,
   type GroupFilter,
   type GroupRecord,
@@ -34,6 +36,7 @@ export {
   openSqliteStore,
   openStore,
   type RecordOutcome,
+  type Refusal,
   type ReportStore,
   type SeriesPoint,
   type StoreOptions,

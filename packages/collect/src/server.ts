@@ -14,6 +14,33 @@ export const MAX_GROUPS_PAGE = 500;
 export const DEFAULT_SERIES_POINTS = 10_000;
 export const MAX_SERIES_POINTS = 100_000;
 
+/**
+ * Alerts for reports of new groups that were not stored (interception and server-change only): at most this
+ * many a minute, each group once (remembered up to UNSTORED_ALERT_KEYS groups).
+ */
+const UNSTORED_ALERTS_PER_MINUTE = 60;
+const UNSTORED_ALERT_KEYS = 10_000;
+
+/**
+ * The client a report's bytes are counted against (GroupUpsert.client): its IPv4 address, or the /64 of its
+ * IPv6 address (one host is given a /64 and can send from any address in it).
+ */
+export function clientOf(address: string): string {
+  const a = address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "").toLowerCase();
+  if (isIP(a) !== 6) return a;
+  const [head = "", tail] = a.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  // An embedded IPv4 tail is two groups; only the first four groups matter here.
+  const width = right.reduce((n, g) => n + (g.includes(".") ? 2 : 1), 0);
+  const groups =
+    tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - width)).fill("0"), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
+}
+
 /** The largest report body accepted; larger bodies are answered 413. */
 export const MAX_REPORT_BYTES = 64 * 1024;
 /** A body over the limit is read (and discarded) up to this many bytes so the 413 arrives, then the socket closes. */
@@ -264,6 +291,10 @@ export function createCollectorServer(options: CollectorOptions): Server {
   const classifyOptions = { publicRoots: options.publicRoots };
   const allowedHosts = (options.allowedHosts ?? []).map((h) => h.toLowerCase());
   let warnedFull = false;
+  /** Unstored groups already alerted, and this minute's count of such alerts. */
+  const unstoredAlerted = new Set<string>();
+  let unstoredMinute = -1;
+  let unstoredThisMinute = 0;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // Ingest's own target is taken as it is; anything else is parsed (a query, an encoded path).
     const target = req.url ?? "/";
@@ -370,6 +401,7 @@ export function createCollectorServer(options: CollectorOptions): Server {
           classification,
           evidence: [...evidence],
           seenAt: now(),
+          client: clientOf(client),
         };
       } catch (error) {
         if (error instanceof ReportRejected) {
@@ -387,25 +419,58 @@ export function createCollectorServer(options: CollectorOptions): Server {
         send(res, 503, { error: "the report could not be stored; retry later" }, { "retry-after": "10" });
         return;
       }
+      const alerts = options.alerts;
       if (outcome && !outcome.stored) {
-        // Over the store's byte budget: counted (GET /api/groups: storage.notStored), not stored.
+        // Not stored (the byte budget's share for its classification, or its client's share, is full):
+        // counted (GET /api/groups: storage.notStored). Said once, and a report that matters still alerts.
+        const byClient = outcome.refused === "client";
         if (!warnedFull) {
           warnedFull = true;
           options.onError?.(
             new Error(
-              "the store is at its byte budget (maxStoredBytes): reports of new groups are counted, not stored; raise the budget, or prune (retainDays)",
+              "the store is at its byte budget (maxStoredBytes, or a share of it): reports of new groups are counted, not stored, and only interception and server-change reports alert; raise the budget, or prune (retainDays)",
             ),
           );
+          if (alerts) {
+            const at = new Date(upsert.seenAt).toISOString();
+            options.store.usage().then(
+              (usage) => alerts.send({ event: "storage-full", ...usage, at }),
+              (error) => options.onError?.(error),
+            );
+          }
+        }
+        if (alerts && upsert.classification !== "misconfiguration" && !unstoredAlerted.has(upsert.key)) {
+          const minute = Math.floor(upsert.seenAt / 60_000);
+          if (minute !== unstoredMinute) {
+            unstoredMinute = minute;
+            unstoredThisMinute = 0;
+          }
+          if (unstoredThisMinute < UNSTORED_ALERTS_PER_MINUTE) {
+            unstoredThisMinute += 1;
+            if (unstoredAlerted.size >= UNSTORED_ALERT_KEYS) unstoredAlerted.clear();
+            unstoredAlerted.add(upsert.key);
+            alerts.send({
+              event: "new-group",
+              host: upsert.host,
+              port: upsert.port,
+              classification: upsert.classification,
+              evidence: upsert.evidence,
+              group: upsert.key,
+              stored: false,
+              at: new Date(upsert.seenAt).toISOString(),
+            });
+          }
         }
         send(res, 202, {
           stored: false,
           group: upsert.key,
-          reason: "the collector's storage is full: this report is counted, not stored",
+          reason: byClient
+            ? "this client's share of the collector's storage is full: this report is counted, not stored"
+            : "the collector's storage is full: this report is counted, not stored",
         });
         return;
       }
       stored(res, upsert.key, upsert.classification);
-      const alerts = options.alerts;
       if (alerts && outcome) {
         const at = new Date(upsert.seenAt).toISOString();
         if (outcome.created) {
@@ -416,6 +481,7 @@ export function createCollectorServer(options: CollectorOptions): Server {
             classification: upsert.classification,
             evidence: upsert.evidence,
             group: upsert.key,
+            stored: true,
             at,
           });
         }

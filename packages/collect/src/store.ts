@@ -34,7 +34,14 @@ export interface GroupRecord {
 }
 
 /** What one accepted report adds: a new group with count 1, or count + 1 on the existing one. */
-export type GroupUpsert = Omit<GroupRecord, "count" | "firstSeen" | "lastSeen"> & { seenAt: number };
+export type GroupUpsert = Omit<GroupRecord, "count" | "firstSeen" | "lastSeen"> & {
+  seenAt: number;
+  /**
+   * Who sent it (the collector passes the client's address, an IPv6 one as its /64), for the per-client share
+   * of the byte budget (maxStoredBytesPerClient); never stored. Without it the report has no client share.
+   */
+  client?: string | undefined;
+};
 
 export interface SeriesPoint {
   host: string;
@@ -48,11 +55,19 @@ export interface RecordOutcome {
   created: boolean;
   minuteCount: number;
   /**
-   * False when the report's group is new and the store is at its byte budget (maxStoredBytes): the report is
+   * False when the report's group is new and does not fit the byte budget (see `refused`): the report is
    * counted (ReportStore.usage's notStored) but neither its group nor its minute is stored.
    */
   stored: boolean;
+  /**
+   * Why a report was not stored: `budget` (the stored groups would pass the share of maxStoredBytes open to
+   * its classification, see CLASSIFICATION_SHARES) or `client` (its client's share, maxStoredBytesPerClient).
+   */
+  refused?: Refusal | undefined;
 }
+
+/** Why a report of a new group was not stored. */
+export type Refusal = "budget" | "client";
 
 /** How much of its byte budget a store holds, and the reports of new groups it refused since it opened. */
 export interface StoreUsage {
@@ -69,7 +84,27 @@ export interface StoreOptions {
    * stored groups keep counting. The embedded store holds its whole database in memory, so this bounds it.
    */
   maxStoredBytes?: number | undefined;
+  /**
+   * The bytes of new groups of one classification that one client (GroupUpsert.client: an address, an IPv6
+   * /64) may add since the store opened or last pruned; default a quarter of maxStoredBytes. One client's
+   * flood of distinct reports then leaves the rest of the budget to everyone else, and its own made-up
+   * misconfiguration reports leave room for a real interception report. Counted per process: each
+   * collector of a fleet counts its own clients.
+   */
+  maxStoredBytesPerClient?: number | undefined;
 }
+
+/**
+ * The share of maxStoredBytes that a new group of each classification may fill: a misconfiguration report
+ * (which anyone can make up: no pins, a chain for another host) only the first half, a server change three
+ * quarters, an interception the whole. Junk that fills the budget leaves room for the reports that matter.
+ */
+export const CLASSIFICATION_SHARES: Readonly<Record<Classification, number>> = Object.freeze({
+  misconfiguration: 0.5,
+  "server-change": 0.75,
+  interception: 1,
+});
+const MIN_SHARE = Math.min(...Object.values(CLASSIFICATION_SHARES));
 
 /**
  * 32 MiB: some 6,000 groups of a typical 5 KB chain. The embedded store holds it in memory and writes it
@@ -95,6 +130,10 @@ const SUM_GROUP_BYTES = `SELECT COALESCE(SUM(256 + length(served_chain) + length
   + length(evidence) + length(host) + length(noted_host)), 0) AS bytes FROM report_groups`;
 
 const NOT_STORED: RecordOutcome = Object.freeze({ created: false, minuteCount: 0, stored: false });
+const REFUSED: Readonly<Record<Refusal, RecordOutcome>> = Object.freeze({
+  budget: Object.freeze({ ...NOT_STORED, refused: "budget" }),
+  client: Object.freeze({ ...NOT_STORED, refused: "client" }),
+});
 
 /** One page of groups: `limit` (default all) from `offset`, newest first. */
 export interface GroupFilter {
@@ -103,36 +142,80 @@ export interface GroupFilter {
   offset?: number | undefined;
 }
 
+/** What admission weighs a batch against: the store's bytes and budget, and each client's share so far. */
+interface Budget {
+  storedBytes: number;
+  maxStoredBytes: number;
+  maxStoredBytesPerClient: number;
+  clientBytes: ReadonlyMap<string, number>;
+}
+
 /**
  * The reports of a batch that fit a store's byte budget, in order, with their places in the batch: a group the
- * store holds always fits; a new group fits while its bytes (counted once per batch) stay within `room`. Both
- * stores admit this way; `refused` counts the reports left out, `bytes` what the admitted new groups weigh.
+ * store holds always fits; a new group fits while the stored bytes with it (counted once per batch) stay within
+ * its classification's share of the budget (CLASSIFICATION_SHARES) and its client's bytes within
+ * maxStoredBytesPerClient. Both stores admit this way; `refusals` says, by place, why a report was left out,
+ * `bytes` what the admitted new groups weigh and `byClient` how much of that each client added.
  */
 function admitWithinBudget(
   all: readonly GroupUpsert[],
   isStored: (key: string) => boolean,
   sizeOf: (group: GroupUpsert) => number,
-  room: number,
-): { kept: GroupUpsert[]; placeOf: number[]; bytes: number; refused: number } {
+  budget: Budget,
+): {
+  kept: GroupUpsert[];
+  placeOf: number[];
+  bytes: number;
+  byClient: Map<string, number>;
+  refusals: (Refusal | undefined)[];
+  refused: number;
+} {
   const kept: GroupUpsert[] = [];
   const placeOf: number[] = [];
+  const refusals: (Refusal | undefined)[] = [];
   const admitted = new Set<string>();
+  const byClient = new Map<string, number>();
   let bytes = 0;
   let refused = 0;
   all.forEach((g, i) => {
     if (!isStored(g.key) && !admitted.has(g.key)) {
       const size = sizeOf(g);
-      if (bytes + size > room) {
+      const share = CLASSIFICATION_SHARES[g.classification] ?? MIN_SHARE;
+      const client = shareOf(g);
+      let refusal: Refusal | undefined;
+      if (budget.storedBytes + bytes + size > Math.floor(budget.maxStoredBytes * share)) refusal = "budget";
+      else if (
+        client !== undefined &&
+        (budget.clientBytes.get(client) ?? 0) + (byClient.get(client) ?? 0) + size >
+          budget.maxStoredBytesPerClient
+      ) {
+        refusal = "client";
+      }
+      if (refusal) {
+        refusals[i] = refusal;
         refused += 1;
         return;
       }
       bytes += size;
+      if (client !== undefined) byClient.set(client, (byClient.get(client) ?? 0) + size);
       admitted.add(g.key);
     }
     kept.push(g);
     placeOf.push(i);
   });
-  return { kept, placeOf, bytes, refused };
+  return { kept, placeOf, bytes, byClient, refusals, refused };
+}
+
+/**
+ * What a client's share is counted under: its address and the group's classification, so that a client's
+ * made-up misconfiguration reports do not use up the room of its own device's interception report.
+ */
+const shareOf = (g: GroupUpsert): string | undefined =>
+  g.client === undefined ? undefined : `${g.classification} ${g.client}`;
+
+/** Adds a batch's admitted bytes per client share to the store's tally. */
+function addClientBytes(tally: Map<string, number>, added: ReadonlyMap<string, number>): void {
+  for (const [client, bytes] of added) tally.set(client, (tally.get(client) ?? 0) + bytes);
 }
 
 /** The collector's storage. `record` resolves only once the reports are durably stored. */
@@ -380,6 +463,9 @@ export async function openSqliteStore(
   } & StoreOptions = {},
 ): Promise<ReportStore> {
   const maxStoredBytes = options.maxStoredBytes ?? DEFAULT_MAX_STORED_BYTES;
+  const maxStoredBytesPerClient = options.maxStoredBytesPerClient ?? Math.floor(maxStoredBytes / 4);
+  /** The bytes of new groups each client added per classification since the store opened or pruned. */
+  const clientBytes = new Map<string, number>();
   let notStored = 0;
   const unlock = lockFile(file);
   const require = createRequire(import.meta.url);
@@ -662,15 +748,15 @@ export async function openSqliteStore(
     };
     // The byte budget: a report of a new group that does not fit is counted, and goes no further. Its bytes are
     // added to storedBytes only once the journal holds them: a failed write (a full disk) must not count them.
-    const admission = admitWithinBudget(
-      all,
-      (key) => known.has(key),
-      groupBytes,
-      maxStoredBytes - storedBytes,
-    );
+    const admission = admitWithinBudget(all, (key) => known.has(key), groupBytes, {
+      storedBytes,
+      maxStoredBytes,
+      maxStoredBytesPerClient,
+      clientBytes,
+    });
     notStored += admission.refused;
     const { kept: reports, placeOf, bytes: admittedBytes } = admission;
-    const allOutcomes: RecordOutcome[] = all.map(() => NOT_STORED);
+    const allOutcomes: RecordOutcome[] = all.map((_, i) => REFUSED[admission.refusals[i] ?? "budget"]);
     let outcomes: RecordOutcome[];
     // Keys written in full in this entry: a later report of the same group is a Duplicate of it.
     const fresh = new Set<string>();
@@ -680,11 +766,13 @@ export async function openSqliteStore(
           return { key: g.key, host: g.host, seenAt: g.seenAt } satisfies Duplicate;
         }
         fresh.add(g.key);
-        return g;
+        const { client: _client, ...row } = g;
+        return row;
       });
       const json = JSON.stringify({ seq: seq + 1, reports: lines });
       writeJournal(`${json}\t${lineChecksum(json)}\n`);
       storedBytes += admittedBytes;
+      addClientBytes(clientBytes, admission.byClient);
       seq += 1;
       apply(reports).forEach((o, k) => {
         allOutcomes[placeOf[k] as number] = o;
@@ -778,6 +866,7 @@ export async function openSqliteStore(
       snapshot();
       loadKeys();
       storedBytes = sumBytes();
+      clientBytes.clear();
       minutes.clear();
       newestStoredMinute = storedMinuteFloor();
       return deleted;
@@ -807,6 +896,9 @@ export async function openSqliteStore(
  */
 export async function openPostgresStore(url: string, options: StoreOptions = {}): Promise<ReportStore> {
   const maxStoredBytes = options.maxStoredBytes ?? DEFAULT_MAX_STORED_BYTES;
+  const maxStoredBytesPerClient = options.maxStoredBytesPerClient ?? Math.floor(maxStoredBytes / 4);
+  /** The bytes of new groups each client added per classification through this collector since it opened or pruned. */
+  const clientBytes = new Map<string, number>();
   let notStored = 0;
   const require = createRequire(import.meta.url);
   const pg = require("pg") as typeof import("pg");
@@ -852,18 +944,27 @@ export async function openPostgresStore(url: string, options: StoreOptions = {})
    * could pass the budget, the stored keys are read first, and a report of a new group that does not fit is
    * counted and left out.
    */
-  const admit = async (all: readonly GroupUpsert[]): Promise<{ kept: GroupUpsert[]; placeOf: number[] }> => {
+  const admit = async (
+    all: readonly GroupUpsert[],
+  ): Promise<{ kept: GroupUpsert[]; placeOf: number[]; refusals: (Refusal | undefined)[] }> => {
     const seen = new Map<string, number>();
+    const byClient = new Map<string, number>();
     let sum = 0;
     for (const g of all) {
       if (seen.has(g.key)) continue;
       const size = groupBytes(g);
       seen.set(g.key, size);
       sum += size;
+      const client = shareOf(g);
+      if (client !== undefined) byClient.set(client, (byClient.get(client) ?? 0) + size);
     }
     const placeOf = all.map((_, i) => i);
-    // Added to storedBytes once stored (see flush), for the groups the store created.
-    if (storedBytes + sum <= maxStoredBytes) return { kept: [...all], placeOf };
+    // Added to storedBytes and clientBytes once stored (see flush), for the groups the store created. When
+    // every group of the batch would fit even if new, the stored keys need not be read.
+    const fits =
+      storedBytes + sum <= Math.floor(maxStoredBytes * MIN_SHARE) &&
+      [...byClient].every(([c, bytes]) => (clientBytes.get(c) ?? 0) + bytes <= maxStoredBytesPerClient);
+    if (fits) return { kept: [...all], placeOf, refusals: [] };
     const { rows } = await pool.query("SELECT key FROM report_groups WHERE key = ANY($1::text[])", [
       [...seen.keys()],
     ]);
@@ -872,10 +973,10 @@ export async function openPostgresStore(url: string, options: StoreOptions = {})
       all,
       (key) => stored.has(key),
       (g) => seen.get(g.key) as number,
-      maxStoredBytes - storedBytes,
+      { storedBytes, maxStoredBytes, maxStoredBytesPerClient, clientBytes },
     );
     notStored += admission.refused;
-    return { kept: admission.kept, placeOf: admission.placeOf };
+    return { kept: admission.kept, placeOf: admission.placeOf, refusals: admission.refusals };
   };
   /** Takes the row locks of a batch's stored groups in key order: two collectors' batches cannot deadlock. */
   const LOCK_GROUPS = "SELECT key FROM report_groups WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE";
@@ -978,14 +1079,20 @@ export async function openPostgresStore(url: string, options: StoreOptions = {})
     inFlight += 1;
     const all = items.flatMap((item) => item.reports);
     const done = admit(all)
-      .then(async ({ kept, placeOf }) => {
-        const outcomes: RecordOutcome[] = all.map(() => NOT_STORED);
+      .then(async ({ kept, placeOf, refusals }) => {
+        const outcomes: RecordOutcome[] = all.map((_, i) => REFUSED[refusals[i] ?? "budget"]);
         if (kept.length > 0) {
           const batch = new Batch(kept);
           (await store(batch)).forEach((o, k) => {
             outcomes[placeOf[k] as number] = o;
           });
-          for (const g of batch.groups) if (g.created && g.full) storedBytes += groupBytes(g.full);
+          for (const g of batch.groups) {
+            if (!g.created || !g.full) continue;
+            const size = groupBytes(g.full);
+            storedBytes += size;
+            const client = shareOf(g.full);
+            if (client !== undefined) clientBytes.set(client, (clientBytes.get(client) ?? 0) + size);
+          }
         }
         return outcomes;
       })
@@ -1049,6 +1156,7 @@ export async function openPostgresStore(url: string, options: StoreOptions = {})
       const deleted = await pool.query("DELETE FROM report_groups WHERE last_seen < $1", [beforeMs]);
       await pool.query("DELETE FROM report_minutes WHERE minute < $1", [minuteOf(beforeMs)]);
       storedBytes = await readBytes();
+      clientBytes.clear();
       return deleted.rowCount ?? 0;
     },
     async close() {
