@@ -147,7 +147,7 @@ export async function startAudit(options: AuditOptions): Promise<RunningAudit> {
   const judged = (r: TunnelRecord): boolean => !hosts || hosts.includes(r.host);
   const expected = (options.expectPinned ?? []).map(canonicalHost);
   const verdicts = (): Verdict[] =>
-    verdictsOf([...log.tunnels.values()].filter(judged), expected, log.folded);
+    verdictsOf([...log.tunnels.values()].filter(judged), expected, log.folded, options.ca.nameConstraints);
   // onUpdate, throttled: the last closed record waits for the next slot.
   let lastUpdate = Number.NEGATIVE_INFINITY;
   let updateCost = 0;

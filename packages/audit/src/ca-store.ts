@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { ForgedCertificate } from "@keypin/proxy";
 import * as x509 from "@peculiar/x509";
 import { canonicalHost, isHostName, printable } from "./host.js";
+import { readConstraint, readConstraints } from "./name-constraints.js";
 
 // Node's WebCrypto is the provider (the one-argument overload; its DOM type is not in this build's lib).
 x509.cryptoProvider.set(webcrypto as never);
@@ -37,7 +38,12 @@ export interface AuditCa {
   nameConstraints: string[];
   /** Whether it was made by this call (false: reused). */
   created: boolean;
-  /** Forges a leaf for `host` (DNS name or IP: an IP SAN), signed by the audit CA. */
+  /**
+   * Forges a leaf for `host` (DNS name or IP: an IP SAN), signed by the audit CA: for any host, also one outside
+   * `nameConstraints`. On purpose: the constraints live in the CA's certificate and a client enforces them, so the
+   * proxy then sees the client refuse the leaf (a `ca-not-trusted` verdict that says why), or, from a client that
+   * does not enforce them, the data it sends; refusing to forge would answer the CONNECT 502 and show neither.
+   */
   forge(host: string): Promise<ForgedCertificate>;
 }
 
@@ -48,73 +54,6 @@ function der(tag: number, content: Buffer): Buffer {
     n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
   return Buffer.concat([Buffer.from([tag]), len, content]);
 }
-/** The 16 bytes of an IPv6 address (Node's isIP has said it is one), "::" and a trailing dotted quad included. */
-function ipv6Bytes(ip: string): Buffer {
-  const [head = "", tail] = ip.split("::");
-  const groups = (part: string): number[] => {
-    if (part === "") return [];
-    const out: number[] = [];
-    for (const g of part.split(":")) {
-      if (g.includes(".")) {
-        const [a = 0, b = 0, c = 0, d = 0] = g.split(".").map(Number);
-        out.push((a << 8) | b, (c << 8) | d);
-      } else out.push(Number.parseInt(g, 16));
-    }
-    return out;
-  };
-  const left = groups(head);
-  const right = tail === undefined ? [] : groups(tail);
-  const all = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-  const bytes = Buffer.alloc(16);
-  for (const [i, g] of all.entries()) bytes.writeUInt16BE(g, i * 2);
-  return bytes;
-}
-
-/** One --name-constraints entry, read: an IP address (one host: a /32 or /128 mask) or a DNS subtree. */
-type Constraint = { kind: "ip"; bytes: Buffer } | { kind: "dns"; name: string };
-
-/**
- * Reads and normalises one --name-constraints entry:
- * - an IPv4 or IPv6 address, brackets allowed ("[::1]"), is that one host: canonical text (Node's URL form);
- * - "*.example.com" and ".example.com" are the names under example.com, not example.com itself (RFC 5280 has no
- *   one-label wildcard: a constraint covers every depth), written ".example.com" as OpenSSL reads it;
- * - "example.com" is example.com and every name under it (RFC 5280 4.2.1.10); a trailing dot is dropped.
- * Throws a RangeError that names the entry and says what is accepted.
- */
-function readConstraint(entry: string): { text: string; constraint: Constraint } {
-  const raw = entry.trim().toLowerCase();
-  const bare = raw.startsWith("[") && raw.endsWith("]") ? raw.slice(1, -1) : raw;
-  const family = isIP(bare);
-  if (family === 4)
-    return { text: bare, constraint: { kind: "ip", bytes: Buffer.from(bare.split(".").map(Number)) } };
-  if (family === 6) {
-    if (bare.includes("%")) {
-      throw new RangeError(
-        `--name-constraints: "${entry}" has an IPv6 zone (%…), which names a network interface and has no form in a certificate: give the address without it`,
-      );
-    }
-    const text = canonicalHost(bare);
-    return { text, constraint: { kind: "ip", bytes: ipv6Bytes(text) } };
-  }
-  const name = raw.replace(/^\*\./, ".").replace(/\.$/, "");
-  const labels = (name.startsWith(".") ? name.slice(1) : name).split(".");
-  // A last label of digits only is no DNS name (no top-level domain is numeric): an IPv4 address mistyped.
-  const valid =
-    !/^\d+$/.test(labels.at(-1) ?? "") &&
-    labels.every((l) => /^(?!-)[a-z0-9-]{1,63}(?<!-)$|^_[a-z0-9-]{1,62}$/.test(l)) &&
-    name.length <= 253;
-  if (!valid)
-    throw new RangeError(
-      `--name-constraints: "${entry}" is not a host: give a DNS name (api.example.com), its subdomains (*.example.com or .example.com), or an IPv4 or IPv6 address`,
-    );
-  return { text: name, constraint: { kind: "dns", name } };
-}
-
-/** The entries, normalised, deduplicated and sorted (the form kept in AuditCa.nameConstraints). */
-function readConstraints(entries: string[]): string[] {
-  return [...new Set(entries.map((e) => readConstraint(e).text))].sort();
-}
-
 /**
  * The NameConstraints value for `names` (normalised). Permitted: each name's subtree. Every name form the permitted
  * list does not mention is excluded whole (RFC 5280: a type with no permitted subtree is unconstrained), so a CA

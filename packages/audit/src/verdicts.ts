@@ -11,10 +11,16 @@
 // So a handshake completed then closed is not by itself proof of pinning (Node on TLS 1.2 does it for a CA it
 // does not trust): `pinned` always needs a control, the same client (source address and ClientHello
 // fingerprint) intercepted on another host in this session. The alert unknown_ca is direct proof of distrust.
+// A control proves trust only for the names the audit CA is valid for: with --name-constraints, a client that
+// trusts the CA refuses a leaf for any other name (curl: "permitted subtree violation"), pinned or not, so a host
+// outside the constraints is never inferred `pinned` (it is `ca-not-trusted`, and says why).
+// Application data over the forged certificate is interception whatever the ClientHello: a tunnel whose hello
+// could not be read (no fingerprint) is still `intercepted`; it only cannot be a control.
 import type { InterceptEvent } from "@keypin/proxy";
 import { fingerprintOf, parseClientHello } from "./client-hello.js";
 import { canonicalHost, isHostName, printable } from "./host.js";
 import { isSecretHeader, maskTarget, maskValue } from "./mask.js";
+import { permitsHost } from "./name-constraints.js";
 
 /** One tunnel, summarised. */
 export interface TunnelRecord {
@@ -93,6 +99,16 @@ export interface Verdict {
     requests?: RequestEvidence[];
     /** rejections: how the client refused, per tunnel. */
     refusals?: { tunnel: number; handshake: boolean; reason: string }[];
+    /**
+     * ca-not-trusted: the audit CA's name constraints (as AuditCa.nameConstraints), which do not permit this host:
+     * the client refused a certificate the CA is not valid for, so no control can make the refusal a pin.
+     */
+    outsideNameConstraints?: string[];
+    /**
+     * intercepted: "unparsed" when the client's ClientHello could not be read, so the client has no fingerprint
+     * (`client.fingerprint` is ""): the verdict rests on the application data alone, and is no control elsewhere.
+     */
+    clientHello?: "unparsed";
     /** pinned: the control proving the audit CA trusted by this client. */
     control?: { host: string; tunnel: number; basis: "same address and ClientHello fingerprint" };
     /** Whether the verdict is an inference from another host (a control) rather than seen on this host alone. */
@@ -112,8 +128,9 @@ export class AuditLog {
   /** Closed tunnels folded into counts, per groupKey (client and host): their outcome was already kept. */
   readonly folded = new Map<string, Folded>();
   /**
-   * Closed tunnels not kept: `unjudged` had no parsable ClientHello or an SNI name that is no host (they give no
-   * verdict); `overLimit` would have started a new client and host after LIMITS.records tunnels were kept.
+   * Closed tunnels not kept: `unjudged` had an SNI name that is no host, or no parsable ClientHello and no
+   * application data (they give no verdict); `overLimit` would have started a new client and host after
+   * LIMITS.records tunnels were kept.
    */
   readonly dropped = { unjudged: 0, overLimit: 0 };
   /** Per groupKey: the outcomes kept and how many closed records are kept. */
@@ -183,7 +200,7 @@ export class AuditLog {
 
   /** A closed record is kept, folded into its group's counts, or dropped (see LIMITS and `dropped`). */
   #settle(record: TunnelRecord): void {
-    if (record.fingerprint === "" || record.invalidSni !== undefined) {
+    if (!isJudged(record)) {
       this.tunnels.delete(record.tunnel);
       this.dropped.unjudged += 1;
       return;
@@ -235,6 +252,12 @@ const clientKey = (r: { clientAddress: string; fingerprint: string }): string =>
 const wasIntercepted = (r: TunnelRecord): boolean =>
   r.appBytes > 0 || r.requestCount > 0 || r.requests.length > 0;
 const saidUnknownCa = (r: TunnelRecord): boolean => r.failures.some((f) => /UNKNOWN_CA/i.test(f.reason));
+/**
+ * Whether a tunnel gives a verdict: its SNI name (if any) is a host, and it has a fingerprint or was intercepted
+ * (application data over the forged certificate needs no fingerprint to say so; a refusal does, for its control).
+ */
+const isJudged = (r: TunnelRecord): boolean =>
+  r.invalidSni === undefined && (r.fingerprint !== "" || wasIntercepted(r));
 
 function refusalOf(r: TunnelRecord): { tunnel: number; handshake: boolean; reason: string } {
   const failure = r.failures.find((f) => f.stage === "client-handshake") ?? r.failures[0];
@@ -248,17 +271,27 @@ function refusalOf(r: TunnelRecord): { tunnel: number; handshake: boolean; reaso
 
 /**
  * The verdicts, one per (client, host), from the closed tunnels (open ones are not judged yet). `expected` hosts
- * (a policy's, or --expect-pinned) that no client reached get `not-seen`.
+ * (a policy's, or --expect-pinned) that no client reached get `not-seen`. `nameConstraints` are the audit CA's
+ * (AuditCa.nameConstraints; none: valid for every host): a refusal of a host outside them is `ca-not-trusted`.
  *
  * @example
- * const verdicts = verdictsOf([...log.tunnels.values()], ["api.example.com"]);
+ * const verdicts = verdictsOf([...log.tunnels.values()], ["api.example.com"], log.folded, ca.nameConstraints);
  */
 export function verdictsOf(
   records: TunnelRecord[],
   expected: string[] = [],
   folded: ReadonlyMap<string, Folded> = new Map(),
+  nameConstraints: readonly string[] = [],
 ): Verdict[] {
-  const done = records.filter((r) => r.closed && r.fingerprint !== "" && r.invalidSni === undefined);
+  const done = records.filter((r) => r.closed && isJudged(r));
+  const permitted = new Map<string, boolean>();
+  const inside = (host: string): boolean => {
+    const known = permitted.get(host);
+    if (known !== undefined) return known;
+    const permits = permitsHost(nameConstraints, host);
+    permitted.set(host, permits);
+    return permits;
+  };
   const groups = new Map<string, TunnelRecord[]>();
   for (const r of done) {
     const key = groupKey(r);
@@ -270,9 +303,12 @@ export function verdictsOf(
   }
   const interceptedBy = new Map<string, TunnelRecord>();
   for (const r of done)
-    if (wasIntercepted(r) && !interceptedBy.has(clientKey(r))) interceptedBy.set(clientKey(r), r);
+    if (wasIntercepted(r) && r.fingerprint !== "" && !interceptedBy.has(clientKey(r)))
+      interceptedBy.set(clientKey(r), r);
+  // The hosts each client tried that the CA is valid for: a refusal outside the constraints says nothing of trust.
   const hostsOf = new Map<string, Set<string>>();
-  for (const r of done) hostsOf.set(clientKey(r), (hostsOf.get(clientKey(r)) ?? new Set()).add(r.host));
+  for (const r of done)
+    if (inside(r.host)) hostsOf.set(clientKey(r), (hostsOf.get(clientKey(r)) ?? new Set()).add(r.host));
 
   const verdicts: Verdict[] = [];
   for (const group of groups.values()) {
@@ -292,15 +328,38 @@ export function verdictsOf(
         if (requests.length >= LIMITS.evidencePerVerdict) break;
       }
       const requestCount = intercepted.reduce((n, r) => n + r.requestCount, 0) + (more?.requests ?? 0);
+      const unparsed = first.fingerprint === "";
       verdicts.push({
         ...base,
         verdict: "intercepted",
-        explanation: `The client sent application data over the audit CA's forged certificate for ${first.host}: it does not pin this host.`,
-        evidence: { tunnels, tunnelCount, requestCount, requests },
+        explanation:
+          `The client sent application data over the audit CA's forged certificate for ${first.host}: it does not pin this host.` +
+          (unparsed
+            ? " Its ClientHello could not be read, so this client has no fingerprint: the verdict rests on the data alone, and it is no control for another host."
+            : ""),
+        evidence: {
+          tunnels,
+          tunnelCount,
+          requestCount,
+          requests,
+          ...(unparsed ? { clientHello: "unparsed" } : {}),
+        },
       });
       continue;
     }
     const refusals = group.slice(0, LIMITS.evidencePerVerdict).map(refusalOf);
+    if (!inside(first.host)) {
+      verdicts.push({
+        ...base,
+        verdict: "ca-not-trusted",
+        explanation:
+          `${first.host} is outside the audit CA's name constraints (${nameConstraints.join(", ")}): the CA is not valid for it, ` +
+          "so a client that trusts the CA refuses its forged certificate whether it pins or not, and no control can tell. " +
+          `To audit ${first.host}, add it to --name-constraints (a new CA is made; install it again).`,
+        evidence: { tunnels, tunnelCount, refusals, outsideNameConstraints: [...nameConstraints] },
+      });
+      continue;
+    }
     if (group.some(saidUnknownCa)) {
       verdicts.push({
         ...base,

@@ -177,12 +177,80 @@ test("verdicts: the control rule, unknown_ca, not-seen, masking, and the expecta
   assert.ok(!JSON.stringify(judged).includes("c00kie") && !JSON.stringify(judged).includes("t0ps3cret"));
   // --show-secrets shows them.
   const shown = new AuditLog({ showSecrets: true });
-  // (A tunnel with no ClientHello is not kept once closed: it gives no verdict. Its record is returned.)
   let shownRecord: TunnelRecord | undefined;
   for (const e of tunnel(9, "open.test", "data")) shownRecord = shown.record(e) ?? shownRecord;
   assert.equal(shownRecord!.requests[0]!.secrets.cookie, "sid=c00kie");
-  assert.equal(shown.tunnels.size, 0);
-  assert.equal(shown.dropped.unjudged, 1);
+});
+
+test("a tunnel with application data but no readable ClientHello is intercepted, says so, and is no control", async () => {
+  const hello = await captureHello(nodeHello("x.test", "TLSv1.3"));
+  const log = new AuditLog();
+  const feed = (events: InterceptEvent[], record?: Buffer): void => {
+    for (const e of events) {
+      log.record(e);
+      if (e.kind === "connect" && record) log.record({ kind: "client-hello", tunnel: e.tunnel, record });
+    }
+  };
+  feed(tunnel(1, "open.test", "data"), hello.subarray(0, 60)); // a truncated hello: no fingerprint
+  feed(tunnel(2, "quiet.test", "post-handshake"), Buffer.from("not tls at all")); // no hello and no data
+  feed(tunnel(3, "pinned.test", "post-handshake"), hello); // the same address: no control without a fingerprint
+  assert.equal(log.dropped.unjudged, 1, "only the tunnel with neither a hello nor data gives no verdict");
+  const judged = verdictsOf(
+    [...log.tunnels.values()].map((r) => ({ ...r, host: r.host })),
+    ["open.test"],
+  );
+  const open = judged.find((v) => v.host === "open.test");
+  assert.equal(open?.verdict, "intercepted");
+  assert.equal(open?.client.fingerprint, "");
+  assert.equal(open?.evidence.clientHello, "unparsed");
+  assert.match(open?.explanation ?? "", /ClientHello could not be read/);
+  assert.equal(open?.evidence.requestCount, 1);
+  assert.equal(
+    judged.find((v) => v.host === "quiet.test"),
+    undefined,
+  );
+  // pinned.test's hello says SNI x.test: its record's host is x.test.
+  assert.equal(judged.find((v) => v.host === "x.test")?.verdict, "undetermined");
+  assert.deepEqual(expectationOf(judged, ["open.test"]).failing, [
+    { host: "open.test", verdict: "intercepted" },
+  ]);
+  // The control: the same tunnel with its whole hello has a fingerprint, and no clientHello note.
+  const whole = new AuditLog();
+  for (const e of tunnel(1, "open.test", "data")) {
+    whole.record(e);
+    if (e.kind === "connect") whole.record({ kind: "client-hello", tunnel: 1, record: hello });
+  }
+  const [v] = verdictsOf([...whole.tunnels.values()]);
+  assert.equal(v?.verdict, "intercepted");
+  assert.notEqual(v?.client.fingerprint, "");
+  assert.equal(v?.evidence.clientHello, undefined);
+});
+
+test("a ClientHello fragmented across TLS records parses as the same hello in one record", async () => {
+  const one = await captureHello(nodeHello("split.test", "TLSv1.3"));
+  const body = one.subarray(5);
+  const record = (b: Buffer) =>
+    Buffer.concat([one.subarray(0, 3), Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+  const whole = parseClientHello(one);
+  assert.equal(whole?.servername, "split.test");
+  // Cut inside the handshake header (2), inside the hello (40), near its end, and into one-byte records.
+  for (const cuts of [
+    [2],
+    [40],
+    [body.length - 1],
+    Array.from({ length: body.length - 1 }, (_, i) => i + 1),
+  ]) {
+    const edges = [0, ...cuts, body.length];
+    const records = Buffer.concat(edges.slice(1).map((end, i) => record(body.subarray(edges[i], end))));
+    assert.deepEqual(parseClientHello(records), whole, `cut at ${cuts.slice(0, 3).join(",")}`);
+  }
+  // Records that end before the message does are no hello; nor is a record of another type in the middle.
+  assert.equal(parseClientHello(record(body.subarray(0, 40))), undefined);
+  const alert = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
+  assert.equal(
+    parseClientHello(Buffer.concat([record(body.subarray(0, 40)), alert, record(body.subarray(40))])),
+    undefined,
+  );
 });
 
 test("masking: secret header names, query values", () => {
