@@ -13,6 +13,7 @@ import {
   isListening,
   makeTempDir,
   opensslPinOfCertificate,
+  policyOf,
   runCli,
   runCliOnTerminal,
   spawnCli,
@@ -199,6 +200,60 @@ describe("keypin audit (the bin)", () => {
     );
     assert.ok(!/^api\.bank\.test\s+pinned/m.test(run.stdout), `no forged line:\n${run.stdout}`);
     assert.match(run.stdout, /^api\.bank\.test not-seen:/m);
+  });
+
+  test("--expect-pinned and --policy hosts outside --name-constraints exit 2 naming them, before any CA is made; a host inside starts the audit", async () => {
+    const policyFile = join(tmp.dir, "nc-policy.json");
+    writeFileSync(
+      policyFile,
+      JSON.stringify(
+        policyOf({
+          "api.audit.test": [
+            opensslPinOfCertificate(genuine.leaf.pem),
+            opensslPinOfCertificate(genuine.root.pem),
+          ],
+          "audit.test": [
+            opensslPinOfCertificate(genuine.leaf.pem),
+            opensslPinOfCertificate(genuine.root.pem),
+          ],
+        }),
+      ),
+    );
+    for (const [args, named] of [
+      [
+        ["--expect-pinned", "audit.test,api.audit.test"],
+        /^--expect-pinned audit\.test is outside --name-constraints \*\.audit\.test: /,
+      ],
+      [
+        ["--expect-pinned", "www.bank.test", "--expect-pinned", "10.0.2.2"],
+        /www\.bank\.test, 10\.0\.2\.2 are outside/,
+      ],
+      [["--policy", policyFile], /^--policy .*nc-policy\.json: audit\.test is outside/],
+    ] as const) {
+      const caDir = join(tmp.dir, "ca-nc-refused");
+      const r = await runCli([
+        "audit",
+        "--listen",
+        "127.0.0.1:0",
+        "--ca-dir",
+        caDir,
+        "--name-constraints",
+        "*.audit.test",
+        ...args,
+      ]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.match(r.stderr.replace(/^keypin: (error: )?/, ""), named);
+      assert.match(r.stderr, /add (it|them) to --name-constraints/);
+      assert.equal(existsSync(join(caDir, "keypin-audit-ca.pem")), false, "no CA made for a refused run");
+    }
+    // The control: the same options with the host inside the constraints start the proxy (and, not seen, exit 1).
+    const run = await audit(
+      ["--name-constraints", "*.audit.test", "--expect-pinned", "api.audit.test"],
+      async () => {},
+    );
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stdout, /^api\.audit\.test not-seen:/m);
   });
 
   test("usage errors exit 2 with one line", async () => {

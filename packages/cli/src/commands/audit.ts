@@ -7,6 +7,7 @@ import {
   installSteps,
   loadOrCreateAuditCa,
   ONBOARDING_HOST,
+  permitsHost,
   printable,
   startAudit,
 } from "@keypin/audit";
@@ -115,9 +116,23 @@ export default defineCommand({
       }
     }
     const hosts = list(args.hosts);
+    const nameConstraints = list(args["name-constraints"]);
+    // Refused before any CA is made: the audit CA is not valid for a host outside its constraints, so a client
+    // refuses it pinned or not, and the session could only end in "not proven pinned" for it.
+    const outside = expected.filter((host) => {
+      try {
+        return !permitsHost(nameConstraints, host);
+      } catch (error) {
+        throw new UsageError((error as Error).message, { cause: error });
+      }
+    });
+    if (outside.length > 0)
+      throw new UsageError(
+        `${args.policy === undefined ? "--expect-pinned" : `--policy ${args.policy}:`} ${outside.join(", ")} ${outside.length > 1 ? "are" : "is"} outside --name-constraints ${nameConstraints.join(",")}: the audit CA is not valid there, so a client refuses it pinned or not and no pin can be proven; add ${outside.length > 1 ? "them" : "it"} to --name-constraints`,
+      );
     const ca = await loadOrCreateAuditCa({
       dir: args["ca-dir"] ?? defaultCaDir(),
-      nameConstraints: list(args["name-constraints"]),
+      nameConstraints,
     }).catch((error: unknown) => {
       // A --name-constraints entry that is no host (the message names it and the accepted forms).
       if (error instanceof RangeError) throw new UsageError(error.message, { cause: error });
