@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { exportFormats } from "@keypin/export";
 import picocolors from "picocolors";
 import type { LabEvent, LabKeepInfo, LabStepEvent } from "./events.js";
-import { LabNarrator } from "./narrate.js";
+import { keypinCommands, LabNarrator } from "./narrate.js";
 
 const ts = "2026-01-01T00:00:00.000Z";
 const keepInfo: LabKeepInfo = {
@@ -127,6 +128,13 @@ describe("LabNarrator", () => {
       /npx keypin check --proxy http:\/\/127\.0\.0\.1:8080 --connect-to api\.myapp\.com:443:api\.myapp\.com:4443 /,
     );
     assert.match(out, /npx keypin export --format android-nsc/);
+  });
+
+  it("names, in the --keep export hint, every format of the export registry, in its order", () => {
+    const [command, note] = keypinCommands(keepInfo).find(([c]) => c[2] === "export") ?? [[], ""];
+    const format = command[command.indexOf("--format") + 1];
+    const others = note.replace(/^or /, "").split(", ");
+    assert.deepEqual([format, ...others], [...exportFormats]);
   });
 });
 

@@ -64,6 +64,18 @@ function wrap(text: string, width: number): string[] {
   return lines;
 }
 
+// The formats of `keypin export`, in its registry's order (packages/export/src/formats/index.ts). @keypin/lab
+// does not depend on @keypin/export, so narrate.test.ts compares this list with the registry.
+const keepExportFormats = [
+  "android-nsc",
+  "ios-ats",
+  "trustkit",
+  "okhttp-kotlin",
+  "okhttp-java",
+  "react-native",
+  "node",
+] as const;
+
 /**
  * The keypin commands to try on a `--keep` cast, each with what it shows: inspect, init, check (straight to the
  * backend, then through the proxy) and export. keypin asks for api.myapp.com on port 443; `--connect-to` sends
@@ -99,8 +111,8 @@ export function keypinCommands(info: LabKeepInfo): [command: string[], note: str
       "pin-mismatch, exit 1: the pins catch the proxy",
     ],
     [
-      ["npx", "keypin", "export", "--format", "android-nsc"],
-      "or ios-ats, okhttp-kotlin, trustkit, react-native, node",
+      ["npx", "keypin", "export", "--format", keepExportFormats[0]],
+      `or ${keepExportFormats.slice(1).join(", ")}`,
     ],
   ];
 }
