@@ -62,7 +62,7 @@ function shorten(text: string): string {
 export default defineCommand({
   meta: { name: "export" },
   usage:
-    "--format <format> [--policy keypin.json] [--out FILE] [--allow-lossy] [--allow-cleartext] [--check]",
+    "--format <format> [--policy keypin.json] [--out FILE] [--allow-lossy] [--debug-proxy-ca FILE | --audit-ca FILE] [--allow-cleartext] [--package NAME] [--check]",
   examples: [
     "keypin export --format android-nsc --out app/src/main/res/xml/network_security_config.xml",
     "keypin export --format ios-ats > pinning.plist",
