@@ -1,5 +1,5 @@
 // Property lists, XML or binary, as a tree of values that each know their place.
-import bplist from "bplist-parser";
+import { parseBinaryPlist } from "./bplist.js";
 import { ImportError } from "./errors.js";
 import type { Place } from "./types.js";
 import { parseXml, type XmlElement } from "./xml.js";
@@ -28,7 +28,7 @@ export function isBinaryPlist(bytes: Uint8Array): boolean {
 /** Parses an XML or binary plist; a malformed one is an {@link ImportError}. */
 export function parsePlist(bytes: Uint8Array, file: string): PlistValue {
   return isBinaryPlist(bytes)
-    ? parseBinary(bytes, file)
+    ? parseBinaryPlist(bytes, file)
     : parseXmlPlist(new TextDecoder().decode(bytes), file);
 }
 
@@ -92,37 +92,4 @@ function fromXml(el: XmlElement, file: string): PlistValue {
     default:
       throw bad(`<${el.name}> is not a plist value`);
   }
-}
-
-function parseBinary(bytes: Uint8Array, file: string): PlistValue {
-  let parsed: unknown[];
-  try {
-    parsed = bplist.parseBuffer(Buffer.from(bytes));
-  } catch (error) {
-    throw new ImportError({ file }, `not a readable binary plist: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  if (parsed.length !== 1) throw new ImportError({ file }, "a binary plist with no top object");
-  return fromJs(parsed[0], file, "");
-}
-
-function fromJs(value: unknown, file: string, keyPath: string): PlistValue {
-  const place: Place = { file, keyPath: keyPath === "" ? "/" : keyPath };
-  if (typeof value === "string") return { type: "string", value, place };
-  if (typeof value === "boolean") return { type: "boolean", value, place };
-  if (typeof value === "number" || typeof value === "bigint")
-    return { type: "number", value: Number(value), place };
-  if (value instanceof Date) return { type: "date", value, place };
-  if (value instanceof Uint8Array) return { type: "data", place };
-  if (Array.isArray(value)) {
-    return { type: "array", items: value.map((v, i) => fromJs(v, file, `${keyPath}/${i}`)), place };
-  }
-  if (typeof value === "object" && value !== null) {
-    if ("UID" in value && Object.keys(value).length === 1) return { type: "data", place };
-    const entries = new Map<string, PlistValue>();
-    for (const [k, v] of Object.entries(value)) entries.set(k, fromJs(v, file, `${keyPath}/${k}`));
-    return { type: "dict", entries, place };
-  }
-  throw new ImportError(place, "a binary plist value keypin cannot read");
 }
