@@ -1,11 +1,12 @@
 // OkHttp CertificatePinner in Kotlin or Java source: `CertificatePinner.Builder().add(pattern, pins…)`,
 // with constants of the same file resolved. What cannot be read statically is reported with its line.
 
-import { Evaluator, matching, rangeText, splitArgs, type Value } from "../code/expressions.js";
+import { Evaluator, matching, rangeText, scanNext, splitArgs, type Value } from "../code/expressions.js";
 import { tokenizeJava } from "../code/java-lexer.js";
 import { tokenizeKotlin } from "../code/kotlin-lexer.js";
 import { isIdent, isPunct, type Token } from "../code/tokens.js";
 import { asPlatformCompares, Findings, readHost, readPin, short, spellingProblem } from "../common.js";
+import { ImportError } from "../errors.js";
 import type { ImportedDomain, ImportedPin, ImportedSource, Place } from "../types.js";
 
 const platform = "OkHttp";
@@ -23,19 +24,30 @@ function initializerEnd(tokens: Token[], start: number, kotlin: boolean): number
   let depth = 0;
   for (let i = start; i < tokens.length; i++) {
     const t = tokens[i]!;
+    const next = scanNext(tokens, i, tokens.length, depth);
+    if (next !== "count") {
+      // nothing inside the group is at this depth; its closer is (the line-break rule looks at it)
+      if (next < tokens.length && kotlin && depth === 0 && endsAtLineBreak(tokens, next - 1)) return next - 1;
+      i = next - 1;
+      continue;
+    }
     if (t.kind === "punct" && "([{".includes(t.value)) depth++;
     else if (t.kind === "punct" && ")]}".includes(t.value)) {
       if (depth === 0) return i;
       depth--;
     } else if (depth === 0 && (isPunct(t, ";") || isPunct(t, ","))) return i;
-    if (kotlin && depth === 0 && i > start) {
-      const prev = tokens[i - 1]!;
-      const continues =
-        (prev.kind === "punct" && "+=.(,".includes(prev.value)) || isPunct(t, ".") || isPunct(t, "?");
-      if (t.line > prev.line && !continues) return i;
-    }
+    if (kotlin && depth === 0 && i > start && endsAtLineBreak(tokens, i)) return i;
   }
   return tokens.length;
+}
+
+/** Whether a Kotlin statement ends before token `i`: a line break that neither side continues. */
+function endsAtLineBreak(tokens: Token[], i: number): boolean {
+  const t = tokens[i]!;
+  const prev = tokens[i - 1]!;
+  const continues =
+    (prev.kind === "punct" && "+=.(,".includes(prev.value)) || isPunct(t, ".") || isPunct(t, "?");
+  return t.line > prev.line && !continues;
 }
 
 /** Every `name = initializer` declaration (Kotlin `val`/`var`/`const val`, Java typed fields and locals). */
@@ -108,9 +120,18 @@ export function importOkHttp(text: string, file: string, language: "kotlin" | "j
   const { decls, assigned } = declarations(tokens, kotlin);
   const types = declaredTypes(tokens);
   const byName = new Map<string, Declaration[]>();
-  for (const d of decls) byName.set(d.name, [...(byName.get(d.name) ?? []), d]);
+  for (const d of decls) {
+    const same = byName.get(d.name);
+    if (same === undefined) byName.set(d.name, [d]);
+    else same.push(d);
+  }
+  const declAt = new Map(decls.map((d) => [d.start, d]));
   const consumed = new Set<number>();
   const resolving = new Set<string>();
+  // Each constant is evaluated once (A1 = A0 + A0, A2 = A1 + A1, … would otherwise double the work per
+  // line); a value that met a cycle or the nesting limit is not kept, so that each name reports its own.
+  const known = new Map<string, Value>();
+  let cycles = 0;
   const lookup = (name: string, qualifier: string | undefined): Value => {
     if (qualifier !== undefined && !qualifier.split(".").every((q) => types.has(q))) {
       return { kind: "unknown", why: `${qualifier}.${name} is defined outside this file` };
@@ -119,24 +140,43 @@ export function importOkHttp(text: string, file: string, language: "kotlin" | "j
     if (found.length === 0) return { kind: "unknown", why: `${name} is not a constant of this file` };
     if (assigned.has(name))
       return { kind: "unknown", why: `${name} is assigned again, so its value depends on run time` };
-    if (resolving.has(name)) return { kind: "unknown", why: `${name} refers to itself` };
+    if (resolving.has(name)) {
+      cycles++;
+      return { kind: "unknown", why: `${name} refers to itself` };
+    }
+    const cached = known.get(name);
+    if (cached !== undefined) return cached;
     resolving.add(name);
+    const before = cycles + evaluator.stoppedDeep;
+    const remember = (v: Value): Value => {
+      if (cycles + evaluator.stoppedDeep === before) known.set(name, v);
+      return v;
+    };
     try {
       const values = found.map((d) => evaluator.evaluate(d.start, d.end));
       const first = values[0]!;
-      if (first.kind === "unknown") return first;
+      if (first.kind === "unknown") return remember(first);
       const same = values.every((v) => JSON.stringify(v) === JSON.stringify(first));
       if (!same)
-        return {
+        return remember({
           kind: "unknown",
           why: `${name} is declared ${found.length} times with different values (lines ${found.map((d) => d.line).join(", ")})`,
-        };
-      return first;
+        });
+      return remember(first);
     } finally {
       resolving.delete(name);
     }
   };
-  const evaluator = new Evaluator(tokens, lookup, consumed);
+  // Work proportional to the file: every token looked at a few times, every character built a few times.
+  const budget = {
+    steps: 1_000_000 + 16 * text.length,
+    exhausted: () =>
+      new ImportError(
+        { file },
+        `its constants and expressions take more than ${1_000_000 + 16 * text.length} steps to evaluate (a file of ${text.length} characters needs far fewer); keypin does not import it`,
+      ),
+  };
+  const evaluator = new Evaluator(tokens, lookup, consumed, budget);
 
   const calls: AddCall[] = [];
   const readAdd = (open: number): number => {
@@ -231,7 +271,7 @@ export function importOkHttp(text: string, file: string, language: "kotlin" | "j
     if (isIdent(tokens[k], "new")) k--;
     readChain(s + 5);
     if (isPunct(tokens[k], "=")) {
-      const decl = decls.find((d) => d.start === k + 1);
+      const decl = declAt.get(k + 1);
       const target = decl?.name ?? identValue(tokens[k - 1]);
       if (target !== undefined) builderVars.add(target);
     }

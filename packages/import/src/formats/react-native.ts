@@ -1,6 +1,7 @@
 // React Native: the object passed to react-native-ssl-public-key-pinning's initializeSslPinning(…),
 // parsed with @babel/parser (TypeScript, JSX and Flow sources).
 import { parse } from "@babel/parser";
+import { maxNesting, maxValueLength } from "../code/expressions.js";
 import { Findings, readHost, readPin, short, spellingProblem } from "../common.js";
 import { isCalendarDate, lastPinnedDay } from "../dates.js";
 import { ImportError } from "../errors.js";
@@ -82,10 +83,10 @@ export function importReactNative(text: string, file: string): ImportedSource {
         const id = d.id as AstNode;
         if (id.type !== "Identifier") continue;
         const name = id.name as string;
-        bindings.set(name, [
-          ...(bindings.get(name) ?? []),
-          { init: (d.init as AstNode | null) ?? undefined, constant: node.kind === "const" },
-        ]);
+        const binding = { init: (d.init as AstNode | null) ?? undefined, constant: node.kind === "const" };
+        const same = bindings.get(name);
+        if (same === undefined) bindings.set(name, [binding]);
+        else same.push(binding);
       }
     }
     if (node.type === "AssignmentExpression" && (node.left as AstNode).type === "Identifier") {
@@ -106,7 +107,41 @@ export function importReactNative(text: string, file: string): ImportedSource {
   walk(ast);
 
   const resolving = new Set<string>();
+  // Each const is evaluated once (A1 = A0 + A0, A2 = A1 + A1, … would otherwise double the work per line);
+  // a value that met a cycle or the nesting limit is not kept, so that each name reports its own. Values are capped, and all
+  // evaluation spends from one budget proportional to the file.
+  const known = new Map<string, Value>();
+  let cycles = 0;
+  const maxSteps = 1_000_000 + 16 * text.length;
+  let steps = maxSteps;
+  const spend = (n: number) => {
+    steps -= n;
+    if (steps < 0)
+      throw new ImportError(
+        { file },
+        `its constants and expressions take more than ${maxSteps} steps to evaluate (a file of ${text.length} characters needs far fewer); keypin does not import it`,
+      );
+  };
+  const tooMany = (what: string, node: AstNode): Value => ({
+    kind: "unknown",
+    why: `${what} with more than ${maxValueLength} items`,
+    node,
+  });
+  let depth = 0;
   const evaluate = (node: AstNode): Value => {
+    if (depth >= maxNesting) {
+      cycles++; // as a cycle: the value depends on where it was asked for, so it is not kept
+      return { kind: "unknown", why: `it nests more than ${maxNesting} expressions or constants deep`, node };
+    }
+    depth++;
+    try {
+      return evaluateNode(node);
+    } finally {
+      depth--;
+    }
+  };
+  const evaluateNode = (node: AstNode): Value => {
+    spend(1);
     while (wrappers.has(node.type)) node = node.expression as AstNode;
     switch (node.type) {
       case "StringLiteral":
@@ -123,8 +158,16 @@ export function importReactNative(text: string, file: string): ImportedSource {
         if (node.operator !== "+") break;
         const a = evaluate(node.left as AstNode);
         const b = evaluate(node.right as AstNode);
-        if (a.kind === "string" && b.kind === "string")
+        if (a.kind === "string" && b.kind === "string") {
+          if (a.value.length + b.value.length > maxValueLength)
+            return {
+              kind: "unknown",
+              why: `a sum longer than ${maxValueLength} characters, which no pin or host is`,
+              node,
+            };
+          spend(a.value.length + b.value.length);
           return { kind: "string", value: a.value + b.value, node };
+        }
         return a.kind === "unknown"
           ? a
           : b.kind === "unknown"
@@ -141,8 +184,13 @@ export function importReactNative(text: string, file: string): ImportedSource {
               return inner.kind === "unknown"
                 ? inner
                 : { kind: "unknown", why: "a spread of something that is not an array", node: el };
-            items.push(...inner.items);
-          } else items.push(evaluate(el));
+            if (items.length + inner.items.length > maxValueLength) return tooMany("an array", node);
+            spend(inner.items.length);
+            for (const item of inner.items) items.push(item);
+          } else {
+            if (items.length + 1 > maxValueLength) return tooMany("an array", node);
+            items.push(evaluate(el));
+          }
         }
         return { kind: "array", items, node };
       }
@@ -155,7 +203,9 @@ export function importReactNative(text: string, file: string): ImportedSource {
               return inner.kind === "unknown"
                 ? inner
                 : { kind: "unknown", why: "a spread of something that is not an object", node: p };
-            entries.push(...inner.entries);
+            if (entries.length + inner.entries.length > maxValueLength) return tooMany("an object", node);
+            spend(inner.entries.length);
+            for (const entry of inner.entries) entries.push(entry);
             continue;
           }
           if (p.type !== "ObjectProperty")
@@ -182,10 +232,18 @@ export function importReactNative(text: string, file: string): ImportedSource {
         ) {
           return { kind: "unknown", why: `${name} is not a const of this file with one value`, node };
         }
-        if (resolving.has(name)) return { kind: "unknown", why: `${name} refers to itself`, node };
+        if (resolving.has(name)) {
+          cycles++;
+          return { kind: "unknown", why: `${name} refers to itself`, node };
+        }
+        const cached = known.get(name);
+        if (cached !== undefined) return cached;
         resolving.add(name);
+        const cyclesBefore = cycles;
         try {
-          return evaluate(found[0]!.init);
+          const value = evaluate(found[0]!.init);
+          if (cycles === cyclesBefore) known.set(name, value);
+          return value;
         } finally {
           resolving.delete(name);
         }
