@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { open } from "node:fs/promises";
 import { type LintFinding, type Policy, PolicyError, type PolicyProblem, validatePolicy } from "@keypin/core";
 import {
   createScanner,
@@ -274,9 +274,116 @@ function readFailure(path: string, error: unknown): PolicyError {
 }
 
 /**
+ * The largest keypin.json {@link loadPolicyFile} reads: 16 MiB (a policy of 10,000 domains is about 3 MiB).
+ * A larger file is refused, as `/dev/zero` would otherwise fill the memory.
+ */
+const MAX_POLICY_FILE_BYTES = 16 * 1024 * 1024;
+
+const tooLarge = `it is larger than ${MAX_POLICY_FILE_BYTES / 1024 / 1024} MiB, the most keypin reads from a policy`;
+
+// Opening a FIFO for reading blocks until a writer comes; O_NONBLOCK returns at once, and fstat then tells
+// what it is. (No effect on regular files; Windows has no such flag.)
+const openFlags = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
+/** Why a file cannot be a policy before a byte is read: not a regular file, or too large. */
+function unreadableKind(stats: Stats): string | undefined {
+  if (stats.isDirectory()) return "it is a directory, not a file";
+  if (stats.isFIFO()) return "it is a FIFO (named pipe), not a regular file";
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return "it is a device, not a regular file";
+  if (!stats.isFile()) return "it is not a regular file";
+  if (stats.size > MAX_POLICY_FILE_BYTES) return tooLarge;
+  return undefined;
+}
+
+function readProblem(path: string, why: string): PolicyError {
+  return readFailure(path, new Error(why));
+}
+
+/** Decodes what was read as `readFile(path, "utf8")` does, refusing more than the cap (a file that grew). */
+function decodeCapped(path: string, chunks: Buffer[], length: number): string {
+  if (length > MAX_POLICY_FILE_BYTES) throw readProblem(path, tooLarge);
+  return Buffer.concat(chunks, length).toString("utf8");
+}
+
+async function readPolicyText(path: string): Promise<string> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, openFlags);
+  } catch (error) {
+    throw readFailure(path, error);
+  }
+  try {
+    let stats: Stats;
+    try {
+      stats = await handle.stat();
+    } catch (error) {
+      throw readFailure(path, error);
+    }
+    const why = unreadableKind(stats);
+    if (why !== undefined) throw readProblem(path, why);
+    const chunks: Buffer[] = [];
+    let length = 0;
+    while (length <= MAX_POLICY_FILE_BYTES) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(chunk, 0, chunk.length, null));
+      } catch (error) {
+        throw readFailure(path, error);
+      }
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      length += bytesRead;
+    }
+    return decodeCapped(path, chunks, length);
+  } finally {
+    await handle.close().catch(() => {});
+  }
+}
+
+function readPolicyTextSync(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, openFlags);
+  } catch (error) {
+    throw readFailure(path, error);
+  }
+  try {
+    let stats: Stats;
+    try {
+      stats = fstatSync(fd);
+    } catch (error) {
+      throw readFailure(path, error);
+    }
+    const why = unreadableKind(stats);
+    if (why !== undefined) throw readProblem(path, why);
+    const chunks: Buffer[] = [];
+    let length = 0;
+    while (length <= MAX_POLICY_FILE_BYTES) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      let bytesRead: number;
+      try {
+        bytesRead = readSync(fd, chunk, 0, chunk.length, null);
+      } catch (error) {
+        throw readFailure(path, error);
+      }
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      length += bytesRead;
+    }
+    return decodeCapped(path, chunks, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Reads and validates a keypin.json. JSON syntax errors, duplicate keys and policy problems are all reported
  * at once, each with `file:line:column` and its JSON Pointer, in a {@link PolicyFileError}
  * (code `ERR_KEYPIN_POLICY`). Comments and trailing commas are errors: keypin.json is strict JSON.
+ * The path must name a regular file of at most 16 MiB: a FIFO, a device (`/dev/zero`), a socket or a
+ * directory is refused before anything is read (so nothing blocks), and so is a larger file, with the same
+ * `PolicyFileError` ("cannot read the file: …").
  *
  * @example
  * import { loadPolicyFile } from "@keypin/node";
@@ -284,22 +391,10 @@ function readFailure(path: string, error: unknown): PolicyError {
  * for (const w of warnings) console.warn(`${w.code} ${w.path}: ${w.message}`);
  */
 export async function loadPolicyFile(path: string): Promise<{ policy: Policy; warnings: LintFinding[] }> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw readFailure(path, error);
-  }
-  return parsePolicyText(text, { source: path });
+  return parsePolicyText(await readPolicyText(path), { source: path });
 }
 
 /** Synchronous {@link loadPolicyFile}, for building clients from a policy path. */
 export function loadPolicyFileSync(path: string): { policy: Policy; warnings: LintFinding[] } {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw readFailure(path, error);
-  }
-  return parsePolicyText(text, { source: path });
+  return parsePolicyText(readPolicyTextSync(path), { source: path });
 }
