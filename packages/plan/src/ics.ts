@@ -44,17 +44,28 @@ export function foldLine(line: string): string {
 }
 
 /**
- * A TEXT value escaped as RFC 5545 §3.3.11 says (backslash, semicolon, comma, and new lines as `\n`).
+ * A TEXT value escaped as RFC 5545 §3.3.11 says (backslash, semicolon, comma, and new lines as `\n`). TEXT
+ * may hold no other control character (CONTROL: U+0000–U+0008, U+000A–U+001F, U+007F), and text here can come
+ * from a peer (an ARI explanation, a pin label), so each of those, each C1 control, and the Unicode line
+ * separators and bidirectional controls are written as a visible escape, `\x1b` or `\u202e` (its backslash
+ * escaped, so calendars show it as such). A tab, which TEXT allows, stays.
  *
  * @example
  * escapeText("merge; ship, then\nwait"); // "merge\\; ship\\, then\\nwait"
+ * escapeText("a\x1b[2Kb"); // "a\\\\x1b[2Kb"
  */
 export function escapeText(text: string): string {
-  return text
-    .replace(/\\/g, "\\\\")
-    .replace(/;/g, "\\;")
-    .replace(/,/g, "\\,")
-    .replace(/\r\n|\r|\n/g, "\\n");
+  return text.replace(
+    /\r\n|[\r\n\\;,]|[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
+    (c) => {
+      if (c === "\r\n" || c === "\r" || c === "\n") return "\\n";
+      if (c === "\\" || c === ";" || c === ",") return `\\${c}`;
+      const code = c.charCodeAt(0);
+      return code <= 0xff
+        ? `\\\\x${code.toString(16).padStart(2, "0")}`
+        : `\\\\u${code.toString(16).padStart(4, "0")}`;
+    },
+  );
 }
 
 function basicDate(day: Date): string {

@@ -52,6 +52,43 @@ function reuseKeyWord(input: PlanHostInput): string {
   return "reuseKey";
 }
 
+// RFC 3986's characters (unreserved, reserved, and % for an escape): ASCII with no control, space, quote,
+// backslash, angle bracket or brace.
+const URI_CHARACTERS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/?#[\]%]+$/;
+
+/**
+ * Whether an ARI explanationURL (RFC 9773 §4.2: a URL for a human) may be shown and linked: an absolute
+ * https URL as RFC 3986 writes it (its characters only, every % an escape, `[` and `]` only around an IPv6
+ * host), with a host and a numeric port if any, of at most 2,000 characters. The document comes from a CA's
+ * server (or a file), so anything else, such as text with terminal escapes or calendar lines in it, is not
+ * shown.
+ *
+ * @example
+ * isExplanationUrl("https://ca.example/ari/why"); // true
+ * isExplanationUrl("https://ca.example/\x1b[2K"); // false
+ */
+function isExplanationUrl(url: string): boolean {
+  if (url.length > 2000 || !URI_CHARACTERS.test(url) || /%(?![0-9A-Fa-f]{2})/.test(url)) return false;
+  const match = /^https:\/\/([^/?#]*)([/?#].*)?$/i.exec(url);
+  if (!match) return false;
+  const [, authority = "", rest = ""] = match;
+  if (/[[\]]/.test(rest)) return false;
+  const at = authority.lastIndexOf("@");
+  if (/[[\]@]/.test(authority.slice(0, Math.max(at, 0)))) return false;
+  // host (a reg-name or a bracketed IPv6 address), then an optional port
+  return /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]{0,5})?$/.test(
+    authority.slice(at + 1),
+  );
+}
+
+/** The ARI finding's words for its explanationURL: the URL in parentheses, or a note that it was ignored. */
+function explanationOf(url: string | undefined): string {
+  if (url === undefined || url === "") return "";
+  return isExplanationUrl(url)
+    ? ` (${url})`
+    : " (its explanationURL was ignored: not an https URL as RFC 3986 writes it)";
+}
+
 /**
  * Plans one host: when each pinned key leaves the live path, when none is left, and by when the next pin must
  * be merged and in the stores.
@@ -124,7 +161,7 @@ export function planHost(input: PlanHostInput, options: PlanOptions): HostPlan {
       code: "ari-window",
       severity: early ? "warning" : "info",
       date: input.ari.start,
-      message: `${input.host}: the CA's renewal window (ARI) is ${formatDay(input.ari.start)} to ${formatDay(input.ari.end)}${early ? `, before the usual renewal on ${formatDay(forecast.usual)}` : ""}${input.ari.explanationURL ? ` (${input.ari.explanationURL})` : ""}`,
+      message: `${input.host}: the CA's renewal window (ARI) is ${formatDay(input.ari.start)} to ${formatDay(input.ari.end)}${early ? `, before the usual renewal on ${formatDay(forecast.usual)}` : ""}${explanationOf(input.ari.explanationURL)}`,
     });
   }
   const leafPins = base.pins.filter((p) => p.role === "leaf");
