@@ -1,4 +1,5 @@
 import { errorKindOf, type KeypinErrorKind } from "@keypin/core";
+import { printable } from "./lib/printable.js";
 
 /**
  * The CLI's errors: each carries the exit code it ends the process with.
@@ -112,16 +113,22 @@ export function codeOf(error: unknown): string | undefined {
 }
 
 /**
- * The error's message as a single line (multi-line messages are joined with "; ").
+ * The error's message as a single line that is safe on a terminal: multi-line messages are joined with "; ",
+ * and every control character left (ESC, BEL, NUL, a lone CR, C1) and every bidirectional control is shown
+ * escaped (`printable`), since messages carry peer and file text: a proxy's status line, an ARI document, a
+ * policy's host key. This is where every error the CLI prints ends.
  *
  * @example
  * oneLine(new Error("a\nb")); // "a; b"
+ * oneLine(new Error("407 \x1b[2Kok")); // "407 \\x1b[2Kok"
  */
 export function oneLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  return text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line.length > 0)
-    .join("; ");
+  return printable(
+    text
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line.length > 0)
+      .join("; "),
+  );
 }

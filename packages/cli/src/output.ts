@@ -1,4 +1,5 @@
 import picocolors from "picocolors";
+import { printable, terminalLine } from "./lib/printable.js";
 
 /** Picocolors' formatters (colored, or plain identity functions). */
 export type Colors = ReturnType<typeof picocolors.createColors>;
@@ -82,11 +83,47 @@ export function printJson(value: unknown): void {
 }
 
 /**
- * Writes lines to stdout.
+ * A line as it may be written to `stream`: with colors on, the CLI's color sequences stay and every other
+ * control character is escaped (`terminalLine`); with colors off (a pipe, a file, `NO_COLOR`), every control
+ * character is (`printable`). Lines carry peer and file text (hosts, subjects, URLs, file names), so that no
+ * peer can move the cursor, erase a line, set the title or add a line of its own.
+ *
+ * @example
+ * safeLine("ok \x1b]0;title\x07", process.stdout); // "ok \\x1b]0;title\\x07"
+ */
+export function safeLine(line: string, stream: { isTTY?: boolean }): string {
+  return colorsEnabled(stream) ? terminalLine(line) : printable(line);
+}
+
+/**
+ * Writes lines to a stream, each one through `safeLine`: every line the CLI prints goes this way.
+ *
+ * @example
+ * writeLines(process.stderr, [`warning: ${message}`]);
+ */
+export function writeLines(
+  stream: { isTTY?: boolean; write: (text: string) => unknown },
+  lines: readonly string[],
+): void {
+  if (lines.length > 0) stream.write(`${lines.map((line) => safeLine(line, stream)).join("\n")}\n`);
+}
+
+/**
+ * Writes lines to stdout (through `safeLine`).
  *
  * @example
  * printLines(["one", "two"]);
  */
 export function printLines(lines: readonly string[]): void {
-  if (lines.length > 0) process.stdout.write(`${lines.join("\n")}\n`);
+  writeLines(process.stdout, lines);
+}
+
+/**
+ * Writes one line to stderr (through `safeLine`): warnings, notes, progress words.
+ *
+ * @example
+ * printError(`warning: ${file}: ${message}`);
+ */
+export function printError(line: string): void {
+  writeLines(process.stderr, [line]);
 }
