@@ -1,4 +1,3 @@
-import { readFileSync, writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import {
   type AuditReport,
@@ -11,9 +10,12 @@ import {
   printable,
   startAudit,
 } from "@keypin/audit";
-import { loadPolicyFile } from "@keypin/node";
 import { defineCommand } from "../command.js";
-import { FailureError, UsageError } from "../errors.js";
+import { FailureError, isCliError, oneLine, UsageError } from "../errors.js";
+import { readPolicy } from "../lib/policy-file.js";
+import { describeFsError, noteInput, readTextInput } from "../lib/read-input.js";
+import { refuseOutputOverInput, writeOutputFile } from "../lib/write-output.js";
+import { printError } from "../output.js";
 
 const list = (values: string[]): string[] =>
   values
@@ -99,20 +101,18 @@ export default defineCommand({
     const expected = list(args["expect-pinned"]);
     if (args.policy !== undefined) {
       try {
-        const { policy } = await loadPolicyFile(args.policy);
+        const { policy } = await readPolicy(args.policy);
         expected.push(...policy.domains.map((d) => d.domain.toLowerCase()));
       } catch (error) {
-        throw new UsageError(`--policy ${args.policy}: ${(error as Error).message}`, { cause: error });
+        throw new UsageError(`--policy ${oneLine(error)}`, { cause: error });
       }
     }
     let upstreamCa: string[] | undefined;
     if (args["upstream-ca"] !== undefined) {
       try {
-        upstreamCa = [readFileSync(args["upstream-ca"], "utf8")];
+        upstreamCa = [readTextInput(args["upstream-ca"], "PEM file of trust anchors")];
       } catch (error) {
-        throw new UsageError(
-          `--upstream-ca ${args["upstream-ca"]}: cannot read it (${(error as Error).message})`,
-        );
+        throw new UsageError(`--upstream-ca ${oneLine(error)}`, { cause: error });
       }
     }
     const hosts = list(args.hosts);
@@ -138,10 +138,19 @@ export default defineCommand({
       if (error instanceof RangeError) throw new UsageError(error.message, { cause: error });
       throw error;
     });
+    // The CA's files are inputs too: a --report over one of them (or over --policy, --upstream-ca) would
+    // destroy it, so it is refused now, before the session, and not after it.
+    noteInput(ca.certPath);
+    noteInput(ca.keyPath);
+    if (args.report !== undefined) {
+      try {
+        refuseOutputOverInput(args.report);
+      } catch (error) {
+        throw new UsageError(`--report ${oneLine(error)}`, { cause: error });
+      }
+    }
     const json = args.json === true;
-    const log = (line: string): void => {
-      process.stderr.write(`${line}\n`);
-    };
+    const log = printError;
     const tty = process.stdout.isTTY === true && !json;
     const audit = await startAudit({
       ca,
@@ -188,7 +197,16 @@ export default defineCommand({
     });
     const report: AuditReport = await audit.finish();
     const text = `${JSON.stringify(report, null, 2)}\n`;
-    if (args.report !== undefined) writeFileSync(args.report, text);
+    if (args.report !== undefined) {
+      try {
+        writeOutputFile(args.report, text);
+      } catch (error) {
+        if (isCliError(error)) throw new UsageError(`--report ${oneLine(error)}`, { cause: error });
+        throw new UsageError(`--report ${args.report}: ${describeFsError(error)}; cannot write the report`, {
+          cause: error,
+        });
+      }
+    }
     if (json) process.stdout.write(text);
     else {
       // Hosts, reasons and request lines come from peers: every line is escaped (printable) before it is

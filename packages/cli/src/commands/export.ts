@@ -1,5 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, relative, resolve, sep } from "node:path";
+import { relative, resolve, sep } from "node:path";
 import {
   checkDebugProxyCa,
   exportFormatDescriptor,
@@ -12,10 +11,11 @@ import {
   optionFlags,
 } from "@keypin/export";
 import { defineCommand } from "../command.js";
-import { codeOf, FailureError, UsageError } from "../errors.js";
+import { codeOf, FailureError, isCliError, UsageError } from "../errors.js";
 import { readPolicy } from "../lib/policy-file.js";
 import { describeFsError, readInput } from "../lib/read-input.js";
-import { colorsFor } from "../output.js";
+import { refuseOutputOverInput, writeOutputFile } from "../lib/write-output.js";
+import { colorsFor, printError } from "../output.js";
 
 const name = "keypin export";
 
@@ -154,6 +154,8 @@ export default defineCommand({
     }
 
     const { policy, warnings } = await readPolicy(source);
+    // Before anything is printed or written: an --out that is (or links to) the policy or a CA file would destroy it.
+    if (out !== undefined && !check) refuseOutputOverInput(out);
     let result: ReturnType<typeof exportPolicy>;
     try {
       result = exportPolicy(policy, format, {
@@ -174,17 +176,22 @@ export default defineCommand({
     }
 
     const c = colorsFor(process.stderr);
-    const err = (line: string) => process.stderr.write(`${line}\n`);
+    const err = printError;
     if (check) {
       // Only the verdict: the differences are in the file's header, and lint is `keypin check`'s job.
       const file = out as string;
       let actual: string;
       try {
-        actual = readFileSync(file, "utf8");
+        actual = new TextDecoder().decode(
+          readInput(file, `${format} file to compare (--check)`, { allowEmpty: true }),
+        );
       } catch (error) {
+        // A missing or unreadable file is a difference (exit 1); a FIFO, a device or a huge file is bad input.
+        const cause = (error as { cause?: unknown }).cause;
+        if (codeOf(cause) === undefined) throw error;
         throw new FailureError(
-          `${file}: ${describeFsError(error)}, so it is not what ${source} generates; run the same command without --check to write it`,
-          { cause: error },
+          `${file}: ${describeFsError(cause)}, so it is not what ${source} generates; run the same command without --check to write it`,
+          { cause },
         );
       }
       if (actual !== result.content) {
@@ -205,9 +212,9 @@ export default defineCommand({
       return;
     }
     try {
-      mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(out, result.content);
+      writeOutputFile(out, result.content, { createParents: true });
     } catch (error) {
+      if (isCliError(error)) throw error;
       throw new UsageError(
         `${out}: ${describeFsError(error)} (code ${codeOf(error) ?? "unknown"}); cannot write the export`,
         {

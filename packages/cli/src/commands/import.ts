@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync } from "node:fs";
 import {
   compareSources,
   type Difference,
@@ -11,10 +10,11 @@ import {
 } from "@keypin/import";
 import { singleString } from "../args.js";
 import { defineCommand } from "../command.js";
-import { codeOf, FailureError, UsageError } from "../errors.js";
-import { readPolicy } from "../lib/policy-file.js";
+import { codeOf, FailureError, isCliError, UsageError } from "../errors.js";
+import { readPolicy, readPolicyWithText } from "../lib/policy-file.js";
 import { describeFsError, readInput } from "../lib/read-input.js";
-import { colorsFor, printJson } from "../output.js";
+import { refuseOutputOverInput, writeOutputFile } from "../lib/write-output.js";
+import { colorsFor, printError, printJson } from "../output.js";
 
 const name = "keypin import";
 const expected =
@@ -118,7 +118,7 @@ export default defineCommand({
       throw new UsageError("--check and --merge do not go together: --check writes nothing");
     const sources = readSources(files);
     const c = colorsFor(process.stderr);
-    const err = (line: string) => process.stderr.write(`${line}\n`);
+    const err = printError;
 
     if (check) {
       const policy =
@@ -149,6 +149,8 @@ export default defineCommand({
       );
     }
     const base = merge && existsSync(out) ? await readBase(out) : undefined;
+    // An --out that is (or links to) one of the files imported would destroy it; --merge rewrites only its base.
+    refuseOutputOverInput(out, base ? { replaces: out } : {});
     let result: ReturnType<typeof mergeSources>;
     try {
       result = mergeSources(sources, base);
@@ -157,9 +159,12 @@ export default defineCommand({
       throw error;
     }
     try {
-      mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(out, `${JSON.stringify(result.policyFile, null, 2)}\n`);
+      writeOutputFile(out, `${JSON.stringify(result.policyFile, null, 2)}\n`, {
+        createParents: true,
+        ...(base ? { replaces: out } : {}),
+      });
     } catch (error) {
+      if (isCliError(error)) throw error;
       throw new UsageError(
         `${out}: ${describeFsError(error)} (code ${codeOf(error) ?? "unknown"}); cannot write the policy`,
         {
@@ -178,7 +183,7 @@ export default defineCommand({
 });
 
 async function readBase(out: string) {
-  const { policy } = await readPolicy(out);
-  const policyFile = JSON.parse(readFileSync(out, "utf8")) as import("@keypin/core").PolicyFile;
+  const { policy, text } = await readPolicyWithText(out);
+  const policyFile = JSON.parse(text) as import("@keypin/core").PolicyFile;
   return { file: out, policy, policyFile };
 }
