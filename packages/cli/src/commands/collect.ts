@@ -105,7 +105,7 @@ export default defineCommand({
           ratePerMinute: rateText === undefined ? undefined : Number(rateText),
           onGiveUp: (alert, why) =>
             process.stderr.write(
-              `keypin collect: gave up sending the ${alert.event} alert for ${alert.host}: ${why}\n`,
+              `keypin collect: gave up sending the ${alert.event} alert${"host" in alert ? ` for ${alert.host}` : ""}: ${why}\n`,
             ),
         });
       } catch (error) {

@@ -1,4 +1,3 @@
-import { writeFileSync } from "node:fs";
 import { type DomainPolicy, normalizeHost } from "@keypin/core";
 import {
   formatDay,
@@ -20,6 +19,7 @@ import { planInputOf, readChainFile } from "../lib/plan-input.js";
 import { readPolicy } from "../lib/policy-file.js";
 import { mapConcurrent } from "../lib/pool.js";
 import { describeFsError, readTextInput } from "../lib/read-input.js";
+import { refuseOutputOverInput, writeOutputFile } from "../lib/write-output.js";
 import { type Colors, colorsFor, formatTable, printJson, printLines } from "../output.js";
 
 const command = "keypin plan";
@@ -199,7 +199,7 @@ export function formatPlan(plan: Plan, policyFile: string, c: Colors): string[] 
 
 function writeOutput(file: string, text: string, flag: string): void {
   try {
-    writeFileSync(file, text);
+    writeOutputFile(file, text);
   } catch (error) {
     throw new UsageError(`${flag} ${file}: ${describeFsError(error)}`, { cause: error });
   }
@@ -372,6 +372,8 @@ export default defineCommand({
       ...(args.svg !== undefined ? [`--svg ${args.svg}`] : []),
     ];
     if (unread.length === 0) {
+      // Both outputs are checked before either is written: --ics ok.ics --svg keypin.json writes nothing.
+      for (const file of [args.ics, args.svg]) if (file !== undefined) refuseOutputOverInput(file);
       if (args.ics !== undefined) writeOutput(args.ics, renderIcs(plan), "--ics");
       if (args.svg !== undefined) writeOutput(args.svg, renderSvg(plan), "--svg");
     }
