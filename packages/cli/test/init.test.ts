@@ -104,6 +104,21 @@ describe("keypin init", () => {
     assert.ok(fx.readPolicy(out).domains["api.myapp.test"]);
   });
 
+  it("never writes --out over one of its inputs, even with --force: the backup CSR and the --ca file stay", async () => {
+    const csr = readFileSync(fx.backupCsr);
+    const overBackup = await fx.initWithBackup(["--out", fx.backupCsr, "--force"]);
+    assert.equal(overBackup.code, 2, overBackup.stderr);
+    assert.match(
+      overBackup.stderr,
+      /an input of this command: writing it would destroy that input, so nothing was written/,
+    );
+    assert.deepEqual(readFileSync(fx.backupCsr), csr);
+    const root = readFileSync(fx.root.certPath);
+    const overCa = await fx.initWithBackup(["--out", fx.root.certPath, "--force"]);
+    assert.equal(overCa.code, 2, overCa.stderr);
+    assert.deepEqual(readFileSync(fx.root.certPath), root);
+  });
+
   it("generates the backup key pair with --generate-backup, key mode 0600, and pins it", async () => {
     const out = join(fx.tmp.dir, "generated.json");
     const dir = join(fx.tmp.dir, "generated-backup");

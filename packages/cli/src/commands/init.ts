@@ -19,6 +19,7 @@ import { networkArgs, parseHostPort, readNetworkOptions } from "../lib/network-o
 import { mapConcurrent } from "../lib/pool.js";
 import { type ProposedPin, proposeDomain, proposePins } from "../lib/propose.js";
 import { describeFsError, readInput } from "../lib/read-input.js";
+import { refuseOutputOverInput, writeOutputFile } from "../lib/write-output.js";
 import { colorsFor, formatTable, printJson, printLines } from "../output.js";
 import { describeBackup } from "./backup.js";
 import { hashInput } from "./hash.js";
@@ -113,7 +114,10 @@ export default defineCommand({
         "with ios-ats: pin your leaf key and backup (default; renewals must reuse the key) or the CA keys only (no backup)",
       choices: iosIdentityChoices,
     },
-    json: { type: "boolean", description: "print one JSON object: { file, policy, warnings }" },
+    json: {
+      type: "boolean",
+      description: "print one JSON object: { file, policy, warnings, platforms, pinSet, backup? }",
+    },
     ...networkArgs,
   },
   exitCodes: {
@@ -163,6 +167,8 @@ export default defineCommand({
     }
     // Read a given backup before connecting, so a bad file fails fast (exit 2).
     let backupPin: Pin | undefined = source?.kind === "file" ? backupPinFromFile(source.path) : undefined;
+    // --out must not be one of the files just read (--backup, --ca): --force would replace a key or a CSR.
+    refuseOutputOverInput(out);
 
     const inspections = await mapConcurrent(targets, 8, async (target) => {
       try {
@@ -238,7 +244,10 @@ export default defineCommand({
     const { warnings } = checkExpressible(file, platforms);
     const advice = renewalAdvice(choice.shape, [...proposals.keys()]);
     try {
-      writeFileSync(out, `${JSON.stringify(file, null, 2)}\n`, { flag: force ? "w" : "wx" });
+      const text = `${JSON.stringify(file, null, 2)}\n`;
+      // Without --force the policy is created exclusively; with it, replaced whole or not at all.
+      if (force) writeOutputFile(out, text);
+      else writeFileSync(out, text, { flag: "wx" });
     } catch (error) {
       throw new UsageError(`${out}: cannot write the policy: ${describeFsError(error)}`, { cause: error });
     }
