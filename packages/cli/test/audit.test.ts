@@ -202,7 +202,7 @@ describe("keypin audit (the bin)", () => {
     assert.match(run.stdout, /^api\.bank\.test not-seen:/m);
   });
 
-  test("--expect-pinned and --policy hosts outside --name-constraints exit 2 naming them, before any CA is made; a host inside starts the audit", async () => {
+  test("--expect-pinned, --policy and --hosts hosts outside --name-constraints exit 2 naming them, before any CA is made; a host inside starts the audit", async () => {
     const policyFile = join(tmp.dir, "nc-policy.json");
     writeFileSync(
       policyFile,
@@ -229,6 +229,10 @@ describe("keypin audit (the bin)", () => {
         /www\.bank\.test, 10\.0\.2\.2 are outside/,
       ],
       [["--policy", policyFile], /^--policy .*nc-policy\.json: audit\.test is outside/],
+      [
+        ["--hosts", "api.audit.test,cdn.other.test"],
+        /^--hosts cdn\.other\.test is outside --name-constraints/,
+      ],
     ] as const) {
       const caDir = join(tmp.dir, "ca-nc-refused");
       const r = await runCli([

@@ -118,18 +118,25 @@ export default defineCommand({
     const hosts = list(args.hosts);
     const nameConstraints = list(args["name-constraints"]);
     // Refused before any CA is made: the audit CA is not valid for a host outside its constraints, so a client
-    // refuses it pinned or not, and the session could only end in "not proven pinned" for it.
-    const outside = expected.filter((host) => {
-      try {
-        return !permitsHost(nameConstraints, host);
-      } catch (error) {
-        throw new UsageError((error as Error).message, { cause: error });
-      }
-    });
-    if (outside.length > 0)
-      throw new UsageError(
-        `${args.policy === undefined ? "--expect-pinned" : `--policy ${args.policy}:`} ${outside.join(", ")} ${outside.length > 1 ? "are" : "is"} outside --name-constraints ${nameConstraints.join(",")}: the audit CA is not valid there, so a client refuses it pinned or not and no pin can be proven; add ${outside.length > 1 ? "them" : "it"} to --name-constraints`,
-      );
+    // refuses it pinned or not, and the session could only end in "not proven pinned" for it. The same holds
+    // for a host given to --hosts: the audit would judge it and could never prove it pinned.
+    const outsideOf = (list: readonly string[]): string[] =>
+      list.filter((host) => {
+        try {
+          return !permitsHost(nameConstraints, host);
+        } catch (error) {
+          throw new UsageError((error as Error).message, { cause: error });
+        }
+      });
+    for (const [named, outside] of [
+      [args.policy === undefined ? "--expect-pinned" : `--policy ${args.policy}:`, outsideOf(expected)],
+      ["--hosts", outsideOf(hosts)],
+    ] as const) {
+      if (outside.length > 0)
+        throw new UsageError(
+          `${named} ${outside.join(", ")} ${outside.length > 1 ? "are" : "is"} outside --name-constraints ${nameConstraints.join(",")}: the audit CA is not valid there, so a client refuses it pinned or not and no pin can be proven; add ${outside.length > 1 ? "them" : "it"} to --name-constraints`,
+        );
+    }
     const ca = await loadOrCreateAuditCa({
       dir: args["ca-dir"] ?? defaultCaDir(),
       nameConstraints,
