@@ -8,13 +8,20 @@ import { isIP } from "node:net";
  * dotted-quad form, so it is one host with its canonical text. Never throws, whatever a peer sent: Node's `isIP`
  * accepts an IPv6 zone ("fe80::1%eth0"), which URLs and certificates have no form for, so such a text is kept as
  * it is, and so is a name ending in a number that is no IPv4 address ("a.123"): {@link isHostName} refuses both.
+ * One trailing dot (the DNS root: "api.example.com.") is dropped, as Node's TLS host check and @keypin/core's
+ * normalizeHost drop it: a client that asks for "api.example.com." reaches api.example.com, so it is one host
+ * for the forged leaf (whose SAN never carries the dot: a client enforcing the audit CA's name constraints
+ * refuses a SAN ending in one, as "permitted subtree violation"), the verdicts, --hosts, --name-constraints and
+ * the expectation. A second dot ("a..") is kept, and isHostName refuses it.
  *
  * @example
  * canonicalHost("[0:0::1]"); // "::1"
  * canonicalHost("1.2.3"); // "1.2.0.3"
+ * canonicalHost("API.Example.com."); // "api.example.com"
  */
 export function canonicalHost(host: string): string {
-  const lower = host.trim().toLowerCase();
+  const trimmed = host.trim().toLowerCase();
+  const lower = trimmed.endsWith(".") ? trimmed.slice(0, -1) : trimmed;
   const bare = lower.startsWith("[") && lower.endsWith("]") ? lower.slice(1, -1) : lower;
   const family = isIP(bare);
   if (family === 6) {
@@ -43,9 +50,9 @@ function endsInNumber(host: string): boolean {
 
 /**
  * Whether `host` (as {@link canonicalHost} gives it) names one host the audit can judge: a DNS name of letters,
- * digits, `-` and `_` (labels of 1 to 63, 253 in all, a trailing dot allowed) whose last label is no number, an
- * IPv4 address in dotted-quad form, or an IPv6 address without a zone. An SNI name that is not one (control
- * characters, spaces, commas, "1.2.3.4.5") is never taken as a tunnel's host.
+ * digits, `-` and `_` (labels of 1 to 63, 253 in all, no trailing dot: canonicalHost dropped one) whose last
+ * label is no number, an IPv4 address in dotted-quad form, or an IPv6 address without a zone. An SNI name that is
+ * not one (control characters, spaces, commas, "1.2.3.4.5", "a..") is never taken as a tunnel's host.
  *
  * @example
  * isHostName("api.example.com"); // true
@@ -58,7 +65,7 @@ export function isHostName(host: string): boolean {
   return (
     host.length <= 253 &&
     !endsInNumber(host) &&
-    /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/.test(host)
+    /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/.test(host)
   );
 }
 

@@ -86,7 +86,7 @@ export function readConstraints(entries: string[]): string[] {
  */
 export function permitsHost(constraints: readonly string[], host: string): boolean {
   if (constraints.length === 0) return true;
-  const name = canonicalHost(host).replace(/\.$/, "");
+  const name = canonicalHost(host);
   const family = isIP(name);
   return constraints.some((entry) => {
     const { constraint } = readConstraint(entry);
