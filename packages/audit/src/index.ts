@@ -11,7 +11,7 @@ export {
 export { type AuditCa, CA_CERT_FILE, CA_KEY_FILE, defaultCaDir, loadOrCreateAuditCa } from "./ca-store.js";
 export { type ClientHello, fingerprintOf, parseClientHello } from "./client-hello.js";
 export { canonicalHost, isHostName, printable } from "./host.js";
-export { isSecretHeader, maskTarget, maskValue } from "./mask.js";
+export { isSecretHeader, maskRequestLine, maskTarget, maskValue } from "./mask.js";
 export { permitsHost } from "./name-constraints.js";
 export { type AuditReport, formatTable, type UpstreamPins } from "./report.js";
 export {

@@ -102,3 +102,29 @@ export function maskTarget(target: string): string {
           .join("&")}`;
   return `${prefix}${maskPath(rest)}${maskedQuery}${fragment}`;
 }
+
+/** An HTTP version as a request line ends with it: "HTTP/1.1", "HTTP/2". */
+const VERSION = /^HTTP\/\d+(?:\.\d+)?$/i;
+/** A method as RFC 9110 writes it (a token: no "/", "?", "=", ":"), of a length methods have. */
+const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,24}$/;
+
+/**
+ * A request line without the credentials its target can carry. The parts are split on runs of whitespace (a peer
+ * may send "GET  /login?token=X" or a tab, and a server may read it); the usual three parts (method, target,
+ * version) are kept with the target masked by {@link maskTarget}; any other shape (two parts, four, a third that is
+ * no HTTP version) keeps the method only, the rest masked whole with its length: nothing after the method can be
+ * told to be no target. A first part that is no method ("/login?token=X HTTP/1.1") is masked too.
+ *
+ * @example
+ * maskRequestLine("GET\t/login?token=abc HTTP/1.1"); // "GET /login?token=<masked> HTTP/1.1"
+ * maskRequestLine("GET /x HTTP/1.1 /login?token=abc"); // "GET <masked, 28 chars>"
+ */
+export function maskRequestLine(startLine: string): string {
+  const line = startLine.trim();
+  const parts = line.split(/\s+/);
+  const [method = "", target = "", version = ""] = parts;
+  if (!METHOD.test(method)) return line === "" ? "" : maskValue(line);
+  if (parts.length === 3 && VERSION.test(version)) return `${method} ${maskTarget(target)} ${version}`;
+  if (parts.length === 1) return method;
+  return `${method} ${maskValue(line.slice(method.length).trim())}`;
+}

@@ -19,7 +19,7 @@
 import type { InterceptEvent } from "@keypin/proxy";
 import { fingerprintOf, parseClientHello } from "./client-hello.js";
 import { canonicalHost, isHostName, printable } from "./host.js";
-import { isSecretHeader, maskTarget, maskValue } from "./mask.js";
+import { isSecretHeader, maskRequestLine, maskValue } from "./mask.js";
 import { permitsHost } from "./name-constraints.js";
 
 /** One tunnel, summarised. */
@@ -231,13 +231,12 @@ export class AuditLog {
 
   #evidence(startLine: string, headers: Record<string, string>): RequestEvidence {
     const show = this.options.showSecrets === true;
-    const [method = "", target = "", version = ""] = startLine.split(" ");
     const secrets: Record<string, string> = {};
     for (const [name, value] of Object.entries(headers))
       if (isSecretHeader(name)) secrets[printable(name)] = show ? printable(value) : maskValue(value);
     // Escaped: what a peer sent is printed in the table and the report.
     return {
-      requestLine: printable(show ? startLine : `${method} ${maskTarget(target)} ${version}`.trim()),
+      requestLine: printable(show ? startLine : maskRequestLine(startLine)),
       headerNames: Object.keys(headers).map(printable),
       secrets,
     };

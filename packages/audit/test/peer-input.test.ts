@@ -259,6 +259,45 @@ test("credentials in the request target are masked: userinfo, ;path=parameters, 
   assert.equal(maskTarget(`/t/${"f".repeat(64)}`), "/t/<masked>");
 });
 
+test("a request line of another shape (two spaces, a tab, four parts, no method) is masked after its method: no token survives", async () => {
+  // Each in its own tunnel: a server may answer 400 and close, and the next line must still be read.
+  const lines = [
+    "GET  /login?token=SECRET-double-0001 HTTP/1.1",
+    "GET\t/login?token=SECRET-tab-0002 HTTP/1.1",
+    "GET /x HTTP/1.1 /login?token=SECRET-four-0003",
+    "GET /login?token=SECRET-twoparts-0004",
+    "/login?token=SECRET-nomethod-0005 HTTP/1.1",
+    "GET /login?token=SECRET-usual-0006 HTTP/1.1",
+  ];
+  await withAudit(async (audit, ca) => {
+    for (const line of lines) {
+      const tls = await tlsThrough(audit.proxy.port, "api.test", "api.test", ca.certPem);
+      tls.resume();
+      tls.end(`${line}\r\nHost: api.test\r\n\r\n`);
+      await once(tls, "close");
+    }
+    await audit.proxy.idle({ timeoutMs: 5000 });
+    const report = await audit.finish();
+    const text = JSON.stringify(report) + formatTable(report.verdicts);
+    assert.deepEqual(
+      [...text.matchAll(/SECRET-[a-z]+-\d{4}/g)].map((m) => m[0]),
+      [],
+      "no token survives",
+    );
+    const got = report.verdicts
+      .find((v) => v.host === "api.test")!
+      .evidence.requests!.map((r) => r.requestLine);
+    assert.deepEqual(got.sort(), [
+      "<masked, 42 chars>",
+      "GET /login?token=<masked> HTTP/1.1",
+      "GET /login?token=<masked> HTTP/1.1",
+      "GET /login?token=<masked> HTTP/1.1",
+      "GET <masked, 33 chars>",
+      "GET <masked, 41 chars>",
+    ]);
+  });
+});
+
 test("pipelined requests: each counted, the evidence kept bounded per tunnel and per verdict", async () => {
   await withAudit(async (audit, ca) => {
     const n = 3000;
