@@ -242,6 +242,7 @@ export async function startAudit(options: AuditOptions): Promise<RunningAudit> {
           tunnelsFolded: [...log.folded.values()].reduce((n, f) => n + f.tunnels, 0),
           tunnelsUnjudged: log.dropped.unjudged,
           tunnelsOverLimit: log.dropped.overLimit,
+          requestEvidenceOverBudget: log.dropped.requestEvidence,
         },
       };
       if (expected.length > 0) report.expectation = { hosts: expected, ...expectationOf(final, expected) };

@@ -86,3 +86,32 @@ export function printable(text: string): string {
       : `\\u${code.toString(16).padStart(4, "0")}`;
   });
 }
+
+/**
+ * {@link printable} of `text`, at most `max` characters once escaped (an escape is never split), and whether
+ * anything was cut. Escapes only what it keeps: a peer's 64 KiB of control bytes is not made 256 KiB first. The
+ * text returned is a copy: a part of a peer's request head kept as a slice would keep the whole head alive.
+ *
+ * @example
+ * clipPrintable("ab\x01cd", 5); // { text: "ab", cut: true }
+ */
+export function clipPrintable(text: string, max: number): { text: string; cut: boolean } {
+  const head = text.length > max ? text.slice(0, max) : text;
+  const escaped = printable(head);
+  if (escaped.length <= max) return { text: copyOf(escaped), cut: head.length < text.length };
+  let out = "";
+  for (const ch of head) {
+    const e = printable(ch);
+    if (out.length + e.length > max) break;
+    out += e;
+  }
+  return { text: copyOf(out), cut: true };
+}
+
+/** A flat copy of `text`, sharing no memory with the string it may be a slice of. */
+function copyOf(text: string): string {
+  if (text.length < 16) return text;
+  return /[^\x00-\xff]/.test(text)
+    ? Buffer.from(text, "utf16le").toString("utf16le")
+    : Buffer.from(text, "latin1").toString("latin1");
+}

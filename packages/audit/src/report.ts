@@ -24,8 +24,16 @@ export interface AuditReport {
   interceptedDomains: string[];
   verdicts: Verdict[];
   upstreamPins: UpstreamPins[];
-  /** Closed tunnels not kept as records (counts): folded into their verdict's counts, unjudged, or over the limit. */
-  kept: { tunnelsFolded: number; tunnelsUnjudged: number; tunnelsOverLimit: number };
+  /**
+   * What was not kept (counts): closed tunnels folded into their verdict's counts, unjudged, or over the limit
+   * (LIMITS.records), and requests counted whose evidence was not kept (past LIMITS.evidenceBytes).
+   */
+  kept: {
+    tunnelsFolded: number;
+    tunnelsUnjudged: number;
+    tunnelsOverLimit: number;
+    requestEvidenceOverBudget: number;
+  };
   expectation?: { hosts: string[]; ok: boolean; failing: { host: string; verdict: VerdictKind }[] };
 }
 

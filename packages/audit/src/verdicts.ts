@@ -18,7 +18,7 @@
 // could not be read (no fingerprint) is still `intercepted`; it only cannot be a control.
 import type { InterceptEvent } from "@keypin/proxy";
 import { fingerprintOf, parseClientHello } from "./client-hello.js";
-import { canonicalHost, isHostName, printable } from "./host.js";
+import { canonicalHost, clipPrintable, isHostName } from "./host.js";
 import { isSecretHeader, maskRequestLine, maskValue } from "./mask.js";
 import { permitsHost } from "./name-constraints.js";
 
@@ -49,11 +49,25 @@ export interface TunnelRecord {
 
 /**
  * What the audit keeps, so that a peer's traffic cannot grow it without bound (measured: 1,000,000 pipelined
- * requests on one tunnel kept 172 MiB and made a 60 MiB report). Counts stay exact; only evidence is bounded.
+ * requests on one tunnel kept 172 MiB and made a 60 MiB report; 200 tunnels of 16 requests with 60 KiB heads of
+ * control bytes kept 330 MiB, each byte escaped to 4, and a report JSON.stringify could not make). Counts stay
+ * exact; only evidence is bounded, in number and in size.
  */
 export const LIMITS = {
   /** Requests whose evidence (request line, header names) a tunnel keeps; the rest are counted. */
   requestsPerTunnel: 16,
+  /** Characters of a request line kept, once escaped; a longer one is cut and says so (`…<cut, N chars>`). */
+  requestLineChars: 512,
+  /** Header names kept per request (the rest counted in `headerCount`), and characters of each, once escaped. */
+  headerNames: 32,
+  headerNameChars: 64,
+  /** Characters of a secret header's value kept with --show-secrets, once escaped (masked values are short). */
+  secretValueChars: 512,
+  /**
+   * Bytes (UTF-8, with a fixed overhead per string) of request evidence kept in all; past it, requests are
+   * counted, not kept (AuditLog.dropped.requestEvidence).
+   */
+  evidenceBytes: 32 * 2 ** 20,
   /** Requests, and refusals, listed in one verdict's evidence; the rest are counted. */
   evidencePerVerdict: 16,
   /** Tunnel numbers listed in one verdict's evidence; the rest are counted. */
@@ -71,10 +85,17 @@ export interface Folded {
   requests: number;
 }
 
-/** A request seen over the forged certificate: request line and header names; secret values masked. */
+/**
+ * A request seen over the forged certificate: request line and header names; secret values masked. Bounded
+ * ({@link LIMITS}): a request line over `requestLineChars` ends with `…<cut, N chars>` (N: its length as sent, or
+ * as masked), a header name over `headerNameChars` with `…`.
+ */
 export interface RequestEvidence {
   requestLine: string;
+  /** The first {@link LIMITS}.headerNames header names. */
   headerNames: string[];
+  /** Every header name of the request, when there were more than `headerNames` lists. */
+  headerCount?: number;
   /** Header values that are secrets: masked unless showSecrets. */
   secrets: Record<string, string>;
 }
@@ -130,9 +151,12 @@ export class AuditLog {
   /**
    * Closed tunnels not kept: `unjudged` had an SNI name that is no host, or no parsable ClientHello and no
    * application data (they give no verdict); `overLimit` would have started a new client and host after
-   * LIMITS.records tunnels were kept.
+   * LIMITS.records tunnels were kept. `requestEvidence`: requests counted whose evidence was not kept, past
+   * LIMITS.evidenceBytes.
    */
-  readonly dropped = { unjudged: 0, overLimit: 0 };
+  readonly dropped = { unjudged: 0, overLimit: 0, requestEvidence: 0 };
+  /** Bytes of request evidence kept (see LIMITS.evidenceBytes). */
+  #evidenceBytes = 0;
   /** Per groupKey: the outcomes kept and how many closed records are kept. */
   readonly #kept = new Map<string, { outcomes: Set<string>; records: number }>();
   #keptRecords = 0;
@@ -166,7 +190,7 @@ export class AuditLog {
           if (hello.servername) {
             const name = canonicalHost(hello.servername);
             if (isHostName(name)) record.host = name;
-            else record.invalidSni = printable(hello.servername.slice(0, 255));
+            else record.invalidSni = clipPrintable(hello.servername, 255).text;
           }
         }
         break;
@@ -175,15 +199,22 @@ export class AuditLog {
         record.handshake = true;
         record.protocol = event.protocol;
         break;
-      case "request":
+      case "request": {
         record.requestCount += 1;
-        if (record.requests.length < LIMITS.requestsPerTunnel)
-          record.requests.push(this.#evidence(event.message.startLine, event.message.headers));
+        if (record.requests.length >= LIMITS.requestsPerTunnel) break;
+        if (this.#evidenceBytes >= LIMITS.evidenceBytes) {
+          this.dropped.requestEvidence += 1;
+          break;
+        }
+        const evidence = this.#evidence(event.message.startLine, event.message.headers);
+        this.#evidenceBytes += sizeOf(evidence);
+        record.requests.push(evidence);
         break;
+      }
       case "failure":
         // Each stage fails once per tunnel; bounded all the same (the reasons are kept for the refusal's evidence).
         if (record.failures.length < 8)
-          record.failures.push({ stage: event.stage, reason: printable(event.reason.slice(0, 300)) });
+          record.failures.push({ stage: event.stage, reason: clipPrintable(event.reason, 300).text });
         break;
       case "closed":
         if (record.closed) break;
@@ -229,18 +260,44 @@ export class AuditLog {
     this.#keptRecords += 1;
   }
 
+  /** A request's evidence, escaped (what a peer sent is printed in the table and the report) and bounded (LIMITS). */
   #evidence(startLine: string, headers: Record<string, string>): RequestEvidence {
     const show = this.options.showSecrets === true;
+    const line = show ? startLine : maskRequestLine(startLine);
+    const clipped = clipPrintable(line, LIMITS.requestLineChars);
+    const names = Object.keys(headers);
+    const kept = names.slice(0, LIMITS.headerNames);
+    const nameOf = (name: string): string => {
+      const { text, cut } = clipPrintable(name, LIMITS.headerNameChars);
+      return cut ? `${text}…` : text;
+    };
     const secrets: Record<string, string> = {};
-    for (const [name, value] of Object.entries(headers))
-      if (isSecretHeader(name)) secrets[printable(name)] = show ? printable(value) : maskValue(value);
-    // Escaped: what a peer sent is printed in the table and the report.
+    for (const name of kept) {
+      if (!isSecretHeader(name)) continue;
+      const value = headers[name]!;
+      const shown = clipPrintable(value, LIMITS.secretValueChars);
+      secrets[nameOf(name)] = show
+        ? shown.cut
+          ? `${shown.text}…<cut, ${value.length} chars>`
+          : shown.text
+        : maskValue(value);
+    }
     return {
-      requestLine: printable(show ? startLine : maskRequestLine(startLine)),
-      headerNames: Object.keys(headers).map(printable),
+      requestLine: clipped.cut ? `${clipped.text}…<cut, ${line.length} chars>` : clipped.text,
+      headerNames: kept.map(nameOf),
+      ...(names.length > kept.length ? { headerCount: names.length } : {}),
       secrets,
     };
   }
+}
+
+/** What a request's evidence weighs against LIMITS.evidenceBytes: its strings in UTF-8, 16 bytes more each. */
+function sizeOf(e: RequestEvidence): number {
+  let n = 64 + Buffer.byteLength(e.requestLine);
+  for (const name of e.headerNames) n += 16 + Buffer.byteLength(name);
+  for (const [name, value] of Object.entries(e.secrets))
+    n += 32 + Buffer.byteLength(name) + Buffer.byteLength(value);
+  return n;
 }
 
 /** The key of a tunnel's client (source address and ClientHello fingerprint) and host: one verdict each. */

@@ -324,6 +324,74 @@ test("pipelined requests: each counted, the evidence kept bounded per tunnel and
   });
 });
 
+test("a request's evidence is bounded in size: a long request line of control bytes is cut (and says so), header names capped in number and length", async () => {
+  // Short path segments of control bytes: kept by the masking (no token shape), each byte escaped to 4 characters.
+  const target = `/${"\x01\x01\x01/".repeat(8_000)}`;
+  const names = Array.from({ length: 100 }, (_, i) => `x-${"\x02".repeat(120)}-${i}`);
+  const head = `GET ${target} HTTP/1.1\r\nHost: api.test\r\n${names.map((n) => `${n}: v\r\n`).join("")}\r\n`;
+  assert.ok(head.length < 64 * 1024, "within the proxy's head limit");
+  for (const showSecrets of [false, true]) {
+    await withAudit(
+      async (audit, ca) => {
+        // One request per tunnel: a server answers 400 to control bytes and closes, and the tunnel with it.
+        for (let i = 0; i < 4; i++) {
+          const tls = await tlsThrough(audit.proxy.port, "api.test", "api.test", ca.certPem);
+          tls.resume();
+          tls.end(head);
+          await once(tls, "close");
+        }
+        await audit.proxy.idle({ timeoutMs: 5000 });
+        const report = await audit.finish();
+        const v = report.verdicts.find((x) => x.host === "api.test")!;
+        assert.equal(v.evidence.requestCount, 4);
+        for (const r of v.evidence.requests!) {
+          const [kept, cut] = r.requestLine.split("…");
+          assert.ok(kept!.length <= LIMITS.requestLineChars, `${kept!.length} characters kept`);
+          assert.equal(cut, `<cut, ${`GET ${target} HTTP/1.1`.length} chars>`);
+          assert.equal(r.headerNames.length, LIMITS.headerNames);
+          assert.equal(r.headerCount, names.length + 1);
+          for (const name of r.headerNames) assert.ok(name.length <= LIMITS.headerNameChars + 1, name);
+        }
+        // Before: 4 requests made about 1.3 MiB of evidence (each control byte escaped to 4 characters).
+        const size = JSON.stringify(report).length;
+        assert.ok(size < 64 * 1024, `report of ${size} bytes`);
+      },
+      { showSecrets },
+    );
+  }
+});
+
+test("request evidence in all is bounded (LIMITS.evidenceBytes): past it requests are counted, not kept, and the report says how many", () => {
+  const log = new AuditLog();
+  const line = `GET /${"a/".repeat(400)} HTTP/1.1`;
+  const headers = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`x-${"h".repeat(70)}-${i}`, "v"]));
+  let requests = 0;
+  for (let t = 1; t <= 1500; t++) {
+    log.record({
+      kind: "connect",
+      tunnel: t,
+      host: `h${t}.test`,
+      port: 443,
+      client: { address: "10.0.0.9", port: t },
+    });
+    for (let i = 0; i < LIMITS.requestsPerTunnel; i++, requests++)
+      log.record({ kind: "request", tunnel: t, message: { startLine: line, headers, body: "" } });
+    log.record({ kind: "closed", tunnel: t, appBytes: 10, handshake: true });
+  }
+  const records = [...log.tunnels.values()];
+  assert.equal(
+    records.reduce((n, r) => n + r.requestCount, 0),
+    requests,
+    "every request counted",
+  );
+  const kept = records.reduce((n, r) => n + r.requests.length, 0);
+  assert.ok(log.dropped.requestEvidence > 0, "some evidence was not kept");
+  assert.equal(kept + log.dropped.requestEvidence, requests);
+  const json = Buffer.byteLength(JSON.stringify(records.map((r) => r.requests)));
+  assert.ok(json <= LIMITS.evidenceBytes, `${json} bytes of evidence`);
+  assert.ok(json > LIMITS.evidenceBytes / 2, "the budget is used, not left idle");
+});
+
 test("many closed tunnels of one client and host are folded into counts, and tunnels past the record limit are counted, not kept", async () => {
   // A real ClientHello (Node's), so the tunnels are judged.
   const server = createServer((s) => s.once("data", (d) => s.destroy() && got(d)));
