@@ -119,6 +119,24 @@ describe("keypin init", () => {
     assert.deepEqual(readFileSync(fx.root.certPath), root);
   });
 
+  it("never writes --out over the backup key or CSR that --generate-backup makes, even with --force", async () => {
+    const dir = join(fx.tmp.dir, "generated-over");
+    for (const file of ["keypin-backup.key.pem", "keypin-backup.csr.pem"]) {
+      const out = join(dir, ".", file);
+      const result = await fx.init(["--generate-backup", dir, "--out", out, "--force"]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(
+        result.stderr,
+        /is where --generate-backup writes the backup (key|CSR): the policy would replace it, so nothing was written/,
+      );
+      assert.equal(existsSync(join(dir, "keypin-backup.key.pem")), false, "no key made for a refused run");
+    }
+    // The control: another --out next to them writes the policy and keeps the key.
+    const result = await fx.init(["--generate-backup", dir, "--out", join(dir, "keypin.json"), "--force"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(readFileSync(join(dir, "keypin-backup.key.pem"), "utf8"), /^-----BEGIN PRIVATE KEY-----/);
+  });
+
   it("generates the backup key pair with --generate-backup, key mode 0600, and pins it", async () => {
     const out = join(fx.tmp.dir, "generated.json");
     const dir = join(fx.tmp.dir, "generated-backup");

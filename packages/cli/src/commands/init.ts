@@ -6,7 +6,7 @@ import { sha256 } from "@keypin/node";
 import { singleString } from "../args.js";
 import { defineCommand } from "../command.js";
 import { FailureError, oneLine, UsageError } from "../errors.js";
-import { type BackupKeyResult, createBackupKey } from "../lib/backup-key.js";
+import { type BackupKeyResult, backupFilesOf, createBackupKey } from "../lib/backup-key.js";
 import { formatTarget, inspectHost } from "../lib/connect.js";
 import {
   checkExpressible,
@@ -19,7 +19,7 @@ import { networkArgs, parseHostPort, readNetworkOptions } from "../lib/network-o
 import { mapConcurrent } from "../lib/pool.js";
 import { type ProposedPin, proposeDomain, proposePins } from "../lib/propose.js";
 import { describeFsError, readInput } from "../lib/read-input.js";
-import { refuseOutputOverInput, writeOutputFile } from "../lib/write-output.js";
+import { refuseOutputOverInput, writeOutputFile, writesSameFile } from "../lib/write-output.js";
 import { colorsFor, formatTable, printJson, printLines } from "../output.js";
 import { describeBackup } from "./backup.js";
 import { hashInput } from "./hash.js";
@@ -133,6 +133,7 @@ export default defineCommand({
   ],
   async run({ args }) {
     const command = "keypin init";
+    const backupName = "keypin-backup";
     if (args._.length === 0)
       throw new UsageError(`\`${command}\` needs at least one host (see \`keypin help init\`)`);
     const targets = args._.map((h) => parseHostPort(h));
@@ -169,6 +170,16 @@ export default defineCommand({
     let backupPin: Pin | undefined = source?.kind === "file" ? backupPinFromFile(source.path) : undefined;
     // --out must not be one of the files just read (--backup, --ca): --force would replace a key or a CSR.
     refuseOutputOverInput(out);
+    if (source?.kind === "generate") {
+      // The key and CSR init is about to make: --out there (with --force) would replace the new backup key.
+      const { keyFile, csrFile } = backupFilesOf(source.dir, backupName);
+      for (const made of [keyFile, csrFile]) {
+        if (writesSameFile(out, made))
+          throw new UsageError(
+            `--out ${out} is where --generate-backup writes the backup ${made === keyFile ? "key" : "CSR"}: the policy would replace it, so nothing was written; write the policy to another path`,
+          );
+      }
+    }
 
     const inspections = await mapConcurrent(targets, 8, async (target) => {
       try {
@@ -195,7 +206,7 @@ export default defineCommand({
       const first = targets[0]!.host;
       generated = await createBackupKey({
         dir: source.dir,
-        name: "keypin-backup",
+        name: backupName,
         algorithm: "ec-p256",
         subject: `CN=${first}`,
         dnsNames: [...new Set(targets.map((t) => t.host))].filter(

@@ -60,6 +60,16 @@ function algorithmParams(algorithm: BackupAlgorithm): {
 }
 
 /**
+ * Where {@link createBackupKey} writes the key and the CSR of `name` in `dir`.
+ *
+ * @example
+ * backupFilesOf("keys", "keypin-backup").keyFile; // "keys/keypin-backup.key.pem"
+ */
+export function backupFilesOf(dir: string, name: string): { keyFile: string; csrFile: string } {
+  return { keyFile: join(dir, `${name}.key.pem`), csrFile: join(dir, `${name}.csr.pem`) };
+}
+
+/**
  * Makes a backup key pair and a CSR for it (signed by the key, with @peculiar/x509), writes the key
  * with mode 0600 and the CSR next to it, never overwriting an existing file (`flag: "wx"`), and returns
  * the pin. With a passphrase, the key is written as encrypted PKCS#8.
@@ -77,8 +87,7 @@ export async function createBackupKey(options: {
   passphrase?: string;
 }): Promise<BackupKeyResult> {
   const x509 = await import("@peculiar/x509");
-  const keyFile = join(options.dir, `${options.name}.key.pem`);
-  const csrFile = join(options.dir, `${options.name}.csr.pem`);
+  const { keyFile, csrFile } = backupFilesOf(options.dir, options.name);
   let name: InstanceType<typeof x509.Name>;
   try {
     name = new x509.Name(options.subject);

@@ -47,6 +47,20 @@ function statOrUndefined(path: string): Stats | undefined {
 }
 
 /**
+ * Whether writing `a` and writing `b` would write the same file (links followed; either may not exist yet):
+ * for an output that a command will create itself, such as the backup key `init --generate-backup` writes.
+ *
+ * @example
+ * writesSameFile("keys/keypin-backup.key.pem", "./keys/../keys/keypin-backup.key.pem"); // true
+ */
+export function writesSameFile(a: string, b: string): boolean {
+  const [ta, tb] = [targetOf(a), targetOf(b)];
+  if (ta === tb) return true;
+  const [sa, sb] = [statOrUndefined(ta), statOrUndefined(tb)];
+  return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
+}
+
+/**
  * Refuses (a `UsageError`, exit 2) an output path that is, or points to, a file this command read as an input
  * (the same device and inode when it exists, else the same real path): writing it would destroy that input.
  * `replaces` names an input the output is meant to update (`keypin import --merge` rewrites its keypin.json).
