@@ -7,9 +7,14 @@ export {
   classifyReport,
   groupKey,
   type IngestedReport,
+  MAX_CHECKED_CHAIN,
+  MAX_REPORT_SIGNATURE_COST,
   parseReport,
   ReportRejected,
   type ReportSource,
+  type SignatureBudget,
+  SignatureBudgetSpent,
+  verificationCost,
 } from "./ingest.js";
 export { databaseSecrets, describeDatabase, redactDatabaseSecrets } from "./redact.js";
 export {
@@ -19,6 +24,7 @@ export {
   createCollectorServer,
   DEFAULT_GROUPS_PAGE,
   DEFAULT_SERIES_POINTS,
+  DEFAULT_SIGNATURE_COST_PER_MINUTE,
   isAllowedCollectorHost,
   MAX_GROUPS_PAGE,
   MAX_REPORT_BYTES,

@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from "node:crypto";
+import { createHash, type KeyObject, X509Certificate } from "node:crypto";
 import { rootCertificates } from "node:tls";
 import { decodePem, parseCertificate } from "@keypin/core";
 
@@ -317,6 +317,8 @@ interface CertFacts {
   pin?: string;
   /** checkHost's answers, by host. */
   hosts?: Map<string, boolean>;
+  /** What verifying a signature with its key costs (see verificationCost), or why it is never done. */
+  cost?: number | string;
 }
 
 /**
@@ -327,7 +329,7 @@ interface CertFacts {
 const certCache = new Map<string, CertFacts>();
 const CERT_CACHE_SIZE = 4096;
 /** Whether child (by SHA-256 fingerprint) is issued and signed by parent: "child>parent" → answer. */
-const linkCache = new Map<string, boolean>();
+const linkCache = new Map<string, Link>();
 
 function certFacts(pem: string): CertFacts {
   let facts = certCache.get(pem);
@@ -360,15 +362,138 @@ function pinOf(facts: CertFacts): string {
   return facts.pin;
 }
 
-function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
-  const key = `${child.fingerprint256}>${parent.fingerprint256}`;
-  let answer = linkCache.get(key);
-  if (answer === undefined) {
-    answer = child.checkIssued(parent) && child.verify(parent.publicKey);
-    if (linkCache.size >= CERT_CACHE_SIZE) linkCache.clear();
-    linkCache.set(key, answer);
+/**
+ * What one verification with an EC or EdDSA key costs, in units of one RSA-2048 (e = 65537) verification:
+ * @keypin/node's table (signature.ts, measured with Node 20's OpenSSL 3.0: P-256 98 µs, P-384 710 µs, P-521
+ * 1.44 ms, Ed25519 128 µs, Ed448 271 µs, RSA-2048 33 µs), copied: loading @keypin/node for it is not worth
+ * the dependency. Any other curve is refused (sect571k1 took 3.1 ms).
+ */
+const CURVE_COST: Readonly<Record<string, number>> = {
+  prime256v1: 3,
+  secp384r1: 21,
+  secp521r1: 43,
+  secp256k1: 15,
+  brainpoolP256r1: 15,
+  brainpoolP320r1: 22,
+  brainpoolP384r1: 31,
+  brainpoolP512r1: 41,
+};
+const EDDSA_COST: Readonly<Record<string, number>> = { ed25519: 4, ed448: 8 };
+/**
+ * RSA keys verified with: a modulus of 1024 to 8192 bits (Go's crypto/tls refuses larger ones since
+ * CVE-2023-29409, for this cost) and a public exponent below 2^32 (Go's, Windows' limit). OpenSSL limits the
+ * exponent to 64 bits only above 3072 bits: an RSA-3072 key with a 3071-bit exponent cost ~8 ms a
+ * verification, and a report of 16 such certificates ~125 ms of the event loop (review).
+ */
+const RSA_MIN_BITS = 1024;
+const RSA_MAX_BITS = 8192;
+const RSA_MAX_EXPONENT_BITS = 32;
+/** A validated chain longer than this is not link-checked at all (no TLS chain is: a path of 9 is long). */
+export const MAX_CHECKED_CHAIN = 9;
+/**
+ * What one report's signature checks may cost, in RSA-2048 verifications (see verificationCost): three links
+ * signed with P-521 keys (129), seven with P-384 (147) and eight with RSA-8192 (128) fit.
+ */
+export const MAX_REPORT_SIGNATURE_COST = 160;
+
+/**
+ * What verifying a signature made with `key` costs, in units of one RSA-2048 (e = 65537) verification (RSA by
+ * the square of its modulus and the length of its exponent), or why the collector never verifies with it: an
+ * RSA key outside 1024..8192 bits or with an exponent of 2^32 or more, a curve without a known cost, a key type
+ * a TLS certificate does not use. Never throws.
+ */
+export function verificationCost(key: KeyObject): number | string {
+  let type: string | undefined;
+  let details: KeyObject["asymmetricKeyDetails"];
+  try {
+    type = key.asymmetricKeyType;
+    details = key.asymmetricKeyDetails;
+  } catch {
+    return "cannot be read";
   }
-  return answer;
+  if (type === "ec") {
+    const curve = details?.namedCurve ?? "";
+    return (
+      CURVE_COST[curve] ??
+      `is an EC key on ${curve === "" ? "an unnamed curve" : curve}, which TLS clients do not verify with`
+    );
+  }
+  const eddsa = type === undefined ? undefined : EDDSA_COST[type];
+  if (eddsa !== undefined) return eddsa;
+  if (type !== "rsa" && type !== "rsa-pss")
+    return `is of type ${type ?? "unknown"}, which TLS certificates are not signed with`;
+  const bits = details?.modulusLength ?? 0;
+  const exponent = details?.publicExponent ?? 0n;
+  const exponentBits = exponent.toString(2).length;
+  if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS)
+    return `is RSA-${bits}, outside the ${RSA_MIN_BITS} to ${RSA_MAX_BITS} bits TLS clients verify with`;
+  if (exponentBits > RSA_MAX_EXPONENT_BITS || exponent < 3n)
+    return `is RSA with a ${exponentBits}-bit public exponent (TLS clients take 3 to 2^32 - 1)`;
+  return Math.max(1, (bits / 2048) ** 2) * Math.max(1, exponentBits / 17);
+}
+
+function costOf(facts: CertFacts): number | string {
+  if (facts.cost === undefined) {
+    try {
+      facts.cost = verificationCost((facts.cert as X509Certificate).publicKey);
+    } catch (error) {
+      facts.cost = `cannot be read (${(error as Error).message.slice(0, 100)})`;
+    }
+  }
+  return facts.cost;
+}
+
+/**
+ * A client's signature checks left (the collector gives each client some every minute): classify takes the
+ * cost of each signature it verifies (not of those it remembers) from `left`, and throws
+ * {@link SignatureBudgetSpent} rather than pass zero.
+ */
+export interface SignatureBudget {
+  left: number;
+}
+
+/** The client's signature checks are spent ({@link SignatureBudget}): the report was not classified. */
+export class SignatureBudgetSpent extends Error {
+  override name = "SignatureBudgetSpent";
+  readonly code = "ERR_COLLECT_SIGNATURE_BUDGET";
+}
+
+/** Whether child's issuer fields name parent, remembered with the signature's answer ("child>parent"). */
+type Link = boolean | "not-issued";
+
+/**
+ * Whether `child` is issued and signed by `parent`, and what checking it cost; remembered (a flood repeats a
+ * few chains). A key the collector does not verify with (verificationCost) is `refused`; a signature that
+ * would pass the report's `room` or the client's `budget` is not checked (`over`, or SignatureBudgetSpent).
+ */
+function issuedBy(
+  child: X509Certificate,
+  parent: CertFacts,
+  room: number,
+  budget: SignatureBudget | undefined,
+): { link: Link; cost: number } | { refused: string } | "over" {
+  const key = `${child.fingerprint256}>${(parent.cert as X509Certificate).fingerprint256}`;
+  const known = linkCache.get(key);
+  if (known !== undefined) return { link: known, cost: 0 };
+  let link: Link;
+  let cost = 0;
+  if (!child.checkIssued(parent.cert as X509Certificate)) link = "not-issued";
+  else {
+    const units = costOf(parent);
+    if (typeof units === "string") return { refused: units };
+    if (units > room) return "over";
+    if (budget !== undefined && units > budget.left) {
+      throw new SignatureBudgetSpent(
+        "this client's signature checks for this minute are spent: retry in the next minute",
+      );
+    }
+    if (budget !== undefined) budget.left -= units;
+    cost = units;
+    link = child.verify((parent.cert as X509Certificate).publicKey);
+  }
+  if (linkCache.size >= CERT_CACHE_SIZE) linkCache.clear();
+  linkCache.set(key, link);
+  return { link, cost };
 }
 
 const rootPinCache = new WeakMap<readonly string[], Set<string>>();
@@ -393,6 +518,12 @@ function rootPins(roots: readonly string[]): Set<string> {
 export interface ClassifyOptions {
   /** The public roots (PEM); default Node's bundled root store, tls.rootCertificates. */
   publicRoots?: readonly string[] | undefined;
+  /**
+   * The sending client's signature checks left: each signature verified (not remembered) takes its cost,
+   * and one that would pass it throws {@link SignatureBudgetSpent}. Without it only the report's own bound
+   * (MAX_REPORT_SIGNATURE_COST) applies.
+   */
+  signatureBudget?: SignatureBudget | undefined;
 }
 
 const PIN_RE = /^pin-sha256\s*=\s*"([A-Za-z0-9+/]{43}=)"$/;
@@ -467,13 +598,34 @@ export function classify(r: IngestedReport, options: ClassifyOptions = {}): Clas
   let anchor: CertFacts | undefined;
   if (validated && validatedFacts) {
     if (validated.length === 0) problems.push("validated-certificate-chain is empty");
-    for (let i = 0; i + 1 < validated.length; i++) {
-      const child = validated[i] as X509Certificate;
-      const parent = validated[i + 1] as X509Certificate;
-      if (!issuedBy(child, parent)) {
-        problems.push(
-          `validated-certificate-chain[${i}] (${child.subject.replace(/\n/g, ", ")}) is not issued by [${i + 1}]`,
-        );
+    if (validated.length > MAX_CHECKED_CHAIN) {
+      problems.push(
+        `validated-certificate-chain has ${validated.length} certificates; no TLS path is longer than ${MAX_CHECKED_CHAIN}, so its signatures were not checked`,
+      );
+    } else {
+      // Bounded work: each signature's cost is known before it is checked, and the report's are capped.
+      let room = MAX_REPORT_SIGNATURE_COST;
+      for (let i = 0; i + 1 < validated.length; i++) {
+        const child = validated[i] as X509Certificate;
+        const checked = issuedBy(child, validatedFacts[i + 1] as CertFacts, room, options.signatureBudget);
+        if (checked === "over") {
+          problems.push(
+            `validated-certificate-chain's signatures from [${i}] on were not checked: they cost more than a report may (${MAX_REPORT_SIGNATURE_COST} RSA-2048 verifications)`,
+          );
+          break;
+        }
+        if ("refused" in checked) {
+          problems.push(
+            `validated-certificate-chain[${i + 1}]'s key ${checked.refused}: the signature on [${i}] was not checked`,
+          );
+          continue;
+        }
+        room -= checked.cost;
+        if (checked.link !== true) {
+          problems.push(
+            `validated-certificate-chain[${i}] (${child.subject.replace(/\n/g, ", ")}) is not issued by [${i + 1}]`,
+          );
+        }
       }
     }
     const leaf = validated[0];

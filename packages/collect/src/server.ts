@@ -3,8 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo, isIP } from "node:net";
 import { BoundedCache } from "@keypin/core";
 import type { AlertSender } from "./alerts.js";
+import { ClientMinutes } from "./client-limits.js";
 import { dashboardHtml } from "./dashboard.js";
-import { classifyReport, groupKey, parseReport, ReportRejected } from "./ingest.js";
+import { classifyReport, groupKey, parseReport, ReportRejected, SignatureBudgetSpent } from "./ingest.js";
 import type { GroupRecord, ReportStore } from "./store.js";
 
 /** GET /api/groups answers this many groups unless `limit` says otherwise, and never more than MAX_GROUPS_PAGE. */
@@ -41,6 +42,11 @@ export function clientOf(address: string): string {
     .join(":")}::/64`;
 }
 
+/** Clients whose minute is remembered (ClientMinutes): past it, the one seen longest ago is forgotten. */
+const MAX_CLIENTS = 100_000;
+/** signatureCostPerClientPerMinute's default. */
+export const DEFAULT_SIGNATURE_COST_PER_MINUTE = 3000;
+
 /** The largest report body accepted; larger bodies are answered 413. */
 export const MAX_REPORT_BYTES = 64 * 1024;
 /** A body over the limit is read (and discarded) up to this many bytes so the 413 arrives, then the socket closes. */
@@ -58,10 +64,16 @@ export interface CollectorOptions {
    */
   token?: string | undefined;
   /**
-   * Reports accepted from one client address per minute (default 6,000); more are answered 429 with
-   * Retry-After, before their body is parsed.
+   * Reports accepted from one client (its address, an IPv6 one's /64: clientOf) per minute (default 6,000);
+   * more are answered 429 with Retry-After, before their body is parsed.
    */
   perClientPerMinute?: number | undefined;
+  /**
+   * What classifying one client's reports may spend on signature checks per minute, in RSA-2048
+   * verifications (default 3,000: ~0.1 s of CPU; a chain the collector has checked before costs nothing).
+   * A report that needs more is answered 429 ERR_COLLECT_SIGNATURE_BUDGET with Retry-After, not stored.
+   */
+  signatureCostPerClientPerMinute?: number | undefined;
   /** A client that has not sent its request headers, or its whole request, within this many ms is cut off (default 10,000 / 30,000). */
   headersTimeoutMs?: number | undefined;
   requestTimeoutMs?: number | undefined;
@@ -279,7 +291,10 @@ function describeCert(pem: string): CertDescription {
 export function createCollectorServer(options: CollectorOptions): Server {
   const now = options.now ?? Date.now;
   const perClientLimit = options.perClientPerMinute ?? 6000;
-  const perClient = new Map<string, { minute: number; count: number }>();
+  const perClient = new ClientMinutes({
+    maxClients: MAX_CLIENTS,
+    signatureCostPerMinute: options.signatureCostPerClientPerMinute ?? DEFAULT_SIGNATURE_COST_PER_MINUTE,
+  });
   const tokenDigest = options.token ? createHash("sha256").update(options.token).digest() : undefined;
   const authorized = (header: string | undefined): boolean => {
     const m = /^Bearer (.+)$/.exec(header ?? "");
@@ -330,16 +345,12 @@ export function createCollectorServer(options: CollectorOptions): Server {
         req.resume();
         return;
       }
-      const client = req.socket.remoteAddress ?? "?";
+      // Counted per client as the storage share counts it: an IPv6 host has a whole /64 to send from.
+      const client = clientOf(req.socket.remoteAddress ?? "?");
       const minute = Math.floor(now() / 60_000);
-      let bucket = perClient.get(client);
-      if (!bucket || bucket.minute !== minute) {
-        if (perClient.size >= 100_000) perClient.clear();
-        bucket = { minute, count: 0 };
-        perClient.set(client, bucket);
-      }
-      bucket.count += 1;
-      if (bucket.count > perClientLimit) {
+      const bucket = perClient.of(client, minute);
+      bucket.reports += 1;
+      if (bucket.reports > perClientLimit) {
         const retry = String(60 - Math.floor((now() / 1000) % 60));
         send(
           res,
@@ -387,7 +398,10 @@ export function createCollectorServer(options: CollectorOptions): Server {
       let upsert: Parameters<ReportStore["record"]>[0][number];
       try {
         const report = parseReport(body);
-        const { classification, evidence } = classifyReport(report, classifyOptions);
+        const { classification, evidence } = classifyReport(report, {
+          ...classifyOptions,
+          signatureBudget: bucket,
+        });
         upsert = {
           key: groupKey(report),
           host: report.host,
@@ -401,9 +415,16 @@ export function createCollectorServer(options: CollectorOptions): Server {
           classification,
           evidence: [...evidence],
           seenAt: now(),
-          client: clientOf(client),
+          client,
         };
       } catch (error) {
+        if (error instanceof SignatureBudgetSpent) {
+          const retry = String(60 - Math.floor((now() / 1000) % 60));
+          refuse(res, 429, error.code, `${error.message} (${client}; retry in ${retry} s)`, {
+            "retry-after": retry,
+          });
+          return;
+        }
         if (error instanceof ReportRejected) {
           send(res, 400, { error: error.message });
           return;
