@@ -33,6 +33,14 @@ const MAX_COST = 96;
  * constrained intermediates over a leaf of 3,000 names check 24,000.
  */
 const MAX_NAME_CHECKS = 32_768;
+/**
+ * Links one search may consider (each candidate issuer tried at the end of the path), whether its signature is
+ * verified now or answered by the hop cache. The verification and cost bounds count only cache misses, so once the
+ * process-wide cache held a crafted chain's hops they bounded nothing: 16 served certificates of one name, two keys
+ * signing each other, made a search walk about 10^7 cached paths, 17-25 s of blocked event loop per handshake
+ * (review B1). Genuine chains consider a handful of links; the cross-signed and decoy shapes in the tests a few dozen.
+ */
+const MAX_STEPS = 256;
 
 /**
  * Trust anchors prepared once: read by @keypin/core and indexed by subject (in the form OpenSSL compares names in)
@@ -179,7 +187,7 @@ export type PathSearch =
        */
       reason: "no-path" | "rules" | "leaf" | "budget";
       rejected?: RejectedIssuer;
-      /** For `leaf`: what is wrong with it. */
+      /** For `leaf`: what is wrong with it. For `no-path`: that served certificates past the 16th were not read. */
       detail?: string;
     };
 
@@ -286,6 +294,7 @@ function searchPath(
   for (const cert of intermediates) budget += 2 * Math.min(verificationCost(cert), 64);
   budget = Math.min(budget, MAX_COST);
   let verifications = 0;
+  let steps = 0;
   let exhausted = false;
   const names: NameCheckBudget = options.nameChecks ?? { left: MAX_NAME_CHECKS };
   const rejected: { child: PathCertificate; issuer: PathCertificate; violation: PathRuleViolation }[] = [];
@@ -311,6 +320,11 @@ function searchPath(
 
   /** Whether `issuer` may follow the end of the path: key identifiers, rules, then (costly, last) the signature. */
   const links = (issuer: PathCertificate): boolean => {
+    if (steps >= MAX_STEPS) {
+      exhausted = true;
+      return false;
+    }
+    steps++;
     const child = path[path.length - 1]!;
     const akid = child.info.constraints.authorityKeyId;
     const skid = issuer.info.constraints.subjectKeyId;
@@ -384,6 +398,17 @@ function searchPath(
     }
   }
   if (exhausted) return { found: false, reason: "budget" };
+  // OpenSSL reads every served certificate; keypin only the first MAX_SERVED after the leaf. A path through the
+  // others is refused (fail-closed), but the error must not blame the anchors alone.
+  if (served.length - 1 > MAX_SERVED)
+    return {
+      found: false,
+      reason: "no-path",
+      detail:
+        `Or the path runs through a certificate keypin did not read: the served chain has ${served.length - 1} ` +
+        `certificates after its leaf and keypin reads only the first ${MAX_SERVED}. Server operator: send only the ` +
+        "leaf and the intermediates of one path.",
+    };
   return { found: false, reason: "no-path" };
 }
 

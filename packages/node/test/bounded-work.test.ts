@@ -17,10 +17,20 @@ import { HopCache } from "../src/verified-path.js";
 const HOST = "worst.keypin.test";
 const MAX_VERIFICATIONS = 32;
 const MAX_COST = 96;
+/** Links one search may consider, answered by the hop cache or verified (review B1: cached hops were free). */
+const MAX_STEPS = 256;
 
-/** A hop cache that also adds up what each verification it performs costs (verificationCost of the issuer's key). */
+/**
+ * A hop cache that also adds up what each verification it performs costs (verificationCost of the issuer's key), and
+ * counts the hops the search asks it about, cached or not.
+ */
 class CostCountingHopCache extends HopCache {
   cost = 0;
+  steps = 0;
+  override cached(child: PathCertificate, issuer: PathCertificate): boolean | undefined {
+    this.steps++;
+    return super.cached(child, issuer);
+  }
   override verify(child: PathCertificate, issuer: PathCertificate): boolean {
     this.cost += verificationCost(issuer);
     return super.verify(child, issuer);
@@ -38,7 +48,7 @@ async function serve(keyPem: string, chains: string[]): Promise<{ port: number; 
   const contexts = chains.map((cert) => tls.createSecureContext({ key: keyPem, cert }));
   let next = 0;
   const server = tls.createServer(
-    { key: keyPem, cert: chains[0], SNICallback: (_n, cb) => cb(null, contexts[next++]) },
+    { key: keyPem, cert: chains[0], SNICallback: (_n, cb) => cb(null, contexts[next++ % contexts.length]) },
     (socket) => {
       socket.on("error", () => {});
       socket.end();
@@ -92,13 +102,11 @@ describe("bounded work per handshake on crafted chains OpenSSL accepts", () => {
   });
 
   for (const name of SHAPES_HERE) {
-    test(`${name}: the unpinned control accepts it; a cold pinned handshake stays within ${MAX_VERIFICATIONS} verifications and ${MAX_COST} cost units`, async (t) => {
+    test(`${name}: the unpinned control accepts it; cold pinned handshakes stay within ${MAX_VERIFICATIONS} verifications and ${MAX_COST} cost units, a warm one within ${MAX_STEPS} steps`, async (t) => {
       const chain = chains.get(name)!;
       const variants = [await chain.makeVariant(1), await chain.makeVariant(2), await chain.makeVariant(3)];
-      const server = await serve(
-        chain.leafKeyPem,
-        variants.map((v) => v.served),
-      );
+      // The fourth connection serves the second variant again, to a checker that shares the warm hop cache.
+      const server = await serve(chain.leafKeyPem, [...variants.map((v) => v.served), variants[1]!.served]);
       after(() => server.close());
       // Control: OpenSSL (Node's default client, same trust) accepts the crafted chain.
       const control = await connect(server.port, {
@@ -141,6 +149,30 @@ describe("bounded work per handshake on crafted chains OpenSSL accepts", () => {
           assert.ok(expected.reasons!.includes(result.error.reason!), `reason ${result.error.reason}`);
         }
         t.diagnostic(`${name}: ${verifications} verifications, ${cost.toFixed(1)} cost units`);
+      }
+      // Warm: a chain already seen, its hops all cached, through a new checker (its last-chain shortcut is empty):
+      // the same outcome, no verification, and the search still within its step bound.
+      const warm = new PinChecker(
+        {
+          policy: {
+            domains: { [HOST]: { pins: [pin, `sha256/${Buffer.alloc(32, 9).toString("base64")}`] } },
+          },
+          ca: chain.rootPem,
+        },
+        { hopCache },
+      );
+      const before = { verifications: hopCache.verifications, steps: hopCache.steps };
+      const result = await connect(server.port, warm.tlsOptions() as tls.ConnectionOptions);
+      assert.equal(hopCache.verifications - before.verifications, 0, "a warm search verified again");
+      assert.ok(hopCache.steps - before.steps <= MAX_STEPS, `${hopCache.steps - before.steps} hops asked`);
+      if (EXPECTED[name].outcome === "pinned")
+        assert.ok("authorized" in result && result.authorized, `warm: refused: ${JSON.stringify(result)}`);
+      else {
+        assert.ok("error" in result, "warm: accepted a chain it should refuse");
+        assert.ok(
+          EXPECTED[name].reasons!.includes(result.error.reason!),
+          `warm: reason ${result.error.reason}`,
+        );
       }
     });
   }
