@@ -11,6 +11,17 @@ export interface AlertOptions {
   retryDelaysMs?: readonly number[] | undefined;
   /** Told when an alert could not be delivered after every retry. */
   onGiveUp?: ((alert: Alert, why: string) => void) | undefined;
+  /** POSTs in flight at once (default 4): each holds a socket for up to attemptTimeoutMs. */
+  concurrency?: number | undefined;
+  /** Alerts waiting for a free POST (default 100); more are merged into one `more-alerts` alert. */
+  maxQueued?: number | undefined;
+  /**
+   * `new-group` alerts per minute (by the alert's `at`, default 60), stored or not; more are merged into one
+   * `more-alerts` alert, sent when the minute is over.
+   */
+  newGroupsPerMinute?: number | undefined;
+  /** How long one POST may take before it counts as failed (default 10,000 ms). */
+  attemptTimeoutMs?: number | undefined;
 }
 
 /** The JSON body of an alert. */
@@ -31,6 +42,20 @@ export type Alert =
     }
   | { event: "rate"; host: string; minute: string; count: number; threshold: number; at: string }
   | {
+      /**
+       * The alerts left out since `since`: over the new groups' rate per minute (newGroupsPerMinute) or while
+       * the queue was full (maxQueued): their count by event and by classification, and some of their hosts.
+       */
+      event: "more-alerts";
+      newGroups: number;
+      rate: number;
+      byClassification: Record<string, number>;
+      /** The first 10 hosts left out. */
+      hosts: string[];
+      since: string;
+      at: string;
+    }
+  | {
       /** Once per collector process: the first report of a new group that was not stored. */
       event: "storage-full";
       storedBytes: number;
@@ -40,9 +65,14 @@ export type Alert =
     };
 
 const DEFAULT_RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 16000];
-const ATTEMPT_TIMEOUT_MS = 10_000;
+const DEFAULT_ATTEMPT_TIMEOUT_MS = 10_000;
+const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_MAX_QUEUED = 100;
+const DEFAULT_NEW_GROUPS_PER_MINUTE = 60;
+/** Hosts a `more-alerts` alert names. */
+const SUMMARY_HOSTS = 10;
 
-function postOnce(url: URL, body: string): Promise<string | undefined> {
+function postOnce(url: URL, body: string, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     let req: ReturnType<typeof httpRequest>;
@@ -50,14 +80,14 @@ function postOnce(url: URL, body: string): Promise<string | undefined> {
       req = send(url, {
         method: "POST",
         agent: false,
-        timeout: ATTEMPT_TIMEOUT_MS,
+        timeout: timeoutMs,
         headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
       });
     } catch (error) {
       resolve((error as Error).message);
       return;
     }
-    req.on("timeout", () => req.destroy(new Error(`no answer within ${ATTEMPT_TIMEOUT_MS} ms`)));
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on("error", (error) => resolve(error.message));
     req.on("response", (res) => {
       res.resume();
@@ -68,14 +98,30 @@ function postOnce(url: URL, body: string): Promise<string | undefined> {
   });
 }
 
+type Summary = Extract<Alert, { event: "more-alerts" }>;
+
 /**
  * Sends alerts to a webhook in the background, each retried with backoff; nothing it does can fail or
- * slow ingest. `pending` resolves when every alert so far is delivered or given up (for tests and shutdown).
+ * slow ingest. A few POSTs run at once (`concurrency`) from a bounded queue (`maxQueued`): a webhook that
+ * never answers holds that many sockets, not one per alert (it held 1,002 file descriptors and devices'
+ * reports were reset). What does not fit, and new groups over `newGroupsPerMinute`, are merged into one
+ * `more-alerts` alert. `pending` resolves when every alert so far is delivered or given up (for tests and
+ * shutdown), the merged ones included.
  */
 export class AlertSender {
   readonly #options: AlertOptions;
   readonly #url: URL;
+  readonly #queue: Alert[] = [];
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #concurrency: number;
+  readonly #maxQueued: number;
+  readonly #newGroupsPerMinute: number;
+  #minute = Number.NEGATIVE_INFINITY;
+  #newGroupsThisMinute = 0;
+  #summary: Summary | undefined;
+  /** The merged alert in the queue, not yet sent: later ones merge into it (the queue holds one at most). */
+  #queuedSummary: Summary | undefined;
+  #summaryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: AlertOptions) {
     this.#options = options;
@@ -83,6 +129,9 @@ export class AlertSender {
     if (this.#url.protocol !== "http:" && this.#url.protocol !== "https:") {
       throw new Error(`the alert webhook must be an http or https URL (got ${this.#url.protocol})`);
     }
+    this.#concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
+    this.#maxQueued = Math.max(0, options.maxQueued ?? DEFAULT_MAX_QUEUED);
+    this.#newGroupsPerMinute = Math.max(0, options.newGroupsPerMinute ?? DEFAULT_NEW_GROUPS_PER_MINUTE);
   }
 
   get ratePerMinute(): number | undefined {
@@ -90,21 +139,100 @@ export class AlertSender {
   }
 
   send(alert: Alert): void {
-    const job = this.#deliver(alert).finally(() => this.#inFlight.delete(job));
-    this.#inFlight.add(job);
+    const minute = Math.floor(Date.parse(alert.at) / 60_000);
+    if (Number.isFinite(minute) && minute > this.#minute) {
+      // A new minute: what the last one left out is said now, and new groups may alert again.
+      this.#minute = minute;
+      this.#newGroupsThisMinute = 0;
+      this.#flushSummary();
+    }
+    if (alert.event === "new-group") {
+      if (this.#newGroupsThisMinute >= this.#newGroupsPerMinute) {
+        this.#merge(alert);
+        return;
+      }
+      this.#newGroupsThisMinute += 1;
+    }
+    // storage-full is said once per process: it always has a place.
+    if (this.#queue.length >= this.#maxQueued && alert.event !== "storage-full") {
+      this.#merge(alert);
+      return;
+    }
+    this.#queue.push(alert);
+    this.#pump();
   }
 
   async pending(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+    this.#flushSummary();
+    while (this.#inFlight.size > 0 || this.#queue.length > 0) {
+      this.#pump();
+      await Promise.all([...this.#inFlight]);
+    }
+  }
+
+  #merge(alert: Alert): void {
+    if (!this.#summary && !this.#queuedSummary) {
+      this.#summary = {
+        event: "more-alerts",
+        newGroups: 0,
+        rate: 0,
+        byClassification: {},
+        hosts: [],
+        since: alert.at,
+        at: alert.at,
+      };
+      // Said when the minute is over (or at the next alert of a later minute, or at pending()).
+      this.#summaryTimer = setTimeout(() => this.#flushSummary(), 60_000);
+      this.#summaryTimer.unref();
+    }
+    const summary = (this.#summary ?? this.#queuedSummary) as Summary;
+    summary.at = alert.at;
+    if (alert.event === "new-group") {
+      summary.newGroups += 1;
+      summary.byClassification[alert.classification] =
+        (summary.byClassification[alert.classification] ?? 0) + 1;
+    } else if (alert.event === "rate") summary.rate += 1;
+    if (
+      (alert.event === "new-group" || alert.event === "rate") &&
+      summary.hosts.length < SUMMARY_HOSTS &&
+      !summary.hosts.includes(alert.host)
+    ) {
+      summary.hosts.push(alert.host);
+    }
+  }
+
+  /** Queues the merged alert, if any: one place past maxQueued is kept for it. */
+  #flushSummary(): void {
+    clearTimeout(this.#summaryTimer);
+    this.#summaryTimer = undefined;
+    const summary = this.#summary;
+    if (!summary) return;
+    this.#summary = undefined;
+    this.#queuedSummary = summary;
+    this.#queue.push(summary);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#inFlight.size < this.#concurrency && this.#queue.length > 0) {
+      const alert = this.#queue.shift() as Alert;
+      if (alert === this.#queuedSummary) this.#queuedSummary = undefined;
+      const job: Promise<void> = this.#deliver(alert).finally(() => {
+        this.#inFlight.delete(job);
+        this.#pump();
+      });
+      this.#inFlight.add(job);
+    }
   }
 
   async #deliver(alert: Alert): Promise<void> {
     const body = JSON.stringify(alert);
     const delays = this.#options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    const timeout = this.#options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
     let why: string | undefined;
     for (let attempt = 0; attempt <= delays.length; attempt++) {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, delays[attempt - 1]).unref());
-      why = await postOnce(this.#url, body);
+      why = await postOnce(this.#url, body, timeout);
       if (why === undefined) return;
       if (/^HTTP (4\d\d)$/.test(why) && !/^HTTP (408|429)$/.test(why)) break; // the webhook refuses it: do not retry
     }

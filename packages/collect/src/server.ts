@@ -16,10 +16,9 @@ export const DEFAULT_SERIES_POINTS = 10_000;
 export const MAX_SERIES_POINTS = 100_000;
 
 /**
- * Alerts for reports of new groups that were not stored (interception and server-change only): at most this
- * many a minute, each group once (remembered up to UNSTORED_ALERT_KEYS groups).
+ * Alerts for reports of new groups that were not stored (interception and server-change only): each group
+ * once (remembered up to UNSTORED_ALERT_KEYS groups); the AlertSender limits new-group alerts per minute.
  */
-const UNSTORED_ALERTS_PER_MINUTE = 60;
 const UNSTORED_ALERT_KEYS = 10_000;
 
 /**
@@ -306,10 +305,8 @@ export function createCollectorServer(options: CollectorOptions): Server {
   const classifyOptions = { publicRoots: options.publicRoots };
   const allowedHosts = (options.allowedHosts ?? []).map((h) => h.toLowerCase());
   let warnedFull = false;
-  /** Unstored groups already alerted, and this minute's count of such alerts. */
+  /** Unstored groups already alerted. */
   const unstoredAlerted = new Set<string>();
-  let unstoredMinute = -1;
-  let unstoredThisMinute = 0;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // Ingest's own target is taken as it is; anything else is parsed (a query, an encoded path).
     const target = req.url ?? "/";
@@ -461,26 +458,19 @@ export function createCollectorServer(options: CollectorOptions): Server {
           }
         }
         if (alerts && upsert.classification !== "misconfiguration" && !unstoredAlerted.has(upsert.key)) {
-          const minute = Math.floor(upsert.seenAt / 60_000);
-          if (minute !== unstoredMinute) {
-            unstoredMinute = minute;
-            unstoredThisMinute = 0;
-          }
-          if (unstoredThisMinute < UNSTORED_ALERTS_PER_MINUTE) {
-            unstoredThisMinute += 1;
-            if (unstoredAlerted.size >= UNSTORED_ALERT_KEYS) unstoredAlerted.clear();
-            unstoredAlerted.add(upsert.key);
-            alerts.send({
-              event: "new-group",
-              host: upsert.host,
-              port: upsert.port,
-              classification: upsert.classification,
-              evidence: upsert.evidence,
-              group: upsert.key,
-              stored: false,
-              at: new Date(upsert.seenAt).toISOString(),
-            });
-          }
+          // Past the sender's new groups per minute, it is counted in one more-alerts alert.
+          if (unstoredAlerted.size >= UNSTORED_ALERT_KEYS) unstoredAlerted.clear();
+          unstoredAlerted.add(upsert.key);
+          alerts.send({
+            event: "new-group",
+            host: upsert.host,
+            port: upsert.port,
+            classification: upsert.classification,
+            evidence: upsert.evidence,
+            group: upsert.key,
+            stored: false,
+            at: new Date(upsert.seenAt).toISOString(),
+          });
         }
         send(res, 202, {
           stored: false,
