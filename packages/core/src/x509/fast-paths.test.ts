@@ -44,6 +44,8 @@ function escapeReference(value: string): string {
     const c = value[i]!;
     const code = c.charCodeAt(0);
     if (code < 0x20 || code === 0x7f) out += `\\${code.toString(16).padStart(2, "0")}`;
+    else if (/[\x80-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/.test(c))
+      out += `\\u${code.toString(16).padStart(4, "0")}`;
     else if (',+"\\<>;'.includes(c)) out += `\\${c}`;
     else if ((i === 0 && (c === " " || c === "#")) || (i === value.length - 1 && c === " ")) out += `\\${c}`;
     else out += c;
@@ -58,6 +60,14 @@ const someBytes = fc.array(
     fc.constantFrom(0x20, 0x23, 0x2c, 0x2b, 0x22, 0x5c, 0x3c, 0x3e, 0x3b, 0x7f, 0x00, 0x41, 0x61),
   ),
   { maxLength: 300 },
+);
+
+/** Characters for the display form: escaped ones, their escapes' own letters, and plain text around them. */
+const displayChar = fc.constantFrom(
+  ..."\\u0+,# a9bf\u007f\u0080\u009b\u009f\u00a0\u061c\u200d\u200e\u200f\u2028\u202a\u202e\u202f\u2066\u2069\u206a\ufeff\ufffd",
+  "\\u009b",
+  "\\1b",
+  "\u001b",
 );
 
 describe("certificate reader fast paths", () => {
@@ -82,8 +92,38 @@ describe("certificate reader fast paths", () => {
       }),
       { numRuns: 3000 },
     );
-    for (const text of ["", " ", "#a", "a#", "a ", " a", "a,b", "plain text", "\u0000"])
+    fc.assert(
+      fc.property(fc.array(displayChar, { maxLength: 24 }), (chars) => {
+        const text = chars.join("");
+        assert.equal(escapeRdnValue(text), escapeReference(text), JSON.stringify(text));
+      }),
+      { numRuns: 3000 },
+    );
+    for (const text of ["", " ", "#a", "a#", "a ", " a", "a,b", "plain text", "\u0000", "\u009b", "a\u202eb"])
       assert.equal(escapeRdnValue(text), escapeReference(text));
+  });
+
+  it("shows C1 and bidirectional controls as \\uXXXX, and two values get the same text only when they are equal", () => {
+    assert.equal(escapeRdnValue("\u009b2J \u202emoc"), "\\u009b2J \\u202emoc");
+    assert.equal(
+      escapeRdnValue("\u061c\u200e\u200f\u2028\u2066\u2069\ufeff"),
+      "\\u061c\\u200e\\u200f\\u2028\\u2066\\u2069\\ufeff",
+    );
+    assert.equal(escapeRdnValue("\u00a0\u00e9\u2030"), "\u00a0\u00e9\u2030", "printable non-ASCII is kept");
+    // The display form is compared for equality (a self-issued certificate's subject and issuer, the lab's lookups):
+    // escaping must stay one-to-one, a raw control and its escape written out never meet.
+    assert.notEqual(escapeRdnValue("\u009b"), escapeRdnValue("\\u009b"));
+    fc.assert(
+      fc.property(
+        fc.array(displayChar, { maxLength: 8 }),
+        fc.array(displayChar, { maxLength: 8 }),
+        (a, b) => {
+          const [x, y] = [a.join(""), b.join("")];
+          assert.equal(escapeRdnValue(x) === escapeRdnValue(y), x === y, JSON.stringify([x, y]));
+        },
+      ),
+      { numRuns: 5000 },
+    );
   });
 
   it("writes the canonical form of names as JSON.stringify does", () => {

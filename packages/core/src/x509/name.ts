@@ -135,7 +135,13 @@ export function decodeDirectoryString(der: Uint8Array, node: DerNode): string | 
   }
 }
 
-/** RFC 4514 §2.4 escaping. */
+/**
+ * RFC 4514 §2.4 escaping, and `\uXXXX` for the characters that drive or reorder what a terminal shows: C1 controls
+ * (U+009B is an 8-bit CSI), the line and paragraph separators, the bidirectional controls and U+FEFF. Review C1: a
+ * forged leaf's subject reached PinMismatchError's message with them raw. Only the display form changes: names are
+ * compared in their canonical form, which is made from the decoded value, and this form stays one-to-one (every
+ * backslash it writes starts an escape), so two values get the same text exactly when they are the same.
+ */
 export function escapeRdnValue(value: string): string {
   if (!needsEscape(value)) return value;
   let out = "";
@@ -143,11 +149,30 @@ export function escapeRdnValue(value: string): string {
     const c = value[i]!;
     const code = c.charCodeAt(0);
     if (code < 0x20 || code === 0x7f) out += `\\${code.toString(16).padStart(2, "0")}`;
+    else if (isHiddenControl(code)) out += `\\u${code.toString(16).padStart(4, "0")}`;
     else if (',+"\\<>;'.includes(c)) out += `\\${c}`;
     else if ((i === 0 && (c === " " || c === "#")) || (i === value.length - 1 && c === " ")) out += `\\${c}`;
     else out += c;
   }
   return out;
+}
+
+/**
+ * C1 controls, U+061C, U+200E, U+200F, U+2028 to U+202E, U+2066 to U+2069 and U+FEFF: the set the CLI and the audit
+ * escape in what they print, and the byte order mark, which hides in copied text.
+ */
+function isHiddenControl(code: number): boolean {
+  if (code < 0x80) return false;
+  if (code <= 0x9f) return true;
+  if (code < 0x061c) return false;
+  return (
+    code === 0x061c ||
+    code === 0x200e ||
+    code === 0x200f ||
+    (code >= 0x2028 && code <= 0x202e) ||
+    (code >= 0x2066 && code <= 0x2069) ||
+    code === 0xfeff
+  );
 }
 
 /** Whether {@link escapeRdnValue} changes anything: the same tests, without building a string. */
@@ -156,6 +181,7 @@ function needsEscape(value: string): boolean {
   for (let i = 0; i <= last; i++) {
     const code = value.charCodeAt(i);
     if (code < 0x20 || code === 0x7f) return true;
+    if (code >= 0x80 && isHiddenControl(code)) return true;
     // , + " \ < > ;
     if (code === 0x2c || code === 0x2b || code === 0x22 || code === 0x5c || code === 0x3c || code === 0x3e)
       return true;
