@@ -236,6 +236,31 @@ describe("keypin hash", () => {
     assert.equal(result.stderr.trimEnd().split("\n").length, 1);
   });
 
+  it("refuses a DSA private key in one line, before OpenSSL derives its public half (the control: openssl reads it)", async () => {
+    const params = join(tmp.dir, "dsa.params");
+    const key = join(tmp.dir, "dsa.key.pem");
+    openssl([
+      "genpkey",
+      "-genparam",
+      "-algorithm",
+      "DSA",
+      "-pkeyopt",
+      "dsa_paramgen_bits:1024",
+      "-out",
+      params,
+    ]);
+    openssl(["genpkey", "-paramfile", params, "-out", key]);
+    assert.match(openssl(["pkey", "-in", key, "-pubout"]).toString(), /BEGIN PUBLIC KEY/);
+    const refused = await runCli(["hash", key]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.equal(refused.stdout, "");
+    assert.equal(refused.stderr.trimEnd().split("\n").length, 1);
+    assert.match(
+      refused.stderr,
+      /entry 0 is a DSA key: keypin pins RSA, EC and EdDSA keys; it was not loaded/,
+    );
+  });
+
   it("says how to re-encrypt a key whose legacy cipher (RC2) node:crypto cannot run, and the way out works", async () => {
     const ec = materials.find((m) => m.kind === "ec-p256")!;
     const rc2 = join(tmp.dir, "rc2.pem");

@@ -49,4 +49,10 @@ export {
   type PathRuleViolation,
   pathLengthViolation,
 } from "./x509/path-rules.js";
+export {
+  type Pbes2Aes,
+  PRIVATE_KEY_LIMITS,
+  privateKeyRefusal,
+  readPbes2Aes,
+} from "./x509/private-key-shape.js";
 export { parseSpki } from "./x509/spki.js";

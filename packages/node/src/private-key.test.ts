@@ -39,6 +39,21 @@ before(() => {
   // One PBKDF2 iteration, so that trying hundreds of wrong passphrases takes milliseconds each.
   encryptPkcs8("ed25519.pem", "ed-iter1.der", "-iter", "1", "-outform", "DER");
   encryptPkcs8("p256.pem", "p256-iter1.pem", "-v2", "aes-256-cbc", "-iter", "1");
+  // A DSA key (small parameters: its load is cheap here, the refusal is by kind) in every form OpenSSL writes.
+  openssl(
+    "genpkey",
+    "-genparam",
+    "-algorithm",
+    "DSA",
+    "-pkeyopt",
+    "dsa_paramgen_bits:1024",
+    "-out",
+    file("dsa.params"),
+  );
+  openssl("genpkey", "-paramfile", file("dsa.params"), "-out", file("dsa.pem"));
+  openssl("pkey", "-in", file("dsa.pem"), "-traditional", "-out", file("dsa-traditional.pem"));
+  openssl("pkey", "-in", file("dsa.pem"), "-outform", "DER", "-out", file("dsa.der"));
+  encryptPkcs8("dsa.pem", "dsa-enc.pem", "-v2", "aes-256-cbc", "-iter", "1");
   encryptPkcs8(
     "p256.pem",
     "p256-rc2.pem",
@@ -132,6 +147,76 @@ describe("spkiOfPrivateKey", () => {
     assert.throws(
       () => spkiOfPrivateKey(key),
       (error: unknown) => error instanceof KeypinError && error.code === "ERR_KEYPIN_ENCRYPTED_KEY",
+    );
+  });
+
+  // OpenSSL derives a DSA key's public half as g^x mod p for a prime of any size (a 65,536-bit one took five
+  // minutes), so a DSA key is refused by its kind before OpenSSL reads it, encrypted or not.
+  for (const [name, passphrase] of [
+    ["dsa.pem", undefined],
+    ["dsa-traditional.pem", undefined],
+    ["dsa.der", undefined],
+    ["dsa-enc.pem", "s3cret"],
+  ] as const) {
+    test(`refuses the DSA key ${name} before loading it (the control: openssl reads it)`, () => {
+      assert.ok(opensslSpki(name, passphrase).length > 0, "openssl reads the key");
+      const key = name.endsWith(".der") ? readFileSync(file(name)) : readFileSync(file(name), "utf8");
+      assert.throws(
+        () => spkiOfPrivateKey(key, passphrase === undefined ? {} : { passphrase }),
+        (error: unknown) =>
+          error instanceof KeypinError &&
+          error.code === "ERR_KEYPIN_PRIVATE_KEY" &&
+          /a DSA key: keypin pins RSA, EC and EdDSA keys; it was not loaded/.test(error.message),
+      );
+    });
+  }
+
+  test("refuses an encrypted key asking for 2^31 - 1 PBKDF2 iterations before running one", () => {
+    // openssl's own p256-enc.pem, with its iteration count (2048, INTEGER 02 02 08 00) replaced by 2^31 - 1.
+    const pem = readFileSync(file("p256-enc.pem"), "utf8");
+    const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64");
+    const at = der.indexOf(Buffer.from([0x02, 0x02, 0x08, 0x00]));
+    assert.ok(at > 0, "the iteration count is where openssl writes it");
+    const bigger = Buffer.concat([
+      der.subarray(0, at),
+      Buffer.from([0x02, 0x04, 0x7f, 0xff, 0xff, 0xff]),
+      der.subarray(at + 4),
+    ]);
+    // Two more bytes: the lengths of the five SEQUENCEs around the count grow by two (each is 0x30 0x81 LL or 0x30 LL).
+    const fixed = Buffer.from(bigger);
+    const grow = (offset: number): number => {
+      assert.equal(fixed[offset], 0x30);
+      if (fixed[offset + 1]! < 0x80) {
+        fixed[offset + 1]! += 2;
+        return offset + 2;
+      }
+      const n = fixed[offset + 1]! & 0x7f;
+      let length = 0;
+      for (let i = 0; i < n; i++) length = length * 256 + fixed[offset + 2 + i]!;
+      length += 2;
+      for (let i = n - 1; i >= 0; i--) {
+        fixed[offset + 2 + i] = length & 0xff;
+        length >>= 8;
+      }
+      return offset + 2 + n;
+    };
+    // EncryptedPrivateKeyInfo > AlgorithmIdentifier > PBES2-params > keyDerivationFunc > PBKDF2-params.
+    let offset = grow(0);
+    offset = grow(offset);
+    offset += 11; // the PBES2 OID
+    offset = grow(offset);
+    offset = grow(offset);
+    offset += 11; // the PBKDF2 OID
+    grow(offset);
+    // The oracle: openssl reads the patched structure, with its new count.
+    const dumped = execFileSync("openssl", ["asn1parse", "-inform", "DER"], { input: fixed }).toString();
+    assert.match(dumped, /INTEGER\s*:7FFFFFFF/);
+    assert.throws(
+      () => spkiOfPrivateKey(fixed, { passphrase: "s3cret" }),
+      (error: unknown) =>
+        error instanceof KeypinError &&
+        error.code === "ERR_KEYPIN_PRIVATE_KEY" &&
+        /2,147,483,647 key-derivation iterations \(at most 10,000,000 are run\)/.test(error.message),
     );
   });
 

@@ -1,5 +1,5 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
-import { KeypinError } from "@keypin/core";
+import { createDecipheriv, createPrivateKey, createPublicKey, type KeyObject, pbkdf2Sync } from "node:crypto";
+import { decodePem, KeypinError, privateKeyRefusal, readPbes2Aes } from "@keypin/core";
 
 function isPassphraseMissing(error: unknown): boolean {
   const { code, message } = error as { code?: string; message?: string };
@@ -36,11 +36,51 @@ function isCipherUnavailable(error: unknown): boolean {
   return (error as { code?: string }).code === "ERR_OSSL_EVP_UNSUPPORTED";
 }
 
-function loadPrivateKey(key: string | Uint8Array, passphrase: string | undefined): KeyObject {
-  if (typeof key === "string") return createPrivateKey({ key, format: "pem", passphrase });
-  const der = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-  if (der.subarray(0, 64).toString("latin1").includes("-----BEGIN")) {
-    return createPrivateKey({ key: der.toString("utf8"), format: "pem", passphrase });
+/** A key whose load would take unbounded work (a DSA prime, an iteration count), refused before OpenSSL runs. */
+class BoundedLoadError extends Error {}
+
+function refuseUnbounded(der: Uint8Array): void {
+  let why: string | undefined;
+  try {
+    why = privateKeyRefusal(der);
+  } catch {
+    return; // Malformed DER: OpenSSL's decoder refuses it, cheaply.
+  }
+  if (why !== undefined) throw new BoundedLoadError(why);
+}
+
+/**
+ * An encrypted PKCS#8 key in OpenSSL's default form (PBES2, PBKDF2, AES-CBC), decrypted here so that the key
+ * inside is checked by {@link refuseUnbounded} before OpenSSL loads it; `undefined` for other forms.
+ */
+function decryptPbes2(der: Uint8Array, passphrase: string): Buffer | undefined {
+  const params = readPbes2Aes(der);
+  if (params === undefined) return undefined;
+  const key = pbkdf2Sync(passphrase, params.salt, params.iterations, params.keyLength, params.digest);
+  try {
+    const decipher = createDecipheriv(`aes-${params.keyLength * 8}-cbc`, key, params.iv);
+    return Buffer.concat([decipher.update(params.ciphertext), decipher.final()]);
+  } catch (error) {
+    throw Object.assign(new Error("bad decrypt", { cause: error }), { code: "ERR_OSSL_BAD_DECRYPT" });
+  } finally {
+    key.fill(0);
+  }
+}
+
+function loadDer(der: Buffer, passphrase: string | undefined): KeyObject {
+  refuseUnbounded(der);
+  const plain = passphrase === undefined ? undefined : decryptPbes2(der, passphrase);
+  if (plain !== undefined) {
+    try {
+      refuseUnbounded(plain);
+      return createPrivateKey({ key: plain, format: "der", type: "pkcs8" });
+    } catch (error) {
+      if (error instanceof BoundedLoadError) throw error;
+      // Decrypted to something that is no key: the passphrase was wrong and the padding happened to hold.
+      throw Object.assign(new Error("bad decrypt", { cause: error }), { code: "ERR_OSSL_BAD_DECRYPT" });
+    } finally {
+      plain.fill(0);
+    }
   }
   let first: unknown;
   for (const type of ["pkcs8", "pkcs1", "sec1"] as const) {
@@ -52,6 +92,28 @@ function loadPrivateKey(key: string | Uint8Array, passphrase: string | undefined
     }
   }
   throw first;
+}
+
+function loadPrivateKey(key: string | Uint8Array, passphrase: string | undefined): KeyObject {
+  if (typeof key !== "string") {
+    const der = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+    if (!der.subarray(0, 64).toString("latin1").includes("-----BEGIN")) return loadDer(der, passphrase);
+    key = der.toString("utf8");
+  }
+  let blocks: ReturnType<typeof decodePem> = [];
+  try {
+    blocks = decodePem(key).filter((b) => /PRIVATE KEY$/.test(b.label));
+  } catch {
+    // Not PEM that core reads: OpenSSL's decoder refuses it.
+  }
+  const block = blocks[0];
+  if (block !== undefined) {
+    if (block.label === "DSA PRIVATE KEY")
+      throw new BoundedLoadError("a DSA key: keypin pins RSA, EC and EdDSA keys");
+    // A legacy encrypted PEM key ("Proc-Type: 4,ENCRYPTED") holds ciphertext: OpenSSL decrypts it (one MD5).
+    if (block.headers === undefined) return loadDer(Buffer.from(block.der), passphrase);
+  }
+  return createPrivateKey({ key, format: "pem", passphrase });
 }
 
 /**
@@ -82,6 +144,13 @@ export function spkiOfPrivateKey(
     }
     privateKey = loadPrivateKey(key, options.passphrase);
   } catch (error) {
+    if (error instanceof BoundedLoadError) {
+      throw new KeypinError(
+        "ERR_KEYPIN_PRIVATE_KEY",
+        `The private key is ${error.message}; it was not loaded, since that would take unbounded work.`,
+        { cause: error },
+      );
+    }
     if (encrypted && isCipherUnavailable(error)) {
       throw new KeypinError(
         "ERR_KEYPIN_KEY_CIPHER",

@@ -118,7 +118,11 @@ function privateKeyProblem(error: unknown): string {
     case "ERR_KEYPIN_KEY_CIPHER":
       return "is a private key encrypted with a legacy cipher (RC2, DES or PBES1) that node:crypto cannot run; re-encrypt it with: openssl pkcs8 -topk8 -v2 aes-256-cbc -provider legacy -provider default -in KEY -out NEW";
     default: {
-      const cause = codeOf((error as { cause?: unknown }).cause);
+      const inner = (error as { cause?: unknown }).cause;
+      const cause = codeOf(inner);
+      // Refused before loading (a DSA key, an RSA modulus or an iteration count past keypin's bounds): say why.
+      if (cause === undefined && inner instanceof Error && inner.message !== "")
+        return `is ${inner.message}; it was not loaded`;
       return `is a private key that node:crypto cannot read (${cause ?? "unsupported key"})`;
     }
   }

@@ -1,0 +1,219 @@
+// What a private key's DER says about the work of loading it, read before any crypto library touches it.
+// Loading a key is not always cheap: OpenSSL computes a DSA key's public half (g^x mod p) for a prime of any
+// size, and runs a PBKDF2 iteration count of up to 2^31 - 1. A key file is input like any other, so the
+// parameters that set that work are read here first and bounded.
+
+import { childrenOf, type DerNode, readNode, readOid, TAG, valueBytes } from "../der.js";
+import { KeypinParseError } from "../errors.js";
+
+const OID = {
+  rsa: "1.2.840.113549.1.1.1",
+  rsaPss: "1.2.840.113549.1.1.10",
+  ec: "1.2.840.10045.2.1",
+  dsa: "1.2.840.10040.4.1",
+  dh: "1.2.840.113549.1.3.1",
+  dhX942: "1.2.840.10046.2.1",
+  pbes2: "1.2.840.113549.1.5.13",
+  pbkdf2: "1.2.840.113549.1.5.12",
+  scrypt: "1.3.6.1.4.1.11591.4.11",
+} as const;
+
+/** Key algorithms keypin pins: RSA, RSA-PSS, EC, Ed25519, Ed448, X25519, X448. */
+const PINNABLE = new Set<string>([
+  OID.rsa,
+  OID.rsaPss,
+  OID.ec,
+  "1.3.101.110",
+  "1.3.101.111",
+  "1.3.101.112",
+  "1.3.101.113",
+]);
+
+/** Bounds on the work of loading a key; each is far above what any key generator writes. */
+export const PRIVATE_KEY_LIMITS = {
+  /** RSA moduli up to 16,384 bits (RSA-4096 is the largest in common use). */
+  rsaModulusBits: 16_384,
+  /** PBKDF2 and PKCS#5/#12 iteration counts up to 10 million (OpenSSL writes 2,048; OWASP asks 600,000). */
+  iterations: 10_000_000,
+  /** scrypt's N × r × p up to 2^24 (OpenSSL's default is 2^14 × 8 × 1 = 2^17). */
+  scryptCost: 2 ** 24,
+} as const;
+
+/** PKCS#5 v1.5 PBES1 and PKCS#12 PBE schemes: parameters SEQUENCE { salt, iterationCount }. */
+function isSaltIterationScheme(oid: string): boolean {
+  return (
+    /^1\.2\.840\.113549\.1\.5\.(1|3|4|6|10|11)$/.test(oid) || /^1\.2\.840\.113549\.1\.12\.1\.[1-6]$/.test(oid)
+  );
+}
+
+function bitsOf(der: Uint8Array, node: DerNode): number {
+  const value = valueBytes(der, node);
+  let i = 0;
+  while (i < value.length - 1 && value[i] === 0) i++;
+  const first = value[i] ?? 0;
+  return first === 0 ? 0 : (value.length - i - 1) * 8 + (32 - Math.clz32(first));
+}
+
+/** A non-negative INTEGER as a number, or Infinity when it passes 2^53. */
+function numberOf(der: Uint8Array, node: DerNode | undefined): number {
+  if (node?.tag !== TAG.INTEGER) return Number.NaN;
+  const value = valueBytes(der, node);
+  if (value.length === 0 || (value[0]! & 0x80) !== 0) return Number.NaN;
+  if (bitsOf(der, node) > 53) return Number.POSITIVE_INFINITY;
+  let n = 0;
+  for (const byte of value) n = n * 256 + byte;
+  return n;
+}
+
+function children(der: Uint8Array, node: DerNode | undefined): DerNode[] {
+  return node && (node.tag & 0x20) !== 0 ? childrenOf(der, node) : [];
+}
+
+function rsaModulusProblem(der: Uint8Array, rsaPrivateKey: DerNode | undefined): string | undefined {
+  const modulus = children(der, rsaPrivateKey)[1];
+  if (modulus?.tag !== TAG.INTEGER) return undefined;
+  const bits = bitsOf(der, modulus);
+  return bits > PRIVATE_KEY_LIMITS.rsaModulusBits
+    ? `an RSA key of ${bits} bits (at most ${PRIVATE_KEY_LIMITS.rsaModulusBits} are read)`
+    : undefined;
+}
+
+function encryptionProblem(der: Uint8Array, algorithm: DerNode): string | undefined {
+  const [schemeOid, params] = children(der, algorithm);
+  if (schemeOid?.tag !== TAG.OID) return undefined;
+  const scheme = readOid(der, schemeOid);
+  const iterationsProblem = (count: number): string | undefined =>
+    count > PRIVATE_KEY_LIMITS.iterations
+      ? `encrypted with ${Number.isFinite(count) ? count.toLocaleString("en-US") : "more than 2^53"} key-derivation iterations (at most ${PRIVATE_KEY_LIMITS.iterations.toLocaleString("en-US")} are run): re-encrypt it, e.g. openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out NEW`
+      : undefined;
+  if (isSaltIterationScheme(scheme)) return iterationsProblem(numberOf(der, children(der, params)[1]));
+  if (scheme !== OID.pbes2) return undefined;
+  const [kdf] = children(der, params);
+  const [kdfOid, kdfParams] = children(der, kdf);
+  if (kdfOid?.tag !== TAG.OID) return undefined;
+  const kdfName = readOid(der, kdfOid);
+  const fields = children(der, kdfParams);
+  if (kdfName === OID.pbkdf2) return iterationsProblem(numberOf(der, fields[1]));
+  if (kdfName === OID.scrypt) {
+    const cost = numberOf(der, fields[1]) * numberOf(der, fields[2]) * numberOf(der, fields[3]);
+    if (cost > PRIVATE_KEY_LIMITS.scryptCost)
+      return `encrypted with scrypt parameters of cost N×r×p = ${Number.isFinite(cost) ? cost : "over 2^53"} (at most 2^24 are run): re-encrypt it, e.g. openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out NEW`;
+  }
+  return undefined;
+}
+
+/**
+ * Why loading this private key (DER: PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1, or OpenSSL's traditional
+ * DSA form) is refused, or `undefined` when its load is bounded. Refused: DSA and Diffie-Hellman keys (no TLS
+ * certificate keypin pins carries one, and deriving their public half costs as much as their prime is long),
+ * other algorithms keypin does not pin, RSA moduli over 16,384 bits, and encrypted keys whose key derivation
+ * asks for more than {@link PRIVATE_KEY_LIMITS}. An encrypted key's own algorithm is only known after
+ * decryption; the caller checks the decrypted key again when it can see it. DER that is none of these forms
+ * is left to the loader, which refuses it. Throws `KeypinParseError` only for DER that is malformed.
+ *
+ * @example
+ * privateKeyRefusal(derOfDsaKey); // "a DSA key: keypin pins RSA, EC and EdDSA keys"
+ */
+export function privateKeyRefusal(der: Uint8Array): string | undefined {
+  const top = readNode(der, 0, der.length);
+  if (top.tag !== TAG.SEQUENCE) throw new KeypinParseError("a private key is a DER SEQUENCE", top.start);
+  const parts = childrenOf(der, top);
+  const [a, b, c] = parts;
+  // EncryptedPrivateKeyInfo: SEQUENCE { AlgorithmIdentifier, OCTET STRING }.
+  if (parts.length === 2 && a?.tag === TAG.SEQUENCE && b?.tag === TAG.OCTET_STRING)
+    return encryptionProblem(der, a);
+  if (a?.tag !== TAG.INTEGER) return undefined;
+  // PrivateKeyInfo: SEQUENCE { version, AlgorithmIdentifier, OCTET STRING privateKey, … }.
+  if (b?.tag === TAG.SEQUENCE && c?.tag === TAG.OCTET_STRING) {
+    const [oidNode] = children(der, b);
+    if (oidNode?.tag !== TAG.OID) return undefined;
+    const oid = readOid(der, oidNode);
+    if (oid === OID.dsa) return "a DSA key: keypin pins RSA, EC and EdDSA keys";
+    if (oid === OID.dh || oid === OID.dhX942)
+      return "a Diffie-Hellman key: keypin pins RSA, EC and EdDSA keys";
+    if (!PINNABLE.has(oid)) return `a key of algorithm ${oid}, which keypin does not pin`;
+    if (oid === OID.rsa || oid === OID.rsaPss) {
+      const inner = valueBytes(der, c);
+      return rsaModulusProblem(inner, readNode(inner, 0, inner.length));
+    }
+    return undefined;
+  }
+  // OpenSSL's traditional DSA key: SEQUENCE { 0, p, q, g, y, x }; PKCS#1 RSA: SEQUENCE { 0, n, e, d, p, q, … }.
+  const integers = parts.every((part) => part.tag === TAG.INTEGER);
+  if (integers && parts.length === 6) return "a DSA key: keypin pins RSA, EC and EdDSA keys";
+  if (integers && parts.length >= 9) return rsaModulusProblem(der, top);
+  return undefined;
+}
+
+/** The parameters of an encrypted PKCS#8 key in the form OpenSSL writes by default (PBES2, PBKDF2, AES-CBC). */
+export interface Pbes2Aes {
+  salt: Uint8Array;
+  iterations: number;
+  /** The PBKDF2 PRF's digest, as node:crypto names it. */
+  digest: "sha1" | "sha224" | "sha256" | "sha384" | "sha512";
+  /** The AES key length in bytes (16, 24 or 32) for `aes-<bits>-cbc`. */
+  keyLength: 16 | 24 | 32;
+  iv: Uint8Array;
+  ciphertext: Uint8Array;
+}
+
+const PRF: Record<string, Pbes2Aes["digest"]> = {
+  "1.2.840.113549.2.7": "sha1",
+  "1.2.840.113549.2.8": "sha224",
+  "1.2.840.113549.2.9": "sha256",
+  "1.2.840.113549.2.10": "sha384",
+  "1.2.840.113549.2.11": "sha512",
+};
+const AES_CBC: Record<string, Pbes2Aes["keyLength"]> = {
+  "2.16.840.1.101.3.4.1.2": 16,
+  "2.16.840.1.101.3.4.1.22": 24,
+  "2.16.840.1.101.3.4.1.42": 32,
+};
+
+/**
+ * The PBES2 parameters of an EncryptedPrivateKeyInfo that uses PBKDF2 and AES-CBC (what `openssl pkcs8
+ * -topk8` and node:crypto write), so that the caller can decrypt it and check the key inside with
+ * {@link privateKeyRefusal} before loading it; `undefined` for any other form. Does not bound the
+ * iterations: call {@link privateKeyRefusal} first.
+ *
+ * @example
+ * const p = readPbes2Aes(der); // { salt, iterations: 2048, digest: "sha256", keyLength: 32, iv, ciphertext }
+ */
+export function readPbes2Aes(der: Uint8Array): Pbes2Aes | undefined {
+  const top = readNode(der, 0, der.length);
+  const [algorithm, data] = children(der, top);
+  if (algorithm?.tag !== TAG.SEQUENCE || data?.tag !== TAG.OCTET_STRING) return undefined;
+  const [schemeOid, params] = children(der, algorithm);
+  if (schemeOid?.tag !== TAG.OID || readOid(der, schemeOid) !== OID.pbes2) return undefined;
+  const [kdf, cipher] = children(der, params);
+  const [kdfOid, kdfParams] = children(der, kdf);
+  if (kdfOid?.tag !== TAG.OID || readOid(der, kdfOid) !== OID.pbkdf2) return undefined;
+  const fields = children(der, kdfParams);
+  const [salt, count] = fields;
+  if (salt?.tag !== TAG.OCTET_STRING) return undefined;
+  const iterations = numberOf(der, count);
+  if (!Number.isSafeInteger(iterations) || iterations < 1) return undefined;
+  let rest = fields.slice(2);
+  const keyLengthField = rest[0]?.tag === TAG.INTEGER ? numberOf(der, rest[0]) : undefined;
+  if (keyLengthField !== undefined) rest = rest.slice(1);
+  let digest: Pbes2Aes["digest"] = "sha1";
+  if (rest.length > 0) {
+    const [prfOid] = children(der, rest[0]);
+    const named = prfOid?.tag === TAG.OID ? PRF[readOid(der, prfOid)] : undefined;
+    if (named === undefined) return undefined;
+    digest = named;
+  }
+  const [cipherOid, iv] = children(der, cipher);
+  const keyLength = cipherOid?.tag === TAG.OID ? AES_CBC[readOid(der, cipherOid)] : undefined;
+  if (keyLength === undefined || iv?.tag !== TAG.OCTET_STRING || iv.end - iv.valueStart !== 16)
+    return undefined;
+  if (keyLengthField !== undefined && keyLengthField !== keyLength) return undefined;
+  return {
+    salt: valueBytes(der, salt),
+    iterations,
+    digest,
+    keyLength,
+    iv: valueBytes(der, iv),
+    ciphertext: valueBytes(der, data),
+  };
+}
