@@ -137,6 +137,26 @@ describe("keypin init", () => {
     assert.match(readFileSync(join(dir, "keypin-backup.key.pem"), "utf8"), /^-----BEGIN PRIVATE KEY-----/);
   });
 
+  it("makes no backup key for a run it refuses, so the suggested re-run works", async () => {
+    const dir = join(fx.tmp.dir, "refused-backup");
+    const out = join(fx.tmp.dir, "refused.json");
+    // ios-ats (a default platform) cannot take includeSubdomains: refused after the host was read.
+    const refused = await fx.init(["--generate-backup", dir, "--include-subdomains", "--out", out]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /nothing was written/);
+    assert.equal(existsSync(join(dir, "keypin-backup.key.pem")), false, "no key left behind");
+    assert.equal(existsSync(out), false);
+    const again = await fx.init(["--generate-backup", dir, "--out", out]);
+    assert.equal(again.code, 0, again.stderr);
+    const keyPin = opensslPinOfPublicKey(
+      openssl(["pkey", "-in", join(dir, "keypin-backup.key.pem"), "-pubout"]),
+    );
+    assert.equal(
+      fx.readPolicy(out).domains["api.myapp.test"]!.pins.find((p) => p.role === "backup")?.pin,
+      keyPin,
+    );
+  });
+
   it("generates the backup key pair with --generate-backup, key mode 0600, and pins it", async () => {
     const out = join(fx.tmp.dir, "generated.json");
     const dir = join(fx.tmp.dir, "generated-backup");

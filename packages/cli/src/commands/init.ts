@@ -6,7 +6,7 @@ import { sha256 } from "@keypin/node";
 import { singleString } from "../args.js";
 import { defineCommand } from "../command.js";
 import { FailureError, oneLine, UsageError } from "../errors.js";
-import { type BackupKeyResult, backupFilesOf, createBackupKey } from "../lib/backup-key.js";
+import { type BackupKeyResult, backupFilesOf, type MadeBackupKey, makeBackupKey } from "../lib/backup-key.js";
 import { formatTarget, inspectHost } from "../lib/connect.js";
 import {
   checkExpressible,
@@ -201,10 +201,12 @@ export default defineCommand({
     }
     if (problems.length > 0) throw new FailureError(problems.join("; "));
 
-    let generated: BackupKeyResult | undefined;
+    // A generated key is made in memory and written only once the policy is known to be writable for every
+    // chosen platform: a refused run leaves no key behind (and no key that a re-run would collide with).
+    let made: MadeBackupKey | undefined;
     if (source?.kind === "generate") {
       const first = targets[0]!.host;
-      generated = await createBackupKey({
+      made = await makeBackupKey({
         dir: source.dir,
         name: backupName,
         algorithm: "ec-p256",
@@ -213,10 +215,10 @@ export default defineCommand({
           (h) => !h.includes(":") && !/^[0-9.]+$/.test(h),
         ),
       });
-      backupPin = generated.pin;
+      backupPin = made.pin;
     }
-    const backupLabel = generated
-      ? `offline backup key (${basename(generated.keyFile)}); keep it off every server`
+    const backupLabel = made
+      ? `offline backup key (${basename(made.keyFile)}); keep it off every server`
       : `offline backup key (${basename(backupFile ?? "")})`;
 
     const file: PolicyFile = { $schema: schemaReference, domains: {} };
@@ -254,13 +256,19 @@ export default defineCommand({
     // Every chosen format's real exporter must write it exactly, before anything is written.
     const { warnings } = checkExpressible(file, platforms);
     const advice = renewalAdvice(choice.shape, [...proposals.keys()]);
+    const generated: BackupKeyResult | undefined = made?.write();
     try {
       const text = `${JSON.stringify(file, null, 2)}\n`;
       // Without --force the policy is created exclusively; with it, replaced whole or not at all.
       if (force) writeOutputFile(out, text);
       else writeFileSync(out, text, { flag: "wx" });
     } catch (error) {
-      throw new UsageError(`${out}: cannot write the policy: ${describeFsError(error)}`, { cause: error });
+      // No policy pins the new key: take it back, so that a re-run can make it again.
+      made?.remove();
+      throw new UsageError(
+        `${out}: cannot write the policy: ${describeFsError(error)}${made ? " (the backup key made for it was removed)" : ""}`,
+        { cause: error },
+      );
     }
     if (args.json) {
       printJson({
@@ -308,7 +316,11 @@ export default defineCommand({
     if (generated) lines.push(...describeBackup(generated, c, out), "");
     lines.push(
       c.bold("Next:"),
-      `  keypin check --policy ${out}     in CI, so a server change that would lock apps out fails the build`,
+      // The policy holds host names, not ports: a host read on another port is checked there with --host.
+      `  keypin check --policy ${out}${targets
+        .filter((t) => t.port !== 443)
+        .map((t) => ` --host ${formatTarget(t)}`)
+        .join("")}     in CI, so a server change that would lock apps out fails the build`,
       `  keypin export --policy ${out} --format ${platforms[0]} …  to generate each platform's configuration (${platforms.join(", ")})`,
     );
     printLines(lines);

@@ -78,14 +78,41 @@ export function backupFilesOf(dir: string, name: string): { keyFile: string; csr
  * const backup = await createBackupKey({ dir: "keys", name: "api-backup", algorithm: "ec-p256", subject: "CN=api.myapp.com" });
  * console.log(backup.pin);
  */
-export async function createBackupKey(options: {
+export async function createBackupKey(options: BackupKeyOptions): Promise<BackupKeyResult> {
+  return (await makeBackupKey(options)).write();
+}
+
+/** What {@link makeBackupKey} and {@link createBackupKey} take. */
+export interface BackupKeyOptions {
   dir: string;
   name: string;
   algorithm: BackupAlgorithm;
   subject: string;
   dnsNames?: string[];
   passphrase?: string;
-}): Promise<BackupKeyResult> {
+}
+
+/** A backup key pair made in memory: its pin is known, nothing is on the disk until `write()`. */
+export interface MadeBackupKey {
+  pin: Pin;
+  keyFile: string;
+  csrFile: string;
+  /** Writes the key (0600) and the CSR, never over an existing file, and returns what was written. */
+  write(): BackupKeyResult;
+  /** Removes the files `write()` wrote (when the policy that pins the key could not be written). */
+  remove(): void;
+}
+
+/**
+ * Makes the key pair and CSR of {@link createBackupKey} in memory, so that a command can check everything
+ * else (`keypin init`: the platforms, the policy file) before the key reaches the disk.
+ *
+ * @example
+ * const made = await makeBackupKey({ dir: "keys", name: "b", algorithm: "ec-p256", subject: "CN=api.myapp.com" });
+ * made.pin; // sha256/…; nothing written yet
+ * made.write();
+ */
+export async function makeBackupKey(options: BackupKeyOptions): Promise<MadeBackupKey> {
   const x509 = await import("@peculiar/x509");
   const { keyFile, csrFile } = backupFilesOf(options.dir, options.name);
   let name: InstanceType<typeof x509.Name>;
@@ -131,22 +158,7 @@ export async function createBackupKey(options: {
           passphrase: options.passphrase,
         });
 
-  try {
-    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new UsageError(`--out ${options.dir}: cannot create the directory: ${describeFsError(error)}`, {
-      cause: error,
-    });
-  }
-  writeNew(keyFile, keyPem, 0o600, "key");
-  try {
-    writeNew(csrFile, csr.toString("pem"), 0o644, "CSR");
-  } catch (error) {
-    // The pair belongs together: do not leave a key without its CSR behind.
-    unlinkSync(keyFile);
-    throw error;
-  }
-  return {
+  const result: BackupKeyResult = {
     pin: computePin(spki, sha256),
     keyType: parseSpki(spki).keyType,
     algorithm: options.algorithm,
@@ -154,6 +166,37 @@ export async function createBackupKey(options: {
     keyFile,
     csrFile,
     encrypted: options.passphrase !== undefined,
+  };
+  const csrPem = csr.toString("pem");
+  return {
+    pin: result.pin,
+    keyFile,
+    csrFile,
+    write: () => {
+      try {
+        mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+      } catch (error) {
+        throw new UsageError(`--out ${options.dir}: cannot create the directory: ${describeFsError(error)}`, {
+          cause: error,
+        });
+      }
+      writeNew(keyFile, keyPem, 0o600, "key");
+      try {
+        writeNew(csrFile, csrPem, 0o644, "CSR");
+      } catch (error) {
+        // The pair belongs together: do not leave a key without its CSR behind.
+        unlinkSync(keyFile);
+        throw error;
+      }
+      return result;
+    },
+    remove: () => {
+      for (const file of [keyFile, csrFile]) {
+        try {
+          unlinkSync(file);
+        } catch {}
+      }
+    },
   };
 }
 
