@@ -90,6 +90,113 @@ function declarations(tokens: Token[], kotlin: boolean): { decls: Declaration[];
   return { decls, assigned };
 }
 
+/** Words before a Java name that make it no declared variable (`case A:`, `return a)`). */
+const javaNotTypes = new Set([
+  "case",
+  "assert",
+  "return",
+  "throw",
+  "new",
+  "else",
+  "yield",
+  "instanceof",
+  "default",
+]);
+
+/**
+ * The names the file binds other than by `name = value` (parameters of functions, constructors, lambdas and
+ * catch clauses, loop variables, destructured names), each with its first line. keypin does not follow
+ * scopes: where such a name is also a constant, a use of it may be the parameter or the constant, so it is
+ * resolved as neither. Read generously (a `when` branch `A ->` counts as a lambda parameter): a name listed
+ * here that binds nothing costs a reported constant, never a wrong pin.
+ */
+function boundNames(tokens: Token[], kotlin: boolean): Map<string, number> {
+  const bound = new Map<string, number>();
+  const bind = (t: Token | undefined) => {
+    if (t !== undefined && t.kind === "ident" && !bound.has(t.value)) bound.set(t.value, t.line);
+  };
+  // One pass: the innermost bracket around each token, and the parentheses that pair.
+  const enclosing = new Int32Array(tokens.length).fill(-1);
+  const openOf = new Int32Array(tokens.length).fill(-1);
+  const closeOf = new Int32Array(tokens.length).fill(-2);
+  const stack: number[] = [];
+  tokens.forEach((t, i) => {
+    if (isPunct(t, ")") || isPunct(t, "]") || isPunct(t, "}")) {
+      const open = stack.pop();
+      if (open !== undefined && isPunct(t, ")") && isPunct(tokens[open], "(")) {
+        openOf[i] = open;
+        closeOf[open] = i;
+      }
+    }
+    enclosing[i] = stack[stack.length - 1] ?? -1;
+    if (isPunct(t, "(") || isPunct(t, "[") || isPunct(t, "{")) stack.push(i);
+  });
+  const simple = (p: Token) => p.kind === "ident" || (p.kind === "punct" && ",:.<>?".includes(p.value));
+  const isParen = (i: number) => i !== -1 && isPunct(tokens[i], "(");
+  // Kotlin: the "(" of `for (…)` and `val (…)`, and where each for's top-level `in` is.
+  const after = (i: number, word: string) => i > 0 && isIdent(tokens[i - 1], word);
+  const forIn = new Map<number, number>();
+  if (kotlin)
+    tokens.forEach((t, k) => {
+      const e = enclosing[k]!;
+      if (isIdent(t, "in") && isParen(e) && after(e, "for") && !forIn.has(e)) forIn.set(e, k);
+    });
+  const beforeIn = (e: number, i: number) =>
+    isParen(e) && after(e, "for") && i < (forIn.get(e) ?? Number.POSITIVE_INFINITY);
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const next = tokens[i + 1];
+    const prev = tokens[i - 1];
+    const e = enclosing[i]!;
+    if (kotlin) {
+      if (t.kind === "ident") {
+        // fun f(PIN: String), class C(val PIN: String = …), catch (e: E), (a: Int) -> …
+        if (isPunct(next, ":") && !isPunct(tokens[i + 2], ":") && isParen(e)) bind(t);
+        // val (a, PIN) = …   for (PIN in …)   for ((a, PIN) in …)
+        if (isParen(e) && (after(e, "val") || after(e, "var"))) bind(t);
+        if (beforeIn(e, i) || (isParen(e) && beforeIn(enclosing[e]!, e))) bind(t);
+      }
+      // { PIN -> … }   { a, PIN -> … }   { (a, PIN) -> … }   { PIN: String -> … }
+      if (isPunct(t, "-") && isPunct(next, ">")) {
+        // Walked back once: the walk stops at the "-" of an earlier arrow, a group is jumped over and
+        // its names read only when it holds names alone (destructuring), so the work stays linear.
+        const names: Token[] = [];
+        let k = i - 1;
+        for (;;) {
+          const p = tokens[k];
+          if (p === undefined) break;
+          if (isPunct(p, ")")) {
+            const open = openOf[k]!;
+            if (open === -1) break;
+            for (let j = open + 1; j < k && simple(tokens[j]!); j++) names.push(tokens[j]!);
+            k = open - 1;
+          } else if (simple(p)) {
+            names.push(p);
+            k--;
+          } else break;
+        }
+        if (isPunct(tokens[k], "{")) for (const n of names) bind(n);
+      }
+    } else {
+      // (String PIN) (final String[] PIN, …) (String... PIN) catch (E e) for (String PIN : …) instanceof T t)
+      if (
+        t.kind === "ident" &&
+        (isPunct(next, ",") || isPunct(next, ")") || isPunct(next, ":")) &&
+        prev !== undefined &&
+        ((prev.kind === "ident" && !javaNotTypes.has(prev.value)) ||
+          isPunct(prev, "]") ||
+          isPunct(prev, ">") ||
+          isPunct(prev, "..."))
+      )
+        bind(t);
+      // PIN -> …   (a, PIN) -> …   (String a, String PIN) -> …
+      if (isPunct(t, "->") && prev?.kind === "ident") bind(prev);
+      if (t.kind === "ident" && isParen(e) && isPunct(tokens[closeOf[e]! + 1], "->")) bind(t);
+    }
+  }
+  return bound;
+}
+
 /** The names of the classes and objects declared in the file (qualifiers keypin may resolve). */
 function declaredTypes(tokens: Token[]): Set<string> {
   const out = new Set(["Companion", "this"]);
@@ -119,6 +226,7 @@ export function importOkHttp(text: string, file: string, language: "kotlin" | "j
   const at = (line: number): Place => ({ file, line });
   const { decls, assigned } = declarations(tokens, kotlin);
   const types = declaredTypes(tokens);
+  const bound = boundNames(tokens, kotlin);
   const byName = new Map<string, Declaration[]>();
   for (const d of decls) {
     const same = byName.get(d.name);
@@ -138,6 +246,12 @@ export function importOkHttp(text: string, file: string, language: "kotlin" | "j
     }
     const found = byName.get(name) ?? [];
     if (found.length === 0) return { kind: "unknown", why: `${name} is not a constant of this file` };
+    const hidden = qualifier === undefined ? bound.get(name) : undefined;
+    if (hidden !== undefined)
+      return {
+        kind: "unknown",
+        why: `${name} is also a parameter or local name (line ${hidden}), which may hide the constant; keypin does not follow scopes (rename one of them)`,
+      };
     if (assigned.has(name))
       return { kind: "unknown", why: `${name} is assigned again, so its value depends on run time` };
     if (resolving.has(name)) {
