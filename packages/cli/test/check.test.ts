@@ -311,6 +311,21 @@ describe("keypin check", () => {
     assert.equal(host.status, "error");
   });
 
+  it("says a chain that verifies for another name does not match the name, without a stray dot", async () => {
+    const file = policy("wrong-name.json", {
+      "wrong.myapp.test": { pins: [intermediatePin, { pin: backupPin, role: "backup" }] },
+    });
+    const result = await runCli(["check", "--policy", file, ...route(), "--json"]);
+    assert.equal(result.code, 1, result.stderr);
+    const host = (JSON.parse(result.stdout) as CheckJson).hosts[0]! as HostJson & { reason?: string };
+    assert.equal(host.status, "untrusted");
+    assert.match(
+      host.reason ?? "",
+      /^the certificate is not valid for wrong\.myapp\.test: its names are DNS:api\.myapp\.test/,
+    );
+    assert.doesNotMatch(host.reason ?? "", /wrong\.myapp\.test\. /);
+  });
+
   it("shows progress and colors on a terminal", async () => {
     const file = policy("tty.json", {
       "api.myapp.test": { pins: [intermediatePin, { pin: backupPin, role: "backup" }] },

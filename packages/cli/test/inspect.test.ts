@@ -215,6 +215,45 @@ describe("keypin inspect", () => {
     );
   });
 
+  it("blames the name, not the CA, when the chain verifies but is not valid for the name asked for", async () => {
+    const result = await runCli([
+      "inspect",
+      "wrong.myapp.test",
+      "--connect-to",
+      `wrong.myapp.test:443:127.0.0.1:${server.port}`,
+      "--ca",
+      root.certPath,
+    ]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stdout, /^wrong\.myapp\.test:443: .*NOT valid for wrong\.myapp\.test/m);
+    assert.doesNotMatch(result.stdout, /not trusted|untrusted\]/, "the chain verified: no trust warning");
+    assert.doesNotMatch(result.stdout, /wrong\.myapp\.test\. /, "no stray dot after the name");
+    const last = result.stderr.trim().split("\n").at(-1)!;
+    assert.match(
+      last,
+      /^keypin: wrong\.myapp\.test:443: the certificate is not valid for wrong\.myapp\.test/,
+    );
+    assert.match(last, /DNS:api\.myapp\.test/, "names the certificate's names");
+    assert.doesNotMatch(last, /--ca|not trusted/, "the CA is not to blame");
+    const json = await runCli([
+      "inspect",
+      "wrong.myapp.test",
+      "--connect-to",
+      `wrong.myapp.test:443:127.0.0.1:${server.port}`,
+      "--ca",
+      root.certPath,
+      "--json",
+    ]);
+    const report = JSON.parse(json.stdout) as InspectJson;
+    assert.equal(report.trusted, false, "trusted still means trusted and valid for the name");
+    assert.deepEqual(
+      report.warnings
+        .filter((w) => w.code === "untrusted" || w.code === "hostname-mismatch")
+        .map((w) => w.code),
+      ["hostname-mismatch"],
+    );
+  });
+
   it("connects elsewhere with --connect-to while checking the name asked for", async () => {
     const result = await runCli([
       "inspect",

@@ -16,6 +16,7 @@ import { sha256 } from "@keypin/node";
 import { positiveInteger, singleString, stringList } from "../args.js";
 import { defineCommand } from "../command.js";
 import { FailureError, oneLine, UsageError } from "../errors.js";
+import { describeHostnameError } from "../lib/chain-report.js";
 import { formatTarget, inspectHost } from "../lib/connect.js";
 import { lintLiveChain } from "../lib/live-lint.js";
 import {
@@ -119,11 +120,9 @@ export async function checkHost(
   base.servedPins = inspection.served.map(pinOf);
   base.verifiedPins = (inspection.verified ?? []).map(pinOf);
   if (!inspection.trusted || !inspection.verified || inspection.hostnameError) {
-    const why =
-      inspection.hostnameError ??
-      inspection.authorizationError ??
-      inspection.pathProblem ??
-      "no verified path to a trusted CA";
+    const why = inspection.hostnameError
+      ? `the certificate is not valid for ${name}: ${describeHostnameError(inspection.hostnameError)}`
+      : (inspection.authorizationError ?? inspection.pathProblem ?? "no verified path to a trusted CA");
     if (inspection.pathProblem) base.warnings.push({ code: "path-rules", message: inspection.pathProblem });
     return { ...base, status: "untrusted", reason: why };
   }

@@ -30,7 +30,13 @@ function formatCertificate(cert: ChainCertificate, c: Colors, width: number): st
  */
 export function formatInspectReport(report: InspectReport, c: Colors): string[] {
   const width = Math.max(4, ...[...report.chain, ...report.verifiedChain].map((cert) => cert.role.length));
-  const status = report.trusted ? c.green("trusted") : c.red("NOT trusted");
+  // A chain that verifies but is for another name: the name is the problem, not the trust.
+  const nameOnly = !report.trusted && !report.warnings.some((w) => w.code === "untrusted");
+  const status = report.trusted
+    ? c.green("trusted")
+    : nameOnly
+      ? `chain trusted, ${c.red(`NOT valid for ${report.servername || report.host}`)}`
+      : c.red("NOT trusted");
   const lines = [
     // An IP address sends no server name (SNI): the report's servername is then empty, and not worth a word.
     `${c.bold(formatTarget(report))}${report.servername !== "" && report.servername !== report.host ? ` (server name ${report.servername})` : ""}: ${status}`,

@@ -121,7 +121,11 @@ export function buildInspectReport(input: InspectionInput, now: Date = new Date(
     return describe(cert, i === 0 ? "leaf" : cert.isCA && isSelfIssued(cert) ? "root" : "intermediate", now);
   });
   const warnings: Warning[] = [];
-  if (!input.trusted) {
+  // `trusted` also needs the name to match: a chain that verifies but is for another name is a name problem,
+  // and adding a CA (--ca) would not fix it.
+  const chainTrusted = input.authorizationError === undefined && input.verified !== undefined;
+  const name = input.servername || input.host;
+  if (!input.trusted && (!chainTrusted || !input.hostnameError)) {
     warnings.push({
       code: "untrusted",
       message: `the chain is not trusted${input.authorizationError ? ` (${input.authorizationError})` : ""}: a device would refuse it, and pins taken from it may be an interceptor's; add the right CA with --ca if this is a private CA`,
@@ -131,7 +135,7 @@ export function buildInspectReport(input: InspectionInput, now: Date = new Date(
   if (input.hostnameError) {
     warnings.push({
       code: "hostname-mismatch",
-      message: `the certificate is not valid for ${input.servername}: ${input.hostnameError}`,
+      message: `the certificate is not valid for ${name}: ${describeHostnameError(input.hostnameError)}; a device refuses it for this name: use a name the certificate holds, or give the server a certificate for ${name}`,
     });
   }
   const leaf = input.served[0];
@@ -172,9 +176,13 @@ export function buildInspectReport(input: InspectionInput, now: Date = new Date(
   const advice =
     verifiedChain.length > 0 && input.trusted
       ? buildAdvice(verifiedChain, family?.roots, issuer !== undefined)
-      : [
-          "No pin advice for an untrusted chain: pins taken from it could be an interceptor's. Fix the trust first (the right --ca for a private CA, or the server's chain).",
-        ];
+      : chainTrusted && input.hostnameError
+        ? [
+            `No pin advice while the certificate is not valid for ${name}: a device refuses the connection before any pin is checked. Inspect a name the certificate holds, or fix the server's certificate first.`,
+          ]
+        : [
+            "No pin advice for an untrusted chain: pins taken from it could be an interceptor's. Fix the trust first (the right --ca for a private CA, or the server's chain).",
+          ];
   return {
     host: input.host,
     port: input.port,
@@ -185,6 +193,27 @@ export function buildInspectReport(input: InspectionInput, now: Date = new Date(
     warnings,
     advice,
   };
+}
+
+/**
+ * Node's host-name check message (`tls.checkServerIdentity`) in keypin's words, without its prefix and without
+ * the full stop Node puts after the name ("Host: a.example. is not in the cert's altnames: …"), which reads as
+ * part of the name. A message of another shape is kept, with that full stop dropped.
+ *
+ * @example
+ * describeHostnameError("Hostname/IP does not match certificate's altnames: Host: a.test. is not in the cert's altnames: DNS:b.test");
+ * // "its names are DNS:b.test"
+ */
+export function describeHostnameError(message: string): string {
+  const reason = message.replace(/^Hostname\/IP does not match certificate's altnames: /, "");
+  const altNames = /^Host: .*?\.? is not in the cert's altnames: (.*)$/s.exec(reason);
+  if (altNames) return `its names are ${altNames[1]}`;
+  const commonName = /^Host: .*?\.? is not cert's CN: (.*)$/s.exec(reason);
+  if (commonName) return `it has no subjectAltName, and its CN is ${commonName[1]}`;
+  const ip = /^IP: .* is not in the cert's list: (.*)$/s.exec(reason);
+  if (ip) return `its IP addresses are ${ip[1] || "none"}`;
+  if (reason === "Cert does not contain a DNS name") return "it holds no DNS name";
+  return reason.replace(/^Host: (.*?)\. is not /, "Host: $1 is not ");
 }
 
 function buildAdvice(
