@@ -14,8 +14,14 @@ export interface AuditOptions {
   port?: number;
   /** Only these hosts are intercepted and judged; others are still forged but left out of the verdicts. */
   hosts?: string[];
-  /** Hosts that must be pinned (a policy's, or --expect-pinned). */
+  /** Hosts that must be pinned (a policy's, or --expect-pinned): each one seen, and pinned for every client. */
   expectPinned?: string[];
+  /**
+   * Hosts beyond `expectPinned` that must be pinned for every client that reached them, but need not be seen: a
+   * policy's subdomains under includeSubdomains (the CLI passes @keypin/core's findDomainPolicy). Called with
+   * canonical hosts ({@link canonicalHost}).
+   */
+  expectCovers?: (host: string) => boolean;
   showSecrets?: boolean;
   /** Trust anchors for the real servers (tests); default Node's. */
   upstreamCa?: string[];
@@ -142,10 +148,14 @@ export const ONBOARDING_HOST = "keypin.audit";
  */
 export async function startAudit(options: AuditOptions): Promise<RunningAudit> {
   const startedAt = new Date();
-  const log = new AuditLog({ showSecrets: options.showSecrets ?? false });
   const hosts = options.hosts?.map(canonicalHost);
-  const judged = (r: TunnelRecord): boolean => !hosts || hosts.includes(r.host);
+  const judged = (r: { host: string }): boolean => !hosts || hosts.includes(r.host);
   const expected = (options.expectPinned ?? []).map(canonicalHost);
+  const covers = options.expectCovers;
+  // The hosts whose verdicts decide the expectation: what their tunnels sent is kept past the limits.
+  const decides = (host: string): boolean =>
+    judged({ host }) && (expected.includes(host) || covers?.(host) === true);
+  const log = new AuditLog({ showSecrets: options.showSecrets ?? false, expected: decides });
   const verdicts = (): Verdict[] =>
     verdictsOf([...log.tunnels.values()].filter(judged), expected, log.folded, options.ca.nameConstraints);
   // onUpdate, throttled: the last closed record waits for the next slot.
@@ -242,10 +252,21 @@ export async function startAudit(options: AuditOptions): Promise<RunningAudit> {
           tunnelsFolded: [...log.folded.values()].reduce((n, f) => n + f.tunnels, 0),
           tunnelsUnjudged: log.dropped.unjudged,
           tunnelsOverLimit: log.dropped.overLimit,
+          tunnelsOverLimitExpected: log.dropped.overLimitExpected,
           requestEvidenceOverBudget: log.dropped.requestEvidence,
         },
       };
-      if (expected.length > 0) report.expectation = { hosts: expected, ...expectationOf(final, expected) };
+      if (expected.length > 0 || covers) {
+        const listed = [...log.droppedExpected.values()].reduce((n, t) => n + t, 0);
+        report.expectation = {
+          hosts: expected,
+          ...expectationOf(final, expected, {
+            ...(covers ? { covers } : {}),
+            dropped: log.droppedExpected,
+            droppedElsewhere: log.dropped.overLimitExpected - listed,
+          }),
+        };
+      }
       return report;
     },
   };

@@ -16,6 +16,7 @@ export { permitsHost } from "./name-constraints.js";
 export { type AuditReport, formatTable, type UpstreamPins } from "./report.js";
 export {
   AuditLog,
+  type ExpectationFailure,
   expectationOf,
   type Folded,
   groupKey,

@@ -1,7 +1,7 @@
 // The audit report: MASTG-TEST-0244's list of intercepted domains, then every verdict with its evidence, and for
 // each intercepted host the pins of its real chain (from a handshake with the real server), for `keypin init`.
 import { printable } from "./host.js";
-import type { Verdict, VerdictKind } from "./verdicts.js";
+import type { ExpectationFailure, Verdict } from "./verdicts.js";
 
 export interface UpstreamPins {
   host: string;
@@ -26,15 +26,21 @@ export interface AuditReport {
   upstreamPins: UpstreamPins[];
   /**
    * What was not kept (counts): closed tunnels folded into their verdict's counts, unjudged, or over the limit
-   * (LIMITS.records), and requests counted whose evidence was not kept (past LIMITS.evidenceBytes).
+   * (LIMITS.records; `tunnelsOverLimitExpected` of them to hosts the expectation covers, which fail it), and
+   * requests counted whose evidence was not kept (past LIMITS.evidenceBytes).
    */
   kept: {
     tunnelsFolded: number;
     tunnelsUnjudged: number;
     tunnelsOverLimit: number;
+    tunnelsOverLimitExpected: number;
     requestEvidenceOverBudget: number;
   };
-  expectation?: { hosts: string[]; ok: boolean; failing: { host: string; verdict: VerdictKind }[] };
+  /**
+   * `hosts`: the expected hosts (--expect-pinned, a policy's names); `failing` also names hosts a policy covers
+   * (includeSubdomains) with a verdict other than pinned, and hosts whose tunnels were dropped over the limit.
+   */
+  expectation?: { hosts: string[]; ok: boolean; failing: ExpectationFailure[] };
 }
 
 /**

@@ -77,6 +77,17 @@ export const LIMITS = {
   /** Closed tunnels kept in all; beyond, a tunnel whose outcome its client and host already have is folded into
    * counts, and one that would start a new client and host is dropped (counted in AuditLog.dropped). */
   records: 20_000,
+  /**
+   * Past `records`, closed tunnels still kept when they carried application data to an expected host (any peer
+   * can fill `records` with cheap ClientHellos; the interception of an expected host is never hidden by it).
+   * A tunnel to an expected host dropped all the same is counted per host (AuditLog.droppedExpected), and the
+   * expectation fails on it.
+   */
+  reservedRecords: 2_000,
+  /** Past `evidenceBytes`, bytes of request evidence still kept for requests to an expected host. */
+  reservedEvidenceBytes: 8 * 2 ** 20,
+  /** Expected hosts whose dropped tunnels are counted one by one (the rest in `dropped.overLimitExpected` only). */
+  droppedHosts: 64,
 } as const;
 
 /** Closed tunnels of one client and host folded into counts (their outcome was already kept). */
@@ -154,13 +165,30 @@ export class AuditLog {
    * LIMITS.records tunnels were kept. `requestEvidence`: requests counted whose evidence was not kept, past
    * LIMITS.evidenceBytes.
    */
-  readonly dropped = { unjudged: 0, overLimit: 0, requestEvidence: 0 };
+  readonly dropped = { unjudged: 0, overLimit: 0, requestEvidence: 0, overLimitExpected: 0 };
+  /**
+   * Per expected host (options.expected), its closed tunnels dropped over the limit (of `overLimit`; at most
+   * LIMITS.droppedHosts hosts): their outcome is unknown, so the host is not proven pinned.
+   */
+  readonly droppedExpected = new Map<string, number>();
+  /** Records kept past LIMITS.records (application data to an expected host), and evidence bytes past the budget. */
+  #reservedRecords = 0;
+  #reservedBytes = 0;
   /** Bytes of request evidence kept (see LIMITS.evidenceBytes). */
   #evidenceBytes = 0;
   /** Per groupKey: the outcomes kept and how many closed records are kept. */
   readonly #kept = new Map<string, { outcomes: Set<string>; records: number }>();
   #keptRecords = 0;
-  constructor(readonly options: { showSecrets?: boolean } = {}) {}
+  /**
+   * `expected`: whether a host's verdicts decide the expectation (an --expect-pinned or policy host, one a policy
+   * covers): what such a host's tunnels sent is kept past the limits (LIMITS.reservedRecords,
+   * LIMITS.reservedEvidenceBytes), and what is dropped all the same is counted in `droppedExpected`.
+   */
+  constructor(readonly options: { showSecrets?: boolean; expected?: (host: string) => boolean } = {}) {}
+
+  #isExpected(host: string): boolean {
+    return this.options.expected?.(host) === true;
+  }
 
   record(event: InterceptEvent): TunnelRecord | undefined {
     if (event.kind === "connect") {
@@ -202,12 +230,17 @@ export class AuditLog {
       case "request": {
         record.requestCount += 1;
         if (record.requests.length >= LIMITS.requestsPerTunnel) break;
-        if (this.#evidenceBytes >= LIMITS.evidenceBytes) {
+        const reserved = this.#evidenceBytes >= LIMITS.evidenceBytes;
+        if (
+          reserved &&
+          (this.#reservedBytes >= LIMITS.reservedEvidenceBytes || !this.#isExpected(record.host))
+        ) {
           this.dropped.requestEvidence += 1;
           break;
         }
         const evidence = this.#evidence(event.message.startLine, event.message.headers);
-        this.#evidenceBytes += sizeOf(evidence);
+        if (reserved) this.#reservedBytes += sizeOf(evidence);
+        else this.#evidenceBytes += sizeOf(evidence);
         record.requests.push(evidence);
         break;
       }
@@ -249,9 +282,20 @@ export class AuditLog {
       return;
     }
     if (!kept && this.#keptRecords >= LIMITS.records) {
-      this.tunnels.delete(record.tunnel);
-      this.dropped.overLimit += 1;
-      return;
+      const expected = this.#isExpected(record.host);
+      if (expected && wasIntercepted(record) && this.#reservedRecords < LIMITS.reservedRecords) {
+        this.#reservedRecords += 1;
+      } else {
+        this.tunnels.delete(record.tunnel);
+        this.dropped.overLimit += 1;
+        if (expected) {
+          this.dropped.overLimitExpected += 1;
+          const n = this.droppedExpected.get(record.host);
+          if (n !== undefined || this.droppedExpected.size < LIMITS.droppedHosts)
+            this.droppedExpected.set(record.host, (n ?? 0) + 1);
+        }
+        return;
+      }
     }
     if (kept) {
       kept.outcomes.add(outcome);
@@ -478,17 +522,65 @@ export function verdictsOf(
   );
 }
 
-/** The outcome for expected hosts: exit 0 when every one is pinned for every client that reached it. */
+/**
+ * One reason the expectation fails: a host with a verdict other than `pinned` (`not-seen` for an expected host no
+ * client reached), or `over-limit`: tunnels to it were dropped past the audit's limits, so their outcome is
+ * unknown (`tunnels` says how many, `explanation` what to do).
+ */
+export interface ExpectationFailure {
+  host: string;
+  verdict: VerdictKind | "over-limit";
+  tunnels?: number;
+  explanation?: string;
+}
+
+/**
+ * The outcome for expected hosts: ok when every one is pinned for every client that reached it, every host
+ * `covers` says the expectation covers (a policy's subdomains, with includeSubdomains) is pinned for every client
+ * that reached it (such a host is not required to be seen), and no tunnel to either was dropped over the limit
+ * (`dropped`: AuditLog.droppedExpected; `droppedElsewhere`: the rest of AuditLog.dropped.overLimitExpected).
+ */
 export function expectationOf(
   verdicts: Verdict[],
   expected: string[],
-): { ok: boolean; failing: { host: string; verdict: VerdictKind }[] } {
-  const failing: { host: string; verdict: VerdictKind }[] = [];
-  for (const host of expected.map(canonicalHost)) {
-    const forHost = verdicts.filter((v) => v.host === host);
+  options: {
+    covers?: (host: string) => boolean;
+    dropped?: ReadonlyMap<string, number>;
+    droppedElsewhere?: number;
+  } = {},
+): { ok: boolean; failing: ExpectationFailure[] } {
+  const failing: ExpectationFailure[] = [];
+  const exact = [...new Set(expected.map(canonicalHost))];
+  const byHost = new Map<string, Verdict[]>();
+  for (const v of verdicts) {
+    const list = byHost.get(v.host);
+    if (list) list.push(v);
+    else byHost.set(v.host, [v]);
+  }
+  for (const host of exact) {
+    const forHost = byHost.get(host) ?? [];
     const bad = forHost.find((v) => v.verdict !== "pinned");
     if (forHost.length === 0) failing.push({ host, verdict: "not-seen" });
     else if (bad) failing.push({ host, verdict: bad.verdict });
   }
+  if (options.covers) {
+    const covered = [...byHost.keys()].filter((h) => !exact.includes(h) && options.covers!(h)).sort();
+    for (const host of covered) {
+      const bad = byHost.get(host)!.find((v) => v.verdict !== "pinned" && v.verdict !== "not-seen");
+      if (bad) failing.push({ host, verdict: bad.verdict });
+    }
+  }
+  const overLimit = (host: string, tunnels: number): ExpectationFailure => ({
+    host,
+    verdict: "over-limit",
+    tunnels,
+    explanation: `${tunnels} tunnel${tunnels === 1 ? "" : "s"} to ${host} ${tunnels === 1 ? "was" : "were"} not kept: the audit's record limit (${LIMITS.records} tunnels) was full, which any client of the proxy can fill, so ${host} is not proven pinned. Audit again with the proxy reachable by the app only (listen on 127.0.0.1 or a network of its own) and one app per session.`,
+  });
+  for (const [host, tunnels] of [...(options.dropped ?? new Map<string, number>())].sort(([a], [b]) =>
+    a.localeCompare(b),
+  ))
+    failing.push(overLimit(host, tunnels));
+  if ((options.droppedElsewhere ?? 0) > 0)
+    failing.push(overLimit("(more hosts the expectation covers)", options.droppedElsewhere!));
   return { ok: failing.length === 0, failing };
 }
