@@ -33,7 +33,7 @@ export function parsePlist(bytes: Uint8Array, file: string): PlistValue {
 }
 
 function parseXmlPlist(text: string, file: string): PlistValue {
-  const root = parseXml(text, file);
+  const root = parseXml(text, file, "cfplist");
   if (root.name !== "plist") {
     throw new ImportError({ file, line: root.line }, `the root element is <${root.name}>, not <plist>`);
   }
@@ -72,7 +72,8 @@ function fromXml(el: XmlElement, file: string): PlistValue {
     case "array":
       return { type: "array", items: el.children.map((c) => fromXml(c, file)), place };
     case "string":
-      return { type: "string", value: el.text, place };
+      // CFPropertyList keeps a string's white space: " AQEB…= " is not a base64 hash there.
+      return { type: "string", value: el.rawText, place };
     case "true":
     case "false":
       return { type: "boolean", value: el.name === "true", place };

@@ -13,6 +13,25 @@ function canonicalBase64(text: string): string {
   return btoa(String.fromCharCode(...bytes));
 }
 
+/**
+ * A boolean attribute as Android reads it. aapt2 compiles an attribute without a namespace by its value's shape
+ * (ResourceUtils::TryParseItemForAttribute): `true`, `True`, `TRUE` and the three spellings of false, white space
+ * trimmed, become booleans, which the NSC parser's getAttributeBooleanValue reads; other values become numbers,
+ * colours, references or text, read by other rules (a colour is true, text is the default). keypin reads the six
+ * spellings and refuses the rest rather than guess.
+ */
+function readBoolean(el: XmlElement, name: string, fallback: boolean, file: string): boolean {
+  const raw = el.attributes[name];
+  if (raw === undefined) return fallback;
+  const value = raw.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, "");
+  if (value === "true" || value === "True" || value === "TRUE") return true;
+  if (value === "false" || value === "False" || value === "FALSE") return false;
+  throw new ImportError(
+    { file, line: el.line },
+    `<${el.name} ${name}=${short(raw)}>: Android reads only true or false (in any of the spellings aapt2 compiles: true, True, TRUE) as a boolean here, and this value by other rules keypin does not guess; write true or false`,
+  );
+}
+
 /** What a domain-config has, or inherits from the configs around it (Android's inheritance rules). */
 interface Inherited {
   pinSet?: { pins: ImportedPin[]; expires?: string; line: number };
@@ -45,7 +64,7 @@ export function importAndroidNsc(text: string, file: string): ImportedSource {
     const anchors = config.children.find((c) => c.name === "trust-anchors");
     if (anchors === undefined) return undefined;
     return anchors.children
-      .filter((c) => c.name === "certificates" && c.attributes.overridePins === "true")
+      .filter((c) => c.name === "certificates" && readBoolean(c, "overridePins", false, file))
       .map((c) => ({ src: c.attributes.src ?? "(no src)", line: c.line }));
   };
 
@@ -133,7 +152,7 @@ export function importAndroidNsc(text: string, file: string): ImportedSource {
         );
       }
       seen.set(asAndroid, el.line);
-      const includeSubdomains = el.attributes.includeSubdomains === "true";
+      const includeSubdomains = readBoolean(el, "includeSubdomains", false, file);
       if (own.pinSet === undefined) continue; // a domain-config for cleartext or trust anchors only: no pins
       const spelling = spellingProblem(el.rawText, host, "android");
       if (spelling !== undefined) {
@@ -197,7 +216,8 @@ export function importAndroidNsc(text: string, file: string): ImportedSource {
     const certs = debug.children.flatMap((c) => (c.name === "trust-anchors" ? c.children : []));
     // In debug-overrides, overridePins defaults to true (XmlConfigSource: defaultOverridePins = configType == CONFIG_DEBUG).
     const names = certs.map(
-      (c) => `${c.attributes.src ?? "?"}${c.attributes.overridePins !== "false" ? " (overriding pins)" : ""}`,
+      (c) =>
+        `${c.attributes.src ?? "?"}${readBoolean(c, "overridePins", true, file) ? " (overriding pins)" : ""}`,
     );
     findings.add(
       "dropped",

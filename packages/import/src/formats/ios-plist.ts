@@ -173,6 +173,18 @@ function addPin(
   findings: Findings,
   host: string,
 ): void {
+  if (text.trim() !== text) {
+    // readPin trims (as OkHttp and Android read pins); CFPropertyList keeps a <string>'s white space and the
+    // platform's base64 decoder refuses it.
+    findings.add(
+      "dropped",
+      place,
+      `${short(text)} has white space around it, which the plist keeps (CFPropertyList does not trim a string), so it is not the base64 of a SHA-256 digest there; not imported for ${host}`,
+      host,
+      "pins",
+    );
+    return;
+  }
   const read = readPin(text);
   if ("problem" in read) {
     findings.add("dropped", place, `${read.problem}; not imported for ${host}`, host, "pins");
