@@ -9,7 +9,21 @@ import type { Place } from "./types.js";
 /** How deep a binary plist may nest (Info.plist pinning is five levels deep). */
 export const maxDepth = 256;
 
+/** How long a key path in a place may grow; a longer one ends in "/…". */
+export const maxKeyPathLength = 512;
+
 const epoch = Date.UTC(2001, 0, 1);
+
+/**
+ * The key path one level down. Keys are shared objects, so a file of a few MB can name a 2-million-character key
+ * at every one of 256 levels: each segment is cut to 60 characters and the whole path to {@link maxKeyPathLength}.
+ */
+function childPath(keyPath: string, segment: string): string {
+  if (keyPath.endsWith("/…")) return keyPath;
+  const cut = segment.length > 60 ? `${segment.slice(0, 59)}…` : segment;
+  const path = `${keyPath}/${cut}`;
+  return path.length > maxKeyPathLength ? `${keyPath}/…` : path;
+}
 
 /** Decoded object headers, by object index. */
 type Header =
@@ -174,7 +188,11 @@ export function parseBinaryPlist(bytes: Uint8Array, file: string): PlistValue {
     onPath[index] = 1;
     let out: PlistValue;
     if (h.kind === "array") {
-      out = { type: "array", items: h.refs.map((r, i) => build(r, `${keyPath}/${i}`, depth + 1)), place };
+      out = {
+        type: "array",
+        items: h.refs.map((r, i) => build(r, childPath(keyPath, String(i)), depth + 1)),
+        place,
+      };
     } else {
       const entries = new Map<string, PlistValue>();
       const repeated: { key: string; place: Place }[] = [];
@@ -183,7 +201,7 @@ export function parseBinaryPlist(bytes: Uint8Array, file: string): PlistValue {
         if (key.kind !== "scalar" || key.value.type !== "string")
           throw unreadable(`a dict key (object ${k}) is not a string`, place);
         const name = key.value.value;
-        const path = `${keyPath}/${name}`;
+        const path = childPath(keyPath, name);
         if (entries.has(name)) repeated.push({ key: name, place: { file, keyPath: path } });
         entries.set(name, build(h.values[i]!, path, depth + 1));
       });

@@ -1,4 +1,5 @@
 // Which reader a file needs, from its content and name.
+import { short } from "./common.js";
 import { ImportError } from "./errors.js";
 import { importAndroidNsc } from "./formats/android-nsc.js";
 import { importIosPlist } from "./formats/ios-plist.js";
@@ -46,6 +47,22 @@ export function detectFormat(file: string, content: Uint8Array | string): Import
  * ```
  */
 export function importFile(file: string, content: Uint8Array | string, format?: ImportFormat): ImportResult {
+  try {
+    return readFile(file, content, format);
+  } catch (error) {
+    if (error instanceof ImportError) throw error;
+    // A reader that fails unexpectedly (a RangeError from a file built to exhaust it, or a bug) still ends in one
+    // line about this file, never in its input: the message is cut and kept on one line.
+    const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new ImportError(
+      { file },
+      `keypin failed to read this file (${short(why.replace(/\s+/g, " "))}); please report it with the file if you can share it`,
+      { cause: error },
+    );
+  }
+}
+
+function readFile(file: string, content: Uint8Array | string, format?: ImportFormat): ImportResult {
   const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
   const chosen = format ?? detectFormat(file, bytes);
   if (chosen === undefined) {

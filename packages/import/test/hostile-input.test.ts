@@ -225,3 +225,55 @@ test(
     );
   },
 );
+
+test(
+  "a binary plist with a 2-million-character key at each of 250 levels is placed by a short key path (a cycle at the bottom too)",
+  guard,
+  () => {
+    // Object 0 is the key; objects 1 to 250 are dicts {key: next}; the last is a string, or a dict back to 1.
+    const objects = (bottom: Uint8Array) => [
+      ascii("K".repeat(2_200_000)),
+      ...Array.from({ length: 250 }, (_, i) => dict([0], [i + 2])),
+      bottom,
+    ];
+    const check = (bytes: Uint8Array, message: RegExp) =>
+      assert.throws(
+        () => importFile("Info.plist", bytes),
+        (e: unknown) =>
+          e instanceof ImportError &&
+          e.message.length < 700 &&
+          !/\n/.test(e.message) &&
+          message.test(e.message),
+      );
+    check(bplist(objects(ascii("end")), 1), /^Info\.plist \(\/\): this plist has neither/);
+    check(
+      bplist(objects(dict([0], [1])), 1),
+      /^Info\.plist \(\/K{59}…\/K{59}…\/.*\/…\): not a readable binary plist: object 1 contains itself$/,
+    );
+  },
+);
+
+test(
+  "a reader that fails unexpectedly ends in an ImportError of one short line, not an escaping error",
+  guard,
+  () => {
+    // No reader is known to fail so now; a content whose bytes throw a RangeError with a long, multi-line message
+    // when read stands for one that does.
+    const hostile = new Proxy(new Uint8Array(64), {
+      get(target, key, receiver) {
+        if (key === "subarray") throw new RangeError(`Invalid string length\n${"x".repeat(10_000)}`);
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    assert.throws(
+      () => importFile("Info.plist", hostile),
+      (e: unknown) =>
+        e instanceof ImportError &&
+        e.code === "ERR_KEYPIN_IMPORT" &&
+        e.message.length < 200 &&
+        /^Info\.plist: keypin failed to read this file \("RangeError: Invalid string length x+…"\)/.test(
+          e.message,
+        ),
+    );
+  },
+);
