@@ -47,6 +47,19 @@ export function visibleLength(text: string): number {
 }
 
 /**
+ * A count and its noun, singular for one: the one place the CLI's output says "1 host", "2 hosts".
+ * `plural` is for nouns that do not just take an "s".
+ *
+ * @example
+ * formatCount(1, "domain"); // "1 domain"
+ * formatCount(3, "certificate"); // "3 certificates"
+ * formatCount(2, "entry", "entries"); // "2 entries"
+ */
+export function formatCount(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
+/**
  * Lines with aligned columns: every column but the last is padded to its widest cell.
  *
  * @example

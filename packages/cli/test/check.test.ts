@@ -326,6 +326,15 @@ describe("keypin check", () => {
     assert.doesNotMatch(host.reason ?? "", /wrong\.myapp\.test\. /);
   });
 
+  it("counts one pin as one pin in a mismatch's reason", async () => {
+    const file = policy("one-pin.json", { "api.myapp.test": { pins: [{ pin: backupPin, role: "backup" }] } });
+    const result = await runCli(["check", "--policy", file, ...route(), "--json"]);
+    assert.equal(result.code, 1, result.stderr);
+    const host = (JSON.parse(result.stdout) as CheckJson).hosts[0]! as HostJson & { reason?: string };
+    assert.equal(host.status, "pin-mismatch");
+    assert.equal(host.reason, "the one pin of api.myapp.test is not in the verified chain");
+  });
+
   it("shows progress and colors on a terminal", async () => {
     const file = policy("tty.json", {
       "api.myapp.test": { pins: [intermediatePin, { pin: backupPin, role: "backup" }] },

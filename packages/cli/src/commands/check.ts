@@ -27,7 +27,7 @@ import {
 } from "../lib/network-options.js";
 import { readPolicy } from "../lib/policy-file.js";
 import { mapConcurrent } from "../lib/pool.js";
-import { type Colors, colorsFor, formatTable, printJson, printLines } from "../output.js";
+import { type Colors, colorsFor, formatCount, formatTable, printJson, printLines } from "../output.js";
 
 /** Per-host outcome of `keypin check`. */
 export type HostStatus = "ok" | "pin-mismatch" | "untrusted" | "error" | "not-pinned";
@@ -145,7 +145,10 @@ export async function checkHost(
         status: "pin-mismatch",
         enforced: verdict.enforced,
         expectedPins: verdict.expectedPins,
-        reason: `none of the ${verdict.expectedPins.length} pins of ${verdict.domain} is in the verified chain`,
+        reason:
+          verdict.expectedPins.length === 1
+            ? `the one pin of ${verdict.domain} is not in the verified chain`
+            : `none of the ${verdict.expectedPins.length} pins of ${verdict.domain} is in the verified chain`,
       };
     case "not-pinned":
       return {
@@ -261,7 +264,7 @@ export function formatCheckReport(report: CheckReport, policyFile: string, c: Co
     else detail = h.reason ?? "";
     return [statusColor(h.status, c), formatTarget(h), detail];
   });
-  const lines = [c.bold(`${policyFile}: ${report.hosts.length} host${report.hosts.length === 1 ? "" : "s"}`)];
+  const lines = [c.bold(`${policyFile}: ${formatCount(report.hosts.length, "host")}`)];
   lines.push(...formatTable(rows, "  "));
   for (const h of report.hosts.filter((x) => x.status === "pin-mismatch")) {
     lines.push("", `  ${formatTarget(h)} served (verified chain, leaf first):`);

@@ -1,6 +1,7 @@
 import { type CertificateInfo, computePin, type Pin } from "@keypin/core";
 import type { TlsInspection } from "@keypin/node";
 import { sha256 } from "@keypin/node";
+import { formatCount } from "../output.js";
 import { findRotatingFamily } from "./ca-families.js";
 
 /** Role of a certificate: on the verified path (`leaf`, `intermediate`, `root`), or served but not on it (`extra`). */
@@ -170,7 +171,7 @@ export function buildInspectReport(input: InspectionInput, now: Date = new Date(
   if (extras.length > 0) {
     warnings.push({
       code: "extra-certificates",
-      message: `the server sends ${extras.length} certificate(s) that are not on the verified path (${extras.map((e) => e.subject).join("; ")}): never pin them, a device ignores them`,
+      message: `the server sends ${formatCount(extras.length, "certificate")} that ${extras.length === 1 ? "is" : "are"} not on the verified path (${extras.map((e) => e.subject).join("; ")}): never pin ${extras.length === 1 ? "it" : "them"}, a device ignores ${extras.length === 1 ? "it" : "them"}`,
     });
   }
   const advice =
