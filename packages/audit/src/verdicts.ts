@@ -481,7 +481,9 @@ export function verdictsOf(
         explanation:
           `The client refused the forged certificate for ${first.host} ${postHandshake ? "after completing the handshake (a check after the handshake, as curl --pinnedpubkey and OkHttp's CertificatePinner do)" : "during the handshake"}, ` +
           `while the same client (same address and ClientHello fingerprint) was intercepted on ${control.host}: the audit CA is trusted, so the refusal is a pin. ` +
-          "This is an inference from another host: apps sharing one address and TLS stack look alike, so audit one app per session (--hosts narrows it).",
+          "This is an inference from another host, not a pin seen on this one: apps sharing one address and TLS stack look alike. " +
+          "To make it firm, audit one app per session, limit the judged hosts to the app's with --hosts (one unpinned host among them as the control), " +
+          "and audit a debug build that trusts the audit CA (keypin export --format android-nsc --audit-ca FILE).",
         evidence: {
           tunnels,
           tunnelCount,

@@ -260,6 +260,40 @@ describe("keypin audit (the bin)", () => {
     assert.match(run.stdout, /^api\.audit\.test not-seen:/m);
   });
 
+  test("--policy with includeSubdomains: a covered subdomain intercepted exits 1 naming it; the text says what was not kept and that pinned is an inference", async () => {
+    const policyFile = join(tmp.dir, "subdomains-policy.json");
+    const pins = [opensslPinOfCertificate(genuine.leaf.pem), opensslPinOfCertificate(genuine.root.pem)];
+    writeFileSync(policyFile, JSON.stringify(policyOf({ "myapp.test": { pins, includeSubdomains: true } })));
+    const pin = opensslPinOfCertificate(genuine.leaf.pem).slice(7);
+    const run = await audit(["--policy", policyFile], async (proxy, caFile) => {
+      // The same curl: its token to api.myapp.test (covered by myapp.test), and a pin on myapp.test itself. No
+      // DNS answers these names: the request is seen before the proxy dials the real server.
+      const base = ["--proxy", proxy, "--cacert", caFile, "-H", `Authorization: ${TOKEN}`];
+      await curl([...base, `https://api.myapp.test:${server.port}/`]);
+      const pinned = await curl([
+        ...base,
+        "--pinnedpubkey",
+        `sha256//${pin}`,
+        `https://myapp.test:${server.port}/`,
+      ]);
+      assert.equal(pinned.code, 90, pinned.stderr);
+      // A client that sends no ClientHello: unjudged, and said so.
+      const socket = connect(Number(new URL(proxy).port), "127.0.0.1");
+      socket.on("error", () => {});
+      socket.write("CONNECT junk.test:443 HTTP/1.1\r\nHost: junk.test:443\r\n\r\n");
+      await once(socket, "data");
+      socket.end("not a ClientHello\r\n");
+      await once(socket, "close");
+    });
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stdout, /^api\.myapp\.test intercepted:/m);
+    assert.match(run.stdout, /^myapp\.test pinned:/m);
+    assert.match(run.stderr, /not proven pinned: api\.myapp\.test \(intercepted\)/);
+    assert.match(run.stdout, /^not kept: 1 tunnel unjudged/m);
+    assert.match(run.stdout, /^pinned \(inferred\) is an inference.*--hosts.*--audit-ca/m);
+    assert.ok(!(run.stdout + run.stderr).includes("cli-audit-secret"), "the token is masked");
+  });
+
   test("usage errors exit 2 with one line", async () => {
     for (const args of [
       ["--duration", "soon"],

@@ -10,6 +10,7 @@ import {
   printable,
   startAudit,
 } from "@keypin/audit";
+import { findDomainPolicy } from "@keypin/core";
 import { defineCommand } from "../command.js";
 import { FailureError, isCliError, oneLine, UsageError } from "../errors.js";
 import { readPolicy } from "../lib/policy-file.js";
@@ -30,6 +31,28 @@ function parseListen(value: string | undefined): { host: string; port: number } 
   if (!match || port > 65535)
     throw new UsageError(`--listen expects HOST:PORT or PORT, e.g. 0.0.0.0:8080 (got "${value}")`);
   return { host: match[1] || match[2] || "127.0.0.1", port };
+}
+
+const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`;
+
+/** What the audit did not keep, in one line (undefined when it kept everything). */
+function keptLine(kept: AuditReport["kept"]): string | undefined {
+  const parts: string[] = [];
+  if (kept.tunnelsOverLimit > 0)
+    parts.push(
+      `${count(kept.tunnelsOverLimit, "tunnel")} dropped over the record limit${kept.tunnelsOverLimitExpected > 0 ? ` (${kept.tunnelsOverLimitExpected} to expected hosts, which are not proven pinned)` : ""}`,
+    );
+  if (kept.requestEvidenceOverBudget > 0)
+    parts.push(
+      `${count(kept.requestEvidenceOverBudget, "request")} counted without evidence (the evidence budget was full)`,
+    );
+  if (kept.tunnelsUnjudged > 0)
+    parts.push(
+      `${count(kept.tunnelsUnjudged, "tunnel")} unjudged (an SNI name that is no host, or no readable ClientHello and no data)`,
+    );
+  if (kept.tunnelsFolded > 0)
+    parts.push(`${count(kept.tunnelsFolded, "tunnel")} folded into their verdict's counts`);
+  return parts.length > 0 ? `not kept: ${parts.join("; ")} (the JSON report's "kept")` : undefined;
 }
 
 function lanAddresses(): string[] {
@@ -77,7 +100,8 @@ export default defineCommand({
     report: { type: "string", description: "also write the JSON report to FILE" },
     policy: {
       type: "string",
-      description: "keypin.json: its hosts must be pinned (not-seen and intercepted fail)",
+      description:
+        "keypin.json: its hosts must be pinned (not-seen and intercepted fail), and so must every host it covers (includeSubdomains) that a client reached",
     },
     "expect-pinned": {
       type: "string",
@@ -99,10 +123,15 @@ export default defineCommand({
     if (args.policy !== undefined && args["expect-pinned"].length > 0)
       throw new UsageError("give either --policy or --expect-pinned, not both");
     const expected = list(args["expect-pinned"]);
+    // --policy: its names must be seen and pinned; a name it covers through includeSubdomains (api.myapp.com
+    // under myapp.com) need not be seen, but any verdict on it other than pinned fails the audit too.
+    let covers: ((host: string) => boolean) | undefined;
     if (args.policy !== undefined) {
       try {
         const { policy } = await readPolicy(args.policy);
         expected.push(...policy.domains.map((d) => d.domain.toLowerCase()));
+        if (policy.domains.some((d) => d.includeSubdomains))
+          covers = (host) => findDomainPolicy(policy, host) !== undefined;
       } catch (error) {
         throw new UsageError(`--policy ${oneLine(error)}`, { cause: error });
       }
@@ -165,6 +194,7 @@ export default defineCommand({
       port: listen.port,
       ...(hosts.length > 0 ? { hosts } : {}),
       expectPinned: expected,
+      ...(covers ? { expectCovers: covers } : {}),
       showSecrets: args["show-secrets"] === true,
       ...(upstreamCa ? { upstreamCa } : {}),
       onUpdate: (verdicts) => {
@@ -237,6 +267,18 @@ export default defineCommand({
           `pins of ${u.host}'s real chain (for keypin init): ${u.pins.map((p) => p.pin).join(" ") || u.error}`,
         );
       }
+      const inferred = report.verdicts.filter((v) => v.verdict === "pinned" && v.evidence.inferred);
+      if (inferred.length > 0) {
+        process.stdout.write("\n");
+        out(
+          `pinned (inferred) is an inference, not a pin seen on the host: each refusal counts as a pin because the same client (address and ClientHello fingerprint) was intercepted on another host (the control), and another app sharing the address and TLS stack looks the same. To make it firm: one app per session, --hosts with the app's hosts only (one unpinned among them), and a debug build that trusts the audit CA (keypin export --format android-nsc --audit-ca FILE).`,
+        );
+      }
+      const kept = keptLine(report.kept);
+      if (kept) {
+        process.stdout.write("\n");
+        out(kept);
+      }
       if (skipped.length > 0) {
         process.stdout.write("\n");
         out(
@@ -250,8 +292,17 @@ export default defineCommand({
       }
     }
     if (report.expectation && !report.expectation.ok) {
+      const failing = report.expectation.failing;
+      const overLimit = failing.find((f) => f.verdict === "over-limit");
       throw new FailureError(
-        `not proven pinned: ${printable(report.expectation.failing.map((f) => `${f.host} (${f.verdict})`).join(", "))}`,
+        `not proven pinned: ${printable(
+          failing
+            .map(
+              (f) =>
+                `${f.host} (${f.verdict === "over-limit" ? `${count(f.tunnels ?? 0, "tunnel")} not kept, over the record limit` : f.verdict})`,
+            )
+            .join(", "),
+        )}${overLimit ? `; ${printable(overLimit.explanation ?? "")}` : ""}`,
       );
     }
   },
