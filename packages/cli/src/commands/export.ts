@@ -1,4 +1,4 @@
-import { relative, resolve, sep } from "node:path";
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import {
   checkDebugProxyCa,
   exportFormatDescriptor,
@@ -19,10 +19,13 @@ import { colorsFor, printError } from "../output.js";
 
 const name = "keypin export";
 
-/** A path as the header shows it: relative to the working directory, with forward slashes, so that
- * `--out ./a/b.xml` and `--out a/b.xml` generate the same file (and `--check` agrees with both). */
+/** A path as the header and the notes show it: inside the working directory, relative to it with forward
+ * slashes, so that `--out ./a/b.xml`, `--out a/b.xml` and its absolute path generate the same file (and
+ * `--check` agrees with all three); an absolute path outside it stays absolute (not `../../…`). */
 function displayPath(path: string): string {
   const rel = relative(process.cwd(), resolve(path));
+  const outside = rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+  if (outside && isAbsolute(path)) return resolve(path).split(sep).join("/");
   return (rel === "" ? path : rel).split(sep).join("/");
 }
 
