@@ -2,6 +2,7 @@
 // parsed with @babel/parser (TypeScript, JSX and Flow sources).
 import { parse } from "@babel/parser";
 import { maxNesting, maxValueLength } from "../code/expressions.js";
+import { type AstNode, encloses, readNames, wrappers } from "../code/js-names.js";
 import { Findings, readHost, readPin, short, spellingProblem } from "../common.js";
 import { isCalendarDate, lastPinnedDay } from "../dates.js";
 import { ImportError } from "../errors.js";
@@ -9,42 +10,24 @@ import type { ImportedDomain, ImportedPin, ImportedSource, Place } from "../type
 
 const platform = "React Native";
 
-/** The part of a Babel AST node this reader looks at. */
-interface AstNode {
-  type: string;
-  loc?: { start: { line: number } } | null;
-  [key: string]: unknown;
-}
-
 type Value =
   | { kind: "string"; value: string; node: AstNode }
   | { kind: "boolean"; value: boolean; node: AstNode }
   | { kind: "array"; items: Value[]; node: AstNode }
-  | { kind: "object"; entries: { key: string; value: Value; node: AstNode }[]; node: AstNode }
+  | {
+      kind: "object";
+      /** The object JavaScript builds: one entry per key, the last value written, in first-written order. */
+      entries: ObjectEntry[];
+      /** Keys this literal writes twice itself: the earlier value is what JavaScript drops. */
+      overridden: { entry: ObjectEntry; by: AstNode }[];
+      node: AstNode;
+    }
   | { kind: "unknown"; why: string; node: AstNode };
 
-const wrappers = new Set([
-  "TSAsExpression",
-  "TSSatisfiesExpression",
-  "TSNonNullExpression",
-  "TSTypeAssertion",
-  "TypeCastExpression",
-  "ParenthesizedExpression",
-]);
-
-function isNode(value: unknown): value is AstNode {
-  return typeof value === "object" && value !== null && typeof (value as AstNode).type === "string";
-}
-
-function children(node: AstNode): AstNode[] {
-  const out: AstNode[] = [];
-  for (const [key, value] of Object.entries(node)) {
-    if (key === "loc" || key === "leadingComments" || key === "trailingComments" || key === "innerComments")
-      continue;
-    if (Array.isArray(value)) for (const v of value) if (isNode(v)) out.push(v);
-    if (isNode(value)) out.push(value);
-  }
-  return out;
+interface ObjectEntry {
+  key: string;
+  value: Value;
+  node: AstNode;
 }
 
 /**
@@ -73,38 +56,21 @@ export function importReactNative(text: string, file: string): ImportedSource {
   const findings = new Findings();
   const at = (node: AstNode): Place => (node.loc ? { file, line: node.loc.start.line } : { file });
 
-  // const NAME = …, everywhere in the file; a name declared twice or reassigned is not a constant.
-  const bindings = new Map<string, { init: AstNode | undefined; constant: boolean }[]>();
-  const reassigned = new Set<string>();
+  // Constants are resolved by name (see js-names.ts for the names refused: bound twice or another way,
+  // outside the use's block, reassigned or changed in place).
   const calls: AstNode[] = [];
-  const walk = (node: AstNode): void => {
-    if (node.type === "VariableDeclaration") {
-      for (const d of (node.declarations as AstNode[]) ?? []) {
-        const id = d.id as AstNode;
-        if (id.type !== "Identifier") continue;
-        const name = id.name as string;
-        const binding = { init: (d.init as AstNode | null) ?? undefined, constant: node.kind === "const" };
-        const same = bindings.get(name);
-        if (same === undefined) bindings.set(name, [binding]);
-        else same.push(binding);
-      }
-    }
-    if (node.type === "AssignmentExpression" && (node.left as AstNode).type === "Identifier") {
-      reassigned.add((node.left as AstNode).name as string);
-    }
-    if (node.type === "CallExpression") {
-      const callee = node.callee as AstNode;
-      const name =
-        callee.type === "Identifier"
-          ? callee.name
-          : callee.type === "MemberExpression" && (callee.property as AstNode).type === "Identifier"
-            ? (callee.property as AstNode).name
-            : undefined;
-      if (name === "initializeSslPinning") calls.push(node);
-    }
-    for (const c of children(node)) walk(c);
-  };
-  walk(ast);
+  const { bindings, otherwise, reassigned, mutated } = readNames(ast, (node) => {
+    if (node.type !== "CallExpression") return;
+    const callee = node.callee as AstNode;
+    const name =
+      callee.type === "Identifier"
+        ? callee.name
+        : callee.type === "MemberExpression" && (callee.property as AstNode).type === "Identifier"
+          ? (callee.property as AstNode).name
+          : undefined;
+    if (name === "initializeSslPinning") calls.push(node);
+  });
+  const line = (node: AstNode) => node.loc?.start.line;
 
   const resolving = new Set<string>();
   // Each const is evaluated once (A1 = A0 + A0, A2 = A1 + A1, … would otherwise double the work per line);
@@ -195,7 +161,11 @@ export function importReactNative(text: string, file: string): ImportedSource {
         return { kind: "array", items, node };
       }
       case "ObjectExpression": {
-        const entries: { key: string; value: Value; node: AstNode }[] = [];
+        // JavaScript's object: a key written again (by a property or a spread) keeps its first place and takes
+        // the last value, so { ...base, publicKeyHashes: [P3] } has P3 alone, not base's pins too.
+        const entries = new Map<string, ObjectEntry>();
+        const written = new Map<string, ObjectEntry>();
+        const overridden: { entry: ObjectEntry; by: AstNode }[] = [];
         for (const p of node.properties as AstNode[]) {
           if (p.type === "SpreadElement") {
             const inner = evaluate(p.argument as AstNode);
@@ -203,9 +173,12 @@ export function importReactNative(text: string, file: string): ImportedSource {
               return inner.kind === "unknown"
                 ? inner
                 : { kind: "unknown", why: "a spread of something that is not an object", node: p };
-            if (entries.length + inner.entries.length > maxValueLength) return tooMany("an object", node);
+            if (entries.size + inner.entries.length > maxValueLength) return tooMany("an object", node);
             spend(inner.entries.length);
-            for (const entry of inner.entries) entries.push(entry);
+            for (const entry of inner.entries) {
+              entries.set(entry.key, entry);
+              written.delete(entry.key);
+            }
             continue;
           }
           if (p.type !== "ObjectProperty")
@@ -217,13 +190,38 @@ export function importReactNative(text: string, file: string): ImportedSource {
               ? { kind: "string" as const, value: keyNode.name as string, node: keyNode }
               : evaluate(keyNode);
           if (key.kind !== "string") return { kind: "unknown", why: "a computed key", node: p };
-          entries.push({ key: key.value, value: evaluate(p.value as AstNode), node: p });
+          if (entries.size + 1 > maxValueLength) return tooMany("an object", node);
+          const entry = { key: key.value, value: evaluate(p.value as AstNode), node: p };
+          const before = written.get(key.value);
+          if (before !== undefined) overridden.push({ entry: before, by: p });
+          entries.set(key.value, entry);
+          written.set(key.value, entry);
         }
-        return { kind: "object", entries, node };
+        return { kind: "object", entries: [...entries.values()], overridden, node };
       }
       case "Identifier": {
         const name = node.name as string;
         const found = bindings.get(name) ?? [];
+        const other = otherwise.get(name);
+        if (other !== undefined && found.length > 0)
+          return {
+            kind: "unknown",
+            why: `${name} is also ${other.how} (line ${other.line ?? "?"}), which may hide the const; keypin does not follow scopes (rename one of them)`,
+            node,
+          };
+        if (mutated.has(name) && found.length > 0)
+          return {
+            kind: "unknown",
+            why: `${name} is changed in place (line ${mutated.get(name) ?? "?"}), so its value depends on run time`,
+            node,
+          };
+        const scope = found[0]?.scope;
+        if (found.length === 1 && scope !== undefined && !encloses(scope, node))
+          return {
+            kind: "unknown",
+            why: `${name} is declared in a block that does not hold this use (line ${line(scope) ?? "?"})`,
+            node,
+          };
         if (
           found.length !== 1 ||
           !found[0]!.constant ||
@@ -269,6 +267,7 @@ export function importReactNative(text: string, file: string): ImportedSource {
       );
       continue;
     }
+    reportOverridden(options, at, findings);
     for (const entry of options.entries) domains.push(...readEntry(entry, at, findings));
   }
   if (calls.length === 0) {
@@ -298,6 +297,24 @@ export function importReactNative(text: string, file: string): ImportedSource {
     findings: findings.list,
     expresses: { expires: true, reportUris: false, reportOnly: false },
   };
+}
+
+/** A key an object literal writes twice: JavaScript keeps the last value; the earlier one is not imported. */
+function reportOverridden(
+  object: Extract<Value, { kind: "object" }>,
+  at: (node: AstNode) => Place,
+  findings: Findings,
+  host?: string,
+): void {
+  for (const { entry, by } of object.overridden) {
+    const host0 = host ?? readHost(entry.key);
+    findings.add(
+      "dropped",
+      at(entry.node),
+      `${host === undefined ? "the key" : `${host}'s`} ${short(entry.key)} is written again at line ${at(by).line ?? "?"} of the same object; JavaScript keeps the last value, so this one is not imported`,
+      host0,
+    );
+  }
 }
 
 function readEntry(
@@ -338,6 +355,7 @@ function readEntry(
     );
     return [];
   }
+  reportOverridden(entry.value, at, findings, host);
   const domain: ImportedDomain = {
     domain: host,
     includeSubdomains: false,
