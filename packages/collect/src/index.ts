@@ -44,7 +44,10 @@ export {
   type RecordOutcome,
   type Refusal,
   type ReportStore,
+  SERIES_SHARE,
+  SERIES_WINDOW_MS,
   type SeriesPoint,
   type StoreOptions,
   type StoreUsage,
+  seriesRowBytes,
 } from "./store.js";

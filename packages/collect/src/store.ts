@@ -74,6 +74,9 @@ export interface StoreUsage {
   storedBytes: number;
   maxStoredBytes: number;
   notStored: number;
+  /** The per-minute counts' bytes (seriesRowBytes each), and their cap: SERIES_SHARE of maxStoredBytes. */
+  seriesBytes: number;
+  maxSeriesBytes: number;
 }
 
 /** Options of the stores. */
@@ -125,6 +128,25 @@ export function groupBytes(g: GroupUpsert): number {
     g.notedHost.length
   );
 }
+
+/**
+ * The per-minute counts (GET /api/series) are kept for the dashboard's window, 3 hours before the newest
+ * minute a store holds; older ones are deleted.
+ */
+export const SERIES_WINDOW_MS = 3 * 3_600_000;
+/**
+ * The per-minute counts may take this share of maxStoredBytes on top of the groups (an eighth: 4 MiB of the
+ * default 32, some 45,000 rows, 3 hours of 250 hosts). They grew outside the budget, one row per host and
+ * minute: with a 1 MiB budget the file reached 98 MiB in 300 minutes (review). When a new row would pass it,
+ * the oldest minutes are deleted (down to three quarters of it; never the newest minute), and a new row that
+ * still does not fit is not stored: its reports are counted in their groups, not in the series.
+ */
+export const SERIES_SHARE = 1 / 8;
+/** What one per-minute row weighs against the series' cap: its host (as SQL's length() counts it) + 64. */
+export const seriesRowBytes = (host: string): number => 64 + host.length;
+const SUM_SERIES_BYTES = "SELECT COALESCE(SUM(64 + length(host)), 0) AS bytes FROM report_minutes";
+/** Trimming stops once the series is within this share of its cap, so that it is not trimmed every batch. */
+const SERIES_TRIM_TO = 3 / 4;
 
 const SUM_GROUP_BYTES = `SELECT COALESCE(SUM(256 + length(served_chain) + length(validated_chain) + length(known_pins)
   + length(evidence) + length(host) + length(noted_host)), 0) AS bytes FROM report_groups`;
@@ -245,6 +267,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX report_groups_host ON report_groups (host);
    CREATE TABLE report_minutes (host TEXT NOT NULL, minute BIGINT NOT NULL, count BIGINT NOT NULL,
      PRIMARY KEY (host, minute));`,
+  // The series' window and cap delete by minute.
+  "CREATE INDEX report_minutes_minute ON report_minutes (minute)",
 ];
 
 /**
@@ -518,8 +542,70 @@ export async function openSqliteStore(
     string,
     { full: GroupUpsert | undefined; count: number; first: number; last: number }
   >();
-  const minutes = new Map<string, { host: string; minute: number; total: number; pending: number }>();
+  /** `dropped`: a new row the series' cap (or window) left out: counted here for minuteCount, never written. */
+  const minutes = new Map<
+    string,
+    { host: string; minute: number; total: number; pending: number; dropped: boolean }
+  >();
   let newestMinute = 0;
+  /**
+   * The series' rows by weight (seriesRowBytes), per minute and in all, stored or admitted and pending; minutes
+   * before `seriesFloor` were deleted (the window, or trimmed) and take no new row.
+   */
+  const maxSeriesBytes = Math.floor(maxStoredBytes * SERIES_SHARE);
+  const seriesByMinute = new Map<number, number>();
+  let seriesBytes = 0;
+  let seriesNewest = 0;
+  let seriesFloor = 0;
+  const loadSeries = (): void => {
+    seriesByMinute.clear();
+    seriesBytes = 0;
+    const rows =
+      db.exec("SELECT minute, SUM(64 + length(host)) FROM report_minutes GROUP BY minute")[0]?.values ?? [];
+    for (const [minute, bytes] of rows) {
+      seriesByMinute.set(Number(minute), Number(bytes));
+      seriesBytes += Number(bytes);
+      seriesNewest = Math.max(seriesNewest, Number(minute));
+    }
+  };
+  /** Deletes the series' minutes before `cutoff`, stored and pending. */
+  const dropMinutesBefore = (cutoff: number): void => {
+    if (cutoff <= seriesFloor) return;
+    seriesFloor = cutoff;
+    db.run("DELETE FROM report_minutes WHERE minute < ?", [cutoff]);
+    for (const [minute, bytes] of seriesByMinute) {
+      if (minute >= cutoff) continue;
+      seriesByMinute.delete(minute);
+      seriesBytes -= bytes;
+    }
+    for (const [mk, m] of minutes) if (m.minute < cutoff) minutes.delete(mk);
+    dirty = true;
+  };
+  /** The oldest minutes deleted until the series is within SERIES_TRIM_TO of its cap; never the newest. */
+  const trimSeries = (): void => {
+    const target = Math.floor(maxSeriesBytes * SERIES_TRIM_TO);
+    let left = seriesBytes;
+    let cutoff = 0;
+    for (const minute of [...seriesByMinute.keys()].sort((a, b) => a - b)) {
+      if (left <= target || minute >= seriesNewest) break;
+      left -= seriesByMinute.get(minute) as number;
+      cutoff = minute + 60_000;
+    }
+    dropMinutesBefore(cutoff);
+  };
+  /** Whether a new row for (host, minute) is stored: within the window and the cap, after trimming. */
+  const admitRow = (host: string, minute: number): boolean => {
+    if (minute > seriesNewest) {
+      seriesNewest = minute;
+      dropMinutesBefore(minute - SERIES_WINDOW_MS);
+    }
+    const size = seriesRowBytes(host);
+    if (minute >= seriesFloor && seriesBytes + size > maxSeriesBytes) trimSeries();
+    if (minute < seriesFloor || seriesBytes + size > maxSeriesBytes) return false;
+    seriesBytes += size;
+    seriesByMinute.set(minute, (seriesByMinute.get(minute) ?? 0) + size);
+    return true;
+  };
   /**
    * The newest minute SQLite held when the map last started empty (at open, and after a prune): a row for a
    * later minute can only have been written through the map, and an entry leaves the map only once its
@@ -539,7 +625,7 @@ export async function openSqliteStore(
         stored = readMinute.step() ? Number(readMinute.get()[0]) : 0;
         readMinute.reset();
       }
-      m = { host, minute, total: stored, pending: 0 };
+      m = { host, minute, total: stored, pending: 0, dropped: stored === 0 && !admitRow(host, minute) };
       minutes.set(mk, m);
       if (minute > newestMinute) newestMinute = minute;
     }
@@ -594,7 +680,7 @@ export async function openSqliteStore(
         written.push(key);
       }
       for (const m of minutes.values()) {
-        if (m.pending === 0) continue;
+        if (m.pending === 0 || m.dropped) continue;
         upsertMinute.bind([m.host, m.minute, m.pending] as never);
         upsertMinute.step();
         upsertMinute.reset();
@@ -622,6 +708,8 @@ export async function openSqliteStore(
     while (writeChanges(TICK_NEW_BYTES)) await new Promise((resolve) => setImmediate(resolve));
   };
   loadKeys();
+  loadSeries();
+  dropMinutesBefore(seriesNewest - SERIES_WINDOW_MS);
   let seq = Number(db.exec("SELECT COALESCE(MAX(seq), 0) FROM journal_position")[0]?.values[0]?.[0] ?? 0);
   const journalFile = `${file}-journal`;
   if (existsSync(journalFile)) {
@@ -834,7 +922,7 @@ export async function openSqliteStore(
       return rows.map(rowToGroup);
     },
     async usage() {
-      return { storedBytes, maxStoredBytes, notStored };
+      return { storedBytes, maxStoredBytes, notStored, seriesBytes, maxSeriesBytes };
     },
     async series(filter) {
       await settle();
@@ -869,6 +957,8 @@ export async function openSqliteStore(
       clientBytes.clear();
       minutes.clear();
       newestStoredMinute = storedMinuteFloor();
+      seriesFloor = Math.max(seriesFloor, minuteOf(beforeMs));
+      loadSeries();
       return deleted;
     },
     async close() {
@@ -930,10 +1020,38 @@ export async function openPostgresStore(url: string, options: StoreOptions = {})
    */
   const readBytes = async (): Promise<number> => Number((await pool.query(SUM_GROUP_BYTES)).rows[0].bytes);
   let storedBytes = await readBytes();
+  /**
+   * The series' rows by weight (seriesRowBytes): read with the window applied at open and every 10 s, plus
+   * the rows this collector inserted since; `trimmedAt`, the newest minute when the series was last trimmed.
+   */
+  const maxSeriesBytes = Math.floor(maxStoredBytes * SERIES_SHARE);
+  const WINDOW_SERIES = `DELETE FROM report_minutes
+    WHERE minute < (SELECT MAX(minute) FROM report_minutes) - ${SERIES_WINDOW_MS}`;
+  /** The window, and the oldest minutes until the rest is within $1 bytes (never the newest minute). */
+  const TRIM_SERIES = `WITH per AS (SELECT minute, SUM(64 + length(host)) AS bytes FROM report_minutes GROUP BY minute),
+      newer AS (SELECT minute, SUM(bytes) OVER (ORDER BY minute DESC) AS total FROM per)
+    DELETE FROM report_minutes WHERE minute < COALESCE(
+      (SELECT MIN(minute) FROM newer WHERE total <= $1), (SELECT MAX(minute) FROM report_minutes))
+      OR minute < (SELECT MAX(minute) FROM report_minutes) - ${SERIES_WINDOW_MS}`;
+  const readSeries = async (): Promise<number> => {
+    await pool.query(WINDOW_SERIES);
+    return Number((await pool.query(SUM_SERIES_BYTES)).rows[0].bytes);
+  };
+  let seriesBytes = await readSeries();
+  let trimmedAt = Number.NEGATIVE_INFINITY;
+  let windowedAt = Number.NEGATIVE_INFINITY;
+  const DROP_OLD_MINUTES = `WITH gone AS (DELETE FROM report_minutes WHERE minute < $1 RETURNING host)
+    SELECT COALESCE(SUM(64 + length(host)), 0) AS bytes FROM gone`;
   const refresh = setInterval(() => {
     readBytes().then(
       (bytes) => {
         storedBytes = bytes;
+      },
+      () => undefined,
+    );
+    readSeries().then(
+      (bytes) => {
+        seriesBytes = bytes;
       },
       () => undefined,
     );
@@ -987,9 +1105,14 @@ export async function openPostgresStore(url: string, options: StoreOptions = {})
   const UPSERT_MINUTES = `INSERT INTO report_minutes (host, minute, count)
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS i(host, minute, n) ORDER BY host, minute
     ON CONFLICT (host, minute) DO UPDATE SET count = report_minutes.count + excluded.count
-    RETURNING host, minute, count`;
+    RETURNING host, minute, count, (xmax = 0) AS created`;
+  /** The series over its cap: the batch's minutes add to rows already stored, and make none. */
+  const BUMP_MINUTES = `UPDATE report_minutes AS r SET count = r.count + i.n
+    FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS i(host, minute, n)
+    WHERE r.host = i.host AND r.minute = i.minute
+    RETURNING r.host, r.minute, r.count, false AS created`;
   /** One transaction for a batch: a few statements whatever its size (arrays through unnest). */
-  const store = async (batch: Batch): Promise<RecordOutcome[]> => {
+  const store = async (batch: Batch, newRows: boolean): Promise<RecordOutcome[]> => {
     const c = await pool.connect();
     try {
       for (let attempt = 1; ; attempt++) {
@@ -1024,8 +1147,8 @@ export async function openPostgresStore(url: string, options: StoreOptions = {})
             g.created = inserted.rows[0].created === true;
           }
           const minutes = await c.query({
-            name: "keypin-upsert-minutes",
-            text: UPSERT_MINUTES,
+            name: newRows ? "keypin-upsert-minutes" : "keypin-bump-minutes",
+            text: newRows ? UPSERT_MINUTES : BUMP_MINUTES,
             values: [
               batch.minutes.map((m) => m.host),
               batch.minutes.map((m) => m.minute),
@@ -1038,8 +1161,12 @@ export async function openPostgresStore(url: string, options: StoreOptions = {})
               Number(r.count),
             ]),
           );
-          for (const m of batch.minutes) m.before = (after.get(`${m.host}\n${m.minute}`) as number) - m.count;
+          // A minute the cap left out has no row: its count is the batch's own.
+          for (const m of batch.minutes)
+            m.before = (after.get(`${m.host}\n${m.minute}`) ?? m.count) - m.count;
           await c.query("COMMIT");
+          for (const r of minutes.rows as { host: string; created: boolean }[])
+            if (r.created) seriesBytes += seriesRowBytes(r.host);
           return batch.outcomes();
         } catch (error) {
           await c.query("ROLLBACK").catch(() => undefined);
@@ -1083,7 +1210,22 @@ export async function openPostgresStore(url: string, options: StoreOptions = {})
         const outcomes: RecordOutcome[] = all.map((_, i) => REFUSED[refusals[i] ?? "budget"]);
         if (kept.length > 0) {
           const batch = new Batch(kept);
-          (await store(batch)).forEach((o, k) => {
+          // The series' cap: when the batch's minutes, all new, could pass it, the oldest are trimmed first
+          // (once per newest minute); if they still could, the batch makes no new minute row.
+          const rows = batch.minutes.reduce((n, m) => n + seriesRowBytes(m.host), 0);
+          const newest = batch.minutes.reduce((n, m) => Math.max(n, m.minute), 0);
+          if (newest > windowedAt) {
+            // A new minute: the series' window moves (once per minute and collector).
+            windowedAt = newest;
+            const gone = await pool.query(DROP_OLD_MINUTES, [newest - SERIES_WINDOW_MS]);
+            seriesBytes -= Number(gone.rows[0].bytes);
+          }
+          if (seriesBytes + rows > maxSeriesBytes && newest > trimmedAt) {
+            trimmedAt = newest;
+            await pool.query(TRIM_SERIES, [Math.floor(maxSeriesBytes * SERIES_TRIM_TO)]);
+            seriesBytes = Number((await pool.query(SUM_SERIES_BYTES)).rows[0].bytes);
+          }
+          (await store(batch, seriesBytes + rows <= maxSeriesBytes)).forEach((o, k) => {
             outcomes[placeOf[k] as number] = o;
           });
           for (const g of batch.groups) {
@@ -1132,7 +1274,7 @@ export async function openPostgresStore(url: string, options: StoreOptions = {})
       return rows.map(rowToGroup);
     },
     async usage() {
-      return { storedBytes, maxStoredBytes, notStored };
+      return { storedBytes, maxStoredBytes, notStored, seriesBytes, maxSeriesBytes };
     },
     async series(filter) {
       const since = filter?.sinceMs ?? 0;
@@ -1156,6 +1298,7 @@ export async function openPostgresStore(url: string, options: StoreOptions = {})
       const deleted = await pool.query("DELETE FROM report_groups WHERE last_seen < $1", [beforeMs]);
       await pool.query("DELETE FROM report_minutes WHERE minute < $1", [minuteOf(beforeMs)]);
       storedBytes = await readBytes();
+      seriesBytes = await readSeries();
       clientBytes.clear();
       return deleted.rowCount ?? 0;
     },
