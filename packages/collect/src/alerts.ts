@@ -13,11 +13,14 @@ export interface AlertOptions {
   onGiveUp?: ((alert: Alert, why: string) => void) | undefined;
   /** POSTs in flight at once (default 4): each holds a socket for up to attemptTimeoutMs. */
   concurrency?: number | undefined;
-  /** Alerts waiting for a free POST (default 100); more are merged into one `more-alerts` alert. */
+  /**
+   * Alerts waiting for a free POST (default 100); more are merged into one `more-alerts` alert (an
+   * interception or server-change alert takes the place of a queued misconfiguration's, which is merged).
+   */
   maxQueued?: number | undefined;
   /**
-   * `new-group` alerts per minute (by the alert's `at`, default 60), stored or not; more are merged into one
-   * `more-alerts` alert, sent when the minute is over.
+   * `new-group` alerts per minute and classification (by the alert's `at`, default 60), stored or not; more
+   * are merged into one `more-alerts` alert, sent when the minute is over.
    */
   newGroupsPerMinute?: number | undefined;
   /** How long one POST may take before it counts as failed (default 10,000 ms). */
@@ -117,7 +120,8 @@ export class AlertSender {
   readonly #maxQueued: number;
   readonly #newGroupsPerMinute: number;
   #minute = Number.NEGATIVE_INFINITY;
-  #newGroupsThisMinute = 0;
+  /** This minute's new-group alerts by classification. */
+  readonly #newGroupsThisMinute = new Map<string, number>();
   #summary: Summary | undefined;
   /** The merged alert in the queue, not yet sent: later ones merge into it (the queue holds one at most). */
   #queuedSummary: Summary | undefined;
@@ -143,20 +147,33 @@ export class AlertSender {
     if (Number.isFinite(minute) && minute > this.#minute) {
       // A new minute: what the last one left out is said now, and new groups may alert again.
       this.#minute = minute;
-      this.#newGroupsThisMinute = 0;
+      this.#newGroupsThisMinute.clear();
       this.#flushSummary();
     }
     if (alert.event === "new-group") {
-      if (this.#newGroupsThisMinute >= this.#newGroupsPerMinute) {
+      // Per classification: made-up misconfiguration reports must not use up an interception's alerts.
+      const sent = this.#newGroupsThisMinute.get(alert.classification) ?? 0;
+      if (sent >= this.#newGroupsPerMinute) {
         this.#merge(alert);
         return;
       }
-      this.#newGroupsThisMinute += 1;
+      this.#newGroupsThisMinute.set(alert.classification, sent + 1);
     }
     // storage-full is said once per process: it always has a place.
     if (this.#queue.length >= this.#maxQueued && alert.event !== "storage-full") {
-      this.#merge(alert);
-      return;
+      // A full queue: an interception or server-change alert takes the place of a misconfiguration's.
+      let junk = -1;
+      if (alert.event === "new-group" && alert.classification !== "misconfiguration") {
+        for (let i = this.#queue.length - 1; i >= 0 && junk < 0; i--) {
+          const queued = this.#queue[i] as Alert;
+          if (queued.event === "new-group" && queued.classification === "misconfiguration") junk = i;
+        }
+      }
+      if (junk < 0) {
+        this.#merge(alert);
+        return;
+      }
+      this.#merge(this.#queue.splice(junk, 1)[0] as Alert);
     }
     this.#queue.push(alert);
     this.#pump();

@@ -8,8 +8,8 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { type Alert, AlertSender, openSqliteStore, startCollector } from "@keypin/collect";
-import { makeTempDir } from "@keypin/testkit";
-import { post } from "./helpers.js";
+import { createChain, makeTempDir, unrelatedPin } from "@keypin/testkit";
+import { post, trustKitAndroidReport } from "./helpers.js";
 
 /** A webhook that holds every request until `release`, then answers 204; counts its open connections. */
 async function hangingWebhook() {
@@ -129,6 +129,41 @@ test("new-group alerts are limited per minute, stored ones too: the rest of the 
     assert.equal(summary.newGroups, 7);
     assert.equal(summary.since, "2026-12-01T10:00:10.000Z");
     assert.ok(hook.received.some((a) => a.event === "new-group" && a.host === "next.rate.keypin.test"));
+  } finally {
+    await collector.close();
+    await store.close();
+    await hook.close();
+  }
+});
+
+test("made-up misconfiguration groups use up neither the minute's alerts nor the queue of an interception", async () => {
+  using temp = makeTempDir("keypin-alerts-priority-");
+  const hook = await hangingWebhook();
+  const store = await openSqliteStore(join(temp.dir, "r.db"));
+  const alerts = new AlertSender({ webhook: hook.url, maxQueued: 5, newGroupsPerMinute: 10 });
+  const collector = await startCollector({ store, alerts, now: () => Date.parse("2026-12-01T10:00:10Z") });
+  try {
+    for (let i = 0; i < 30; i++)
+      assert.equal((await post(collector.url, reportOf(`j${i}.junk.keypin.test`))).status, 201);
+    await waitFor("four POSTs held", () => hook.received.length === 4);
+    const host = "api.priority.keypin.test";
+    const chain = await createChain("p256", [host], "alert priority");
+    const answer = await post(
+      collector.url,
+      JSON.stringify(trustKitAndroidReport(chain, host, 443, [unrelatedPin()])),
+    );
+    assert.equal(answer.json.classification, "interception");
+    hook.release();
+    await alerts.pending();
+    const intercepted = hook.received.filter((a) => a.event === "new-group" && a.host === host);
+    assert.equal(intercepted.length, 1, "its own alert, not a line in more-alerts");
+    const summary = hook.received.find((a) => a.event === "more-alerts") as Extract<
+      Alert,
+      { event: "more-alerts" }
+    >;
+    // 10 misconfiguration alerts passed the minute's limit: 4 sent, 5 queued less the one the interception took.
+    assert.deepEqual(summary.byClassification, { misconfiguration: 30 - 4 - 4 });
+    assert.equal(hook.received.filter((a) => a.event === "new-group").length, 4 + 4 + 1);
   } finally {
     await collector.close();
     await store.close();
