@@ -65,7 +65,7 @@ function shorten(text: string): string {
 export default defineCommand({
   meta: { name: "export" },
   usage:
-    "--format <format> [--policy keypin.json] [--out FILE] [--allow-lossy] [--debug-proxy-ca FILE | --audit-ca FILE] [--allow-cleartext] [--package NAME] [--check]",
+    "--format FORMAT [--policy FILE] [--out FILE] [--allow-lossy] [--debug-proxy-ca FILE | --audit-ca FILE] [--allow-cleartext] [--package NAME] [--check]",
   examples: [
     "keypin export --format android-nsc --out app/src/main/res/xml/network_security_config.xml",
     "keypin export --format ios-ats > pinning.plist",
@@ -81,14 +81,22 @@ export default defineCommand({
     format: {
       type: "string",
       alias: "f",
+      valueHint: "FORMAT",
       description: `one of ${exportFormats.join(", ")}`,
       required: true,
       choices: exportFormats,
     },
-    policy: { type: "string", alias: "p", description: "the policy file", default: "keypin.json" },
+    policy: {
+      type: "string",
+      alias: "p",
+      valueHint: "FILE",
+      description: "the policy file",
+      default: "keypin.json",
+    },
     out: {
       type: "string",
       alias: "o",
+      valueHint: "FILE",
       description: "write to FILE instead of stdout (with --check: the file to compare)",
     },
     "allow-lossy": {
@@ -100,12 +108,14 @@ export default defineCommand({
     "debug-proxy-ca": {
       type: "string",
       alias: "d",
+      valueHint: "FILE",
       description:
         "android-nsc: trust this proxy CA in debug builds only (debug-overrides), e.g. Charles or mitmproxy",
     },
     "audit-ca": {
       type: "string",
       alias: "A",
+      valueHint: "FILE",
       description:
         'android-nsc: trust the keypin audit CA in debug builds only, keeping the pins (overridePins="false"), so keypin audit can tell pinned hosts',
     },
@@ -118,6 +128,7 @@ export default defineCommand({
     package: {
       type: "string",
       alias: "P",
+      valueHint: "NAME",
       description: "okhttp-kotlin/okhttp-java: the package line to write",
     },
     check: {

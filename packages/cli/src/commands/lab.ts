@@ -29,7 +29,7 @@ function parseScenarios(values: string[]): number[] | undefined {
  */
 export default defineCommand({
   meta: { name: "lab" },
-  usage: "[--scenario N] [--keep] [--verbose] [--json] | --web [--open] [--port N]",
+  usage: "[--scenario LIST] [--keep] [--verbose] [--json] | --web [--open] [--port N]",
   examples: [
     "keypin lab                      # every scenario, narrated",
     "keypin lab --scenario 3         # only the pinned app against the proxy",
@@ -47,6 +47,7 @@ export default defineCommand({
     scenario: {
       type: "string",
       alias: "s",
+      valueHint: "LIST",
       description: `run only these scenarios (${labScenarios.map((s) => s.id).join(", ")}; repeat or separate with commas)`,
       repeatable: true,
     },
