@@ -110,8 +110,10 @@ object Pinning {
   {
     // A string with an escaped quote inside ${…}.
     file: "Esc.kt",
-    classes: ["EscKt"],
-    text: `import okhttp3.CertificatePinner
+    classes: ["esc.EscKt"],
+    text: `package esc
+
+import okhttp3.CertificatePinner
 
 val a = "\${"\\""}"
 val pinner = CertificatePinner.Builder().add("api.example.com", "${P1}").build()
@@ -123,8 +125,10 @@ val other = CertificatePinner.Builder().add("cdn.example.com", "${P2}").build()
   {
     // Nested templates, raw strings, comments and braces inside \${…}.
     file: "Nested.kt",
-    classes: ["NestedKt"],
-    text: `import okhttp3.CertificatePinner
+    classes: ["nested.NestedKt"],
+    text: `package nested
+
+import okhttp3.CertificatePinner
 
 val a = "\${listOf("}", """"}""").joinToString("\${'$'}{")}"
 val b = "\${ /* } " */ 1 }"
