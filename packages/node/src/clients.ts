@@ -1,10 +1,18 @@
 import type { ClientRequest } from "node:http";
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions, type RequestOptions } from "node:https";
+import { isIP } from "node:net";
 import type { Duplex } from "node:stream";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
 import { KeypinError } from "@keypin/core";
 import { Agent, type Dispatcher, ProxyAgent } from "undici";
-import { PinChecker, type PinningOptions } from "./pin-checker.js";
+import { PinCheckError } from "./errors.js";
+import {
+  asciiHost,
+  CheckedConnection,
+  hostOfAuthority,
+  PinChecker,
+  type PinningOptions,
+} from "./pin-checker.js";
 import { parseProxyUrl } from "./proxy-tunnel.js";
 import { SessionCache } from "./session-cache.js";
 import {
@@ -63,7 +71,7 @@ const OWN_SESSION =
  */
 class PinnedHttpsAgent extends HttpsAgent {
   readonly #checker: PinChecker;
-  readonly #sessions: SessionCache;
+  readonly #sessions: SessionCache<{ session: Buffer; checked: CheckedConnection }>;
   readonly #hooks: TlsSocketHooks | undefined;
 
   constructor(checker: PinChecker, agentOptions: HttpsAgentOptions, hooks?: TlsSocketHooks) {
@@ -73,7 +81,7 @@ class PinnedHttpsAgent extends HttpsAgent {
     // in addRequest) and a polluted prototype's never reach tls.connect, in this agent or in a copy of its options.
     super({ ...agentOptions, ...checker.tlsOptions(), maxCachedSessions: 0, session: undefined });
     this.#checker = checker;
-    this.#sessions = new SessionCache(maxCachedSessions);
+    this.#sessions = new SessionCache<{ session: Buffer; checked: CheckedConnection }>(maxCachedSessions);
     this.#hooks = hooks;
   }
 
@@ -117,21 +125,106 @@ class PinnedHttpsAgent extends HttpsAgent {
       callback(error, undefined as unknown as Duplex);
       return undefined;
     }
+    const checker = this.#checker;
     const key = sessionKeyOf(options);
+    const record = new CheckedConnection(Number(options.port) || 443);
+    // A session is resumed only when its handshake was checked for every policy this connection's would be: one
+    // made for a request with no Host header is not resumed for a request whose Host header names a pinned host.
+    const cached = this.#sessions.get(key);
+    const needed = checker.policiesOfConnection(options as Record<string, unknown>);
+    const offered = cached && [...needed].every((p) => cached.checked.policies.has(p)) ? cached : undefined;
     const socket = super.createConnection(
-      { ...options, session: this.#sessions.get(key) } as RequestOptions,
+      {
+        ...options,
+        session: offered?.session,
+        checkServerIdentity: checker.checkServerIdentityFor(record),
+      } as RequestOptions,
       callback,
     ) as TLSSocket | null | undefined;
     const sessions = this.#sessions;
     if (socket) {
-      if (this.#hooks) attachSocketHooks(socket, this.#hooks, (message) => this.#checker.warn(message));
-      socket.on("session", (session: Buffer) => sessions.set(key, session));
+      if (this.#hooks) attachSocketHooks(socket, this.#hooks, (message) => checker.warn(message));
+      guardRequestHosts(socket, record, checker);
+      // Node runs no check on a resumed session (after its own 'secure' listener, in the same event): the
+      // connection inherits what the session's handshake was checked for, and requests already bound to it are
+      // checked on that handshake's chain, before any of their bytes is encrypted.
+      socket.on("secure", () => {
+        if (socket.destroyed || !socket.isSessionReused()) return;
+        const error = offered
+          ? checker.resumeOn(record, offered.checked)
+          : new PinCheckError("a resumed TLS session", "keypin offered none");
+        if (error) socket.destroy(error);
+      });
+      socket.on("session", (session: Buffer) => {
+        if (record.chain !== undefined) sessions.set(key, { session, checked: record });
+      });
       socket.once("close", (hadError: boolean) => {
         if (hadError) sessions.delete(key);
       });
     }
     return socket;
   }
+}
+
+/** What an HTTP/1.1 request on a socket is addressed to: its Host header lines and an absolute-form target's host. */
+export function hostsOfRequestHead(head: string): string[] {
+  const lines = head.split("\r\n");
+  const hosts: string[] = [];
+  const target = lines[0]?.split(" ")[1];
+  if (target && /^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+    try {
+      const host = new URL(target).hostname.replace(/^\[|\]$/g, "");
+      if (host) hosts.push(host);
+    } catch {
+      // not a URL: no server reads a host from it
+    }
+  }
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon < 0 || line.slice(0, colon).trim().toLowerCase() !== "host") continue;
+    const host = hostOfAuthority(line.slice(colon + 1).trim());
+    if (host) hosts.push(host);
+  }
+  return hosts;
+}
+
+/** The parts of a ClientRequest this guard reads: the header block Node rendered, and its headers. */
+interface BoundRequest {
+  _header?: unknown;
+  getHeader?: (name: string) => unknown;
+}
+
+/**
+ * Checks each HTTP/1.1 request a pinned socket carries for the host it is addressed to, at its first write (the
+ * header block is final then: `setHeader("Host", …)` after `https.request()` included), before any of its bytes
+ * reaches the socket. A request whose Host header (or absolute-form target) names a pinned host the socket's chain
+ * was not checked for is checked on that chain now (a keep-alive socket, a resumed session) or when the handshake
+ * completes; on a failure the socket is destroyed with the error and the request fails with it, unwritten.
+ */
+function guardRequestHosts(socket: TLSSocket, record: CheckedConnection, checker: PinChecker): void {
+  const write = socket.write;
+  let bound: unknown;
+  let refused = false;
+  socket.write = function keypinGuardedWrite(this: TLSSocket, ...args: unknown[]): boolean {
+    if (refused) return false;
+    const request = (this as unknown as { _httpMessage?: BoundRequest | null })._httpMessage;
+    if (request && request !== bound) {
+      bound = request;
+      const head = request._header;
+      const hosts =
+        typeof head === "string" ? hostsOfRequestHead(head) : [hostOfAuthority(request.getHeader?.("host"))];
+      for (const host of hosts) {
+        if (host === undefined) continue;
+        const error = checker.checkHostOn(record, host);
+        if (error) {
+          refused = true;
+          this.destroy(error);
+          return false;
+        }
+      }
+    }
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof socket.write;
 }
 
 /** Node's agent key (host, port, server name, TLS options), with the destination spelled out in case it is absent. */
@@ -201,13 +294,99 @@ export function createPinnedDispatcher(
     // connection, server name included: given `requestTls`, the ProxyAgent replaced the server name undici derives
     // from a Host header with the URL's host, and the Host header's pins were never checked (review).
     const factory = hookedTunnelFactory(tls, agentOptions as Record<string, unknown>, hooks ?? {}, warn);
-    return new Agent({ ...agentOptions, factory: () => new ProxyAgent({ ...agentOptions, uri, factory }) });
+    return guardedDispatcher(
+      new Agent({ ...agentOptions, factory: () => new ProxyAgent({ ...agentOptions, uri, factory }) }),
+      checker,
+    );
   }
   if (hooks) {
-    return new Agent({
-      ...agentOptions,
-      factory: hookedDirectFactory(tls, agentOptions as Record<string, unknown>, hooks, warn),
-    });
+    return guardedDispatcher(
+      new Agent({
+        ...agentOptions,
+        factory: hookedDirectFactory(tls, agentOptions as Record<string, unknown>, hooks, warn),
+      }),
+      checker,
+    );
   }
-  return new Agent({ ...agentOptions, connect: tls });
+  return guardedDispatcher(new Agent({ ...agentOptions, connect: tls }), checker);
+}
+
+/** A dispatch's Host header values, in each form undici takes headers (object, flat array, iterable of pairs). */
+function hostHeadersOf(headers: unknown): string[] {
+  const out: string[] = [];
+  const take = (name: unknown, value: unknown): void => {
+    if (typeof name !== "string" || name.toLowerCase() !== "host") return;
+    for (const v of Array.isArray(value) ? value : [value]) if (typeof v === "string") out.push(v);
+  };
+  if (Array.isArray(headers)) {
+    if (headers.every((h) => Array.isArray(h))) for (const [name, value] of headers) take(name, value);
+    else for (let i = 0; i + 1 < headers.length; i += 2) take(headers[i], headers[i + 1]);
+  } else if (headers !== null && typeof headers === "object") {
+    if (typeof (headers as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function") {
+      for (const pair of headers as Iterable<unknown>) if (Array.isArray(pair)) take(pair[0], pair[1]);
+    } else for (const name of Object.keys(headers)) take(name, (headers as Record<string, unknown>)[name]);
+  }
+  return out;
+}
+
+/**
+ * Why a dispatch on a pinned dispatcher must not go out, if it must not. undici connects for the dispatch's
+ * `servername`, or the Host header's name when there is none, and keypin's check covers that name and the URL's
+ * host. A `servername` naming another host than the Host header leaves the Host header's pins unchecked: the
+ * request would reach a server whose chain was never held to them (review: `servername` with a Host header).
+ */
+function dispatchRefusal(opts: Dispatcher.DispatchOptions, checker: PinChecker): KeypinError | undefined {
+  let originHost: string | undefined;
+  try {
+    originHost = new URL(String(opts.origin)).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return undefined; // undici refuses it itself
+  }
+  const hosts = hostHeadersOf(opts.headers)
+    .map(hostOfAuthority)
+    .filter((h): h is string => h !== undefined);
+  const path = typeof opts.path === "string" ? opts.path : "";
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+    try {
+      hosts.push(new URL(path).hostname.replace(/^\[|\]$/g, ""));
+    } catch {
+      // not a URL
+    }
+  }
+  if (hosts.length === 0) return undefined;
+  const asked = (opts as { servername?: unknown }).servername;
+  const servername =
+    (typeof asked === "string" && asked) ||
+    (hosts[0] !== undefined && isIP(hosts[0]) === 0 ? hosts[0] : undefined);
+  const covered = new Set(
+    [servername, originHost].map((h) => (h ? checker.domainPolicyOf(asciiHost(h)) : undefined)),
+  );
+  for (const host of hosts) {
+    const policy = checker.domainPolicyOf(asciiHost(host));
+    if (!policy || covered.has(policy)) continue;
+    return new KeypinError(
+      "ERR_KEYPIN_OPTIONS",
+      `A request on a pinned dispatcher is addressed to ${host} (its Host header or target), which is pinned, but ` +
+        `its connection would be checked for ${servername ?? originHost} only, so ${host}'s pins would never be ` +
+        "checked; the request was not sent. Leave `servername` out (undici then connects for the Host header's " +
+        "name) or make it the Host header's name.",
+    );
+  }
+  return undefined;
+}
+
+/** `dispatcher` with each dispatch checked by dispatchRefusal first: a refused one fails before any connection. */
+function guardedDispatcher(dispatcher: Agent, checker: PinChecker): Dispatcher {
+  return dispatcher.compose((dispatch) => (opts, handler) => {
+    const refusal = dispatchRefusal(opts, checker);
+    if (!refusal) return dispatch(opts, handler);
+    const h = handler as {
+      onResponseError?: (controller: unknown, error: Error) => void;
+      onError?: (error: Error) => void;
+    };
+    if (typeof h.onResponseError === "function") h.onResponseError(null, refusal);
+    else if (typeof h.onError === "function") h.onError(refusal);
+    else throw refusal;
+    return false;
+  });
 }

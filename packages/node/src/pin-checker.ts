@@ -95,7 +95,7 @@ function portOf(options: unknown): number {
  * which core's portable mapping only approximates), so that it finds the policy of the name it stands for: Node's
  * wildcard hostname check accepts any first label.
  */
-function asciiHost(host: string): string {
+export function asciiHost(host: string): string {
   if (!/[^\u0000-\u007f]/.test(host)) return host;
   return domainToASCII(host) || host;
 }
@@ -122,12 +122,40 @@ function hostHeaderOf(options: unknown): string | undefined {
       if (key.toLowerCase() === "host") value = (headers as Record<string, unknown>)[key];
   }
   if (Array.isArray(value)) value = value[0];
+  return hostOfAuthority(value);
+}
+
+/**
+ * The host a Host header or an HTTP/2 `:authority` value names (`name`, `name:port`, `[v6]:port`), as Node's URL
+ * parser reads it; undefined when it names none.
+ */
+export function hostOfAuthority(value: unknown): string | undefined {
   if (typeof value !== "string" || value === "") return undefined;
   try {
     const host = new URL(`https://${value}`).hostname;
     return host === "" ? undefined : host.replace(/^\[|\]$/g, "");
   } catch {
     return undefined; // not a host: no server would route it to a pinned name's virtual host
+  }
+}
+
+/**
+ * What one pinned connection was checked for, kept with its socket (and with the TLS sessions it yields), so that a
+ * request bound to it later (a keep-alive socket reused, a Host header set after the socket was made, an HTTP/2
+ * stream with another `:authority`) is checked for the host it is addressed to, not only for the host the socket was
+ * made for. A chain is kept only from a full handshake Node verified, so it is the one the pins are checked on.
+ */
+export class CheckedConnection {
+  readonly port: number;
+  /** The policies whose pins matched this connection's verified chain (or let it go on, report-only). */
+  policies: Set<DomainPolicy> = new Set();
+  /** The served chain: the peer certificate of the full handshake, or, resumed, the chain of the one it resumes. */
+  chain: PeerCertificate | readonly Uint8Array[] | undefined;
+  /** Host names requests were bound to before the handshake completed: checked when it does. */
+  readonly pending = new Set<string>();
+
+  constructor(port: number) {
+    this.port = port;
   }
 }
 
@@ -214,7 +242,12 @@ export class PinChecker {
       now: options.reporting?.now,
     });
     const checker = this;
-    const check = function keypinCheck(this: unknown, hostname: string, cert: PeerCertificate) {
+    const check = function keypinCheck(
+      this: unknown,
+      hostname: string,
+      cert: PeerCertificate,
+      record?: CheckedConnection,
+    ) {
       const hostnameError = checkHostname(hostname, cert);
       if (hostnameError) return hostnameError;
       const port = portOf(this);
@@ -237,6 +270,16 @@ export class PinChecker {
         const error = checker.checkPins(name, port, cert);
         if (error) return error;
       }
+      if (record) {
+        for (const policy of checked) if (policy) record.policies.add(policy);
+        record.chain = cert;
+        // Requests bound to the socket while it was handshaking: their hosts' pins, on this same chain.
+        for (const name of record.pending) {
+          const error = checker.checkHostOn(record, name);
+          if (error) return error;
+        }
+        record.pending.clear();
+      }
       return undefined;
     };
     // Node does not catch what checkServerIdentity throws: the process would end. Whatever goes wrong inside the
@@ -248,6 +291,91 @@ export class PinChecker {
         return new PinCheckError(hostname, error);
       }
     };
+    this.#checkConnection = function keypinCheckConnection(this: unknown, hostname, cert, record) {
+      try {
+        return check.call(this, hostname, cert, record);
+      } catch (error) {
+        return new PinCheckError(hostname, error);
+      }
+    };
+  }
+
+  readonly #checkConnection: (
+    this: unknown,
+    hostname: string,
+    cert: PeerCertificate,
+    record: CheckedConnection,
+  ) => Error | undefined;
+
+  /**
+   * A `checkServerIdentity` for one connection: this checker's, which also records in `record` what the chain was
+   * checked for (and checks the hosts of requests bound to the socket before its handshake completed). Node accepts
+   * it in place of {@link checkServerIdentity}; it runs the same checks.
+   */
+  checkServerIdentityFor(
+    record: CheckedConnection,
+  ): (hostname: string, cert: PeerCertificate) => Error | undefined {
+    const checkConnection = this.#checkConnection;
+    return function keypinCheckServerIdentity(this: unknown, hostname, cert) {
+      return checkConnection.call(this, hostname, cert, record);
+    };
+  }
+
+  /**
+   * The check of a request bound to a checked connection, addressed to `host` (its Host header or `:authority`):
+   * undefined when `host` has no policy or one the connection was checked for; before the handshake completed,
+   * the host waits in `pending` for it; otherwise the host's pins on the connection's chain, as an Error when they
+   * fail (PinMismatchError: the request must not be written).
+   */
+  checkHostOn(record: CheckedConnection, host: string): Error | undefined {
+    try {
+      const name = asciiHost(host);
+      const policy = this.domainPolicyOf(name);
+      if (!policy || record.policies.has(policy)) return undefined;
+      if (record.chain === undefined) {
+        record.pending.add(name);
+        return undefined;
+      }
+      const error = this.checkPins(name, record.port, record.chain);
+      if (!error) record.policies.add(policy);
+      return error;
+    } catch (error) {
+      return new PinCheckError(host, error);
+    }
+  }
+
+  /**
+   * A connection that resumed a TLS session: it inherits what the session's full handshake was checked for and its
+   * chain, and the hosts of requests bound to it meanwhile are checked on that chain (Node runs no check itself).
+   */
+  resumeOn(record: CheckedConnection, from: CheckedConnection): Error | undefined {
+    if (from.chain === undefined)
+      return new PinCheckError("a resumed TLS session", "it has no checked handshake");
+    record.chain = from.chain;
+    record.policies = from.policies;
+    for (const name of record.pending) {
+      const error = this.checkHostOn(record, name);
+      if (error) return error;
+    }
+    record.pending.clear();
+    return undefined;
+  }
+
+  /** The policies a connection made with these tls.connect options is checked for at its handshake. */
+  policiesOfConnection(options: {
+    host?: unknown;
+    servername?: unknown;
+    headers?: unknown;
+  }): Set<DomainPolicy> {
+    const out = new Set<DomainPolicy>();
+    const servername =
+      typeof options.servername === "string" && options.servername !== "" ? options.servername : undefined;
+    for (const raw of [servername, hostOf(options), hostHeaderOf(options)]) {
+      if (raw === undefined) continue;
+      const policy = this.domainPolicyOf(asciiHost(raw));
+      if (policy) out.add(policy);
+    }
+    return out;
   }
 
   /**
@@ -285,7 +413,11 @@ export class PinChecker {
   }
 
   /** The pin verdict for a completed handshake, as an Error to fail it with, or undefined to let it go on. */
-  checkPins(hostname: string, port: number, cert: PeerCertificate): Error | undefined {
+  checkPins(
+    hostname: string,
+    port: number,
+    cert: PeerCertificate | readonly Uint8Array[],
+  ): Error | undefined {
     const domainPolicy = this.domainPolicyOf(hostname);
     if (!domainPolicy) return undefined;
     const { served, chain, search } = this.#verifiedChainOf(hostname, cert);
@@ -334,10 +466,12 @@ export class PinChecker {
   }
 
   /** The verified path of `served` and the pins along it, reused when `hostname`'s last chain had the same bytes. */
-  #verifiedChainOf(hostname: string, cert: PeerCertificate): VerifiedChain {
+  #verifiedChainOf(hostname: string, cert: PeerCertificate | readonly Uint8Array[]): VerifiedChain {
     const last = this.#recent.get(hostname);
-    if (last && isPeerChain(cert, last.served)) return last;
-    const served = peerChainOf(cert);
+    const given = Array.isArray(cert) ? (cert as readonly Uint8Array[]) : undefined;
+    if (last && (given ? sameChain(given, last.served) : isPeerChain(cert as PeerCertificate, last.served)))
+      return last;
+    const served = given ? [...given] : peerChainOf(cert as PeerCertificate);
     // The path's certificates come back as the search read them: looking each one up again by its bytes cost a
     // key (a digest of the DER) and a cache lookup per certificate on every cold check.
     const { search, certificates } = searchVerifiedCertificates(
@@ -374,6 +508,11 @@ export class PinChecker {
         "(only ordinary certificate validation applies). Update keypin.json with current pins and a new date.",
     );
   }
+}
+
+/** Whether two served chains are the same certificates, byte for byte, in the same order. */
+function sameChain(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  return a.length === b.length && a.every((der, i) => Buffer.compare(der, b[i] as Uint8Array) === 0);
 }
 
 /** A copy of plain data (a verdict) that nothing can change, nested arrays and objects included. */

@@ -4,19 +4,19 @@
  * (Node emits 'session' after `checkServerIdentity` passed), so resuming it for the same key resumes a checked
  * handshake with the same check. Bounded: the oldest entry goes first.
  */
-export class SessionCache {
+export class SessionCache<T = Buffer> {
   readonly #limit: number;
-  readonly #map = new Map<string, Buffer>();
+  readonly #map = new Map<string, T>();
 
   constructor(limit: number) {
     this.#limit = limit;
   }
 
-  get(key: string): Buffer | undefined {
+  get(key: string): T | undefined {
     return this.#map.get(key);
   }
 
-  set(key: string, session: Buffer): void {
+  set(key: string, session: T): void {
     if (this.#limit <= 0) return;
     this.#map.delete(key);
     if (this.#map.size >= this.#limit) {
