@@ -1,7 +1,16 @@
 // HTTP/2 for got: http2-wrapper (got's HTTP/2 layer) negotiates h2 with its own agent and never uses an https.Agent,
 // so a pinned https.Agent alone leaves every h2 request unpinned. This module gives got a pinned HTTP/2 agent, built on
 // the http2-wrapper the caller passes in (no runtime dependency of @keypin/node), or one that refuses loudly.
+
+import {
+  type ClientHttp2Session,
+  type ClientSessionRequestOptions,
+  connect as http2Connect,
+  type OutgoingHttpHeaders,
+  type SecureClientSessionOptions,
+} from "node:http2";
 import type { Agent as HttpsAgent, AgentOptions as HttpsAgentOptions } from "node:https";
+import { isIP } from "node:net";
 import {
   type ConnectionOptions,
   type PeerCertificate,
@@ -11,7 +20,7 @@ import {
 } from "node:tls";
 import { KeypinError } from "@keypin/core";
 import { pinnedHttpsAgentOf, refuseProxy } from "./clients.js";
-import { PinChecker, type PinningOptions } from "./pin-checker.js";
+import { CheckedConnection, hostOfAuthority, PinChecker, type PinningOptions } from "./pin-checker.js";
 
 /** What keypin uses of an http2-wrapper `Agent` instance (http2-wrapper 2.x). */
 export interface Http2WrapperAgent {
@@ -203,4 +212,87 @@ export function createPinnedGotAgents(
   if (!options.http2wrapper) return { https, http2: refusingHttp2Agent() };
   const PinnedHttp2Agent = pinnedHttp2AgentClass(options.http2wrapper);
   return { https, http2: new PinnedHttp2Agent(checker, options.http2Agent ?? {}) };
+}
+
+/** The hosts an HTTP/2 request's headers address it to: `:authority` and any `host` header, in any letter case. */
+function authoritiesOf(headers: OutgoingHttpHeaders | undefined): string[] {
+  const out: string[] = [];
+  if (headers === null || typeof headers !== "object") return out;
+  for (const name of Object.keys(headers)) {
+    const lower = name.toLowerCase();
+    if (lower !== ":authority" && lower !== "host") continue;
+    const value = headers[name];
+    for (const v of Array.isArray(value) ? value : [value]) {
+      const host = hostOfAuthority(typeof v === "string" ? v : undefined);
+      if (host) out.push(host);
+    }
+  }
+  return out;
+}
+
+/** node:http2 session options keypin sets itself, or that would replace its TLS connection. */
+const OWN_HTTP2_OPTIONS = ["createConnection", "checkServerIdentity", "secureContext", "ca", "session"];
+
+/**
+ * `http2.connect` with the session pinned and every request on it checked for the host it is addressed to. Spreading
+ * `pinnedTlsOptions` into `http2.connect` pins the session's own host only: a request with another `:authority` (or
+ * `host` header) goes to that host over a session whose chain was never held to its pins. Here `session.request`
+ * checks each request's `:authority` and `host` against the session's verified chain first: one naming a pinned host
+ * whose pins the chain lacks throws PinMismatchError and nothing of it is sent (asked while the session is still
+ * handshaking, the check runs at the handshake, which then fails the session and its streams). `http2` takes
+ * node:http2 session options (`settings`, `peerMaxConcurrentStreams` …; `lookup`, `servername`, `minVersion` … go in
+ * `connect`). The session resumes no TLS session.
+ *
+ * @example
+ * import { connectPinnedHttp2 } from "@keypin/node";
+ * const session = connectPinnedHttp2("https://api.example.com", { policy: "keypin.json" });
+ * const stream = session.request({ ":path": "/" });
+ * stream.on("error", (error) => console.error(error)); // cause code "ERR_KEYPIN_PIN_MISMATCH" on a mismatch
+ */
+export function connectPinnedHttp2(
+  authority: string | URL,
+  options: PinningOptions & { http2?: Omit<SecureClientSessionOptions, "createConnection"> },
+): ClientHttp2Session {
+  refuseProxy(options, "connectPinnedHttp2");
+  const extra = (options.http2 ?? {}) as Record<string, unknown>;
+  for (const name of OWN_HTTP2_OPTIONS) {
+    if (Object.hasOwn(extra, name) && extra[name] !== undefined) {
+      throw new KeypinError(
+        "ERR_KEYPIN_OPTIONS",
+        `\`http2.${name}\` is not accepted: keypin makes the session's TLS connection (give TLS options in \`connect\`).`,
+      );
+    }
+  }
+  const checker = new PinChecker(options);
+  const url = typeof authority === "string" ? new URL(authority) : authority;
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(url.port || 443);
+  const record = new CheckedConnection(port);
+  const tls = checker.tlsOptions();
+  const servername = typeof tls["servername"] === "string" ? tls["servername"] : undefined;
+  const session = http2Connect(url, {
+    ...extra,
+    createConnection: () =>
+      tlsConnect({
+        ...tls,
+        host,
+        port,
+        ...(servername !== undefined ? { servername } : isIP(host) === 0 ? { servername: host } : {}),
+        ALPNProtocols: ["h2"],
+        checkServerIdentity: checker.checkServerIdentityFor(record),
+      } as ConnectionOptions),
+  });
+  const request = session.request;
+  session.request = function keypinCheckedRequest(
+    this: ClientHttp2Session,
+    headers?: OutgoingHttpHeaders,
+    requestOptions?: ClientSessionRequestOptions,
+  ) {
+    for (const name of authoritiesOf(headers)) {
+      const error = checker.checkHostOn(record, name);
+      if (error) throw error;
+    }
+    return request.call(this, headers, requestOptions);
+  } as typeof session.request;
+  return session;
 }

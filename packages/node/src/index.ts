@@ -3,6 +3,7 @@
 export { createPinnedAgent, createPinnedDispatcher, pinnedTlsOptions } from "./clients.js";
 export { PinCheckError, PinMismatchError, UntrustedChainError, type UntrustedReason } from "./errors.js";
 export {
+  connectPinnedHttp2,
   createPinnedGotAgents,
   createPinnedHttp2Agent,
   type Http2Wrapper,
