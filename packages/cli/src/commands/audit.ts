@@ -201,6 +201,19 @@ export default defineCommand({
         if (tty) process.stdout.write(`\x1b[2J\x1b[H${formatTable(verdicts)}\n`);
       },
     });
+    // Ctrl-C ends the audit from the moment the proxy is announced: the handlers are in place before the line
+    // (a SIGINT right after it killed the process with the default action, and the report was lost).
+    const ended = new Promise<void>((resolve) => {
+      const end = (): void => {
+        process.off("SIGINT", end);
+        process.off("SIGTERM", end);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = duration ? setTimeout(end, duration * 1000) : undefined;
+      process.on("SIGINT", end);
+      process.on("SIGTERM", end);
+    });
     log(`keypin audit: proxy on ${audit.proxy.url}`);
     if (listen.host === "0.0.0.0" || listen.host === "::") {
       log(`warning: listening on every interface: anyone on this network can use this proxy while it runs.`);
@@ -221,17 +234,7 @@ export default defineCommand({
         ? `the audit ends in ${duration} s (or at Ctrl-C)`
         : "exercise the app, then press Ctrl-C for the report",
     );
-    await new Promise<void>((resolve) => {
-      const end = (): void => {
-        process.off("SIGINT", end);
-        process.off("SIGTERM", end);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = duration ? setTimeout(end, duration * 1000) : undefined;
-      process.on("SIGINT", end);
-      process.on("SIGTERM", end);
-    });
+    await ended;
     const report: AuditReport = await audit.finish();
     const text = `${JSON.stringify(report, null, 2)}\n`;
     if (args.report !== undefined) {
