@@ -661,7 +661,7 @@ export function classify(r: IngestedReport, options: ClassifyOptions = {}): Clas
     classification: "server-change",
     evidence: [
       `the validated chain ends at the public root ${anchorName}`,
-      `none of its ${validated?.length ?? 0} keys matches the ${pins.length} known pins: a renewal with a new key or a new CA`,
+      `none of its ${validated?.length ?? 0} keys matches ${pins.length === 1 ? "the one known pin" : `the ${pins.length} known pins`}: a renewal with a new key or a new CA`,
     ],
   };
 }

@@ -281,7 +281,7 @@ export class LabNarrator {
       `  ${c.bold("Through the proxy, pinned")} (curl refuses the forged key: exit 90):`,
       `    ${formatCommand(info.curl.throughProxyPinned)}`,
       `  ${c.bold("Any proxy-aware tool")}: HTTPS_PROXY=${info.proxy}, trusting ${f.deviceStore}`,
-      `  ${c.bold("keypin itself")}, from a folder of yours (init writes keypin.json and a backup key there):`,
+      `  ${c.bold("keypin itself")}, from a folder of yours (init writes keypin.json and a backup key there; keypin is not on the npm registry, so outside this clone run \`npx --prefix <this clone> keypin …\` or \`npm link\` in packages/cli once):`,
       ...keypinCommands(info).map(
         ([command, note]) => `    ${formatCommand(command)}${note ? c.dim(`  # ${note}`) : ""}`,
       ),

@@ -178,7 +178,7 @@ export function planHost(input: PlanHostInput, options: PlanOptions): HostPlan {
     findings.push({
       code: "no-pin-in-path",
       severity: "error",
-      message: `${input.host}: none of the ${base.pins.length} pins of ${input.domain} is in the live path today (it carries ${path.map((c) => c.pin).join(", ")}): devices with this policy refuse the host now`,
+      message: `${input.host}: ${base.pins.length === 1 ? "the one pin" : `none of the ${base.pins.length} pins`} of ${input.domain} ${base.pins.length === 1 ? "is not" : "is"} in the live path today (it carries ${path.map((c) => c.pin).join(", ")}): devices with this policy refuse the host now`,
     });
     return { ...base, status: "mismatch", findings };
   }

@@ -14,7 +14,7 @@ import { codeOf, FailureError, isCliError, UsageError } from "../errors.js";
 import { readPolicy, readPolicyWithText } from "../lib/policy-file.js";
 import { describeFsError, readInput } from "../lib/read-input.js";
 import { refuseOutputOverInput, writeOutputFile } from "../lib/write-output.js";
-import { colorsFor, printError, printJson } from "../output.js";
+import { colorsFor, formatCount, printError, printJson } from "../output.js";
 
 const name = "keypin import";
 const expected =
@@ -178,7 +178,9 @@ export default defineCommand({
     }
     for (const s of sources) for (const line of describeTaken(s)) err(line);
     for (const d of result.differences) err(`${c.yellow("difference:")} ${d.message}`);
-    err(`${base ? "updated" : "wrote"} ${out} (${Object.keys(result.policyFile.domains).length} domains)`);
+    err(
+      `${base ? "updated" : "wrote"} ${out} (${formatCount(Object.keys(result.policyFile.domains).length, "domain")})`,
+    );
   },
 });
 

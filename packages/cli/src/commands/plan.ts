@@ -20,7 +20,7 @@ import { readPolicy } from "../lib/policy-file.js";
 import { mapConcurrent } from "../lib/pool.js";
 import { describeFsError, readTextInput } from "../lib/read-input.js";
 import { refuseOutputOverInput, writeOutputFile } from "../lib/write-output.js";
-import { type Colors, colorsFor, formatTable, printJson, printLines } from "../output.js";
+import { type Colors, colorsFor, formatCount, formatTable, printJson, printLines } from "../output.js";
 
 const command = "keypin plan";
 
@@ -381,7 +381,10 @@ export default defineCommand({
     else {
       const lines = formatPlan(plan, args.policy, colorsFor(process.stdout));
       if (unread.length === 0) {
-        if (args.ics !== undefined) lines.push(`wrote ${args.ics} (${planEvents(plan).length} events)`);
+        if (args.ics !== undefined)
+          lines.push(
+            `wrote ${args.ics} (${formatCount(planEvents(plan).length, "event")}${planEvents(plan).length === 0 ? ": no renewal or deadline falls in the plan's window" : ""})`,
+          );
         if (args.svg !== undefined) lines.push(`wrote ${args.svg}`);
       }
       printLines(lines);
