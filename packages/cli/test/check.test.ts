@@ -274,6 +274,30 @@ describe("keypin check", () => {
     assert.equal((JSON.parse(strict.stdout) as CheckJson).ok, false);
   });
 
+  it("checks a policy name given with --host NAME:PORT on that port instead of 443, as init's Next: line says", async () => {
+    const file = policy("ported.json", {
+      "api.myapp.test": { pins: [intermediatePin, { pin: backupPin, role: "backup" }] },
+    });
+    const port = String(server.port);
+    // Only api.myapp.test:PORT reaches the server: api.myapp.test:443 would not resolve.
+    const only = ["--connect-to", `api.myapp.test:${port}:127.0.0.1:${port}`, "--ca", root.certPath];
+    const result = await runCli([
+      "check",
+      "--policy",
+      file,
+      "--host",
+      `api.myapp.test:${port}`,
+      ...only,
+      "--json",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as CheckJson;
+    assert.deepEqual(
+      report.hosts.map((h) => [h.host, h.status]),
+      [["api.myapp.test", "ok"]],
+    );
+  });
+
   it("lints a backup that is in the live chain, a leaf-only pin set and a missing backup; --strict fails on them", async () => {
     const file = policy("lint.json", {
       "api.myapp.test": {

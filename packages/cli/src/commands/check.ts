@@ -301,7 +301,8 @@ export default defineCommand({
     host: {
       type: "string",
       valueHint: "NAME[:PORT]",
-      description: "also check this host, e.g. a subdomain that includeSubdomains covers (repeatable)",
+      description:
+        "also check this host, e.g. a subdomain that includeSubdomains covers; a policy name with a port is checked on that port instead of 443 (repeatable)",
       repeatable: true,
     },
     concurrency: {
@@ -353,7 +354,13 @@ export default defineCommand({
 
     const targets: { host: string; port: number }[] = [];
     const seen = new Set<string>();
-    for (const target of [...policy.domains.map((d) => ({ host: d.domain, port: 443 })), ...extraHosts]) {
+    // --host NAME:PORT for one of the policy's own names checks it on that port instead of 443 (init writes
+    // host names, not ports: `keypin init staging.myapp.com:8443` is checked with --host staging.myapp.com:8443).
+    const portGiven = new Set(extraHosts.map((t) => normalizeHost(t.host)));
+    const policyTargets = policy.domains
+      .filter((d) => !portGiven.has(normalizeHost(d.domain)))
+      .map((d) => ({ host: d.domain, port: 443 }));
+    for (const target of [...policyTargets, ...extraHosts]) {
       const key = formatTarget({ host: normalizeHost(target.host), port: target.port });
       if (seen.has(key)) continue;
       seen.add(key);
