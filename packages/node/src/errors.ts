@@ -62,7 +62,7 @@ export type UntrustedReason = "no-path" | "rules" | "leaf" | "budget";
  * - `rules`: a served certificate (`hiddenBy`) links by name but breaks a rule, and Node links served certificates
  *   by the first name match, so it hides whatever valid path OpenSSL found: the server should stop sending it;
  * - `leaf`: the server's own certificate breaks a rule keypin checks, or keypin cannot read it;
- * - `budget`: the served chain costs more signature checks than keypin spends on one handshake.
+ * - `budget`: the served chain costs more work (signature checks, or links to try) than keypin spends on one handshake.
  *
  * @example
  * if (error.cause instanceof UntrustedChainError) console.error(error.cause.reason, error.cause.hiddenBy?.subject);
@@ -117,7 +117,7 @@ function untrustedMessage(
       return `keypin cannot accept the certificate served by ${where}: ${input.detail ?? "it breaks a path rule"}. ${served}`;
     case "budget":
       return (
-        `The chain served by ${where} needs more signature checks than keypin spends on one handshake ${served}. ` +
+        `The chain served by ${where} needs more work (signature checks, or links between its certificates to try) than keypin spends on one handshake ${served}. ` +
         "Server operator: send only the leaf and the intermediates of one path."
       );
     case "no-path":
@@ -185,10 +185,13 @@ export function untrustedChainErrorOf(
   };
   if (search.rejected)
     input.hiddenBy = { subject: search.rejected.subject, problem: search.rejected.violation.detail };
-  if (search.detail) input.detail = search.detail;
-  // Anchors keypin left out because it could not know Node trusts them: the likeliest reason for "no-path".
-  else if (search.reason === "no-path" && where.limits && where.limits.length > 0)
-    input.detail = where.limits.join(" ");
+  // Anchors keypin left out because it could not know Node trusts them: the likeliest reason for "no-path",
+  // said beside what the search itself noted (certificates past the 16th it did not read).
+  const details = [
+    ...(search.detail ? [search.detail] : []),
+    ...(search.reason === "no-path" && where.limits ? where.limits : []),
+  ];
+  if (details.length > 0) input.detail = details.join(" ");
   return new UntrustedChainError(input);
 }
 
