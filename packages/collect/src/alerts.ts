@@ -23,6 +23,13 @@ export interface AlertOptions {
    * are merged into one `more-alerts` alert, sent when the minute is over.
    */
   newGroupsPerMinute?: number | undefined;
+  /**
+   * `new-group` alerts per minute and classification for one client (the `client` given to send(); the
+   * collector names it by clientOf, an IPv6 address's /64), default 5, within newGroupsPerMinute: anyone can
+   * make up interception reports (their own CA, hosts of their own), and one client's must not use up the
+   * minute's alerts of a device's real one. Alerts sent with no client are held to newGroupsPerMinute only.
+   */
+  newGroupsPerClientPerMinute?: number | undefined;
   /** How long one POST may take before it counts as failed (default 10,000 ms). */
   attemptTimeoutMs?: number | undefined;
 }
@@ -53,7 +60,10 @@ export type Alert =
       newGroups: number;
       rate: number;
       byClassification: Record<string, number>;
-      /** The first 10 hosts left out. */
+      /**
+       * Up to 10 of the hosts left out, from as many clients as there are: a host of a client not named yet
+       * takes the place of one of the client named most (one client's made-up hosts cannot fill them all).
+       */
       hosts: string[];
       since: string;
       at: string;
@@ -72,6 +82,7 @@ const DEFAULT_ATTEMPT_TIMEOUT_MS = 10_000;
 const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_MAX_QUEUED = 100;
 const DEFAULT_NEW_GROUPS_PER_MINUTE = 60;
+const DEFAULT_NEW_GROUPS_PER_CLIENT_PER_MINUTE = 5;
 /** Hosts a `more-alerts` alert names. */
 const SUMMARY_HOSTS = 10;
 
@@ -119,10 +130,19 @@ export class AlertSender {
   readonly #concurrency: number;
   readonly #maxQueued: number;
   readonly #newGroupsPerMinute: number;
+  readonly #newGroupsPerClientPerMinute: number;
   #minute = Number.NEGATIVE_INFINITY;
   /** This minute's new-group alerts by classification. */
   readonly #newGroupsThisMinute = new Map<string, number>();
+  /**
+   * This minute's new-group alerts by classification and client (`classification client`): a client is
+   * added only when one of its alerts is let through, so it holds at most newGroupsPerMinute per
+   * classification, whatever the number of clients.
+   */
+  readonly #clientNewGroupsThisMinute = new Map<string, number>();
   #summary: Summary | undefined;
+  /** The open summary's hosts (summary.hosts, in order) with the client of each. */
+  #summaryHosts: { host: string; client: string }[] = [];
   /** The merged alert in the queue, not yet sent: later ones merge into it (the queue holds one at most). */
   #queuedSummary: Summary | undefined;
   #summaryTimer: NodeJS.Timeout | undefined;
@@ -136,28 +156,45 @@ export class AlertSender {
     this.#concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
     this.#maxQueued = Math.max(0, options.maxQueued ?? DEFAULT_MAX_QUEUED);
     this.#newGroupsPerMinute = Math.max(0, options.newGroupsPerMinute ?? DEFAULT_NEW_GROUPS_PER_MINUTE);
+    this.#newGroupsPerClientPerMinute = Math.max(
+      0,
+      options.newGroupsPerClientPerMinute ?? DEFAULT_NEW_GROUPS_PER_CLIENT_PER_MINUTE,
+    );
   }
 
   get ratePerMinute(): number | undefined {
     return this.#options.ratePerMinute;
   }
 
-  send(alert: Alert): void {
+  /**
+   * Sends `alert` (or merges it into the next `more-alerts`). `client` names who caused it (the collector:
+   * clientOf of the report's address): each client has its own share of the minute's new-group alerts
+   * (newGroupsPerClientPerMinute), and the summary names hosts of as many clients as it can.
+   */
+  send(alert: Alert, client?: string): void {
     const minute = Math.floor(Date.parse(alert.at) / 60_000);
     if (Number.isFinite(minute) && minute > this.#minute) {
       // A new minute: what the last one left out is said now, and new groups may alert again.
       this.#minute = minute;
       this.#newGroupsThisMinute.clear();
+      this.#clientNewGroupsThisMinute.clear();
       this.#flushSummary();
     }
     if (alert.event === "new-group") {
-      // Per classification: made-up misconfiguration reports must not use up an interception's alerts.
+      // Per classification: made-up misconfiguration reports must not use up an interception's alerts; and
+      // per client: one client's made-up interception reports must not use up a device's real one's.
       const sent = this.#newGroupsThisMinute.get(alert.classification) ?? 0;
-      if (sent >= this.#newGroupsPerMinute) {
-        this.#merge(alert);
+      const byClient = client === undefined ? undefined : `${alert.classification} ${client}`;
+      const clientSent = byClient === undefined ? 0 : (this.#clientNewGroupsThisMinute.get(byClient) ?? 0);
+      if (
+        sent >= this.#newGroupsPerMinute ||
+        (byClient !== undefined && clientSent >= this.#newGroupsPerClientPerMinute)
+      ) {
+        this.#merge(alert, client);
         return;
       }
       this.#newGroupsThisMinute.set(alert.classification, sent + 1);
+      if (byClient !== undefined) this.#clientNewGroupsThisMinute.set(byClient, clientSent + 1);
     }
     // storage-full is said once per process: it always has a place.
     if (this.#queue.length >= this.#maxQueued && alert.event !== "storage-full") {
@@ -170,11 +207,13 @@ export class AlertSender {
         }
       }
       if (junk < 0) {
-        this.#merge(alert);
+        this.#merge(alert, client);
         return;
       }
-      this.#merge(this.#queue.splice(junk, 1)[0] as Alert);
+      const [displaced] = this.#queue.splice(junk, 1);
+      this.#merge(displaced as Alert, this.#clients.get(displaced as Alert));
     }
+    if (client !== undefined) this.#clients.set(alert, client);
     this.#queue.push(alert);
     this.#pump();
   }
@@ -187,8 +226,12 @@ export class AlertSender {
     }
   }
 
-  #merge(alert: Alert): void {
+  /** The client of each queued alert that was sent with one (for the summary, should it be displaced). */
+  readonly #clients = new WeakMap<Alert, string>();
+
+  #merge(alert: Alert, client: string | undefined): void {
     if (!this.#summary && !this.#queuedSummary) {
+      this.#summaryHosts = [];
       this.#summary = {
         event: "more-alerts",
         newGroups: 0,
@@ -209,13 +252,32 @@ export class AlertSender {
       summary.byClassification[alert.classification] =
         (summary.byClassification[alert.classification] ?? 0) + 1;
     } else if (alert.event === "rate") summary.rate += 1;
-    if (
-      (alert.event === "new-group" || alert.event === "rate") &&
-      summary.hosts.length < SUMMARY_HOSTS &&
-      !summary.hosts.includes(alert.host)
-    ) {
-      summary.hosts.push(alert.host);
+    if (alert.event === "new-group" || alert.event === "rate") this.#name(summary, alert.host, client ?? "");
+  }
+
+  /**
+   * Names `host` in the summary if there is room; when there is none, a host of a client not named yet
+   * takes the place of the newest host of the client named most (while that client has two or more).
+   */
+  #name(summary: Summary, host: string, client: string): void {
+    const named = this.#summaryHosts;
+    if (named.some((n) => n.host === host)) return;
+    if (named.length >= SUMMARY_HOSTS) {
+      if (named.some((n) => n.client === client)) return;
+      const counts = new Map<string, number>();
+      for (const n of named) counts.set(n.client, (counts.get(n.client) ?? 0) + 1);
+      let most = "";
+      let mostCount = 0;
+      for (const [c, count] of counts) {
+        if (count > mostCount) [most, mostCount] = [c, count];
+      }
+      if (mostCount < 2) return;
+      let last = named.length - 1;
+      while ((named[last] as { client: string }).client !== most) last -= 1;
+      named.splice(last, 1);
     }
+    named.push({ host, client });
+    summary.hosts = named.map((n) => n.host);
   }
 
   /** Queues the merged alert, if any: one place past maxQueued is kept for it. */

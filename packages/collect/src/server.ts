@@ -17,7 +17,8 @@ export const MAX_SERIES_POINTS = 100_000;
 
 /**
  * Alerts for reports of new groups that were not stored (interception and server-change only): each group
- * once (remembered up to UNSTORED_ALERT_KEYS groups); the AlertSender limits new-group alerts per minute.
+ * once (remembered up to UNSTORED_ALERT_KEYS groups); the AlertSender limits new-group alerts per minute,
+ * and each client's share of them (the report's client is given with each alert).
  */
 const UNSTORED_ALERT_KEYS = 10_000;
 
@@ -458,19 +459,23 @@ export function createCollectorServer(options: CollectorOptions): Server {
           }
         }
         if (alerts && upsert.classification !== "misconfiguration" && !unstoredAlerted.has(upsert.key)) {
-          // Past the sender's new groups per minute, it is counted in one more-alerts alert.
+          // Past the sender's new groups per minute (or this client's share of them), it is counted in one
+          // more-alerts alert.
           if (unstoredAlerted.size >= UNSTORED_ALERT_KEYS) unstoredAlerted.clear();
           unstoredAlerted.add(upsert.key);
-          alerts.send({
-            event: "new-group",
-            host: upsert.host,
-            port: upsert.port,
-            classification: upsert.classification,
-            evidence: upsert.evidence,
-            group: upsert.key,
-            stored: false,
-            at: new Date(upsert.seenAt).toISOString(),
-          });
+          alerts.send(
+            {
+              event: "new-group",
+              host: upsert.host,
+              port: upsert.port,
+              classification: upsert.classification,
+              evidence: upsert.evidence,
+              group: upsert.key,
+              stored: false,
+              at: new Date(upsert.seenAt).toISOString(),
+            },
+            client,
+          );
         }
         send(res, 202, {
           stored: false,
@@ -485,27 +490,33 @@ export function createCollectorServer(options: CollectorOptions): Server {
       if (alerts && outcome) {
         const at = new Date(upsert.seenAt).toISOString();
         if (outcome.created) {
-          alerts.send({
-            event: "new-group",
-            host: upsert.host,
-            port: upsert.port,
-            classification: upsert.classification,
-            evidence: upsert.evidence,
-            group: upsert.key,
-            stored: true,
-            at,
-          });
+          alerts.send(
+            {
+              event: "new-group",
+              host: upsert.host,
+              port: upsert.port,
+              classification: upsert.classification,
+              evidence: upsert.evidence,
+              group: upsert.key,
+              stored: true,
+              at,
+            },
+            client,
+          );
         }
         // Exactly one report makes the count equal the threshold, on one collector even in a fleet.
         if (alerts.ratePerMinute !== undefined && outcome.minuteCount === alerts.ratePerMinute) {
-          alerts.send({
-            event: "rate",
-            host: upsert.host,
-            minute: new Date(Math.floor(upsert.seenAt / 60_000) * 60_000).toISOString(),
-            count: outcome.minuteCount,
-            threshold: alerts.ratePerMinute,
-            at,
-          });
+          alerts.send(
+            {
+              event: "rate",
+              host: upsert.host,
+              minute: new Date(Math.floor(upsert.seenAt / 60_000) * 60_000).toISOString(),
+              count: outcome.minuteCount,
+              threshold: alerts.ratePerMinute,
+              at,
+            },
+            client,
+          );
         }
       }
       return;

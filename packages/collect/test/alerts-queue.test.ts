@@ -65,7 +65,12 @@ test("a webhook that never answers holds at most `concurrency` sockets; the over
   using temp = makeTempDir("keypin-alerts-queue-");
   const hook = await hangingWebhook();
   const store = await openSqliteStore(join(temp.dir, "r.db"));
-  const alerts = new AlertSender({ webhook: hook.url, maxQueued: 10, newGroupsPerMinute: 1000 });
+  const alerts = new AlertSender({
+    webhook: hook.url,
+    maxQueued: 10,
+    newGroupsPerMinute: 1000,
+    newGroupsPerClientPerMinute: 1000,
+  });
   const now = Date.parse("2026-12-01T10:00:10Z");
   const collector = await startCollector({ store, alerts, now: () => now });
   try {
@@ -106,7 +111,12 @@ test("new-group alerts are limited per minute, stored ones too: the rest of the 
   const hook = await hangingWebhook();
   hook.release();
   const store = await openSqliteStore(join(temp.dir, "r.db"));
-  const alerts = new AlertSender({ webhook: hook.url, newGroupsPerMinute: 5 });
+  // Every report is from 127.0.0.1: its share is lifted, the bound for all clients is under test.
+  const alerts = new AlertSender({
+    webhook: hook.url,
+    newGroupsPerMinute: 5,
+    newGroupsPerClientPerMinute: 1000,
+  });
   let now = Date.parse("2026-12-01T10:00:10Z");
   const collector = await startCollector({ store, alerts, now: () => now });
   try {
@@ -140,7 +150,12 @@ test("made-up misconfiguration groups use up neither the minute's alerts nor the
   using temp = makeTempDir("keypin-alerts-priority-");
   const hook = await hangingWebhook();
   const store = await openSqliteStore(join(temp.dir, "r.db"));
-  const alerts = new AlertSender({ webhook: hook.url, maxQueued: 5, newGroupsPerMinute: 10 });
+  const alerts = new AlertSender({
+    webhook: hook.url,
+    maxQueued: 5,
+    newGroupsPerMinute: 10,
+    newGroupsPerClientPerMinute: 1000,
+  });
   const collector = await startCollector({ store, alerts, now: () => Date.parse("2026-12-01T10:00:10Z") });
   try {
     for (let i = 0; i < 30; i++)
