@@ -154,6 +154,110 @@ initializeSslPinning({ "api.example.com": { ...base } });
   ],
 ];
 
+// Changes keypin has no rule for: the const's uses decide (every one a read, or the const is not read).
+const changedUnseen: [string, string][] = [
+  [
+    "an alias changed in place",
+    `const PINS = ["${H1}", "${H2}"];
+const A = PINS; A.pop();
+initializeSslPinning({ "api.example.com": { publicKeyHashes: PINS } });
+`,
+  ],
+  [
+    "a function given the const changes it",
+    `const PINS = ["${H1}", "${H2}"];
+function f(x) { x.shift(); } f(PINS);
+initializeSslPinning({ "api.example.com": { publicKeyHashes: PINS } });
+`,
+  ],
+  [
+    "a member target in array destructuring",
+    `const PINS = ["${H1}", "${H2}"];
+[PINS[0]] = ["${H3}"];
+initializeSslPinning({ "api.example.com": { publicKeyHashes: PINS } });
+`,
+  ],
+  [
+    "a member target in object destructuring",
+    `const PINS = ["${H1}", "${H2}"];
+({ a: PINS[0] } = { a: "${H3}" });
+initializeSslPinning({ "api.example.com": { publicKeyHashes: PINS } });
+`,
+  ],
+  [
+    "an object holding the const changes it",
+    `const PINS = ["${H1}", "${H2}"];
+const O = { h: PINS }; O.h.pop();
+initializeSslPinning({ "api.example.com": { publicKeyHashes: PINS } });
+`,
+  ],
+  [
+    "an optional call changes it",
+    `const PINS = ["${H1}", "${H2}"];
+[...PINS].pop(); PINS.splice?.(0, 1);
+initializeSslPinning({ "api.example.com": { publicKeyHashes: PINS } });
+`,
+  ],
+  [
+    "a method called through a member read of an object",
+    `const base = { publicKeyHashes: ["${H1}", "${H2}"] };
+Array.prototype.pop.call(base.publicKeyHashes);
+initializeSslPinning({ "api.example.com": base });
+`,
+  ],
+  [
+    "a spread copy of an object shares its array",
+    `const base = { publicKeyHashes: ["${H1}", "${H2}"] };
+const copy = { ...base }; copy.publicKeyHashes.pop();
+initializeSslPinning({ "api.example.com": base });
+`,
+  ],
+  [
+    "a tagged template called on a method (the const is its receiver)",
+    `const PINS = ["${H1}", "${H2}"];
+PINS.pop\`\`;
+initializeSslPinning({ "api.example.com": { publicKeyHashes: PINS } });
+`,
+  ],
+];
+
+for (const [name, text] of changedUnseen) {
+  test(`React Native: ${name}: reported unreadable with the line of the use, not imported with the const's pins`, () => {
+    const seen = runtime(text);
+    assert.notDeepEqual(seen["api.example.com"]?.publicKeyHashes, [H1, H2], "Node sees the const changed");
+    const { options, source } = imported(text);
+    const messages = JSON.stringify(source.findings.map((f) => f.message));
+    assert.deepEqual(options, {}, messages);
+    assert.ok(
+      source.findings.some((f) => f.kind === "unreadable" && /is used at line 2 \(/.test(f.message)),
+      messages,
+    );
+  });
+}
+
+// Uses that only read: these files are imported with what Node sees.
+const onlyRead: [string, string][] = [
+  [
+    "an alias used only in the options, a spread copy changed, reads of length and members",
+    `const PINS = ["${H1}", "${H2}"];
+const A = PINS;
+const copy = [...PINS]; copy.pop(); [...PINS].reverse();
+if (PINS.length < 2 || typeof PINS[0] !== "string") throw new Error(\`\${PINS[1]}\`);
+for (const p of PINS) void p;
+const hosts = { "api.example.com": { includeSubdomains: true, publicKeyHashes: A } };
+initializeSslPinning({ ...hosts, "cdn.example.com": { publicKeyHashes: [...PINS, "${H3}"] } });
+`,
+  ],
+];
+
+for (const [name, text] of onlyRead) {
+  test(`React Native: ${name}: keypin imports what Node sees`, () => {
+    const { options, source } = imported(text);
+    assert.deepEqual(options, asKeypin(runtime(text)), JSON.stringify(source.findings.map((f) => f.message)));
+    assert.equal(Object.keys(options).length, 2);
+  });
+}
+
 for (const [name, text] of hidden) {
   test(`React Native: ${name}: the use is reported unreadable, not imported with the const's pins`, () => {
     const seen = runtime(text);
@@ -179,4 +283,15 @@ setup();
   const { options } = imported(text);
   assert.deepEqual(options, asKeypin(runtime(text.replace("console.log(h)", "void h"))));
   assert.equal(options["api.example.com"]?.publicKeyHashes.length, 2);
+});
+
+test("React Native: a const given from name to name 100000 times is refused, without a stack overflow", {
+  timeout: 60_000,
+}, () => {
+  const lines = [`const A0 = ["${H1}", "${H2}"];`];
+  for (let i = 1; i < 100_000; i++) lines.push(`const A${i} = A${i - 1};`);
+  lines.push(`initializeSslPinning({ "api.example.com": { publicKeyHashes: A0 } });`);
+  const { options, source } = imported(lines.join("\n"));
+  assert.deepEqual(options, {});
+  assert.ok(source.findings.some((f) => /more than 200 times/.test(f.message)));
 });

@@ -68,6 +68,9 @@ const objectMutators = new Set([
   "deleteProperty",
 ]);
 
+/** How many names in a row (`const B = A, C = B, …`) a use is followed through before it is refused. */
+const maxAliases = 200;
+
 /** The identifiers a binding pattern binds (`a`, `{ a, b: [c] }`, `...d`, `e = 1`). */
 function patternNames(pattern: AstNode | null | undefined): AstNode[] {
   const out: AstNode[] = [];
@@ -150,6 +153,91 @@ export interface Names {
   reassigned: Set<string>;
   /** Names whose object or array is changed in place, with the first line. */
   mutated: Map<string, number | undefined>;
+  /**
+   * The first use of `name` that keypin cannot tell leaves its array or object as declared, or undefined when
+   * every use is a read: in the options of `initializeSslPinning` (or a literal or const that goes there), a
+   * spread, `for … of`, or a member read (`.length`, `[0]`) of members that are strings, numbers or booleans
+   * (`primitive(name)` says whether they are), or a test, comparison or template. Anything else (a call's
+   * argument, a method called on it, an alias, another object's property, a destructuring target, an export,
+   * an optional call) may change it.
+   */
+  unsafeUse(name: string, primitive: (name: string) => boolean): Use | undefined;
+}
+
+/** A use that may change a const's array or object: its line, how, and the name it went through first. */
+export interface Use {
+  line?: number;
+  how: string;
+  via?: string;
+}
+
+/** Parents whose Identifier children are names, not uses of a value. */
+function isNameOnly(parent: AstNode, id: AstNode): boolean {
+  switch (parent.type) {
+    case "VariableDeclarator":
+      return parent.id === id;
+    case "MemberExpression":
+    case "OptionalMemberExpression":
+      return parent.property === id && !parent.computed;
+    case "ObjectProperty":
+    case "ObjectMethod":
+    case "ClassMethod":
+    case "ClassPrivateMethod":
+    case "ClassProperty":
+    case "ClassAccessorProperty":
+      return parent.key === id && !parent.computed;
+    case "LabeledStatement":
+    case "BreakStatement":
+    case "ContinueStatement":
+      return parent.label === id;
+    case "ImportSpecifier":
+    case "ImportDefaultSpecifier":
+    case "ImportNamespaceSpecifier":
+    case "MetaProperty":
+      return true;
+    case "ExportSpecifier":
+      return parent.exported === id && parent.local !== id;
+  }
+  // Type positions (TypeScript, Flow) name types, not values.
+  if (parent.type.startsWith("TS")) return !wrappers.has(parent.type);
+  return /Type(Annotation|Alias|Identifier|Parameter|Property)|^(Declare|Interface|OpaqueType)/.test(
+    parent.type,
+  );
+}
+
+/** Positions where a value is only read: tested, compared, converted (no literal with methods gets here). */
+function isReadPosition(parent: AstNode, node: AstNode): boolean {
+  switch (parent.type) {
+    case "BinaryExpression":
+    case "TemplateLiteral":
+    case "ExpressionStatement":
+      return true;
+    case "UnaryExpression":
+      return parent.operator !== "delete";
+    case "IfStatement":
+    case "WhileStatement":
+    case "DoWhileStatement":
+    case "ForStatement":
+    case "ConditionalExpression":
+    case "SwitchCase":
+      return parent.test === node;
+    case "SwitchStatement":
+      return parent.discriminant === node;
+  }
+  return false;
+}
+
+/** Whether a call's callee is initializeSslPinning (or x.initializeSslPinning). */
+function isPinningCallee(callee: AstNode): boolean {
+  let c = callee;
+  while (wrappers.has(c.type)) c = c.expression as AstNode;
+  if (c.type === "Identifier") return c.name === "initializeSslPinning";
+  return (
+    c.type === "MemberExpression" &&
+    !c.computed &&
+    (c.property as AstNode).type === "Identifier" &&
+    (c.property as AstNode).name === "initializeSslPinning"
+  );
 }
 
 /** Walks `ast` once, reading its names; `visit` sees every node too. */
@@ -158,6 +246,8 @@ export function readNames(ast: AstNode, visit: (node: AstNode) => void): Names {
   const otherwise = new Map<string, { line?: number; how: string }>();
   const reassigned = new Set<string>();
   const mutated = new Map<string, number | undefined>();
+  const parents = new Map<AstNode, AstNode>();
+  const uses = new Map<string, AstNode[]>();
   const line = (node: AstNode) => node.loc?.start.line;
   const bindOther = (pattern: AstNode | null | undefined, how: string): void => {
     for (const id of patternNames(pattern))
@@ -247,9 +337,174 @@ export function readNames(ast: AstNode, visit: (node: AstNode) => void): Names {
         changes((node.arguments as AstNode[])[0]);
     }
     visit(node);
-    for (const c of children(node)) walk(c);
+    for (const c of children(node)) {
+      parents.set(c, node);
+      if (c.type === "Identifier" && !isNameOnly(node, c)) {
+        const same = uses.get(c.name as string);
+        if (same === undefined) uses.set(c.name as string, [c]);
+        else same.push(c);
+      }
+      walk(c);
+    }
     if (opens) scopes.pop();
   };
   walk(ast);
-  return { bindings, otherwise, reassigned, mutated };
+
+  const decided = new Map<string, Use | null>();
+  let depth = 0;
+  let cutShort = 0;
+  const unsafeUse = (name: string, primitive: (name: string) => boolean): Use | undefined => {
+    const before = decided.get(name);
+    if (before !== undefined) return before ?? undefined;
+    if (depth >= maxAliases) {
+      cutShort++; // the answer depends on where it was asked for, so it is not kept
+      return { how: `given from name to name more than ${maxAliases} times` };
+    }
+    // A name met again while it is being decided flows into itself (a cycle its value reports); its other
+    // uses decide it.
+    decided.set(name, null);
+    const cutBefore = cutShort;
+    depth++;
+    let found: Use | undefined;
+    try {
+      for (const use of uses.get(name) ?? []) {
+        const how = escapes(use, primitive(name), primitive);
+        if (how !== undefined) {
+          found = typeof how === "string" ? { line: line(use), how } : how;
+          break;
+        }
+      }
+    } finally {
+      depth--;
+    }
+    if (cutShort === cutBefore) decided.set(name, found ?? null);
+    else decided.delete(name);
+    return found;
+  };
+  /** How `node`'s value may be changed where it is used, or undefined when it is only read. */
+  const escapes = (
+    start: AstNode,
+    primitiveMembers: boolean,
+    primitive: (name: string) => boolean,
+  ): string | Use | undefined => {
+    let node = start;
+    let members = primitiveMembers;
+    for (;;) {
+      let parent = parents.get(node);
+      while (parent !== undefined && wrappers.has(parent.type) && parent.expression === node) {
+        node = parent;
+        parent = parents.get(node);
+      }
+      if (parent === undefined) return "outside any statement";
+      if (isReadPosition(parent, node)) return undefined;
+      switch (parent.type) {
+        case "ArrayExpression":
+          node = parent;
+          members = false;
+          continue;
+        case "ObjectProperty": {
+          const object = parents.get(parent);
+          if (parent.value !== node) return "a computed key";
+          if (object?.type !== "ObjectExpression") return "a destructuring target";
+          if (
+            (object.properties as AstNode[]).some(
+              (p) => p.type !== "ObjectProperty" && p.type !== "SpreadElement",
+            )
+          )
+            return "a property of an object with methods";
+          node = object;
+          members = false;
+          continue;
+        }
+        case "SpreadElement": {
+          // A spread copies the members: strings and the like cannot be changed through the copy.
+          if (members) return undefined;
+          const into = parents.get(parent);
+          if (into?.type !== "ArrayExpression" && into?.type !== "ObjectExpression")
+            return "spread into a call";
+          node = into;
+          members = false;
+          continue;
+        }
+        case "ForOfStatement":
+          return parent.right === node && members ? undefined : "iterated by for … of";
+        case "VariableDeclarator": {
+          const id = parent.id as AstNode;
+          if (parent.init !== node || id.type !== "Identifier") return "destructured";
+          const alias = unsafeUse(id.name as string, primitive);
+          if (alias === undefined) return undefined;
+          // The use that may change it, through the first name it is given to.
+          return { line: alias.line ?? line(parent), how: alias.how, via: id.name as string };
+        }
+        case "CallExpression":
+          if ((parent.arguments as AstNode[])[0] === node && isPinningCallee(parent.callee as AstNode))
+            return undefined;
+          return parent.callee === node ? "called" : "an argument of a call";
+        case "MemberExpression":
+        case "OptionalMemberExpression": {
+          if (parent.object !== node) return "a computed property name";
+          // A member read: the method called on it, the member assigned or deleted change the object.
+          let member: AstNode = parent;
+          let above = parents.get(member);
+          while (above !== undefined && wrappers.has(above.type) && above.expression === member) {
+            member = above;
+            above = parents.get(member);
+          }
+          if (
+            above !== undefined &&
+            (((above.type === "CallExpression" || above.type === "OptionalCallExpression") &&
+              above.callee === member) ||
+              (above.type === "TaggedTemplateExpression" && above.tag === member))
+          )
+            return "a method called on it";
+          if (
+            above !== undefined &&
+            ((above.type === "AssignmentExpression" && above.left === member) ||
+              above.type === "UpdateExpression" ||
+              (above.type === "UnaryExpression" && above.operator === "delete") ||
+              ((above.type === "ForInStatement" || above.type === "ForOfStatement") &&
+                above.left === member) ||
+              above.type === "ArrayPattern" ||
+              (above.type === "ObjectProperty" && parents.get(above)?.type === "ObjectPattern") ||
+              above.type === "AssignmentPattern" ||
+              above.type === "RestElement")
+          )
+            return "a member assigned";
+          if (members) return undefined;
+          node = parent;
+          continue;
+        }
+        default:
+          return describe(parent);
+      }
+    }
+  };
+  return { bindings, otherwise, reassigned, mutated, unsafeUse };
+}
+
+function describe(parent: AstNode): string {
+  switch (parent.type) {
+    case "OptionalCallExpression":
+      return "an optional call";
+    case "NewExpression":
+      return "an argument of new";
+    case "AssignmentExpression":
+      return "assigned";
+    case "ArrayPattern":
+    case "ObjectPattern":
+    case "AssignmentPattern":
+    case "RestElement":
+      return "a destructuring target";
+    case "ExportSpecifier":
+    case "ExportDefaultDeclaration":
+      return "exported";
+    case "ReturnStatement":
+    case "ArrowFunctionExpression":
+      return "returned";
+    case "LogicalExpression":
+    case "ConditionalExpression":
+    case "SequenceExpression":
+      return "the value of an expression";
+  }
+  return `in a ${parent.type}`;
 }

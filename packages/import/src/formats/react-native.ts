@@ -59,7 +59,7 @@ export function importReactNative(text: string, file: string): ImportedSource {
   // Constants are resolved by name (see js-names.ts for the names refused: bound twice or another way,
   // outside the use's block, reassigned or changed in place).
   const calls: AstNode[] = [];
-  const { bindings, otherwise, reassigned, mutated } = readNames(ast, (node) => {
+  const { bindings, otherwise, reassigned, mutated, unsafeUse } = readNames(ast, (node) => {
     if (node.type !== "CallExpression") return;
     const callee = node.callee as AstNode;
     const name =
@@ -71,6 +71,73 @@ export function importReactNative(text: string, file: string): ImportedSource {
     if (name === "initializeSslPinning") calls.push(node);
   });
   const line = (node: AstNode) => node.loc?.start.line;
+
+  // Whether an expression is a string, number or boolean (so nothing reached through it changes an array or
+  // object), and whether a const's members all are: read from the source, not evaluated, and bounded.
+  const isPrimitive = (node: AstNode, depth: number): boolean => {
+    while (wrappers.has(node.type)) node = node.expression as AstNode;
+    switch (node.type) {
+      case "StringLiteral":
+      case "NumericLiteral":
+      case "BooleanLiteral":
+      case "NullLiteral":
+      case "TemplateLiteral":
+      case "BinaryExpression":
+      case "UnaryExpression":
+        return true;
+      case "Identifier": {
+        const found = bindings.get(node.name as string) ?? [];
+        return (
+          depth < maxNesting &&
+          found.length === 1 &&
+          found[0]!.constant &&
+          found[0]!.init !== undefined &&
+          isPrimitive(found[0]!.init, depth + 1)
+        );
+      }
+    }
+    return false;
+  };
+  const hasPrimitiveMembers = (node: AstNode, depth: number): boolean => {
+    while (wrappers.has(node.type)) node = node.expression as AstNode;
+    if (depth >= maxNesting) return false;
+    if (node.type === "Identifier") {
+      const found = bindings.get(node.name as string) ?? [];
+      return (
+        found.length === 1 &&
+        found[0]!.constant &&
+        found[0]!.init !== undefined &&
+        hasPrimitiveMembers(found[0]!.init, depth + 1)
+      );
+    }
+    const parts =
+      node.type === "ArrayExpression"
+        ? (node.elements as (AstNode | null)[])
+        : node.type === "ObjectExpression"
+          ? (node.properties as AstNode[]).map((p) =>
+              p.type === "ObjectProperty" ? (p.value as AstNode) : p,
+            )
+          : undefined;
+    if (parts === undefined) return false;
+    return parts.every(
+      (p) =>
+        p === null ||
+        (p.type === "SpreadElement"
+          ? hasPrimitiveMembers(p.argument as AstNode, depth + 1)
+          : isPrimitive(p, depth + 1)),
+    );
+  };
+  const primitiveMemo = new Map<string, boolean>();
+  const primitive = (name: string): boolean => {
+    let known = primitiveMemo.get(name);
+    if (known === undefined) {
+      const found = bindings.get(name) ?? [];
+      spend(1);
+      known = found.length === 1 && found[0]!.init !== undefined && hasPrimitiveMembers(found[0]!.init, 0);
+      primitiveMemo.set(name, known);
+    }
+    return known;
+  };
 
   const resolving = new Set<string>();
   // Each const is evaluated once (A1 = A0 + A0, A2 = A1 + A1, … would otherwise double the work per line);
@@ -239,7 +306,17 @@ export function importReactNative(text: string, file: string): ImportedSource {
         resolving.add(name);
         const cyclesBefore = cycles;
         try {
-          const value = evaluate(found[0]!.init);
+          let value = evaluate(found[0]!.init);
+          // An array or object is read only if no use may change it: every use is a read (js-names.ts).
+          if (value.kind === "array" || value.kind === "object") {
+            const use = unsafeUse(name, primitive);
+            if (use !== undefined)
+              value = {
+                kind: "unknown",
+                why: `${name} is used at line ${use.line ?? "?"} (${use.via === undefined ? "" : `as ${use.via}: `}${use.how}), where keypin cannot tell that it stays as declared, so its value depends on run time`,
+                node,
+              };
+          }
           if (cycles === cyclesBefore) known.set(name, value);
           return value;
         } finally {
