@@ -261,7 +261,62 @@ describe("keypin hash", () => {
     );
   });
 
-  it("says how to re-encrypt a key whose legacy cipher (RC2) node:crypto cannot run, and the way out works", async () => {
+  it("hashes keys in PBES2 with DES-EDE3-CBC and with scrypt, and refuses a DSA key inside one before OpenSSL loads it", async () => {
+    const ec = materials.find((m) => m.kind === "ec-p256")!;
+    const passFile = join(tmp.dir, "pbes2-pass.txt");
+    writeFileSync(passFile, "correct horse\n");
+    for (const [name, options] of [
+      ["des3.pem", ["-v2", "des3"]],
+      ["scrypt.pem", ["-scrypt", "-scrypt_N", "1024"]],
+    ] as const) {
+      const encrypted = join(tmp.dir, `ec-${name}`);
+      encryptPkcs8(ec, encrypted, `file:${passFile}`, ...options);
+      const accepted = await runCli(["hash", "--json", "--passphrase-file", passFile, encrypted]);
+      assert.equal(accepted.code, 0, accepted.stderr);
+      assert.equal((JSON.parse(accepted.stdout) as HashJson[])[0]!.pin, ec.pin);
+    }
+    const params = join(tmp.dir, "dsa-des3.params");
+    const dsa = join(tmp.dir, "dsa-des3.plain.pem");
+    const encrypted = join(tmp.dir, "dsa-des3.pem");
+    openssl([
+      "genpkey",
+      "-genparam",
+      "-algorithm",
+      "DSA",
+      "-pkeyopt",
+      "dsa_paramgen_bits:1024",
+      "-out",
+      params,
+    ]);
+    openssl(["genpkey", "-paramfile", params, "-out", dsa]);
+    openssl([
+      "pkcs8",
+      "-topk8",
+      "-in",
+      dsa,
+      "-v2",
+      "des3",
+      "-passout",
+      `file:${passFile}`,
+      "-out",
+      encrypted,
+    ]);
+    // The control: openssl decrypts and loads it.
+    assert.match(
+      openssl(["pkey", "-in", encrypted, "-passin", `file:${passFile}`, "-pubout"]).toString(),
+      /BEGIN PUBLIC KEY/,
+    );
+    const refused = await runCli(["hash", "--passphrase-file", passFile, encrypted]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.equal(refused.stdout, "");
+    assert.equal(refused.stderr.trimEnd().split("\n").length, 1);
+    assert.match(
+      refused.stderr,
+      /entry 0 is a DSA key: keypin pins RSA, EC and EdDSA keys; it was not loaded/,
+    );
+  });
+
+  it("says how to re-encrypt a key in a form keypin does not decrypt (RC2), and the way out works", async () => {
     const ec = materials.find((m) => m.kind === "ec-p256")!;
     const rc2 = join(tmp.dir, "rc2.pem");
     const passFile = join(tmp.dir, "rc2-pass.txt");

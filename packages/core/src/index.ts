@@ -50,9 +50,10 @@ export {
   pathLengthViolation,
 } from "./x509/path-rules.js";
 export {
-  type Pbes2Aes,
+  type Pbes2,
+  type Pbes2Kdf,
   PRIVATE_KEY_LIMITS,
   privateKeyRefusal,
-  readPbes2Aes,
+  readPbes2,
 } from "./x509/private-key-shape.js";
 export { parseSpki } from "./x509/spki.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createPrivateKey } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createCipheriv, createHash, createPrivateKey, pbkdf2Sync, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -14,6 +14,106 @@ const file = (name: string): string => join(dir, name);
 /** Encrypts a key of `dir` as PKCS#8 with the passphrase "s3cret"; `options` choose the cipher and form. */
 const encryptPkcs8 = (from: string, to: string, ...options: string[]): Buffer =>
   openssl("pkcs8", "-topk8", "-in", file(from), ...options, "-passout", "pass:s3cret", "-out", file(to));
+
+/**
+ * Legacy PEM encryption (RFC 1421: Proc-Type, DEK-Info; key EVP_BytesToKey(MD5, first 8 bytes of the IV))
+ * of `der` under `label`, for the forms the openssl CLI does not write (a PKCS#8 body under PRIVATE KEY, a
+ * DSA key under RSA PRIVATE KEY); openssl reading each one is the tests' check that it is the real form.
+ */
+function legacyPem(label: string, der: Buffer, cipher: "AES-128-CBC" | "DES-EDE3-CBC"): string {
+  const [keyLength, ivLength] = cipher === "AES-128-CBC" ? [16, 16] : [24, 8];
+  const iv = randomBytes(ivLength);
+  let block = Buffer.alloc(0);
+  let key = Buffer.alloc(0);
+  while (key.length < keyLength) {
+    block = createHash("md5").update(block).update("s3cret").update(iv.subarray(0, 8)).digest();
+    key = Buffer.concat([key, block]);
+  }
+  const c = createCipheriv(cipher.toLowerCase(), key.subarray(0, keyLength), iv);
+  const body = Buffer.concat([c.update(der), c.final()])
+    .toString("base64")
+    .replace(/.{64}/g, "$&\n");
+  return `-----BEGIN ${label}-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: ${cipher},${iv.toString("hex").toUpperCase()}\n\n${body.trimEnd()}\n-----END ${label}-----\n`;
+}
+
+/** PBES2 forms `openssl pkcs8 -topk8` writes with the default provider: each cipher, each PRF, scrypt. */
+const PKCS8_FORMS: Record<string, string[]> = {
+  "aes-128-cbc": ["-v2", "aes-128-cbc"],
+  "aes-192-cbc+sha384": ["-v2", "aes-192-cbc", "-v2prf", "hmacWithSHA384"],
+  "des-ede3-cbc": ["-v2", "des3"],
+  "des-ede3-cbc.der": ["-v2", "des3", "-outform", "DER"],
+  hmacWithSHA1: ["-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA1"],
+  hmacWithSHA224: ["-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA224"],
+  hmacWithSHA512: ["-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA512"],
+  "hmacWithSHA512-224": ["-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA512-224"],
+  "hmacWithSHA512-256.der": ["-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA512-256", "-outform", "DER"],
+  scrypt: ["-scrypt", "-scrypt_N", "1024"],
+  "scrypt.der": ["-scrypt", "-scrypt_N", "1024", "-outform", "DER"],
+};
+/** Legacy PEM encryption the openssl CLI writes, by key: `openssl rsa|ec -CIPHER`. */
+const LEGACY_FORMS: Record<string, string[]> = {
+  aes192: ["-aes192"],
+  aes256: ["-aes256"],
+  des3: ["-des3"],
+};
+/** Each encrypted file made, with the plain key it holds. */
+const encryptedForms: { name: string; plain: string }[] = [];
+
+function makeEncryptedForms(): void {
+  for (const plain of ["rsa.pem", "p256.pem", "ed25519.pem", "dsa.pem"]) {
+    const base = plain.replace(/\.pem$/, "");
+    for (const [form, options] of Object.entries(PKCS8_FORMS)) {
+      const name = `${base}-pkcs8-${form}${form.endsWith(".der") ? "" : ".pem"}`;
+      encryptPkcs8(plain, name, ...options);
+      encryptedForms.push({ name, plain });
+    }
+    if (base === "rsa" || base === "p256") {
+      for (const [form, options] of Object.entries(LEGACY_FORMS)) {
+        const name = `${base}-legacy-${form}.pem`;
+        openssl(
+          base === "rsa" ? "rsa" : "ec",
+          "-in",
+          file(plain),
+          ...options,
+          "-passout",
+          "pass:s3cret",
+          "-out",
+          file(name),
+        );
+        encryptedForms.push({ name, plain });
+      }
+    }
+    // Legacy PEM encryption of a PKCS#8 body under the label PRIVATE KEY (OpenSSL reads it; its CLI writes
+    // the traditional form where there is one).
+    const pkcs8Der = openssl("pkcs8", "-topk8", "-nocrypt", "-in", file(plain), "-outform", "DER");
+    for (const cipher of ["AES-128-CBC", "DES-EDE3-CBC"] as const) {
+      const name = `${base}-legacy-pkcs8-${cipher}.pem`;
+      writeFileSync(file(name), legacyPem("PRIVATE KEY", pkcs8Der, cipher));
+      encryptedForms.push({ name, plain });
+    }
+  }
+  // OpenSSL's decoders try more forms than the label's own: a PKCS#8 DSA key under the label RSA PRIVATE KEY,
+  // and RSA and EC keys in their traditional forms under PRIVATE KEY, all load.
+  const dsaPkcs8 = openssl("pkcs8", "-topk8", "-nocrypt", "-in", file("dsa.pem"), "-outform", "DER");
+  for (const [name, label, der, plain] of [
+    ["dsa-legacy-pkcs8-as-rsa.pem", "RSA PRIVATE KEY", dsaPkcs8, "dsa.pem"],
+    [
+      "rsa-legacy-pkcs1-as-pkcs8.pem",
+      "PRIVATE KEY",
+      openssl("rsa", "-in", file("rsa.pem"), "-traditional", "-outform", "DER"),
+      "rsa.pem",
+    ],
+    [
+      "p256-legacy-sec1-as-pkcs8.pem",
+      "PRIVATE KEY",
+      openssl("ec", "-in", file("p256.pem"), "-outform", "DER"),
+      "p256.pem",
+    ],
+  ] as const) {
+    writeFileSync(file(name), legacyPem(label, der, "AES-128-CBC"));
+    encryptedForms.push({ name, plain });
+  }
+}
 
 before(() => {
   openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", file("rsa.pem"));
@@ -64,9 +164,10 @@ before(() => {
     "-provider",
     "default",
   );
+  makeEncryptedForms();
 });
 
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => (process.env.KEEP_DIR ? console.log(dir) : rmSync(dir, { recursive: true, force: true })));
 
 /** What openssl says the public key is: the oracle. */
 const opensslSpki = (name: string, passphrase?: string): Buffer =>
@@ -79,6 +180,40 @@ const opensslSpki = (name: string, passphrase?: string): Buffer =>
     "DER",
     ...(passphrase ? ["-passin", `pass:${passphrase}`] : []),
   );
+
+/**
+ * One encrypted form's checks: openssl (the oracle) reads it; without a passphrase keypin asks for one; a DSA
+ * key inside is refused before it is loaded; any other key gives openssl's SPKI, and a wrong passphrase is
+ * called wrong without being echoed.
+ */
+function checkForm(name: string, plain: string): void {
+  const key = name.endsWith(".der") ? readFileSync(file(name)) : readFileSync(file(name), "utf8");
+  const oracle = opensslSpki(name, "s3cret");
+  assert.ok(oracle.length > 0, `openssl reads ${name}`);
+  assert.throws(
+    () => spkiOfPrivateKey(key),
+    (error: unknown) => error instanceof KeypinError && error.code === "ERR_KEYPIN_ENCRYPTED_KEY",
+  );
+  if (plain === "dsa.pem") {
+    assert.throws(
+      () => spkiOfPrivateKey(key, { passphrase: "s3cret" }),
+      (error: unknown) =>
+        error instanceof KeypinError &&
+        error.code === "ERR_KEYPIN_PRIVATE_KEY" &&
+        /a DSA key: keypin pins RSA, EC and EdDSA keys; it was not loaded/.test(error.message),
+    );
+    return;
+  }
+  assert.deepEqual(oracle, opensslSpki(plain));
+  assert.deepEqual(Buffer.from(spkiOfPrivateKey(key, { passphrase: "s3cret" })), oracle);
+  assert.throws(
+    () => spkiOfPrivateKey(key, { passphrase: "s3cre7" }),
+    (error: unknown) =>
+      error instanceof KeypinError &&
+      error.code === "ERR_KEYPIN_BAD_PASSPHRASE" &&
+      !error.message.includes("s3cre"),
+  );
+}
 
 describe("spkiOfPrivateKey", () => {
   for (const name of ["rsa.pem", "rsa-pkcs1.pem", "p256.pem", "p256-sec1.pem", "p384.pem", "ed25519.pem"]) {
@@ -134,6 +269,87 @@ describe("spkiOfPrivateKey", () => {
       );
     });
   }
+
+  // Every encrypted form is decrypted by keypin, never by OpenSSL, so that the key inside is checked first: a
+  // DSA key in any of them is refused (openssl, the control, loads each one), any other key is read with the
+  // SPKI openssl prints.
+  test("reads every encrypted form keypin decrypts with openssl's SPKI, and refuses the DSA key inside each", () => {
+    assert.equal(encryptedForms.length, 61);
+    const failures: string[] = [];
+    for (const { name, plain } of encryptedForms) {
+      try {
+        checkForm(name, plain);
+      } catch (error) {
+        failures.push(`${name}: ${(error as Error).message.split("\n")[0]}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  test("refuses, before OpenSSL runs, a DSA key of a 65,536-bit modulus that is no prime inside PBES2 with DES-EDE3-CBC", () => {
+    // Built as the review built it: OpenSSL computes g^x mod p on load for whatever p the file holds.
+    const random = (bits: number): Buffer => {
+      const b = randomBytes(bits / 8);
+      b[0]! |= 0x80;
+      b[b.length - 1]! |= 1;
+      return b;
+    };
+    const length = (n: number): Buffer => {
+      if (n < 0x80) return Buffer.from([n]);
+      const bytes: number[] = [];
+      for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+      return Buffer.from([0x80 | bytes.length, ...bytes]);
+    };
+    const tlv = (tag: number, ...parts: Buffer[]): Buffer => {
+      const value = Buffer.concat(parts);
+      return Buffer.concat([Buffer.from([tag]), length(value.length), value]);
+    };
+    const int = (b: Buffer): Buffer => tlv(0x02, b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+    const oid = (hex: string): Buffer => tlv(0x06, Buffer.from(hex, "hex"));
+    const bits = 65_536;
+    const dsa = tlv(
+      0x30,
+      int(Buffer.from([0])),
+      tlv(0x30, oid("2a8648ce380401"), tlv(0x30, int(random(bits)), int(random(256)), int(random(bits - 8)))),
+      tlv(0x04, int(random(bits - 8))),
+    );
+    const salt = randomBytes(8);
+    const iv = randomBytes(8);
+    const key = pbkdf2Sync("s3cret", salt, 2048, 24, "sha256");
+    const cipher = createCipheriv("des-ede3-cbc", key, iv);
+    const encrypted = tlv(
+      0x30,
+      tlv(
+        0x30,
+        oid("2a864886f70d01050d"), // PBES2
+        tlv(
+          0x30,
+          tlv(
+            0x30,
+            oid("2a864886f70d01050c"), // PBKDF2
+            tlv(
+              0x30,
+              tlv(0x04, salt),
+              int(Buffer.from([0x08, 0x00])),
+              tlv(0x30, oid("2a864886f70d0209"), tlv(0x05)),
+            ),
+          ),
+          tlv(0x30, oid("2a864886f70d0307"), tlv(0x04, iv)), // DES-EDE3-CBC
+        ),
+      ),
+      tlv(0x04, Buffer.concat([cipher.update(dsa), cipher.final()])),
+    );
+    // The oracle that the structure is what a file would hold: openssl parses it, and decrypts it to the DSA key.
+    const dumped = execFileSync("openssl", ["asn1parse", "-inform", "DER"], { input: encrypted }).toString();
+    assert.match(dumped, /PBES2[\s\S]*PBKDF2[\s\S]*des-ede3-cbc/);
+    assert.throws(
+      () => spkiOfPrivateKey(encrypted, { passphrase: "s3cret" }),
+      (error: unknown) =>
+        error instanceof KeypinError &&
+        error.code === "ERR_KEYPIN_PRIVATE_KEY" &&
+        /a DSA key: keypin pins RSA, EC and EdDSA keys; it was not loaded/.test(error.message),
+    );
+  });
 
   test("says a legacy cipher (RC2) needs re-encrypting, and still asks for a missing passphrase first", () => {
     const key = readFileSync(file("p256-rc2.pem"), "utf8");

@@ -1,5 +1,21 @@
-import { createDecipheriv, createPrivateKey, createPublicKey, type KeyObject, pbkdf2Sync } from "node:crypto";
-import { decodePem, KeypinError, privateKeyRefusal, readPbes2Aes } from "@keypin/core";
+import {
+  createDecipheriv,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  pbkdf2Sync,
+  scryptSync,
+} from "node:crypto";
+import {
+  decodePem,
+  KeypinError,
+  type Pbes2,
+  type PemBlock,
+  PRIVATE_KEY_LIMITS,
+  privateKeyRefusal,
+  readPbes2,
+} from "@keypin/core";
 
 function isPassphraseMissing(error: unknown): boolean {
   const { code, message } = error as { code?: string; message?: string };
@@ -22,6 +38,13 @@ function looksEncrypted(key: string | Uint8Array): boolean {
   return looksEncryptedDer(key);
 }
 
+const missingPassphrase = (): Error =>
+  Object.assign(new Error("encrypted key without passphrase"), { code: "ERR_MISSING_PASSPHRASE" });
+
+/** A decryption that failed or gave something that is no key: the passphrase is wrong (or the key damaged). */
+const badDecrypt = (cause: unknown): Error =>
+  Object.assign(new Error("bad decrypt", { cause }), { code: "ERR_OSSL_BAD_DECRYPT" });
+
 function isBadPassphrase(error: unknown): boolean {
   const { code, message } = error as { code?: string; message?: string };
   return (
@@ -31,13 +54,14 @@ function isBadPassphrase(error: unknown): boolean {
   );
 }
 
-/** OpenSSL 3 without its legacy provider cannot run the key's cipher (RC2, DES, PBES1 with MD5…). */
-function isCipherUnavailable(error: unknown): boolean {
-  return (error as { code?: string }).code === "ERR_OSSL_EVP_UNSUPPORTED";
-}
-
 /** A key whose load would take unbounded work (a DSA prime, an iteration count), refused before OpenSSL runs. */
 class BoundedLoadError extends Error {}
+
+/**
+ * An encrypted key in a form keypin does not decrypt itself. OpenSSL would decrypt it and load the key inside
+ * unchecked (a DSA key there costs g^x mod p for a modulus of any size), so it is refused rather than passed on.
+ */
+class UndecryptedFormError extends Error {}
 
 function refuseUnbounded(der: Uint8Array): void {
   let why: string | undefined;
@@ -49,80 +73,190 @@ function refuseUnbounded(der: Uint8Array): void {
   if (why !== undefined) throw new BoundedLoadError(why);
 }
 
-/**
- * An encrypted PKCS#8 key in OpenSSL's default form (PBES2, PBKDF2, AES-CBC), decrypted here so that the key
- * inside is checked by {@link refuseUnbounded} before OpenSSL loads it; `undefined` for other forms.
- */
-function decryptPbes2(der: Uint8Array, passphrase: string): Buffer | undefined {
-  const params = readPbes2Aes(der);
-  if (params === undefined) return undefined;
-  const key = pbkdf2Sync(passphrase, params.salt, params.iterations, params.keyLength, params.digest);
+function decipher(cipher: string, key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): Buffer {
   try {
-    const decipher = createDecipheriv(`aes-${params.keyLength * 8}-cbc`, key, params.iv);
-    return Buffer.concat([decipher.update(params.ciphertext), decipher.final()]);
+    const d = createDecipheriv(cipher, key, iv);
+    return Buffer.concat([d.update(ciphertext), d.final()]);
   } catch (error) {
-    throw Object.assign(new Error("bad decrypt", { cause: error }), { code: "ERR_OSSL_BAD_DECRYPT" });
+    throw badDecrypt(error);
+  }
+}
+
+/**
+ * An EncryptedPrivateKeyInfo decrypted here, never by OpenSSL, so that the key inside is checked by
+ * {@link refuseUnbounded} before it is loaded. PBES2 only (PBKDF2 or scrypt, AES-CBC or DES-EDE3-CBC): other
+ * schemes throw {@link UndecryptedFormError}. The caller has bounded the key derivation with refuseUnbounded.
+ */
+function decryptPkcs8(der: Uint8Array, passphrase: string): Buffer {
+  let params: Pbes2 | undefined;
+  try {
+    params = readPbes2(der);
+  } catch {
+    params = undefined;
+  }
+  if (params === undefined)
+    throw new UndecryptedFormError(
+      "PBES1, PKCS#12 PBE, or PBES2 with a cipher or key derivation other than AES-CBC or DES-EDE3-CBC with PBKDF2 or scrypt",
+    );
+  const { kdf } = params;
+  let key: Buffer;
+  try {
+    key =
+      kdf.name === "pbkdf2"
+        ? pbkdf2Sync(passphrase, kdf.salt, kdf.iterations, params.keyLength, kdf.digest)
+        : scryptSync(passphrase, kdf.salt, params.keyLength, {
+            N: kdf.N,
+            r: kdf.r,
+            p: kdf.p,
+            maxmem: PRIVATE_KEY_LIMITS.scryptMaxmem,
+          });
+  } catch (error) {
+    throw badDecrypt(error); // Parameters the KDF refuses: the key is damaged.
+  }
+  try {
+    return decipher(params.cipher, key, params.iv, params.ciphertext);
   } finally {
     key.fill(0);
   }
 }
 
-function loadDer(der: Buffer, passphrase: string | undefined): KeyObject {
-  refuseUnbounded(der);
-  const plain = passphrase === undefined ? undefined : decryptPbes2(der, passphrase);
-  if (plain !== undefined) {
-    try {
-      refuseUnbounded(plain);
-      return createPrivateKey({ key: plain, format: "der", type: "pkcs8" });
-    } catch (error) {
-      if (error instanceof BoundedLoadError) throw error;
-      // Decrypted to something that is no key: the passphrase was wrong and the padding happened to hold.
-      throw Object.assign(new Error("bad decrypt", { cause: error }), { code: "ERR_OSSL_BAD_DECRYPT" });
-    } finally {
-      plain.fill(0);
-    }
+/** The ciphers of RFC 1421 PEM encryption (DEK-Info) decrypted here, with their key lengths. */
+const LEGACY_PEM_CIPHERS: Record<string, { cipher: string; keyLength: number; ivLength: number }> = {
+  "AES-128-CBC": { cipher: "aes-128-cbc", keyLength: 16, ivLength: 16 },
+  "AES-192-CBC": { cipher: "aes-192-cbc", keyLength: 24, ivLength: 16 },
+  "AES-256-CBC": { cipher: "aes-256-cbc", keyLength: 32, ivLength: 16 },
+  "DES-EDE3-CBC": { cipher: "des-ede3-cbc", keyLength: 24, ivLength: 8 },
+};
+
+/** OpenSSL's EVP_BytesToKey with MD5 and one iteration: the key of a legacy encrypted PEM block. */
+function bytesToKey(passphrase: string, salt: Uint8Array, length: number): Buffer {
+  const password = Buffer.from(passphrase, "utf8");
+  const parts: Buffer[] = [];
+  let previous = Buffer.alloc(0);
+  let total = 0;
+  while (total < length) {
+    previous = createHash("md5").update(previous).update(password).update(salt).digest();
+    parts.push(previous);
+    total += previous.length;
   }
+  const all = Buffer.concat(parts);
+  const key = Buffer.from(all.subarray(0, length));
+  for (const part of [all, ...parts, password]) part.fill(0);
+  return key;
+}
+
+/** A legacy encrypted PEM key ("Proc-Type: 4,ENCRYPTED", "DEK-Info: CIPHER,IV"), decrypted here. */
+function decryptLegacyPem(block: PemBlock, passphrase: string): Buffer {
+  const dekInfo = /^([A-Za-z0-9-]+)\s*,\s*([0-9A-Fa-f]+)$/.exec(block.headers?.["DEK-Info"] ?? "");
+  const cipher = dekInfo ? LEGACY_PEM_CIPHERS[dekInfo[1]!.toUpperCase()] : undefined;
+  if (dekInfo === null || cipher === undefined)
+    throw new UndecryptedFormError("legacy PEM encryption with a cipher other than AES-CBC or DES-EDE3-CBC");
+  const iv = Buffer.from(dekInfo[2]!, "hex");
+  if (dekInfo[2]!.length !== cipher.ivLength * 2)
+    throw badDecrypt(new Error("DEK-Info IV of the wrong length"));
+  const key = bytesToKey(passphrase, iv.subarray(0, 8), cipher.keyLength);
+  try {
+    return decipher(cipher.cipher, key, iv, block.der);
+  } finally {
+    key.fill(0);
+  }
+}
+
+type DerType = "pkcs8" | "pkcs1" | "sec1";
+const DER_TYPES: readonly DerType[] = ["pkcs8", "pkcs1", "sec1"];
+
+/**
+ * The DER forms tried for a PEM label, its own first. OpenSSL's decoders try every form whatever the label
+ * (a legacy encrypted RSA PRIVATE KEY holding a PKCS#8 key loads), so the others are tried too: each is
+ * loaded only after {@link refuseUnbounded} has read it, whichever form it is.
+ */
+function typesFor(label: string): readonly DerType[] {
+  const own: DerType | undefined =
+    label === "RSA PRIVATE KEY"
+      ? "pkcs1"
+      : label === "EC PRIVATE KEY"
+        ? "sec1"
+        : label === "PRIVATE KEY" || label === "ENCRYPTED PRIVATE KEY"
+          ? "pkcs8"
+          : undefined;
+  return own === undefined ? DER_TYPES : [own, ...DER_TYPES.filter((t) => t !== own)];
+}
+
+/** An unencrypted DER key, after {@link refuseUnbounded} has read it, as the first of `types` that fits. */
+function loadPlain(der: Buffer, types: readonly DerType[]): KeyObject {
+  refuseUnbounded(der);
   let first: unknown;
-  for (const type of ["pkcs8", "pkcs1", "sec1"] as const) {
+  for (const type of types) {
     try {
-      return createPrivateKey({ key: der, format: "der", type, passphrase });
+      return createPrivateKey({ key: der, format: "der", type });
     } catch (error) {
-      if (isPassphraseMissing(error) || isBadPassphrase(error)) throw error;
-      first ??= error;
+      // node:crypto takes DER that does not start SEQUENCE { INTEGER as encrypted: it is no key keypin reads.
+      first ??= isPassphraseMissing(error) ? new Error("DER that is no private key") : error;
     }
   }
   throw first;
 }
 
+/**
+ * Loads a key this module decrypted: checked by {@link refuseUnbounded} first; any other failure means that
+ * the passphrase was wrong and the padding happened to hold (about 1 time in 256 for CBC).
+ */
+function loadDecrypted(plain: Buffer, types: readonly DerType[]): KeyObject {
+  try {
+    return loadPlain(plain, types);
+  } catch (error) {
+    if (error instanceof BoundedLoadError) throw error;
+    throw badDecrypt(error);
+  } finally {
+    plain.fill(0);
+  }
+}
+
+// node:crypto is never given the passphrase: every key it loads was decrypted here and checked first.
+function loadDer(der: Buffer, passphrase: string | undefined, types: readonly DerType[]): KeyObject {
+  refuseUnbounded(der);
+  if (!looksEncryptedDer(der)) return loadPlain(der, types);
+  if (passphrase === undefined) throw missingPassphrase();
+  // An EncryptedPrivateKeyInfo holds a PrivateKeyInfo.
+  return loadDecrypted(decryptPkcs8(der, passphrase), ["pkcs8"]);
+}
+
 function loadPrivateKey(key: string | Uint8Array, passphrase: string | undefined): KeyObject {
   if (typeof key !== "string") {
     const der = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-    if (!der.subarray(0, 64).toString("latin1").includes("-----BEGIN")) return loadDer(der, passphrase);
+    if (!der.subarray(0, 64).toString("latin1").includes("-----BEGIN"))
+      return loadDer(der, passphrase, DER_TYPES);
     key = der.toString("utf8");
   }
-  let blocks: ReturnType<typeof decodePem> = [];
+  let blocks: PemBlock[];
   try {
     blocks = decodePem(key).filter((b) => /PRIVATE KEY$/.test(b.label));
-  } catch {
-    // Not PEM that core reads: OpenSSL's decoder refuses it.
+  } catch (error) {
+    // PEM that core does not read is not handed to OpenSSL's more lenient reader, which no check would precede.
+    throw new Error(`PEM that keypin cannot read (${(error as Error).message})`, { cause: error });
   }
   const block = blocks[0];
-  if (block !== undefined) {
-    if (block.label === "DSA PRIVATE KEY")
-      throw new BoundedLoadError("a DSA key: keypin pins RSA, EC and EdDSA keys");
-    // A legacy encrypted PEM key ("Proc-Type: 4,ENCRYPTED") holds ciphertext: OpenSSL decrypts it (one MD5).
-    if (block.headers === undefined) return loadDer(Buffer.from(block.der), passphrase);
+  if (block === undefined) throw new Error("no PEM block labelled PRIVATE KEY");
+  if (block.label === "DSA PRIVATE KEY")
+    throw new BoundedLoadError("a DSA key: keypin pins RSA, EC and EdDSA keys");
+  if (/ENCRYPTED/i.test(block.headers?.["Proc-Type"] ?? "")) {
+    if (passphrase === undefined) throw missingPassphrase();
+    return loadDecrypted(decryptLegacyPem(block, passphrase), typesFor(block.label));
   }
-  return createPrivateKey({ key, format: "pem", passphrase });
+  return loadDer(Buffer.from(block.der), passphrase, typesFor(block.label));
 }
 
 /**
  * The DER SubjectPublicKeyInfo of a private key's public half, through node:crypto: feed it to
  * `computePin` to get the pin of a key before any certificate exists (for example a backup key kept offline).
  * Accepts PEM (PKCS#8, PKCS#1, SEC1, encrypted PKCS#8 or legacy encrypted PEM) or DER.
+ * Encrypted keys are decrypted here, not by OpenSSL, so that the key inside is checked before it is loaded:
+ * PBES2 with PBKDF2 (any HMAC-SHA-1/SHA-2 PRF) or scrypt and AES-128/192/256-CBC or DES-EDE3-CBC, and legacy
+ * PEM (`DEK-Info`) with AES-CBC or DES-EDE3-CBC. DSA and Diffie-Hellman keys, RSA moduli over 16,384 bits and
+ * key derivations past `PRIVATE_KEY_LIMITS` throw `ERR_KEYPIN_PRIVATE_KEY` before any work on them.
  * An encrypted key without `passphrase` throws KeypinError `ERR_KEYPIN_ENCRYPTED_KEY`; a wrong passphrase
- * `ERR_KEYPIN_BAD_PASSPHRASE`; a key encrypted with a legacy cipher OpenSSL 3 no longer runs by default
- * `ERR_KEYPIN_KEY_CIPHER`; bytes that are no private key `ERR_KEYPIN_PRIVATE_KEY`. Messages never contain key
+ * `ERR_KEYPIN_BAD_PASSPHRASE`; a key encrypted in any other form (RC2, single DES, PBES1, PKCS#12 PBE, other
+ * PRFs) `ERR_KEYPIN_KEY_CIPHER`; bytes that are no private key `ERR_KEYPIN_PRIVATE_KEY`. Messages never contain key
  * material.
  *
  * @example
@@ -140,7 +274,7 @@ export function spkiOfPrivateKey(
   const encrypted = looksEncrypted(key);
   try {
     if (options.passphrase === undefined && encrypted) {
-      throw Object.assign(new Error("encrypted key without passphrase"), { code: "ERR_MISSING_PASSPHRASE" });
+      throw missingPassphrase();
     }
     privateKey = loadPrivateKey(key, options.passphrase);
   } catch (error) {
@@ -151,10 +285,11 @@ export function spkiOfPrivateKey(
         { cause: error },
       );
     }
-    if (encrypted && isCipherUnavailable(error)) {
+    if (error instanceof UndecryptedFormError) {
       throw new KeypinError(
         "ERR_KEYPIN_KEY_CIPHER",
-        "The private key is encrypted with a legacy cipher node:crypto cannot run (RC2, DES or PBES1): " +
+        `The private key is encrypted in a form keypin does not decrypt itself (${error.message}), and it is not ` +
+          "handed to OpenSSL, which would load the key inside unchecked: " +
           "re-encrypt it with AES, e.g. openssl pkcs8 -topk8 -v2 aes-256-cbc -provider legacy -provider default " +
           "-in old.key -out new.key.",
         { cause: error },

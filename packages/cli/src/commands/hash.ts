@@ -82,7 +82,7 @@ export function hashInput(file: string, bytes: Uint8Array, passphrase?: string):
             `${name}: entry ${material.index} is an encrypted private key; pass --passphrase-file FILE, or hash its certificate or public key instead`,
           );
         }
-        // A legacy encrypted PEM key keeps its cipher in the PEM headers: node:crypto needs the block back.
+        // A legacy encrypted PEM key keeps its cipher in the PEM headers: spkiOfPrivateKey needs the block back.
         const key = material.pem
           ? encodePem(material.der, material.pem.label, material.pem.headers)
           : material.der;
@@ -116,7 +116,7 @@ function privateKeyProblem(error: unknown): string {
     case "ERR_KEYPIN_BAD_PASSPHRASE":
       return "is a private key that the passphrase does not decrypt; check the passphrase file";
     case "ERR_KEYPIN_KEY_CIPHER":
-      return "is a private key encrypted with a legacy cipher (RC2, DES or PBES1) that node:crypto cannot run; re-encrypt it with: openssl pkcs8 -topk8 -v2 aes-256-cbc -provider legacy -provider default -in KEY -out NEW";
+      return "is a private key encrypted in a form keypin does not decrypt itself (RC2, single DES, PBES1, PKCS#12 PBE, or a cipher or PRF other than AES-CBC, DES-EDE3-CBC and HMAC-SHA-1/SHA-2), and it is not handed to OpenSSL unchecked; re-encrypt it with: openssl pkcs8 -topk8 -v2 aes-256-cbc -provider legacy -provider default -in KEY -out NEW";
     default: {
       const inner = (error as { cause?: unknown }).cause;
       const cause = codeOf(inner);

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { encodeNode, TAG } from "../der.js";
-import { PRIVATE_KEY_LIMITS, privateKeyRefusal, readPbes2Aes } from "./private-key-shape.js";
+import { PRIVATE_KEY_LIMITS, privateKeyRefusal, readPbes2 } from "./private-key-shape.js";
 
 const seq = (...parts: Uint8Array[]): Uint8Array => encodeNode(TAG.SEQUENCE, concat(parts));
 const int = (value: Uint8Array | number): Uint8Array =>
@@ -50,13 +50,10 @@ const pkcs8 = (algorithm: string, inner: Uint8Array): Uint8Array =>
     seq(oid(algorithm), encodeNode(TAG.NULL, new Uint8Array())),
     encodeNode(TAG.OCTET_STRING, inner),
   );
-const pbes2 = (kdf: Uint8Array): Uint8Array =>
-  seq(
-    seq(oid("1.2.840.113549.1.5.13"), seq(kdf, seq(oid("2.16.840.1.101.3.4.1.42"), octets(16)))),
-    octets(64),
-  );
-const pbkdf2 = (iterations: number): Uint8Array =>
-  seq(oid("1.2.840.113549.1.5.12"), seq(octets(8), int(iterations), seq(oid("1.2.840.113549.2.9"))));
+const pbes2 = (kdf: Uint8Array, cipher = "2.16.840.1.101.3.4.1.42", ivLength = 16): Uint8Array =>
+  seq(seq(oid("1.2.840.113549.1.5.13"), seq(kdf, seq(oid(cipher), octets(ivLength)))), octets(64));
+const pbkdf2 = (iterations: number, prf = "1.2.840.113549.2.9"): Uint8Array =>
+  seq(oid("1.2.840.113549.1.5.12"), seq(octets(8), int(iterations), seq(oid(prf))));
 const scrypt = (n: number, r: number, p: number): Uint8Array =>
   seq(oid("1.3.6.1.4.1.11591.4.11"), seq(octets(16), int(n), int(r), int(p)));
 
@@ -109,18 +106,51 @@ describe("privateKeyRefusal", () => {
     assert.match(privateKeyRefusal(pbes2(scrypt(2 ** 20, 8, 16))) ?? "", /scrypt parameters of cost/);
   });
 
-  it("reads OpenSSL's default encrypted form for decryption, and nothing else", () => {
-    const params = readPbes2Aes(pbes2(pbkdf2(2048)));
+  it("refuses scrypt parameters whose memory passes 128 × 2^24 bytes, even at a cost under the cap", () => {
+    // N × r × p = 2^23 (under the cost cap), memory 128 × 2^22 × (2 + 1 + 2) = 2.5 GiB.
+    const der = pbes2(scrypt(2, 2 ** 22, 1));
+    assert.ok(opensslReads(der).includes("OCTET STRING"));
+    assert.match(
+      privateKeyRefusal(der) ?? "",
+      /scrypt parameters that take 2,684,354,560 bytes of memory \(at most 2,147,483,648/,
+    );
+  });
+
+  it("reads every PBES2 form node:crypto decrypts (PBKDF2 with each HMAC, scrypt; AES-CBC, DES-EDE3-CBC), and nothing else", () => {
+    const params = readPbes2(pbes2(pbkdf2(2048)));
     assert.deepEqual(
       params && {
-        iterations: params.iterations,
-        digest: params.digest,
+        kdf: params.kdf.name,
+        cipher: params.cipher,
         keyLength: params.keyLength,
         iv: params.iv.length,
       },
-      { iterations: 2048, digest: "sha256", keyLength: 32, iv: 16 },
+      { kdf: "pbkdf2", cipher: "aes-256-cbc", keyLength: 32, iv: 16 },
     );
-    assert.equal(readPbes2Aes(pbes2(scrypt(2 ** 14, 8, 1))), undefined);
-    assert.equal(readPbes2Aes(rsaPkcs1(2048)), undefined);
+    const prfs = ["sha1", "sha224", "sha256", "sha384", "sha512", "sha512-224", "sha512-256"];
+    prfs.forEach((digest, i) => {
+      const read = readPbes2(pbes2(pbkdf2(2048, `1.2.840.113549.2.${7 + i}`)))?.kdf;
+      assert.equal(read?.name === "pbkdf2" && read.digest, digest);
+    });
+    const des3 = readPbes2(pbes2(pbkdf2(2048), "1.2.840.113549.3.7", 8));
+    assert.deepEqual(des3 && [des3.cipher, des3.keyLength], ["des-ede3-cbc", 24]);
+    const viaScrypt = readPbes2(pbes2(scrypt(2 ** 14, 8, 1)))?.kdf;
+    assert.deepEqual(viaScrypt?.name === "scrypt" && [viaScrypt.N, viaScrypt.r, viaScrypt.p], [
+      2 ** 14,
+      8,
+      1,
+    ]);
+    for (const other of [
+      pbes2(pbkdf2(2048, "1.2.840.113549.2.5")), // HMAC-MD5
+      pbes2(pbkdf2(2048), "1.2.840.113549.3.2", 8), // RC2-CBC
+      pbes2(pbkdf2(2048), "1.3.14.3.2.7", 8), // DES-CBC
+      pbes2(pbkdf2(2048), "1.2.840.113549.3.7", 16), // DES-EDE3-CBC with an IV of the wrong length
+      pbes2(scrypt(3, 8, 1)), // N not a power of two
+      seq(seq(oid("1.2.840.113549.1.12.1.3"), seq(octets(8), int(2048))), octets(64)),
+      rsaPkcs1(2048),
+    ]) {
+      assert.ok(opensslReads(other).includes("SEQUENCE"));
+      assert.equal(readPbes2(other), undefined);
+    }
   });
 });

@@ -37,6 +37,11 @@ export const PRIVATE_KEY_LIMITS = {
   iterations: 10_000_000,
   /** scrypt's N × r × p up to 2^24 (OpenSSL's default is 2^14 × 8 × 1 = 2^17). */
   scryptCost: 2 ** 24,
+  /**
+   * scrypt's memory, 128 × r × (N + p + 2) bytes, up to 128 × 2^24 (2 GiB: the cost cap with p = 1; OpenSSL's
+   * default 2^14 × 8 takes 16 MiB). A decrypter passes it as scrypt's `maxmem`.
+   */
+  scryptMaxmem: 128 * 2 ** 24,
 } as const;
 
 /** PKCS#5 v1.5 PBES1 and PKCS#12 PBE schemes: parameters SEQUENCE { salt, iterationCount }. */
@@ -98,6 +103,10 @@ function encryptionProblem(der: Uint8Array, algorithm: DerNode): string | undefi
     const cost = numberOf(der, fields[1]) * numberOf(der, fields[2]) * numberOf(der, fields[3]);
     if (cost > PRIVATE_KEY_LIMITS.scryptCost)
       return `encrypted with scrypt parameters of cost N×r×p = ${Number.isFinite(cost) ? cost : "over 2^53"} (at most 2^24 are run): re-encrypt it, e.g. openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out NEW`;
+    const [n, r, p] = [numberOf(der, fields[1]), numberOf(der, fields[2]), numberOf(der, fields[3])];
+    const memory = 128 * r * (n + p + 2);
+    if (memory > PRIVATE_KEY_LIMITS.scryptMaxmem)
+      return `encrypted with scrypt parameters that take ${Number.isFinite(memory) ? memory.toLocaleString("en-US") : "over 2^53"} bytes of memory (at most ${PRIVATE_KEY_LIMITS.scryptMaxmem.toLocaleString("en-US")} are used): re-encrypt it, e.g. openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out NEW`;
   }
   return undefined;
 }
@@ -145,74 +154,127 @@ export function privateKeyRefusal(der: Uint8Array): string | undefined {
   return undefined;
 }
 
-/** The parameters of an encrypted PKCS#8 key in the form OpenSSL writes by default (PBES2, PBKDF2, AES-CBC). */
-export interface Pbes2Aes {
-  salt: Uint8Array;
-  iterations: number;
-  /** The PBKDF2 PRF's digest, as node:crypto names it. */
-  digest: "sha1" | "sha224" | "sha256" | "sha384" | "sha512";
-  /** The AES key length in bytes (16, 24 or 32) for `aes-<bits>-cbc`. */
+/** The key derivation of a PBES2-encrypted PKCS#8 key: PBKDF2 with an HMAC, or scrypt. */
+export type Pbes2Kdf =
+  | {
+      name: "pbkdf2";
+      salt: Uint8Array;
+      iterations: number;
+      /** The PBKDF2 PRF's digest, as node:crypto names it. */
+      digest: "sha1" | "sha224" | "sha256" | "sha384" | "sha512" | "sha512-224" | "sha512-256";
+    }
+  | { name: "scrypt"; salt: Uint8Array; N: number; r: number; p: number };
+
+/** The parameters of a PBES2-encrypted PKCS#8 key in a form node:crypto can decrypt (see {@link readPbes2}). */
+export interface Pbes2 {
+  kdf: Pbes2Kdf;
+  /** The cipher, as node:crypto names it. */
+  cipher: "aes-128-cbc" | "aes-192-cbc" | "aes-256-cbc" | "des-ede3-cbc";
+  /** The cipher's key length in bytes. */
   keyLength: 16 | 24 | 32;
   iv: Uint8Array;
   ciphertext: Uint8Array;
 }
 
-const PRF: Record<string, Pbes2Aes["digest"]> = {
+const PRF: Record<string, Extract<Pbes2Kdf, { name: "pbkdf2" }>["digest"]> = {
   "1.2.840.113549.2.7": "sha1",
   "1.2.840.113549.2.8": "sha224",
   "1.2.840.113549.2.9": "sha256",
   "1.2.840.113549.2.10": "sha384",
   "1.2.840.113549.2.11": "sha512",
+  "1.2.840.113549.2.12": "sha512-224",
+  "1.2.840.113549.2.13": "sha512-256",
 };
-const AES_CBC: Record<string, Pbes2Aes["keyLength"]> = {
-  "2.16.840.1.101.3.4.1.2": 16,
-  "2.16.840.1.101.3.4.1.22": 24,
-  "2.16.840.1.101.3.4.1.42": 32,
-};
+const CIPHERS: Record<string, { cipher: Pbes2["cipher"]; keyLength: Pbes2["keyLength"]; ivLength: number }> =
+  {
+    "2.16.840.1.101.3.4.1.2": { cipher: "aes-128-cbc", keyLength: 16, ivLength: 16 },
+    "2.16.840.1.101.3.4.1.22": { cipher: "aes-192-cbc", keyLength: 24, ivLength: 16 },
+    "2.16.840.1.101.3.4.1.42": { cipher: "aes-256-cbc", keyLength: 32, ivLength: 16 },
+    "1.2.840.113549.3.7": { cipher: "des-ede3-cbc", keyLength: 24, ivLength: 8 },
+  };
+
+/** A positive INTEGER that fits a safe integer, or `undefined`. */
+function positive(der: Uint8Array, node: DerNode | undefined): number | undefined {
+  const n = numberOf(der, node);
+  return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
+}
+
+function readKdf(
+  der: Uint8Array,
+  kdf: DerNode | undefined,
+): { kdf: Pbes2Kdf; keyLength?: number } | undefined {
+  const [kdfOid, kdfParams] = children(der, kdf);
+  if (kdfOid?.tag !== TAG.OID) return undefined;
+  const kdfName = readOid(der, kdfOid);
+  const fields = children(der, kdfParams);
+  const [salt] = fields;
+  // PBKDF2's salt may also be an AlgorithmIdentifier (otherSource), which nothing writes: not read.
+  if (salt?.tag !== TAG.OCTET_STRING) return undefined;
+  if (kdfName === OID.pbkdf2) {
+    const iterations = positive(der, fields[1]);
+    if (iterations === undefined) return undefined;
+    let rest = fields.slice(2);
+    const keyLength = rest[0]?.tag === TAG.INTEGER ? positive(der, rest[0]) : undefined;
+    if (rest[0]?.tag === TAG.INTEGER) {
+      if (keyLength === undefined) return undefined;
+      rest = rest.slice(1);
+    }
+    let digest: Extract<Pbes2Kdf, { name: "pbkdf2" }>["digest"] = "sha1";
+    if (rest.length > 1) return undefined;
+    if (rest.length === 1) {
+      const [prfOid] = children(der, rest[0]);
+      const named = prfOid?.tag === TAG.OID ? PRF[readOid(der, prfOid)] : undefined;
+      if (named === undefined) return undefined;
+      digest = named;
+    }
+    const read = { name: "pbkdf2", salt: valueBytes(der, salt), iterations, digest } as const;
+    return keyLength === undefined ? { kdf: read } : { kdf: read, keyLength };
+  }
+  if (kdfName === OID.scrypt) {
+    const [N, r, p] = [positive(der, fields[1]), positive(der, fields[2]), positive(der, fields[3])];
+    // scrypt's N is a power of two above 1.
+    if (N === undefined || r === undefined || p === undefined || N < 2 || !Number.isInteger(Math.log2(N)))
+      return undefined;
+    if (fields.length > 5) return undefined;
+    const read = { name: "scrypt", salt: valueBytes(der, salt), N, r, p } as const;
+    if (fields[4] === undefined) return { kdf: read };
+    const keyLength = positive(der, fields[4]);
+    return keyLength === undefined ? undefined : { kdf: read, keyLength };
+  }
+  return undefined;
+}
 
 /**
- * The PBES2 parameters of an EncryptedPrivateKeyInfo that uses PBKDF2 and AES-CBC (what `openssl pkcs8
- * -topk8` and node:crypto write), so that the caller can decrypt it and check the key inside with
- * {@link privateKeyRefusal} before loading it; `undefined` for any other form. Does not bound the
- * iterations: call {@link privateKeyRefusal} first.
+ * The PBES2 parameters of an EncryptedPrivateKeyInfo that node:crypto can decrypt: PBKDF2 (HMAC with SHA-1,
+ * SHA-224, SHA-256, SHA-384, SHA-512, SHA-512/224 or SHA-512/256) or scrypt, with AES-128/192/256-CBC or
+ * DES-EDE3-CBC (every form `openssl pkcs8 -topk8 -v2 …` writes with OpenSSL 3's default provider), so that the
+ * caller decrypts it and checks the key inside with {@link privateKeyRefusal} before any loader reads it;
+ * `undefined` for any other form (PBES1, PKCS#12 PBE, other ciphers or PRFs, malformed parameters). Does not
+ * bound the key derivation's work: call {@link privateKeyRefusal} first.
  *
  * @example
- * const p = readPbes2Aes(der); // { salt, iterations: 2048, digest: "sha256", keyLength: 32, iv, ciphertext }
+ * const p = readPbes2(der); // { kdf: { name: "pbkdf2", iterations: 2048, digest: "sha256", … }, cipher: "aes-256-cbc", … }
  */
-export function readPbes2Aes(der: Uint8Array): Pbes2Aes | undefined {
+export function readPbes2(der: Uint8Array): Pbes2 | undefined {
   const top = readNode(der, 0, der.length);
-  const [algorithm, data] = children(der, top);
-  if (algorithm?.tag !== TAG.SEQUENCE || data?.tag !== TAG.OCTET_STRING) return undefined;
+  const parts = children(der, top);
+  const [algorithm, data] = parts;
+  if (parts.length !== 2 || algorithm?.tag !== TAG.SEQUENCE || data?.tag !== TAG.OCTET_STRING)
+    return undefined;
   const [schemeOid, params] = children(der, algorithm);
   if (schemeOid?.tag !== TAG.OID || readOid(der, schemeOid) !== OID.pbes2) return undefined;
   const [kdf, cipher] = children(der, params);
-  const [kdfOid, kdfParams] = children(der, kdf);
-  if (kdfOid?.tag !== TAG.OID || readOid(der, kdfOid) !== OID.pbkdf2) return undefined;
-  const fields = children(der, kdfParams);
-  const [salt, count] = fields;
-  if (salt?.tag !== TAG.OCTET_STRING) return undefined;
-  const iterations = numberOf(der, count);
-  if (!Number.isSafeInteger(iterations) || iterations < 1) return undefined;
-  let rest = fields.slice(2);
-  const keyLengthField = rest[0]?.tag === TAG.INTEGER ? numberOf(der, rest[0]) : undefined;
-  if (keyLengthField !== undefined) rest = rest.slice(1);
-  let digest: Pbes2Aes["digest"] = "sha1";
-  if (rest.length > 0) {
-    const [prfOid] = children(der, rest[0]);
-    const named = prfOid?.tag === TAG.OID ? PRF[readOid(der, prfOid)] : undefined;
-    if (named === undefined) return undefined;
-    digest = named;
-  }
+  const derivation = readKdf(der, kdf);
+  if (derivation === undefined) return undefined;
   const [cipherOid, iv] = children(der, cipher);
-  const keyLength = cipherOid?.tag === TAG.OID ? AES_CBC[readOid(der, cipherOid)] : undefined;
-  if (keyLength === undefined || iv?.tag !== TAG.OCTET_STRING || iv.end - iv.valueStart !== 16)
+  const known = cipherOid?.tag === TAG.OID ? CIPHERS[readOid(der, cipherOid)] : undefined;
+  if (known === undefined || iv?.tag !== TAG.OCTET_STRING || iv.end - iv.valueStart !== known.ivLength)
     return undefined;
-  if (keyLengthField !== undefined && keyLengthField !== keyLength) return undefined;
+  if (derivation.keyLength !== undefined && derivation.keyLength !== known.keyLength) return undefined;
   return {
-    salt: valueBytes(der, salt),
-    iterations,
-    digest,
-    keyLength,
+    kdf: derivation.kdf,
+    cipher: known.cipher,
+    keyLength: known.keyLength,
     iv: valueBytes(der, iv),
     ciphertext: valueBytes(der, data),
   };
