@@ -7,10 +7,77 @@ import { parseXml, type XmlElement } from "../xml.js";
 
 const platform = "Android";
 
-/** The standard padded base64 of the 32 bytes that `text` (43 or 44 characters) decodes to. */
-function canonicalBase64(text: string): string {
-  const bytes = Uint8Array.from(atob(text.endsWith("=") ? text : `${text}=`), (c) => c.charCodeAt(0));
-  return btoa(String.fromCharCode(...bytes));
+/**
+ * The bytes android.util.Base64.decode(text, DEFAULT) gives (frameworks/base core/java/android/util/Base64.java),
+ * or undefined where it throws: the UTF-8 bytes are read with a table in which every byte outside the alphabet
+ * and `=` is skipped (white space, line breaks, any other character, each byte of a non-ASCII one); `=` after two
+ * characters of a quad must be followed by exactly one more `=`, after three by nothing but skipped bytes; a
+ * quad of one character is refused; padding is optional.
+ */
+export function androidBase64Decode(text: string): Uint8Array | undefined {
+  const input = new TextEncoder().encode(text);
+  const out: number[] = [];
+  let state = 0;
+  let value = 0;
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (const byte of input) {
+    const d = byte === 0x3d ? -2 : byte < 0x80 ? alphabet.indexOf(String.fromCharCode(byte)) : -1;
+    if (d === -1) continue;
+    switch (state) {
+      case 0:
+      case 1:
+        if (d < 0) return undefined;
+        value = (value << 6) | d;
+        state++;
+        break;
+      case 2:
+        if (d >= 0) {
+          value = (value << 6) | d;
+          state = 3;
+        } else {
+          out.push((value >> 4) & 0xff);
+          state = 4;
+        }
+        break;
+      case 3:
+        if (d >= 0) {
+          value = (value << 6) | d;
+          out.push((value >> 16) & 0xff, (value >> 8) & 0xff, value & 0xff);
+          value = 0;
+          state = 0;
+        } else {
+          out.push((value >> 10) & 0xff, (value >> 2) & 0xff);
+          state = 5;
+        }
+        break;
+      case 4:
+        if (d !== -2) return undefined;
+        state = 5;
+        break;
+      default:
+        return undefined;
+    }
+    if (state === 0) value = 0;
+  }
+  if (state === 1 || state === 4) return undefined;
+  if (state === 2) out.push((value >> 4) & 0xff);
+  if (state === 3) out.push((value >> 10) & 0xff, (value >> 2) & 0xff);
+  return Uint8Array.from(out);
+}
+
+/** Java's String.equalsIgnoreCase, char by char (so "ſha-256", with a long s, equals "SHA-256" as on Android). */
+function javaEqualsIgnoreCase(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const [x, y] = [a[i]!, b[i]!];
+    if (x === y) continue;
+    const [ux, uy] = [x.toUpperCase(), y.toUpperCase()];
+    if (ux.length === 1 && uy.length === 1 && ux === uy) continue;
+    const [lx, ly] = [ux.toLowerCase(), uy.toLowerCase()];
+    if (ux.length === 1 && uy.length === 1 && lx === ly) continue;
+    return false;
+  }
+  return true;
 }
 
 /**
@@ -31,6 +98,21 @@ function readBoolean(el: XmlElement, name: string, fallback: boolean, file: stri
     `<${el.name} ${name}=${short(raw)}>: Android reads only true or false (in any of the spellings aapt2 compiles: true, True, TRUE) as a boolean here, and this value by other rules keypin does not guess; write true or false`,
   );
 }
+
+/** The elements Android's XmlConfigSource (and TrustKit for Android's trustkit-config) reads inside each. */
+const knownChildren: Record<string, string[]> = {
+  "network-security-config": ["base-config", "domain-config", "debug-overrides"],
+  "base-config": ["trust-anchors"],
+  "domain-config": ["domain", "trust-anchors", "pin-set", "domain-config", "trustkit-config"],
+  "debug-overrides": ["trust-anchors"],
+  "trust-anchors": ["certificates"],
+  "pin-set": ["pin"],
+  "trustkit-config": ["report-uri"],
+  domain: [],
+  pin: [],
+  certificates: [],
+  "report-uri": [],
+};
 
 /** What a domain-config has, or inherits from the configs around it (Android's inheritance rules). */
 interface Inherited {
@@ -72,20 +154,32 @@ export function importAndroidNsc(text: string, file: string): ImportedSource {
     const pins: ImportedPin[] = [];
     for (const pin of set.children.filter((c) => c.name === "pin")) {
       const digest = pin.attributes.digest;
-      if (digest !== "SHA-256") {
+      // Pin.isSupportedDigestAlgorithm: "SHA-256".equalsIgnoreCase(digest)
+      if (digest === undefined || !javaEqualsIgnoreCase(digest, "SHA-256")) {
         throw new ImportError(
           at(pin.line),
-          `<pin digest=${short(digest ?? "")}>: Android accepts only digest="SHA-256" and rejects this file`,
+          `<pin digest=${short(digest ?? "")}>: Android accepts only digest="SHA-256" (in any case) and rejects this file`,
         );
       }
-      // Android decodes the base64 leniently (a missing "=" is fine) and requires 32 bytes.
-      const read = /^[A-Za-z0-9+/]{43}=?$/.test(pin.text) ? readPin(canonicalBase64(pin.text)) : undefined;
+      // XmlConfigSource decodes the text with android.util.Base64 (which skips what is not base64, so a pin split
+      // over lines is read) and requires 32 bytes.
+      const bytes = androidBase64Decode(pin.text);
+      const read =
+        bytes !== undefined && bytes.length === 32
+          ? readPin(Buffer.from(bytes).toString("base64"))
+          : undefined;
       if (read === undefined || "problem" in read) {
         throw new ImportError(
           at(pin.line),
           `<pin> holds ${short(pin.text)}, not the base64 of a SHA-256 digest; Android rejects this file`,
         );
       }
+      if (/[^A-Za-z0-9+/=\t\n\r ]/.test(pin.text))
+        findings.add(
+          "changed",
+          at(pin.line),
+          `<pin> holds ${short(pin.text)}: Android's base64 decoder skips every character outside base64, so it reads ${short(read.pin)}; imported as Android reads it`,
+        );
       if (!pins.some((p) => p.pin === read.pin)) pins.push({ pin: read.pin, place: at(pin.line) });
     }
     const expiration = set.attributes.expiration;
@@ -98,6 +192,33 @@ export function importAndroidNsc(text: string, file: string): ImportedSource {
     }
     return { pins, expires: lastPinnedDay(expiration)!, line: set.line };
   };
+
+  // Android's parser (XmlConfigSource) skips an element it does not know, with all it holds; a prefixed name
+  // (`<x:domain-config xmlns:x=…>`) is compiled by aapt2 as its local name and namespace, which keypin does not
+  // read as Android would. Both are reported, never silently passed over.
+  const unknown = (el: XmlElement): void => {
+    const allowed = knownChildren[el.name];
+    for (const child of el.children) {
+      if (allowed?.includes(child.name)) {
+        unknown(child);
+        continue;
+      }
+      const local = child.name.includes(":") ? child.name.slice(child.name.indexOf(":") + 1) : undefined;
+      if (local !== undefined && allowed?.includes(local))
+        findings.add(
+          "unreadable",
+          at(child.line),
+          `<${child.name}> in <${el.name}> has a namespace prefix: keypin does not read it, and Android may read it by its local name as <${local}>; nothing in it is imported (write <${local}> without a prefix)`,
+        );
+      else
+        findings.add(
+          "dropped",
+          at(child.line),
+          `<${child.name}> is not an element keypin knows in <${el.name}> (Android skips elements it does not know, with all they hold); nothing in it is imported`,
+        );
+    }
+  };
+  unknown(root);
 
   const base = root.children.find((c) => c.name === "base-config");
   const baseOverrides = base === undefined ? [] : (overridesOf(base) ?? []);
