@@ -52,8 +52,10 @@ export {
 export {
   type Pbes2,
   type Pbes2Kdf,
+  type Pkcs12Pbe,
   PRIVATE_KEY_LIMITS,
   privateKeyRefusal,
   readPbes2,
+  readPkcs12Pbe,
 } from "./x509/private-key-shape.js";
 export { parseSpki } from "./x509/spki.js";

@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import {
   createDecipheriv,
   createHash,
@@ -15,6 +16,7 @@ import {
   PRIVATE_KEY_LIMITS,
   privateKeyRefusal,
   readPbes2,
+  readPkcs12Pbe,
 } from "@keypin/core";
 
 function isPassphraseMissing(error: unknown): boolean {
@@ -82,21 +84,89 @@ function decipher(cipher: string, key: Uint8Array, iv: Uint8Array, ciphertext: U
   }
 }
 
+/** SHA-1 in one call: crypto.hash (Node 20.12) takes half the time of createHash, which older Nodes have. */
+const sha1: (data: Buffer) => Buffer =
+  typeof (crypto as { hash?: unknown }).hash === "function"
+    ? (data) =>
+        (crypto as unknown as { hash(a: string, d: Buffer, e: "buffer"): Buffer }).hash(
+          "sha1",
+          data,
+          "buffer",
+        )
+    : (data) => createHash("sha1").update(data).digest();
+
+/**
+ * RFC 7292 appendix B.2's key derivation with SHA-1: `length` bytes of purpose `id` (1 key, 2 IV) from the
+ * passphrase as a NUL-terminated BMPString, as OpenSSL derives it for PKCS#12 PBE.
+ */
+function pkcs12Kdf(
+  passphrase: string,
+  salt: Uint8Array,
+  id: number,
+  iterations: number,
+  length: number,
+): Buffer {
+  const v = 64;
+  const password = Buffer.from(`${passphrase}\0`, "utf16le").swap16();
+  const repeat = (bytes: Uint8Array): Buffer => {
+    const out = Buffer.alloc(bytes.length === 0 ? 0 : v * Math.ceil(bytes.length / v));
+    for (let i = 0; i < out.length; i++) out[i] = bytes[i % bytes.length]!;
+    return out;
+  };
+  const input = Buffer.concat([repeat(salt), repeat(password)]);
+  const diversifier = Buffer.alloc(v, id);
+  const blocks: Buffer[] = [];
+  try {
+    for (let total = 0; total < length; ) {
+      let a = sha1(Buffer.concat([diversifier, input]));
+      for (let i = 1; i < iterations; i++) a = sha1(a);
+      blocks.push(a);
+      total += a.length;
+      if (total >= length) break;
+      // Each v-byte block of the input becomes (block + B + 1) mod 2^(8v), B being a repeated to v bytes.
+      const b = repeat(a);
+      for (let at = 0; at < input.length; at += v) {
+        let carry = 1;
+        for (let k = v - 1; k >= 0; k--) {
+          const sum = input[at + k]! + b[k]! + carry;
+          input[at + k] = sum & 0xff;
+          carry = sum >> 8;
+        }
+      }
+      b.fill(0);
+    }
+    return Buffer.from(Buffer.concat(blocks).subarray(0, length));
+  } finally {
+    for (const part of [password, input, ...blocks]) part.fill(0);
+  }
+}
+
 /**
  * An EncryptedPrivateKeyInfo decrypted here, never by OpenSSL, so that the key inside is checked by
- * {@link refuseUnbounded} before it is loaded. PBES2 only (PBKDF2 or scrypt, AES-CBC or DES-EDE3-CBC): other
- * schemes throw {@link UndecryptedFormError}. The caller has bounded the key derivation with refuseUnbounded.
+ * {@link refuseUnbounded} before it is loaded: PBES2 (PBKDF2 or scrypt, AES-CBC or DES-EDE3-CBC) and PKCS#12
+ * PBE with SHA-1 and triple DES; other schemes throw {@link UndecryptedFormError}. The caller has bounded the key derivation with refuseUnbounded.
  */
 function decryptPkcs8(der: Uint8Array, passphrase: string): Buffer {
   let params: Pbes2 | undefined;
+  let pkcs12: ReturnType<typeof readPkcs12Pbe>;
   try {
     params = readPbes2(der);
+    pkcs12 = params === undefined ? readPkcs12Pbe(der) : undefined;
   } catch {
     params = undefined;
   }
+  if (pkcs12 !== undefined) {
+    const key = pkcs12Kdf(passphrase, pkcs12.salt, 1, pkcs12.iterations, pkcs12.keyLength);
+    const iv = pkcs12Kdf(passphrase, pkcs12.salt, 2, pkcs12.iterations, 8);
+    try {
+      return decipher(pkcs12.cipher, key, iv, pkcs12.ciphertext);
+    } finally {
+      key.fill(0);
+    }
+  }
   if (params === undefined)
     throw new UndecryptedFormError(
-      "PBES1, PKCS#12 PBE, or PBES2 with a cipher or key derivation other than AES-CBC or DES-EDE3-CBC with PBKDF2 or scrypt",
+      "PBES1, PKCS#12 PBE with RC2 or RC4, or PBES2 with a cipher or key derivation other than AES-CBC or DES-EDE3-CBC with PBKDF2 or scrypt",
     );
   const { kdf } = params;
   let key: Buffer;
@@ -251,11 +321,12 @@ function loadPrivateKey(key: string | Uint8Array, passphrase: string | undefined
  * `computePin` to get the pin of a key before any certificate exists (for example a backup key kept offline).
  * Accepts PEM (PKCS#8, PKCS#1, SEC1, encrypted PKCS#8 or legacy encrypted PEM) or DER.
  * Encrypted keys are decrypted here, not by OpenSSL, so that the key inside is checked before it is loaded:
- * PBES2 with PBKDF2 (any HMAC-SHA-1/SHA-2 PRF) or scrypt and AES-128/192/256-CBC or DES-EDE3-CBC, and legacy
+ * PBES2 with PBKDF2 (any HMAC-SHA-1/SHA-2 PRF) or scrypt and AES-128/192/256-CBC or DES-EDE3-CBC, PKCS#12 PBE
+ * with SHA-1 and triple DES (OpenSSL 1.0's default), and legacy
  * PEM (`DEK-Info`) with AES-CBC or DES-EDE3-CBC. DSA and Diffie-Hellman keys, RSA moduli over 16,384 bits and
  * key derivations past `PRIVATE_KEY_LIMITS` throw `ERR_KEYPIN_PRIVATE_KEY` before any work on them.
  * An encrypted key without `passphrase` throws KeypinError `ERR_KEYPIN_ENCRYPTED_KEY`; a wrong passphrase
- * `ERR_KEYPIN_BAD_PASSPHRASE`; a key encrypted in any other form (RC2, single DES, PBES1, PKCS#12 PBE, other
+ * `ERR_KEYPIN_BAD_PASSPHRASE`; a key encrypted in any other form (RC2, RC4, single DES, PBES1, other
  * PRFs) `ERR_KEYPIN_KEY_CIPHER`; bytes that are no private key `ERR_KEYPIN_PRIVATE_KEY`. Messages never contain key
  * material.
  *

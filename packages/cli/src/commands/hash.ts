@@ -116,7 +116,7 @@ function privateKeyProblem(error: unknown): string {
     case "ERR_KEYPIN_BAD_PASSPHRASE":
       return "is a private key that the passphrase does not decrypt; check the passphrase file";
     case "ERR_KEYPIN_KEY_CIPHER":
-      return "is a private key encrypted in a form keypin does not decrypt itself (RC2, single DES, PBES1, PKCS#12 PBE, or a cipher or PRF other than AES-CBC, DES-EDE3-CBC and HMAC-SHA-1/SHA-2), and it is not handed to OpenSSL unchecked; re-encrypt it with: openssl pkcs8 -topk8 -v2 aes-256-cbc -provider legacy -provider default -in KEY -out NEW";
+      return "is a private key encrypted in a form keypin does not decrypt itself (RC2, RC4, single DES, PBES1, or a cipher or PRF other than AES-CBC, triple DES and HMAC-SHA-1/SHA-2), and it is not handed to OpenSSL unchecked; re-encrypt it with: openssl pkcs8 -topk8 -v2 aes-256-cbc -provider legacy -provider default -in KEY -out NEW";
     default: {
       const inner = (error as { cause?: unknown }).cause;
       const cause = codeOf(inner);

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { encodeNode, TAG } from "../der.js";
-import { PRIVATE_KEY_LIMITS, privateKeyRefusal, readPbes2 } from "./private-key-shape.js";
+import { PRIVATE_KEY_LIMITS, privateKeyRefusal, readPbes2, readPkcs12Pbe } from "./private-key-shape.js";
 
 const seq = (...parts: Uint8Array[]): Uint8Array => encodeNode(TAG.SEQUENCE, concat(parts));
 const int = (value: Uint8Array | number): Uint8Array =>
@@ -92,7 +92,7 @@ describe("privateKeyRefusal", () => {
     assert.equal(privateKeyRefusal(pkcs8("1.3.101.112", octets(34))), undefined);
   });
 
-  it("refuses PBKDF2, PBES1 and PKCS#12 iteration counts over 10 million, and scrypt costs over 2^24", () => {
+  it("refuses PBKDF2 and PBES1 iteration counts over 10 million, PKCS#12 ones over 1 million, and scrypt costs over 2^24", () => {
     assert.equal(privateKeyRefusal(pbes2(pbkdf2(PRIVATE_KEY_LIMITS.iterations))), undefined);
     for (const der of [
       pbes2(pbkdf2(PRIVATE_KEY_LIMITS.iterations + 1)),
@@ -100,7 +100,10 @@ describe("privateKeyRefusal", () => {
       seq(seq(oid("1.2.840.113549.1.12.1.3"), seq(octets(8), int(2 ** 40))), octets(64)),
     ]) {
       assert.ok(opensslReads(der).includes("OCTET STRING"));
-      assert.match(privateKeyRefusal(der) ?? "", /key-derivation iterations \(at most 10,000,000 are run\)/);
+      assert.match(
+        privateKeyRefusal(der) ?? "",
+        /key-derivation iterations \(at most (10|1),000,000 are run\)/,
+      );
     }
     assert.equal(privateKeyRefusal(pbes2(scrypt(2 ** 14, 8, 1))), undefined);
     assert.match(privateKeyRefusal(pbes2(scrypt(2 ** 20, 8, 16))) ?? "", /scrypt parameters of cost/);
@@ -152,5 +155,23 @@ describe("privateKeyRefusal", () => {
       assert.ok(opensslReads(other).includes("SEQUENCE"));
       assert.equal(readPbes2(other), undefined);
     }
+  });
+
+  it("reads PKCS#12 PBE with SHA-1 and triple DES, and refuses its iteration counts over 1 million", () => {
+    const pbe = (scheme: string, iterations: number): Uint8Array =>
+      seq(seq(oid(`1.2.840.113549.1.12.1.${scheme}`), seq(octets(8), int(iterations))), octets(64));
+    const three = readPkcs12Pbe(pbe("3", 2048));
+    assert.deepEqual(three && [three.cipher, three.keyLength, three.iterations], ["des-ede3-cbc", 24, 2048]);
+    const two = readPkcs12Pbe(pbe("4", 2048));
+    assert.deepEqual(two && [two.cipher, two.keyLength], ["des-ede-cbc", 16]);
+    assert.equal(readPkcs12Pbe(pbe("6", 2048)), undefined); // RC2-40
+    assert.equal(readPkcs12Pbe(pbes2(pbkdf2(2048))), undefined);
+    assert.equal(privateKeyRefusal(pbe("3", PRIVATE_KEY_LIMITS.pkcs12Iterations)), undefined);
+    const over = pbe("3", PRIVATE_KEY_LIMITS.pkcs12Iterations + 1);
+    assert.ok(opensslReads(over).includes("OCTET STRING"));
+    assert.match(
+      privateKeyRefusal(over) ?? "",
+      /1,000,001 PKCS#12 key-derivation iterations \(at most 1,000,000 are run\)/,
+    );
   });
 });

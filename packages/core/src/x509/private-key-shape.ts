@@ -42,6 +42,11 @@ export const PRIVATE_KEY_LIMITS = {
    * default 2^14 × 8 takes 16 MiB). A decrypter passes it as scrypt's `maxmem`.
    */
   scryptMaxmem: 128 * 2 ** 24,
+  /**
+   * PKCS#12 PBE iteration counts up to 1 million: keypin runs that key derivation in JavaScript, three
+   * SHA-1 chains of this length (about 3 s; OpenSSL 1.0's `pkcs8 -topk8` wrote 2,048).
+   */
+  pkcs12Iterations: 1_000_000,
 } as const;
 
 /** PKCS#5 v1.5 PBES1 and PKCS#12 PBE schemes: parameters SEQUENCE { salt, iterationCount }. */
@@ -91,7 +96,12 @@ function encryptionProblem(der: Uint8Array, algorithm: DerNode): string | undefi
     count > PRIVATE_KEY_LIMITS.iterations
       ? `encrypted with ${Number.isFinite(count) ? count.toLocaleString("en-US") : "more than 2^53"} key-derivation iterations (at most ${PRIVATE_KEY_LIMITS.iterations.toLocaleString("en-US")} are run): re-encrypt it, e.g. openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out NEW`
       : undefined;
-  if (isSaltIterationScheme(scheme)) return iterationsProblem(numberOf(der, children(der, params)[1]));
+  if (isSaltIterationScheme(scheme)) {
+    const count = numberOf(der, children(der, params)[1]);
+    if (scheme.startsWith("1.2.840.113549.1.12.1.") && count > PRIVATE_KEY_LIMITS.pkcs12Iterations)
+      return `encrypted with ${Number.isFinite(count) ? count.toLocaleString("en-US") : "more than 2^53"} PKCS#12 key-derivation iterations (at most ${PRIVATE_KEY_LIMITS.pkcs12Iterations.toLocaleString("en-US")} are run): re-encrypt it, e.g. openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out NEW`;
+    return iterationsProblem(count);
+  }
   if (scheme !== OID.pbes2) return undefined;
   const [kdf] = children(der, params);
   const [kdfOid, kdfParams] = children(der, kdf);
@@ -278,4 +288,44 @@ export function readPbes2(der: Uint8Array): Pbes2 | undefined {
     iv: valueBytes(der, iv),
     ciphertext: valueBytes(der, data),
   };
+}
+
+/** The parameters of a PKCS#8 key encrypted with PKCS#12 PBE and SHA-1 (see {@link readPkcs12Pbe}). */
+export interface Pkcs12Pbe {
+  salt: Uint8Array;
+  iterations: number;
+  /** Three-key or two-key triple DES, as node:crypto names it. */
+  cipher: "des-ede3-cbc" | "des-ede-cbc";
+  keyLength: 24 | 16;
+  ciphertext: Uint8Array;
+}
+
+const PKCS12_PBE: Record<string, Pick<Pkcs12Pbe, "cipher" | "keyLength">> = {
+  "1.2.840.113549.1.12.1.3": { cipher: "des-ede3-cbc", keyLength: 24 },
+  "1.2.840.113549.1.12.1.4": { cipher: "des-ede-cbc", keyLength: 16 },
+};
+
+/**
+ * The parameters of an EncryptedPrivateKeyInfo encrypted with pbeWithSHAAnd3-KeyTripleDES-CBC or
+ * pbeWithSHAAnd2-KeyTripleDES-CBC (RFC 7292; what OpenSSL 1.0's `pkcs8 -topk8` wrote by default), for a
+ * caller that runs the PKCS#12 key derivation itself; `undefined` for any other form (the RC2 and RC4 ones
+ * included). Does not bound the iterations: call {@link privateKeyRefusal} first.
+ *
+ * @example
+ * const p = readPkcs12Pbe(der); // { salt, iterations: 2048, cipher: "des-ede3-cbc", keyLength: 24, ciphertext }
+ */
+export function readPkcs12Pbe(der: Uint8Array): Pkcs12Pbe | undefined {
+  const top = readNode(der, 0, der.length);
+  const parts = children(der, top);
+  const [algorithm, data] = parts;
+  if (parts.length !== 2 || algorithm?.tag !== TAG.SEQUENCE || data?.tag !== TAG.OCTET_STRING)
+    return undefined;
+  const [schemeOid, params] = children(der, algorithm);
+  const scheme = schemeOid?.tag === TAG.OID ? PKCS12_PBE[readOid(der, schemeOid)] : undefined;
+  if (scheme === undefined) return undefined;
+  const fields = children(der, params);
+  const [salt] = fields;
+  const iterations = positive(der, fields[1]);
+  if (fields.length !== 2 || salt?.tag !== TAG.OCTET_STRING || iterations === undefined) return undefined;
+  return { salt: valueBytes(der, salt), iterations, ...scheme, ciphertext: valueBytes(der, data) };
 }
