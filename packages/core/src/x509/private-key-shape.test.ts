@@ -92,7 +92,7 @@ describe("privateKeyRefusal", () => {
     assert.equal(privateKeyRefusal(pkcs8("1.3.101.112", octets(34))), undefined);
   });
 
-  it("refuses PBKDF2 and PBES1 iteration counts over 10 million, PKCS#12 ones over 1 million, and scrypt costs over 2^24", () => {
+  it("refuses PBKDF2 and PBES1 iteration counts over 10 million, PKCS#12 ones over 1 million, and scrypt costs over 2^20", () => {
     assert.equal(privateKeyRefusal(pbes2(pbkdf2(PRIVATE_KEY_LIMITS.iterations))), undefined);
     for (const der of [
       pbes2(pbkdf2(PRIVATE_KEY_LIMITS.iterations + 1)),
@@ -109,13 +109,13 @@ describe("privateKeyRefusal", () => {
     assert.match(privateKeyRefusal(pbes2(scrypt(2 ** 20, 8, 16))) ?? "", /scrypt parameters of cost/);
   });
 
-  it("refuses scrypt parameters whose memory passes 128 × 2^24 bytes, even at a cost under the cap", () => {
-    // N × r × p = 2^23 (under the cost cap), memory 128 × 2^22 × (2 + 1 + 2) = 2.5 GiB.
-    const der = pbes2(scrypt(2, 2 ** 22, 1));
+  it("refuses scrypt parameters whose memory passes 128 × 2^20 bytes, even at a cost under the cap", () => {
+    // N × r × p = 2^20 (at the cost cap), memory 128 × 2^19 × (2 + 1 + 2) = 320 MiB.
+    const der = pbes2(scrypt(2, 2 ** 19, 1));
     assert.ok(opensslReads(der).includes("OCTET STRING"));
     assert.match(
       privateKeyRefusal(der) ?? "",
-      /scrypt parameters that take 2,684,354,560 bytes of memory \(at most 2,147,483,648/,
+      /scrypt parameters that take 335,544,320 bytes of memory \(at most 134,217,728/,
     );
   });
 

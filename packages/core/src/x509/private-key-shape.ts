@@ -35,13 +35,13 @@ export const PRIVATE_KEY_LIMITS = {
   rsaModulusBits: 16_384,
   /** PBKDF2 and PKCS#5/#12 iteration counts up to 10 million (OpenSSL writes 2,048; OWASP asks 600,000). */
   iterations: 10_000_000,
-  /** scrypt's N × r × p up to 2^24 (OpenSSL's default is 2^14 × 8 × 1 = 2^17). */
-  scryptCost: 2 ** 24,
+  /** scrypt's N × r × p up to 2^20 (OpenSSL's default is 2^14 × 8 × 1 = 2^17). */
+  scryptCost: 2 ** 20,
   /**
-   * scrypt's memory, 128 × r × (N + p + 2) bytes, up to 128 × 2^24 (2 GiB: the cost cap with p = 1; OpenSSL's
+   * scrypt's memory, 128 × r × (N + p + 2) bytes, up to 128 × 2^20 (128 MiB: the cost cap with p = 1; OpenSSL's
    * default 2^14 × 8 takes 16 MiB). A decrypter passes it as scrypt's `maxmem`.
    */
-  scryptMaxmem: 128 * 2 ** 24,
+  scryptMaxmem: 128 * 2 ** 20,
   /**
    * PKCS#12 PBE iteration counts up to 1 million: keypin runs that key derivation in JavaScript, three
    * SHA-1 chains of this length (about 3 s; OpenSSL 1.0's `pkcs8 -topk8` wrote 2,048).
@@ -112,7 +112,7 @@ function encryptionProblem(der: Uint8Array, algorithm: DerNode): string | undefi
   if (kdfName === OID.scrypt) {
     const cost = numberOf(der, fields[1]) * numberOf(der, fields[2]) * numberOf(der, fields[3]);
     if (cost > PRIVATE_KEY_LIMITS.scryptCost)
-      return `encrypted with scrypt parameters of cost N×r×p = ${Number.isFinite(cost) ? cost : "over 2^53"} (at most 2^24 are run): re-encrypt it, e.g. openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out NEW`;
+      return `encrypted with scrypt parameters of cost N×r×p = ${Number.isFinite(cost) ? cost : "over 2^53"} (at most 2^20 are run): re-encrypt it, e.g. openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out NEW`;
     const [n, r, p] = [numberOf(der, fields[1]), numberOf(der, fields[2]), numberOf(der, fields[3])];
     const memory = 128 * r * (n + p + 2);
     if (memory > PRIVATE_KEY_LIMITS.scryptMaxmem)
