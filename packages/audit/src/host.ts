@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { domainToASCII } from "node:url";
 
 /**
  * A host as the audit names it: lower case, and an IPv6 address without brackets in its canonical text (so
@@ -12,15 +13,23 @@ import { isIP } from "node:net";
  * normalizeHost drop it: a client that asks for "api.example.com." reaches api.example.com, so it is one host
  * for the forged leaf (whose SAN never carries the dot: a client enforcing the audit CA's name constraints
  * refuses a SAN ending in one, as "permitted subtree violation"), the verdicts, --hosts, --name-constraints and
- * the expectation. A second dot ("a..") is kept, and isHostName refuses it.
+ * the expectation. A second dot ("a..") is kept, and isHostName refuses it. A name with non-ASCII letters is its
+ * ASCII (punycode) form, as Node's URL parser gives it and @keypin/core's normalizeHost does ("bücher.example" is
+ * "xn--bcher-kva.example", the name a client sends in CONNECT and SNI): `--expect-pinned bücher.example` judges
+ * the tunnels to xn--bcher-kva.example. Text with no ASCII form (domainToASCII gives "") is kept as it is.
  *
  * @example
  * canonicalHost("[0:0::1]"); // "::1"
  * canonicalHost("1.2.3"); // "1.2.0.3"
  * canonicalHost("API.Example.com."); // "api.example.com"
+ * canonicalHost("Bücher.example"); // "xn--bcher-kva.example"
  */
 export function canonicalHost(host: string): string {
-  const trimmed = host.trim().toLowerCase();
+  const text = host.trim();
+  // domainToASCII (UTS #46: it maps case itself) never throws: text that is no name (a space, a bracket, a
+  // bidirectional control, a label over 63) gives "".
+  const ascii = /[^\x00-\x7f]/.test(text) ? domainToASCII(text) : "";
+  const trimmed = ascii !== "" ? ascii : text.toLowerCase();
   const lower = trimmed.endsWith(".") ? trimmed.slice(0, -1) : trimmed;
   const bare = lower.startsWith("[") && lower.endsWith("]") ? lower.slice(1, -1) : lower;
   const family = isIP(bare);
