@@ -84,6 +84,29 @@ class Shadow {
     },
     unreadable: ["api.example.com", "cdn.example.com", "www.example.com"],
   },
+  {
+    // An add inside an if, after a ternary's ?, or on a builder never built: it may not run (review 2, finding 3).
+    file: "Cond.java",
+    classes: ["Cond"],
+    text: `import okhttp3.CertificatePinner;
+
+class Cond {
+    static final boolean DEBUG = System.getenv("KEYPIN_NEVER_SET") != null;
+    static final CertificatePinner PINNER;
+    static {
+        CertificatePinner.Builder b = new CertificatePinner.Builder();
+        if (DEBUG) b.add("dead.example.com", "${P1}");
+        b.add("ok.example.com", "${P3}");
+        PINNER = b.build();
+    }
+    static final CertificatePinner TERNARY =
+        DEBUG ? new CertificatePinner.Builder().add("cond.example.com", "${P2}").build() : CertificatePinner.DEFAULT;
+    static final CertificatePinner.Builder UNBUILT = new CertificatePinner.Builder().add("unbuilt.example.com", "${P4}");
+}
+`,
+    runtime: { "ok.example.com": [P3] },
+    unreadable: ["dead.example.com", "cond.example.com", "unbuilt.example.com"],
+  },
 ];
 
 export const kotlinCases: LexicalCase[] = [
@@ -162,5 +185,28 @@ object Shadow {
       "www.example.com": [P4],
     },
     unreadable: ["api.example.com", "cdn.example.com", "www.example.com"],
+  },
+  {
+    // An add inside an if or a lambda in the builder's apply block, in dead code, or on a builder never built.
+    file: "Cond.kt",
+    classes: ["cond.Cond"],
+    text: `package cond
+
+import okhttp3.CertificatePinner
+
+object Cond {
+    val debug = System.getenv("KEYPIN_NEVER_SET") != null
+    val dead = if (false) CertificatePinner.Builder().add("dead.example.com", "${P1}").build() else CertificatePinner.DEFAULT
+    val cond = CertificatePinner.Builder().apply { if (debug) add("cond.example.com", "${P2}") }.build()
+    val loop = CertificatePinner.Builder().apply {
+        emptyList<Int>().forEach { add("loop.example.com", "${P4}") }
+        add("ok.example.com", "${P3}")
+    }.build()
+    val once = run { CertificatePinner.Builder().add("once.example.com", "${P1}").build() }
+    val unbuilt = CertificatePinner.Builder().add("unbuilt.example.com", "${P4}")
+}
+`,
+    runtime: { "ok.example.com": [P3], "once.example.com": [P1] },
+    unreadable: ["dead.example.com", "cond.example.com", "loop.example.com", "unbuilt.example.com"],
   },
 ];

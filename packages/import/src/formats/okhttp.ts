@@ -213,6 +213,155 @@ interface AddCall {
   pattern: string;
   pins: ImportedPin[];
   line: number;
+  /** Why the call may not run (inside an if, a loop, a lambda; on a builder never built), if it may not. */
+  uncertain?: string;
+}
+
+/** Words whose block or statement runs only sometimes (or again and again). */
+const conditionalWords: Record<string, string> = {
+  if: "an if",
+  else: "an else",
+  when: "a when",
+  switch: "a switch",
+  case: "a switch case",
+  while: "a while loop",
+  for: "a for loop",
+  do: "a do loop",
+  try: "a try block",
+  catch: "a catch block",
+};
+/** Kotlin functions that run their lambda once, where they are called: their block is ordinary code. */
+const onceLambdas = new Set(["run", "with", "apply", "also", "let", "lazy", "synchronized", "use"]);
+/** Kotlin words that begin a declaration, whose body `{` is no lambda. */
+const declarationWords = new Set([
+  "fun",
+  "class",
+  "object",
+  "interface",
+  "init",
+  "constructor",
+  "get",
+  "set",
+  "companion",
+  "enum",
+]);
+
+/**
+ * Why the code at token `p` may not run when the file's declarations do, or undefined when it is ordinary code
+ * (a statement of a function, class or file body; an argument; a Kotlin run/apply/let/lazy block): inside an
+ * if, else, when or switch, a loop, a try or catch block, after `?:`, `&&`, `||` or a ternary, in a lambda
+ * (Java `->`, Kotlin `{ … }` of a function other than the once-only ones). The walk goes back from `p` over
+ * its statement and out through the brackets around it, stopping (as ordinary) at `stopAt`.
+ */
+function conditionalContext(
+  tokens: Token[],
+  kotlin: boolean,
+  enclosing: Int32Array,
+  pairs: Int32Array,
+  p: number,
+  stopAt: number,
+  memo: Map<number, string | null>,
+  budget: { steps: number },
+): string | undefined {
+  const where = (i: number, what: string) => `${what} (line ${tokens[i]!.line})`;
+  const headerWord = (close: number): string | undefined => {
+    const open = pairs[close]!;
+    return open < 0 ? undefined : identValue(tokens[open - 1]);
+  };
+  /** A `{` at `o`: a reason when its block is conditional or a lambda that may not run. */
+  const block = (o: number): string | undefined => {
+    const prev = tokens[o - 1];
+    if (prev === undefined) return undefined;
+    if (kotlin && isPunct(prev, ">") && isPunct(tokens[o - 2], "-"))
+      return where(o, "a when branch or lambda");
+    if (!kotlin && isPunct(prev, "->")) return where(o, "a lambda or switch rule");
+    const word = identValue(prev);
+    if (word !== undefined && word in conditionalWords) return where(o, conditionalWords[word]!);
+    if (isPunct(prev, ")")) {
+      const head = headerWord(o - 1);
+      if (head !== undefined && head in conditionalWords) return where(o, conditionalWords[head]!);
+    }
+    if (!kotlin) return undefined; // Java: a method, class, initializer or array body
+    // Kotlin: a declaration's body, or a lambda: `name {` or `name(…) {`.
+    let k = o - 1;
+    if (isPunct(tokens[k], ")") && pairs[k]! >= 0) k = pairs[k]! - 1;
+    const name = identValue(tokens[k]);
+    for (let j = o - 1, n = 0; j >= 0 && n < 64; j--, n++) {
+      const t = tokens[j]!;
+      if (isPunct(t, ")") || isPunct(t, "]")) {
+        if (pairs[j]! < 0) break;
+        j = pairs[j]!;
+        continue;
+      }
+      if (t.kind === "punct" && "{}();=[".includes(t.value)) break;
+      if (j < o - 1 && endsAtLineBreak(tokens, j + 1)) break;
+      if (t.kind === "ident" && declarationWords.has(t.value)) return undefined;
+    }
+    if (name === undefined) return where(o, "a lambda");
+    const safeCall = isPunct(tokens[k - 1], ".") && isPunct(tokens[k - 2], "?");
+    if (onceLambdas.has(name) && !safeCall) return undefined;
+    return where(o, safeCall ? `a ?.${name} { … } block` : `a lambda (${name} { … })`);
+  };
+  const visited: number[] = [];
+  const done = (reason: string | undefined): string | undefined => {
+    if (stopAt < 0) for (const o of visited) memo.set(o, reason ?? null);
+    return reason;
+  };
+  let i = p - 1;
+  for (;;) {
+    if (i < 0 || i === stopAt) return done(undefined);
+    if (--budget.steps < 0) return done("code too long for keypin to tell whether it runs");
+    const t = tokens[i]!;
+    if (t.kind === "punct" && "([{".includes(t.value)) {
+      // The bracket around what was walked: the walk goes on outside it.
+      if (stopAt < 0) {
+        const known = memo.get(i);
+        if (known !== undefined) return done(known ?? undefined);
+      }
+      visited.push(i);
+      if (t.value === "{") {
+        const reason = block(i);
+        if (reason !== undefined) return done(reason);
+      }
+      i--;
+      continue;
+    }
+    if (isPunct(t, ")")) {
+      const head = headerWord(i);
+      if (head !== undefined && head in conditionalWords) return done(where(i, conditionalWords[head]!));
+    }
+    const word = identValue(t);
+    if (word !== undefined && word in conditionalWords) return done(where(i, conditionalWords[word]!));
+    if (kotlin) {
+      if (isPunct(t, ">") && isPunct(tokens[i - 1], "-")) return done(where(i, "a when branch or lambda"));
+      if (isPunct(t, ":") && isPunct(tokens[i - 1], "?")) return done(where(i, "the right of ?:"));
+      if (
+        (isPunct(t, "&") && isPunct(tokens[i - 1], "&")) ||
+        (isPunct(t, "|") && isPunct(tokens[i - 1], "|"))
+      )
+        return done(where(i, `the right of ${isPunct(t, "&") ? "&&" : "||"}`));
+      // A line break that ends the statement before: the walk goes on around this one.
+      if (endsAtLineBreak(tokens, i + 1)) {
+        i = enclosing[i + 1]!;
+        continue;
+      }
+    } else if (t.kind === "punct" && ["->", "?", ":", "&&", "||"].includes(t.value))
+      return done(where(i, t.value === "->" ? "a lambda or switch rule" : `the right of ${t.value}`));
+    if (isPunct(t, ")") || isPunct(t, "]") || isPunct(t, "}")) {
+      if (isPunct(t, "}") || pairs[i]! < 0) {
+        i = enclosing[i]!; // the statement before ends here
+        continue;
+      }
+      i = pairs[i]! - 1;
+      continue;
+    }
+    // What comes before a ";" or an argument's "," does not decide whether this runs.
+    if (isPunct(t, ";") || isPunct(t, ",")) {
+      i = enclosing[i]!;
+      continue;
+    }
+    i--;
+  }
 }
 
 /**
@@ -292,8 +441,36 @@ export function importOkHttp(text: string, file: string, language: "kotlin" | "j
   };
   const evaluator = new Evaluator(tokens, lookup, consumed, budget);
 
+  // The innermost bracket around each token, and each bracket's partner (both ways), for conditionalContext.
+  const enclosing = new Int32Array(tokens.length).fill(-1);
+  const pairs = new Int32Array(tokens.length).fill(-1);
+  {
+    const stack: number[] = [];
+    tokens.forEach((t, i) => {
+      if (t.kind === "punct" && ")]}".includes(t.value) && stack.length > 0) {
+        const open = stack.pop()!;
+        pairs[open] = i;
+        pairs[i] = open;
+      }
+      enclosing[i] = stack[stack.length - 1] ?? -1;
+      if (t.kind === "punct" && "([{".includes(t.value)) stack.push(i);
+    });
+  }
+  const contextMemo = new Map<number, string | null>();
+  // Work proportional to the file for all the walks together (each is linear; the memo shares their outer parts).
+  const contextBudget = { steps: 1_000_000 + 16 * tokens.length };
+  const contextOf = (p: number, stopAt = -1) =>
+    conditionalContext(tokens, kotlin, enclosing, pairs, p, stopAt, contextMemo, contextBudget);
+  /** Whether the chain stopping at `j` goes on with `.build()`. */
+  const builds = (j: number) =>
+    (isPunct(tokens[j], ".") && isIdent(tokens[j + 1], "build") && isPunct(tokens[j + 2], "(")) ||
+    (isPunct(tokens[j], "?") &&
+      isPunct(tokens[j + 1], ".") &&
+      isIdent(tokens[j + 2], "build") &&
+      isPunct(tokens[j + 3], "("));
+
   const calls: AddCall[] = [];
-  const readAdd = (open: number): number => {
+  const readAdd = (open: number, uncertain?: string): number => {
     const close = matching(tokens, open);
     const line = tokens[open]!.line;
     if (close === -1) {
@@ -336,7 +513,7 @@ export function importOkHttp(text: string, file: string, language: "kotlin" | "j
         } else if (!pins.some((p) => p.pin === read.pin)) pins.push({ pin: read.pin, place: at(pinLine) });
       }
     }
-    calls.push({ pattern: pattern.value, pins, line });
+    calls.push({ pattern: pattern.value, pins, line, ...(uncertain === undefined ? {} : { uncertain }) });
     return close + 1;
   };
 
@@ -360,7 +537,8 @@ export function importOkHttp(text: string, file: string, language: "kotlin" | "j
           const bare = !isPunct(receiver, ".");
           const self =
             isPunct(receiver, ".") && (isIdent(tokens[k - 2], "it") || isIdent(tokens[k - 2], "this"));
-          if (bare || self) k = readAdd(k + 1) - 1;
+          // Inside the builder's own block, an add that sits in an if, a loop or a lambda may not run.
+          if (bare || self) k = readAdd(k + 1, contextOf(self ? k - 2 : k, j + 2)) - 1;
         }
         j = end + 1;
       } else return j;
@@ -368,6 +546,8 @@ export function importOkHttp(text: string, file: string, language: "kotlin" | "j
   };
 
   const builderVars = new Set<string>();
+  const builtVars = new Set<string>();
+  const chains: { calls: AddCall[]; start: number; built: boolean; target: string | undefined }[] = [];
   for (let s = 0; s + 4 < tokens.length; s++) {
     if (
       !(
@@ -383,12 +563,15 @@ export function importOkHttp(text: string, file: string, language: "kotlin" | "j
     let k = s - 1;
     while (isPunct(tokens[k], ".") && isIdent(tokens[k - 1])) k -= 2;
     if (isIdent(tokens[k], "new")) k--;
-    readChain(s + 5);
+    const first = calls.length;
+    const end = readChain(s + 5);
+    let target: string | undefined;
     if (isPunct(tokens[k], "=")) {
       const decl = declAt.get(k + 1);
-      const target = decl?.name ?? identValue(tokens[k - 1]);
+      target = decl?.name ?? identValue(tokens[k - 1]);
       if (target !== undefined) builderVars.add(target);
     }
+    chains.push({ calls: calls.slice(first), start: k + 1, built: builds(end), target });
   }
   for (let i = 0; i + 1 < tokens.length; i++) {
     const v = identValue(tokens[i]);
@@ -398,8 +581,35 @@ export function importOkHttp(text: string, file: string, language: "kotlin" | "j
       (isPunct(tokens[i + 1], ".") || isPunct(tokens[i + 1], "?"))
     ) {
       if (isPunct(tokens[i - 1], ".")) continue;
-      i = readChain(i + 1) - 1;
+      const first = calls.length;
+      const end = readChain(i + 1);
+      chains.push({ calls: calls.slice(first), start: i, built: builds(end), target: v });
+      if (builds(end)) builtVars.add(v);
+      i = end - 1;
     }
+  }
+  // An add that may not run, or whose builder this file never builds, is not imported as a certain pin.
+  for (const chain of chains) {
+    if (chain.calls.length === 0) continue;
+    const reason =
+      contextOf(chain.start) ??
+      (chain.built || (chain.target !== undefined && builtVars.has(chain.target))
+        ? undefined
+        : "on a CertificatePinner.Builder this file never builds (no .build())");
+    for (const call of chain.calls) {
+      if (call.uncertain === undefined && reason !== undefined)
+        call.uncertain = /^(on|code) /.test(reason) ? reason : `inside ${reason}`;
+      else if (call.uncertain !== undefined && !/^(inside|code) /.test(call.uncertain))
+        call.uncertain = `inside ${call.uncertain}`;
+    }
+  }
+  for (const call of calls) {
+    if (call.uncertain === undefined) continue;
+    findings.add(
+      "unreadable",
+      at(call.line),
+      `add(${short(call.pattern)}, …) is ${call.uncertain}, so it may not run: keypin does not import its pins as certain; not imported`,
+    );
   }
 
   // Pins that no readable call used: never silently skipped.
@@ -421,7 +631,11 @@ export function importOkHttp(text: string, file: string, language: "kotlin" | "j
     );
   }
 
-  const domains = mapPatterns(calls, file, findings);
+  const domains = mapPatterns(
+    calls.filter((c) => c.uncertain === undefined),
+    file,
+    findings,
+  );
   return {
     file,
     format: kotlin ? "okhttp-kotlin" : "okhttp-java",

@@ -13,7 +13,18 @@ import { javaCases, kotlinCases, type LexicalCase } from "../lexical-cases.js";
 const run = promisify(execFile);
 const okhttp = ["/usr/share/java/okhttp.jar", "/usr/share/java/okio.jar"];
 const stdlib = "/usr/share/java/kotlin-stdlib.jar";
-const hosts = ["api.example.com", "login.example.com", "cdn.example.com", "www.example.com"];
+const hosts = [
+  "api.example.com",
+  "login.example.com",
+  "cdn.example.com",
+  "www.example.com",
+  "dead.example.com",
+  "cond.example.com",
+  "loop.example.com",
+  "ok.example.com",
+  "once.example.com",
+  "unbuilt.example.com",
+];
 
 /** For each host argument, one line: the host, then every pin of every static CertificatePinner of the classes. */
 const harness = `import java.io.FileInputStream;
