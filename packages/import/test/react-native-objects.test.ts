@@ -295,3 +295,14 @@ test("React Native: a const given from name to name 100000 times is refused, wit
   assert.deepEqual(options, {});
   assert.ok(source.findings.some((f) => /more than 200 times/.test(f.message)));
 });
+
+test("React Native: a direct eval may change the array: reported, not imported", () => {
+  const text = `const PINS = ["${H1}", "${H2}"];
+eval("PINS.pop()");
+initializeSslPinning({ "api.example.com": { publicKeyHashes: PINS } });
+`;
+  assert.deepEqual(runtime(text)["api.example.com"]?.publicKeyHashes, [H1]);
+  const { options, source } = imported(text);
+  assert.deepEqual(options, {});
+  assert.ok(source.findings.some((f) => /a direct eval/.test(f.message)));
+});

@@ -247,6 +247,8 @@ export function readNames(ast: AstNode, visit: (node: AstNode) => void): Names {
   const reassigned = new Set<string>();
   const mutated = new Map<string, number | undefined>();
   const parents = new Map<AstNode, AstNode>();
+  // A direct eval or a with statement may reach any name.
+  let reachesAll: Use | undefined;
   const uses = new Map<string, AstNode[]>();
   const line = (node: AstNode) => node.loc?.start.line;
   const bindOther = (pattern: AstNode | null | undefined, how: string): void => {
@@ -336,6 +338,17 @@ export function readNames(ast: AstNode, visit: (node: AstNode) => void): Names {
       )
         changes((node.arguments as AstNode[])[0]);
     }
+    if (
+      reachesAll === undefined &&
+      ((node.type === "CallExpression" &&
+        (node.callee as AstNode).type === "Identifier" &&
+        (node.callee as AstNode).name === "eval") ||
+        node.type === "WithStatement")
+    )
+      reachesAll = {
+        line: line(node),
+        how: node.type === "WithStatement" ? "a with statement" : "a direct eval, which may change any name",
+      };
     visit(node);
     for (const c of children(node)) {
       parents.set(c, node);
@@ -356,6 +369,7 @@ export function readNames(ast: AstNode, visit: (node: AstNode) => void): Names {
   const unsafeUse = (name: string, primitive: (name: string) => boolean): Use | undefined => {
     const before = decided.get(name);
     if (before !== undefined) return before ?? undefined;
+    if (reachesAll !== undefined) return reachesAll;
     if (depth >= maxAliases) {
       cutShort++; // the answer depends on where it was asked for, so it is not kept
       return { how: `given from name to name more than ${maxAliases} times` };
