@@ -20,7 +20,8 @@ import {
 } from "node:tls";
 import { KeypinError } from "@keypin/core";
 import { pinnedHttpsAgentOf, refuseProxy } from "./clients.js";
-import { CheckedConnection, hostOfAuthority, PinChecker, type PinningOptions } from "./pin-checker.js";
+import { PinCheckError } from "./errors.js";
+import { CheckedConnection, PinChecker, type PinningOptions, readAuthority } from "./pin-checker.js";
 
 /** What keypin uses of an http2-wrapper `Agent` instance (http2-wrapper 2.x). */
 export interface Http2WrapperAgent {
@@ -37,6 +38,12 @@ export interface Http2Wrapper {
 
 /** An options key http2-wrapper never reads: the origin a session is for, made part of its pool key. */
 const ORIGIN = "keypinOrigin";
+
+/** What each pinned TLS socket of an agent was checked for, read back from the session made on it. */
+const RECORD: unique symbol = Symbol("keypin checked connection");
+
+/** The sessions whose `request` already checks each stream. */
+const guardedSessions = new WeakSet<object>();
 
 function refusal(what: string): KeypinError {
   return new KeypinError(
@@ -93,8 +100,28 @@ function pinnedHttp2AgentClass(http2wrapper: Http2Wrapper) {
         }
         return Promise.reject(error);
       }
+      if (!Array.isArray(listeners)) {
+        return new Promise((resolve, reject) => {
+          void this.getSession(origin, options, [{ resolve, reject }]);
+        });
+      }
+      // Each session handed out checks every stream's :authority and host header on the chain its TLS connection was
+      // checked for: http2-wrapper pools sessions by origin, so a request for an unpinned origin addressed to a
+      // pinned host (its `:authority` or `host` header), or one on a session opened by another request, would
+      // otherwise go out on a chain never held to that host's pins (review: http2-wrapper `:authority`).
+      const checker = this.#checker;
+      const guarded = (listeners as { resolve: (s: unknown) => void; reject: (e: Error) => void }[]).map(
+        (listener) => ({
+          reject: (error: Error) => listener.reject(error),
+          resolve: (session: unknown) => {
+            const error = guardSession(session as ClientHttp2Session, checker);
+            if (error) listener.reject(error);
+            else listener.resolve(session);
+          },
+        }),
+      );
       const url = typeof origin === "string" ? new URL(origin) : origin;
-      return super.getSession(origin, { ...own, [ORIGIN]: url.origin }, listeners);
+      return super.getSession(origin, { ...own, [ORIGIN]: url.origin }, guarded);
     }
 
     override normalizeOptions(options?: object): string {
@@ -105,7 +132,9 @@ function pinnedHttp2AgentClass(http2wrapper: Http2Wrapper) {
     /**
      * The pinned TLS connection for one h2 session, to the origin's host as http2-wrapper connects (it derives the
      * origin from the server name, so from a Host header). When the request's URL names another host with its own
-     * policy, that host's pins must match too, as on HTTP/1.1.
+     * policy, that host's pins must match too, as on HTTP/1.1. What the connection was checked for is kept on the
+     * socket (for the session's stream checks) and with the TLS sessions it yields: one is resumed only with the
+     * record of the checked handshake it came from.
      */
     override createConnection(origin: URL, options: object): TLSSocket {
       const own = options as Record<string, unknown>;
@@ -116,25 +145,77 @@ function pinnedHttp2AgentClass(http2wrapper: Http2Wrapper) {
       const servername = typeof own["servername"] === "string" ? own["servername"] : undefined;
       // The agent's own cached session for this origin (from a checked handshake), as an own property.
       const session = own["session"];
+      const offered = session instanceof Buffer ? checkedSessions.get(session) : undefined;
+      const record = new CheckedConnection(port);
+      const check = checker.checkServerIdentityFor(record);
       const tls = checker.tlsOptions();
-      return tlsConnect({
+      const socket = tlsConnect({
         ...own,
         ...tls,
         host,
         port,
         ...(servername !== undefined ? { servername } : {}),
-        session: session instanceof Buffer ? session : undefined,
+        session: offered ? session : undefined,
         ALPNProtocols: ["h2"],
         checkServerIdentity(this: unknown, hostname: string, cert: PeerCertificate) {
-          const error = checker.checkServerIdentity.call(this, hostname, cert);
-          if (error || urlHost === undefined || urlHost.toLowerCase() === host.toLowerCase()) return error;
-          return checker.checkServerIdentity.call({ host: urlHost, port }, hostname, cert);
+          const error = check.call(this, hostname, cert);
+          if (error || urlHost === undefined) return error;
+          return checker.checkHostOn(record, urlHost);
         },
       } as ConnectionOptions);
+      (socket as unknown as Record<symbol, CheckedConnection>)[RECORD] = record;
+      // Node runs no check on a resumed session (after its own 'secure' listener, in the same event, before the
+      // HTTP/2 session is set up): the connection inherits what the session's handshake was checked for, and is
+      // checked on that handshake's chain for its server name, its host and the URL's host.
+      socket.on("secure", () => {
+        if (socket.destroyed || !socket.isSessionReused()) return;
+        let error = offered
+          ? checker.resumeOn(record, offered)
+          : new PinCheckError("a resumed TLS session", "keypin offered none");
+        for (const name of [servername, host, urlHost]) {
+          if (error) break;
+          if (name) error = checker.checkHostOn(record, name);
+        }
+        if (error) socket.destroy(error);
+      });
+      socket.on("session", (tlsSession: Buffer) => {
+        if (record.chain !== undefined) checkedSessions.set(tlsSession, record);
+      });
+      return socket;
     }
   };
 }
 
+/** The checked connection each TLS session an agent's connection yielded came from. */
+const checkedSessions = new WeakMap<Buffer, CheckedConnection>();
+
+/**
+ * Makes `session.request` check each stream's `:authority` and `host` header on the chain the session's TLS
+ * connection was checked for (as connectPinnedHttp2 does), once per session; an Error when the session was not made on
+ * a pinned connection of the agent (it is not handed out).
+ */
+function guardSession(session: ClientHttp2Session, checker: PinChecker): Error | undefined {
+  if (guardedSessions.has(session)) return undefined;
+  let record: CheckedConnection | undefined;
+  try {
+    record = (session.socket as unknown as Record<symbol, CheckedConnection | undefined>)[RECORD];
+  } catch {
+    record = undefined; // the session has no socket any more
+  }
+  if (!(record instanceof CheckedConnection))
+    return refusal("a session keypin did not make (its streams could not be checked)");
+  const request = session.request;
+  session.request = function keypinCheckedRequest(
+    this: ClientHttp2Session,
+    headers?: OutgoingHttpHeaders,
+    requestOptions?: ClientSessionRequestOptions,
+  ) {
+    checkAuthorities(headers, record, checker);
+    return request.call(this, headers, requestOptions);
+  } as typeof session.request;
+  guardedSessions.add(session);
+  return undefined;
+}
 /**
  * An http2-wrapper Agent whose every HTTP/2 connection is pinned, for got's `agent.http2` (or http2-wrapper's own
  * `request`). Pass the http2-wrapper module your got uses: @keypin/node does not depend on it. Each session is
@@ -214,20 +295,35 @@ export function createPinnedGotAgents(
   return { https, http2: new PinnedHttp2Agent(checker, options.http2Agent ?? {}) };
 }
 
-/** The hosts an HTTP/2 request's headers address it to: `:authority` and any `host` header, in any letter case. */
-function authoritiesOf(headers: OutgoingHttpHeaders | undefined): string[] {
-  const out: string[] = [];
-  if (headers === null || typeof headers !== "object") return out;
+/**
+ * Checks the hosts an HTTP/2 request's headers address it to (`:authority` and any `host` header, in any letter case)
+ * on `record`'s chain, and throws before anything of it is sent: PinMismatchError for a pinned host whose pins the
+ * chain lacks, ERR_KEYPIN_OPTIONS for a value that names no host keypin can read (a server might read one from it).
+ */
+function checkAuthorities(
+  headers: OutgoingHttpHeaders | undefined,
+  record: CheckedConnection,
+  checker: PinChecker,
+): void {
+  if (headers === null || typeof headers !== "object") return;
   for (const name of Object.keys(headers)) {
     const lower = name.toLowerCase();
     if (lower !== ":authority" && lower !== "host") continue;
     const value = headers[name];
     for (const v of Array.isArray(value) ? value : [value]) {
-      const host = hostOfAuthority(typeof v === "string" ? v : undefined);
-      if (host) out.push(host);
+      const host = readAuthority(typeof v === "number" ? String(v) : v);
+      if (host === null) {
+        throw new KeypinError(
+          "ERR_KEYPIN_OPTIONS",
+          `An HTTP/2 request on a pinned session has a ${lower} of ${JSON.stringify(String(v)).slice(0, 80)}, which ` +
+            "names no host keypin can read; a server might still read a pinned host from it, so it was not sent.",
+        );
+      }
+      if (!host) continue;
+      const error = checker.checkHostOn(record, host);
+      if (error) throw error;
     }
   }
-  return out;
 }
 
 /** node:http2 session options keypin sets itself, or that would replace its TLS connection. */
@@ -288,10 +384,7 @@ export function connectPinnedHttp2(
     headers?: OutgoingHttpHeaders,
     requestOptions?: ClientSessionRequestOptions,
   ) {
-    for (const name of authoritiesOf(headers)) {
-      const error = checker.checkHostOn(record, name);
-      if (error) throw error;
-    }
+    checkAuthorities(headers, record, checker);
     return request.call(this, headers, requestOptions);
   } as typeof session.request;
   return session;

@@ -130,12 +130,27 @@ function hostHeaderOf(options: unknown): string | undefined {
  * parser reads it; undefined when it names none.
  */
 export function hostOfAuthority(value: unknown): string | undefined {
-  if (typeof value !== "string" || value === "") return undefined;
+  return readAuthority(value) ?? undefined;
+}
+
+/**
+ * The host a Host header or `:authority` value names, as {@link hostOfAuthority}; undefined when the value is absent
+ * or empty (it names no host), null when keypin cannot read a host from it: a port out of range, a space, a userinfo,
+ * a path … A server may still read a pinned name from such a value (a virtual-host router splitting at the first
+ * colon takes `api.example.com` from `api.example.com:99999`), so a pinned client refuses it rather than skip it.
+ */
+export function readAuthority(value: unknown): string | null | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "string") return null;
+  // The authority grammar (RFC 3986 reg-name, IP-literal, port), and non-ASCII letters for an IDN spelling.
+  if (!/^[A-Za-z0-9.\-_~%!$&'()*+,;=:[\]\u0080-\uffff]+$/.test(value)) return null;
   try {
-    const host = new URL(`https://${value}`).hostname;
-    return host === "" ? undefined : host.replace(/^\[|\]$/g, "");
+    const url = new URL(`https://${value}`);
+    if (url.hostname === "" || url.username !== "" || url.password !== "" || url.pathname !== "/")
+      return null;
+    return url.hostname.replace(/^\[|\]$/g, "");
   } catch {
-    return undefined; // not a host: no server would route it to a pinned name's virtual host
+    return null;
   }
 }
 
