@@ -9,9 +9,9 @@ import { PinCheckError } from "./errors.js";
 import {
   asciiHost,
   CheckedConnection,
-  hostOfAuthority,
   PinChecker,
   type PinningOptions,
+  readAuthority,
 } from "./pin-checker.js";
 import { parseProxyUrl } from "./proxy-tunnel.js";
 import { SessionCache } from "./session-cache.js";
@@ -166,26 +166,56 @@ class PinnedHttpsAgent extends HttpsAgent {
   }
 }
 
-/** What an HTTP/1.1 request on a socket is addressed to: its Host header lines and an absolute-form target's host. */
-export function hostsOfRequestHead(head: string): string[] {
+/**
+ * What an HTTP/1.1 request on a socket is addressed to: its Host header lines and an absolute-form target's host.
+ * `unreadable` is set when a Host value or the target names a host keypin cannot read (a port out of range, a space, an
+ * `https:host` target a URL parser still reads as https://host/): the request is refused, since a server may read a
+ * pinned name from it.
+ */
+export function hostsOfRequestHead(head: string): { hosts: string[]; unreadable?: string } {
   const lines = head.split("\r\n");
   const hosts: string[] = [];
-  const target = lines[0]?.split(" ")[1];
-  if (target && /^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
-    try {
-      const host = new URL(target).hostname.replace(/^\[|\]$/g, "");
-      if (host) hosts.push(host);
-    } catch {
-      // not a URL: no server reads a host from it
-    }
+  const [method, target] = (lines[0] ?? "").split(" ");
+  // Origin form and `*` name no host; CONNECT's authority form names where a proxy tunnels, not a virtual host.
+  if (target !== undefined && !target.startsWith("/") && target !== "*" && method !== "CONNECT") {
+    const host = hostOfTarget(target);
+    if (host === undefined) return { hosts, unreadable: `the request target ${clip(target)}` };
+    hosts.push(host);
   }
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(":");
     if (colon < 0 || line.slice(0, colon).trim().toLowerCase() !== "host") continue;
-    const host = hostOfAuthority(line.slice(colon + 1).trim());
+    const value = line.slice(colon + 1).trim();
+    const host = readAuthority(value);
+    if (host === null) return { hosts, unreadable: `the Host header ${clip(value)}` };
     if (host) hosts.push(host);
   }
-  return hosts;
+  return { hosts };
+}
+
+/** The host of an absolute-form request target (`https://host/…`, or `https:host/…` as a URL parser reads it). */
+function hostOfTarget(target: string): string | undefined {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(target) && !/^https?:/i.test(target)) return undefined;
+  try {
+    const host = new URL(target).hostname.replace(/^\[|\]$/g, "");
+    return host === "" ? undefined : host;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A value for an error message: JSON-quoted, at most 80 characters. */
+function clip(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}
+
+/** The refusal of a request addressed to a host keypin cannot read, on a pinned connection (fail closed). */
+export function unreadableRefused(what: string): KeypinError {
+  return new KeypinError(
+    "ERR_KEYPIN_OPTIONS",
+    `A request on a pinned connection is addressed by ${what}, which names no host keypin can read; a server might ` +
+      "still read a pinned host from it, so the request was not sent.",
+  );
 }
 
 /** The parts of a ClientRequest this guard reads: the header block Node rendered, and its headers. */
@@ -211,10 +241,14 @@ function guardRequestHosts(socket: TLSSocket, record: CheckedConnection, checker
     if (request && request !== bound) {
       bound = request;
       const head = request._header;
-      const hosts =
-        typeof head === "string" ? hostsOfRequestHead(head) : [hostOfAuthority(request.getHeader?.("host"))];
-      for (const host of hosts) {
-        if (host === undefined) continue;
+      const read =
+        typeof head === "string" ? hostsOfRequestHead(head) : hostsOfHostHeader(request.getHeader?.("host"));
+      if (read.unreadable !== undefined) {
+        refused = true;
+        this.destroy(unreadableRefused(read.unreadable));
+        return false;
+      }
+      for (const host of read.hosts) {
         const error = checker.checkHostOn(record, host);
         if (error) {
           refused = true;
@@ -225,6 +259,13 @@ function guardRequestHosts(socket: TLSSocket, record: CheckedConnection, checker
     }
     return (write as (...a: unknown[]) => boolean).apply(this, args);
   } as typeof socket.write;
+}
+
+/** A Host header value as hostsOfRequestHead reads one (for a request whose header block is not rendered). */
+function hostsOfHostHeader(value: unknown): { hosts: string[]; unreadable?: string } {
+  const host = readAuthority(typeof value === "number" ? String(value) : value);
+  if (host === null) return { hosts: [], unreadable: `the Host header ${clip(String(value))}` };
+  return { hosts: host ? [host] : [] };
 }
 
 /** Node's agent key (host, port, server name, TLS options), with the destination spelled out in case it is absent. */
@@ -311,12 +352,18 @@ export function createPinnedDispatcher(
   return guardedDispatcher(new Agent({ ...agentOptions, connect: tls }), checker);
 }
 
-/** A dispatch's Host header values, in each form undici takes headers (object, flat array, iterable of pairs). */
+/**
+ * A dispatch's Host header values, in each form undici takes headers (object, flat array, iterable of pairs), as the
+ * strings undici sends: a primitive is coerced as undici coerces it; anything else undici refuses itself.
+ */
 function hostHeadersOf(headers: unknown): string[] {
   const out: string[] = [];
   const take = (name: unknown, value: unknown): void => {
     if (typeof name !== "string" || name.toLowerCase() !== "host") return;
-    for (const v of Array.isArray(value) ? value : [value]) if (typeof v === "string") out.push(v);
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (typeof v === "string") out.push(v);
+      else if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") out.push(`${v}`);
+    }
   };
   if (Array.isArray(headers)) {
     if (headers.every((h) => Array.isArray(h))) for (const [name, value] of headers) take(name, value);
@@ -329,35 +376,61 @@ function hostHeadersOf(headers: unknown): string[] {
   return out;
 }
 
+/** undici's getServerName: the host part of a Host value (up to `]`, or the first colon), "" for an IP address. */
+function undiciServerNameOf(host: string | undefined): string | undefined {
+  if (!host) return undefined;
+  let name: string;
+  if (host.startsWith("[")) {
+    const end = host.indexOf("]");
+    name = end < 0 ? host : host.slice(1, end);
+  } else {
+    const colon = host.indexOf(":");
+    name = colon < 0 ? host : host.slice(0, colon);
+  }
+  return isIP(name) === 0 ? name : "";
+}
+
 /**
- * Why a dispatch on a pinned dispatcher must not go out, if it must not. undici connects for the dispatch's
- * `servername`, or the Host header's name when there is none, and keypin's check covers that name and the URL's
- * host. A `servername` naming another host than the Host header leaves the Host header's pins unchecked: the
- * request would reach a server whose chain was never held to them (review: `servername` with a Host header).
+ * Why a dispatch on a pinned dispatcher must not go out, if it must not. The connection's TLS server name is the one
+ * undici derives (lib/core/request.js, lib/core/connect.js): the dispatch's `servername`, else the Host header's name,
+ * else `connect.servername`, else the origin's host; never an absolute-form `path`. keypin's check covers that name
+ * and the origin's host. A request whose Host header or absolute-form target names a pinned host neither covers would
+ * reach a server whose chain was never held to that host's pins (review: `servername` with a Host header; an
+ * absolute-form path naming a pinned host on another origin). What names no host keypin can read is refused too.
  */
 function dispatchRefusal(opts: Dispatcher.DispatchOptions, checker: PinChecker): KeypinError | undefined {
-  let originHost: string | undefined;
+  let originHost: string;
+  let originAuthority: string;
   try {
-    originHost = new URL(String(opts.origin)).hostname.replace(/^\[|\]$/g, "");
+    const origin = new URL(String(opts.origin));
+    originHost = origin.hostname.replace(/^\[|\]$/g, "");
+    originAuthority = origin.host;
   } catch {
     return undefined; // undici refuses it itself
   }
-  const hosts = hostHeadersOf(opts.headers)
-    .map(hostOfAuthority)
-    .filter((h): h is string => h !== undefined);
+  const headers = hostHeadersOf(opts.headers);
+  const hosts: string[] = [];
+  for (const value of headers) {
+    const host = readAuthority(value);
+    if (host === null) return unreadableRefused(`the Host header ${clip(value)}`);
+    if (host) hosts.push(host);
+  }
   const path = typeof opts.path === "string" ? opts.path : "";
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
-    try {
-      hosts.push(new URL(path).hostname.replace(/^\[|\]$/g, ""));
-    } catch {
-      // not a URL
-    }
+  if (path !== "" && !path.startsWith("/") && path !== "*" && opts.method !== "CONNECT") {
+    const host = hostOfTarget(path);
+    if (host === undefined) return unreadableRefused(`the request target ${clip(path)}`);
+    hosts.push(host);
   }
   if (hosts.length === 0) return undefined;
   const asked = (opts as { servername?: unknown }).servername;
+  const configured = checker.connect["servername"];
+  // undici takes only one Host header (it refuses a second), so the first is the one it derives a name from.
   const servername =
     (typeof asked === "string" && asked) ||
-    (hosts[0] !== undefined && isIP(hosts[0]) === 0 ? hosts[0] : undefined);
+    undiciServerNameOf(headers[0]) ||
+    (typeof configured === "string" && configured) ||
+    undiciServerNameOf(originAuthority) ||
+    undefined;
   const covered = new Set(
     [servername, originHost].map((h) => (h ? checker.domainPolicyOf(asciiHost(h)) : undefined)),
   );
@@ -368,8 +441,8 @@ function dispatchRefusal(opts: Dispatcher.DispatchOptions, checker: PinChecker):
       "ERR_KEYPIN_OPTIONS",
       `A request on a pinned dispatcher is addressed to ${host} (its Host header or target), which is pinned, but ` +
         `its connection would be checked for ${servername ?? originHost} only, so ${host}'s pins would never be ` +
-        "checked; the request was not sent. Leave `servername` out (undici then connects for the Host header's " +
-        "name) or make it the Host header's name.",
+        "checked; the request was not sent. Send it to an origin on that host, leave `servername` out (undici " +
+        "then connects for the Host header's name) or make it the Host header's name.",
     );
   }
   return undefined;
