@@ -65,8 +65,15 @@ export function compareSources(
   policy?: { policy: Policy; file: string },
 ): Difference[] {
   const all = policy === undefined ? [...sources] : [policySource(policy.policy, policy.file), ...sources];
-  const names: string[] = [];
-  for (const s of all) for (const d of s.domains) if (!names.includes(d.domain)) names.push(d.domain);
+  // Sets and maps, not includes/find: a file of 40,000 hosts took 20 s in these two lookups alone.
+  const names = [...new Set(all.flatMap((s) => s.domains.map((d) => d.domain)))];
+  const byDomain = new Map(
+    all.map((s) => {
+      const map = new Map<string, ImportedDomain>();
+      for (const d of s.domains) if (!map.has(d.domain)) map.set(d.domain, d);
+      return [s, map] as const;
+    }),
+  );
   const out: Difference[] = [];
   // An entry its platform never applies: the app does not pin the host there, whatever the other files say.
   for (const s of all) {
@@ -82,7 +89,7 @@ export function compareSources(
   }
   for (const domain of names) {
     const holders = all.flatMap((s) => {
-      const d = s.domains.find((x) => x.domain === domain);
+      const d = byDomain.get(s)?.get(domain);
       return d === undefined ? [] : [{ s, d }];
     });
     for (const s of all) {

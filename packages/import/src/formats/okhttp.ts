@@ -732,12 +732,21 @@ function mapPatterns(calls: AddCall[], file: string, findings: Findings): Import
   // entry only. So each entry also gets the pins of the patterns above it that match its host: `**.k` for any
   // k it is under, `*.k` when it is one label below k. What the app accepts today is still accepted (never
   // narrower: an entry without them would refuse a key OkHttp takes, a lock-out after export).
+  // The groups above a host are found by its parent names (a.b.c: b.c, c), not by a scan of every group:
+  // 20,000 hosts took 27 s that way. They are taken in the file's order, as the scan took them.
+  const order = new Map([...groups.keys()].map((k, i) => [k, i]));
   for (const d of domains) {
     const from: string[] = [];
     let added = 0;
     let wider = false;
-    for (const [k, g] of groups) {
-      if (!d.domain.endsWith(`.${k}`)) continue;
+    const labels = d.domain.split(".");
+    const above = labels
+      .slice(1)
+      .map((_, i) => labels.slice(i + 1).join("."))
+      .filter((k) => groups.has(k))
+      .sort((a, b) => order.get(a)! - order.get(b)!);
+    for (const k of above) {
+      const g = groups.get(k)!;
       const oneBelow = !d.domain.slice(0, -(k.length + 1)).includes(".");
       const parts: [string, ImportedPin[], number][] = [];
       if (g.any !== undefined) parts.push([`**.${k}`, g.any, g.anyLine ?? g.line]);
