@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { checkServerIdentity as checkHostname, type PeerCertificate, type SecureContext } from "node:tls";
 import { domainToASCII } from "node:url";
 import {
@@ -142,6 +143,13 @@ export function hostOfAuthority(value: unknown): string | undefined {
 export function readAuthority(value: unknown): string | null | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   if (typeof value !== "string") return null;
+  // An IPv6 address with a zone (`[fe80::1%eth0]:443`, as Node writes a link-local URL's Host header): the URL
+  // parser refuses zones, the address (with its zone, as the connection's host is spelled) is still read.
+  const zoned = /^\[([0-9A-Fa-f:.]+)%(?:25)?([A-Za-z0-9._~-]+)\](?::(\d{1,5}))?$/.exec(value);
+  if (zoned) {
+    const [, address = "", zone = "", port] = zoned;
+    return isIP(address) === 6 && (port === undefined || Number(port) < 65536) ? `${address}%${zone}` : null;
+  }
   // The authority grammar (RFC 3986 reg-name, IP-literal, port), and non-ASCII letters for an IDN spelling.
   if (!/^[A-Za-z0-9.\-_~%!$&'()*+,;=:[\]\u0080-\uffff]+$/.test(value)) return null;
   try {
