@@ -53,6 +53,12 @@ const seq = (...parts: Uint8Array[]) => derTlv(0x30, cat(...parts));
 const uint = (b: Uint8Array) => derTlv(0x02, (b[0] as number) & 0x80 ? cat(Uint8Array.of(0), b) : b);
 const oid = (hex: string) => derTlv(0x06, Buffer.from(hex, "hex"));
 const cn = (name: string) => seq(derTlv(0x31, seq(oid("550403"), derTlv(0x0c, Buffer.from(name)))));
+/** A random positive serial number whose DER is minimal (a leading 0x00 byte made 1 in 256 of them malformed). */
+const serial = () => {
+  const bytes = randomBytes(8);
+  bytes[0] = ((bytes[0] as number) & 0x7f) | 0x01;
+  return bytes;
+};
 const SHA256_RSA = seq(oid("2a864886f70d01010b"), Buffer.from("0500", "hex"));
 
 /**
@@ -87,7 +93,7 @@ function hugeExponentChain(host: string, length = 16): string[] {
     ];
     const tbs = seq(
       derTlv(0xa0, uint(Uint8Array.of(2))),
-      uint(randomBytes(8)),
+      uint(serial()),
       SHA256_RSA,
       cn(`c${issuer}-${tag}`),
       seq(derTlv(0x17, Buffer.from("250101000000Z")), derTlv(0x17, Buffer.from("350101000000Z"))),
